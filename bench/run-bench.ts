@@ -1,0 +1,348 @@
+// Startup benchmark: `berth run --rm busybox true` against the OCI runtime
+// floor (crun/runc running a prepared bundle directly), docker and podman.
+//
+//   node bench/run-bench.ts [--runs N] [--no-berth]
+//
+// Run with the project's Node 24 (scripts/bench does). Type stripping only:
+// keep this file to erasable TypeScript syntax.
+//
+// This is a measurement, not a test: it exits 0 whether or not the targets are
+// met, and non-zero only when a contender fails to run (or setup fails).
+
+import { spawnSync } from "node:child_process";
+import type { SpawnSyncOptions } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, release, tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+
+const REPO = resolve(import.meta.dirname, "..");
+const BERTH = join(REPO, "bin", "berth");
+const RESULTS = join(REPO, "bench", "results", "latest.json");
+const CGROUP_UNIFIED_CONTROLLERS = "/sys/fs/cgroup/unified/cgroup.controllers";
+const FLOOR_SLACK_MS = 70;
+const DOCKER_RATIO = 0.25;
+
+interface Options {
+  runs: number;
+  berth: boolean;
+}
+
+interface Contender {
+  name: string;
+  floor: boolean;
+  /** argv; for floors a fresh container id is appended per run */
+  argv: string[];
+  env?: NodeJS.ProcessEnv;
+  samples: number[];
+}
+
+interface Stats {
+  median: number;
+  p90: number;
+  min: number;
+  max: number;
+  mean: number;
+}
+
+class RunFailure extends Error {}
+class Interrupted extends Error {}
+
+function usage(code: number): never {
+  const out = code === 0 ? process.stdout : process.stderr;
+  out.write("usage: node bench/run-bench.ts [--runs N] [--no-berth]\n" +
+    "  --runs N     timed runs per contender (default 20), after one warm-up each\n" +
+    "  --no-berth   measure only the runtime floor and docker/podman (berth not built yet)\n");
+  process.exit(code);
+}
+
+function parseArgs(argv: string[]): Options {
+  const opts: Options = { runs: 20, berth: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    let value: string | undefined;
+    if (a === "--runs") value = argv[++i];
+    else if (a.startsWith("--runs=")) value = a.slice("--runs=".length);
+    else if (a === "--no-berth") { opts.berth = false; continue; }
+    else if (a === "-h" || a === "--help") usage(0);
+    else { process.stderr.write(`run-bench: unknown argument: ${a}\n`); usage(2); }
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) { process.stderr.write(`run-bench: --runs needs a positive integer\n`); usage(2); }
+    opts.runs = n;
+  }
+  return opts;
+}
+
+/** Run a command for its output; never throws. */
+function sh(argv: string[], opts: SpawnSyncOptions = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000, ...opts });
+  return {
+    status: r.error ? null : r.status,
+    stdout: String(r.stdout ?? ""),
+    stderr: r.error ? String(r.error.message) : String(r.stderr ?? ""),
+  };
+}
+
+function which(cmd: string): string | undefined {
+  for (const dir of (process.env.PATH ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").split(":")) {
+    if (!dir) continue;
+    const p = join(dir, cmd);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+function firstLine(s: string): string {
+  return s.trim().split("\n").filter(Boolean).pop()?.trim() ?? "";
+}
+
+function stats(samples: number[]): Stats {
+  const s = [...samples].sort((a, b) => a - b);
+  const n = s.length;
+  const median = n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+  const p90 = s[Math.max(0, Math.ceil(0.9 * n) - 1)]!;
+  return { median, p90, min: s[0]!, max: s[n - 1]!, mean: s.reduce((a, b) => a + b, 0) / n };
+}
+
+const ms = (x: number): string => `${x.toFixed(1)} ms`;
+const round = (x: number): number => Math.round(x * 1000) / 1000;
+
+// ---------------------------------------------------------------------------
+
+const opts = parseArgs(process.argv.slice(2));
+const work = mkdtempSync(join(tmpdir(), "berth-bench-"));
+const bundle = join(work, "bundle");
+/** runtime name -> its private --root state dir (so cleanup is exact) */
+const runtimeRoots = new Map<string, string>();
+let idSeq = 0;
+let cleanedUp = false;
+
+function cleanup(): void {
+  if (cleanedUp) return;
+  cleanedUp = true;
+  for (const [runtime, root] of runtimeRoots) {
+    if (!existsSync(root)) continue;
+    let ids: string[] = [];
+    try { ids = readdirSync(root); } catch { /* nothing there */ }
+    for (const id of ids) sh([runtime, "--root", root, "delete", "--force", id]);
+  }
+  try { rmSync(work, { recursive: true, force: true }); } catch (e) {
+    process.stderr.write(`run-bench: could not remove ${work}: ${(e as Error).message}\n`);
+  }
+}
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(sig, () => { cleanup(); process.exit(128 + (sig === "SIGINT" ? 2 : sig === "SIGTERM" ? 15 : 1)); });
+}
+
+function prepareBundle(): void {
+  const tar = join(work, "busybox.tar");
+  const mk = sh(["bash", join(REPO, "scripts", "mkimage-busybox"), tar]);
+  if (mk.status !== 0) throw new Error(`scripts/mkimage-busybox failed: ${firstLine(mk.stderr)}`);
+  mkdirSync(join(bundle, "rootfs"), { recursive: true });
+  const x = sh(["tar", "--numeric-owner", "-xf", tar, "-C", join(bundle, "rootfs")]);
+  if (x.status !== 0) throw new Error(`extracting rootfs failed: ${firstLine(x.stderr)}`);
+  rmSync(tar);
+  const spec = sh(["runc", "spec"], { cwd: bundle });
+  if (spec.status !== 0) throw new Error(`runc spec failed: ${firstLine(spec.stderr)}`);
+  const cfgPath = join(bundle, "config.json");
+  const cfg = JSON.parse(readFileSync(cfgPath, "utf8"));
+  cfg.process.args = ["true"];
+  cfg.process.terminal = false;
+  cfg.root.readonly = false;
+  writeFileSync(cfgPath, JSON.stringify(cfg, null, 2) + "\n");
+}
+
+function floorArgv(runtime: string): string[] {
+  let root = runtimeRoots.get(runtime);
+  if (!root) {
+    root = join(work, "state", runtime);
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+    runtimeRoots.set(runtime, root);
+  }
+  return [runtime, "--root", root, "run", "--bundle", bundle];
+}
+
+function nextId(): string {
+  return `berth-bench-${process.pid}-${++idSeq}`;
+}
+
+function argvFor(c: Contender): string[] {
+  return c.floor ? [...c.argv, nextId()] : c.argv;
+}
+
+/** One timed run; throws RunFailure (with the command's stderr) if it fails. */
+function timeOnce(c: Contender): number {
+  const argv = argvFor(c);
+  const t0 = performance.now();
+  const r = spawnSync(argv[0]!, argv.slice(1), { stdio: "ignore", env: c.env ?? process.env, timeout: 120_000 });
+  const dt = performance.now() - t0;
+  if (r.signal === "SIGINT" || r.signal === "SIGTERM") throw new Interrupted(`${c.name}: interrupted (${r.signal})`);
+  if (r.error || r.status !== 0) {
+    // Run it again with stderr captured so the failure can be explained.
+    const again = sh(argvFor(c), { env: c.env ?? process.env, timeout: 120_000 });
+    const why = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit ${r.status}`;
+    throw new RunFailure(`${c.name}: \`${argv.join(" ")}\` failed (${why})` +
+      (again.stderr.trim() ? `: ${firstLine(again.stderr)}` : ""));
+  }
+  return dt;
+}
+
+function cgroupControllersNote(): string | undefined {
+  try {
+    const ctl = readFileSync(CGROUP_UNIFIED_CONTROLLERS, "utf8").trim();
+    return ctl ? `${CGROUP_UNIFIED_CONTROLLERS} holds "${ctl}"` : undefined;
+  } catch { return undefined; }
+}
+
+/** Let the event loop turn so a pending SIGINT/SIGTERM handler can run. */
+function tick(): Promise<void> {
+  return new Promise((done) => setImmediate(done));
+}
+
+async function main(): Promise<number> {
+  const notes: string[] = [];
+  const skipped: Record<string, string> = {};
+  const contenders: Contender[] = [];
+
+  console.log(`berth bench: ${opts.runs} timed runs per contender, alternating, after one warm-up each`);
+  console.log(`host: Linux ${release()}, ${cpus().length} cpu, node ${process.version}`);
+
+  if (!which("runc")) throw new Error("runc is not installed (run scripts/setup); it is needed for `runc spec` and the floor");
+  prepareBundle();
+
+  // --- the floor: which OCI runtimes can run a bare bundle here ---------------
+  const floors: string[] = [];
+  if (which("crun")) {
+    const probe = sh([...floorArgv("crun"), nextId()]);
+    if (probe.status === 0) floors.push("crun");
+    else {
+      const why = firstLine(probe.stderr) || `exit ${probe.status}`;
+      const cg = cgroupControllersNote();
+      const note = `crun cannot run here (${why}${cg ? `; ${cg}` : ""})`;
+      console.log(`floor: ${note}; the floor is \`runc run --bundle B id\``);
+      skipped["crun"] = note;
+      notes.push(`${note}; floor is runc run`);
+    }
+  } else {
+    skipped["crun"] = "not installed";
+    console.log("floor: crun not installed; the floor is `runc run --bundle B id`");
+  }
+  const runcProbe = sh([...floorArgv("runc"), nextId()]);
+  if (runcProbe.status === 0) floors.push("runc");
+  else if (floors.length === 0) throw new RunFailure(`runc: cannot run the floor bundle: ${firstLine(runcProbe.stderr) || `exit ${runcProbe.status}`}`);
+  else { skipped["runc"] = `cannot run here: ${firstLine(runcProbe.stderr)}`; console.log(`floor: runc ${skipped["runc"]}`); }
+  for (const rt of floors) contenders.push({ name: `${rt} run`, floor: true, argv: floorArgv(rt), samples: [] });
+  if (floors.length > 1) console.log(`floor: both crun and runc work; measuring both`);
+
+  // --- berth -----------------------------------------------------------------
+  if (opts.berth) {
+    if (!existsSync(join(REPO, "dist", "cli", "main.js"))) throw new RunFailure("berth: not built (run scripts/setup)");
+    const img = sh([BERTH, "image", "inspect", "busybox:latest"]);
+    if (img.status !== 0) throw new RunFailure(`berth: \`berth image inspect busybox:latest\` failed (${firstLine(img.stderr) || `exit ${img.status}`}); run scripts/setup`);
+    contenders.push({ name: "berth", floor: false, argv: [BERTH, "run", "--rm", "busybox", "true"], samples: [] });
+  } else {
+    skipped["berth"] = "--no-berth";
+    console.log("berth: skipped (--no-berth)");
+  }
+
+  // --- docker / podman -------------------------------------------------------
+  if (which("docker") && sh(["docker", "info"], { timeout: 15_000 }).status === 0) {
+    if (sh(["docker", "image", "inspect", "busybox"]).status === 0)
+      contenders.push({ name: "docker", floor: false, argv: ["docker", "run", "--rm", "busybox", "true"], samples: [] });
+    else { skipped["docker"] = "no busybox image"; console.log("docker: no busybox image, skipped"); }
+  } else {
+    skipped["docker"] = "not available";
+    console.log("docker: not available, skipped");
+  }
+  if (!which("podman")) { skipped["podman"] = "not installed"; console.log("podman: not installed, skipped"); }
+  else if (sh(["podman", "image", "exists", "busybox"], { timeout: 30_000 }).status !== 0) {
+    skipped["podman"] = "no busybox image"; console.log("podman: no busybox image, skipped");
+  } else contenders.push({ name: "podman", floor: false, argv: ["podman", "run", "--rm", "busybox", "true"], samples: [] });
+
+  // --- measure ---------------------------------------------------------------
+  // spawnSync blocks the event loop, so yield between runs: that is where a
+  // SIGINT/SIGTERM handler gets to clean up and exit.
+  for (const c of contenders) { timeOnce(c); await tick(); } // warm-up
+  for (let i = 0; i < opts.runs; i++) {
+    for (const c of contenders) { c.samples.push(timeOnce(c)); await tick(); }
+  }
+
+  // --- report ----------------------------------------------------------------
+  const st = new Map(contenders.map((c) => [c.name, stats(c.samples)] as const));
+  const floorC = contenders.filter((c) => c.floor).reduce((a, b) => (st.get(b.name)!.median < st.get(a.name)!.median ? b : a));
+  const floorMedian = st.get(floorC.name)!.median;
+
+  console.log("");
+  const w = Math.max(...contenders.map((c) => c.name.length)) + 8;
+  console.log(`${"contender".padEnd(w)}${"median".padStart(10)}${"p90".padStart(10)}${"min".padStart(10)}${"× floor".padStart(10)}`);
+  for (const c of contenders) {
+    const s = st.get(c.name)!;
+    const label = c === floorC ? `${c.name} (floor)` : c.name;
+    console.log(`${label.padEnd(w)}${ms(s.median).padStart(10)}${ms(s.p90).padStart(10)}${ms(s.min).padStart(10)}${(s.median / floorMedian).toFixed(2).padStart(10)}`);
+  }
+
+  const berthS = st.get("berth");
+  const dockerS = st.get("docker");
+  const targets = {
+    floor_plus_70ms: {
+      target: `berth median ≤ floor median + ${FLOOR_SLACK_MS} ms`,
+      limit_ms: round(floorMedian + FLOOR_SLACK_MS),
+      berth_ms: berthS ? round(berthS.median) : null,
+      met: berthS ? berthS.median <= floorMedian + FLOOR_SLACK_MS : null,
+    },
+    quarter_of_docker: {
+      target: `berth median ≤ ${DOCKER_RATIO} × docker median`,
+      limit_ms: dockerS ? round(dockerS.median * DOCKER_RATIO) : null,
+      berth_ms: berthS ? round(berthS.median) : null,
+      met: berthS && dockerS ? berthS.median <= dockerS.median * DOCKER_RATIO : null,
+    },
+  };
+  const verdict = (met: boolean | null): string => (met === null ? "n/a" : met ? "MET" : "NOT MET");
+  console.log("");
+  console.log("targets:");
+  console.log(`  berth ≤ floor + ${FLOOR_SLACK_MS} ms : ` + (berthS
+    ? `${ms(berthS.median)} vs ${ms(floorMedian)} + ${FLOOR_SLACK_MS} = ${ms(floorMedian + FLOOR_SLACK_MS)}  ${verdict(targets.floor_plus_70ms.met)}`
+    : "n/a (berth not measured)"));
+  console.log(`  berth ≤ ${DOCKER_RATIO} × docker  : ` + (berthS && dockerS
+    ? `${ms(berthS.median)} vs ${DOCKER_RATIO} × ${ms(dockerS.median)} = ${ms(dockerS.median * DOCKER_RATIO)}  ${verdict(targets.quarter_of_docker.met)}`
+    : `n/a (${!berthS ? "berth not measured" : `docker ${skipped["docker"] ?? "not measured"}`})`));
+
+  const result = {
+    date: new Date().toISOString(),
+    host: { kernel: release(), cpus: cpus().length, cpu_model: cpus()[0]?.model ?? null, node: process.version,
+            cgroup_unified_controllers: cgroupControllersNote() ?? null },
+    runs: opts.runs,
+    warmup_runs: 1,
+    floor: floorC.name,
+    contenders: contenders.map((c) => {
+      const s = st.get(c.name)!;
+      return {
+        name: c.name,
+        floor: c.floor,
+        command: c.floor ? [...c.argv.filter((_, i) => i !== 1 && i !== 2), "<id>"].join(" ").replace(work, "<tmp>") : c.argv.map((a) => (a === BERTH ? "bin/berth" : a)).join(" "),
+        median_ms: round(s.median), p90_ms: round(s.p90), min_ms: round(s.min), max_ms: round(s.max), mean_ms: round(s.mean),
+        ratio_to_floor: round(s.median / floorMedian),
+        samples_ms: c.samples.map(round),
+      };
+    }),
+    skipped,
+    notes,
+    targets,
+  };
+  mkdirSync(resolve(RESULTS, ".."), { recursive: true });
+  writeFileSync(RESULTS, JSON.stringify(result, null, 2) + "\n");
+  console.log("");
+  console.log(`results: ${relative(process.cwd(), RESULTS) || RESULTS}`);
+  return 0;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (e) {
+  process.stderr.write(`run-bench: ${e instanceof Error ? e.message : String(e)}\n`);
+  code = e instanceof Interrupted ? 130 : 1;
+} finally {
+  cleanup();
+}
+process.exit(code);

@@ -1,0 +1,28 @@
+/** `berth create`: make a container without starting it; prints its id. */
+import { engineFor, parse, report, type Command } from '../common.ts';
+import { createFlags, toCreateOptions } from '../create-flags.ts';
+import type { Globals } from '../main.ts';
+
+const cmd: Command<typeof createFlags> = {
+  usage: '[OPTIONS] IMAGE [COMMAND] [ARG...]',
+  description: 'Create a new container',
+  flags: createFlags,
+  interspersed: false,
+  args: [1, Infinity],
+};
+
+export async function main(argv: string[], g: Globals): Promise<number> {
+  const p = parse(cmd, argv, 'create');
+  if (typeof p === 'number') return p;
+  const engine = engineFor(g);
+  try {
+    await engine.repair();
+    const ctr = await engine.create(toCreateOptions(p.flags, p.changed, p.args));
+    process.stdout.write(`${ctr.id}\n`);
+    return 0;
+  } catch (e) {
+    return report(e, 'create');
+  } finally {
+    engine.close();
+  }
+}

@@ -1,0 +1,43 @@
+/** `berth import [-c CHANGE] [-m MSG] FILE|- [REPOSITORY[:TAG]]`: a rootfs tarball as a one-layer image. */
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { FlagDef } from '../flags.ts';
+import { engineFor, parse, report, type Command } from '../common.ts';
+import type { Globals } from '../main.ts';
+
+const flags = [
+  { name: 'change', short: 'c', type: 'list', description: 'Apply Dockerfile instruction to the created image' },
+  { name: 'message', short: 'm', type: 'string', description: 'Set commit message for imported image' },
+  { name: 'platform', type: 'string', description: 'Set platform if server is multi-platform capable' },
+] as const satisfies readonly FlagDef[];
+
+const cmd: Command<typeof flags> = {
+  usage: '[OPTIONS] file|-  [REPOSITORY[:TAG]]',
+  description: 'Import the contents from a tarball to create a filesystem image',
+  flags,
+  args: [1, 2],
+};
+
+export async function main(argv: string[], g: Globals): Promise<number> {
+  const p = parse(cmd, argv, 'import');
+  if (typeof p === 'number') return p;
+  const engine = engineFor(g);
+  let tmp: string | undefined;
+  try {
+    let file = p.args[0]!;
+    if (file === '-') {
+      tmp = mkdtempSync(join(engine.root, '.import-'));
+      file = join(tmp, 'layer.tar');
+      await pipeline(process.stdin, createWriteStream(file));
+    }
+    const id = await engine.images.importTar(file, p.args[1], p.flags.change, p.flags.message);
+    process.stdout.write(`sha256:${id}\n`);
+    return 0;
+  } catch (e) {
+    return report(e, 'import');
+  } finally {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    engine.close();
+  }
+}

@@ -1,0 +1,59 @@
+/** `berth info [--format T]`: the engine, the runtime chosen and why, cgroups, storage. */
+import { release } from 'node:os';
+import type { FlagDef } from '../flags.ts';
+import { engineFor, parse, report, type Command } from '../common.ts';
+import { renderTemplate } from '../format.ts';
+import { systemInfo } from '../../engine/info.ts';
+import type { Globals } from '../main.ts';
+
+const flags = [{ name: 'format', short: 'f', type: 'string', description: 'Format output using a custom template' }] as const satisfies readonly FlagDef[];
+const cmd: Command<typeof flags> = { usage: '[OPTIONS]', description: 'Display system-wide information', flags, args: [0, 0] };
+
+export async function main(argv: string[], g: Globals): Promise<number> {
+  const p = parse(cmd, argv, 'info');
+  if (typeof p === 'number') return p;
+  const engine = engineFor(g);
+  try {
+    const i = await systemInfo(engine);
+    if (p.flags.format) {
+      process.stdout.write(`${renderTemplate(p.flags.format === 'json' ? '{{json .}}' : p.flags.format, i)}\n`);
+      return 0;
+    }
+    const lines = [
+      'Client:',
+      ` Version:    ${i.ServerVersion}`,
+      ' Context:    default (daemonless)',
+      '',
+      'Server:',
+      ` Containers: ${i.Containers}`,
+      `  Running: ${i.ContainersRunning}`,
+      `  Paused: ${i.ContainersPaused}`,
+      `  Stopped: ${i.ContainersStopped}`,
+      ` Images: ${i.Images}`,
+      ` Server Version: ${i.ServerVersion}`,
+      ` Storage Driver: ${i.Driver}`,
+      ` Logging Driver: ${i.LoggingDriver}`,
+      ` Cgroup Driver: ${i.CgroupDriver}`,
+      ` Cgroup Version: ${i.CgroupVersion} (${i.BerthCgroupMode})`,
+      ` Runtimes: ${Object.keys(i.Runtimes).join(' ')}`,
+      ` Default Runtime: ${i.DefaultRuntime}`,
+      `  Why: ${i.BerthRuntimeReason}`,
+      ...i.BerthRuntimeProbe.map((c) => `  ${c.name}: ${c.usable ? 'usable' : 'refused'} — ${c.reason}`),
+      ` Kernel Version: ${release()}`,
+      ` Operating System: ${i.OperatingSystem}`,
+      ` OSType: ${i.OSType}`,
+      ` Architecture: ${i.Architecture}`,
+      ` CPUs: ${i.NCPU}`,
+      ` Total Memory: ${(i.MemTotal / 1024 ** 3).toFixed(2)}GiB`,
+      ` Name: ${i.Name}`,
+      ` Berth Root Dir: ${i.BerthRootDir}`,
+      ` Checkpoint: ${i.BerthCheckpoint}`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
+  } catch (e) {
+    return report(e, 'info');
+  } finally {
+    engine.close();
+  }
+}

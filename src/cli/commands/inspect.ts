@@ -1,0 +1,74 @@
+/** `berth inspect [-f T] [--type container|image] NAME...`: docker-shaped JSON. */
+import type { FlagDef } from '../flags.ts';
+import { engineFor, parse, report, type Command } from '../common.ts';
+import { renderTemplate } from '../format.ts';
+import { inspectJson } from '../../engine/inspect.ts';
+import { imageInspectJson } from '../../engine/image-inspect.ts';
+import { InvalidArgument, NotFound } from '../../errors.ts';
+import type { Engine } from '../../engine/engine.ts';
+import type { Globals } from '../main.ts';
+
+const flags = [
+  { name: 'format', short: 'f', type: 'string', description: 'Format output using a custom template' },
+  { name: 'type', type: 'string', description: 'Return JSON for specified type' },
+  { name: 'size', short: 's', type: 'bool', description: 'Display total file sizes if the type is container' },
+] as const satisfies readonly FlagDef[];
+
+const cmd: Command<typeof flags> = {
+  usage: '[OPTIONS] NAME|ID [NAME|ID...]',
+  description: 'Return low-level information on containers and images',
+  flags,
+  args: [1, Infinity],
+};
+
+export function containerJson(engine: Engine, ref: string): Record<string, unknown> {
+  const row = engine.inspect(ref);
+  const img = engine.images.repo.get(row.imageId);
+  return inspectJson(row, { root: engine.root, logPath: engine.logPath(row.id), lowerDirs: img ? engine.images.lowerDirs(img) : [] });
+}
+
+/** Print objects as docker does: a JSON array, or the template once per object. */
+export function printObjects(objs: unknown[], format: string): void {
+  if (!format) {
+    process.stdout.write(`${JSON.stringify(objs, null, 4)}\n`);
+    return;
+  }
+  for (const o of objs) process.stdout.write(`${renderTemplate(format === 'json' ? '{{json .}}' : format, o)}\n`);
+}
+
+export async function main(argv: string[], g: Globals, kind = ''): Promise<number> {
+  const p = parse(cmd, argv, 'inspect');
+  if (typeof p === 'number') return p;
+  const type = kind || p.flags.type;
+  if (type && type !== 'container' && type !== 'image') return report(new InvalidArgument(`"${type}" is not a valid value for --type`), 'inspect');
+  const engine = engineFor(g);
+  const out: unknown[] = [];
+  let code = 0;
+  try {
+    for (const ref of p.args) {
+      try {
+        if (type === 'image') out.push(imageInspectJson(engine, ref));
+        else if (type === 'container') out.push(containerJson(engine, ref));
+        else {
+          try {
+            out.push(containerJson(engine, ref));
+          } catch (e) {
+            if (!(e instanceof NotFound)) throw e;
+            out.push(imageInspectJson(engine, ref));
+          }
+        }
+      } catch (e) {
+        if (e instanceof NotFound) {
+          process.stderr.write(`Error: No such ${type || 'object'}: ${ref}\n`);
+          code = 1;
+        } else code = report(e, 'inspect');
+      }
+    }
+    printObjects(out, p.flags.format);
+    return code;
+  } catch (e) {
+    return report(e, 'inspect');
+  } finally {
+    engine.close();
+  }
+}

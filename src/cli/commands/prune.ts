@@ -1,0 +1,33 @@
+/** `berth container prune [-f]` */
+import type { FlagDef } from '../flags.ts';
+import { engineFor, parse, report, type Command } from '../common.ts';
+import type { Globals } from '../main.ts';
+
+const flags = [
+  { name: 'force', short: 'f', type: 'bool', description: 'Do not prompt for confirmation' },
+  { name: 'filter', type: 'list', description: 'Provide filter values' },
+] as const satisfies readonly FlagDef[];
+
+const cmd: Command<typeof flags> = { usage: '[OPTIONS]', description: 'Remove all stopped containers', flags, args: [0, 0] };
+
+export async function main(argv: string[], g: Globals): Promise<number> {
+  const p = parse(cmd, argv, 'container prune');
+  if (typeof p === 'number') return p;
+  if (!p.flags.force && process.stdin.isTTY) {
+    process.stdout.write('WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ');
+    const answer = await new Promise<string>((r) => process.stdin.once('data', (b) => r(String(b).trim())));
+    process.stdin.pause();
+    if (!/^y(es)?$/i.test(answer)) return 0;
+  }
+  const engine = engineFor(g);
+  try {
+    const ids = await engine.prune();
+    process.stdout.write(ids.length ? `Deleted Containers:\n${ids.join('\n')}\n\n` : '');
+    process.stdout.write('Total reclaimed space: 0B\n');
+    return 0;
+  } catch (e) {
+    return report(e, 'container prune');
+  } finally {
+    engine.close();
+  }
+}

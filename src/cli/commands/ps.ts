@@ -1,0 +1,108 @@
+/** `berth ps [-a] [-q] [--no-trunc] [--filter k=v] [--format T] [-n N] [-l]` */
+import type { FlagDef } from '../flags.ts';
+import { engineFor, parse, report, type Command } from '../common.ts';
+import { formatRows, humanDuration, renderTemplate } from '../format.ts';
+import { psSummary } from '../../engine/inspect.ts';
+import type { ContainerRow } from '../../store/containers.ts';
+import { InvalidArgument } from '../../errors.ts';
+import type { Globals } from '../main.ts';
+
+const flags = [
+  { name: 'all', short: 'a', type: 'bool', description: 'Show all containers (default shows just running)' },
+  { name: 'quiet', short: 'q', type: 'bool', description: 'Only display container IDs' },
+  { name: 'no-trunc', type: 'bool', description: "Don't truncate output" },
+  { name: 'filter', short: 'f', type: 'list', description: 'Filter output based on conditions provided' },
+  { name: 'format', type: 'string', description: 'Format output using a custom template' },
+  { name: 'last', short: 'n', type: 'int', default: -1, description: 'Show n last created containers (includes all states)' },
+  { name: 'latest', short: 'l', type: 'bool', description: 'Show the latest created container (includes all states)' },
+  { name: 'size', short: 's', type: 'bool', description: 'Display total file sizes' },
+] as const satisfies readonly FlagDef[];
+
+const cmd: Command<typeof flags> = { usage: '[OPTIONS]', description: 'List containers', flags, args: [0, 0] };
+
+const DEFAULT = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedAt}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
+const HEADERS = {
+  ID: 'CONTAINER ID',
+  Image: 'IMAGE',
+  Command: 'COMMAND',
+  CreatedAt: 'CREATED',
+  RunningFor: 'CREATED',
+  Status: 'STATUS',
+  State: 'STATE',
+  Ports: 'PORTS',
+  Names: 'NAMES',
+  Labels: 'LABELS',
+  Mounts: 'MOUNTS',
+  Networks: 'NETWORKS',
+  Size: 'SIZE',
+};
+
+type Filter = (r: ContainerRow) => boolean;
+
+function parseFilters(list: string[]): Filter[] {
+  return list.map((f) => {
+    const i = f.indexOf('=');
+    if (i <= 0) throw new InvalidArgument(`bad format of filter (expected name=value): ${f}`);
+    const key = f.slice(0, i);
+    const val = f.slice(i + 1);
+    switch (key) {
+      case 'id':
+        return (r) => r.id.startsWith(val);
+      case 'name':
+        return (r) => new RegExp(val).test(r.name);
+      case 'status':
+        if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(val)) {
+          throw new InvalidArgument(`invalid filter 'status=${val}'`);
+        }
+        return (r) => (r.state === 'creating' ? 'created' : r.state) === val;
+      case 'exited':
+        return (r) => r.state === 'exited' && r.exitCode === Number(val);
+      case 'label': {
+        const j = val.indexOf('=');
+        return j < 0 ? (r) => val in r.config.labels : (r) => r.config.labels[val.slice(0, j)] === val.slice(j + 1);
+      }
+      case 'ancestor':
+        return (r) => r.config.image === val || r.imageId.startsWith(val.replace(/^sha256:/, ''));
+      default:
+        throw new InvalidArgument(`invalid filter '${key}'`);
+    }
+  });
+}
+
+export async function main(argv: string[], g: Globals): Promise<number> {
+  const p = parse(cmd, argv, 'ps');
+  if (typeof p === 'number') return p;
+  const engine = engineFor(g);
+  try {
+    const filters = parseFilters(p.flags.filter);
+    const n = p.flags.latest ? 1 : p.flags.last;
+    let rows = await engine.list(p.flags.all || n > 0 || filters.length > 0);
+    rows = rows.filter((r) => filters.every((f) => f(r)));
+    if (n > 0) rows = rows.slice(0, n);
+    const trunc = !p.flags['no-trunc'];
+    const items = rows.map((r) => {
+      const s = psSummary(r, humanDuration);
+      return {
+        ...s,
+        ID: trunc ? s.ID.slice(0, 12) : s.ID,
+        Command: JSON.stringify(trunc && s.Command.length > 20 ? `${s.Command.slice(0, 19)}…` : s.Command),
+        CreatedAt: p.flags.format ? s.CreatedAt : s.RunningFor,
+      };
+    });
+    if (p.flags.quiet && !p.flags.format) {
+      for (const i of items) process.stdout.write(`${i.ID}\n`);
+      return 0;
+    }
+    const format = p.flags.format;
+    if (format === 'json') {
+      for (const i of items) process.stdout.write(`${renderTemplate('{{json .}}', i)}\n`);
+      return 0;
+    }
+    process.stdout.write(formatRows(format || undefined, DEFAULT, HEADERS, items));
+    return 0;
+  } catch (e) {
+    return report(e, 'ps');
+  } finally {
+    engine.close();
+  }
+}

@@ -1,0 +1,24 @@
+/** `berth rename CONTAINER NEW_NAME` */
+import { engineFor, parse, report, type Command } from '../common.ts';
+import type { Globals } from '../main.ts';
+
+const cmd: Command<readonly []> = {
+  usage: 'CONTAINER NEW_NAME',
+  description: 'Rename a container',
+  flags: [],
+  args: [2, 2],
+};
+
+export async function main(argv: string[], g: Globals): Promise<number> {
+  const p = parse(cmd, argv, 'rename');
+  if (typeof p === 'number') return p;
+  const engine = engineFor(g);
+  try {
+    await engine.rename(p.args[0]!, p.args[1]!);
+    return 0;
+  } catch (e) {
+    return report(e, 'rename');
+  } finally {
+    engine.close();
+  }
+}

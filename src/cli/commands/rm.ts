@@ -1,0 +1,31 @@
+/** `berth rm [-f] CONTAINER...` */
+import type { FlagDef } from '../flags.ts';
+import { eachContainer, engineFor, parse, type Command } from '../common.ts';
+import type { Globals } from '../main.ts';
+
+const flags = [
+  { name: 'force', short: 'f', type: 'bool', description: 'Force the removal of a running container (uses SIGKILL)' },
+  { name: 'volumes', short: 'v', type: 'bool', description: 'Remove anonymous volumes associated with the container' },
+] as const satisfies readonly FlagDef[];
+
+const cmd: Command<typeof flags> = {
+  usage: '[OPTIONS] CONTAINER [CONTAINER...]',
+  description: 'Remove one or more containers',
+  flags,
+  args: [1, Infinity],
+};
+
+export async function main(argv: string[], g: Globals): Promise<number> {
+  const p = parse(cmd, argv, 'rm');
+  if (typeof p === 'number') return p;
+  const engine = engineFor(g);
+  try {
+    await engine.repair();
+    return await eachContainer(p.args, 'rm', async (ref) => {
+      await engine.remove(ref, p.flags.force);
+      return ref;
+    });
+  } finally {
+    engine.close();
+  }
+}

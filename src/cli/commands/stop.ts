@@ -1,0 +1,32 @@
+/** `berth stop [-t N] [-s SIG] CONTAINER...`: the stop signal, then SIGKILL after the timeout. */
+import type { FlagDef } from '../flags.ts';
+import { eachContainer, engineFor, parse, type Command } from '../common.ts';
+import type { Globals } from '../main.ts';
+
+const flags = [
+  { name: 'time', short: 't', type: 'int', description: 'Seconds to wait before killing the container' },
+  { name: 'signal', short: 's', type: 'string', description: 'Signal to send to the container' },
+] as const satisfies readonly FlagDef[];
+
+const cmd: Command<typeof flags> = {
+  usage: '[OPTIONS] CONTAINER [CONTAINER...]',
+  description: 'Stop one or more running containers',
+  flags,
+  args: [1, Infinity],
+};
+
+export async function main(argv: string[], g: Globals): Promise<number> {
+  const p = parse(cmd, argv, 'stop');
+  if (typeof p === 'number') return p;
+  const engine = engineFor(g);
+  try {
+    const timeout = p.changed.has('time') ? p.flags.time : undefined;
+    const signal = p.changed.has('signal') ? p.flags.signal : undefined;
+    return await eachContainer(p.args, 'stop', async (ref) => {
+      await engine.stop(ref, timeout, signal);
+      return ref;
+    });
+  } finally {
+    engine.close();
+  }
+}

@@ -1,0 +1,89 @@
+/** What every CLI verb shares: the engine for this invocation, error printing and exit codes. */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Engine } from '../engine/engine.ts';
+import { isBerthError } from '../errors.ts';
+import { parseFlags, usageText, type FlagDef, type ParseResult } from './flags.ts';
+import type { Globals } from './main.ts';
+
+/** The launcher conmon runs as the exit command. */
+function launcher(): string {
+  const here = fileURLToPath(new URL('../../bin/berth', import.meta.url));
+  try {
+    return realpathSync(here);
+  } catch {
+    return here;
+  }
+}
+
+export function engineFor(g: Globals): Engine {
+  const root = g.root ?? process.env.BERTH_ROOT ?? '/var/lib/berth';
+  return new Engine({ root, exitCommand: [launcher(), '--root', root] });
+}
+
+export function fail(message: string, code: number): number {
+  process.stderr.write(message.endsWith('\n') ? message : `${message}\n`);
+  return code;
+}
+
+/**
+ * Report an error as docker does and return the exit code: `run`/`create` use the error's own code
+ * (125/126/127); every other verb exits 1.
+ */
+export function report(e: unknown, verb: string): number {
+  if (isBerthError(e)) {
+    const code = verb === 'run' || verb === 'create' ? e.exitCode : 1;
+    return fail(`Error: ${e.message}`, code);
+  }
+  throw e;
+}
+
+export interface Command<D extends readonly FlagDef[]> {
+  usage: string;
+  description: string;
+  flags: D;
+  interspersed?: boolean;
+  /** Minimum and maximum positional arguments. */
+  args?: [number, number];
+}
+
+/**
+ * Parse argv for a command; on a flag error print pflag's message plus docker's hint and return the exit
+ * code (125) instead of a result.
+ */
+export function parse<const D extends readonly FlagDef[]>(cmd: Command<D>, argv: string[], verb: string): ParseResult<D> | number {
+  let res: ParseResult<D>;
+  try {
+    res = parseFlags(argv, cmd.flags, { interspersed: cmd.interspersed ?? true });
+  } catch (e) {
+    if (isBerthError(e)) return fail(`${e.message}\nSee 'berth ${verb} --help'.`, 125);
+    throw e;
+  }
+  if (res.help) {
+    process.stdout.write(usageText(`berth ${verb}`, cmd.usage, cmd.flags, cmd.description));
+    return 0;
+  }
+  const [min, max] = cmd.args ?? [0, Infinity];
+  if (res.args.length < min || res.args.length > max) {
+    const need = min === max ? `exactly ${min} argument${min === 1 ? '' : 's'}` : max === Infinity ? `at least ${min} argument${min === 1 ? '' : 's'}` : `between ${min} and ${max} arguments`;
+    return fail(
+      `"berth ${verb}" requires ${need}.\nSee 'berth ${verb} --help'.\n\nUsage:  berth ${verb} ${cmd.usage}\n\n${cmd.description}`,
+      1,
+    );
+  }
+  return res;
+}
+
+/** Run an operation per container, docker style: print each success line, report each failure, exit 1 if any failed. */
+export async function eachContainer(refs: string[], verb: string, op: (ref: string) => Promise<string | undefined>): Promise<number> {
+  let code = 0;
+  for (const ref of refs) {
+    try {
+      const line = await op(ref);
+      if (line !== undefined) process.stdout.write(`${line}\n`);
+    } catch (e) {
+      code = report(e, verb);
+    }
+  }
+  return code;
+}

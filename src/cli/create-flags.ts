@@ -1,0 +1,94 @@
+/** The flags `run` and `create` share, and their translation into the engine's CreateOptions. */
+import { readFileSync } from 'node:fs';
+import type { CreateOptions } from '../engine/config.ts';
+import { InvalidArgument } from '../errors.ts';
+import type { FlagDef, FlagValues } from './flags.ts';
+
+export const createFlags = [
+  { name: 'name', type: 'string', description: 'Assign a name to the container' },
+  { name: 'env', short: 'e', type: 'list', description: 'Set environment variables' },
+  { name: 'env-file', type: 'list', description: 'Read in a file of environment variables' },
+  { name: 'workdir', short: 'w', type: 'string', description: 'Working directory inside the container' },
+  { name: 'user', short: 'u', type: 'string', description: 'Username or UID (format: <name|uid>[:<group|gid>])' },
+  { name: 'hostname', short: 'h', type: 'string', description: 'Container host name' },
+  { name: 'entrypoint', type: 'string', description: 'Overwrite the default ENTRYPOINT of the image' },
+  { name: 'read-only', type: 'bool', description: "Mount the container's root filesystem as read only" },
+  { name: 'volume', short: 'v', type: 'list', description: 'Bind mount a volume (/host:/container[:ro])' },
+  { name: 'tmpfs', type: 'list', description: 'Mount a tmpfs directory' },
+  { name: 'ulimit', type: 'list', description: 'Ulimit options' },
+  { name: 'init', type: 'bool', description: 'Run an init inside the container that forwards signals and reaps processes' },
+  { name: 'stop-signal', type: 'string', description: 'Signal to stop the container' },
+  { name: 'stop-timeout', type: 'int', description: 'Timeout (in seconds) to stop a container' },
+  { name: 'label', short: 'l', type: 'list', description: 'Set meta data on a container' },
+  { name: 'runtime', type: 'string', description: 'Runtime to use for this container (crun or runc)' },
+  { name: 'memory', short: 'm', type: 'string', description: 'Memory limit' },
+  { name: 'memory-swap', type: 'string', description: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" },
+  { name: 'pids-limit', type: 'int', description: 'Tune container pids limit (set -1 for unlimited)' },
+  { name: 'tty', short: 't', type: 'bool', description: 'Allocate a pseudo-TTY' },
+  { name: 'interactive', short: 'i', type: 'bool', description: 'Keep STDIN open even if not attached' },
+  { name: 'rm', type: 'bool', description: 'Automatically remove the container when it exits' },
+] as const satisfies readonly FlagDef[];
+
+type CreateFlagValues = FlagValues<typeof createFlags>;
+
+/** docker's RAMInBytes: `512m`, `1g`, `100k`, `2048` (bytes); case-insensitive, optional `b`. */
+export function parseBytes(value: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?$/i.exec(value.trim());
+  if (!m) throw new InvalidArgument(`invalid argument "${value}" for "${flag}" flag: invalid size: '${value}'`);
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[m[2]!.toLowerCase()]!;
+  return Math.floor(Number(m[1]) * mult);
+}
+
+function parseEnvFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new InvalidArgument(`open ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`);
+  }
+  return text
+    .split('\n')
+    .map((l) => l.replace(/^\s+/, ''))
+    .filter((l) => l !== '' && !l.startsWith('#'));
+}
+
+function parseLabels(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of list) {
+    const i = l.indexOf('=');
+    if (i === 0) throw new InvalidArgument(`invalid label: ${l}`);
+    if (i < 0) out[l] = '';
+    else out[l.slice(0, i)] = l.slice(i + 1);
+  }
+  return out;
+}
+
+export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args: string[]): CreateOptions {
+  const [image, ...cmd] = args;
+  const opts: CreateOptions = {
+    image: image!,
+    cmd: cmd.length > 0 ? cmd : undefined,
+    env: [...f['env-file'].flatMap(parseEnvFile), ...f.env],
+    labels: parseLabels(f.label),
+    volumes: f.volume,
+    tmpfs: f.tmpfs,
+    ulimits: f.ulimit,
+    readonlyRootfs: f['read-only'],
+    init: f.init,
+    tty: f.tty,
+    openStdin: f.interactive,
+    autoRemove: f.rm,
+  };
+  if (changed.has('name')) opts.name = f.name;
+  if (changed.has('workdir')) opts.workdir = f.workdir;
+  if (changed.has('user')) opts.user = f.user;
+  if (changed.has('hostname')) opts.hostname = f.hostname;
+  if (changed.has('entrypoint')) opts.entrypoint = f.entrypoint === '' ? [] : [f.entrypoint];
+  if (changed.has('stop-signal')) opts.stopSignal = f['stop-signal'];
+  if (changed.has('stop-timeout')) opts.stopTimeout = f['stop-timeout'];
+  if (changed.has('runtime')) opts.runtime = f.runtime;
+  if (changed.has('memory')) opts.memory = parseBytes(f.memory, '-m, --memory');
+  if (changed.has('memory-swap')) opts.memorySwap = f['memory-swap'] === '-1' ? -1 : parseBytes(f['memory-swap'], '--memory-swap');
+  if (changed.has('pids-limit')) opts.pidsLimit = f['pids-limit'];
+  return opts;
+}

@@ -1,0 +1,134 @@
+/**
+ * The berth CLI: docker's verbs over the Engine. Each verb lives in its own module, imported only when
+ * called, so `berth run` loads what run needs and nothing else.
+ */
+import { fail } from './common.ts';
+
+type Loader = () => Promise<{ main(argv: string[], globals: Globals): Promise<number> }>;
+
+export interface Globals {
+  root?: string;
+  /** The verb path as typed, for messages ("container ls"). */
+  verb: string;
+}
+
+const commands: Record<string, Loader> = {
+  run: () => import('./commands/run.ts'),
+  create: () => import('./commands/create.ts'),
+  start: () => import('./commands/start.ts'),
+  stop: () => import('./commands/stop.ts'),
+  restart: () => import('./commands/restart.ts'),
+  kill: () => import('./commands/kill.ts'),
+  pause: () => import('./commands/pause.ts'),
+  unpause: () => import('./commands/unpause.ts'),
+  rm: () => import('./commands/rm.ts'),
+  wait: () => import('./commands/wait.ts'),
+  ps: () => import('./commands/ps.ts'),
+  inspect: () => import('./commands/inspect.ts'),
+  logs: () => import('./commands/logs.ts'),
+  top: () => import('./commands/top.ts'),
+  rename: () => import('./commands/rename.ts'),
+  import: () => import('./commands/import.ts'),
+  images: () => import('./commands/images.ts'),
+  rmi: () => import('./commands/rmi.ts'),
+  info: () => import('./commands/info.ts'),
+  version: () => import('./commands/version.ts'),
+  'container prune': () => import('./commands/prune.ts'),
+  'container cleanup': () => import('./commands/cleanup.ts'),
+  'image inspect': () => import('./commands/image-inspect.ts'),
+};
+
+/** `container ls` and friends map onto the top-level verbs, as in docker. */
+const aliases: Record<string, string> = {
+  'container ls': 'ps',
+  'container list': 'ps',
+  'container ps': 'ps',
+  'container rm': 'rm',
+  'container remove': 'rm',
+  'image ls': 'images',
+  'image list': 'images',
+  'image rm': 'rmi',
+  'image remove': 'rmi',
+  'image import': 'import',
+};
+for (const v of ['run', 'create', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'inspect', 'logs', 'top', 'rename']) {
+  aliases[`container ${v}`] = v;
+}
+
+const HELP = `Usage:  berth [OPTIONS] COMMAND
+
+A daemonless container engine with docker's commands
+
+Options:
+      --root string   Engine root directory (default "/var/lib/berth", or $BERTH_ROOT)
+  -v, --version       Print version information and quit
+
+Commands:
+  run         Create and run a new container from an image
+  create      Create a new container
+  start       Start one or more stopped containers
+  stop        Stop one or more running containers
+  restart     Restart one or more containers
+  kill        Kill one or more running containers
+  pause       Pause all processes within one or more containers
+  unpause     Unpause all processes within one or more containers
+  rm          Remove one or more containers
+  wait        Block until one or more containers stop, then print their exit codes
+  ps          List containers
+  inspect     Return low-level information on containers and images
+  logs        Fetch the logs of a container
+  top         Display the running processes of a container
+  rename      Rename a container
+  import      Import the contents from a tarball to create a filesystem image
+  images      List images
+  rmi         Remove one or more images
+  info        Display system-wide information
+  version     Show the version information
+  container   Manage containers (prune, ls, rm, …)
+  image       Manage images (inspect, ls, rm, import)
+`;
+
+export async function cli(argv: string[]): Promise<number> {
+  const globals: Globals = { verb: '' };
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--root') globals.root = argv[++i];
+    else if (a.startsWith('--root=')) globals.root = a.slice(7);
+    else if (a === '-v' || a === '--version') return (await commands.version!()).main([], globals);
+    else if (a === '-h' || a === '--help') {
+      process.stdout.write(HELP);
+      return 0;
+    } else if (a.startsWith('-')) return fail(`unknown flag: ${a}\nSee 'berth --help'.`, 125);
+    else break;
+  }
+  const rest = argv.slice(i);
+  if (rest.length === 0) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  let verb = rest[0]!;
+  let args = rest.slice(1);
+  if ((verb === 'container' || verb === 'image') && args.length > 0) {
+    verb = `${verb} ${args[0]}`;
+    args = args.slice(1);
+  }
+  verb = aliases[verb] ?? verb;
+  const load = commands[verb];
+  if (!load) {
+    return fail(`berth: '${rest.slice(0, 2).join(' ')}' is not a berth command.\nSee 'berth --help'`, 1);
+  }
+  globals.verb = verb;
+  const mod = await load();
+  return mod.main(args, globals);
+}
+
+cli(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`berth: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 125;
+  },
+);

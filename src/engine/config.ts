@@ -1,0 +1,189 @@
+/**
+ * CreateOptions (what a user asks for, from any face) merged with the image into a ContainerConfig.
+ * Every check that can fail runs here, before anything is written.
+ */
+import { statSync } from 'node:fs';
+import { isAbsolute, posix } from 'node:path';
+import { InvalidArgument } from '../errors.ts';
+import type { ImageRow } from '../store/images.ts';
+import type { ContainerConfig, MountSpec, Rlimit } from '../types.ts';
+import { DEFAULT_PATH } from '../image/store.ts';
+import { clampRlimits, defaultRlimits, parseUlimit, readHostRlimits } from '../runtime/spec/rlimits.ts';
+import { parseSignal } from './signals.ts';
+import { resolveUser } from './user.ts';
+
+/** What a container is asked to be. Field names follow docker's flags. */
+export interface CreateOptions {
+  image: string;
+  name?: string;
+  /** Replaces the image's Cmd. */
+  cmd?: string[];
+  /** Replaces the image's Entrypoint; `[]` or `['']` clears it. */
+  entrypoint?: string[];
+  env?: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  tty?: boolean;
+  openStdin?: boolean;
+  readonlyRootfs?: boolean;
+  /** `/host:/ctr[:ro|rw]` */
+  volumes?: string[];
+  /** `/ctr[:opts]` */
+  tmpfs?: string[];
+  /** `name=soft[:hard]` */
+  ulimits?: string[];
+  init?: boolean;
+  stopSignal?: string;
+  stopTimeout?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  runtime?: string;
+  /** Bytes. */
+  memory?: number;
+  /** Bytes of memory+swap, -1 for unlimited. */
+  memorySwap?: number;
+  pidsLimit?: number;
+  autoRemove?: boolean;
+}
+
+export interface ImageAccess {
+  readFile(img: ImageRow, path: string): string | null;
+}
+
+const MIN_MEMORY = 6 * 1024 * 1024;
+
+export function buildConfig(opts: CreateOptions, img: ImageRow, images: ImageAccess, runtime: string): ContainerConfig {
+  const ic = img.config.config;
+  let entrypoint = opts.entrypoint ?? ic.Entrypoint ?? null;
+  if (entrypoint && (entrypoint.length === 0 || (entrypoint.length === 1 && entrypoint[0] === ''))) entrypoint = null;
+  // A new entrypoint drops the image's Cmd, as docker does.
+  const cmd = opts.cmd && opts.cmd.length > 0 ? opts.cmd : opts.entrypoint !== undefined ? null : (ic.Cmd ?? null);
+  const args = [...(entrypoint ?? []), ...(cmd ?? [])];
+  if (args.length === 0) throw new InvalidArgument('no command specified');
+
+  const env = mergeEnv(ic.Env ?? [], opts.env ?? []);
+  const cwd = opts.workdir || ic.WorkingDir || '/';
+  if (!posix.isAbsolute(cwd)) throw new InvalidArgument(`the working directory '${cwd}' is invalid, it needs to be an absolute path`);
+
+  const userSpec = opts.user ?? ic.User ?? '';
+  const u = resolveUser(userSpec, images.readFile(img, '/etc/passwd'), images.readFile(img, '/etc/group'));
+  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${u.home || '/'}`);
+
+  const mounts = [...(opts.volumes ?? []).map(parseVolume), ...(opts.tmpfs ?? []).map(parseTmpfs)];
+  const seen = new Set<string>();
+  for (const m of mounts) {
+    if (seen.has(m.destination)) throw new InvalidArgument(`Duplicate mount point: ${m.destination}`);
+    seen.add(m.destination);
+  }
+
+  const host = readHostRlimits();
+  const requested: Rlimit[] = (opts.ulimits ?? []).map(parseUlimit);
+  const rlimits = mergeRlimits(defaultRlimits(host), clampRlimits(requested, host));
+
+  if (opts.memory !== undefined && (!Number.isFinite(opts.memory) || opts.memory < MIN_MEMORY)) {
+    throw new InvalidArgument('Minimum memory limit allowed is 6MB');
+  }
+  if (opts.memorySwap !== undefined && opts.memorySwap !== -1) {
+    if (opts.memory === undefined) throw new InvalidArgument('You should always set the Memory limit when using Memoryswap limit');
+    if (opts.memorySwap < opts.memory) throw new InvalidArgument('Minimum memoryswap limit should be larger than memory limit');
+  }
+  if (opts.pidsLimit !== undefined && !Number.isInteger(opts.pidsLimit)) throw new InvalidArgument('invalid pids limit');
+  const stopTimeout = opts.stopTimeout ?? 10;
+  if (!Number.isInteger(stopTimeout) || stopTimeout < -1) throw new InvalidArgument(`invalid stop timeout: ${opts.stopTimeout}`);
+
+  return {
+    image: opts.image,
+    imageId: img.id,
+    args,
+    entrypoint,
+    cmd,
+    env,
+    cwd,
+    user: userSpec,
+    uid: u.uid,
+    gid: u.gid,
+    additionalGids: u.additionalGids,
+    hostname: opts.hostname ?? '',
+    tty: opts.tty ?? false,
+    openStdin: opts.openStdin ?? false,
+    readonlyRootfs: opts.readonlyRootfs ?? false,
+    mounts,
+    rlimits,
+    resources: {
+      memory: opts.memory,
+      memorySwap: opts.memorySwap,
+      pidsLimit: opts.pidsLimit,
+    },
+    labels: { ...(ic.Labels ?? {}), ...(opts.labels ?? {}) },
+    annotations: { ...(opts.annotations ?? {}) },
+    stopSignal: parseSignal(opts.stopSignal ?? ic.StopSignal ?? 'SIGTERM'),
+    stopTimeout,
+    init: opts.init ?? false,
+    autoRemove: opts.autoRemove ?? false,
+    runtime,
+  };
+}
+
+function mergeEnv(base: string[], over: string[]): string[] {
+  const out = new Map<string, string>();
+  for (const e of [DEFAULT_PATH, ...base, ...over]) {
+    const i = e.indexOf('=');
+    if (i === 0) throw new InvalidArgument(`invalid environment variable: ${e}`);
+    out.set(i < 0 ? e : e.slice(0, i), e);
+  }
+  // `-e NAME` without a value takes the caller's value, or is dropped when unset (docker's rule).
+  return [...out.values()].flatMap((e) => {
+    if (e.includes('=')) return [e];
+    const v = process.env[e];
+    return v === undefined ? [] : [`${e}=${v}`];
+  });
+}
+
+function mergeRlimits(defaults: Rlimit[], requested: Rlimit[]): Rlimit[] {
+  const m = new Map(defaults.map((r) => [r.type, r]));
+  for (const r of requested) m.set(r.type, r);
+  return [...m.values()];
+}
+
+export function parseVolume(spec: string): MountSpec {
+  const parts = spec.split(':');
+  if (parts.length < 2 || parts.length > 3) {
+    throw new InvalidArgument(`invalid volume specification: '${spec}' (named volumes are not supported yet; use /host:/container[:ro])`);
+  }
+  const [source, destination, mode = ''] = parts as [string, string, string?];
+  if (!isAbsolute(source)) throw new InvalidArgument(`invalid volume specification: '${spec}': source must be an absolute host path`);
+  if (!posix.isAbsolute(destination) || destination === '/') {
+    throw new InvalidArgument(`invalid volume specification: '${spec}': destination must be an absolute path other than /`);
+  }
+  const modes = mode.split(',').filter(Boolean);
+  for (const m of modes) {
+    if (!['ro', 'rw', 'z', 'Z', 'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'].includes(m)) {
+      throw new InvalidArgument(`invalid mode: ${m}`);
+    }
+  }
+  if (!statSync(source, { throwIfNoEntry: false })) {
+    throw new InvalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${source}`);
+  }
+  return {
+    type: 'bind',
+    source,
+    destination: posix.normalize(destination),
+    readonly: modes.includes('ro'),
+    options: modes.filter((m) => /private|shared|slave/.test(m)),
+  };
+}
+
+export function parseTmpfs(spec: string): MountSpec {
+  const i = spec.indexOf(':');
+  const destination = i < 0 ? spec : spec.slice(0, i);
+  const opts = i < 0 ? [] : spec.slice(i + 1).split(',').filter(Boolean);
+  if (!posix.isAbsolute(destination)) throw new InvalidArgument(`invalid tmpfs destination: '${destination}' is not an absolute path`);
+  return {
+    type: 'tmpfs',
+    source: 'tmpfs',
+    destination: posix.normalize(destination),
+    readonly: opts.includes('ro'),
+    options: opts.filter((o) => o !== 'ro' && o !== 'rw'),
+  };
+}

@@ -1,0 +1,687 @@
+/**
+ * The Engine: the one writer of container state, shared by the CLI, the API server and library users.
+ * Stored state is a cache of the truth (conmon's exit file, the pid's identity, the runtime); every verb
+ * re-checks it under the container's lock before acting.
+ */
+import { existsSync, mkdirSync, watch, type FSWatcher, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  Conflict,
+  InvalidArgument,
+  NoSuchContainer,
+  NotSupported,
+  RuntimeFailure,
+  isBerthError,
+  type BerthError,
+} from '../errors.ts';
+import { ImageStore } from '../image/store.ts';
+import type { RuntimeDriver } from '../runtime/driver.ts';
+import { OciDriver } from '../runtime/oci.ts';
+import { cgroupInfo, chooseRuntime, probeRuntimes, type CgroupInfo, type RuntimeCandidate } from '../runtime/probe.ts';
+import { buildSpec } from '../runtime/spec/index.ts';
+import { readHostRlimits } from '../runtime/spec/rlimits.ts';
+import { ContainerRepo, type ContainerRow } from '../store/containers.ts';
+import { openDb, type Db } from '../store/db.ts';
+import { ImageRepo } from '../store/images.ts';
+import { mountOverlay, unmount } from '../sys/mount.ts';
+import { isAlive, procStartTime, selfIdentity } from '../sys/proc.ts';
+import type { ContainerState } from '../types.ts';
+import { buildConfig, type CreateOptions } from './config.ts';
+import { LogTail, type LogRecord } from './logs.ts';
+import { loadHooks } from './hooks.ts';
+import { newId, randomName, validateName } from './names.ts';
+import { parseSignal } from './signals.ts';
+
+/** Library lifecycle callbacks (the execution driver's PreStart/Start/PostStop hooks). */
+export interface LifecycleHooks {
+  /** Before the runtime creates the container; a throw aborts the start. */
+  preStart?(c: ContainerRow): void | Promise<void>;
+  /** After the container's process is running. */
+  start?(c: ContainerRow): void | Promise<void>;
+  /** After the container exited and its runtime state was cleaned up. */
+  postStop?(c: ContainerRow): void | Promise<void>;
+}
+
+export interface EngineOptions {
+  /** Engine root: state database, layers, containers (default /var/lib/berth or $BERTH_ROOT). */
+  root?: string;
+  /** Default runtime (crun | runc); probed from the host when unset. */
+  runtime?: string;
+  /** Directory of OCI hook JSON files (default <root>/hooks.d). */
+  hooksDir?: string;
+  hooks?: LifecycleHooks;
+  /** argv prefix conmon runs as the exit command (`… container cleanup ID` is appended). */
+  exitCommand?: string[];
+  /** Where notices go (repairs the engine made): default stderr. */
+  notice?: (msg: string) => void;
+}
+
+export interface StartOptions {
+  /** The caller waits for the exit and cleans up itself (a foreground run): no exit command. */
+  attached?: boolean;
+}
+
+const LIVE: readonly ContainerState[] = ['created', 'running', 'paused'];
+
+export class Engine {
+  readonly root: string;
+  readonly options: EngineOptions;
+  private dbHandle?: Db;
+  private containerRepo?: ContainerRepo;
+  private imageStore?: ImageStore;
+  private cgroup?: CgroupInfo;
+  private drivers = new Map<string, RuntimeDriver>();
+
+  constructor(options: EngineOptions = {}) {
+    this.options = options;
+    this.root = options.root ?? process.env.BERTH_ROOT ?? '/var/lib/berth';
+  }
+
+  // ---- wiring (lazy: a CLI verb pays only for what it touches) ----
+
+  get db(): Db {
+    if (!this.dbHandle) {
+      mkdirSync(join(this.root, 'containers'), { recursive: true, mode: 0o700 });
+      mkdirSync(join(this.root, 'layers'), { recursive: true, mode: 0o700 });
+      this.dbHandle = openDb(join(this.root, 'berth.db'));
+    }
+    return this.dbHandle;
+  }
+  get containers(): ContainerRepo {
+    return (this.containerRepo ??= new ContainerRepo(this.db));
+  }
+  get images(): ImageStore {
+    return (this.imageStore ??= new ImageStore(this.root, new ImageRepo(this.db)));
+  }
+  cgroups(): CgroupInfo {
+    return (this.cgroup ??= cgroupInfo());
+  }
+
+  close(): void {
+    this.dbHandle?.close();
+    this.dbHandle = undefined;
+    this.containerRepo = undefined;
+    this.imageStore = undefined;
+  }
+
+  /** The runtime candidates on this host and the default one, with reasons. */
+  runtimes(): { candidates: RuntimeCandidate[]; chosen?: RuntimeCandidate; why: string } {
+    const candidates = probeRuntimes(this.cgroups());
+    if (this.options.runtime) {
+      const c = candidates.find((x) => x.name === this.options.runtime);
+      return { candidates, chosen: c, why: `${this.options.runtime}: set by the engine's configuration` };
+    }
+    return { candidates, ...chooseRuntime(candidates) };
+  }
+
+  /** A driver for `name` (or the default), refusing a runtime that cannot work here with its reason. */
+  driver(name?: string): RuntimeDriver {
+    const { candidates, chosen, why } = this.runtimes();
+    const cand = name ? candidates.find((c) => c.name === name) : chosen;
+    if (!cand) {
+      if (name) throw new InvalidArgument(`unknown runtime "${name}": choose crun or runc`);
+      throw new NotSupported(why);
+    }
+    if (!cand.usable) throw new NotSupported(`runtime ${cand.name} cannot run containers here: ${cand.reason}`);
+    let d = this.drivers.get(cand.name);
+    if (!d) {
+      d = new OciDriver(cand.name, cand.path);
+      this.drivers.set(cand.name, d);
+    }
+    return d;
+  }
+
+  // ---- paths ----
+
+  dir(id: string): string {
+    return join(this.root, 'containers', id);
+  }
+  private exitFile(id: string): string {
+    return join(this.dir(id), 'exit', id);
+  }
+  logPath(id: string): string {
+    return join(this.dir(id), 'ctr.log');
+  }
+
+  // ---- lookup and locking ----
+
+  /** Find a container by full id, name or unique id prefix. */
+  find(ref: string): ContainerRow {
+    if (!ref) throw new InvalidArgument('container name or ID cannot be empty');
+    const { row, ambiguous } = this.containers.lookup(ref);
+    if (ambiguous) throw new InvalidArgument(`multiple IDs found with provided prefix: ${ref}`);
+    if (!row) throw new NoSuchContainer(ref);
+    return row;
+  }
+
+  /**
+   * Run fn holding the container's lock: a (pid, start time) pair in its row, so a holder killed midway
+   * releases it by dying. A stale holder's unfinished work is repaired before fn runs.
+   */
+  async withLock<T>(ref: string, fn: (row: ContainerRow) => Promise<T>, timeoutMs = 60_000): Promise<T> {
+    const me = selfIdentity();
+    const id = this.find(ref).id;
+    const deadline = Date.now() + timeoutMs;
+    let reentrant = false;
+    for (;;) {
+      const row = this.containers.get(id);
+      if (!row) throw new NoSuchContainer(ref);
+      if (row.lockPid === me.pid && row.lockStart === me.start) {
+        reentrant = true;
+        break;
+      }
+      const free = row.lockPid === 0 || !isAlive(row.lockPid, row.lockStart);
+      if (free) {
+        const took = this.containers.update(id, { lockPid: me.pid, lockStart: me.start });
+        const again = this.containers.get(id);
+        if (took && again && again.lockPid === me.pid) {
+          if (row.lockPid !== 0) await this.repairStale(again);
+          break;
+        }
+        continue;
+      }
+      if (Date.now() > deadline) throw new Conflict(`container ${ref} is busy (locked by process ${row.lockPid})`);
+      await sleep(15);
+    }
+    try {
+      const row = this.containers.get(id);
+      if (!row) throw new NoSuchContainer(ref);
+      return await fn(this.sync(row));
+    } finally {
+      if (!reentrant) this.containers.update(id, { lockPid: 0, lockStart: 0 });
+    }
+  }
+
+  // ---- reconciliation ----
+
+  /** Bring a row up to date with conmon's exit file and process liveness. Idempotent; no lock needed. */
+  sync(row: ContainerRow): ContainerRow {
+    if (!LIVE.includes(row.state) || row.conmonPid === 0) return row;
+    const exit = this.readExit(row.id);
+    if (exit) {
+      const patch = {
+        state: 'exited' as const,
+        exitCode: exit.code,
+        oomKilled: existsSync(join(this.dir(row.id), 'oom')),
+        finishedAt: exit.time,
+        pid: 0,
+        pidStart: 0,
+      };
+      this.containers.update(row.id, patch, LIVE);
+      return { ...row, ...patch };
+    }
+    if (!isAlive(row.conmonPid, row.conmonStart)) {
+      // conmon is gone without an exit file (killed, or the host rebooted): the container cannot be trusted alive.
+      const alive = row.pid > 0 && isAlive(row.pid, row.pidStart);
+      if (!alive) {
+        const patch = {
+          state: 'exited' as const,
+          exitCode: -1,
+          error: 'conmon exited without reporting an exit status',
+          finishedAt: new Date().toISOString(),
+          pid: 0,
+          pidStart: 0,
+        };
+        this.containers.update(row.id, patch, LIVE);
+        return { ...row, ...patch };
+      }
+    }
+    return row;
+  }
+
+  private readExit(id: string): { code: number; time: string } | null {
+    try {
+      const f = this.exitFile(id);
+      const text = readFileSync(f, 'utf8').trim();
+      if (text === '') return null;
+      return { code: Number(text), time: statSync(f).mtime.toISOString() };
+    } catch {
+      return null;
+    }
+  }
+
+  /** Finish what a process killed while holding a container's lock left undone. */
+  private async repairStale(row: ContainerRow): Promise<void> {
+    if (row.state === 'creating' || row.state === 'removing') {
+      await this.teardownRuntime(row);
+      this.removeFiles(row.id);
+      this.containers.delete(row.id);
+      this.notice(`cleaned up container ${row.id.slice(0, 12)} left half-made by an interrupted process (pid ${row.lockPid})`);
+      return;
+    }
+    const cur = this.sync(row);
+    if (cur.state === 'created' && cur.conmonPid !== 0) {
+      // Killed between the runtime's create and start: the process never ran.
+      await this.teardownRuntime(cur);
+      this.notice(`reset container ${row.id.slice(0, 12)}: its start was interrupted (pid ${row.lockPid})`);
+    }
+  }
+
+  /**
+   * Repair every container whose lock holder died, and clean up exited containers still holding their
+   * mount or runtime state (their exit command did not run). Verbs that list or create call this.
+   */
+  async repair(): Promise<void> {
+    const me = selfIdentity();
+    for (const row of this.containers.locked()) {
+      if (row.lockPid === me.pid || isAlive(row.lockPid, row.lockStart)) continue;
+      try {
+        await this.withLock(row.id, async () => {}, 1000);
+      } catch (e) {
+        if (!(e instanceof NoSuchContainer)) throw e;
+      }
+    }
+    for (const row of this.containers.list()) {
+      const cur = this.sync(row);
+      if (cur.state === 'exited' && (cur.mounted || cur.conmonPid !== 0) && cur.lockPid === 0 && this.conmonGone(cur)) {
+        await this.cleanup(cur.id).catch((e: unknown) => {
+          if (!(e instanceof NoSuchContainer)) throw e;
+        });
+      }
+    }
+  }
+
+  private conmonGone(row: ContainerRow): boolean {
+    return row.conmonPid === 0 || !isAlive(row.conmonPid, row.conmonStart);
+  }
+
+  private notice(msg: string): void {
+    (this.options.notice ?? ((m: string) => process.stderr.write(`berth: ${m}\n`)))(msg);
+  }
+
+  // ---- create ----
+
+  /** Create a container (state `created`); nothing runs yet. Atomic: on failure nothing is left. */
+  async create(opts: CreateOptions): Promise<ContainerRow> {
+    const img = this.images.resolve(opts.image);
+    const runtime = opts.runtime ?? this.runtimes().chosen?.name;
+    this.driver(runtime); // refuse an unusable runtime before anything is written
+    const config = buildConfig(opts, img, this.images, runtime!);
+    if (config.init && !initBinary()) throw new NotSupported('--init needs catatonit or tini-static (apt-get install catatonit)');
+    const id = newId();
+    const me = selfIdentity();
+    let name = opts.name !== undefined ? validateName(opts.name) : randomName();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.containers.insert({ id, name, imageId: img.id, config, state: 'creating', createdAt: new Date().toISOString(), lockPid: me.pid, lockStart: me.start });
+        break;
+      } catch (e) {
+        if (opts.name === undefined && attempt < 20 && isBerthError(e) && e.httpStatus === 409) {
+          name = randomName();
+          continue;
+        }
+        throw e;
+      }
+    }
+    try {
+      const d = this.dir(id);
+      for (const sub of ['diff', 'work', 'rootfs', 'exit']) mkdirSync(join(d, sub), { recursive: true, mode: 0o700 });
+      this.containers.update(id, { state: 'created', lockPid: 0, lockStart: 0 });
+    } catch (e) {
+      this.removeFiles(id);
+      this.containers.delete(id);
+      throw e;
+    }
+    return this.containers.get(id)!;
+  }
+
+  // ---- start ----
+
+  async start(ref: string, opts: StartOptions = {}): Promise<ContainerRow> {
+    return this.withLock(ref, async (row) => {
+      if (row.state === 'running') return row;
+      if (row.state === 'paused') throw new Conflict(`cannot start a paused container, try unpause instead`);
+      if (row.state !== 'created' && row.state !== 'exited') throw new Conflict(`container ${row.name} is ${row.state}`);
+      await this.teardownRuntime(row);
+      const drv = this.driver(row.config.runtime);
+      try {
+        await this.init(row, drv, opts);
+        await drv.start(row.id);
+      } catch (e) {
+        await this.teardownRuntime(this.containers.get(row.id)!).catch(() => {});
+        const err = toBerth(e);
+        this.containers.update(row.id, { exitCode: err.exitCode, error: err.message, conmonPid: 0, conmonStart: 0, pid: 0, pidStart: 0 });
+        throw err;
+      }
+      this.containers.update(
+        row.id,
+        { state: 'running', startedAt: new Date().toISOString(), exitCode: 0, error: '', oomKilled: false },
+        ['created'],
+      );
+      const now = this.sync(this.containers.get(row.id)!);
+      await this.options.hooks?.start?.(now);
+      return now;
+    });
+  }
+
+  /** Mount the rootfs, write the bundle and create the runtime's container under conmon. */
+  private async init(row: ContainerRow, drv: RuntimeDriver, opts: StartOptions): Promise<void> {
+    const d = this.dir(row.id);
+    const img = this.images.repo.get(row.imageId);
+    if (!img) throw new RuntimeFailure(`image ${row.imageId.slice(0, 12)} of container ${row.name} is gone`);
+    for (const f of ['oom', 'oci-log', 'pidfile', 'conmon.pid', `exit/${row.id}`]) rmSync(join(d, f), { force: true });
+    await mountOverlay(this.images.lowerDirs(img), join(d, 'diff'), join(d, 'work'), join(d, 'rootfs'));
+    this.containers.update(row.id, { mounted: true });
+    const cg = this.cgroups();
+    const spec = buildSpec(row.config, {
+      rootfs: join(d, 'rootfs'),
+      cgroupsPath: `/berth/${row.id}`,
+      cgroupVersion: cg.version,
+      hostRlimits: readHostRlimits(),
+      initPath: row.config.init ? initBinary() : undefined,
+      hooks: loadHooks(this.options.hooksDir ?? join(this.root, 'hooks.d'), row.config),
+    });
+    if (!spec.hostname) spec.hostname = row.id.slice(0, 12);
+    writeFileSync(join(d, 'config.json'), JSON.stringify(spec));
+    await this.options.hooks?.preStart?.(row);
+    const exitCommand = opts.attached || !this.options.exitCommand ? undefined : [...this.options.exitCommand, 'container', 'cleanup', row.id];
+    const created = await drv.create({
+      id: row.id,
+      bundle: d,
+      exitDir: join(d, 'exit'),
+      logPath: this.logPath(row.id),
+      tty: row.config.tty,
+      stdin: row.config.openStdin,
+      exitCommand,
+    });
+    this.containers.update(row.id, {
+      pid: created.pid,
+      pidStart: procStartTime(created.pid) ?? 0,
+      conmonPid: created.conmonPid,
+      conmonStart: procStartTime(created.conmonPid) ?? 0,
+    });
+  }
+
+  /** Undo the runtime side of a container: the runtime's record, conmon, the rootfs mount. */
+  private async teardownRuntime(row: ContainerRow): Promise<void> {
+    if (row.conmonPid !== 0 || row.pid !== 0 || row.state !== 'created') {
+      await this.driverFor(row)?.delete(row.id, true);
+    }
+    // conmon is not waited for: it may be running our exit command, which waits for this very lock.
+    await unmount(join(this.dir(row.id), 'rootfs'));
+    this.containers.update(row.id, { mounted: false, conmonPid: 0, conmonStart: 0, pid: 0, pidStart: 0 });
+  }
+
+  private driverFor(row: ContainerRow): RuntimeDriver | undefined {
+    try {
+      return this.driver(row.config.runtime);
+    } catch {
+      return undefined;
+    }
+  }
+
+  // ---- stop, kill, pause ----
+
+  /** Send the stop signal; SIGKILL after `timeout` seconds (the container's own when unset). */
+  async stop(ref: string, timeout?: number, signal?: string): Promise<ContainerRow> {
+    let row = this.find(ref);
+    const sig = signal ? parseSignal(signal) : undefined;
+    const sent = await this.withLock(ref, async (r) => {
+      row = r;
+      if (r.state !== 'running' && r.state !== 'paused') return false;
+      const s = sig ?? r.config.stopSignal;
+      await this.driver(r.config.runtime).kill(r.id, r.state === 'paused' ? 'SIGKILL' : s, r.state === 'paused');
+      if (r.state === 'paused') await this.driver(r.config.runtime).unpause(r.id);
+      return true;
+    });
+    if (!sent) return row;
+    const secs = timeout ?? row.config.stopTimeout;
+    if (!(secs >= 0 && (await this.waitExit(row.id, secs * 1000)))) {
+      await this.withLock(ref, async (r) => {
+        if (r.state === 'running' || r.state === 'paused') await this.driver(r.config.runtime).kill(r.id, 'SIGKILL', true);
+      });
+      await this.waitExit(row.id, 30_000);
+    }
+    return this.cleanup(row.id);
+  }
+
+  async kill(ref: string, signal = 'SIGKILL'): Promise<ContainerRow> {
+    const sig = parseSignal(signal);
+    return this.withLock(ref, async (row) => {
+      if (row.state !== 'running' && row.state !== 'paused') {
+        throw new Conflict(`cannot kill container: ${ref}: container ${row.id} is not running`);
+      }
+      await this.driver(row.config.runtime).kill(row.id, sig);
+      return row;
+    });
+  }
+
+  async pause(ref: string): Promise<ContainerRow> {
+    return this.withLock(ref, async (row) => {
+      if (row.state === 'paused') throw new Conflict(`container ${row.id} is already paused`);
+      if (row.state !== 'running') throw new Conflict(`container ${row.id} is not running`);
+      await this.driver(row.config.runtime).pause(row.id);
+      this.containers.update(row.id, { state: 'paused' }, ['running']);
+      return this.containers.get(row.id)!;
+    });
+  }
+
+  async unpause(ref: string): Promise<ContainerRow> {
+    return this.withLock(ref, async (row) => {
+      if (row.state !== 'paused') throw new Conflict(`container ${row.id} is not paused`);
+      await this.driver(row.config.runtime).unpause(row.id);
+      this.containers.update(row.id, { state: 'running' }, ['paused']);
+      return this.containers.get(row.id)!;
+    });
+  }
+
+  async restart(ref: string, timeout?: number): Promise<ContainerRow> {
+    const row = await this.stop(ref, timeout);
+    const started = await this.start(row.id);
+    this.containers.update(row.id, { restartCount: started.restartCount + 1 });
+    return this.containers.get(row.id)!;
+  }
+
+  // ---- wait, cleanup, remove ----
+
+  /** Wait until the container's exit file appears, up to ms (Infinity for ever). True when it exited. */
+  async waitExit(id: string, ms: number): Promise<boolean> {
+    return waitUntil(() => {
+      const row = this.containers.get(id);
+      if (!row) return true;
+      const s = this.sync(row).state;
+      return s !== 'running' && s !== 'paused';
+    }, ms, join(this.dir(id), 'exit'));
+  }
+
+  /** Block until the container is not running, like `docker wait`; returns the exit code. */
+  async wait(ref: string): Promise<number> {
+    const row = this.find(ref);
+    await waitUntil(() => {
+      const r = this.containers.get(row.id);
+      if (!r) return true;
+      const s = this.sync(r);
+      return s.state === 'exited' || s.state === 'dead';
+    }, Infinity, join(this.dir(row.id), 'exit'));
+    const r = this.containers.get(row.id);
+    return r ? r.exitCode : (this.readExit(row.id)?.code ?? -1);
+  }
+
+  /**
+   * After an exit: release the runtime's record and the mount, run postStop, and remove an auto-remove
+   * container. conmon's exit command runs this; so does a foreground run and `stop`.
+   */
+  async cleanup(ref: string): Promise<ContainerRow> {
+    let removed = false;
+    const out = await this.withLock(ref, async (row) => {
+      if (row.state !== 'exited') return row;
+      if (row.mounted || row.conmonPid !== 0) {
+        await this.teardownRuntime(row);
+        await this.options.hooks?.postStop?.(row);
+      }
+      if (row.config.autoRemove) {
+        this.containers.update(row.id, { state: 'removing' });
+        this.removeFiles(row.id);
+        this.containers.delete(row.id);
+        removed = true;
+      }
+      return this.containers.get(row.id) ?? row;
+    });
+    return removed ? { ...out, state: 'removing' } : out;
+  }
+
+  /** Remove a container; a running one only with force (SIGKILL first). */
+  async remove(ref: string, force = false): Promise<string> {
+    return this.withLock(ref, async (row) => {
+      if ((row.state === 'running' || row.state === 'paused') && !force) {
+        throw new Conflict(
+          `cannot remove container "${ref}": container is ${row.state}: stop the container before removing or force remove`,
+        );
+      }
+      this.containers.update(row.id, { state: 'removing' });
+      if (row.state === 'running' || row.state === 'paused') {
+        const drv = this.driver(row.config.runtime);
+        await drv.kill(row.id, 'SIGKILL', true).catch(() => {});
+        if (row.state === 'paused') await drv.unpause(row.id).catch(() => {});
+        await waitUntil(() => this.readExit(row.id) !== null || !isAlive(row.conmonPid, row.conmonStart), 10_000);
+      }
+      await this.teardownRuntime(row);
+      if (row.mounted || row.conmonPid !== 0) await this.options.hooks?.postStop?.(row);
+      this.removeFiles(row.id);
+      this.containers.delete(row.id);
+      return row.id;
+    });
+  }
+
+  private removeFiles(id: string): void {
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+
+  async rename(ref: string, newName: string): Promise<void> {
+    const name = validateName(newName);
+    await this.withLock(ref, async (row) => {
+      if (row.name === name) throw new InvalidArgument(`Renaming a container with the same name as its current name`);
+      this.containers.update(row.id, { name });
+    });
+  }
+
+  /** Remove every stopped container; returns the removed ids. */
+  async prune(): Promise<string[]> {
+    await this.repair();
+    const out: string[] = [];
+    for (const row of this.containers.list()) {
+      const r = this.sync(row);
+      if (r.state === 'exited' || r.state === 'created' || r.state === 'dead') {
+        try {
+          await this.remove(r.id);
+          out.push(r.id);
+        } catch (e) {
+          if (!(e instanceof NoSuchContainer) && !(e instanceof Conflict)) throw e;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** All containers (running only unless `all`), freshly reconciled. */
+  async list(all = false): Promise<ContainerRow[]> {
+    await this.repair();
+    const rows = this.containers.list().map((r) => this.sync(r));
+    return all ? rows : rows.filter((r) => r.state === 'running' || r.state === 'paused');
+  }
+
+  inspect(ref: string): ContainerRow {
+    return this.sync(this.find(ref));
+  }
+
+  /** Pids of the container's processes (for top). */
+  async pids(ref: string): Promise<number[]> {
+    const row = this.inspect(ref);
+    if (row.state !== 'running' && row.state !== 'paused') throw new Conflict(`container ${row.id} is not running`);
+    return this.driver(row.config.runtime).pids(row.id);
+  }
+
+  /**
+   * Read the container's log; with `follow`, keep reading until the container exits (conmon writes the
+   * exit file only after the last output reached the log, so nothing is lost).
+   */
+  async readLogs(ref: string, sink: (rec: LogRecord) => void, opts: { follow?: boolean; tail?: number } = {}): Promise<void> {
+    const row = this.find(ref);
+    const t = new LogTail(this.logPath(row.id));
+    let first = t.read();
+    if (opts.tail !== undefined && opts.tail >= 0) first = first.slice(Math.max(0, first.length - opts.tail));
+    first.forEach(sink);
+    if (!opts.follow) return;
+    const running = () => {
+      const r = this.containers.get(row.id);
+      return r !== undefined && LIVE.includes(this.sync(r).state) && !(r.state === 'created' && r.conmonPid === 0);
+    };
+    let wake: (() => void) | undefined;
+    const watchers: FSWatcher[] = [];
+    for (const d of [this.dir(row.id), join(this.dir(row.id), 'exit')]) {
+      try {
+        watchers.push(watch(d, () => wake?.()));
+      } catch {
+        /* gone already: the poll below still ends the loop */
+      }
+    }
+    try {
+      for (;;) {
+        const live = running();
+        t.read().forEach(sink);
+        if (!live) return;
+        await new Promise<void>((r) => {
+          const timer = setTimeout(r, 50);
+          wake = () => {
+            clearTimeout(timer);
+            r();
+          };
+        });
+      }
+    } finally {
+      for (const w of watchers) w.close();
+    }
+  }
+
+  async checkpoint(ref: string): Promise<never> {
+    const row = this.inspect(ref);
+    await this.driver(row.config.runtime).checkpoint(row.id, join(this.dir(row.id), 'checkpoint'));
+    throw new NotSupported('checkpoint is not supported');
+  }
+}
+
+function toBerth(e: unknown): BerthError {
+  return isBerthError(e) ? e : new RuntimeFailure(e instanceof Error ? e.message : String(e), { cause: e });
+}
+
+export function initBinary(): string | undefined {
+  return ['/usr/bin/catatonit', '/usr/libexec/podman/catatonit', '/usr/bin/tini-static'].find((p) => existsSync(p));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Poll `done` with a short, growing interval until it holds or ms pass. With `watchDir`, an inotify
+ * event there (conmon renaming the exit file into place) wakes the check at once.
+ */
+export async function waitUntil(done: () => boolean, ms: number, watchDir?: string): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  let interval = 2;
+  let wake: (() => void) | undefined;
+  let watcher: FSWatcher | undefined;
+  if (watchDir) {
+    try {
+      watcher = watch(watchDir, () => wake?.());
+    } catch {
+      watcher = undefined;
+    }
+  }
+  try {
+    for (;;) {
+      if (done()) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(interval, Math.max(1, deadline - Date.now())));
+        wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+      interval = Math.min(interval * 2, watcher ? 200 : 50);
+    }
+  } finally {
+    watcher?.close();
+  }
+}

@@ -1,0 +1,47 @@
+/** Docker's `image inspect` shape. */
+import type { Engine } from './engine.ts';
+
+export function imageInspectJson(engine: Engine, ref: string): Record<string, unknown> {
+  const img = engine.images.resolve(ref);
+  const c = img.config;
+  return {
+    Id: `sha256:${img.id}`,
+    RepoTags: img.tags,
+    RepoDigests: [],
+    Parent: '',
+    Comment: c.history?.[c.history.length - 1]?.comment ?? '',
+    Created: c.created,
+    DockerVersion: '',
+    Author: '',
+    Config: {
+      Hostname: '',
+      Domainname: '',
+      User: c.config.User ?? '',
+      AttachStdin: false,
+      AttachStdout: false,
+      AttachStderr: false,
+      Tty: false,
+      OpenStdin: false,
+      StdinOnce: false,
+      Env: c.config.Env ?? null,
+      Cmd: c.config.Cmd ?? null,
+      Image: '',
+      Volumes: c.config.Volumes ?? null,
+      WorkingDir: c.config.WorkingDir ?? '',
+      Entrypoint: c.config.Entrypoint ?? null,
+      OnBuild: null,
+      Labels: c.config.Labels ?? null,
+      ExposedPorts: c.config.ExposedPorts,
+      StopSignal: c.config.StopSignal,
+    },
+    Architecture: c.architecture,
+    Os: c.os,
+    Size: img.size,
+    GraphDriver: {
+      Name: 'overlay',
+      Data: { LowerDir: engine.images.lowerDirs(img).join(':') },
+    },
+    RootFS: { Type: 'layers', Layers: c.rootfs.diff_ids },
+    Metadata: { LastTagTime: img.createdAt },
+  };
+}

@@ -1,0 +1,72 @@
+/** System facts for `info` and `version`, in docker's field names plus Berth's own. */
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus, hostname, totalmem } from 'node:os';
+import { run } from '../sys/run.ts';
+import type { Engine } from './engine.ts';
+import { CONMON_PATHS } from '../runtime/oci.ts';
+
+export const BERTH_VERSION = '0.1.0';
+export const API_VERSION = '1.41';
+
+function osName(): string {
+  try {
+    return /PRETTY_NAME="?([^"\n]+)"?/.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? 'Linux';
+  } catch {
+    return 'Linux';
+  }
+}
+
+export async function systemInfo(engine: Engine) {
+  const rows = await engine.list(true);
+  const rt = engine.runtimes();
+  const cg = engine.cgroups();
+  return {
+    ID: '',
+    Containers: rows.length,
+    ContainersRunning: rows.filter((r) => r.state === 'running').length,
+    ContainersPaused: rows.filter((r) => r.state === 'paused').length,
+    ContainersStopped: rows.filter((r) => r.state !== 'running' && r.state !== 'paused').length,
+    Images: engine.images.repo.list().length,
+    Driver: 'overlay',
+    LoggingDriver: 'k8s-file',
+    CgroupDriver: 'cgroupfs',
+    CgroupVersion: String(cg.version),
+    BerthCgroupMode: cg.mode,
+    Runtimes: Object.fromEntries(rt.candidates.filter((c) => c.path).map((c) => [c.name, { path: c.path }])),
+    DefaultRuntime: rt.chosen?.name ?? '',
+    BerthRuntimeReason: rt.why,
+    BerthRuntimeProbe: rt.candidates,
+    BerthCheckpoint: 'not supported on this host (CRIU cannot checkpoint on this kernel)',
+    OperatingSystem: osName(),
+    OSType: 'linux',
+    Architecture: process.arch === 'x64' ? 'x86_64' : process.arch,
+    NCPU: cpus().length,
+    MemTotal: totalmem(),
+    Name: hostname(),
+    ServerVersion: BERTH_VERSION,
+    DockerRootDir: engine.root,
+    BerthRootDir: engine.root,
+  };
+}
+
+export async function versionInfo(engine: Engine) {
+  const rt = engine.runtimes();
+  const components: { Name: string; Version: string }[] = [];
+  for (const c of rt.candidates.filter((x) => x.path)) {
+    const r = await run(c.path, ['--version']);
+    components.push({ Name: c.name, Version: (r.stdout.split('\n')[0] ?? '').replace(/^\S+ version /, '') });
+  }
+  const conmon = CONMON_PATHS.find((p) => existsSync(p));
+  if (conmon) {
+    const r = await run(conmon, ['--version']);
+    components.push({ Name: 'conmon', Version: (r.stdout.split('\n')[0] ?? '').replace(/^conmon version /, '') });
+  }
+  return {
+    Version: BERTH_VERSION,
+    ApiVersion: API_VERSION,
+    NodeVersion: process.version,
+    Os: 'linux',
+    Arch: process.arch === 'x64' ? 'amd64' : process.arch,
+    Components: components,
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * Reading conmon's k8s-file log: `<RFC3339Nano> <stdout|stderr> <F|P> <bytes>`. A P line is a fragment
+ * joined to what follows (conmon appended a newline to it that was not the program's).
+ */
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+
+export type StreamName = 'stdout' | 'stderr';
+
+export interface LogRecord {
+  time: string;
+  stream: StreamName;
+  /** The program's bytes, with the newline it printed (none for a fragment). */
+  data: Buffer;
+}
+
+/** Parse complete lines from a buffer; returns records and how many bytes were consumed. */
+export function parseLogChunk(buf: Buffer): { records: LogRecord[]; consumed: number } {
+  const records: LogRecord[] = [];
+  let pos = 0;
+  for (;;) {
+    const nl = buf.indexOf(0x0a, pos);
+    if (nl < 0) break;
+    const line = buf.subarray(pos, nl);
+    pos = nl + 1;
+    const s1 = line.indexOf(0x20);
+    const s2 = line.indexOf(0x20, s1 + 1);
+    const s3 = line.indexOf(0x20, s2 + 1);
+    if (s1 < 0 || s2 < 0 || s3 < 0) continue;
+    const stream = line.subarray(s1 + 1, s2).toString() as StreamName;
+    const full = line.subarray(s2 + 1, s3).toString() === 'F';
+    const body = line.subarray(s3 + 1);
+    records.push({
+      time: line.subarray(0, s1).toString(),
+      stream,
+      data: full ? Buffer.concat([body, Buffer.from('\n')]) : Buffer.from(body),
+    });
+  }
+  return { records, consumed: pos };
+}
+
+/** Incremental reader of a growing log file. */
+export class LogTail {
+  readonly path: string;
+  private offset = 0;
+  private pending: Buffer = Buffer.alloc(0);
+
+  constructor(path: string) {
+    this.path = path;
+  }
+
+  /** Read whatever was appended since the last call. */
+  read(): LogRecord[] {
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'r');
+    } catch {
+      return [];
+    }
+    try {
+      const size = statSync(this.path).size;
+      if (size < this.offset) this.offset = 0; // rotated or truncated
+      const chunks: Buffer[] = [this.pending];
+      while (this.offset < size) {
+        const b = Buffer.allocUnsafe(Math.min(1 << 20, size - this.offset));
+        const n = readSync(fd, b, 0, b.length, this.offset);
+        if (n <= 0) break;
+        this.offset += n;
+        chunks.push(b.subarray(0, n));
+      }
+      const all = Buffer.concat(chunks);
+      const { records, consumed } = parseLogChunk(all);
+      this.pending = all.subarray(consumed);
+      return records;
+    } finally {
+      closeSync(fd);
+    }
+  }
+}

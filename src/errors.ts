@@ -1,0 +1,95 @@
+/**
+ * The closed set of engine errors. Each maps once to a CLI exit code and once to an HTTP status;
+ * callers branch on the class, never on message text.
+ */
+
+export abstract class BerthError extends Error {
+  /** Exit code for the CLI (docker's: 125 engine, 126 cannot invoke, 127 not found). */
+  abstract readonly exitCode: number;
+  /** HTTP status for the Engine API. */
+  abstract readonly httpStatus: number;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A container, image or other object that does not exist. */
+export class NotFound extends BerthError {
+  readonly exitCode = 125;
+  readonly httpStatus = 404;
+}
+export class NoSuchContainer extends NotFound {
+  constructor(ref: string) {
+    super(`No such container: ${ref}`);
+  }
+}
+export class NoSuchImage extends NotFound {
+  constructor(ref: string) {
+    super(`No such image: ${ref}`);
+  }
+}
+
+/** Names and other unique keys already taken. */
+export class AlreadyExists extends BerthError {
+  readonly exitCode = 125;
+  readonly httpStatus = 409;
+}
+export class NameConflict extends AlreadyExists {
+  constructor(name: string, holder: string) {
+    super(
+      `Conflict. The container name "/${name}" is already in use by container "${holder}". ` +
+        `You have to remove (or rename) that container to be able to reuse that name.`,
+    );
+  }
+}
+
+/** The object exists but is in the wrong state for the operation (rm of a running container, …). */
+export class Conflict extends BerthError {
+  readonly exitCode = 125;
+  readonly httpStatus = 409;
+}
+
+/** Malformed user input: flags, values, references. Nothing was changed. */
+export class InvalidArgument extends BerthError {
+  readonly exitCode = 125;
+  readonly httpStatus = 400;
+}
+
+/** Asked for something this engine or host cannot do (checkpoint here, a refused runtime). */
+export class NotSupported extends BerthError {
+  readonly exitCode = 125;
+  readonly httpStatus = 501;
+}
+
+/** The OCI runtime, conmon or the host failed. */
+export class RuntimeFailure extends BerthError {
+  readonly exitCode = 125;
+  readonly httpStatus = 500;
+}
+
+/** The container's command exists but cannot be executed (permission denied, not executable). */
+export class CannotInvoke extends BerthError {
+  readonly exitCode = 126;
+  readonly httpStatus = 400;
+}
+
+/** The container's command was not found in the image. */
+export class CommandNotFound extends BerthError {
+  readonly exitCode = 127;
+  readonly httpStatus = 400;
+}
+
+/** Map a runtime's failure text onto the error class docker users expect (126/127/125). */
+export function classifyRuntimeError(text: string): BerthError {
+  const t = text.toLowerCase();
+  if (/executable file not found|no such file or directory|not found in \$path/.test(t)) {
+    return new CommandNotFound(text);
+  }
+  if (/permission denied|operation not permitted|exec format error/.test(t)) return new CannotInvoke(text);
+  return new RuntimeFailure(text);
+}
+
+export function isBerthError(e: unknown): e is BerthError {
+  return e instanceof BerthError;
+}

@@ -1,0 +1,90 @@
+/**
+ * Dockerfile instructions accepted by `import --change` (and later `commit --change`), applied to an
+ * image config.
+ */
+import { InvalidArgument } from '../errors.ts';
+import type { ImageConfigDoc } from '../store/images.ts';
+
+/** JSON form `["a","b"]` stays as is; shell form runs under /bin/sh -c. */
+function cmdForm(value: string): string[] {
+  const v = value.trim();
+  if (v.startsWith('[')) {
+    try {
+      const arr = JSON.parse(v) as unknown;
+      if (Array.isArray(arr) && arr.every((x) => typeof x === 'string')) return arr;
+    } catch {
+      /* fall through to shell form */
+    }
+  }
+  return ['/bin/sh', '-c', v];
+}
+
+function keyValues(value: string): [string, string][] {
+  const v = value.trim();
+  if (!v.includes('=')) {
+    const sp = v.search(/\s/);
+    if (sp < 0) throw new InvalidArgument(`ENV/LABEL needs a value: ${v}`);
+    return [[v.slice(0, sp), v.slice(sp).trim()]];
+  }
+  const out: [string, string][] = [];
+  for (const m of v.matchAll(/([^\s=]+)=("(?:[^"\\]|\\.)*"|\S*)/g)) {
+    const raw = m[2]!;
+    out.push([m[1]!, raw.startsWith('"') ? (JSON.parse(raw) as string) : raw]);
+  }
+  return out;
+}
+
+export function applyChanges(cfg: ImageConfigDoc['config'], changes: string[]): ImageConfigDoc['config'] {
+  const out = { ...cfg };
+  for (const change of changes) {
+    const m = /^\s*([A-Za-z]+)\s+([\s\S]*)$/.exec(change);
+    if (!m) throw new InvalidArgument(`invalid --change: ${change}`);
+    const verb = m[1]!.toUpperCase();
+    const value = m[2]!;
+    switch (verb) {
+      case 'CMD':
+        out.Cmd = cmdForm(value);
+        break;
+      case 'ENTRYPOINT':
+        out.Entrypoint = cmdForm(value);
+        break;
+      case 'ENV': {
+        const env = [...(out.Env ?? [])];
+        for (const [k, v] of keyValues(value)) {
+          const i = env.findIndex((e) => e.startsWith(`${k}=`));
+          if (i >= 0) env[i] = `${k}=${v}`;
+          else env.push(`${k}=${v}`);
+        }
+        out.Env = env;
+        break;
+      }
+      case 'LABEL':
+        out.Labels = { ...(out.Labels ?? {}), ...Object.fromEntries(keyValues(value)) };
+        break;
+      case 'WORKDIR':
+        out.WorkingDir = value.trim();
+        break;
+      case 'USER':
+        out.User = value.trim();
+        break;
+      case 'STOPSIGNAL':
+        out.StopSignal = value.trim();
+        break;
+      case 'EXPOSE': {
+        const ports = { ...(out.ExposedPorts ?? {}) };
+        for (const p of value.trim().split(/\s+/)) ports[p.includes('/') ? p : `${p}/tcp`] = {};
+        out.ExposedPorts = ports;
+        break;
+      }
+      case 'VOLUME': {
+        const vols = { ...(out.Volumes ?? {}) };
+        for (const p of cmdForm(value)[0] === '/bin/sh' ? value.trim().split(/\s+/) : cmdForm(value)) vols[p] = {};
+        out.Volumes = vols;
+        break;
+      }
+      default:
+        throw new InvalidArgument(`${verb} is not a valid change command`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,72 @@
+/**
+ * The execution-driver contract between the engine and an OCI runtime. A driver is a thin wrapper: it holds
+ * no state logic (the engine owns the state machine) and reports the runtime's own view when asked.
+ */
+
+export interface CreateRequest {
+  id: string;
+  /** Bundle directory holding config.json; conmon runs with it as cwd (its `oom` file lands there). */
+  bundle: string;
+  /** conmon writes the exit status to `<exitDir>/<id>`. */
+  exitDir: string;
+  /** k8s-file log path, or null for no log. */
+  logPath: string | null;
+  tty: boolean;
+  stdin: boolean;
+  /** argv conmon runs after the container exits (the engine's cleanup), or none. */
+  exitCommand?: string[];
+}
+
+export interface Created {
+  /** The container's init pid, from conmon's sync pipe. */
+  pid: number;
+  /** The long-lived conmon monitor's pid. */
+  conmonPid: number;
+}
+
+export type RuntimeStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+
+export interface RuntimeState {
+  status: RuntimeStatus;
+  pid: number;
+}
+
+export interface RuntimeFeatures {
+  /** Checkpoint/restore works on this host (CRIU present and usable). */
+  supportsCheckpoint: boolean;
+  /** The runtime writes JSON error lines with --log-format json. */
+  supportsJsonErrors: boolean;
+  /** The runtime can run a container without cgroups. */
+  supportsNoCgroups: boolean;
+}
+
+export interface RuntimeInfo {
+  name: string;
+  path: string;
+  version: string;
+}
+
+export interface RuntimeDriver {
+  readonly name: string;
+  readonly path: string;
+  /** Create the container under conmon; resolves once the runtime reports the init pid. */
+  create(req: CreateRequest): Promise<Created>;
+  /** Let the created container's process run. */
+  start(id: string): Promise<void>;
+  /** Send a signal (name like SIGTERM or number) to init, or with `all` to every process. */
+  kill(id: string, signal: string, all?: boolean): Promise<void>;
+  /** Remove the runtime's record (and cgroup); `force` kills a live container first. Absent is fine. */
+  delete(id: string, force: boolean): Promise<void>;
+  pause(id: string): Promise<void>;
+  unpause(id: string): Promise<void>;
+  /** The runtime's view, or null when it knows no such container. */
+  state(id: string): Promise<RuntimeState | null>;
+  /** Pids of every process in the container. */
+  pids(id: string): Promise<number[]>;
+  /** Change resources of a live container (OCI linux.resources JSON). */
+  update(id: string, resources: object): Promise<void>;
+  /** Refused where the host cannot checkpoint; see features().supportsCheckpoint. */
+  checkpoint(id: string, imageDir: string): Promise<void>;
+  features(): RuntimeFeatures;
+  runtimeInfo(): Promise<RuntimeInfo>;
+}

@@ -1,0 +1,186 @@
+/**
+ * ContainerConfig → OCI runtime-spec 1.0.2 config.json, with docker's defaults. Pure: everything
+ * about the host comes in through SpecContext.
+ */
+import { InvalidArgument, NotSupported } from '../../errors.ts';
+import type { ContainerConfig, OciHooks, Resources, Rlimit } from '../../types.ts';
+import { DEFAULT_CAPABILITIES } from './capabilities.ts';
+import { defaultDeviceRules, type DeviceCgroupRule } from './devices.ts';
+import { buildMounts, type OciMount } from './mounts.ts';
+import { MASKED_PATHS, READONLY_PATHS } from './paths.ts';
+import { clampRlimits, defaultRlimits, type HostRlimits } from './rlimits.ts';
+
+export type { DeviceCgroupRule } from './devices.ts';
+export type { OciMount } from './mounts.ts';
+export type { HostRlimits, RlimitPair } from './rlimits.ts';
+
+export const OCI_VERSION = '1.0.2';
+/** Where the init binary (ctx.initPath) is bound inside the container. */
+export const INIT_DESTINATION = '/run/berth-init';
+
+export type NamespaceType = 'pid' | 'network' | 'mount' | 'ipc' | 'uts' | 'user' | 'cgroup';
+
+export interface OciNamespace {
+  type: NamespaceType;
+  path?: string;
+}
+
+export interface OciIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
+export interface OciLinuxDevice {
+  path: string;
+  type: 'c' | 'b' | 'u' | 'p';
+  major: number;
+  minor: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+export interface OciResources {
+  devices: DeviceCgroupRule[];
+  /** limit and swap in bytes; swap is memory+swap (runtimes convert for cgroup v2); -1 = unlimited. */
+  memory?: { limit?: number; swap?: number };
+  cpu?: { shares?: number; quota?: number; period?: number };
+  pids?: { limit: number };
+}
+
+export interface OciSpec {
+  ociVersion: string;
+  process: {
+    terminal: boolean;
+    user: { uid: number; gid: number; additionalGids: number[] };
+    args: string[];
+    env: string[];
+    cwd: string;
+    capabilities: {
+      bounding: string[];
+      effective: string[];
+      permitted: string[];
+      inheritable?: string[];
+      ambient?: string[];
+    };
+    rlimits: Rlimit[];
+    noNewPrivileges?: boolean;
+    oomScoreAdj?: number;
+  };
+  root: { path: string; readonly: boolean };
+  hostname: string;
+  mounts: OciMount[];
+  hooks?: OciHooks;
+  annotations: Record<string, string>;
+  linux: {
+    namespaces: OciNamespace[];
+    uidMappings?: OciIdMapping[];
+    gidMappings?: OciIdMapping[];
+    resources: OciResources;
+    cgroupsPath: string;
+    maskedPaths: string[];
+    readonlyPaths: string[];
+    devices?: OciLinuxDevice[];
+    sysctl?: Record<string, string>;
+  };
+}
+
+export interface SpecContext {
+  /** Absolute path of the mounted rootfs. */
+  rootfs: string;
+  cgroupsPath: string;
+  cgroupVersion: 1 | 2;
+  /** From readHostRlimits(): requests above these hard limits are refused. */
+  hostRlimits: HostRlimits;
+  /** Host path of a static init (e.g. /usr/bin/catatonit); required when cfg.init. */
+  initPath?: string;
+  hooks?: OciHooks;
+  /** Join this network namespace instead of creating an empty one (e.g. one prepared for CNI). */
+  netnsPath?: string;
+}
+
+function namespaces(ctx: SpecContext): OciNamespace[] {
+  const net: OciNamespace = ctx.netnsPath ? { type: 'network', path: ctx.netnsPath } : { type: 'network' };
+  const ns: OciNamespace[] = [{ type: 'pid' }, net, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  // docker's default cgroupns: private on cgroup v2, host on v1.
+  if (ctx.cgroupVersion === 2) ns.push({ type: 'cgroup' });
+  return ns;
+}
+
+/** Merge defaults with the user's limits (the user's win per type), refusing any above the host's. */
+function rlimits(requested: readonly Rlimit[], host: HostRlimits): Rlimit[] {
+  const checked = clampRlimits(requested, host);
+  const byType = new Map<string, Rlimit>();
+  for (const r of [...defaultRlimits(host), ...checked]) byType.set(r.type, r);
+  return [...byType.values()];
+}
+
+function memory(r: Resources): OciResources['memory'] {
+  const { memory: limit, memorySwap } = r;
+  if (limit === undefined) {
+    if (memorySwap !== undefined && memorySwap !== -1) {
+      throw new InvalidArgument('You should always set the Memory limit when using Memoryswap limit');
+    }
+    return undefined;
+  }
+  if (memorySwap === undefined) return { limit, swap: 2 * limit };
+  if (memorySwap !== -1 && memorySwap < limit) {
+    throw new InvalidArgument('Minimum memoryswap limit should be larger than memory limit');
+  }
+  return { limit, swap: memorySwap };
+}
+
+function resources(r: Resources): OciResources {
+  const out: OciResources = { devices: defaultDeviceRules() };
+  const mem = memory(r);
+  if (mem) out.memory = mem;
+  const cpu: NonNullable<OciResources['cpu']> = {};
+  if (r.cpuShares !== undefined) cpu.shares = r.cpuShares;
+  if (r.cpuQuota !== undefined) cpu.quota = r.cpuQuota;
+  if (r.cpuPeriod !== undefined) cpu.period = r.cpuPeriod;
+  if (Object.keys(cpu).length > 0) out.cpu = cpu;
+  // docker: 0 or negative means unlimited, which is the same as no limit on a new cgroup.
+  if (r.pidsLimit !== undefined && r.pidsLimit > 0) out.pids = { limit: r.pidsLimit };
+  return out;
+}
+
+export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): OciSpec {
+  let args = [...cfg.args];
+  const initMounts: OciMount[] = [];
+  if (cfg.init) {
+    if (!ctx.initPath) throw new NotSupported('--init: no init binary (catatonit or tini) found on this host');
+    initMounts.push({ destination: INIT_DESTINATION, type: 'bind', source: ctx.initPath, options: ['bind', 'ro', 'rprivate'] });
+    args = [INIT_DESTINATION, '--', ...args];
+  }
+  const spec: OciSpec = {
+    ociVersion: OCI_VERSION,
+    process: {
+      terminal: cfg.tty,
+      user: { uid: cfg.uid, gid: cfg.gid, additionalGids: [...cfg.additionalGids] },
+      args,
+      env: [...cfg.env],
+      cwd: cfg.cwd,
+      capabilities: {
+        bounding: [...DEFAULT_CAPABILITIES],
+        effective: [...DEFAULT_CAPABILITIES],
+        permitted: [...DEFAULT_CAPABILITIES],
+      },
+      rlimits: rlimits(cfg.rlimits, ctx.hostRlimits),
+      noNewPrivileges: false,
+    },
+    root: { path: ctx.rootfs, readonly: cfg.readonlyRootfs },
+    hostname: cfg.hostname,
+    mounts: buildMounts(cfg.mounts, initMounts),
+    annotations: { ...cfg.annotations },
+    linux: {
+      namespaces: namespaces(ctx),
+      resources: resources(cfg.resources),
+      cgroupsPath: ctx.cgroupsPath,
+      maskedPaths: [...MASKED_PATHS],
+      readonlyPaths: [...READONLY_PATHS],
+    },
+  };
+  if (ctx.hooks && Object.keys(ctx.hooks).length > 0) spec.hooks = structuredClone(ctx.hooks);
+  return spec;
+}

@@ -1,0 +1,182 @@
+/**
+ * Container rows. The config column is written once at create and never changes; everything else is the
+ * engine's cached view of the runtime, updated only by src/engine.
+ */
+import type { ContainerConfig, ContainerState } from '../types.ts';
+import { AlreadyExists, NameConflict } from '../errors.ts';
+import type { Db } from './db.ts';
+import { tx } from './db.ts';
+
+export interface ContainerRow {
+  id: string;
+  name: string;
+  imageId: string;
+  config: ContainerConfig;
+  state: ContainerState;
+  pid: number;
+  pidStart: number;
+  conmonPid: number;
+  conmonStart: number;
+  exitCode: number;
+  oomKilled: boolean;
+  error: string;
+  mounted: boolean;
+  restartCount: number;
+  createdAt: string;
+  startedAt: string;
+  finishedAt: string;
+  lockPid: number;
+  lockStart: number;
+}
+
+/** Fields the engine may change after create. */
+export type ContainerPatch = Partial<
+  Pick<
+    ContainerRow,
+    | 'name'
+    | 'state'
+    | 'pid'
+    | 'pidStart'
+    | 'conmonPid'
+    | 'conmonStart'
+    | 'exitCode'
+    | 'oomKilled'
+    | 'error'
+    | 'mounted'
+    | 'restartCount'
+    | 'startedAt'
+    | 'finishedAt'
+    | 'lockPid'
+    | 'lockStart'
+  >
+>;
+
+const columns: Record<keyof ContainerPatch, string> = {
+  name: 'name',
+  state: 'state',
+  pid: 'pid',
+  pidStart: 'pid_start',
+  conmonPid: 'conmon_pid',
+  conmonStart: 'conmon_start',
+  exitCode: 'exit_code',
+  oomKilled: 'oom_killed',
+  error: 'error',
+  mounted: 'mounted',
+  restartCount: 'restart_count',
+  startedAt: 'started_at',
+  finishedAt: 'finished_at',
+  lockPid: 'lock_pid',
+  lockStart: 'lock_start',
+};
+
+type Raw = Record<string, string | number | null>;
+
+function fromRaw(r: Raw): ContainerRow {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    imageId: r.image_id as string,
+    config: JSON.parse(r.config as string) as ContainerConfig,
+    state: r.state as ContainerState,
+    pid: r.pid as number,
+    pidStart: r.pid_start as number,
+    conmonPid: r.conmon_pid as number,
+    conmonStart: r.conmon_start as number,
+    exitCode: r.exit_code as number,
+    oomKilled: r.oom_killed === 1,
+    error: r.error as string,
+    mounted: r.mounted === 1,
+    restartCount: r.restart_count as number,
+    createdAt: r.created_at as string,
+    startedAt: r.started_at as string,
+    finishedAt: r.finished_at as string,
+    lockPid: r.lock_pid as number,
+    lockStart: r.lock_start as number,
+  };
+}
+
+export class ContainerRepo {
+  readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  /** Insert a new row; a taken name or id throws NameConflict / AlreadyExists. */
+  insert(row: Pick<ContainerRow, 'id' | 'name' | 'imageId' | 'config' | 'state' | 'createdAt' | 'lockPid' | 'lockStart'>): void {
+    tx(this.db, () => {
+      const holder = this.db.prepare('SELECT id FROM containers WHERE name = ?').get(row.name) as Raw | undefined;
+      if (holder) throw new NameConflict(row.name, holder.id as string);
+      if (this.db.prepare('SELECT 1 FROM containers WHERE id = ?').get(row.id)) {
+        throw new AlreadyExists(`container id ${row.id} already exists`);
+      }
+      this.db
+        .prepare(
+          `INSERT INTO containers (id, name, image_id, config, state, created_at, lock_pid, lock_start)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(row.id, row.name, row.imageId, JSON.stringify(row.config), row.state, row.createdAt, row.lockPid, row.lockStart);
+    });
+  }
+
+  get(id: string): ContainerRow | undefined {
+    const r = this.db.prepare('SELECT * FROM containers WHERE id = ?').get(id) as Raw | undefined;
+    return r ? fromRaw(r) : undefined;
+  }
+
+  /** Docker's lookup order: full id, exact name, then unique id prefix. Ambiguity returns the candidates. */
+  lookup(ref: string): { row?: ContainerRow; ambiguous?: string[] } {
+    const name = ref.startsWith('/') ? ref.slice(1) : ref;
+    const exact = this.db.prepare('SELECT * FROM containers WHERE id = ? OR name = ? ORDER BY id = ? DESC').get(ref, name, ref) as
+      | Raw
+      | undefined;
+    if (exact) return { row: fromRaw(exact) };
+    if (!/^[0-9a-f]+$/.test(ref)) return {};
+    const rows = this.db.prepare('SELECT * FROM containers WHERE id >= ? AND id < ? LIMIT 2').all(ref, ref + 'g') as Raw[];
+    if (rows.length === 1) return { row: fromRaw(rows[0]!) };
+    if (rows.length > 1) return { ambiguous: rows.map((r) => r.id as string) };
+    return {};
+  }
+
+  list(): ContainerRow[] {
+    return (this.db.prepare('SELECT * FROM containers ORDER BY created_at DESC, rowid DESC').all() as Raw[]).map(fromRaw);
+  }
+
+  /** Update fields; with `whenState`, only if the row is still in one of those states. Returns rows changed. */
+  update(id: string, patch: ContainerPatch, whenState?: readonly string[]): number {
+    const keys = Object.keys(patch) as (keyof ContainerPatch)[];
+    if (keys.length === 0) return 0;
+    const sets = keys.map((k) => `${columns[k]} = ?`).join(', ');
+    const values = keys.map((k) => {
+      const v = patch[k];
+      return typeof v === 'boolean' ? (v ? 1 : 0) : (v as string | number);
+    });
+    let sql = `UPDATE containers SET ${sets} WHERE id = ?`;
+    const params: (string | number)[] = [...values, id];
+    if (whenState) {
+      sql += ` AND state IN (${whenState.map(() => '?').join(', ')})`;
+      params.push(...whenState);
+    }
+    try {
+      return Number(this.db.prepare(sql).run(...params).changes);
+    } catch (e) {
+      if (patch.name !== undefined && /UNIQUE/.test(String(e))) {
+        const holder = this.db.prepare('SELECT id FROM containers WHERE name = ?').get(patch.name) as Raw;
+        throw new NameConflict(patch.name, holder.id as string);
+      }
+      throw e;
+    }
+  }
+
+  delete(id: string): void {
+    this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+  }
+
+  /** Rows whose lock is held (possibly by a dead process). */
+  locked(): ContainerRow[] {
+    return (this.db.prepare('SELECT * FROM containers WHERE lock_pid != 0').all() as Raw[]).map(fromRaw);
+  }
+
+  countUsingImage(imageId: string): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM containers WHERE image_id = ?').get(imageId) as { n: number }).n;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * The state store: one SQLite file in the engine root, shared by every CLI process and the API server.
+ * WAL lets readers run beside a writer; every multi-step change runs in an IMMEDIATE transaction so
+ * concurrent processes serialise on the write lock instead of failing.
+ */
+import { DatabaseSync } from 'node:sqlite';
+import { migrations } from './migrations.ts';
+
+export type Db = DatabaseSync;
+
+export function openDb(path: string): Db {
+  const db = new DatabaseSync(path, { timeout: 30_000 });
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
+  migrate(db);
+  return db;
+}
+
+/** Apply the migrations not yet applied, each in its own transaction. */
+export function migrate(db: Db): void {
+  const current = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
+  if (current >= migrations.length) return;
+  tx(db, () => {
+    // Re-read inside the write lock: another process may have migrated meanwhile.
+    const v = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
+    for (let i = v; i < migrations.length; i++) db.exec(migrations[i]!);
+    db.exec(`PRAGMA user_version = ${migrations.length}`);
+  });
+}
+
+/** Run fn in an IMMEDIATE transaction; nested calls join the outer one. */
+export function tx<T>(db: Db, fn: () => T): T {
+  if (db.isTransaction) return fn();
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const out = fn();
+    db.exec('COMMIT');
+    return out;
+  } catch (e) {
+    db.exec('ROLLBACK');
+    throw e;
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Numbered schema migrations; index i moves the schema from user_version i to i+1. Never edit one that
+ * has shipped: add the next.
+ */
+export const migrations: readonly string[] = [
+  `
+  CREATE TABLE images (
+    id TEXT PRIMARY KEY CHECK (length(id) = 64),
+    config TEXT NOT NULL,
+    layers TEXT NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE tags (
+    name TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+  );
+  CREATE INDEX tags_image ON tags(image_id);
+  CREATE TABLE layers (
+    id TEXT PRIMARY KEY CHECK (length(id) = 64),
+    size INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE containers (
+    id TEXT PRIMARY KEY CHECK (length(id) = 64),
+    name TEXT NOT NULL UNIQUE,
+    image_id TEXT NOT NULL,
+    config TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('creating','created','running','paused','exited','removing','dead')),
+    pid INTEGER NOT NULL DEFAULT 0,
+    pid_start INTEGER NOT NULL DEFAULT 0,
+    conmon_pid INTEGER NOT NULL DEFAULT 0,
+    conmon_start INTEGER NOT NULL DEFAULT 0,
+    exit_code INTEGER NOT NULL DEFAULT 0,
+    oom_killed INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    mounted INTEGER NOT NULL DEFAULT 0,
+    restart_count INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    started_at TEXT NOT NULL DEFAULT '',
+    finished_at TEXT NOT NULL DEFAULT '',
+    lock_pid INTEGER NOT NULL DEFAULT 0,
+    lock_start INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX containers_image ON containers(image_id);
+  `,
+];

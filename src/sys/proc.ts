@@ -1,0 +1,45 @@
+/**
+ * Process identity. A pid alone is never trusted: pids are reused, so every stored pid travels with its
+ * start time (field 22 of /proc/<pid>/stat, clock ticks since boot) and is live only while both match.
+ */
+import { readFileSync } from 'node:fs';
+
+export interface ProcIdentity {
+  pid: number;
+  start: number;
+}
+
+/** The process's start time in clock ticks since boot, or null when no such process exists. */
+export function procStartTime(pid: number): number | null {
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return null;
+  }
+  // The command name (field 2) is in parentheses and may hold spaces: split after the last ')'.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state); field 22 is rest[19]. A zombie has exited: treat it as gone.
+  if (rest[0] === 'Z' || rest[0] === 'X') return null;
+  const start = Number(rest[19]);
+  return Number.isFinite(start) ? start : null;
+}
+
+export function identityOf(pid: number): ProcIdentity | null {
+  const start = procStartTime(pid);
+  return start === null ? null : { pid, start };
+}
+
+/** True when the process that was `pid` at `start` is still running. */
+export function isAlive(pid: number, start: number): boolean {
+  if (pid <= 0) return false;
+  const now = procStartTime(pid);
+  return now !== null && now === start;
+}
+
+let self: ProcIdentity | undefined;
+export function selfIdentity(): ProcIdentity {
+  self ??= identityOf(process.pid) ?? { pid: process.pid, start: 0 };
+  return self;
+}
