@@ -1,24 +1,12 @@
 /** What every CLI verb shares: the engine for this invocation, error printing and exit codes. */
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Engine } from '../engine/engine.ts';
 import { isBerthError } from '../errors.ts';
 import { parseFlags, usageText, type FlagDef, type ParseResult } from './flags.ts';
 import type { Globals } from './main.ts';
 
-/** The launcher conmon runs as the exit command. */
-function launcher(): string {
-  const here = fileURLToPath(new URL('../../bin/berth', import.meta.url));
-  try {
-    return realpathSync(here);
-  } catch {
-    return here;
-  }
-}
-
 export function engineFor(g: Globals): Engine {
   const root = g.root ?? process.env.BERTH_ROOT ?? '/var/lib/berth';
-  return new Engine({ root, exitCommand: [launcher(), '--root', root] });
+  return new Engine({ root });
 }
 
 export function fail(message: string, code: number): number {

@@ -3,8 +3,9 @@
  * Stored state is a cache of the truth (conmon's exit file, the pid's identity, the runtime); every verb
  * re-checks it under the container's lock before acting.
  */
-import { existsSync, mkdirSync, watch, type FSWatcher, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, watch, type FSWatcher, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   Conflict,
   InvalidArgument,
@@ -27,6 +28,7 @@ import { mountOverlay, unmount } from '../sys/mount.ts';
 import { isAlive, procStartTime, selfIdentity } from '../sys/proc.ts';
 import type { ContainerState } from '../types.ts';
 import { buildConfig, type CreateOptions } from './config.ts';
+import { Container } from './container.ts';
 import { LogTail, type LogRecord } from './logs.ts';
 import { loadHooks } from './hooks.ts';
 import { newId, randomName, validateName } from './names.ts';
@@ -50,7 +52,7 @@ export interface EngineOptions {
   /** Directory of OCI hook JSON files (default <root>/hooks.d). */
   hooksDir?: string;
   hooks?: LifecycleHooks;
-  /** argv prefix conmon runs as the exit command (`… container cleanup ID` is appended). */
+  /** argv prefix conmon runs as the exit command (`… container cleanup ID` is appended); default bin/berth --root ROOT. */
   exitCommand?: string[];
   /** Where notices go (repairs the engine made): default stderr. */
   notice?: (msg: string) => void;
@@ -66,6 +68,8 @@ const LIVE: readonly ContainerState[] = ['created', 'running', 'paused'];
 export class Engine {
   readonly root: string;
   readonly options: EngineOptions;
+  /** conmon runs this (plus `container cleanup ID`) when a container exits. */
+  readonly exitCommand: string[];
   private dbHandle?: Db;
   private containerRepo?: ContainerRepo;
   private imageStore?: ImageStore;
@@ -75,6 +79,7 @@ export class Engine {
   constructor(options: EngineOptions = {}) {
     this.options = options;
     this.root = options.root ?? process.env.BERTH_ROOT ?? '/var/lib/berth';
+    this.exitCommand = options.exitCommand ?? [launcher(), '--root', this.root];
   }
 
   // ---- wiring (lazy: a CLI verb pays only for what it touches) ----
@@ -325,6 +330,23 @@ export class Engine {
     return this.containers.get(id)!;
   }
 
+  /** A handle on an existing container. */
+  container(ref: string): Container {
+    return new Container(this, this.find(ref).id);
+  }
+
+  /** Create and start; the container runs on under conmon (use wait() / logs() on the handle). */
+  async run(opts: CreateOptions): Promise<Container> {
+    const row = await this.create(opts);
+    try {
+      await this.start(row.id);
+    } catch (e) {
+      if (opts.autoRemove) await this.remove(row.id, true).catch(() => {});
+      throw e;
+    }
+    return new Container(this, row.id);
+  }
+
   // ---- start ----
 
   async start(ref: string, opts: StartOptions = {}): Promise<ContainerRow> {
@@ -374,7 +396,7 @@ export class Engine {
     if (!spec.hostname) spec.hostname = row.id.slice(0, 12);
     writeFileSync(join(d, 'config.json'), JSON.stringify(spec));
     await this.options.hooks?.preStart?.(row);
-    const exitCommand = opts.attached || !this.options.exitCommand ? undefined : [...this.options.exitCommand, 'container', 'cleanup', row.id];
+    const exitCommand = opts.attached ? undefined : [...this.exitCommand, 'container', 'cleanup', row.id];
     const created = await drv.create({
       id: row.id,
       bundle: d,
@@ -642,6 +664,16 @@ export class Engine {
 
 function toBerth(e: unknown): BerthError {
   return isBerthError(e) ? e : new RuntimeFailure(e instanceof Error ? e.message : String(e), { cause: e });
+}
+
+/** The project's launcher, for conmon's exit command (bin/berth beside src/ or dist/). */
+function launcher(): string {
+  const here = fileURLToPath(new URL('../../bin/berth', import.meta.url));
+  try {
+    return realpathSync(here);
+  } catch {
+    return here;
+  }
 }
 
 export function initBinary(): string | undefined {

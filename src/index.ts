@@ -1,0 +1,17 @@
+/**
+ * Berth as a library: the same engine the CLI and the API server drive, with no daemon.
+ *
+ * ```ts
+ * import { Engine } from 'berth';
+ * const engine = new Engine();
+ * const c = await engine.run({ image: 'busybox', cmd: ['echo', 'hi'] });
+ * console.log(await c.wait());
+ * ```
+ */
+export { Engine, type EngineOptions, type LifecycleHooks, type StartOptions } from './engine/engine.ts';
+export { Container } from './engine/container.ts';
+export type { CreateOptions } from './engine/config.ts';
+export type { LogRecord, StreamName } from './engine/logs.ts';
+export type { ContainerRow } from './store/containers.ts';
+export type { ContainerConfig, ContainerState, MountSpec, Rlimit, Resources } from './types.ts';
+export * from './errors.ts';

@@ -1,0 +1,133 @@
+/**
+ * Integration fixture: a private engine root per test file with the busybox image imported through
+ * berth's own `import`, a CLI runner, and leak checks (mounts, conmon processes, cgroups).
+ */
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+export const BERTH = join(REPO, 'bin', 'berth');
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Env {
+  root: string;
+  /** Run berth synchronously with this root. */
+  berth(args: string[], opts?: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Result;
+  /** Run berth asynchronously (for concurrency and kill tests). */
+  berthAsync(args: string[]): Promise<Result>;
+  /** Remove every container, then assert nothing of this root is left on the host. */
+  teardown(): void;
+}
+
+function toResult(r: SpawnSyncReturns<string>): Result {
+  if (r.error) throw r.error;
+  return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A fresh engine root with busybox:latest imported. */
+export function setupEnv(name: string): Env {
+  const root = mkdtempSync(`/tmp/berth-test-${name}-`);
+  const tar = join(root, 'busybox.tar');
+  const mk = spawnSync('bash', [join(REPO, 'scripts', 'mkimage-busybox'), tar], { encoding: 'utf8' });
+  if (mk.status !== 0) throw new Error(`mkimage-busybox: ${mk.stderr}`);
+  const env: Env = {
+    root,
+    berth(args, opts = {}) {
+      return toResult(
+        spawnSync(BERTH, ['--root', root, ...args], {
+          encoding: 'utf8',
+          input: opts.input,
+          timeout: opts.timeoutMs ?? 120_000,
+          env: { ...process.env, ...opts.env },
+          maxBuffer: 64 << 20,
+        }),
+      );
+    },
+    berthAsync(args) {
+      return new Promise((resolve, reject) => {
+        const c = spawn(BERTH, ['--root', root, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+        c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        c.on('error', reject);
+        c.on('close', (code) => resolve({ code: code ?? 128, stdout, stderr }));
+      });
+    },
+    teardown() {
+      const ids = env.berth(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
+      if (ids.length > 0) env.berth(['rm', '-f', ...ids]);
+      const leaks = leaksUnder(root);
+      rmSync(root, { recursive: true, force: true });
+      if (leaks.length > 0) throw new Error(`leaked after teardown:\n${leaks.join('\n')}`);
+    },
+  };
+  const imp = env.berth(['import', '--change', 'CMD ["sh"]', tar, 'busybox:latest']);
+  rmSync(tar, { force: true });
+  if (imp.code !== 0) throw new Error(`import busybox: ${imp.stderr}`);
+  return env;
+}
+
+/** Mounts, conmon processes and cgroups that belong to containers of this root. */
+export function leaksUnder(root: string): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const mp = line.split(' ')[4];
+    if (mp && mp.startsWith(root)) out.push(`mount ${mp}`);
+  }
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (cmd.startsWith('/usr/bin/conmon\0') && cmd.includes(root)) out.push(`conmon pid ${pid}`);
+  }
+  const ctrs = existsSync(join(root, 'containers')) ? readdirSync(join(root, 'containers')) : [];
+  for (const id of ctrs) {
+    for (const c of ['memory', 'pids', 'cpu', 'freezer', 'devices', 'unified', '.']) {
+      const p = join('/sys/fs/cgroup', c, 'berth', id);
+      if (existsSync(p)) out.push(`cgroup ${p}`);
+    }
+  }
+  return out;
+}
+
+/** Every cgroup Berth created anywhere (any root), for the end-of-suite check. */
+export function berthCgroups(): string[] {
+  const out: string[] = [];
+  for (const c of readdirSync('/sys/fs/cgroup')) {
+    const p = join('/sys/fs/cgroup', c, 'berth');
+    if (existsSync(p)) {
+      for (const d of readdirSync(p, { withFileTypes: true })) if (d.isDirectory()) out.push(join(p, d.name));
+    }
+  }
+  const v2 = '/sys/fs/cgroup/berth';
+  if (existsSync(join(v2, 'cgroup.procs'))) {
+    for (const d of readdirSync(v2, { withFileTypes: true })) if (d.isDirectory()) out.push(join(v2, d.name));
+  }
+  return out;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Poll until fn returns truthy or the time runs out; returns the last value. */
+export async function eventually<T>(fn: () => T, ms = 10_000, every = 50): Promise<T> {
+  const end = Date.now() + ms;
+  let v = fn();
+  while (!v && Date.now() < end) {
+    await sleep(every);
+    v = fn();
+  }
+  return v;
+}

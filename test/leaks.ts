@@ -1,0 +1,25 @@
+/** After the suite: no test root's mounts, conmon processes or Berth cgroups may remain on the host. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { berthCgroups } from './integration/helpers.ts';
+
+const problems: string[] = [];
+for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+  const mp = line.split(' ')[4];
+  if (mp && mp.includes('/berth-test-')) problems.push(`mount ${mp}`);
+}
+for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (cmd.startsWith('/usr/bin/conmon\0') && cmd.includes('/berth-test-')) problems.push(`conmon pid ${pid}`);
+  } catch {
+    /* exited meanwhile */
+  }
+}
+const roots = new Set(readdirSync('/tmp').filter((d) => d.startsWith('berth-test-')));
+for (const cg of berthCgroups()) problems.push(`cgroup ${cg}`);
+if (roots.size > 0) problems.push(...[...roots].map((r) => `test root /tmp/${r}`));
+if (problems.length > 0) {
+  console.error(`leaks: ${problems.length} left behind:\n${problems.join('\n')}`);
+  process.exit(1);
+}
+console.log('leaks: none (mounts, conmon processes, cgroups, test roots)');
