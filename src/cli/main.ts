@@ -3,6 +3,9 @@
  * called, so `berth run` loads what run needs and nothing else.
  */
 import { fail } from './common.ts';
+import { trace } from '../sys/trace.ts';
+
+trace('main: loaded');
 
 type Loader = () => Promise<{ main(argv: string[], globals: Globals): Promise<number> }>;
 
@@ -120,11 +123,13 @@ export async function cli(argv: string[]): Promise<number> {
   }
   globals.verb = verb;
   const mod = await load();
+  trace(`main: ${verb} loaded`);
   return mod.main(args, globals);
 }
 
 cli(process.argv.slice(2)).then(
   (code) => {
+    trace('main: done');
     process.exitCode = code;
   },
   (e: unknown) => {

@@ -25,6 +25,7 @@ import { ContainerRepo, type ContainerRow } from '../store/containers.ts';
 import { openDb, type Db } from '../store/db.ts';
 import { ImageRepo } from '../store/images.ts';
 import { mountOverlay, unmount } from '../sys/mount.ts';
+import { trace } from '../sys/trace.ts';
 import { isAlive, procStartTime, selfIdentity } from '../sys/proc.ts';
 import type { ContainerState } from '../types.ts';
 import { buildConfig, type CreateOptions } from './config.ts';
@@ -298,6 +299,7 @@ export class Engine {
 
   /** Create a container (state `created`); nothing runs yet. Atomic: on failure nothing is left. */
   async create(opts: CreateOptions): Promise<ContainerRow> {
+    trace('create: begin');
     const img = this.images.resolve(opts.image);
     const runtime = opts.runtime ?? this.runtimes().chosen?.name;
     this.driver(runtime); // refuse an unusable runtime before anything is written
@@ -358,7 +360,9 @@ export class Engine {
       const drv = this.driver(row.config.runtime);
       try {
         await this.init(row, drv, opts);
+        trace('start: runtime start');
         await drv.start(row.id);
+        trace('start: started');
       } catch (e) {
         await this.teardownRuntime(this.containers.get(row.id)!).catch(() => {});
         const err = toBerth(e);
@@ -382,8 +386,10 @@ export class Engine {
     const img = this.images.repo.get(row.imageId);
     if (!img) throw new RuntimeFailure(`image ${row.imageId.slice(0, 12)} of container ${row.name} is gone`);
     for (const f of ['oom', 'oci-log', 'pidfile', 'conmon.pid', `exit/${row.id}`]) rmSync(join(d, f), { force: true });
+    trace('init: mount');
     await mountOverlay(this.images.lowerDirs(img), join(d, 'diff'), join(d, 'work'), join(d, 'rootfs'));
     this.containers.update(row.id, { mounted: true });
+    trace('init: mounted');
     const cg = this.cgroups();
     const spec = buildSpec(row.config, {
       rootfs: join(d, 'rootfs'),
@@ -397,6 +403,7 @@ export class Engine {
     writeFileSync(join(d, 'config.json'), JSON.stringify(spec));
     await this.options.hooks?.preStart?.(row);
     const exitCommand = opts.attached ? undefined : [...this.exitCommand, 'container', 'cleanup', row.id];
+    trace('init: conmon');
     const created = await drv.create({
       id: row.id,
       bundle: d,
@@ -417,10 +424,14 @@ export class Engine {
   /** Undo the runtime side of a container: the runtime's record, conmon, the rootfs mount. */
   private async teardownRuntime(row: ContainerRow): Promise<void> {
     if (row.conmonPid !== 0 || row.pid !== 0 || row.state !== 'created') {
-      await this.driverFor(row)?.delete(row.id, true);
+      trace('teardown: runtime delete, unmount');
+      // Independent of each other: the runtime's record and cgroup, and our rootfs mount.
+      await Promise.all([this.driverFor(row)?.delete(row.id, true), unmount(join(this.dir(row.id), 'rootfs'), row.mounted)]);
+    } else {
+      await unmount(join(this.dir(row.id), 'rootfs'), row.mounted);
     }
+    trace('teardown: done');
     // conmon is not waited for: it may be running our exit command, which waits for this very lock.
-    await unmount(join(this.dir(row.id), 'rootfs'));
     this.containers.update(row.id, { mounted: false, conmonPid: 0, conmonStart: 0, pid: 0, pidStart: 0 });
   }
 

@@ -3,7 +3,6 @@
  * A layer is unpacked into a temporary directory and renamed into place, so a layer dir either is whole
  * or does not exist.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Conflict, InvalidArgument, NoSuchImage } from '../errors.ts';
@@ -92,6 +91,7 @@ export class ImageStore {
       history: [{ created: now, created_by: 'berth import', comment: message || 'Imported from tarball' }],
     };
     const json = JSON.stringify(doc);
+    const { createHash } = await import('node:crypto');
     const id = createHash('sha256').update(json).digest('hex');
     this.repo.put({ id, config: doc, layers: [layerId], size: statSync(tarPath).size, createdAt: now }, name);
     return id;
@@ -99,7 +99,7 @@ export class ImageStore {
 
   private async unpackLayer(layerId: string, tarPath: string): Promise<void> {
     const final = join(this.root, 'layers', layerId);
-    const tmp = join(this.root, 'layers', `.tmp-${layerId.slice(0, 12)}-${randomBytes(4).toString('hex')}`);
+    const tmp = join(this.root, 'layers', `.tmp-${layerId.slice(0, 12)}-${process.pid}`);
     mkdirSync(join(tmp, 'diff'), { recursive: true });
     try {
       // GNU tar refuses members that climb out with `..` and strips leading `/`; layer safety in full
@@ -154,7 +154,8 @@ export class ImageStore {
   }
 }
 
-function sha256File(path: string): Promise<string> {
+async function sha256File(path: string): Promise<string> {
+  const { createHash } = await import('node:crypto');
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
     createReadStream(path)

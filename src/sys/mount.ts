@@ -11,9 +11,12 @@ export async function mountOverlay(lower: string[], upper: string, work: string,
   if (r.code !== 0) throw new Error(`mount overlay on ${target}: ${r.stderr.trim() || `exit ${r.code}`}`);
 }
 
-/** Unmount; a path that is not mounted is not an error. */
-export async function unmount(target: string): Promise<void> {
-  if (!isMounted(target)) return;
+/**
+ * Unmount; a path that is not mounted is not an error. `known` skips reading the mount table first when
+ * the caller's records say it is mounted.
+ */
+export async function unmount(target: string, known = false): Promise<void> {
+  if (!known && !isMounted(target)) return;
   let r = await run('umount', [target]);
   if (r.code !== 0 && isMounted(target)) r = await run('umount', ['-l', target]);
   if (r.code !== 0 && isMounted(target)) throw new Error(`umount ${target}: ${r.stderr.trim()}`);

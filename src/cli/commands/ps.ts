@@ -20,12 +20,12 @@ const flags = [
 
 const cmd: Command<typeof flags> = { usage: '[OPTIONS]', description: 'List containers', flags, args: [0, 0] };
 
-const DEFAULT = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.CreatedAt}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
+const DEFAULT = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
 const HEADERS = {
   ID: 'CONTAINER ID',
   Image: 'IMAGE',
   Command: 'COMMAND',
-  CreatedAt: 'CREATED',
+  CreatedAt: 'CREATED AT',
   RunningFor: 'CREATED',
   Status: 'STATUS',
   State: 'STATE',
@@ -86,7 +86,6 @@ export async function main(argv: string[], g: Globals): Promise<number> {
         ...s,
         ID: trunc ? s.ID.slice(0, 12) : s.ID,
         Command: JSON.stringify(trunc && s.Command.length > 20 ? `${s.Command.slice(0, 19)}…` : s.Command),
-        CreatedAt: p.flags.format ? s.CreatedAt : s.RunningFor,
       };
     });
     if (p.flags.quiet && !p.flags.format) {

@@ -5,6 +5,7 @@ import { engineFor, parse, report, type Command } from '../common.ts';
 import { createFlags, toCreateOptions } from '../create-flags.ts';
 import type { FlagDef } from '../flags.ts';
 import type { Globals } from '../main.ts';
+import { trace } from '../../sys/trace.ts';
 
 const flags = [
   ...createFlags,
@@ -65,7 +66,9 @@ async function foreground(engine: Engine, id: string, sigProxy: boolean, autoRem
   }
   try {
     await startOrUnwind(engine, id, true, autoRemove);
+    trace('run: following');
     await engine.readLogs(id, (rec) => (rec.stream === 'stderr' ? process.stderr : process.stdout).write(rec.data), { follow: true });
+    trace('run: exited');
     const code = await engine.wait(id);
     const after = await engine.cleanup(id).catch(() => undefined);
     return after?.exitCode ?? code;
