@@ -236,7 +236,7 @@ async function main(): Promise<number> {
 
   // --- berth -----------------------------------------------------------------
   if (opts.berth) {
-    if (!existsSync(join(REPO, "dist", "cli", "main.js"))) throw new RunFailure("berth: not built (run scripts/setup)");
+    if (!existsSync(join(REPO, "dist", "berth.mjs"))) throw new RunFailure("berth: not built (run scripts/setup)");
     const img = sh([BERTH, "image", "inspect", "busybox:latest"]);
     if (img.status !== 0) throw new RunFailure(`berth: \`berth image inspect busybox:latest\` failed (${firstLine(img.stderr) || `exit ${img.status}`}); run scripts/setup`);
     contenders.push({ name: "berth", floor: false, argv: [BERTH, "run", "--rm", "busybox", "true"], samples: [] });

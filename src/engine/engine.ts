@@ -356,7 +356,7 @@ export class Engine {
       if (row.state === 'running') return row;
       if (row.state === 'paused') throw new Conflict(`cannot start a paused container, try unpause instead`);
       if (row.state !== 'created' && row.state !== 'exited') throw new Conflict(`container ${row.name} is ${row.state}`);
-      await this.teardownRuntime(row);
+      if (row.state === 'exited' || row.mounted) await this.teardownRuntime(row);
       const drv = this.driver(row.config.runtime);
       try {
         await this.init(row, drv, opts);
@@ -380,31 +380,20 @@ export class Engine {
     });
   }
 
-  /** Mount the rootfs, write the bundle and create the runtime's container under conmon. */
+  /**
+   * Mount the rootfs, write the bundle and create the runtime's container under conmon. conmon is
+   * spawned first and waits on its start pipe, so its start-up overlaps the mount and the spec.
+   */
   private async init(row: ContainerRow, drv: RuntimeDriver, opts: StartOptions): Promise<void> {
     const d = this.dir(row.id);
     const img = this.images.repo.get(row.imageId);
     if (!img) throw new RuntimeFailure(`image ${row.imageId.slice(0, 12)} of container ${row.name} is gone`);
     for (const f of ['oom', 'oci-log', 'pidfile', 'conmon.pid', `exit/${row.id}`]) rmSync(join(d, f), { force: true });
-    trace('init: mount');
-    await mountOverlay(this.images.lowerDirs(img), join(d, 'diff'), join(d, 'work'), join(d, 'rootfs'));
-    this.containers.update(row.id, { mounted: true });
-    trace('init: mounted');
-    const cg = this.cgroups();
-    const spec = buildSpec(row.config, {
-      rootfs: join(d, 'rootfs'),
-      cgroupsPath: `/berth/${row.id}`,
-      cgroupVersion: cg.version,
-      hostRlimits: readHostRlimits(),
-      initPath: row.config.init ? initBinary() : undefined,
-      hooks: loadHooks(this.options.hooksDir ?? join(this.root, 'hooks.d'), row.config),
-    });
-    if (!spec.hostname) spec.hostname = row.id.slice(0, 12);
-    writeFileSync(join(d, 'config.json'), JSON.stringify(spec));
-    await this.options.hooks?.preStart?.(row);
+    let ready!: { resolve: () => void; reject: (e: unknown) => void };
+    const bundleReady = new Promise<void>((resolve, reject) => (ready = { resolve, reject }));
     const exitCommand = opts.attached ? undefined : [...this.exitCommand, 'container', 'cleanup', row.id];
     trace('init: conmon');
-    const created = await drv.create({
+    const created = drv.create({
       id: row.id,
       bundle: d,
       exitDir: join(d, 'exit'),
@@ -412,12 +401,37 @@ export class Engine {
       tty: row.config.tty,
       stdin: row.config.openStdin,
       exitCommand,
+      bundleReady,
     });
+    created.catch(() => {}); // awaited below; a failure before that is not unhandled
+    try {
+      await mountOverlay(this.images.lowerDirs(img), join(d, 'diff'), join(d, 'work'), join(d, 'rootfs'));
+      this.containers.update(row.id, { mounted: true });
+      trace('init: mounted');
+      const cg = this.cgroups();
+      const spec = buildSpec(row.config, {
+        rootfs: join(d, 'rootfs'),
+        cgroupsPath: `/berth/${row.id}`,
+        cgroupVersion: cg.version,
+        hostRlimits: readHostRlimits(),
+        initPath: row.config.init ? initBinary() : undefined,
+        hooks: loadHooks(this.options.hooksDir ?? join(this.root, 'hooks.d'), row.config),
+      });
+      if (!spec.hostname) spec.hostname = row.id.slice(0, 12);
+      writeFileSync(join(d, 'config.json'), JSON.stringify(spec));
+      await this.options.hooks?.preStart?.(row);
+      ready.resolve();
+    } catch (e) {
+      ready.reject(e);
+      throw e;
+    }
+    const c = await created;
+    trace('init: created');
     this.containers.update(row.id, {
-      pid: created.pid,
-      pidStart: procStartTime(created.pid) ?? 0,
-      conmonPid: created.conmonPid,
-      conmonStart: procStartTime(created.conmonPid) ?? 0,
+      pid: c.pid,
+      pidStart: procStartTime(c.pid) ?? 0,
+      conmonPid: c.conmonPid,
+      conmonStart: procStartTime(c.conmonPid) ?? 0,
     });
   }
 
@@ -677,14 +691,14 @@ function toBerth(e: unknown): BerthError {
   return isBerthError(e) ? e : new RuntimeFailure(e instanceof Error ? e.message : String(e), { cause: e });
 }
 
-/** The project's launcher, for conmon's exit command (bin/berth beside src/ or dist/). */
+/** The project's launcher, for conmon's exit command: bin/berth of the checkout this code runs from. */
 function launcher(): string {
-  const here = fileURLToPath(new URL('../../bin/berth', import.meta.url));
-  try {
-    return realpathSync(here);
-  } catch {
-    return here;
+  // dist/berth.mjs (the CLI bundle), dist/engine/*.js (the library) and src/engine/*.ts sit one or two levels down.
+  for (const rel of ['../bin/berth', '../../bin/berth']) {
+    const p = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(p)) return realpathSync(p);
   }
+  return 'berth';
 }
 
 export function initBinary(): string | undefined {

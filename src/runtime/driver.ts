@@ -15,6 +15,11 @@ export interface CreateRequest {
   stdin: boolean;
   /** argv conmon runs after the container exits (the engine's cleanup), or none. */
   exitCommand?: string[];
+  /**
+   * Resolves when the bundle (rootfs, config.json) is ready. The monitor may be started before that and
+   * told to go only then, so its start-up overlaps the engine's own work. A rejection aborts the create.
+   */
+  bundleReady?: Promise<void>;
 }
 
 export interface Created {

@@ -90,8 +90,15 @@ export class OciDriver implements RuntimeDriver {
       sync.on('error', () => {});
       start.on('error', () => {});
       child.on('error', (e) => finish(new RuntimeFailure(`cannot start conmon: ${e.message}`)));
-      // conmon blocks on one byte from the start pipe before it forks the runtime.
-      start.write('0');
+      // conmon blocks on one byte from the start pipe before it forks the runtime: send it once the
+      // bundle is ready; if it never will be, kill conmon while it is still that one waiting process.
+      (req.bundleReady ?? Promise.resolve()).then(
+        () => start.write('0'),
+        (e: unknown) => {
+          child.kill('SIGKILL');
+          finish(e instanceof Error ? e : new Error(String(e)));
+        },
+      );
     });
   }
 
