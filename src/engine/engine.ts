@@ -178,10 +178,8 @@ export class Engine {
       }
       const free = row.lockPid === 0 || !isAlive(row.lockPid, row.lockStart);
       if (free) {
-        const took = this.containers.update(id, { lockPid: me.pid, lockStart: me.start });
-        const again = this.containers.get(id);
-        if (took && again && again.lockPid === me.pid) {
-          if (row.lockPid !== 0) await this.repairStale(again);
+        if (this.containers.casLock(id, row.lockPid, row.lockStart, me.pid, me.start)) {
+          if (row.lockPid !== 0) await this.repairStale({ ...row, lockPid: me.pid, lockStart: me.start }, row.lockPid);
           break;
         }
         continue;
@@ -247,20 +245,39 @@ export class Engine {
   }
 
   /** Finish what a process killed while holding a container's lock left undone. */
-  private async repairStale(row: ContainerRow): Promise<void> {
+  private async repairStale(row: ContainerRow, deadPid: number): Promise<void> {
     if (row.state === 'creating' || row.state === 'removing') {
       await this.teardownRuntime(row);
       this.removeFiles(row.id);
       this.containers.delete(row.id);
-      this.notice(`cleaned up container ${row.id.slice(0, 12)} left half-made by an interrupted process (pid ${row.lockPid})`);
+      this.notice(`cleaned up container ${row.id.slice(0, 12)} left half-made by an interrupted process (pid ${deadPid})`);
       return;
     }
     const cur = this.sync(row);
-    if (cur.state === 'created' && cur.conmonPid !== 0) {
-      // Killed between the runtime's create and start: the process never ran.
-      await this.teardownRuntime(cur);
-      this.notice(`reset container ${row.id.slice(0, 12)}: its start was interrupted (pid ${row.lockPid})`);
+    if (cur.state !== 'created') return;
+    // Killed during a start: conmon may have gone on (the start pipe's EOF lets it run the runtime) before
+    // its pid was recorded. Ask the runtime: a process that runs is adopted, anything less is undone.
+    const st = await this.driverFor(cur)?.state(cur.id).catch(() => null);
+    if (st && (st.status === 'running' || st.status === 'paused') && st.pid > 0) {
+      const conmonPid = readPid(join(this.dir(cur.id), 'conmon.pid'));
+      this.containers.update(
+        cur.id,
+        {
+          state: st.status,
+          startedAt: new Date().toISOString(),
+          pid: st.pid,
+          pidStart: procStartTime(st.pid) ?? 0,
+          conmonPid,
+          conmonStart: procStartTime(conmonPid) ?? 0,
+        },
+        ['created'],
+      );
+      this.notice(`adopted container ${row.id.slice(0, 12)}: it was started by an interrupted process (pid ${deadPid})`);
+      return;
     }
+    if (!st && !cur.mounted && cur.conmonPid === 0) return;
+    await this.teardownRuntime(cur, true);
+    this.notice(`reset container ${row.id.slice(0, 12)}: its start was interrupted (pid ${deadPid})`);
   }
 
   /**
@@ -436,8 +453,8 @@ export class Engine {
   }
 
   /** Undo the runtime side of a container: the runtime's record, conmon, the rootfs mount. */
-  private async teardownRuntime(row: ContainerRow): Promise<void> {
-    if (row.conmonPid !== 0 || row.pid !== 0 || row.state !== 'created') {
+  private async teardownRuntime(row: ContainerRow, runtimeToo = false): Promise<void> {
+    if (runtimeToo || row.conmonPid !== 0 || row.pid !== 0 || row.state !== 'created') {
       trace('teardown: runtime delete, unmount');
       // Independent of each other: the runtime's record and cgroup, and our rootfs mount.
       await Promise.all([this.driverFor(row)?.delete(row.id, true), unmount(join(this.dir(row.id), 'rootfs'), row.mounted)]);
@@ -699,6 +716,14 @@ function launcher(): string {
     if (existsSync(p)) return realpathSync(p);
   }
   return 'berth';
+}
+
+function readPid(path: string): number {
+  try {
+    return Number(readFileSync(path, 'utf8').trim()) || 0;
+  } catch {
+    return 0;
+  }
 }
 
 export function initBinary(): string | undefined {

@@ -167,6 +167,17 @@ export class ContainerRepo {
     }
   }
 
+  /**
+   * Take the row's lock from its observed holder (0 = free, or a dead process) in one statement, so two
+   * processes that both saw it free cannot both get it. True when this caller now holds it.
+   */
+  casLock(id: string, seenPid: number, seenStart: number, pid: number, start: number): boolean {
+    const r = this.db
+      .prepare('UPDATE containers SET lock_pid = ?, lock_start = ? WHERE id = ? AND lock_pid = ? AND lock_start = ?')
+      .run(pid, start, id, seenPid, seenStart);
+    return Number(r.changes) === 1;
+  }
+
   delete(id: string): void {
     this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
   }

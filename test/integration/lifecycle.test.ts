@@ -469,6 +469,25 @@ test('restart gives a new StartedAt and a new process; status running', async ()
   }
 });
 
+test('start of a stopped container runs it again', async () => {
+  const id = runD(['busybox', 'sleep', '300']);
+  try {
+    ok(['stop', '-t', '0', id]);
+    assert.equal(inspect(id).State.Status, 'exited');
+    assert.equal(ok(['start', id]).stdout, `${id}\n`);
+    const j = inspect(id);
+    assert.equal(j.State.Status, 'running');
+    assert.ok(j.State.Pid > 0 && existsSync(`/proc/${j.State.Pid}`), `pid ${j.State.Pid}`);
+    assert.deepEqual(psIds(), [id.slice(0, 12)]);
+    await sleep(500); // the first run's exit command must not tear the second run down
+    assert.equal(inspect(id).State.Status, 'running');
+    ok(['stop', '-t', '0', id]);
+    assert.equal(inspect(id).State.ExitCode, 137);
+  } finally {
+    rmf(id);
+  }
+});
+
 test('rename: the new name resolves, the old one does not', () => {
   const id = ok(['create', '--name', 'lc-old', 'busybox', 'true']).stdout.trim();
   try {
@@ -554,7 +573,12 @@ test('-e, --env-file, -w, --hostname, --entrypoint', () => {
 
 test('-u nobody and -u 0:33', () => {
   const n = ok(['run', '--rm', '-u', 'nobody', 'busybox', 'id']).stdout;
-  assert.match(n, /^uid=65534\(nobody\) gid=65534/);
+  assert.match(n, /^uid=65534\b/);
+  // As in docker: a non-root user can traverse / and read /etc/passwd, so id names the user.
+  assert.equal(ok(['run', '--rm', 'busybox', 'stat', '-c', '%a', '/']).stdout, '755\n', "the container's / is world-readable");
+  const r = env.berth(['run', '--rm', '-u', 'nobody', 'busybox', 'cat', '/etc/passwd']);
+  assert.equal(r.code, 0, `nobody reads /etc/passwd: ${show(r)}`);
+  assert.match(n, /^uid=65534\(nobody\) gid=65534\(nogroup\)/);
   assert.equal(ok(['run', '--rm', '-u', '0:33', 'busybox', 'sh', '-c', 'echo $(id -u):$(id -g)']).stdout, '0:33\n');
 });
 
