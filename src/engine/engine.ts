@@ -339,7 +339,10 @@ export class Engine {
     }
     try {
       const d = this.dir(id);
-      for (const sub of ['diff', 'work', 'rootfs', 'exit']) mkdirSync(join(d, sub), { recursive: true, mode: 0o700 });
+      mkdirSync(d, { mode: 0o700 });
+      // overlayfs shows the upper dir's mode as the container's `/`: it must be 0755 like an image root.
+      for (const sub of ['diff', 'rootfs']) mkdirSync(join(d, sub), { mode: 0o755 });
+      for (const sub of ['work', 'exit']) mkdirSync(join(d, sub), { mode: 0o700 });
       this.containers.update(id, { state: 'created', lockPid: 0, lockStart: 0 });
     } catch (e) {
       this.removeFiles(id);
@@ -388,8 +391,8 @@ export class Engine {
       }
       this.containers.update(
         row.id,
-        { state: 'running', startedAt: new Date().toISOString(), exitCode: 0, error: '', oomKilled: false },
-        ['created'],
+        { state: 'running', startedAt: new Date().toISOString(), finishedAt: '', exitCode: 0, error: '', oomKilled: false },
+        ['created', 'exited'],
       );
       const now = this.sync(this.containers.get(row.id)!);
       await this.options.hooks?.start?.(now);
@@ -484,8 +487,10 @@ export class Engine {
       row = r;
       if (r.state !== 'running' && r.state !== 'paused') return false;
       const s = sig ?? r.config.stopSignal;
-      await this.driver(r.config.runtime).kill(r.id, r.state === 'paused' ? 'SIGKILL' : s, r.state === 'paused');
-      if (r.state === 'paused') await this.driver(r.config.runtime).unpause(r.id);
+      const drv = this.driver(r.config.runtime);
+      await drv.kill(r.id, r.state === 'paused' ? 'SIGKILL' : s, r.state === 'paused');
+      // A frozen process cannot act on a signal: thaw it (runc's kill --all may have done so already).
+      if (r.state === 'paused') await drv.unpause(r.id).catch(() => {});
       return true;
     });
     if (!sent) return row;

@@ -265,6 +265,25 @@ test('pause freezes a counter on a bind-mounted dir, unpause resumes it', async 
   }
 });
 
+test('stop and rm -f of a paused container succeed', () => {
+  const a = runD(['busybox', 'sleep', '300']);
+  const b = runD(['busybox', 'sleep', '300']);
+  try {
+    ok(['pause', a]);
+    ok(['pause', b]);
+    const s = env.berth(['stop', '-t', '1', a]);
+    assert.equal(s.code, 0, `stop of a paused container: ${show(s)}`);
+    assert.equal(s.stdout, `${a}\n`);
+    const j = inspect(a);
+    assert.equal(j.State.Status, 'exited');
+    assert.equal(j.State.ExitCode, 137);
+    ok(['rm', '-f', b]);
+    assert.equal(env.berth(['inspect', b]).code, 1, 'removed');
+  } finally {
+    for (const id of [a, b]) if (env.berth(['inspect', id]).code === 0) rmf(id);
+  }
+});
+
 // ---- rm ----
 
 test('rm of a running container fails without -f; rm -f leaves nothing behind', () => {
@@ -526,7 +545,7 @@ test('container prune -f removes exited containers only', () => {
 });
 
 test('logs keeps stdout and stderr of an exited container apart', () => {
-  const r = env.berth(['run', '--name', 'lc-logs', 'busybox', 'sh', '-c', 'echo to-out; echo to-err >&2; echo more-out']);
+  const r = env.berth(['run', '--name', 'lc-logs', 'busybox', 'sh', '-c', 'echo to-out; echo to-err >&2; sleep 0.2; echo more-out']);
   try {
     assert.equal(r.code, 0, show(r));
     const l = ok(['logs', 'lc-logs']);
@@ -572,6 +591,8 @@ test('-e, --env-file, -w, --hostname, --entrypoint', () => {
 });
 
 test('-u nobody and -u 0:33', () => {
+  assert.equal(ok(['run', '--rm', '-u', '0:33', 'busybox', 'sh', '-c', 'echo $(id -u):$(id -g)']).stdout, '0:33\n');
+  assert.equal(ok(['run', '--rm', '-u', '65534:65534', 'busybox', 'sh', '-c', 'echo $(id -u):$(id -g)']).stdout, '65534:65534\n');
   const n = ok(['run', '--rm', '-u', 'nobody', 'busybox', 'id']).stdout;
   assert.match(n, /^uid=65534\b/);
   // As in docker: a non-root user can traverse / and read /etc/passwd, so id names the user.
@@ -579,7 +600,6 @@ test('-u nobody and -u 0:33', () => {
   const r = env.berth(['run', '--rm', '-u', 'nobody', 'busybox', 'cat', '/etc/passwd']);
   assert.equal(r.code, 0, `nobody reads /etc/passwd: ${show(r)}`);
   assert.match(n, /^uid=65534\(nobody\) gid=65534\(nogroup\)/);
-  assert.equal(ok(['run', '--rm', '-u', '0:33', 'busybox', 'sh', '-c', 'echo $(id -u):$(id -g)']).stdout, '0:33\n');
 });
 
 test('-l k=v shows in Config.Labels and ps --filter label=', () => {
