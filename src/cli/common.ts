@@ -9,6 +9,28 @@ export function engineFor(g: Globals): Engine {
   return new Engine({ root });
 }
 
+/** Open the engine for one verb, report its errors as docker does, and close it. */
+export async function withEngine(g: Globals, verb: string, fn: (engine: Engine) => Promise<number>): Promise<number> {
+  const engine = engineFor(g);
+  try {
+    return await fn(engine);
+  } catch (e) {
+    return report(e, verb);
+  } finally {
+    engine.close();
+  }
+}
+
+/** A verb over one or more containers with no flags (pause, unpause, wait): `op` returns the line to print. */
+export function containerVerb(verb: string, description: string, op: (engine: Engine, ref: string) => Promise<string>) {
+  const cmd: Command<readonly []> = { usage: 'CONTAINER [CONTAINER...]', description, flags: [], args: [1, Infinity] };
+  return async (argv: string[], g: Globals): Promise<number> => {
+    const p = parse(cmd, argv, verb);
+    if (typeof p === 'number') return p;
+    return withEngine(g, verb, (engine) => eachContainer(p.args, verb, (ref) => op(engine, ref)));
+  };
+}
+
 export function fail(message: string, code: number): number {
   process.stderr.write(message.endsWith('\n') ? message : `${message}\n`);
   return code;

@@ -39,6 +39,7 @@ const commands: Record<string, Loader> = {
   'container prune': () => import('./commands/prune.ts'),
   'container cleanup': () => import('./commands/cleanup.ts'),
   'image inspect': () => import('./commands/image-inspect.ts'),
+  'container inspect': () => import('./commands/container-inspect.ts'),
 };
 
 /** `container ls` and friends map onto the top-level verbs, as in docker. */
@@ -54,7 +55,7 @@ const aliases: Record<string, string> = {
   'image remove': 'rmi',
   'image import': 'import',
 };
-for (const v of ['run', 'create', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'inspect', 'logs', 'top', 'rename']) {
+for (const v of ['run', 'create', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'logs', 'top', 'rename']) {
   aliases[`container ${v}`] = v;
 }
 

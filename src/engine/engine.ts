@@ -80,7 +80,9 @@ export class Engine {
   constructor(options: EngineOptions = {}) {
     this.options = options;
     this.root = options.root ?? process.env.BERTH_ROOT ?? '/var/lib/berth';
-    this.exitCommand = options.exitCommand ?? [launcher(), '--root', this.root];
+    // A postStop callback can only run in this process: without an explicit exit command, such an
+    // engine cleans up itself when it sees the exit (wait, list, any verb) instead of conmon's command.
+    this.exitCommand = options.exitCommand ?? (options.hooks?.postStop ? [] : [launcher(), '--root', this.root]);
   }
 
   // ---- wiring (lazy: a CLI verb pays only for what it touches) ----
@@ -138,6 +140,10 @@ export class Engine {
   }
 
   // ---- paths ----
+
+  hooksDir(): string {
+    return this.options.hooksDir ?? join(this.root, 'hooks.d');
+  }
 
   dir(id: string): string {
     return join(this.root, 'containers', id);
@@ -296,7 +302,7 @@ export class Engine {
     }
     for (const row of this.containers.list()) {
       const cur = this.sync(row);
-      if (cur.state === 'exited' && (cur.mounted || cur.conmonPid !== 0) && cur.lockPid === 0 && this.conmonGone(cur)) {
+      if (cur.state === 'exited' && cur.mounted && cur.lockPid === 0 && this.conmonGone(cur)) {
         await this.cleanup(cur.id).catch((e: unknown) => {
           if (!(e instanceof NoSuchContainer)) throw e;
         });
@@ -322,6 +328,7 @@ export class Engine {
     this.driver(runtime); // refuse an unusable runtime before anything is written
     const config = buildConfig(opts, img, this.images, runtime!);
     if (config.init && !initBinary()) throw new NotSupported('--init needs catatonit or tini-static (apt-get install catatonit)');
+    loadHooks(this.hooksDir(), config); // a malformed hooks file fails the create, not a later start
     const id = newId();
     const me = selfIdentity();
     let name = opts.name !== undefined ? validateName(opts.name) : randomName();
@@ -378,9 +385,12 @@ export class Engine {
       if (row.state !== 'created' && row.state !== 'exited') throw new Conflict(`container ${row.name} is ${row.state}`);
       if (row.state === 'exited' || row.mounted) await this.teardownRuntime(row);
       const drv = this.driver(row.config.runtime);
+      let startedAt = '';
       try {
         await this.init(row, drv, opts);
         trace('start: runtime start');
+        // Taken before the process can run, so it is never after the exit file's FinishedAt.
+        startedAt = new Date().toISOString();
         await drv.start(row.id);
         trace('start: started');
       } catch (e) {
@@ -391,7 +401,7 @@ export class Engine {
       }
       this.containers.update(
         row.id,
-        { state: 'running', startedAt: new Date().toISOString(), finishedAt: '', exitCode: 0, error: '', oomKilled: false },
+        { state: 'running', startedAt, finishedAt: '', exitCode: 0, error: '', oomKilled: false },
         ['created', 'exited'],
       );
       const now = this.sync(this.containers.get(row.id)!);
@@ -411,7 +421,7 @@ export class Engine {
     for (const f of ['oom', 'oci-log', 'pidfile', 'conmon.pid', `exit/${row.id}`]) rmSync(join(d, f), { force: true });
     let ready!: { resolve: () => void; reject: (e: unknown) => void };
     const bundleReady = new Promise<void>((resolve, reject) => (ready = { resolve, reject }));
-    const exitCommand = opts.attached ? undefined : [...this.exitCommand, 'container', 'cleanup', row.id];
+    const exitCommand = opts.attached || this.exitCommand.length === 0 ? undefined : [...this.exitCommand, 'container', 'cleanup', row.id];
     trace('init: conmon');
     const created = drv.create({
       id: row.id,
@@ -435,7 +445,7 @@ export class Engine {
         cgroupVersion: cg.version,
         hostRlimits: readHostRlimits(),
         initPath: row.config.init ? initBinary() : undefined,
-        hooks: loadHooks(this.options.hooksDir ?? join(this.root, 'hooks.d'), row.config),
+        hooks: loadHooks(this.hooksDir(), row.config),
       });
       if (!spec.hostname) spec.hostname = row.id.slice(0, 12);
       writeFileSync(join(d, 'config.json'), JSON.stringify(spec));
@@ -466,7 +476,8 @@ export class Engine {
     }
     trace('teardown: done');
     // conmon is not waited for: it may be running our exit command, which waits for this very lock.
-    this.containers.update(row.id, { mounted: false, conmonPid: 0, conmonStart: 0, pid: 0, pidStart: 0 });
+    // conmonPid stays: it names the last run's monitor, which remove waits for.
+    this.containers.update(row.id, { mounted: false, pid: 0, pidStart: 0 });
   }
 
   private driverFor(row: ContainerRow): RuntimeDriver | undefined {
@@ -563,7 +574,15 @@ export class Engine {
       return s.state === 'exited' || s.state === 'dead';
     }, Infinity, join(this.dir(row.id), 'exit'));
     const r = this.containers.get(row.id);
-    return r ? r.exitCode : (this.readExit(row.id)?.code ?? -1);
+    const code = r ? r.exitCode : (this.readExit(row.id)?.code ?? -1);
+    // Release the mount and runtime state now rather than leave it to conmon's exit command (which an
+    // engine with a postStop callback does not use); idempotent, and it honours --rm.
+    if (r?.mounted) {
+      await this.cleanup(row.id).catch((e: unknown) => {
+        if (!(e instanceof NoSuchContainer)) throw e;
+      });
+    }
+    return code;
   }
 
   /**
@@ -571,10 +590,14 @@ export class Engine {
    * container. conmon's exit command runs this; so does a foreground run and `stop`.
    */
   async cleanup(ref: string): Promise<ContainerRow> {
+    // A remove in progress tears everything down itself and waits for this container's conmon, which
+    // may be running this very cleanup as its exit command: taking the lock here would stall both.
+    const seen = this.find(ref);
+    if (seen.state === 'removing') return seen;
     let removed = false;
     const out = await this.withLock(ref, async (row) => {
       if (row.state !== 'exited') return row;
-      if (row.mounted || row.conmonPid !== 0) {
+      if (row.mounted) {
         await this.teardownRuntime(row);
         await this.options.hooks?.postStop?.(row);
       }
@@ -605,9 +628,12 @@ export class Engine {
         await waitUntil(() => this.readExit(row.id) !== null || !isAlive(row.conmonPid, row.conmonStart), 10_000);
       }
       await this.teardownRuntime(row);
-      if (row.mounted || row.conmonPid !== 0) await this.options.hooks?.postStop?.(row);
+      if (row.mounted) await this.options.hooks?.postStop?.(row);
       this.removeFiles(row.id);
       this.containers.delete(row.id);
+      // conmon outlives the container by its exit command (which sees the row gone and returns): wait,
+      // so that a remove leaves no monitor behind.
+      if (row.conmonPid !== 0) await waitUntil(() => !isAlive(row.conmonPid, row.conmonStart), 10_000);
       return row.id;
     });
   }

@@ -1,5 +1,5 @@
 /** `berth create`: make a container without starting it; prints its id. */
-import { engineFor, parse, report, type Command } from '../common.ts';
+import { withEngine, parse, type Command } from '../common.ts';
 import { createFlags, toCreateOptions } from '../create-flags.ts';
 import type { Globals } from '../main.ts';
 
@@ -14,15 +14,10 @@ const cmd: Command<typeof createFlags> = {
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'create');
   if (typeof p === 'number') return p;
-  const engine = engineFor(g);
-  try {
+  return withEngine(g, 'create', async (engine) => {
     await engine.repair();
     const ctr = await engine.create(toCreateOptions(p.flags, p.changed, p.args));
     process.stdout.write(`${ctr.id}\n`);
     return 0;
-  } catch (e) {
-    return report(e, 'create');
-  } finally {
-    engine.close();
-  }
+  });
 }

@@ -1,6 +1,6 @@
 /** `berth images [-q] [-a] [--no-trunc] [--format T] [REPOSITORY[:TAG]]` */
 import type { FlagDef } from '../flags.ts';
-import { engineFor, parse, report, type Command } from '../common.ts';
+import { withEngine, parse, type Command } from '../common.ts';
 import { formatRows, humanDuration, humanSize, renderTemplate } from '../format.ts';
 import { parseReference } from '../../image/reference.ts';
 import type { Globals } from '../main.ts';
@@ -22,8 +22,7 @@ const HEADERS = { Repository: 'REPOSITORY', Tag: 'TAG', ID: 'IMAGE ID', CreatedS
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'images');
   if (typeof p === 'number') return p;
-  const engine = engineFor(g);
-  try {
+  return withEngine(g, 'images', async (engine) => {
     const want = p.args[0];
     const items: Record<string, string>[] = [];
     for (const img of engine.images.repo.list()) {
@@ -58,9 +57,5 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     }
     process.stdout.write(formatRows(p.flags.format || undefined, DEFAULT, HEADERS, items));
     return 0;
-  } catch (e) {
-    return report(e, 'images');
-  } finally {
-    engine.close();
-  }
+  });
 }

@@ -1,7 +1,7 @@
 /** `berth info [--format T]`: the engine, the runtime chosen and why, cgroups, storage. */
 import { release } from 'node:os';
 import type { FlagDef } from '../flags.ts';
-import { engineFor, parse, report, type Command } from '../common.ts';
+import { withEngine, parse, type Command } from '../common.ts';
 import { renderTemplate } from '../format.ts';
 import { systemInfo } from '../../engine/info.ts';
 import type { Globals } from '../main.ts';
@@ -12,8 +12,7 @@ const cmd: Command<typeof flags> = { usage: '[OPTIONS]', description: 'Display s
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'info');
   if (typeof p === 'number') return p;
-  const engine = engineFor(g);
-  try {
+  return withEngine(g, 'info', async (engine) => {
     const i = await systemInfo(engine);
     if (p.flags.format) {
       process.stdout.write(`${renderTemplate(p.flags.format === 'json' ? '{{json .}}' : p.flags.format, i)}\n`);
@@ -51,9 +50,5 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     return 0;
-  } catch (e) {
-    return report(e, 'info');
-  } finally {
-    engine.close();
-  }
+  });
 }

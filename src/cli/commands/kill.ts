@@ -1,6 +1,6 @@
 /** `berth kill [-s SIG] CONTAINER...` */
 import type { FlagDef } from '../flags.ts';
-import { eachContainer, engineFor, parse, report, type Command } from '../common.ts';
+import { eachContainer, withEngine, parse, report, type Command } from '../common.ts';
 import { parseSignal } from '../../engine/signals.ts';
 import type { Globals } from '../main.ts';
 
@@ -23,13 +23,10 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   } catch (e) {
     return report(e, 'kill');
   }
-  const engine = engineFor(g);
-  try {
+  return withEngine(g, 'kill', async (engine) => {
     return await eachContainer(p.args, 'kill', async (ref) => {
       await engine.kill(ref, p.flags.signal);
       return ref;
     });
-  } finally {
-    engine.close();
-  }
+  });
 }

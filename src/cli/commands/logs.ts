@@ -1,6 +1,6 @@
 /** `berth logs [-f] [-t] [--tail N] CONTAINER`: stdout to stdout, stderr to stderr. */
 import type { FlagDef } from '../flags.ts';
-import { engineFor, parse, report, type Command } from '../common.ts';
+import { withEngine, parse, type Command } from '../common.ts';
 import { InvalidArgument } from '../../errors.ts';
 import type { Globals } from '../main.ts';
 
@@ -15,8 +15,7 @@ const cmd: Command<typeof flags> = { usage: '[OPTIONS] CONTAINER', description: 
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'logs');
   if (typeof p === 'number') return p;
-  const engine = engineFor(g);
-  try {
+  return withEngine(g, 'logs', async (engine) => {
     const tail = p.flags.tail === 'all' ? undefined : Number(p.flags.tail);
     if (tail !== undefined && !Number.isInteger(tail)) throw new InvalidArgument(`invalid value for "tail": ${p.flags.tail}`);
     const ts = p.flags.timestamps;
@@ -30,9 +29,5 @@ export async function main(argv: string[], g: Globals): Promise<number> {
       { follow: p.flags.follow, tail },
     );
     return 0;
-  } catch (e) {
-    return report(e, 'logs');
-  } finally {
-    engine.close();
-  }
+  });
 }

@@ -1,6 +1,6 @@
 /** `berth container prune [-f]` */
 import type { FlagDef } from '../flags.ts';
-import { engineFor, parse, report, type Command } from '../common.ts';
+import { withEngine, parse, type Command } from '../common.ts';
 import type { Globals } from '../main.ts';
 
 const flags = [
@@ -19,15 +19,10 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     process.stdin.pause();
     if (!/^y(es)?$/i.test(answer)) return 0;
   }
-  const engine = engineFor(g);
-  try {
+  return withEngine(g, 'container prune', async (engine) => {
     const ids = await engine.prune();
     process.stdout.write(ids.length ? `Deleted Containers:\n${ids.join('\n')}\n\n` : '');
     process.stdout.write('Total reclaimed space: 0B\n');
     return 0;
-  } catch (e) {
-    return report(e, 'container prune');
-  } finally {
-    engine.close();
-  }
+  });
 }

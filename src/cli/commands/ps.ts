@@ -1,6 +1,6 @@
 /** `berth ps [-a] [-q] [--no-trunc] [--filter k=v] [--format T] [-n N] [-l]` */
 import type { FlagDef } from '../flags.ts';
-import { engineFor, parse, report, type Command } from '../common.ts';
+import { withEngine, parse, type Command } from '../common.ts';
 import { formatRows, humanDuration, renderTemplate } from '../format.ts';
 import { psSummary } from '../../engine/inspect.ts';
 import type { ContainerRow } from '../../store/containers.ts';
@@ -72,8 +72,7 @@ function parseFilters(list: string[]): Filter[] {
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'ps');
   if (typeof p === 'number') return p;
-  const engine = engineFor(g);
-  try {
+  return withEngine(g, 'ps', async (engine) => {
     const filters = parseFilters(p.flags.filter);
     const n = p.flags.latest ? 1 : p.flags.last;
     let rows = await engine.list(p.flags.all || n > 0 || filters.length > 0);
@@ -99,9 +98,5 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     }
     process.stdout.write(formatRows(format || undefined, DEFAULT, HEADERS, items));
     return 0;
-  } catch (e) {
-    return report(e, 'ps');
-  } finally {
-    engine.close();
-  }
+  });
 }

@@ -1,5 +1,5 @@
 /** `berth rename CONTAINER NEW_NAME` */
-import { engineFor, parse, report, type Command } from '../common.ts';
+import { withEngine, parse, type Command } from '../common.ts';
 import type { Globals } from '../main.ts';
 
 const cmd: Command<readonly []> = {
@@ -12,13 +12,8 @@ const cmd: Command<readonly []> = {
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'rename');
   if (typeof p === 'number') return p;
-  const engine = engineFor(g);
-  try {
+  return withEngine(g, 'rename', async (engine) => {
     await engine.rename(p.args[0]!, p.args[1]!);
     return 0;
-  } catch (e) {
-    return report(e, 'rename');
-  } finally {
-    engine.close();
-  }
+  });
 }

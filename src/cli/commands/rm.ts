@@ -1,6 +1,6 @@
 /** `berth rm [-f] CONTAINER...` */
 import type { FlagDef } from '../flags.ts';
-import { eachContainer, engineFor, parse, type Command } from '../common.ts';
+import { eachContainer, withEngine, parse, type Command } from '../common.ts';
 import type { Globals } from '../main.ts';
 
 const flags = [
@@ -18,14 +18,11 @@ const cmd: Command<typeof flags> = {
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'rm');
   if (typeof p === 'number') return p;
-  const engine = engineFor(g);
-  try {
+  return withEngine(g, 'rm', async (engine) => {
     await engine.repair();
     return await eachContainer(p.args, 'rm', async (ref) => {
       await engine.remove(ref, p.flags.force);
       return ref;
     });
-  } finally {
-    engine.close();
-  }
+  });
 }

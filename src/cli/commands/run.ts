@@ -1,7 +1,7 @@
 /** `berth run`: create, start, and in the foreground stream output and return the container's exit code. */
 import type { Engine } from '../../engine/engine.ts';
 import { NotSupported } from '../../errors.ts';
-import { engineFor, parse, report, type Command } from '../common.ts';
+import { withEngine, parse, type Command } from '../common.ts';
 import { createFlags, toCreateOptions } from '../create-flags.ts';
 import type { FlagDef } from '../flags.ts';
 import type { Globals } from '../main.ts';
@@ -24,8 +24,7 @@ const cmd: Command<typeof flags> = {
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'run');
   if (typeof p === 'number') return p;
-  const engine = engineFor(g);
-  try {
+  return withEngine(g, 'run', async (engine) => {
     const opts = toCreateOptions(p.flags, p.changed, p.args);
     if (opts.openStdin && !p.flags.detach) {
       throw new NotSupported('interactive attach (-i without -d) is not available yet; use -d, or berth exec when it lands');
@@ -38,11 +37,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
       return 0;
     }
     return await foreground(engine, ctr.id, p.flags['sig-proxy'], opts.autoRemove ?? false);
-  } catch (e) {
-    return report(e, 'run');
-  } finally {
-    engine.close();
-  }
+  });
 }
 
 /** Start; a failed start of an auto-remove container removes it, as docker does. */

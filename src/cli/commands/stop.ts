@@ -1,6 +1,6 @@
 /** `berth stop [-t N] [-s SIG] CONTAINER...`: the stop signal, then SIGKILL after the timeout. */
 import type { FlagDef } from '../flags.ts';
-import { eachContainer, engineFor, parse, type Command } from '../common.ts';
+import { eachContainer, withEngine, parse, type Command } from '../common.ts';
 import type { Globals } from '../main.ts';
 
 const flags = [
@@ -18,15 +18,12 @@ const cmd: Command<typeof flags> = {
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'stop');
   if (typeof p === 'number') return p;
-  const engine = engineFor(g);
-  try {
+  return withEngine(g, 'stop', async (engine) => {
     const timeout = p.changed.has('time') ? p.flags.time : undefined;
     const signal = p.changed.has('signal') ? p.flags.signal : undefined;
     return await eachContainer(p.args, 'stop', async (ref) => {
       await engine.stop(ref, timeout, signal);
       return ref;
     });
-  } finally {
-    engine.close();
-  }
+  });
 }

@@ -1,5 +1,5 @@
 /** `berth top CONTAINER [ps OPTIONS]`: the host's ps, narrowed to the container's processes. */
-import { engineFor, report } from '../common.ts';
+import { withEngine } from '../common.ts';
 import { run } from '../../sys/run.ts';
 import { InvalidArgument, RuntimeFailure } from '../../errors.ts';
 import type { Globals } from '../main.ts';
@@ -9,8 +9,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     process.stdout.write('Usage:  berth top CONTAINER [ps OPTIONS]\n\nDisplay the running processes of a container\n');
     return argv.length < 1 ? 1 : 0;
   }
-  const engine = engineFor(g);
-  try {
+  return withEngine(g, 'top', async (engine) => {
     const pids = new Set((await engine.pids(argv[0]!)).map(String));
     const psArgs = argv.length > 1 ? argv.slice(1) : ['-ef'];
     const r = await run('ps', psArgs);
@@ -24,9 +23,5 @@ export async function main(argv: string[], g: Globals): Promise<number> {
       if (pids.has(l.trim().split(/\s+/)[col]!)) process.stdout.write(`${l}\n`);
     }
     return 0;
-  } catch (e) {
-    return report(e, 'top');
-  } finally {
-    engine.close();
-  }
+  });
 }

@@ -1,6 +1,6 @@
 /** `berth version [--format T]` */
 import type { FlagDef } from '../flags.ts';
-import { engineFor, parse, report, type Command } from '../common.ts';
+import { withEngine, parse, type Command } from '../common.ts';
 import { renderTemplate } from '../format.ts';
 import { versionInfo } from '../../engine/info.ts';
 import type { Globals } from '../main.ts';
@@ -11,8 +11,7 @@ const cmd: Command<typeof flags> = { usage: '[OPTIONS]', description: 'Show the 
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'version');
   if (typeof p === 'number') return p;
-  const engine = engineFor(g);
-  try {
+  return withEngine(g, 'version', async (engine) => {
     const v = await versionInfo(engine);
     if (p.flags.format) {
       process.stdout.write(`${renderTemplate(p.flags.format === 'json' ? '{{json .}}' : p.flags.format, v)}\n`);
@@ -29,9 +28,5 @@ export async function main(argv: string[], g: Globals): Promise<number> {
       ].join('\n') + '\n',
     );
     return 0;
-  } catch (e) {
-    return report(e, 'version');
-  } finally {
-    engine.close();
-  }
+  });
 }

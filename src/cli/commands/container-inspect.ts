@@ -1,0 +1,7 @@
+/** `berth container inspect CONTAINER...` */
+import type { Globals } from '../main.ts';
+import { main as inspect } from './inspect.ts';
+
+export async function main(argv: string[], g: Globals): Promise<number> {
+  return inspect(argv, g, 'container');
+}
