@@ -9,6 +9,7 @@
 // This is a measurement, not a test: it exits 0 whether or not the targets are
 // met, and non-zero only when a contender fails to run (or setup fails).
 
+import { crunFixture } from "../test/fixtures/crun-hugetlb.ts";
 import { spawnSync } from "node:child_process";
 import type { SpawnSyncOptions } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -26,6 +27,8 @@ const DOCKER_RATIO = 0.25;
 interface Options {
   runs: number;
   berth: boolean;
+  /** Move hugetlb to a v1 mount for the run so crun works on a hybrid host (restored afterwards). */
+  crunFixture: boolean;
 }
 
 interface Contender {
@@ -50,20 +53,23 @@ class Interrupted extends Error {}
 
 function usage(code: number): never {
   const out = code === 0 ? process.stdout : process.stderr;
-  out.write("usage: node bench/run-bench.ts [--runs N] [--no-berth]\n" +
-    "  --runs N     timed runs per contender (default 20), after one warm-up each\n" +
-    "  --no-berth   measure only the runtime floor and docker/podman (berth not built yet)\n");
+  out.write("usage: node bench/run-bench.ts [--runs N] [--no-berth] [--crun-fixture]\n" +
+    "  --runs N         timed runs per contender (default 20), after one warm-up each\n" +
+    "  --no-berth       measure only the runtime floor and docker/podman (berth not built yet)\n" +
+    "  --crun-fixture   on a hybrid-cgroup host, move hugetlb to a v1 mount for the run so crun works,\n" +
+    "                   and measure berth on crun and on runc, each against its own floor\n");
   process.exit(code);
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { runs: 20, berth: true };
+  const opts: Options = { runs: 20, berth: true, crunFixture: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     let value: string | undefined;
     if (a === "--runs") value = argv[++i];
     else if (a.startsWith("--runs=")) value = a.slice("--runs=".length);
     else if (a === "--no-berth") { opts.berth = false; continue; }
+    else if (a === "--crun-fixture") { opts.crunFixture = true; continue; }
     else if (a === "-h" || a === "--help") usage(0);
     else { process.stderr.write(`run-bench: unknown argument: ${a}\n`); usage(2); }
     const n = Number(value);
@@ -117,6 +123,8 @@ const runtimeRoots = new Map<string, string>();
 let idSeq = 0;
 let cleanedUp = false;
 
+let undoFixture: (() => void) | undefined;
+
 function cleanup(): void {
   if (cleanedUp) return;
   cleanedUp = true;
@@ -128,6 +136,9 @@ function cleanup(): void {
   }
   try { rmSync(work, { recursive: true, force: true }); } catch (e) {
     process.stderr.write(`run-bench: could not remove ${work}: ${(e as Error).message}\n`);
+  }
+  if (undoFixture) {
+    try { undoFixture(); } catch (e) { process.stderr.write(`run-bench: ${(e as Error).message}\n`); }
   }
 }
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
@@ -210,6 +221,12 @@ async function main(): Promise<number> {
   if (!which("runc")) throw new Error("runc is not installed (run scripts/setup); it is needed for `runc spec` and the floor");
   prepareBundle();
 
+  if (opts.crunFixture) {
+    const f = crunFixture();
+    if ("skip" in f) console.log(`crun fixture: not applied (${f.skip})`);
+    else { undoFixture = f.undo; console.log("crun fixture: hugetlb moved to a v1 mount for this run (restored at the end)"); }
+  }
+
   // --- the floor: which OCI runtimes can run a bare bundle here ---------------
   const floors: string[] = [];
   if (which("crun")) {
@@ -240,6 +257,11 @@ async function main(): Promise<number> {
     const img = sh([BERTH, "image", "inspect", "busybox:latest"]);
     if (img.status !== 0) throw new RunFailure(`berth: \`berth image inspect busybox:latest\` failed (${firstLine(img.stderr) || `exit ${img.status}`}); run scripts/setup`);
     contenders.push({ name: "berth", floor: false, argv: [BERTH, "run", "--rm", "busybox", "true"], samples: [] });
+    if (floors.length > 1) {
+      for (const rt of floors) {
+        contenders.push({ name: `berth --runtime ${rt}`, floor: false, argv: [BERTH, "run", "--rm", "--runtime", rt, "busybox", "true"], samples: [] });
+      }
+    }
   } else {
     skipped["berth"] = "--no-berth";
     console.log("berth: skipped (--no-berth)");
@@ -298,6 +320,15 @@ async function main(): Promise<number> {
     },
   };
   const verdict = (met: boolean | null): string => (met === null ? "n/a" : met ? "MET" : "NOT MET");
+  if (floors.length > 1) {
+    console.log("");
+    console.log("berth's own cost over the same runtime's floor:");
+    for (const rt of floors) {
+      const b = st.get(`berth --runtime ${rt}`);
+      const f = st.get(`${rt} run`);
+      if (b && f) console.log(`  ${rt}: ${ms(b.median)} - ${ms(f.median)} = +${ms(b.median - f.median)}  (× ${(b.median / f.median).toFixed(2)})`);
+    }
+  }
   console.log("");
   console.log("targets:");
   console.log(`  berth ≤ floor + ${FLOOR_SLACK_MS} ms : ` + (berthS

@@ -4,80 +4,11 @@
  * the crun half and puts it back after (the engine itself never changes the host's layout).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { probeRuntimes } from '../../src/runtime/probe.ts';
+import { crunFixture } from '../fixtures/crun-hugetlb.ts';
 import { leaksUnder, setupEnv, type Env } from './helpers.ts';
-
-const HUGETLB = '/sys/fs/cgroup/hugetlb';
-
-/** Make crun usable here if only hugetlb holds it back; returns how to undo, or why crun cannot run. */
-function crunFixture(): { undo: () => void } | { skip: string } {
-  const crun = probeRuntimes().find((c) => c.name === 'crun')!;
-  if (crun.usable) return { undo: () => {} };
-  if (!crun.path) return { skip: 'crun is not installed' };
-  let controllers = '';
-  try {
-    controllers = readFileSync('/sys/fs/cgroup/unified/cgroup.controllers', 'utf8').trim();
-  } catch {
-    return { skip: `crun refused: ${crun.reason}` };
-  }
-  if (controllers !== 'hugetlb') return { skip: `crun refused and the fixture only moves hugetlb: ${crun.reason}` };
-  const made = !existsSync(HUGETLB);
-  if (made) mkdirSync(HUGETLB);
-  execFileSync('mount', ['-t', 'cgroup', '-o', 'hugetlb', 'cgroup', HUGETLB]);
-  const now = probeRuntimes().find((c) => c.name === 'crun')!;
-  const undo = () => restoreHugetlb(made);
-  if (!now.usable) {
-    undo();
-    return { skip: `crun still refused after moving hugetlb: ${now.reason}` };
-  }
-  return { undo };
-}
-
-/** Child cgroups of a v1 hierarchy, deepest first. */
-function childCgroups(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    if (!e.isDirectory()) continue;
-    out.push(...childCgroups(join(dir, e.name)), join(dir, e.name));
-  }
-  return out;
-}
-
-/** Cgroups the kernel still counts in the hugetlb hierarchy (1 = only its root). */
-function hugetlbCgroups(): number {
-  const line = readFileSync('/proc/cgroups', 'utf8').split('\n').find((l) => l.startsWith('hugetlb\t'));
-  return Number(line?.split('\t')[2] ?? 0);
-}
-
-/**
- * Give hugetlb back to the v2 hierarchy. A v1 hierarchy outlives its umount while it has child cgroups,
- * even dying ones, and keeps the controller from v2; and the kernel frees it asynchronously. So: remove the
- * children, wait until they are freed, unmount, then wait for the controller to reappear in v2.
- */
-function restoreHugetlb(made: boolean): void {
-  for (const d of childCgroups(HUGETLB)) rmdirSync(d);
-  waitFor(() => hugetlbCgroups() <= 1, 5000);
-  execFileSync('umount', [HUGETLB]);
-  const back = waitFor(
-    () => readFileSync('/sys/fs/cgroup/unified/cgroup.controllers', 'utf8').split(/\s+/).includes('hugetlb'),
-    10_000,
-  );
-  if (made) rmdirSync(HUGETLB);
-  if (!back) throw new Error('hugetlb did not return to the cgroup v2 hierarchy within 10 s');
-}
-
-function waitFor(cond: () => boolean, ms: number): boolean {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) return false;
-    execFileSync('sleep', ['0.05']);
-  }
-  return true;
-}
 
 for (const runtime of ['runc', 'crun'] as const) {
   describe(`runtime contract: ${runtime}`, () => {
