@@ -21,16 +21,50 @@ export interface Rlimit {
   hard: number;
 }
 
+/** A per-device block I/O throttle (`--device-read-bps /dev/sda:1mb`). */
+export interface ThrottleDevice {
+  /** Host device path as given. */
+  path: string;
+  major: number;
+  minor: number;
+  /** Bytes or operations per second. */
+  rate: number;
+}
+
+/**
+ * cgroup resources, in docker's (cgroup v1) terms, as the OCI spec carries them; runtimes convert them to v2
+ * files on v2 hosts (src/runtime/cgroups.ts documents the mapping). Undefined means unset.
+ */
 export interface Resources {
-  /** Bytes; undefined means unlimited. */
+  /** Bytes. */
   memory?: number;
   /** Bytes of memory+swap; -1 unlimited; undefined means docker's default (twice memory). */
   memorySwap?: number;
-  pidsLimit?: number;
+  /** Soft limit, bytes. */
+  memoryReservation?: number;
+  /** Kernel memory limit, bytes (cgroup v1 only; deprecated by the kernel). */
+  kernelMemory?: number;
+  /** 0–100. */
+  memorySwappiness?: number;
+  oomKillDisable?: boolean;
+  /** Relative weight, 2–262144. */
   cpuShares?: number;
   /** CFS quota/period in microseconds. */
   cpuQuota?: number;
   cpuPeriod?: number;
+  /** `--cpus` in billionths of a CPU (docker's NanoCPUs); becomes quota over a 100 ms period. */
+  nanoCpus?: number;
+  /** `0-1,3` */
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  /** 10–1000. */
+  blkioWeight?: number;
+  blkioDeviceReadBps?: ThrottleDevice[];
+  blkioDeviceWriteBps?: ThrottleDevice[];
+  blkioDeviceReadIOps?: ThrottleDevice[];
+  blkioDeviceWriteIOps?: ThrottleDevice[];
+  /** Max processes; 0 or -1 unlimited. */
+  pidsLimit?: number;
 }
 
 /**
@@ -61,7 +95,14 @@ export interface ContainerConfig {
   readonlyRootfs: boolean;
   mounts: MountSpec[];
   rlimits: Rlimit[];
+  /** Changed only by `update` (the one mutable part of a container's config). */
   resources: Resources;
+  /** -1000–1000; the OOM killer's preference for this container's processes. */
+  oomScoreAdj?: number;
+  /** Parent cgroup path (default /berth). */
+  cgroupParent?: string;
+  /** `--cgroups disabled`: no cgroup at all (crun only). */
+  cgroups?: 'enabled' | 'disabled';
   labels: Record<string, string>;
   /** Annotations for the OCI spec (also matched by hooks). */
   annotations: Record<string, string>;

@@ -3,6 +3,9 @@ import { readFileSync } from 'node:fs';
 import type { CreateOptions } from '../engine/config.ts';
 import { InvalidArgument } from '../errors.ts';
 import type { FlagDef, FlagValues } from './flags.ts';
+import { createOnlyResourceFlags, toResourceOptions, updatableFlags } from './resource-flags.ts';
+
+export { parseBytes } from './resource-flags.ts';
 
 export const createFlags = [
   { name: 'name', type: 'string', description: 'Assign a name to the container' },
@@ -21,23 +24,14 @@ export const createFlags = [
   { name: 'stop-timeout', type: 'int', description: 'Timeout (in seconds) to stop a container' },
   { name: 'label', short: 'l', type: 'list', description: 'Set meta data on a container' },
   { name: 'runtime', type: 'string', description: 'Runtime to use for this container (crun or runc)' },
-  { name: 'memory', short: 'm', type: 'string', description: 'Memory limit' },
-  { name: 'memory-swap', type: 'string', description: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" },
-  { name: 'pids-limit', type: 'int', description: 'Tune container pids limit (set -1 for unlimited)' },
   { name: 'tty', short: 't', type: 'bool', description: 'Allocate a pseudo-TTY' },
   { name: 'interactive', short: 'i', type: 'bool', description: 'Keep STDIN open even if not attached' },
   { name: 'rm', type: 'bool', description: 'Automatically remove the container when it exits' },
+  ...updatableFlags,
+  ...createOnlyResourceFlags,
 ] as const satisfies readonly FlagDef[];
 
 type CreateFlagValues = FlagValues<typeof createFlags>;
-
-/** docker's RAMInBytes: `512m`, `1g`, `100k`, `2048` (bytes); case-insensitive, optional `b`. */
-export function parseBytes(value: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?$/i.exec(value.trim());
-  if (!m) throw new InvalidArgument(`invalid argument "${value}" for "${flag}" flag: invalid size: '${value}'`);
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[m[2]!.toLowerCase()]!;
-  return Math.floor(Number(m[1]) * mult);
-}
 
 function parseEnvFile(path: string): string[] {
   let text: string;
@@ -87,8 +81,11 @@ export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args:
   if (changed.has('stop-signal')) opts.stopSignal = f['stop-signal'];
   if (changed.has('stop-timeout')) opts.stopTimeout = f['stop-timeout'];
   if (changed.has('runtime')) opts.runtime = f.runtime;
-  if (changed.has('memory')) opts.memory = parseBytes(f.memory, '-m, --memory');
-  if (changed.has('memory-swap')) opts.memorySwap = f['memory-swap'] === '-1' ? -1 : parseBytes(f['memory-swap'], '--memory-swap');
-  if (changed.has('pids-limit')) opts.pidsLimit = f['pids-limit'];
-  return opts;
+  if (changed.has('oom-score-adj')) opts.oomScoreAdj = f['oom-score-adj'];
+  if (changed.has('cgroup-parent')) opts.cgroupParent = f['cgroup-parent'];
+  if (f.cgroups !== 'enabled' && f.cgroups !== 'disabled') {
+    throw new InvalidArgument(`invalid argument "${f.cgroups}" for "--cgroups" flag: must be enabled or disabled`);
+  }
+  opts.cgroups = f.cgroups;
+  return { ...opts, ...toResourceOptions(f, changed) };
 }

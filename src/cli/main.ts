@@ -35,6 +35,7 @@ const commands: Record<string, Loader> = {
   images: () => import('./commands/images.ts'),
   rmi: () => import('./commands/rmi.ts'),
   info: () => import('./commands/info.ts'),
+  update: () => import('./commands/update.ts'),
   version: () => import('./commands/version.ts'),
   'container prune': () => import('./commands/prune.ts'),
   'container cleanup': () => import('./commands/cleanup.ts'),
@@ -55,7 +56,7 @@ const aliases: Record<string, string> = {
   'image remove': 'rmi',
   'image import': 'import',
 };
-for (const v of ['run', 'create', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'logs', 'top', 'rename']) {
+for (const v of ['run', 'create', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'logs', 'top', 'rename', 'update']) {
   aliases[`container ${v}`] = v;
 }
 
@@ -83,6 +84,8 @@ Commands:
   logs        Fetch the logs of a container
   top         Display the running processes of a container
   rename      Rename a container
+  update      Update resource limits of one or more containers
+  stats       Display a live stream of container(s) resource usage statistics
   import      Import the contents from a tarball to create a filesystem image
   images      List images
   rmi         Remove one or more images

@@ -11,9 +11,10 @@ import { DEFAULT_PATH } from '../image/store.ts';
 import { clampRlimits, defaultRlimits, parseUlimit, readHostRlimits } from '../runtime/spec/rlimits.ts';
 import { parseSignal } from './signals.ts';
 import { resolveUser } from './user.ts';
+import { resolveResources, validateOomScoreAdj, type HostFacts, type ResourceOptions } from './resources.ts';
 
-/** What a container is asked to be. Field names follow docker's flags. */
-export interface CreateOptions {
+/** What a container is asked to be. Field names follow docker's flags; resource limits come from ResourceOptions. */
+export interface CreateOptions extends ResourceOptions {
   image: string;
   name?: string;
   /** Replaces the image's Cmd. */
@@ -39,21 +40,26 @@ export interface CreateOptions {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   runtime?: string;
-  /** Bytes. */
-  memory?: number;
-  /** Bytes of memory+swap, -1 for unlimited. */
-  memorySwap?: number;
-  pidsLimit?: number;
   autoRemove?: boolean;
+  /** -1000–1000. */
+  oomScoreAdj?: number;
+  /** Parent cgroup (default /berth). */
+  cgroupParent?: string;
+  /** `disabled` runs without a cgroup (crun only). */
+  cgroups?: 'enabled' | 'disabled';
 }
 
 export interface ImageAccess {
   readFile(img: ImageRow, path: string): string | null;
 }
 
-const MIN_MEMORY = 6 * 1024 * 1024;
-
-export function buildConfig(opts: CreateOptions, img: ImageRow, images: ImageAccess, runtime: string): ContainerConfig {
+export function buildConfig(
+  opts: CreateOptions,
+  img: ImageRow,
+  images: ImageAccess,
+  runtime: string,
+  host: HostFacts,
+): { config: ContainerConfig; warnings: string[] } {
   const ic = img.config.config;
   let entrypoint = opts.entrypoint ?? ic.Entrypoint ?? null;
   if (entrypoint && (entrypoint.length === 0 || (entrypoint.length === 1 && entrypoint[0] === ''))) entrypoint = null;
@@ -77,22 +83,16 @@ export function buildConfig(opts: CreateOptions, img: ImageRow, images: ImageAcc
     seen.add(m.destination);
   }
 
-  const host = readHostRlimits();
+  const hostLimits = readHostRlimits();
   const requested: Rlimit[] = (opts.ulimits ?? []).map(parseUlimit);
-  const rlimits = mergeRlimits(defaultRlimits(host), clampRlimits(requested, host));
+  const rlimits = mergeRlimits(defaultRlimits(hostLimits), clampRlimits(requested, hostLimits));
 
-  if (opts.memory !== undefined && (!Number.isFinite(opts.memory) || opts.memory < MIN_MEMORY)) {
-    throw new InvalidArgument('Minimum memory limit allowed is 6MB');
-  }
-  if (opts.memorySwap !== undefined && opts.memorySwap !== -1) {
-    if (opts.memory === undefined) throw new InvalidArgument('You should always set the Memory limit when using Memoryswap limit');
-    if (opts.memorySwap < opts.memory) throw new InvalidArgument('Minimum memoryswap limit should be larger than memory limit');
-  }
-  if (opts.pidsLimit !== undefined && !Number.isInteger(opts.pidsLimit)) throw new InvalidArgument('invalid pids limit');
+  const { resources, warnings } = resolveResources(opts, {}, host);
+  const cgroupParent = opts.cgroupParent === undefined ? undefined : normalizeCgroupParent(opts.cgroupParent);
   const stopTimeout = opts.stopTimeout ?? 10;
   if (!Number.isInteger(stopTimeout) || stopTimeout < -1) throw new InvalidArgument(`invalid stop timeout: ${opts.stopTimeout}`);
 
-  return {
+  const config: ContainerConfig = {
     image: opts.image,
     imageId: img.id,
     args,
@@ -110,11 +110,10 @@ export function buildConfig(opts: CreateOptions, img: ImageRow, images: ImageAcc
     readonlyRootfs: opts.readonlyRootfs ?? false,
     mounts,
     rlimits,
-    resources: {
-      memory: opts.memory,
-      memorySwap: opts.memorySwap,
-      pidsLimit: opts.pidsLimit,
-    },
+    resources,
+    oomScoreAdj: validateOomScoreAdj(opts.oomScoreAdj),
+    cgroupParent,
+    cgroups: opts.cgroups ?? 'enabled',
     labels: { ...(ic.Labels ?? {}), ...(opts.labels ?? {}) },
     annotations: { ...(opts.annotations ?? {}) },
     stopSignal: parseSignal(opts.stopSignal ?? ic.StopSignal ?? 'SIGTERM'),
@@ -123,6 +122,14 @@ export function buildConfig(opts: CreateOptions, img: ImageRow, images: ImageAcc
     autoRemove: opts.autoRemove ?? false,
     runtime,
   };
+  return { config, warnings };
+}
+
+/** `--cgroup-parent`: an absolute cgroup path without `..` (relative ones are taken from the root, as runc does). */
+function normalizeCgroupParent(p: string): string {
+  const norm = posix.normalize(`/${p}`);
+  if (p === '' || norm.split('/').includes('..') || /[\s:]/.test(p)) throw new InvalidArgument(`invalid --cgroup-parent: ${p}`);
+  return norm.replace(/\/+$/, '') || '/';
 }
 
 function mergeEnv(base: string[], over: string[]): string[] {

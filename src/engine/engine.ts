@@ -29,6 +29,8 @@ import { trace } from '../sys/trace.ts';
 import { isAlive, procStartTime, selfIdentity } from '../sys/proc.ts';
 import type { ContainerState } from '../types.ts';
 import { buildConfig, type CreateOptions } from './config.ts';
+import { hostFacts, resolveResources, type ResourceOptions } from './resources.ts';
+import { ociResources } from '../runtime/spec/resources.ts';
 import { Container } from './container.ts';
 import { LogTail, type LogRecord } from './logs.ts';
 import { loadHooks } from './hooks.ts';
@@ -57,6 +59,8 @@ export interface EngineOptions {
   exitCommand?: string[];
   /** Where notices go (repairs the engine made): default stderr. */
   notice?: (msg: string) => void;
+  /** Where warnings go (settings this host discards, as docker warns): default stderr. */
+  warn?: (msg: string) => void;
 }
 
 export interface StartOptions {
@@ -140,6 +144,11 @@ export class Engine {
   }
 
   // ---- paths ----
+
+  /** The container's cgroup, relative to each hierarchy's root. */
+  cgroupPath(row: ContainerRow): string {
+    return `${row.config.cgroupParent ?? '/berth'}/${row.id}`.replace(/^\/\//, '/');
+  }
 
   hooksDir(): string {
     return this.options.hooksDir ?? join(this.root, 'hooks.d');
@@ -314,6 +323,10 @@ export class Engine {
     return row.conmonPid === 0 || !isAlive(row.conmonPid, row.conmonStart);
   }
 
+  private warn(msg: string): void {
+    (this.options.warn ?? ((m: string) => process.stderr.write(`WARNING: ${m}\n`)))(msg);
+  }
+
   private notice(msg: string): void {
     (this.options.notice ?? ((m: string) => process.stderr.write(`berth: ${m}\n`)))(msg);
   }
@@ -326,7 +339,11 @@ export class Engine {
     const img = this.images.resolve(opts.image);
     const runtime = opts.runtime ?? this.runtimes().chosen?.name;
     this.driver(runtime); // refuse an unusable runtime before anything is written
-    const config = buildConfig(opts, img, this.images, runtime!);
+    const { config, warnings } = buildConfig(opts, img, this.images, runtime!, hostFacts(this.cgroups().version));
+    if (config.cgroups === 'disabled' && !this.driver(runtime).features().supportsNoCgroups) {
+      throw new NotSupported(`${runtime} cannot run a container without cgroups: --cgroups disabled needs crun`);
+    }
+    for (const w of warnings) this.warn(w);
     if (config.init && !initBinary()) throw new NotSupported('--init needs catatonit or tini-static (apt-get install catatonit)');
     loadHooks(this.hooksDir(), config); // a malformed hooks file fails the create, not a later start
     const id = newId();
@@ -432,6 +449,7 @@ export class Engine {
       stdin: row.config.openStdin,
       exitCommand,
       bundleReady,
+      noCgroups: row.config.cgroups === 'disabled',
     });
     created.catch(() => {}); // awaited below; a failure before that is not unhandled
     try {
@@ -441,7 +459,7 @@ export class Engine {
       const cg = this.cgroups();
       const spec = buildSpec(row.config, {
         rootfs: join(d, 'rootfs'),
-        cgroupsPath: `/berth/${row.id}`,
+        cgroupsPath: this.cgroupPath(row),
         cgroupVersion: cg.version,
         hostRlimits: readHostRlimits(),
         initPath: row.config.init ? initBinary() : undefined,
@@ -677,6 +695,22 @@ export class Engine {
 
   inspect(ref: string): ContainerRow {
     return this.sync(this.find(ref));
+  }
+
+  /**
+   * Change the resource limits of a container, as `docker update`: checked like create's, applied to a
+   * live container through the runtime, and kept for its next start. Returns docker's warnings.
+   */
+  async update(ref: string, opts: ResourceOptions): Promise<string[]> {
+    return this.withLock(ref, async (row) => {
+      if (row.config.cgroups === 'disabled') throw new Conflict(`container ${row.name} runs without cgroups: its resources cannot be updated`);
+      const { resources, warnings } = resolveResources(opts, row.config.resources, hostFacts(this.cgroups().version));
+      if (row.state === 'running' || row.state === 'paused') {
+        await this.driver(row.config.runtime).update(row.id, ociResources(resources));
+      }
+      this.containers.updateResources(row.id, resources);
+      return warnings;
+    });
   }
 
   /** Pids of the container's processes (for top). */

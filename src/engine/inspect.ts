@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { ContainerRow } from '../store/containers.ts';
-import type { ContainerState } from '../types.ts';
+import type { ContainerState, Resources, ThrottleDevice } from '../types.ts';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -36,6 +36,32 @@ export function statusText(r: ContainerRow, now = Date.now(), human: (ms: number
     default:
       return 'Created';
   }
+}
+
+const devices = (l: ThrottleDevice[] | undefined) => l?.map((d) => ({ Path: d.path, Rate: d.rate })) ?? [];
+
+/** Docker's HostConfig resource fields (zero values where unset, as docker shows them). */
+export function hostConfigResources(r: Resources) {
+  return {
+    Memory: r.memory ?? 0,
+    MemorySwap: r.memorySwap ?? (r.memory ? r.memory * 2 : 0),
+    MemoryReservation: r.memoryReservation ?? 0,
+    KernelMemory: r.kernelMemory ?? 0,
+    MemorySwappiness: r.memorySwappiness ?? null,
+    OomKillDisable: r.oomKillDisable ?? false,
+    CpuShares: r.cpuShares ?? 0,
+    NanoCpus: r.nanoCpus ?? 0,
+    CpuPeriod: r.cpuPeriod ?? 0,
+    CpuQuota: r.cpuQuota ?? 0,
+    CpusetCpus: r.cpusetCpus ?? '',
+    CpusetMems: r.cpusetMems ?? '',
+    BlkioWeight: r.blkioWeight ?? 0,
+    BlkioDeviceReadBps: devices(r.blkioDeviceReadBps),
+    BlkioDeviceWriteBps: devices(r.blkioDeviceWriteBps),
+    BlkioDeviceReadIOps: devices(r.blkioDeviceReadIOps),
+    BlkioDeviceWriteIOps: devices(r.blkioDeviceWriteIOps),
+    PidsLimit: r.pidsLimit ?? null,
+  };
 }
 
 export interface InspectContext {
@@ -90,9 +116,10 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
       Tmpfs: Object.fromEntries(c.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.destination, m.options.join(',')])),
       Init: c.init,
       Runtime: c.runtime,
-      Memory: c.resources.memory ?? 0,
-      MemorySwap: c.resources.memorySwap ?? (c.resources.memory ? c.resources.memory * 2 : 0),
-      PidsLimit: c.resources.pidsLimit ?? null,
+      ...hostConfigResources(c.resources),
+      OomScoreAdj: c.oomScoreAdj ?? 0,
+      CgroupParent: c.cgroupParent ?? '',
+      Cgroups: c.cgroups ?? 'enabled',
       Ulimits: c.rlimits.map((l) => ({ Name: l.type.replace(/^RLIMIT_/, '').toLowerCase(), Soft: l.soft, Hard: l.hard })),
       Privileged: false,
       CapAdd: null,

@@ -20,6 +20,8 @@ export interface CreateRequest {
    * told to go only then, so its start-up overlaps the engine's own work. A rejection aborts the create.
    */
   bundleReady?: Promise<void>;
+  /** Run without a cgroup (only where features().supportsNoCgroups). */
+  noCgroups?: boolean;
 }
 
 export interface Created {

@@ -42,6 +42,12 @@ export class OciDriver implements RuntimeDriver {
       `--runtime-arg=${ociLog}`,
       '-l', req.logPath ? `k8s-file:${req.logPath}` : 'none',
     ];
+    if (req.noCgroups) {
+      if (!this.features().supportsNoCgroups) {
+        return Promise.reject(new NotSupported(`${this.name} cannot run a container without cgroups`));
+      }
+      args.push('--runtime-arg', '--cgroup-manager=disabled');
+    }
     if (req.tty) args.push('-t');
     if (req.stdin) args.push('-i');
     if (req.exitCommand && req.exitCommand.length > 0) {

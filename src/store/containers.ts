@@ -178,6 +178,17 @@ export class ContainerRepo {
     return Number(r.changes) === 1;
   }
 
+  /** Replace the resources in a container's config (`update`: the one change a config takes after create). */
+  updateResources(id: string, resources: ContainerConfig['resources']): void {
+    tx(this.db, () => {
+      const r = this.db.prepare('SELECT config FROM containers WHERE id = ?').get(id) as Raw | undefined;
+      if (!r) return;
+      const config = JSON.parse(r.config as string) as ContainerConfig;
+      config.resources = resources;
+      this.db.prepare('UPDATE containers SET config = ? WHERE id = ?').run(JSON.stringify(config), id);
+    });
+  }
+
   delete(id: string): void {
     this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
   }

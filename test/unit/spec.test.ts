@@ -198,6 +198,33 @@ test('resources: pids and cpu', () => {
   assert.deepEqual(res({ cpuQuota: 20000 }).cpu, { quota: 20000 });
 });
 
+test('resources: memory reservation, kernel, swappiness, OOM killer; --cpus; cpuset; blkio; oom score; no cgroups', () => {
+  const res = (r: ContainerConfig['resources']) => buildSpec(config({ resources: r }), ctx()).linux.resources;
+  assert.deepEqual(res({ memory: 64 << 20, memoryReservation: 32 << 20, kernelMemory: 8 << 20, memorySwappiness: 10, oomKillDisable: true }).memory, {
+    limit: 64 << 20,
+    swap: 128 << 20,
+    reservation: 32 << 20,
+    kernel: 8 << 20,
+    swappiness: 10,
+    disableOOMKiller: true,
+  });
+  assert.deepEqual(res({ nanoCpus: 1.5e9 }).cpu, { period: 100000, quota: 150000 });
+  assert.deepEqual(res({ nanoCpus: 5e8, cpuShares: 256 }).cpu, { shares: 256, period: 100000, quota: 50000 });
+  assert.deepEqual(res({ cpusetCpus: '0', cpusetMems: '0' }).cpu, { cpus: '0', mems: '0' });
+  const dev = { path: '/dev/vda', major: 254, minor: 0, rate: 1048576 };
+  assert.deepEqual(res({ blkioWeight: 300, blkioDeviceReadBps: [dev], blkioDeviceWriteIOps: [{ ...dev, rate: 100 }] }).blockIO, {
+    weight: 300,
+    throttleReadBpsDevice: [{ major: 254, minor: 0, rate: 1048576 }],
+    throttleWriteIOPSDevice: [{ major: 254, minor: 0, rate: 100 }],
+  });
+  assert.equal(buildSpec(config({ oomScoreAdj: 500 }), ctx()).process.oomScoreAdj, 500);
+  assert.equal(buildSpec(config(), ctx()).process.oomScoreAdj, undefined);
+  const off = buildSpec(config({ cgroups: 'disabled', resources: { memory: 64 << 20, pidsLimit: 10 } }), ctx()).linux.resources;
+  assert.equal(off.memory, undefined);
+  assert.equal(off.pids, undefined);
+  assert.ok(off.devices && off.devices.length > 0);
+});
+
 test('hooks passed through; absent when none', () => {
   const hooks = { prestart: [{ path: '/usr/bin/hook', args: ['hook', 'x'], timeout: 5 }] };
   const s = buildSpec(config(), ctx({ hooks }));

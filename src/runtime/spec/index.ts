@@ -2,13 +2,16 @@
  * ContainerConfig → OCI runtime-spec 1.0.2 config.json, with docker's defaults. Pure: everything
  * about the host comes in through SpecContext.
  */
-import { InvalidArgument, NotSupported } from '../../errors.ts';
+import { NotSupported } from '../../errors.ts';
 import type { ContainerConfig, OciHooks, Resources, Rlimit } from '../../types.ts';
 import { DEFAULT_CAPABILITIES } from './capabilities.ts';
-import { defaultDeviceRules, type DeviceCgroupRule } from './devices.ts';
+import { defaultDeviceRules } from './devices.ts';
 import { buildMounts, type OciMount } from './mounts.ts';
 import { MASKED_PATHS, READONLY_PATHS } from './paths.ts';
 import { clampRlimits, defaultRlimits, type HostRlimits } from './rlimits.ts';
+import { ociResources, type OciResources } from './resources.ts';
+
+export type { OciResources } from './resources.ts';
 
 export type { DeviceCgroupRule } from './devices.ts';
 export type { OciMount } from './mounts.ts';
@@ -39,14 +42,6 @@ export interface OciLinuxDevice {
   fileMode?: number;
   uid?: number;
   gid?: number;
-}
-
-export interface OciResources {
-  devices: DeviceCgroupRule[];
-  /** limit and swap in bytes; swap is memory+swap (runtimes convert for cgroup v2); -1 = unlimited. */
-  memory?: { limit?: number; swap?: number };
-  cpu?: { shares?: number; quota?: number; period?: number };
-  pids?: { limit: number };
 }
 
 export interface OciSpec {
@@ -116,32 +111,11 @@ function rlimits(requested: readonly Rlimit[], host: HostRlimits): Rlimit[] {
   return [...byType.values()];
 }
 
-function memory(r: Resources): OciResources['memory'] {
-  const { memory: limit, memorySwap } = r;
-  if (limit === undefined) {
-    if (memorySwap !== undefined && memorySwap !== -1) {
-      throw new InvalidArgument('You should always set the Memory limit when using Memoryswap limit');
-    }
-    return undefined;
-  }
-  if (memorySwap === undefined) return { limit, swap: 2 * limit };
-  if (memorySwap !== -1 && memorySwap < limit) {
-    throw new InvalidArgument('Minimum memoryswap limit should be larger than memory limit');
-  }
-  return { limit, swap: memorySwap };
-}
-
-function resources(r: Resources): OciResources {
-  const out: OciResources = { devices: defaultDeviceRules() };
-  const mem = memory(r);
-  if (mem) out.memory = mem;
-  const cpu: NonNullable<OciResources['cpu']> = {};
-  if (r.cpuShares !== undefined) cpu.shares = r.cpuShares;
-  if (r.cpuQuota !== undefined) cpu.quota = r.cpuQuota;
-  if (r.cpuPeriod !== undefined) cpu.period = r.cpuPeriod;
-  if (Object.keys(cpu).length > 0) out.cpu = cpu;
-  // docker: 0 or negative means unlimited, which is the same as no limit on a new cgroup.
-  if (r.pidsLimit !== undefined && r.pidsLimit > 0) out.pids = { limit: r.pidsLimit };
+function resources(r: Resources, disabled: boolean): OciResources {
+  // Without a cgroup (--cgroups disabled) limits cannot apply; the device list still names the nodes.
+  if (disabled) return { devices: defaultDeviceRules() };
+  const out: OciResources = { devices: defaultDeviceRules(), ...ociResources(r) };
+  if (out.pids?.limit === -1) delete out.pids; // a new cgroup is unlimited already
   return out;
 }
 
@@ -168,6 +142,7 @@ export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): OciSpec {
       },
       rlimits: rlimits(cfg.rlimits, ctx.hostRlimits),
       noNewPrivileges: false,
+      ...(cfg.oomScoreAdj !== undefined ? { oomScoreAdj: cfg.oomScoreAdj } : {}),
     },
     root: { path: ctx.rootfs, readonly: cfg.readonlyRootfs },
     hostname: cfg.hostname,
@@ -175,7 +150,7 @@ export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): OciSpec {
     annotations: { ...cfg.annotations },
     linux: {
       namespaces: namespaces(ctx),
-      resources: resources(cfg.resources),
+      resources: resources(cfg.resources, cfg.cgroups === 'disabled'),
       cgroupsPath: ctx.cgroupsPath,
       maskedPaths: [...MASKED_PATHS],
       readonlyPaths: [...READONLY_PATHS],

@@ -1,0 +1,34 @@
+/** `berth update [OPTIONS] CONTAINER...`: change resource limits, live. */
+import type { FlagDef } from '../flags.ts';
+import { eachContainer, parse, withEngine, type Command } from '../common.ts';
+import { toResourceOptions, updatableFlags } from '../resource-flags.ts';
+import { InvalidArgument } from '../../errors.ts';
+import type { Globals } from '../main.ts';
+
+const flags = [
+  ...updatableFlags,
+  { name: 'restart', type: 'string', description: 'Restart policy to apply when a container exits' },
+] as const satisfies readonly FlagDef[];
+
+const cmd: Command<typeof flags> = {
+  usage: '[OPTIONS] CONTAINER [CONTAINER...]',
+  description: 'Update configuration of one or more containers',
+  flags,
+  args: [1, Infinity],
+};
+
+export async function main(argv: string[], g: Globals): Promise<number> {
+  const p = parse(cmd, argv, 'update');
+  if (typeof p === 'number') return p;
+  return withEngine(g, 'update', async (engine) => {
+    if (p.changed.has('restart')) throw new InvalidArgument('--restart: restart policies are not supported yet');
+    const opts = toResourceOptions(p.flags, p.changed);
+    if (Object.values(opts).every((v) => v === undefined)) {
+      throw new InvalidArgument('you must provide one or more flags when using this command');
+    }
+    return eachContainer(p.args, 'update', async (ref) => {
+      for (const w of await engine.update(ref, opts)) process.stderr.write(`WARNING: ${w}\n`);
+      return ref;
+    });
+  });
+}

@@ -1,0 +1,93 @@
+/**
+ * Resources → the OCI spec's linux.resources, in cgroup v1 terms (runtimes convert for v2: see
+ * src/runtime/cgroups.ts). Used for the spec at create and for `runtime update` on a live container.
+ */
+import { InvalidArgument } from '../../errors.ts';
+import type { Resources, ThrottleDevice } from '../../types.ts';
+import type { DeviceCgroupRule } from './devices.ts';
+
+interface OciThrottle {
+  major: number;
+  minor: number;
+  rate: number;
+}
+
+export interface OciResources {
+  devices?: DeviceCgroupRule[];
+  /** Bytes; swap is memory+swap; -1 = unlimited. */
+  memory?: { limit?: number; reservation?: number; swap?: number; kernel?: number; swappiness?: number; disableOOMKiller?: boolean };
+  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
+  blockIO?: {
+    weight?: number;
+    throttleReadBpsDevice?: OciThrottle[];
+    throttleWriteBpsDevice?: OciThrottle[];
+    throttleReadIOPSDevice?: OciThrottle[];
+    throttleWriteIOPSDevice?: OciThrottle[];
+  };
+  pids?: { limit: number };
+}
+
+/** docker's --cpus: a 100 ms period and the matching quota. */
+export const NANO_CPU_PERIOD = 100_000;
+
+function memory(r: Resources): OciResources['memory'] {
+  const out: NonNullable<OciResources['memory']> = {};
+  const { memory: limit, memorySwap } = r;
+  if (limit === undefined) {
+    if (memorySwap !== undefined && memorySwap !== -1) {
+      throw new InvalidArgument('You should always set the Memory limit when using Memoryswap limit');
+    }
+  } else {
+    out.limit = limit;
+    if (memorySwap === undefined) out.swap = 2 * limit;
+    else if (memorySwap !== -1 && memorySwap < limit) {
+      throw new InvalidArgument('Minimum memoryswap limit should be larger than memory limit');
+    } else out.swap = memorySwap;
+  }
+  if (r.memoryReservation !== undefined) out.reservation = r.memoryReservation;
+  if (r.kernelMemory !== undefined) out.kernel = r.kernelMemory;
+  if (r.memorySwappiness !== undefined) out.swappiness = r.memorySwappiness;
+  if (r.oomKillDisable) out.disableOOMKiller = true;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+function cpu(r: Resources): OciResources['cpu'] {
+  const out: NonNullable<OciResources['cpu']> = {};
+  if (r.cpuShares !== undefined && r.cpuShares > 0) out.shares = r.cpuShares;
+  if (r.nanoCpus !== undefined && r.nanoCpus > 0) {
+    out.period = NANO_CPU_PERIOD;
+    out.quota = Math.round((r.nanoCpus * NANO_CPU_PERIOD) / 1e9);
+  } else {
+    if (r.cpuQuota !== undefined && r.cpuQuota !== 0) out.quota = r.cpuQuota;
+    if (r.cpuPeriod !== undefined && r.cpuPeriod !== 0) out.period = r.cpuPeriod;
+  }
+  if (r.cpusetCpus) out.cpus = r.cpusetCpus;
+  if (r.cpusetMems) out.mems = r.cpusetMems;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+const throttle = (list: ThrottleDevice[] | undefined) => list?.map(({ major, minor, rate }) => ({ major, minor, rate }));
+
+function blockIO(r: Resources): OciResources['blockIO'] {
+  const out: NonNullable<OciResources['blockIO']> = {};
+  if (r.blkioWeight !== undefined && r.blkioWeight > 0) out.weight = r.blkioWeight;
+  if (r.blkioDeviceReadBps?.length) out.throttleReadBpsDevice = throttle(r.blkioDeviceReadBps);
+  if (r.blkioDeviceWriteBps?.length) out.throttleWriteBpsDevice = throttle(r.blkioDeviceWriteBps);
+  if (r.blkioDeviceReadIOps?.length) out.throttleReadIOPSDevice = throttle(r.blkioDeviceReadIOps);
+  if (r.blkioDeviceWriteIOps?.length) out.throttleWriteIOPSDevice = throttle(r.blkioDeviceWriteIOps);
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** The resources part of the spec (without the device rules, which buildSpec adds). */
+export function ociResources(r: Resources): OciResources {
+  const out: OciResources = {};
+  const mem = memory(r);
+  if (mem) out.memory = mem;
+  const c = cpu(r);
+  if (c) out.cpu = c;
+  const b = blockIO(r);
+  if (b) out.blockIO = b;
+  // docker: 0 or negative means unlimited. A live update to unlimited must say so: -1 is "max".
+  if (r.pidsLimit !== undefined && r.pidsLimit !== 0) out.pids = { limit: r.pidsLimit > 0 ? r.pidsLimit : -1 };
+  return out;
+}
