@@ -11,7 +11,8 @@
 export { Engine, type EngineOptions, type LifecycleHooks, type StartOptions } from './engine/engine.ts';
 export { Container } from './engine/container.ts';
 export type { CreateOptions } from './engine/config.ts';
+export type { ResourceOptions } from './engine/resources.ts';
 export type { LogRecord, StreamName } from './engine/logs.ts';
 export type { ContainerRow } from './store/containers.ts';
-export type { ContainerConfig, ContainerState, MountSpec, Rlimit, Resources } from './types.ts';
+export type { ContainerConfig, ContainerState, MountSpec, Rlimit, Resources, ThrottleDevice } from './types.ts';
 export * from './errors.ts';

@@ -1,0 +1,98 @@
+/** resolveResources: docker's checks and warnings, for create (from nothing) and update (over current limits). */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { InvalidArgument } from '../../src/errors.ts';
+import { parseCpuList, resolveResources, validateOomScoreAdj, type HostFacts } from '../../src/engine/resources.ts';
+import { ociResources } from '../../src/runtime/spec/resources.ts';
+
+const MB = 1024 * 1024;
+const v1: HostFacts = { cpus: 2, onlineCpus: new Set([0, 1]), onlineMems: new Set([0]), cgroupVersion: 1, kernelMemory: true };
+const v2: HostFacts = { ...v1, cgroupVersion: 2, kernelMemory: false };
+
+const refuses = (opts: Parameters<typeof resolveResources>[0], msg: RegExp, host = v1, base = {}) =>
+  assert.throws(() => resolveResources(opts, base, host), (e: unknown) => e instanceof InvalidArgument && msg.test((e as Error).message));
+
+test('accepted values pass through; --cpus becomes nano CPUs', () => {
+  const { resources, warnings } = resolveResources(
+    { memory: 64 * MB, memorySwap: 128 * MB, memoryReservation: 32 * MB, cpus: 1.5, cpusetCpus: '0-1', blkioWeight: 300, pidsLimit: 20, memorySwappiness: 10 },
+    {},
+    v1,
+  );
+  assert.deepEqual(resources, {
+    memory: 64 * MB,
+    memorySwap: 128 * MB,
+    memoryReservation: 32 * MB,
+    nanoCpus: 1.5e9,
+    cpusetCpus: '0-1',
+    blkioWeight: 300,
+    pidsLimit: 20,
+    memorySwappiness: 10,
+  });
+  assert.deepEqual(warnings, []);
+});
+
+test('docker refusals with docker messages', () => {
+  refuses({ memory: MB }, /Minimum memory limit allowed is 6MB/);
+  refuses({ memorySwap: 64 * MB }, /always set the Memory limit/);
+  refuses({ memory: 64 * MB, memorySwap: 32 * MB }, /memoryswap limit should be larger than memory limit/);
+  refuses({ memory: 64 * MB, memoryReservation: 128 * MB }, /can not be less than memory reservation/);
+  refuses({ memoryReservation: MB }, /Minimum memory reservation allowed is 6MB/);
+  refuses({ kernelMemory: MB }, /Minimum kernel memory limit allowed is 4MB/);
+  refuses({ memorySwappiness: 101 }, /valid memory swappiness range is 0-100/);
+  refuses({ cpus: 3 }, /Range of CPUs is from 0.01 to 2.00, as there are only 2 CPUs available/);
+  refuses({ cpus: 0.001 }, /Range of CPUs/);
+  refuses({ cpus: 0.5, cpuQuota: 50000 }, /Nano CPUs and CPU Quota cannot both be set/);
+  refuses({ cpus: 0.5, cpuPeriod: 50000 }, /Nano CPUs and CPU Period cannot both be set/);
+  refuses({ cpuPeriod: 999 }, /CPU cfs period can not be less than 1ms/);
+  refuses({ cpuPeriod: 1_000_001 }, /larger than 1s/);
+  refuses({ cpuQuota: 999 }, /CPU cfs quota can not be less than 1ms/);
+  refuses({ cpuShares: -1 }, /invalid CPU shares/);
+  refuses({ cpusetCpus: '3' }, /Requested CPUs are not available - requested 3, available: 0,1/);
+  refuses({ cpusetCpus: 'a-b' }, /Invalid value a-b for cpuset cpus/);
+  refuses({ cpusetMems: '1' }, /Requested memory nodes are not available/);
+  refuses({ blkioWeight: 5 }, /Range of blkio weight is from 10 to 1000/);
+  refuses({ blkioWeight: 1001 }, /Range of blkio weight/);
+  refuses({ deviceReadBps: [{ path: '/dev/null', rate: 1 }] }, /not a block device/);
+  refuses({ deviceReadBps: [{ path: '/dev/nope-nope', rate: 1 }] }, /no such device/);
+  assert.throws(() => validateOomScoreAdj(1001), /range for oom score adj is \[-1000, 1000\]/);
+  assert.equal(validateOomScoreAdj(-1000), -1000);
+});
+
+test('update merges over the current limits and checks the result', () => {
+  const base = { memory: 64 * MB, memoryReservation: 32 * MB, nanoCpus: 5e8 };
+  assert.deepEqual(resolveResources({ memory: 128 * MB }, base, v1).resources, { ...base, memory: 128 * MB });
+  // lowering memory under the kept reservation is refused
+  refuses({ memory: 16 * MB }, /can not be less than memory reservation/, v1, base);
+  // period/quota cannot be added to a container limited with --cpus, unless --cpus is given again
+  refuses({ cpuQuota: 20000 }, /CPU Period or Quota cannot be set when Nano CPUs are set/, v1, base);
+  assert.equal(resolveResources({ cpus: 1 }, base, v1).resources.nanoCpus, 1e9);
+});
+
+test('settings the host discards are dropped with docker warnings', () => {
+  const k = resolveResources({ kernelMemory: 64 * MB }, {}, { ...v1, kernelMemory: false });
+  assert.equal(k.resources.kernelMemory, undefined);
+  assert.match(k.warnings[0]!, /does not support kernel memory limit/);
+  const s = resolveResources({ memorySwappiness: 10, oomKillDisable: true, memory: 64 * MB }, {}, v2);
+  assert.equal(s.resources.memorySwappiness, undefined);
+  assert.equal(s.resources.oomKillDisable, undefined);
+  assert.equal(s.warnings.length, 2);
+  const o = resolveResources({ oomKillDisable: true }, {}, v1);
+  assert.equal(o.resources.oomKillDisable, true);
+  assert.match(o.warnings[0]!, /without setting a '-m\/--memory' limit may be dangerous/);
+  assert.equal(resolveResources({ memorySwappiness: -1 }, {}, v1).resources.memorySwappiness, undefined);
+});
+
+test('cpu lists', () => {
+  assert.deepEqual([...parseCpuList('0-2,5')], [0, 1, 2, 5]);
+  assert.deepEqual([...parseCpuList('')], []);
+  assert.throws(() => parseCpuList('2-1'), InvalidArgument);
+  assert.throws(() => parseCpuList('x'), InvalidArgument);
+});
+
+test('ociResources for a live update: unlimited pids is -1, nano CPUs become quota over 100 ms', () => {
+  assert.deepEqual(ociResources({ pidsLimit: -1 }).pids, { limit: -1 });
+  assert.deepEqual(ociResources({ pidsLimit: 0 }).pids, undefined);
+  assert.deepEqual(ociResources({ nanoCpus: 2.5e8 }).cpu, { period: 100000, quota: 25000 });
+  assert.deepEqual(ociResources({ memory: 64 * MB, memorySwap: -1 }).memory, { limit: 64 * MB, swap: -1 });
+  assert.equal(ociResources({}).devices, undefined);
+});
