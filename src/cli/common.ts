@@ -70,7 +70,7 @@ export function parse<const D extends readonly FlagDef[]>(cmd: Command<D>, argv:
     throw e;
   }
   if (res.help) {
-    process.stdout.write(usageText(`berth ${verb}`, cmd.usage, cmd.flags, cmd.description));
+    process.stdout.write(usageText(verb, cmd.usage, cmd.flags, cmd.description));
     return 0;
   }
   const [min, max] = cmd.args ?? [0, Infinity];

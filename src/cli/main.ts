@@ -36,6 +36,7 @@ const commands: Record<string, Loader> = {
   rmi: () => import('./commands/rmi.ts'),
   info: () => import('./commands/info.ts'),
   update: () => import('./commands/update.ts'),
+  stats: () => import('./commands/stats.ts'),
   version: () => import('./commands/version.ts'),
   'container prune': () => import('./commands/prune.ts'),
   'container cleanup': () => import('./commands/cleanup.ts'),
@@ -56,7 +57,7 @@ const aliases: Record<string, string> = {
   'image remove': 'rmi',
   'image import': 'import',
 };
-for (const v of ['run', 'create', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'logs', 'top', 'rename', 'update']) {
+for (const v of ['run', 'create', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'logs', 'top', 'rename', 'update', 'stats']) {
   aliases[`container ${v}`] = v;
 }
 
