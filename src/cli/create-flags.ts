@@ -27,6 +27,8 @@ export const createFlags = [
   { name: 'tty', short: 't', type: 'bool', description: 'Allocate a pseudo-TTY' },
   { name: 'interactive', short: 'i', type: 'bool', description: 'Keep STDIN open even if not attached' },
   { name: 'rm', type: 'bool', description: 'Automatically remove the container when it exits' },
+  { name: 'log-driver', type: 'string', default: 'k8s-file', description: 'Logging driver for the container (k8s-file, journald, none)' },
+  { name: 'log-opt', type: 'list', description: 'Log driver options (max-size=10m)' },
   ...updatableFlags,
   ...createOnlyResourceFlags,
 ] as const satisfies readonly FlagDef[];
@@ -87,5 +89,13 @@ export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args:
     throw new InvalidArgument(`invalid argument "${f.cgroups}" for "--cgroups" flag: must be enabled or disabled`);
   }
   opts.cgroups = f.cgroups;
+  opts.logDriver = f['log-driver'];
+  opts.logOpts = Object.fromEntries(
+    f['log-opt'].map((o) => {
+      const i = o.indexOf('=');
+      if (i <= 0) throw new InvalidArgument(`invalid log opt: ${o} (expected key=value)`);
+      return [o.slice(0, i), o.slice(i + 1)];
+    }),
+  );
   return { ...opts, ...toResourceOptions(f, changed) };
 }

@@ -2,7 +2,7 @@
  * CreateOptions (what a user asks for, from any face) merged with the image into a ContainerConfig.
  * Every check that can fail runs here, before anything is written.
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, posix } from 'node:path';
 import { InvalidArgument } from '../errors.ts';
 import type { ImageRow } from '../store/images.ts';
@@ -47,6 +47,10 @@ export interface CreateOptions extends ResourceOptions {
   cgroupParent?: string;
   /** `disabled` runs without a cgroup (crun only). */
   cgroups?: 'enabled' | 'disabled';
+  /** k8s-file (default), journald or none. */
+  logDriver?: string;
+  /** `--log-opt k=v`: max-size (k8s-file) and tag (journald). */
+  logOpts?: Record<string, string>;
 }
 
 export interface ImageAccess {
@@ -114,6 +118,7 @@ export function buildConfig(
     oomScoreAdj: validateOomScoreAdj(opts.oomScoreAdj),
     cgroupParent,
     cgroups: opts.cgroups ?? 'enabled',
+    ...logConfig(opts.logDriver, opts.logOpts ?? {}),
     labels: { ...(ic.Labels ?? {}), ...(opts.labels ?? {}) },
     annotations: { ...(opts.annotations ?? {}) },
     stopSignal: parseSignal(opts.stopSignal ?? ic.StopSignal ?? 'SIGTERM'),
@@ -123,6 +128,27 @@ export function buildConfig(
     runtime,
   };
   return { config, warnings };
+}
+
+function logConfig(driver = 'k8s-file', opts: Record<string, string>): Pick<ContainerConfig, 'logDriver' | 'logSizeMax'> {
+  if (driver !== 'k8s-file' && driver !== 'journald' && driver !== 'none') {
+    throw new InvalidArgument(`unknown log driver ${driver}: use k8s-file, journald or none`);
+  }
+  if (driver === 'journald' && !existsSync('/run/systemd/journal/socket')) {
+    throw new InvalidArgument('log driver journald: no journald on this host (/run/systemd/journal/socket is missing)');
+  }
+  let logSizeMax: number | undefined;
+  for (const [k, v] of Object.entries(opts)) {
+    if (k === 'max-size' && driver === 'k8s-file') {
+      const m = /^(\d+)([kmg]?)b?$/i.exec(v);
+      if (!m) throw new InvalidArgument(`invalid max-size for log driver: ${v}`);
+      logSizeMax = Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2]!.toLowerCase()]!;
+      if (logSizeMax < 1024) throw new InvalidArgument(`max-size ${v} is too small: at least 1k`);
+    } else {
+      throw new InvalidArgument(`unknown log opt '${k}' for ${driver} log driver`);
+    }
+  }
+  return { logDriver: driver, logSizeMax };
 }
 
 /** `--cgroup-parent`: an absolute cgroup path without `..` (relative ones are taken from the root, as runc does). */

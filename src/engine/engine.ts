@@ -63,6 +63,16 @@ export interface EngineOptions {
   warn?: (msg: string) => void;
 }
 
+export interface LogReadOptions {
+  /** Keep reading until the container exits. */
+  follow?: boolean;
+  /** Only the last N records (of those in range). */
+  tail?: number;
+  /** Unix ms bounds on the record times. */
+  since?: number;
+  until?: number;
+}
+
 export interface StartOptions {
   /** The caller waits for the exit and cleans up itself (a foreground run): no exit command. */
   attached?: boolean;
@@ -444,7 +454,9 @@ export class Engine {
       id: row.id,
       bundle: d,
       exitDir: join(d, 'exit'),
-      logPath: this.logPath(row.id),
+      logPath: (row.config.logDriver ?? 'k8s-file') === 'k8s-file' ? this.logPath(row.id) : null,
+      logDriver: row.config.logDriver === 'journald' ? 'journald' : 'none',
+      logSizeMax: row.config.logSizeMax,
       tty: row.config.tty,
       stdin: row.config.openStdin,
       exitCommand,
@@ -724,13 +736,22 @@ export class Engine {
    * Read the container's log; with `follow`, keep reading until the container exits (conmon writes the
    * exit file only after the last output reached the log, so nothing is lost).
    */
-  async readLogs(ref: string, sink: (rec: LogRecord) => void, opts: { follow?: boolean; tail?: number } = {}): Promise<void> {
+  async readLogs(ref: string, out: (rec: LogRecord) => void, opts: LogReadOptions = {}): Promise<void> {
     const row = this.find(ref);
+    if ((row.config.logDriver ?? 'k8s-file') !== 'k8s-file') {
+      throw new NotSupported(`configured logging driver does not support reading (${row.config.logDriver})`);
+    }
+    const since = opts.since ?? -Infinity;
+    const until = opts.until ?? Infinity;
+    const sink = (rec: LogRecord) => {
+      const t = Date.parse(rec.time);
+      if (t >= since && t <= until) out(rec);
+    };
     const t = new LogTail(this.logPath(row.id));
-    let first = t.read();
+    let first = t.read().filter((r) => Date.parse(r.time) >= since && Date.parse(r.time) <= until);
     if (opts.tail !== undefined && opts.tail >= 0) first = first.slice(Math.max(0, first.length - opts.tail));
-    first.forEach(sink);
-    if (!opts.follow) return;
+    first.forEach(out);
+    if (!opts.follow || until <= Date.now()) return;
     const running = () => {
       const r = this.containers.get(row.id);
       return r !== undefined && LIVE.includes(this.sync(r).state) && !(r.state === 'created' && r.conmonPid === 0);

@@ -2,7 +2,7 @@
  * Reading conmon's k8s-file log: `<RFC3339Nano> <stdout|stderr> <F|P> <bytes>`. A P line is a fragment
  * joined to what follows (conmon appended a newline to it that was not the program's).
  */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 export type StreamName = 'stdout' | 'stderr';
 
@@ -42,6 +42,7 @@ export function parseLogChunk(buf: Buffer): { records: LogRecord[]; consumed: nu
 export class LogTail {
   readonly path: string;
   private offset = 0;
+  private inode = -1;
   private pending: Buffer = Buffer.alloc(0);
 
   constructor(path: string) {
@@ -57,8 +58,14 @@ export class LogTail {
       return [];
     }
     try {
-      const size = statSync(this.path).size;
-      if (size < this.offset) this.offset = 0; // rotated or truncated
+      const st = fstatSync(fd);
+      const size = st.size;
+      // conmon's max-size rotation replaces the file (a new inode); truncation shrinks it: start over.
+      if (st.ino !== this.inode || size < this.offset) {
+        if (this.inode !== -1) this.pending = Buffer.alloc(0);
+        this.offset = 0;
+        this.inode = st.ino;
+      }
       const chunks: Buffer[] = [this.pending];
       while (this.offset < size) {
         const b = Buffer.allocUnsafe(Math.min(1 << 20, size - this.offset));

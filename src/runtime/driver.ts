@@ -9,8 +9,12 @@ export interface CreateRequest {
   bundle: string;
   /** conmon writes the exit status to `<exitDir>/<id>`. */
   exitDir: string;
-  /** k8s-file log path, or null for no log. */
+  /** k8s-file log path, or null for no log (see logDriver). */
   logPath: string | null;
+  /** Where output goes when logPath is null: journald, or nowhere. */
+  logDriver?: 'journald' | 'none';
+  /** Replace the k8s-file log with an empty one at this size. */
+  logSizeMax?: number;
   tty: boolean;
   stdin: boolean;
   /** argv conmon runs after the container exits (the engine's cleanup), or none. */

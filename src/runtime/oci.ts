@@ -40,8 +40,9 @@ export class OciDriver implements RuntimeDriver {
       '--runtime-arg', '--log-format=json',
       '--runtime-arg', '--log',
       `--runtime-arg=${ociLog}`,
-      '-l', req.logPath ? `k8s-file:${req.logPath}` : 'none',
+      '-l', req.logPath ? `k8s-file:${req.logPath}` : req.logDriver === 'journald' ? 'journald:' : 'none',
     ];
+    if (req.logPath && req.logSizeMax) args.push('--log-size-max', String(req.logSizeMax));
     if (req.noCgroups) {
       if (!this.features().supportsNoCgroups) {
         return Promise.reject(new NotSupported(`${this.name} cannot run a container without cgroups`));

@@ -8,9 +8,30 @@ const flags = [
   { name: 'follow', short: 'f', type: 'bool', description: 'Follow log output' },
   { name: 'timestamps', short: 't', type: 'bool', description: 'Show timestamps' },
   { name: 'tail', short: 'n', type: 'string', default: 'all', description: 'Number of lines to show from the end of the logs' },
+  { name: 'since', type: 'string', description: 'Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)' },
+  { name: 'until', type: 'string', description: 'Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)' },
+  { name: 'details', type: 'bool', description: 'Show extra details provided to logs' },
 ] as const satisfies readonly FlagDef[];
 
 const cmd: Command<typeof flags> = { usage: '[OPTIONS] CONTAINER', description: 'Fetch the logs of a container', flags, args: [1, 1] };
+
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** docker's time arguments: RFC 3339 (date or date-time), unix seconds with a fraction, or a Go duration back from now. */
+export function parseTimeArg(v: string, flag: string, now = Date.now()): number {
+  const s = v.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
+  if (/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(s)) {
+    let ms = 0;
+    for (const m of s.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1]) * UNIT_MS[m[2]!]!;
+    return now - ms;
+  }
+  if (/^\d{4}-\d{2}-\d{2}/.test(s)) {
+    const t = Date.parse(/T/.test(s) && !/(Z|[+-]\d{2}:?\d{2})$/.test(s) ? `${s}Z` : s);
+    if (Number.isFinite(t)) return t;
+  }
+  throw new InvalidArgument(`invalid value for "${flag}": failed to parse value as time or duration: "${v}"`);
+}
 
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'logs');
@@ -26,7 +47,12 @@ export async function main(argv: string[], g: Globals): Promise<number> {
         if (ts) out.write(`${new Date(rec.time).toISOString().replace(/\.(\d+)Z$/, (_, f: string) => `.${f.padEnd(9, '0')}Z`)} `);
         out.write(rec.data);
       },
-      { follow: p.flags.follow, tail },
+      {
+        follow: p.flags.follow,
+        tail,
+        since: p.changed.has('since') ? parseTimeArg(p.flags.since, '--since') : undefined,
+        until: p.changed.has('until') ? parseTimeArg(p.flags.until, '--until') : undefined,
+      },
     );
     return 0;
   });
