@@ -24,6 +24,7 @@ import { readHostRlimits } from '../runtime/spec/rlimits.ts';
 import { ContainerRepo, type ContainerRow } from '../store/containers.ts';
 import { openDb, type Db } from '../store/db.ts';
 import { ImageRepo } from '../store/images.ts';
+import { ExecRepo } from '../store/exec-sessions.ts';
 import { mountOverlay, unmount } from '../sys/mount.ts';
 import { trace } from '../sys/trace.ts';
 import { isAlive, procStartTime, selfIdentity } from '../sys/proc.ts';
@@ -88,6 +89,7 @@ export class Engine {
   private dbHandle?: Db;
   private containerRepo?: ContainerRepo;
   private imageStore?: ImageStore;
+  private execRepo?: ExecRepo;
   private cgroup?: CgroupInfo;
   private drivers = new Map<string, RuntimeDriver>();
 
@@ -112,6 +114,9 @@ export class Engine {
   get containers(): ContainerRepo {
     return (this.containerRepo ??= new ContainerRepo(this.db));
   }
+  get execs(): ExecRepo {
+    return (this.execRepo ??= new ExecRepo(this.db));
+  }
   get images(): ImageStore {
     return (this.imageStore ??= new ImageStore(this.root, new ImageRepo(this.db)));
   }
@@ -124,6 +129,7 @@ export class Engine {
     this.dbHandle = undefined;
     this.containerRepo = undefined;
     this.imageStore = undefined;
+    this.execRepo = undefined;
   }
 
   /** The runtime candidates on this host and the default one, with reasons. */
@@ -716,7 +722,7 @@ export class Engine {
   async update(ref: string, opts: ResourceOptions): Promise<string[]> {
     return this.withLock(ref, async (row) => {
       if (row.config.cgroups === 'disabled') throw new Conflict(`container ${row.name} runs without cgroups: its resources cannot be updated`);
-      const { resources, warnings } = resolveResources(opts, row.config.resources, hostFacts(this.cgroups().version));
+      const { resources, warnings } = resolveResources(opts, row.config.resources, hostFacts(this.cgroups().version), 'update');
       if (row.state === 'running' || row.state === 'paused') {
         await this.driver(row.config.runtime).update(row.id, ociResources(resources));
       }

@@ -94,7 +94,12 @@ function throttles(list: { path: string; rate: number }[] | undefined, flag: str
  * Merge `opts` over `base` and check the result as docker does. Returns the resources and the warnings
  * docker would print for settings this host discards.
  */
-export function resolveResources(opts: ResourceOptions, base: Resources, host: HostFacts): { resources: Resources; warnings: string[] } {
+export function resolveResources(
+  opts: ResourceOptions,
+  base: Resources,
+  host: HostFacts,
+  mode: 'create' | 'update' = 'create',
+): { resources: Resources; warnings: string[] } {
   const r: Resources = { ...base };
   const warnings: string[] = [];
   const set = <K extends keyof Resources>(k: K, v: Resources[K] | undefined) => {
@@ -123,6 +128,13 @@ export function resolveResources(opts: ResourceOptions, base: Resources, host: H
     throw new InvalidArgument(m);
   };
   if (r.memory !== undefined && (!Number.isFinite(r.memory) || r.memory < 6 * MB)) bad('Minimum memory limit allowed is 6MB');
+  if (mode === 'update' && opts.memory !== undefined && opts.memorySwap === undefined && base.memorySwap !== undefined && base.memorySwap !== -1) {
+    if (opts.memory > base.memorySwap) {
+      bad('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
+    }
+  }
+  // docker records the default swap as a number at create (memory+swap = twice memory); update keeps it.
+  if (mode === 'create' && r.memory !== undefined && r.memorySwap === undefined) r.memorySwap = 2 * r.memory;
   if (r.memorySwap !== undefined && r.memorySwap !== -1) {
     if (r.memory === undefined) bad('You should always set the Memory limit when using Memoryswap limit');
     if (r.memorySwap < r.memory!) bad('Minimum memoryswap limit should be larger than memory limit, see usage');

@@ -59,13 +59,22 @@ test('docker refusals with docker messages', () => {
 });
 
 test('update merges over the current limits and checks the result', () => {
-  const base = { memory: 64 * MB, memoryReservation: 32 * MB, nanoCpus: 5e8 };
-  assert.deepEqual(resolveResources({ memory: 128 * MB }, base, v1).resources, { ...base, memory: 128 * MB });
+  const base = { memory: 64 * MB, memorySwap: 128 * MB, memoryReservation: 32 * MB, nanoCpus: 5e8 };
+  const upd = (o: Parameters<typeof resolveResources>[0]) => resolveResources(o, base, v1, 'update');
+  assert.deepEqual(upd({ memory: 96 * MB }).resources, { ...base, memory: 96 * MB });
+  // docker: a memory limit above the memory+swap already set needs the swap updated with it
+  assert.throws(() => upd({ memory: 256 * MB }), /smaller than already set memoryswap limit, update the memoryswap at the same time/);
+  assert.deepEqual(upd({ memory: 256 * MB, memorySwap: 512 * MB }).resources.memorySwap, 512 * MB);
   // lowering memory under the kept reservation is refused
-  refuses({ memory: 16 * MB }, /can not be less than memory reservation/, v1, base);
+  assert.throws(() => upd({ memory: 16 * MB }), /can not be less than memory reservation/);
   // period/quota cannot be added to a container limited with --cpus, unless --cpus is given again
-  refuses({ cpuQuota: 20000 }, /CPU Period or Quota cannot be set when Nano CPUs are set/, v1, base);
-  assert.equal(resolveResources({ cpus: 1 }, base, v1).resources.nanoCpus, 1e9);
+  assert.throws(() => upd({ cpuQuota: 20000 }), /CPU Period or Quota cannot be set when Nano CPUs are set/);
+  assert.equal(upd({ cpus: 1 }).resources.nanoCpus, 1e9);
+});
+
+test('create records the default memory+swap as docker does: twice the memory', () => {
+  assert.equal(resolveResources({ memory: 32 * MB }, {}, v1).resources.memorySwap, 64 * MB);
+  assert.equal(resolveResources({ memory: 32 * MB, memorySwap: -1 }, {}, v1).resources.memorySwap, -1);
 });
 
 test('settings the host discards are dropped with docker warnings', () => {
