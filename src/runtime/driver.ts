@@ -28,6 +28,29 @@ export interface CreateRequest {
   noCgroups?: boolean;
 }
 
+export interface ExecRequest {
+  /** The container to exec into. */
+  id: string;
+  /** Session id; conmon's -u. */
+  session: string;
+  /** Session dir: process.json is read from here; attach socket, ctl, exit dir and pid file live here. */
+  dir: string;
+  tty: boolean;
+  stdin: boolean;
+  /** Attach (connect the attach socket before the process starts); false for `exec -d`. */
+  attach: boolean;
+  /** Extra fds (3…) the process inherits, as `--preserve-fds N`. */
+  preserveFds?: number;
+  /** Connect to the attach socket once it exists; the driver waits for it before letting the process run. */
+  connect?: (socketPath: string) => Promise<unknown>;
+}
+
+export interface ExecStarted {
+  pid: number;
+  /** Resolves with the process's exit code (128+signal when killed). */
+  exit: Promise<number>;
+}
+
 export interface Created {
   /** The container's init pid, from conmon's sync pipe. */
   pid: number;
@@ -62,6 +85,8 @@ export interface RuntimeDriver {
   readonly path: string;
   /** Create the container under conmon; resolves once the runtime reports the init pid. */
   create(req: CreateRequest): Promise<Created>;
+  /** Run a process in a running container under conmon (exec session). */
+  exec(req: ExecRequest): Promise<ExecStarted>;
   /** Let the created container's process run. */
   start(id: string): Promise<void>;
   /** Send a signal (name like SIGTERM or number) to init, or with `all` to every process. */

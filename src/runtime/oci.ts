@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { NotSupported, RuntimeFailure, classifyRuntimeError } from '../errors.ts';
 import { run, lastLine } from '../sys/run.ts';
-import type { Created, CreateRequest, RuntimeDriver, RuntimeFeatures, RuntimeInfo, RuntimeState } from './driver.ts';
+import type { Created, CreateRequest, ExecRequest, ExecStarted, RuntimeDriver, RuntimeFeatures, RuntimeInfo, RuntimeState } from './driver.ts';
 
 export const CONMON_PATHS = ['/usr/bin/conmon', '/usr/libexec/podman/conmon', '/usr/local/bin/conmon'];
 
@@ -22,24 +22,30 @@ export class OciDriver implements RuntimeDriver {
     this.conmon = conmon;
   }
 
-  create(req: CreateRequest): Promise<Created> {
-    if (!this.conmon) return Promise.reject(new RuntimeFailure('conmon is not installed (apt-get install conmon)'));
-    const ociLog = `${req.bundle}/oci-log`;
-    const args = [
+  /** Arguments every conmon we start shares: ids, runtime, bundle, pid and exit files, runtime error log. */
+  private conmonArgs(cid: string, uuid: string, bundle: string, pidFile: string, exitDir: string): string[] {
+    return [
       '--api-version', '1',
-      '-c', req.id,
-      '-u', req.id,
+      '-c', cid,
+      '-u', uuid,
       '-r', this.path,
-      '-b', req.bundle,
-      '-p', `${req.bundle}/pidfile`,
-      '-n', req.id,
-      '--exit-dir', req.exitDir,
+      '-b', bundle,
+      '-p', pidFile,
+      '-n', uuid,
+      '--exit-dir', exitDir,
       '--full-attach',
-      '--conmon-pidfile', `${req.bundle}/conmon.pid`,
       '--no-sync-log',
       '--runtime-arg', '--log-format=json',
       '--runtime-arg', '--log',
-      `--runtime-arg=${ociLog}`,
+      `--runtime-arg=${bundle}/oci-log`,
+    ];
+  }
+
+  create(req: CreateRequest): Promise<Created> {
+    if (!this.conmon) return Promise.reject(new RuntimeFailure('conmon is not installed (apt-get install conmon)'));
+    const args = [
+      ...this.conmonArgs(req.id, req.id, req.bundle, `${req.bundle}/pidfile`, req.exitDir),
+      '--conmon-pidfile', `${req.bundle}/conmon.pid`,
       '-l', req.logPath ? `k8s-file:${req.logPath}` : req.logDriver === 'journald' ? 'journald:' : 'none',
     ];
     if (req.logPath && req.logSizeMax) args.push('--log-size-max', String(req.logSizeMax));
@@ -55,58 +61,62 @@ export class OciDriver implements RuntimeDriver {
       args.push('--exit-command', req.exitCommand[0]!);
       for (const a of req.exitCommand.slice(1)) args.push('--exit-command-arg', a);
     }
-    const child = spawn(this.conmon, args, {
-      cwd: req.bundle,
-      detached: true,
-      stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'],
-      env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' },
-    });
-    const sync = child.stdio[3] as Readable;
-    const start = child.stdio[4] as Writable;
-    return new Promise<Created>((resolve, reject) => {
-      let buf = '';
-      let settled = false;
-      const finish = (err: Error | null, pid?: number) => {
-        if (settled) return;
-        settled = true;
-        sync.destroy();
-        start.destroy();
-        child.unref();
-        if (err) reject(err);
-        else resolve({ pid: pid!, conmonPid: readPidFile(`${req.bundle}/conmon.pid`) });
-      };
-      sync.on('data', (chunk: Buffer) => {
-        buf += chunk.toString('utf8');
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (!line) continue;
-          let msg: { data?: number; message?: string };
-          try {
-            msg = JSON.parse(line) as typeof msg;
-          } catch {
-            continue;
-          }
-          if (typeof msg.data === 'number' && msg.data > 0) return finish(null, msg.data);
-          return finish(classifyRuntimeError(cleanRuntimeMessage(msg.message || readOciLog(ociLog) || 'container create failed')));
+    const c = spawnConmon(this.conmon, args, req.bundle, false);
+    return (async () => {
+      try {
+        // conmon blocks on one byte from the start pipe before it forks the runtime: send it once the
+        // bundle is ready; if it never will be, kill conmon while it is still that one waiting process.
+        try {
+          await (req.bundleReady ?? Promise.resolve());
+        } catch (e) {
+          c.child.kill('SIGKILL');
+          throw e;
         }
-      });
-      // EOF without a pid: the runtime failed without writing to stderr; its --log file says why.
-      sync.on('end', () => finish(classifyRuntimeError(cleanRuntimeMessage(readOciLog(ociLog) || 'conmon exited before the container was created'))));
-      sync.on('error', () => {});
-      start.on('error', () => {});
-      child.on('error', (e) => finish(new RuntimeFailure(`cannot start conmon: ${e.message}`)));
-      // conmon blocks on one byte from the start pipe before it forks the runtime: send it once the
-      // bundle is ready; if it never will be, kill conmon while it is still that one waiting process.
-      (req.bundleReady ?? Promise.resolve()).then(
-        () => start.write('0'),
-        (e: unknown) => {
-          child.kill('SIGKILL');
-          finish(e instanceof Error ? e : new Error(String(e)));
-        },
+        c.go();
+        const pid = await c.sync.next();
+        if (pid.data === undefined || pid.data <= 0) throw runtimeError(pid.message, req.bundle);
+        return { pid: pid.data, conmonPid: readPidFile(`${req.bundle}/conmon.pid`) };
+      } finally {
+        c.close();
+      }
+    })();
+  }
+
+  async exec(req: ExecRequest): Promise<ExecStarted> {
+    if (!this.conmon) throw new RuntimeFailure('conmon is not installed (apt-get install conmon)');
+    const args = [
+      ...this.conmonArgs(req.id, req.session, req.dir, `${req.dir}/exec_pid`, `${req.dir}/exit`),
+      '-l', 'none',
+      '-e',
+      '--exec-process-spec', `${req.dir}/process.json`,
+    ];
+    if (req.attach) args.push('--exec-attach');
+    if (req.tty) args.push('-t');
+    if (req.stdin) args.push('-i');
+    if (req.preserveFds) args.push('--preserve-fds', String(req.preserveFds));
+    const c = spawnConmon(this.conmon, args, req.dir, req.attach, req.preserveFds ?? 0);
+    let started = false;
+    try {
+      c.go();
+      if (req.attach) {
+        // conmon says the attach socket exists, then waits for a second byte before it runs the process.
+        const ready = await c.attach!.next();
+        if (ready.data !== 0) throw runtimeError(ready.message, req.dir);
+        await req.connect?.(`${req.dir}/attach`);
+        c.go();
+      }
+      const pid = await c.sync.next();
+      if (pid.data === undefined || pid.data <= 0) throw runtimeError(pid.message, req.dir);
+      started = true;
+      const exit = c.sync.next().then(
+        (m) => (typeof m.data === 'number' ? m.data : -1),
+        () => readExitFile(`${req.dir}/exit/${req.id}`),
       );
-    });
+      void exit.finally(() => c.close());
+      return { pid: pid.data, exit };
+    } finally {
+      if (!started) c.close();
+    }
   }
 
   async start(id: string): Promise<void> {
@@ -169,6 +179,106 @@ export class OciDriver implements RuntimeDriver {
     const r = await run(this.path, args);
     if (r.code !== 0) throw new RuntimeFailure(`${this.name} ${args[0]}: ${lastLine(r.stderr) || `exit ${r.code}`}`);
     return r;
+  }
+}
+
+interface ConmonMessage {
+  data?: number;
+  message?: string;
+}
+
+/** One JSON message a line, as conmon writes them on its sync and attach pipes. EOF rejects. */
+class MessagePipe {
+  private buf = '';
+  private queue: ConmonMessage[] = [];
+  private waiters: ((m: ConmonMessage) => void)[] = [];
+  private ended = false;
+
+  constructor(stream: Readable) {
+    stream.on('data', (chunk: Buffer) => {
+      this.buf += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, nl).trim();
+        this.buf = this.buf.slice(nl + 1);
+        if (!line) continue;
+        try {
+          this.push(JSON.parse(line) as ConmonMessage);
+        } catch {
+          /* not conmon's JSON: ignore */
+        }
+      }
+    });
+    const end = () => {
+      this.ended = true;
+      for (const w of this.waiters.splice(0)) w({});
+    };
+    stream.on('end', end);
+    stream.on('close', end);
+    stream.on('error', end);
+  }
+
+  private push(m: ConmonMessage): void {
+    const w = this.waiters.shift();
+    if (w) w(m);
+    else this.queue.push(m);
+  }
+
+  /** The next message; at EOF an empty one (no data: the caller treats it as failure). */
+  next(): Promise<ConmonMessage> {
+    const m = this.queue.shift();
+    if (m) return Promise.resolve(m);
+    if (this.ended) return Promise.resolve({});
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+}
+
+/**
+ * Start conmon detached with its pipes: fd 3 sync, fd 4 start, fd 5 attach (exec), then the caller's
+ * preserved fds. `go()` writes one byte to the start pipe; `close()` lets go of every pipe.
+ */
+function spawnConmon(conmon: string, args: string[], cwd: string, attachPipe: boolean, preserveFds = 0) {
+  const extra: ('pipe' | number)[] = ['pipe', 'pipe'];
+  if (attachPipe) extra.push('pipe');
+  const env: NodeJS.ProcessEnv = { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' };
+  if (attachPipe) env._OCI_ATTACHPIPE = '5';
+  // --preserve-fds N hands conmon's fds 3.. of the caller on: they follow conmon's own pipes.
+  for (let i = 0; i < preserveFds; i++) extra.push(3 + i);
+  const child = spawn(conmon, args, { cwd, detached: true, stdio: ['ignore', 'ignore', 'ignore', ...extra], env });
+  const pipes = child.stdio as unknown as (Readable | Writable | null)[];
+  const syncStream = pipes[3] as Readable;
+  const start = pipes[4] as Writable;
+  const attachStream = attachPipe ? (pipes[5] as Readable) : undefined;
+  start.on('error', () => {});
+  const failed = new Promise<never>((_, reject) => child.on('error', (e) => reject(new RuntimeFailure(`cannot start conmon: ${e.message}`))));
+  failed.catch(() => {});
+  const sync = new MessagePipe(syncStream);
+  const attach = attachStream ? new MessagePipe(attachStream) : undefined;
+  return {
+    child,
+    sync: { next: () => Promise.race([sync.next(), failed]) },
+    attach: attach ? { next: () => Promise.race([attach.next(), failed]) } : undefined,
+    go: () => start.write('0'),
+    close: () => {
+      syncStream.destroy();
+      start.destroy();
+      attachStream?.destroy();
+      child.unref();
+    },
+  };
+}
+
+/** A runtime failure as docker's exit code class: conmon's message, else the runtime's --log file. */
+function runtimeError(message: string | undefined, bundle: string): Error {
+  return classifyRuntimeError(cleanRuntimeMessage(message || readOciLog(`${bundle}/oci-log`) || 'conmon exited before the runtime reported a pid'));
+}
+
+function readExitFile(path: string): number {
+  try {
+    const n = Number(readFileSync(path, 'utf8').trim());
+    return Number.isFinite(n) ? n : -1;
+  } catch {
+    return -1;
   }
 }
 

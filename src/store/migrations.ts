@@ -44,4 +44,17 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX containers_image ON containers(image_id);
   `,
+  `
+  CREATE TABLE exec_sessions (
+    id TEXT PRIMARY KEY CHECK (length(id) = 64),
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    config TEXT NOT NULL,
+    pid INTEGER NOT NULL DEFAULT 0,
+    pid_start INTEGER NOT NULL DEFAULT 0,
+    running INTEGER NOT NULL DEFAULT 0 CHECK (running IN (0, 1)),
+    exit_code INTEGER,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX exec_sessions_container ON exec_sessions(container_id);
+  `,
 ];

@@ -1,0 +1,78 @@
+/** Exec sessions: what was run in a container, its pid and, once it ended, its exit code. */
+import type { Db } from './db.ts';
+
+export interface ExecConfig {
+  cmd: string[];
+  env: string[];
+  user: string;
+  workdir: string;
+  tty: boolean;
+  stdin: boolean;
+  detach: boolean;
+  privileged: boolean;
+}
+
+export interface ExecSessionRow {
+  id: string;
+  containerId: string;
+  config: ExecConfig;
+  pid: number;
+  pidStart: number;
+  running: boolean;
+  /** null until the process ended. */
+  exitCode: number | null;
+  createdAt: string;
+}
+
+type Raw = Record<string, string | number | null>;
+
+const fromRaw = (r: Raw): ExecSessionRow => ({
+  id: r.id as string,
+  containerId: r.container_id as string,
+  config: JSON.parse(r.config as string) as ExecConfig,
+  pid: r.pid as number,
+  pidStart: r.pid_start as number,
+  running: r.running === 1,
+  exitCode: r.exit_code as number | null,
+  createdAt: r.created_at as string,
+});
+
+export class ExecRepo {
+  readonly db: Db;
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  insert(id: string, containerId: string, config: ExecConfig): void {
+    this.db
+      .prepare('INSERT INTO exec_sessions (id, container_id, config, created_at) VALUES (?, ?, ?, ?)')
+      .run(id, containerId, JSON.stringify(config), new Date().toISOString());
+  }
+
+  started(id: string, pid: number, pidStart: number): void {
+    this.db.prepare('UPDATE exec_sessions SET pid = ?, pid_start = ?, running = 1 WHERE id = ? AND exit_code IS NULL').run(pid, pidStart, id);
+  }
+
+  /** Record the end once; later reports of the same end change nothing. */
+  ended(id: string, exitCode: number): void {
+    this.db.prepare('UPDATE exec_sessions SET running = 0, exit_code = ? WHERE id = ? AND exit_code IS NULL').run(exitCode, id);
+  }
+
+  get(id: string): ExecSessionRow | undefined {
+    const r = this.db.prepare('SELECT * FROM exec_sessions WHERE id = ?').get(id) as Raw | undefined;
+    return r ? fromRaw(r) : undefined;
+  }
+
+  /** By full id or unique prefix. */
+  lookup(ref: string): ExecSessionRow[] {
+    return (this.db.prepare('SELECT * FROM exec_sessions WHERE id >= ? AND id < ? LIMIT 2').all(ref, ref + 'g') as Raw[]).map(fromRaw);
+  }
+
+  forContainer(containerId: string): ExecSessionRow[] {
+    return (this.db.prepare('SELECT * FROM exec_sessions WHERE container_id = ? ORDER BY created_at').all(containerId) as Raw[]).map(fromRaw);
+  }
+
+  delete(id: string): void {
+    this.db.prepare('DELETE FROM exec_sessions WHERE id = ?').run(id);
+  }
+}
