@@ -92,6 +92,8 @@ export interface ContainerConfig {
   hostname: string;
   tty: boolean;
   openStdin: boolean;
+  /** Close the container's stdin when the attached client goes (docker's StdinOnce: a foreground `run -i`). */
+  stdinOnce?: boolean;
   readonlyRootfs: boolean;
   mounts: MountSpec[];
   rlimits: Rlimit[];

@@ -42,7 +42,9 @@ export function fail(message: string, code: number): number {
  */
 export function report(e: unknown, verb: string): number {
   if (isBerthError(e)) {
-    const code = verb === 'run' || verb === 'create' ? e.exitCode : 1;
+    // docker exec also exits 126/127 when the command cannot be invoked or is not found.
+    const own = verb === 'run' || verb === 'create' || (verb === 'exec' && (e.exitCode === 126 || e.exitCode === 127));
+    const code = own ? e.exitCode : 1;
     return fail(`Error: ${e.message}`, code);
   }
   throw e;

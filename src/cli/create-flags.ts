@@ -35,7 +35,8 @@ export const createFlags = [
 
 type CreateFlagValues = FlagValues<typeof createFlags>;
 
-function parseEnvFile(path: string): string[] {
+/** docker's --env-file: KEY=VALUE lines; blank lines and # comments skipped. */
+export function readEnvFile(path: string): string[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -64,7 +65,7 @@ export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args:
   const opts: CreateOptions = {
     image: image!,
     cmd: cmd.length > 0 ? cmd : undefined,
-    env: [...f['env-file'].flatMap(parseEnvFile), ...f.env],
+    env: [...f['env-file'].flatMap(readEnvFile), ...f.env],
     labels: parseLabels(f.label),
     volumes: f.volume,
     tmpfs: f.tmpfs,

@@ -36,6 +36,7 @@ const commands: Record<string, Loader> = {
   rmi: () => import('./commands/rmi.ts'),
   info: () => import('./commands/info.ts'),
   update: () => import('./commands/update.ts'),
+  exec: () => import('./commands/exec.ts'),
   stats: () => import('./commands/stats.ts'),
   version: () => import('./commands/version.ts'),
   'container prune': () => import('./commands/prune.ts'),
@@ -57,7 +58,7 @@ const aliases: Record<string, string> = {
   'image remove': 'rmi',
   'image import': 'import',
 };
-for (const v of ['run', 'create', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'logs', 'top', 'rename', 'update', 'stats']) {
+for (const v of ['run', 'create', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'logs', 'top', 'rename', 'update', 'stats', 'exec']) {
   aliases[`container ${v}`] = v;
 }
 
@@ -85,6 +86,7 @@ Commands:
   logs        Fetch the logs of a container
   top         Display the running processes of a container
   rename      Rename a container
+  exec        Execute a command in a running container
   update      Update resource limits of one or more containers
   stats       Display a live stream of container(s) resource usage statistics
   import      Import the contents from a tarball to create a filesystem image

@@ -27,6 +27,8 @@ export interface CreateOptions extends ResourceOptions {
   hostname?: string;
   tty?: boolean;
   openStdin?: boolean;
+  /** Close stdin when the first attached client detaches (docker's StdinOnce). */
+  stdinOnce?: boolean;
   readonlyRootfs?: boolean;
   /** `/host:/ctr[:ro|rw]` */
   volumes?: string[];
@@ -111,6 +113,7 @@ export function buildConfig(
     hostname: opts.hostname ?? '',
     tty: opts.tty ?? false,
     openStdin: opts.openStdin ?? false,
+    stdinOnce: opts.stdinOnce ?? false,
     readonlyRootfs: opts.readonlyRootfs ?? false,
     mounts,
     rlimits,

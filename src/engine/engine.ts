@@ -30,6 +30,7 @@ import { trace } from '../sys/trace.ts';
 import { isAlive, procStartTime, selfIdentity } from '../sys/proc.ts';
 import type { ContainerState } from '../types.ts';
 import { buildConfig, type CreateOptions } from './config.ts';
+import { startExec, type ExecHandle, type ExecOptions } from './exec.ts';
 import { hostFacts, resolveResources, type ResourceOptions } from './resources.ts';
 import { ociResources } from '../runtime/spec/resources.ts';
 import { Container } from './container.ts';
@@ -465,6 +466,7 @@ export class Engine {
       logSizeMax: row.config.logSizeMax,
       tty: row.config.tty,
       stdin: row.config.openStdin,
+      leaveStdinOpen: !row.config.stdinOnce,
       exitCommand,
       bundleReady,
       noCgroups: row.config.cgroups === 'disabled',
@@ -729,6 +731,11 @@ export class Engine {
       this.containers.updateResources(row.id, resources);
       return warnings;
     });
+  }
+
+  /** Run a process in a running container (`exec`); see src/engine/exec.ts. */
+  exec(ref: string, opts: ExecOptions): Promise<ExecHandle> {
+    return startExec(this, ref, opts);
   }
 
   /** Pids of the container's processes (for top). */

@@ -17,6 +17,8 @@ export interface CreateRequest {
   logSizeMax?: number;
   tty: boolean;
   stdin: boolean;
+  /** Keep the container's stdin open when an attached client goes (all but StdinOnce containers). */
+  leaveStdinOpen?: boolean;
   /** argv conmon runs after the container exits (the engine's cleanup), or none. */
   exitCommand?: string[];
   /**

@@ -57,6 +57,7 @@ export class OciDriver implements RuntimeDriver {
     }
     if (req.tty) args.push('-t');
     if (req.stdin) args.push('-i');
+    if (req.stdin && req.leaveStdinOpen) args.push('--leave-stdin-open');
     if (req.exitCommand && req.exitCommand.length > 0) {
       args.push('--exit-command', req.exitCommand[0]!);
       for (const a of req.exitCommand.slice(1)) args.push('--exit-command-arg', a);

@@ -1,0 +1,159 @@
+/**
+ * Exec sessions: a process run in a running container through the runtime's exec under conmon, recorded
+ * (command, pid, exit code) so any face can inspect it later.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+import { Conflict, InvalidArgument, NotFound } from '../errors.ts';
+import { heldCapabilities } from '../runtime/spec/capabilities.ts';
+import type { ExecConfig, ExecSessionRow } from '../store/exec-sessions.ts';
+import { isAlive, procStartTime } from '../sys/proc.ts';
+import type { Engine } from './engine.ts';
+import { newId } from './names.ts';
+import { parseSignal } from './signals.ts';
+import { resolveUser } from './user.ts';
+
+export interface ExecOptions {
+  cmd: string[];
+  env?: string[];
+  /** user[:group], resolved in the image; default the container's user. */
+  user?: string;
+  workdir?: string;
+  tty?: boolean;
+  /** Keep stdin open and forward it. */
+  stdin?: boolean;
+  /** Do not attach: the process runs on, its output discarded (`exec -d`). */
+  detach?: boolean;
+  /** Every capability the engine holds. */
+  privileged?: boolean;
+  /** Pass the caller's fds 3…3+N-1 on to the process. */
+  preserveFds?: number;
+}
+
+export interface ExecHandle {
+  id: string;
+  pid: number;
+  /** The attach socket (conmon's SEQPACKET protocol), unless detached. */
+  socket?: Socket;
+  /** conmon's control FIFO (terminal resize). */
+  ctlPath: string;
+  /** Resolves with the exit code; the session row is updated first. */
+  exit: Promise<number>;
+}
+
+export async function startExec(engine: Engine, ref: string, opts: ExecOptions): Promise<ExecHandle> {
+  if (opts.cmd.length === 0 || opts.cmd[0] === '') throw new InvalidArgument('No exec command specified');
+  if (opts.preserveFds !== undefined && (!Number.isInteger(opts.preserveFds) || opts.preserveFds < 0)) {
+    throw new InvalidArgument(`invalid --preserve-fds: ${opts.preserveFds}`);
+  }
+  const row = engine.inspect(ref);
+  if (row.state === 'paused') throw new Conflict(`Container ${row.id} is paused, unpause the container before exec`);
+  if (row.state !== 'running') throw new Conflict(`Container ${row.id} is not running`);
+  const dir = engine.dir(row.id);
+  const proc = (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { process: Record<string, unknown> }).process;
+  const c = row.config;
+  const img = engine.images.repo.get(row.imageId);
+  const user = opts.user
+    ? resolveUser(opts.user, img ? engine.images.readFile(img, '/etc/passwd') : null, img ? engine.images.readFile(img, '/etc/group') : null)
+    : { uid: c.uid, gid: c.gid, additionalGids: c.additionalGids };
+  const env = new Map(c.env.map((e) => [e.split('=')[0]!, e]));
+  for (const e of opts.env ?? []) {
+    const i = e.indexOf('=');
+    if (i === 0) throw new InvalidArgument(`invalid environment variable: ${e}`);
+    if (i < 0) {
+      const v = process.env[e];
+      if (v !== undefined) env.set(e, `${e}=${v}`);
+    } else env.set(e.slice(0, i), e);
+  }
+  const workdir = opts.workdir || c.cwd;
+  if (!workdir.startsWith('/')) throw new InvalidArgument(`the working directory '${workdir}' is invalid, it needs to be an absolute path`);
+  const caps = opts.privileged ? heldCapabilities() : undefined;
+  const spec = {
+    ...proc,
+    terminal: opts.tty ?? false,
+    args: opts.cmd,
+    env: [...env.values()],
+    cwd: workdir,
+    user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+    ...(caps ? { capabilities: { bounding: caps, effective: caps, permitted: caps } } : {}),
+  };
+  const config: ExecConfig = {
+    cmd: opts.cmd,
+    env: opts.env ?? [],
+    user: opts.user ?? '',
+    workdir,
+    tty: opts.tty ?? false,
+    stdin: opts.stdin ?? false,
+    detach: opts.detach ?? false,
+    privileged: opts.privileged ?? false,
+  };
+  const id = newId();
+  const sdir = sessionDir(engine, row.id, id);
+  mkdirSync(join(sdir, 'exit'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(sdir, 'process.json'), JSON.stringify(spec));
+  engine.execs.insert(id, row.id, config);
+  let socket: Socket | undefined;
+  try {
+    const started = await engine.driver(c.runtime).exec({
+      id: row.id,
+      session: id,
+      dir: sdir,
+      tty: config.tty,
+      stdin: config.stdin,
+      attach: !config.detach,
+      preserveFds: opts.preserveFds,
+      connect: async (path) => {
+        const { connectSeqpacket } = await import('../sys/seqpacket.ts');
+        socket = await connectSeqpacket(path);
+      },
+    });
+    engine.execs.started(id, started.pid, procStartTime(started.pid) ?? 0);
+    const exit = started.exit.then((code) => {
+      engine.execs.ended(id, code);
+      return code;
+    });
+    return { id, pid: started.pid, socket, ctlPath: join(sdir, 'ctl'), exit };
+  } catch (e) {
+    socket?.destroy();
+    engine.execs.ended(id, 'exitCode' in (e as object) ? (e as { exitCode: number }).exitCode : 125);
+    throw e;
+  }
+}
+
+function sessionDir(engine: Engine, containerId: string, sessionId: string): string {
+  return join(engine.dir(containerId), 'exec', sessionId.slice(0, 12));
+}
+
+/** A session, reconciled with its exit file when the recording process is gone. */
+export function inspectExec(engine: Engine, ref: string): ExecSessionRow {
+  const found = engine.execs.lookup(ref);
+  if (found.length !== 1) throw new NotFound(found.length > 1 ? `multiple exec sessions match ${ref}` : `No such exec instance: ${ref}`);
+  const s = found[0]!;
+  if (s.running && !isAlive(s.pid, s.pidStart)) {
+    let code = -1;
+    try {
+      code = Number(readFileSync(join(sessionDir(engine, s.containerId, s.id), 'exit', s.containerId), 'utf8').trim());
+    } catch {
+      /* no exit file: conmon died with it */
+    }
+    engine.execs.ended(s.id, code);
+    return engine.execs.get(s.id)!;
+  }
+  return s;
+}
+
+/** Stop a running exec: SIGTERM, then SIGKILL after `timeout` seconds. */
+export async function stopExec(engine: Engine, ref: string, timeout = 10): Promise<ExecSessionRow> {
+  const s = inspectExec(engine, ref);
+  if (!s.running) return s;
+  const signal = (sig: string) => {
+    if (isAlive(s.pid, s.pidStart)) process.kill(s.pid, parseSignal(sig) as NodeJS.Signals);
+  };
+  signal('SIGTERM');
+  const end = Date.now() + timeout * 1000;
+  while (isAlive(s.pid, s.pidStart) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  signal('SIGKILL');
+  while (isAlive(s.pid, s.pidStart)) await new Promise((r) => setTimeout(r, 20));
+  return inspectExec(engine, s.id);
+}
