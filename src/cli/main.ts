@@ -37,6 +37,7 @@ const commands: Record<string, Loader> = {
   info: () => import('./commands/info.ts'),
   update: () => import('./commands/update.ts'),
   exec: () => import('./commands/exec.ts'),
+  attach: () => import('./commands/attach.ts'),
   stats: () => import('./commands/stats.ts'),
   version: () => import('./commands/version.ts'),
   'container prune': () => import('./commands/prune.ts'),
@@ -58,7 +59,7 @@ const aliases: Record<string, string> = {
   'image remove': 'rmi',
   'image import': 'import',
 };
-for (const v of ['run', 'create', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'logs', 'top', 'rename', 'update', 'stats', 'exec']) {
+for (const v of ['run', 'create', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'logs', 'top', 'rename', 'update', 'stats', 'exec', 'attach']) {
   aliases[`container ${v}`] = v;
 }
 
@@ -87,6 +88,7 @@ Commands:
   top         Display the running processes of a container
   rename      Rename a container
   exec        Execute a command in a running container
+  attach      Attach local standard input, output, and error streams to a running container
   update      Update resource limits of one or more containers
   stats       Display a live stream of container(s) resource usage statistics
   import      Import the contents from a tarball to create a filesystem image

@@ -78,6 +78,13 @@ export interface LogReadOptions {
 export interface StartOptions {
   /** The caller waits for the exit and cleans up itself (a foreground run): no exit command. */
   attached?: boolean;
+  /**
+   * Called once the runtime has created the container and before its process runs: the moment to
+   * connect to the attach socket (conmon does not replay output).
+   */
+  beforeStart?: (c: ContainerRow) => Promise<void>;
+  /** Pass this process's fds 3…3+N-1 on to the container's process (`--preserve-fds`). */
+  preserveFds?: number;
 }
 
 const LIVE: readonly ContainerState[] = ['created', 'running', 'paused'];
@@ -177,6 +184,11 @@ export class Engine {
   private exitFile(id: string): string {
     return join(this.dir(id), 'exit', id);
   }
+  /** conmon's attach socket and control FIFO for a container. */
+  attachPaths(id: string): { socket: string; ctl: string } {
+    return { socket: join(this.dir(id), 'attach'), ctl: join(this.dir(id), 'ctl') };
+  }
+
   logPath(id: string): string {
     return join(this.dir(id), 'ctr.log');
   }
@@ -422,6 +434,7 @@ export class Engine {
       let startedAt = '';
       try {
         await this.init(row, drv, opts);
+        await opts.beforeStart?.(this.containers.get(row.id)!);
         trace('start: runtime start');
         // Taken before the process can run, so it is never after the exit file's FinishedAt.
         startedAt = new Date().toISOString();
@@ -466,10 +479,12 @@ export class Engine {
       logSizeMax: row.config.logSizeMax,
       tty: row.config.tty,
       stdin: row.config.openStdin,
-      leaveStdinOpen: !row.config.stdinOnce,
+      // docker closes stdin when the client goes only for StdinOnce without a terminal (`run -i`, piped).
+      leaveStdinOpen: !(row.config.stdinOnce && !row.config.tty),
       exitCommand,
       bundleReady,
       noCgroups: row.config.cgroups === 'disabled',
+      preserveFds: opts.preserveFds,
     });
     created.catch(() => {}); // awaited below; a failure before that is not unhandled
     try {

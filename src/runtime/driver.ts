@@ -28,6 +28,8 @@ export interface CreateRequest {
   bundleReady?: Promise<void>;
   /** Run without a cgroup (only where features().supportsNoCgroups). */
   noCgroups?: boolean;
+  /** Pass the caller's fds 3…3+N-1 on to the container's process. */
+  preserveFds?: number;
 }
 
 export interface ExecRequest {

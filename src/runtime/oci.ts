@@ -55,6 +55,7 @@ export class OciDriver implements RuntimeDriver {
       }
       args.push('--runtime-arg', '--cgroup-manager=disabled');
     }
+    if (req.preserveFds) args.push(`--runtime-opt=--preserve-fds=${req.preserveFds}`);
     if (req.tty) args.push('-t');
     if (req.stdin) args.push('-i');
     if (req.stdin && req.leaveStdinOpen) args.push('--leave-stdin-open');
@@ -62,7 +63,7 @@ export class OciDriver implements RuntimeDriver {
       args.push('--exit-command', req.exitCommand[0]!);
       for (const a of req.exitCommand.slice(1)) args.push('--exit-command-arg', a);
     }
-    const c = spawnConmon(this.conmon, args, req.bundle, false);
+    const c = spawnConmon(this.conmon, args, req.bundle, false, req.preserveFds ?? 0);
     return (async () => {
       try {
         // conmon blocks on one byte from the start pipe before it forks the runtime: send it once the
@@ -94,7 +95,8 @@ export class OciDriver implements RuntimeDriver {
     if (req.attach) args.push('--exec-attach');
     if (req.tty) args.push('-t');
     if (req.stdin) args.push('-i');
-    if (req.preserveFds) args.push('--preserve-fds', String(req.preserveFds));
+    // conmon 2.1.6 has no --preserve-fds of its own: the runtime's exec gets it (after the verb).
+    if (req.preserveFds) args.push(`--runtime-opt=--preserve-fds=${req.preserveFds}`);
     const c = spawnConmon(this.conmon, args, req.dir, req.attach, req.preserveFds ?? 0);
     let started = false;
     try {
@@ -235,21 +237,23 @@ class MessagePipe {
 }
 
 /**
- * Start conmon detached with its pipes: fd 3 sync, fd 4 start, fd 5 attach (exec), then the caller's
- * preserved fds. `go()` writes one byte to the start pipe; `close()` lets go of every pipe.
+ * Start conmon detached with its pipes: the caller's preserved fds first (they must be fds 3…3+N-1 for the
+ * runtime's --preserve-fds), then sync, start and (exec) attach pipes, named to conmon by _OCI_*PIPE.
+ * `go()` writes one byte to the start pipe; `close()` lets go of every pipe.
  */
 function spawnConmon(conmon: string, args: string[], cwd: string, attachPipe: boolean, preserveFds = 0) {
-  const extra: ('pipe' | number)[] = ['pipe', 'pipe'];
-  if (attachPipe) extra.push('pipe');
-  const env: NodeJS.ProcessEnv = { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' };
-  if (attachPipe) env._OCI_ATTACHPIPE = '5';
-  // --preserve-fds N hands conmon's fds 3.. of the caller on: they follow conmon's own pipes.
-  for (let i = 0; i < preserveFds; i++) extra.push(3 + i);
-  const child = spawn(conmon, args, { cwd, detached: true, stdio: ['ignore', 'ignore', 'ignore', ...extra], env });
+  const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'ignore', 'ignore'];
+  for (let i = 0; i < preserveFds; i++) stdio.push(3 + i);
+  const syncFd = stdio.length;
+  stdio.push('pipe', 'pipe');
+  if (attachPipe) stdio.push('pipe');
+  const env: NodeJS.ProcessEnv = { ...process.env, _OCI_SYNCPIPE: String(syncFd), _OCI_STARTPIPE: String(syncFd + 1) };
+  if (attachPipe) env._OCI_ATTACHPIPE = String(syncFd + 2);
+  const child = spawn(conmon, args, { cwd, detached: true, stdio, env });
   const pipes = child.stdio as unknown as (Readable | Writable | null)[];
-  const syncStream = pipes[3] as Readable;
-  const start = pipes[4] as Writable;
-  const attachStream = attachPipe ? (pipes[5] as Readable) : undefined;
+  const syncStream = pipes[syncFd] as Readable;
+  const start = pipes[syncFd + 1] as Writable;
+  const attachStream = attachPipe ? (pipes[syncFd + 2] as Readable) : undefined;
   start.on('error', () => {});
   const failed = new Promise<never>((_, reject) => child.on('error', (e) => reject(new RuntimeFailure(`cannot start conmon: ${e.message}`))));
   failed.catch(() => {});

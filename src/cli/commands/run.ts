@@ -1,16 +1,19 @@
 /** `berth run`: create, start, and in the foreground stream output and return the container's exit code. */
 import type { Engine } from '../../engine/engine.ts';
-import { NotSupported } from '../../errors.ts';
+import { InvalidArgument } from '../../errors.ts';
 import { withEngine, parse, type Command } from '../common.ts';
 import { createFlags, toCreateOptions } from '../create-flags.ts';
 import type { FlagDef } from '../flags.ts';
 import type { Globals } from '../main.ts';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.ts';
 import { trace } from '../../sys/trace.ts';
 
 const flags = [
   ...createFlags,
   { name: 'detach', short: 'd', type: 'bool', description: 'Run container in background and print container ID' },
   { name: 'sig-proxy', type: 'bool', default: true, description: 'Proxy received signals to the process' },
+  { name: 'detach-keys', type: 'string', default: DEFAULT_DETACH_KEYS, description: 'Override the key sequence for detaching a container' },
+  { name: 'preserve-fds', type: 'int', description: 'Pass N additional file descriptors (3 and up) to the container' },
 ] as const satisfies readonly FlagDef[];
 
 const cmd: Command<typeof flags> = {
@@ -26,31 +29,56 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   if (typeof p === 'number') return p;
   return withEngine(g, 'run', async (engine) => {
     const opts = toCreateOptions(p.flags, p.changed, p.args);
-    if (opts.openStdin && !p.flags.detach) {
-      throw new NotSupported('interactive attach (-i without -d) is not available yet; use -d, or berth exec when it lands');
-    }
+    const detachKeys = parseDetachKeys(p.flags['detach-keys']);
+    const preserveFds = p.flags['preserve-fds'];
+    if (preserveFds < 0) throw new InvalidArgument(`invalid --preserve-fds: ${preserveFds}`);
+    // docker: a foreground run -i gives the container's stdin to this one client (StdinOnce).
+    if (opts.openStdin && !p.flags.detach) opts.stdinOnce = true;
     await engine.repair();
     const ctr = await engine.create(opts);
+    const autoRemove = opts.autoRemove ?? false;
     if (p.flags.detach) {
-      await startOrUnwind(engine, ctr.id, false, opts.autoRemove ?? false);
+      await startOrUnwind(engine, ctr.id, () => engine.start(ctr.id, { preserveFds }), autoRemove);
       process.stdout.write(`${ctr.id}\n`);
       return 0;
     }
-    return await foreground(engine, ctr.id, p.flags['sig-proxy'], opts.autoRemove ?? false);
+    // Plain output of a logged container: follow its log (no FFI to load, the fastest path). Anything
+    // interactive, or a container without a readable log, goes through conmon's attach socket.
+    if (!opts.tty && !opts.openStdin && (opts.logDriver ?? 'k8s-file') === 'k8s-file') {
+      return await foreground(engine, ctr.id, p.flags['sig-proxy'], autoRemove, preserveFds);
+    }
+    const { attachAndWait } = await import('../attach-flow.ts');
+    let code = 0;
+    await startOrUnwind(
+      engine,
+      ctr.id,
+      async () => {
+        code = await attachAndWait(engine, ctr.id, {
+          start: true,
+          tty: opts.tty ?? false,
+          stdin: opts.openStdin ?? false,
+          detachKeys,
+          sigProxy: p.flags['sig-proxy'],
+          preserveFds,
+        });
+      },
+      autoRemove,
+    );
+    return code;
   });
 }
 
 /** Start; a failed start of an auto-remove container removes it, as docker does. */
-async function startOrUnwind(engine: Engine, id: string, attached: boolean, autoRemove: boolean): Promise<void> {
+async function startOrUnwind(engine: Engine, id: string, start: () => Promise<unknown>, autoRemove: boolean): Promise<void> {
   try {
-    await engine.start(id, { attached });
+    await start();
   } catch (e) {
     if (autoRemove) await engine.remove(id, true).catch(() => {});
     throw e;
   }
 }
 
-async function foreground(engine: Engine, id: string, sigProxy: boolean, autoRemove: boolean): Promise<number> {
+async function foreground(engine: Engine, id: string, sigProxy: boolean, autoRemove: boolean, preserveFds: number): Promise<number> {
   const proxies: [NodeJS.Signals, () => void][] = [];
   if (sigProxy) {
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as NodeJS.Signals[]) {
@@ -60,7 +88,7 @@ async function foreground(engine: Engine, id: string, sigProxy: boolean, autoRem
     }
   }
   try {
-    await startOrUnwind(engine, id, true, autoRemove);
+    await startOrUnwind(engine, id, () => engine.start(id, { attached: true, preserveFds }), autoRemove);
     trace('run: following');
     await engine.readLogs(id, (rec) => (rec.stream === 'stderr' ? process.stderr : process.stdout).write(rec.data), { follow: true });
     trace('run: exited');

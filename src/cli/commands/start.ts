@@ -2,10 +2,13 @@
 import type { FlagDef } from '../flags.ts';
 import { eachContainer, engineFor, parse, report, type Command } from '../common.ts';
 import type { Globals } from '../main.ts';
+import { Conflict, InvalidArgument } from '../../errors.ts';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.ts';
 
 const flags = [
   { name: 'attach', short: 'a', type: 'bool', description: "Attach STDOUT/STDERR and forward signals" },
   { name: 'interactive', short: 'i', type: 'bool', description: "Attach container's STDIN" },
+  { name: 'detach-keys', type: 'string', default: DEFAULT_DETACH_KEYS, description: 'Override the key sequence for detaching a container' },
 ] as const satisfies readonly FlagDef[];
 
 const cmd: Command<typeof flags> = {
@@ -21,15 +24,18 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   const engine = engineFor(g);
   try {
     if (p.flags.attach || p.flags.interactive) {
-      if (p.args.length > 1) return report(new (await import('../../errors.ts')).InvalidArgument('you cannot start and attach multiple containers at once'), 'start');
-      if (p.flags.interactive) return report(new (await import('../../errors.ts')).NotSupported('start -i (stdin attach) is not available yet'), 'start');
-      const ref = p.args[0]!;
+      if (p.args.length > 1) return report(new InvalidArgument('you cannot start and attach multiple containers at once'), 'start');
       try {
-        const row = await engine.start(ref, { attached: true });
-        await engine.readLogs(row.id, (rec) => (rec.stream === 'stderr' ? process.stderr : process.stdout).write(rec.data), { follow: true });
-        const code = await engine.wait(row.id);
-        await engine.cleanup(row.id).catch(() => undefined);
-        return code;
+        const row = engine.inspect(p.args[0]!);
+        if (row.state === 'running') throw new Conflict(`container ${row.name} is already running: use berth attach`);
+        const { attachAndWait } = await import('../attach-flow.ts');
+        return await attachAndWait(engine, row.id, {
+          start: true,
+          tty: row.config.tty,
+          stdin: p.flags.interactive && row.config.openStdin,
+          detachKeys: parseDetachKeys(p.flags['detach-keys']),
+          sigProxy: true,
+        });
       } catch (e) {
         return report(e, 'start');
       }

@@ -1,0 +1,52 @@
+/**
+ * Attached containers for the CLI (run -i/-t, start -a, attach): connect to conmon's attach socket, pump
+ * the streams, forward signals when there is no terminal, and return the container's exit code, or 0 when
+ * the user detached (the container runs on).
+ */
+import type { Socket } from 'node:net';
+import type { Engine } from '../engine/engine.ts';
+import { connectSeqpacket } from '../sys/seqpacket.ts';
+import { pump } from './stream.ts';
+
+export interface AttachFlowOptions {
+  /** Start the container (connecting before its process runs); otherwise it is running already. */
+  start: boolean;
+  tty: boolean;
+  stdin: boolean;
+  detachKeys: Buffer;
+  sigProxy: boolean;
+  preserveFds?: number;
+}
+
+export async function attachAndWait(engine: Engine, id: string, o: AttachFlowOptions): Promise<number> {
+  const paths = engine.attachPaths(id);
+  let socket: Socket | undefined;
+  if (o.start) {
+    await engine.start(id, {
+      preserveFds: o.preserveFds,
+      beforeStart: async () => {
+        socket = await connectSeqpacket(paths.socket);
+      },
+    });
+  } else {
+    socket = await connectSeqpacket(paths.socket);
+  }
+  const proxies: [NodeJS.Signals, () => void][] = [];
+  if (o.sigProxy && !o.tty) {
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as NodeJS.Signals[]) {
+      const h = () => void engine.kill(id, sig).catch(() => {});
+      process.on(sig, h);
+      proxies.push([sig, h]);
+    }
+  }
+  try {
+    const how = await pump(socket!, { tty: o.tty, stdin: o.stdin, detachKeys: o.detachKeys, ctlPath: paths.ctl });
+    if (how === 'detached') {
+      if (o.tty) process.stderr.write('\r\nread escape sequence\r\n');
+      return 0;
+    }
+    return await engine.wait(id);
+  } finally {
+    for (const [sig, h] of proxies) process.off(sig, h);
+  }
+}
