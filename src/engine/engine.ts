@@ -24,13 +24,13 @@ import { readHostRlimits } from '../runtime/spec/rlimits.ts';
 import { ContainerRepo, type ContainerRow } from '../store/containers.ts';
 import { openDb, type Db } from '../store/db.ts';
 import { ImageRepo } from '../store/images.ts';
-import { ExecRepo } from '../store/exec-sessions.ts';
+import { ExecRepo, type ExecSessionRow } from '../store/exec-sessions.ts';
 import { mountOverlay, unmount } from '../sys/mount.ts';
 import { trace } from '../sys/trace.ts';
 import { isAlive, procStartTime, selfIdentity } from '../sys/proc.ts';
 import type { ContainerState } from '../types.ts';
 import { buildConfig, type CreateOptions } from './config.ts';
-import { startExec, type ExecHandle, type ExecOptions } from './exec.ts';
+import { inspectExec, startExec, stopExec, type ExecHandle, type ExecOptions } from './exec.ts';
 import { hostFacts, resolveResources, type ResourceOptions } from './resources.ts';
 import { ociResources } from '../runtime/spec/resources.ts';
 import { Container } from './container.ts';
@@ -751,6 +751,16 @@ export class Engine {
   /** Run a process in a running container (`exec`); see src/engine/exec.ts. */
   exec(ref: string, opts: ExecOptions): Promise<ExecHandle> {
     return startExec(this, ref, opts);
+  }
+
+  /** An exec session, reconciled with its exit file. */
+  execInspect(sessionRef: string): ExecSessionRow {
+    return inspectExec(this, sessionRef);
+  }
+
+  /** Stop a running exec session: SIGTERM, then SIGKILL after `timeout` seconds. */
+  execStop(sessionRef: string, timeout = 10): Promise<ExecSessionRow> {
+    return stopExec(this, sessionRef, timeout);
   }
 
   /** Pids of the container's processes (for top). */

@@ -331,8 +331,9 @@ test('-e with an empty name → 125', () => {
   expectError(['run', '-e', '=x', 'busybox', 'true'], { code: 125, match: /invalid environment variable: =x/ });
 });
 
-test('-i without -d → 125 and nothing created', () => {
-  expectError(['run', '-i', 'busybox', 'true'], { code: 125, match: /interactive/ });
+test('bad --detach-keys and --preserve-fds → 125 and nothing created', () => {
+  expectError(['run', '-i', '--detach-keys', 'ctrl-!!', 'busybox', 'true'], { code: 125, match: /Invalid detach keys/ });
+  expectError(['run', '--preserve-fds', '-1', 'busybox', 'true'], { code: 125, match: /invalid --preserve-fds/ });
 });
 
 // ---- wrong state
