@@ -111,6 +111,12 @@ export class OciDriver implements RuntimeDriver {
       const pid = await c.sync.next();
       if (pid.data === undefined || pid.data <= 0) throw runtimeError(pid.message, req.dir);
       started = true;
+      if (!req.attach) {
+        // Detached: let go of conmon now (it records the exit code in the exit file) so a caller that
+        // exits is not held until the process ends; watch the file without keeping the event loop alive.
+        c.close();
+        return { pid: pid.data, exit: waitForExitFile(`${req.dir}/exit/${req.id}`) };
+      }
       const exit = c.sync.next().then(
         (m) => (typeof m.data === 'number' ? m.data : -1),
         () => readExitFile(`${req.dir}/exit/${req.id}`),
@@ -276,6 +282,20 @@ function spawnConmon(conmon: string, args: string[], cwd: string, attachPipe: bo
 /** A runtime failure as docker's exit code class: conmon's message, else the runtime's --log file. */
 function runtimeError(message: string | undefined, bundle: string): Error {
   return classifyRuntimeError(cleanRuntimeMessage(message || readOciLog(`${bundle}/oci-log`) || 'conmon exited before the runtime reported a pid'));
+}
+
+/** Resolves with the exit file's code once conmon has written it; polls on an unref'd timer. */
+function waitForExitFile(path: string): Promise<number> {
+  return new Promise((resolve) => {
+    const tick = () => {
+      if (existsSync(path)) {
+        const code = readExitFile(path);
+        if (code !== -1 || readFileSync(path, 'utf8').trim() === '-1') return resolve(code);
+      }
+      setTimeout(tick, 50).unref();
+    };
+    tick();
+  });
 }
 
 function readExitFile(path: string): number {

@@ -33,6 +33,15 @@ export function parseTimeArg(v: string, flag: string, now = Date.now()): number 
   throw new InvalidArgument(`invalid value for "${flag}": failed to parse value as time or duration: "${v}"`);
 }
 
+/** conmon's `2026-11-23T12:44:56.122985047+01:00` as docker shows it: UTC, nanoseconds kept, `Z`. */
+export function utcNano(time: string): string {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)$/.exec(time);
+  if (!m) return time;
+  const whole = new Date(`${m[1]}${m[3]}`);
+  if (Number.isNaN(whole.getTime())) return time;
+  return `${whole.toISOString().slice(0, 19)}.${(m[2] ?? '').padEnd(9, '0').slice(0, 9)}Z`;
+}
+
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'logs');
   if (typeof p === 'number') return p;
@@ -40,11 +49,14 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     const tail = p.flags.tail === 'all' ? undefined : Number(p.flags.tail);
     if (tail !== undefined && !Number.isInteger(tail)) throw new InvalidArgument(`invalid value for "tail": ${p.flags.tail}`);
     const ts = p.flags.timestamps;
+    // A timestamp starts each line, not each fragment of a line conmon wrote in pieces.
+    const atLineStart = { stdout: true, stderr: true };
     await engine.readLogs(
       p.args[0]!,
       (rec) => {
         const out = rec.stream === 'stderr' ? process.stderr : process.stdout;
-        if (ts) out.write(`${new Date(rec.time).toISOString().replace(/\.(\d+)Z$/, (_, f: string) => `.${f.padEnd(9, '0')}Z`)} `);
+        if (ts && atLineStart[rec.stream]) out.write(`${utcNano(rec.time)} `);
+        atLineStart[rec.stream] = rec.data.length > 0 && rec.data[rec.data.length - 1] === 0x0a;
         out.write(rec.data);
       },
       {

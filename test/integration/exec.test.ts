@@ -1,0 +1,275 @@
+/**
+ * `exec` through the CLI and the library: docker's exit codes and errors, -d/-u/-w/-e/--env-file/
+ * --privileged/--preserve-fds, stdio, recorded sessions (inspect, stop, cascade on rm), and no conmon
+ * left behind after an exec.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Engine, NotFound } from '../../src/index.ts';
+import { inspectExec, stopExec } from '../../src/engine/exec.ts';
+import { BERTH, eventually, setupEnv, type Env } from './helpers.ts';
+
+let env: Env;
+let engine: Engine;
+
+before(() => {
+  env = setupEnv('exec');
+  engine = new Engine({ root: env.root });
+});
+
+after(async () => {
+  engine?.close();
+  if (!env) return;
+  const ids = env.berth(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
+  if (ids.length > 0) env.berth(['rm', '-f', ...ids]);
+  await eventually(() => conmonsOf(env.root).length === 0, 10_000);
+  env.teardown();
+});
+
+/** conmon processes whose command line names `needle` (a container id or the root). */
+function conmonsOf(needle: string): number[] {
+  const out: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.startsWith('/usr/bin/conmon\0') && cmd.includes(needle)) out.push(Number(pid));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/**
+ * Run a `sleep` container, hand its id to fn, then check that no exec conmon lingers (only the
+ * container's own conmon within ~2 s) and remove the container.
+ */
+async function withCtr(name: string, fn: (id: string) => Promise<void> | void): Promise<void> {
+  const r = env.berth(['run', '-d', '--name', name, 'busybox', 'sleep', '1000']);
+  assert.equal(r.code, 0, r.stderr);
+  const id = r.stdout.trim();
+  assert.match(id, /^[0-9a-f]{64}$/);
+  try {
+    await fn(id);
+    const settled = await eventually(() => conmonsOf(id).length <= 1, 2_000);
+    assert.ok(settled, `exec conmon processes linger for ${name}: ${conmonsOf(id).join(' ')}`);
+  } finally {
+    env.berth(['rm', '-f', id]);
+  }
+}
+
+function oneLine(s: string): void {
+  assert.equal(s.trim().split('\n').length, 1, `expected a one-line error, got: ${JSON.stringify(s)}`);
+}
+
+test('exit codes: the process own, 127 missing command, 126 not executable, one-line errors', async () => {
+  await withCtr('ex-codes', (id) => {
+    const own = env.berth(['exec', id, 'sh', '-c', 'exit 3']);
+    assert.equal(own.code, 3, own.stderr);
+    assert.equal(own.stderr, '');
+
+    const ok = env.berth(['exec', id, 'true']);
+    assert.equal(ok.code, 0, ok.stderr);
+
+    const missing = env.berth(['exec', id, 'no-such-command']);
+    assert.equal(missing.code, 127);
+    oneLine(missing.stderr);
+    assert.match(missing.stderr, /no-such-command/);
+    assert.match(missing.stderr, /not found/);
+
+    const noexec = env.berth(['exec', id, '/etc/passwd']);
+    assert.equal(noexec.code, 126);
+    oneLine(noexec.stderr);
+    assert.match(noexec.stderr, /permission denied/i);
+  });
+});
+
+test('exec into a stopped, a paused or an unknown container fails with exit 1', async () => {
+  await withCtr('ex-paused', (id) => {
+    assert.equal(env.berth(['pause', id]).code, 0);
+    try {
+      const r = env.berth(['exec', id, 'true']);
+      assert.equal(r.code, 1);
+      oneLine(r.stderr);
+      assert.match(r.stderr, /paused/);
+    } finally {
+      assert.equal(env.berth(['unpause', id]).code, 0);
+    }
+    const stop = env.berth(['stop', '-t', '0', id]);
+    assert.equal(stop.code, 0, stop.stderr);
+    const r = env.berth(['exec', id, 'true']);
+    assert.equal(r.code, 1);
+    oneLine(r.stderr);
+    assert.match(r.stderr, /is not running/);
+  });
+  const unknown = env.berth(['exec', 'no-such-container-xyz', 'true']);
+  assert.equal(unknown.code, 1);
+  oneLine(unknown.stderr);
+  assert.match(unknown.stderr, /No such container/i);
+});
+
+test('exec -d returns at once and its command runs', async () => {
+  await withCtr('ex-detach', async (id) => {
+    const t0 = Date.now();
+    const d = env.berth(['exec', '-d', id, 'sh', '-c', 'sleep 1; touch /tmp/detached-ran']);
+    const took = Date.now() - t0;
+    assert.equal(d.code, 0, d.stderr);
+    assert.equal(d.stdout, '');
+    const seen = await eventually(() => env.berth(['exec', id, 'test', '-f', '/tmp/detached-ran']).code === 0, 5_000, 200);
+    assert.ok(seen, 'the detached command never touched its file');
+    // docker's exec -d returns as soon as the process started, not when it ends.
+    assert.ok(took < 800, `exec -d waited for its command to end (${took} ms for a 'sleep 1' command)`);
+  });
+});
+
+test('exec -u, -w, -e, --env-file', async () => {
+  await withCtr('ex-opts', (id) => {
+    const nobody = env.berth(['exec', '-u', 'nobody', id, 'id', '-u']);
+    assert.equal(nobody.code, 0, nobody.stderr);
+    assert.equal(nobody.stdout, '65534\n');
+
+    const ug = env.berth(['exec', '-u', '0:33', id, 'sh', '-c', 'id -u; id -g']);
+    assert.equal(ug.code, 0, ug.stderr);
+    assert.equal(ug.stdout, '0\n33\n');
+
+    const wd = env.berth(['exec', '-w', '/tmp', id, 'pwd']);
+    assert.equal(wd.code, 0, wd.stderr);
+    assert.equal(wd.stdout, '/tmp\n');
+
+    const e = env.berth(['exec', '-e', 'A=1', '-e', 'B', id, 'sh', '-c', 'echo "$A|$B"'], { env: { B: 'from-caller' } });
+    assert.equal(e.code, 0, e.stderr);
+    assert.equal(e.stdout, '1|from-caller\n');
+
+    const file = join(env.root, 'exec.env');
+    writeFileSync(file, '# a comment\nX=1\n\nY=two words\n');
+    const ef = env.berth(['exec', '--env-file', file, id, 'sh', '-c', 'echo "$X|$Y"']);
+    assert.equal(ef.code, 0, ef.stderr);
+    assert.equal(ef.stdout, '1|two words\n');
+  });
+});
+
+test('exec --privileged has more capabilities, but never CAP_SYS_RESOURCE', async () => {
+  const capEff = (s: string): bigint => {
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(s);
+    assert.ok(m, `no CapEff in ${s}`);
+    return BigInt(`0x${m[1]}`);
+  };
+  const bits = (v: bigint): number => v.toString(2).replace(/0/g, '').length;
+  await withCtr('ex-priv', (id) => {
+    const plain = env.berth(['exec', id, 'cat', '/proc/self/status']);
+    assert.equal(plain.code, 0, plain.stderr);
+    const priv = env.berth(['exec', '--privileged', id, 'cat', '/proc/self/status']);
+    assert.equal(priv.code, 0, priv.stderr);
+    const a = capEff(plain.stdout);
+    const b = capEff(priv.stdout);
+    assert.ok(bits(b) > bits(a), `privileged CapEff ${b.toString(16)} not above ${a.toString(16)}`);
+    assert.equal((b & a) === a, true, 'privileged keeps the default capabilities');
+    assert.equal((b >> 24n) & 1n, 0n, 'CAP_SYS_RESOURCE (the engine lacks it) must not be granted');
+  });
+});
+
+test('exec --preserve-fds 1 passes the caller fd 3 on', async () => {
+  await withCtr('ex-fds', (id) => {
+    const file = join(env.root, 'fd3.txt');
+    writeFileSync(file, 'through fd 3\n');
+    const fd = openSync(file, 'r');
+    try {
+      const r = spawnSync(BERTH, ['--root', env.root, 'exec', '--preserve-fds', '1', id, 'cat', '/proc/self/fd/3'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe', fd],
+        timeout: 30_000,
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, 'through fd 3\n');
+    } finally {
+      closeSync(fd);
+    }
+  });
+});
+
+test('exec keeps stdout and stderr apart, forwards stdin with -i, and delivers long output whole', async () => {
+  await withCtr('ex-stdio', (id) => {
+    const s = env.berth(['exec', id, 'sh', '-c', 'echo out; echo err >&2; echo out2']);
+    assert.equal(s.code, 0, s.stderr);
+    assert.equal(s.stdout, 'out\nout2\n');
+    assert.equal(s.stderr, 'err\n');
+
+    const i = env.berth(['exec', '-i', id, 'cat'], { input: 'data\nmore data\n' });
+    assert.equal(i.code, 0, i.stderr);
+    assert.equal(i.stdout, 'data\nmore data\n');
+
+    const long = env.berth(['exec', id, 'seq', '1', '200000']);
+    assert.equal(long.code, 0, long.stderr);
+    const lines = long.stdout.split('\n');
+    assert.equal(lines.pop(), '', 'output ends with a newline');
+    assert.equal(lines.length, 200000);
+    assert.equal(lines[0], '1');
+    assert.equal(lines[lines.length - 1], '200000');
+  });
+});
+
+test('library: sessions are recorded, inspectable while running and after the end', async () => {
+  await withCtr('ex-lib', async (id) => {
+    const h = await engine.exec(id, { cmd: ['sleep', '2'], detach: true });
+    assert.match(h.id, /^[0-9a-f]{64}$/);
+    assert.ok(h.pid > 0);
+    assert.equal(h.socket, undefined, 'a detached session has no attach socket');
+    const live = inspectExec(engine, h.id);
+    assert.equal(live.running, true);
+    assert.equal(live.exitCode, null);
+    assert.equal(live.containerId, id);
+    assert.deepEqual(live.config.cmd, ['sleep', '2']);
+    assert.equal(live.config.detach, true);
+    assert.equal(live.pid, h.pid);
+    assert.equal(inspectExec(engine, h.id.slice(0, 12)).id, h.id, 'a unique prefix finds the session');
+
+    const ended = await eventually(() => !inspectExec(engine, h.id).running, 6_000, 100);
+    assert.ok(ended, 'the session still runs after its sleep 2');
+    const done = inspectExec(engine, h.id);
+    assert.equal(done.running, false);
+    assert.equal(done.exitCode, 0);
+    assert.equal(await h.exit, 0);
+
+    const three = await engine.exec(id, { cmd: ['sh', '-c', 'exit 3'], detach: true });
+    assert.equal(await three.exit, 3);
+    assert.equal(inspectExec(engine, three.id).exitCode, 3);
+    assert.ok(engine.execs.forContainer(id).length >= 2);
+  });
+});
+
+test('library: stopExec kills a TERM-ignoring session after its timeout (137)', async () => {
+  await withCtr('ex-stop', async (id) => {
+    const h = await engine.exec(id, { cmd: ['sh', '-c', 'trap "" TERM; touch /tmp/trapped; sleep 100'], detach: true });
+    assert.equal(inspectExec(engine, h.id).running, true);
+    // The pid exists before sh has run its trap: a TERM sent earlier would end it at once (143).
+    const trapped = await eventually(() => env.berth(['exec', id, 'test', '-f', '/tmp/trapped']).code === 0, 5_000, 50);
+    assert.ok(trapped, 'the session never set its trap');
+    const t0 = Date.now();
+    const s = await stopExec(engine, h.id, 1);
+    const took = Date.now() - t0;
+    assert.ok(took >= 900 && took < 4000, `stopExec took ${took} ms, expected ~1 s`);
+    assert.equal(s.running, false);
+    assert.equal(s.exitCode, 137);
+    assert.equal(inspectExec(engine, h.id).exitCode, 137);
+  });
+});
+
+test('library: the sessions of a removed container are gone', async () => {
+  let sid = '';
+  let cid = '';
+  await withCtr('ex-cascade', async (id) => {
+    cid = id;
+    const h = await engine.exec(id, { cmd: ['true'], detach: true });
+    sid = h.id;
+    assert.equal(await h.exit, 0);
+    assert.ok(engine.execs.get(sid));
+  });
+  // withCtr removed the container.
+  assert.equal(env.berth(['inspect', cid]).code, 1);
+  assert.equal(engine.execs.get(sid), undefined);
+  assert.deepEqual(engine.execs.forContainer(cid), []);
+  assert.throws(() => inspectExec(engine, sid), NotFound);
+});

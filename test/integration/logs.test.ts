@@ -1,0 +1,318 @@
+/**
+ * `logs`: streams kept apart, after exit and stop, -f following live output and ending with the
+ * container, --tail/-n, -t timestamps, --since/--until, partial lines, a large log, max-size rotation,
+ * and the none/unknown log drivers.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { BERTH, eventually, setupEnv, type Env } from './helpers.ts';
+
+let env: Env;
+
+before(() => {
+  env = setupEnv('logs');
+});
+
+after(async () => {
+  if (!env) return;
+  const ids = env.berth(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
+  if (ids.length > 0) env.berth(['rm', '-f', ...ids]);
+  await eventually(() => conmonsOf(env.root).length === 0, 10_000);
+  env.teardown();
+});
+
+function conmonsOf(needle: string): number[] {
+  const out: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.startsWith('/usr/bin/conmon\0') && cmd.includes(needle)) out.push(Number(pid));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** `run -d` a busybox shell script; returns the container id. */
+function runSh(script: string, extra: string[] = []): string {
+  const r = env.berth(['run', '-d', ...extra, 'busybox', 'sh', '-c', script]);
+  assert.equal(r.code, 0, r.stderr);
+  const id = r.stdout.trim();
+  assert.match(id, /^[0-9a-f]{64}$/);
+  return id;
+}
+
+/** Wait for the container to exit; returns its exit code. */
+function waitExit(id: string): number {
+  const w = env.berth(['wait', id], { timeoutMs: 60_000 });
+  assert.equal(w.code, 0, w.stderr);
+  return Number(w.stdout.trim());
+}
+
+function rm(...ids: string[]): void {
+  env.berth(['rm', '-f', ...ids]);
+}
+
+const TS = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z) (.*)$/;
+
+test('logs keeps stdout and stderr apart, after exit and after stop', async () => {
+  const a = runSh('echo o1; echo e1 >&2; echo o2; echo e2 >&2');
+  const b = runSh('trap "exit 0" TERM; echo up; echo up-err >&2; while true; do sleep 0.1; done');
+  try {
+    assert.equal(waitExit(a), 0);
+    const la = env.berth(['logs', a]);
+    assert.equal(la.code, 0, la.stderr);
+    assert.equal(la.stdout, 'o1\no2\n');
+    assert.equal(la.stderr, 'e1\ne2\n');
+
+    const logged = await eventually(() => env.berth(['logs', b]).stdout === 'up\n', 5_000, 100);
+    assert.ok(logged, 'the running container logged its line');
+    const st = env.berth(['stop', '-t', '5', b]);
+    assert.equal(st.code, 0, st.stderr);
+    const lb = env.berth(['logs', b]);
+    assert.equal(lb.code, 0, lb.stderr);
+    assert.equal(lb.stdout, 'up\n');
+    assert.equal(lb.stderr, 'up-err\n');
+  } finally {
+    rm(a, b);
+  }
+});
+
+test('logs -f shows lines as they are printed and ends when the container exits', async () => {
+  const id = runSh('i=1; while [ $i -le 10 ]; do echo line$i; i=$((i+1)); sleep 0.2; done');
+  try {
+    const t0 = Date.now();
+    const arrivals: { at: number; line: string }[] = [];
+    const res = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const c = spawn(BERTH, ['--root', env.root, 'logs', '-f', id], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let buf = '';
+      let stderr = '';
+      const killer = setTimeout(() => c.kill('SIGKILL'), 20_000);
+      c.stdout.on('data', (b: Buffer) => {
+        buf += b.toString();
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          arrivals.push({ at: Date.now() - t0, line: buf.slice(0, nl) });
+          buf = buf.slice(nl + 1);
+        }
+      });
+      c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      c.on('error', reject);
+      c.on('close', (code) => {
+        clearTimeout(killer);
+        resolve({ code, stderr });
+      });
+    });
+    assert.equal(res.code, 0, `logs -f did not end by itself with 0: ${res.stderr}`);
+    assert.deepEqual(
+      arrivals.map((a) => a.line),
+      Array.from({ length: 10 }, (_, i) => `line${i + 1}`),
+    );
+    assert.ok(arrivals[0]!.at < 3000, `first line took ${arrivals[0]!.at} ms`);
+    // Streamed, not dumped at the end: the lines arrive spread over the ~2 s the container prints.
+    const spread = arrivals[9]!.at - arrivals[0]!.at;
+    assert.ok(spread > 1000, `lines arrived within ${spread} ms of each other: not followed live`);
+  } finally {
+    rm(id);
+  }
+});
+
+test('logs --tail 3, --tail 0, -n 1', () => {
+  const id = runSh('seq 1 5');
+  try {
+    assert.equal(waitExit(id), 0);
+    const t3 = env.berth(['logs', '--tail', '3', id]);
+    assert.equal(t3.code, 0, t3.stderr);
+    assert.equal(t3.stdout, '3\n4\n5\n');
+    const t0 = env.berth(['logs', '--tail', '0', id]);
+    assert.equal(t0.code, 0, t0.stderr);
+    assert.equal(t0.stdout, '');
+    const n1 = env.berth(['logs', '-n', '1', id]);
+    assert.equal(n1.code, 0, n1.stderr);
+    assert.equal(n1.stdout, '5\n');
+    const all = env.berth(['logs', '--tail', 'all', id]);
+    assert.equal(all.stdout, '1\n2\n3\n4\n5\n');
+  } finally {
+    rm(id);
+  }
+});
+
+test('logs -t prefixes RFC 3339 nano timestamps, in order', () => {
+  const before = Date.now();
+  const id = runSh('echo one; sleep 0.1; echo two; sleep 0.1; echo three');
+  try {
+    assert.equal(waitExit(id), 0);
+    const r = env.berth(['logs', '-t', id]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    assert.equal(lines.pop(), '');
+    assert.equal(lines.length, 3);
+    const times: number[] = [];
+    lines.forEach((l, i) => {
+      const m = TS.exec(l);
+      assert.ok(m, `no RFC 3339 nano timestamp on ${JSON.stringify(l)}`);
+      assert.equal(m[2], ['one', 'two', 'three'][i]);
+      const t = Date.parse(m[1]!);
+      assert.ok(t >= before - 2000 && t <= Date.now() + 2000, `timestamp ${m[1]} is not now`);
+      times.push(t);
+    });
+    for (let i = 1; i < times.length; i++) assert.ok(times[i]! >= times[i - 1]!, 'timestamps out of order');
+    assert.ok(times[2]! - times[0]! >= 150, 'the timestamps are those of the printing, not of the reading');
+  } finally {
+    rm(id);
+  }
+});
+
+test('logs -t keeps the stored nanoseconds (as docker does)', () => {
+  const id = runSh('echo one; echo two; echo three');
+  try {
+    assert.equal(waitExit(id), 0);
+    const logPath = env.berth(['inspect', '-f', '{{.LogPath}}', id]).stdout.trim();
+    // conmon's k8s-file: `2026-…T12:42:18.482977233+00:00 stdout F one`
+    const stored = readFileSync(logPath, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ')[0]!.replace(/\+00:00$/, 'Z'));
+    const shown = env
+      .berth(['logs', '-t', id])
+      .stdout.split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' ')[0]!);
+    assert.equal(shown.length, 3);
+    assert.deepEqual(shown, stored, 'logs -t rounds the stored nanosecond timestamps to milliseconds');
+  } finally {
+    rm(id);
+  }
+});
+
+test('logs --since (relative and RFC 3339), --until, and a bad --since', () => {
+  const id = runSh('echo before; sleep 2; echo after');
+  try {
+    assert.equal(waitExit(id), 0);
+    const rel = env.berth(['logs', '--since', '1s', id]);
+    assert.equal(rel.code, 0, rel.stderr);
+    assert.equal(rel.stdout, 'after\n');
+
+    const stamped = env.berth(['logs', '-t', id]).stdout.split('\n').filter(Boolean);
+    assert.equal(stamped.length, 2);
+    const tBefore = Date.parse(TS.exec(stamped[0]!)![1]!);
+    const tAfter = Date.parse(TS.exec(stamped[1]!)![1]!);
+    assert.ok(tAfter - tBefore >= 1500, `before/after only ${tAfter - tBefore} ms apart`);
+    const mid = new Date((tBefore + tAfter) / 2).toISOString();
+
+    const since = env.berth(['logs', '--since', mid, id]);
+    assert.equal(since.code, 0, since.stderr);
+    assert.equal(since.stdout, 'after\n');
+    const until = env.berth(['logs', '--until', mid, id]);
+    assert.equal(until.code, 0, until.stderr);
+    assert.equal(until.stdout, 'before\n');
+    const early = env.berth(['logs', '--since', new Date(tBefore - 60_000).toISOString(), id]);
+    assert.equal(early.stdout, 'before\nafter\n');
+    const unix = env.berth(['logs', '--since', ((tBefore + tAfter) / 2000).toFixed(3), id]);
+    assert.equal(unix.stdout, 'after\n', 'unix seconds with a fraction');
+
+    const bad = env.berth(['logs', '--since', 'yesterday', id]);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stdout, '');
+    assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+    assert.match(bad.stderr, /since/);
+  } finally {
+    rm(id);
+  }
+});
+
+test('partial lines are joined; a last line without a newline is printed as is', () => {
+  const id = runSh("printf 'abc'; sleep 0.5; printf 'def\\n'; printf 'no-newline'");
+  try {
+    assert.equal(waitExit(id), 0);
+    const r = env.berth(['logs', id]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'abcdef\nno-newline');
+  } finally {
+    rm(id);
+  }
+});
+
+test('logs -t gives a line joined from fragments one timestamp', () => {
+  const id = runSh("printf 'abc'; sleep 0.5; printf 'def\\n'");
+  try {
+    assert.equal(waitExit(id), 0);
+    const r = env.berth(['logs', '-t', id]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    assert.equal(lines.pop(), '');
+    assert.equal(lines.length, 1);
+    const m = TS.exec(lines[0]!);
+    assert.ok(m, `not one timestamped line: ${JSON.stringify(r.stdout)}`);
+    assert.equal(m[2], 'abcdef', `a timestamp was printed inside the joined line: ${JSON.stringify(r.stdout)}`);
+  } finally {
+    rm(id);
+  }
+});
+
+test('logs of 100k lines returns all of them, quickly', () => {
+  const id = runSh('seq 1 100000');
+  try {
+    assert.equal(waitExit(id), 0);
+    const t0 = Date.now();
+    const r = env.berth(['logs', id]);
+    const took = Date.now() - t0;
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    assert.equal(lines.pop(), '');
+    assert.equal(lines.length, 100000);
+    assert.equal(lines[0], '1');
+    assert.equal(lines[99999], '100000');
+    assert.ok(took < 5000, `logs of 100k lines took ${took} ms`);
+  } finally {
+    rm(id);
+  }
+});
+
+test('--log-opt max-size=64k bounds the log file and logs still reads it', () => {
+  const pad = 'x'.repeat(50);
+  const id = runSh(`seq 1 18000 | sed 's/$/ ${pad}/'`, ['--log-opt', 'max-size=64k']);
+  try {
+    assert.equal(waitExit(id), 0);
+    const logPath = env.berth(['inspect', '-f', '{{.LogPath}}', id]).stdout.trim();
+    assert.ok(logPath.startsWith(env.root), logPath);
+    const size = statSync(logPath).size;
+    assert.ok(size > 0 && size <= 64 * 1024 + 8 * 1024, `log file is ${size} bytes`);
+    const r = env.berth(['logs', id]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    assert.equal(lines.pop(), '');
+    assert.ok(lines.length > 0);
+    assert.equal(lines[lines.length - 1], `18000 ${pad}`);
+    for (const l of lines) assert.match(l, new RegExp(`^\\d+ ${pad}$`), 'whole lines only');
+  } finally {
+    rm(id);
+  }
+});
+
+test('--log-driver none: run --rm still shows output, logs refuses; an unknown driver is 125', () => {
+  const r = env.berth(['run', '--rm', '--log-driver', 'none', 'busybox', 'sh', '-c', 'echo visible; echo also-err >&2']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'visible\n');
+  assert.match(r.stderr, /also-err/);
+
+  const id = runSh('echo hidden', ['--log-driver', 'none']);
+  try {
+    assert.equal(waitExit(id), 0);
+    const l = env.berth(['logs', id]);
+    assert.equal(l.code, 1);
+    assert.equal(l.stdout, '');
+    assert.equal(l.stderr.trim().split('\n').length, 1, l.stderr);
+    assert.match(l.stderr, /does not support reading/);
+  } finally {
+    rm(id);
+  }
+
+  const bogus = env.berth(['run', '--log-driver', 'bogus', 'busybox', 'true']);
+  assert.equal(bogus.code, 125);
+  assert.match(bogus.stderr, /bogus/);
+  assert.equal(env.berth(['ps', '-aq']).stdout, '', 'no container left behind by the refused run');
+});
