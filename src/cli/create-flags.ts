@@ -74,6 +74,8 @@ export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args:
     init: f.init,
     tty: f.tty,
     openStdin: f.interactive,
+    // docker: -i attaches stdin, and attached stdin closes when its client goes (StdinOnce); run -d clears it.
+    stdinOnce: f.interactive,
     autoRemove: f.rm,
   };
   if (changed.has('name')) opts.name = f.name;

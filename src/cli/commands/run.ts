@@ -32,8 +32,8 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     const detachKeys = parseDetachKeys(p.flags['detach-keys']);
     const preserveFds = p.flags['preserve-fds'];
     if (preserveFds < 0) throw new InvalidArgument(`invalid --preserve-fds: ${preserveFds}`);
-    // docker: a foreground run -i gives the container's stdin to this one client (StdinOnce).
-    if (opts.openStdin && !p.flags.detach) opts.stdinOnce = true;
+    // docker: a detached run -i keeps stdin open for whoever attaches later (no StdinOnce).
+    if (p.flags.detach) opts.stdinOnce = false;
     await engine.repair();
     const ctr = await engine.create(opts);
     const autoRemove = opts.autoRemove ?? false;

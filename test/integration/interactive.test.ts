@@ -1,0 +1,490 @@
+/**
+ * Interactive containers as a docker user sees them: `run -it` on a real terminal (tmux gives the CLI a
+ * pty): raw mode while attached and restored on every way out, SIGWINCH → the container's window size
+ * through conmon's ctl FIFO, the detach keys (default and --detach-keys), `attach` again, exit codes.
+ * Without a tty: stdin and its EOF reach the container, bulk data passes byte-exact, stdout and stderr
+ * stay apart, `start -ai`, attach refusals, and signals proxied to the container.
+ */
+import { test, before, after, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BERTH, eventually, setupEnv, sleep, type Env, type Result } from './helpers.ts';
+
+let env: Env;
+let scratch = '';
+/** The shell script every tmux pane runs: berth, then its exit code and the host terminal's state. */
+let launcher = '';
+
+const SOCK = `berth-test-${process.pid}`;
+const HAVE_TMUX = spawnSync('tmux', ['-V'], { encoding: 'utf8' }).status === 0;
+const NO_TMUX = 'tmux is not installed (scripts/setup installs it): terminal tests skipped';
+
+before(() => {
+  env = setupEnv('interactive');
+  scratch = mkdtempSync('/tmp/berth-test-interactive-scratch-');
+  launcher = join(scratch, 'launch.sh');
+  // As `sh -c '<berth …>; echo EXIT=$?; sleep 60'`, plus what berth left the user's terminal in:
+  // TTY=restored when every termios setting is as before (stty -g), and the main flags by name.
+  writeFileSync(
+    launcher,
+    [
+      '#!/bin/sh',
+      'before=$(stty -g)',
+      '"$@"',
+      'rc=$?',
+      'after=$(stty -g)',
+      // A leading newline: a container killed mid-prompt leaves the cursor after "/ # ".
+      'printf "\\nEXIT=%s\\n" "$rc"',
+      'if [ "$before" = "$after" ]; then echo TTY=restored; else echo TTY=changed; fi',
+      "echo \"MODES=$(stty -a | tr ' ;' '\\n\\n' | grep -x -E -e '-?(icanon|echo|isig|icrnl|opost)' | tr '\\n' ' ')END\"",
+      'exec sleep 600',
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+});
+
+after(() => {
+  if (HAVE_TMUX) spawnSync('tmux', ['-L', SOCK, 'kill-server'], { encoding: 'utf8' });
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  env.teardown();
+});
+
+// ---- helpers ----
+
+function show(r: Result): string {
+  return `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+}
+
+function ok(args: string[]): Result {
+  const r = env.berth(args);
+  assert.equal(r.code, 0, `berth ${args.join(' ')} failed: ${show(r)}`);
+  return r;
+}
+
+function status(name: string): string {
+  return env.berth(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name]).stdout.trim();
+}
+
+function removeQuietly(...names: string[]): void {
+  env.berth(['rm', '-f', ...names]);
+}
+
+function sq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** tmux on a private server socket; panes are addressed by their %id. */
+function tmux(args: string[]): string {
+  const r = spawnSync('tmux', ['-L', SOCK, '-f', '/dev/null', ...args], { encoding: 'utf8', timeout: 10_000 });
+  if (r.error) throw r.error;
+  assert.equal(r.status, 0, `tmux ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The berth command line (run through the launcher) for a pane. */
+function paneCommand(berthArgs: string[]): string {
+  return ['sh', launcher, BERTH, '--root', env.root, ...berthArgs].map(sq).join(' ');
+}
+
+/** A new detached session of the given size running berth; returns its pane id. */
+function newSession(session: string, cols: number, rows: number, berthArgs: string[]): string {
+  return tmux(['new-session', '-d', '-s', session, '-x', String(cols), '-y', String(rows), '-P', '-F', '#{pane_id}', paneCommand(berthArgs)]).trim();
+}
+
+/** A new window in a session running berth; returns its pane id. */
+function newWindow(session: string, berthArgs: string[]): string {
+  return tmux(['new-window', '-d', '-t', `${session}:`, '-P', '-F', '#{pane_id}', paneCommand(berthArgs)]).trim();
+}
+
+function capture(pane: string): string {
+  return tmux(['capture-pane', '-p', '-J', '-S', '-500', '-t', pane]);
+}
+
+/** Poll the pane until re matches; fails with the pane's text. */
+async function waitPane(pane: string, re: RegExp, what: string, ms = 15_000): Promise<string> {
+  let text = '';
+  const hit = await eventually(() => {
+    text = capture(pane);
+    return re.test(text);
+  }, ms, 50);
+  assert.ok(hit, `timed out waiting for ${what} (${re}) in the pane:\n${text}`);
+  return text;
+}
+
+function typeLine(pane: string, line: string): void {
+  tmux(['send-keys', '-t', pane, '-l', line]);
+  tmux(['send-keys', '-t', pane, 'Enter']);
+}
+
+/** The host terminal modes of the pane's tty, as `stty -a` reports them, split into words. */
+function paneModes(pane: string): string[] {
+  const tty = tmux(['display-message', '-p', '-t', pane, '#{pane_tty}']).trim();
+  const r = spawnSync('stty', ['-a', '-F', tty], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `stty -F ${tty}: ${r.stderr}`);
+  return r.stdout.split(/[\s;]+/);
+}
+
+/** Wait until berth has put the pane's terminal in raw mode (it is attached and reading keys). */
+async function waitRaw(pane: string): Promise<void> {
+  let modes: string[] = [];
+  const raw = await eventually(() => {
+    modes = paneModes(pane);
+    return modes.includes('-icanon') && modes.includes('-echo');
+  }, 15_000, 50);
+  assert.ok(raw, `terminal never went raw while attached: ${modes.join(' ')}\npane:\n${capture(pane)}`);
+}
+
+/** After berth left: the launcher's report of its exit code and the terminal it left behind. */
+async function waitExit(pane: string, code: number): Promise<string> {
+  const text = await waitPane(pane, /MODES=.*END/, 'berth to exit');
+  const m = /^EXIT=(\d+)$/m.exec(text);
+  assert.ok(m, `no EXIT= line:\n${text}`);
+  assert.equal(Number(m[1]), code, `berth's exit code; pane:\n${text}`);
+  return text;
+}
+
+/** The terminal berth left behind is the one it found: cooked mode with echo, byte for byte. */
+function assertRestored(text: string, how: string): void {
+  const modes = (/MODES=(.*)END/.exec(text)?.[1] ?? '').trim().split(/\s+/);
+  for (const f of ['icanon', 'echo', 'isig', 'icrnl', 'opost']) {
+    assert.ok(modes.includes(f), `after ${how}, host terminal lacks ${f} (stty -a: ${modes.join(' ')})`);
+  }
+  assert.match(text, /^TTY=restored$/m, `after ${how}, stty -g differs from before berth ran`);
+}
+
+function killSession(session: string): void {
+  spawnSync('tmux', ['-L', SOCK, 'kill-session', '-t', session], { encoding: 'utf8' });
+}
+
+interface Bytes {
+  code: number;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+/** berth with stdin from a file, stdout/stderr collected as bytes. */
+function berthFromFile(args: string[], file: string, timeoutMs = 60_000): Promise<Bytes> {
+  return new Promise((resolve, reject) => {
+    const fd = openSync(file, 'r');
+    const c = spawn(BERTH, ['--root', env.root, ...args], { stdio: [fd, 'pipe', 'pipe'] });
+    closeSync(fd);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
+    c.stdout!.on('data', (b: Buffer) => out.push(b));
+    c.stderr!.on('data', (b: Buffer) => err.push(b));
+    c.on('error', reject);
+    c.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 128, stdout: Buffer.concat(out), stderr: Buffer.concat(err) });
+    });
+  });
+}
+
+interface Timed extends Result {
+  timedOut: boolean;
+}
+
+/**
+ * berth with the given stdin, killed with SIGKILL if it outlives timeoutMs (spawnSync's timeout sends
+ * SIGTERM, which an attached berth proxies to the container instead of dying: it could hang the suite).
+ */
+function berthInput(args: string[], input: string, timeoutMs = 20_000): Promise<Timed> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(BERTH, ['--root', env.root, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      c.kill('SIGKILL');
+    }, timeoutMs);
+    c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    c.stdin.on('error', () => {});
+    c.stdin.end(input);
+    c.on('error', reject);
+    c.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 128, stdout, stderr, timedOut });
+    });
+  });
+}
+
+function showT(r: Timed): string {
+  return `${r.timedOut ? 'TIMED OUT (killed) ' : ''}${show(r)}`;
+}
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+function skipWithoutTmux(t: TestContext): boolean {
+  if (HAVE_TMUX) return false;
+  t.skip(NO_TMUX);
+  return true;
+}
+
+// ---- terminal (tmux) ----
+
+test('run -it: a real pty, SIGWINCH resizes, ctrl-p ctrl-q detaches, attach reconnects, exit 3 → 3', async (t) => {
+  if (skipWithoutTmux(t)) return;
+  const name = 'it-main';
+  try {
+    const pane = newSession('s1', 100, 30, ['run', '-it', '--name', name, 'busybox', 'sh']);
+    await waitPane(pane, /\/ # /, 'the container shell prompt');
+    await waitRaw(pane);
+
+    // The container's shell evaluates what we type (the keys pass through raw, its pty echoes them).
+    typeLine(pane, 'echo hello-$((40+2))');
+    await waitPane(pane, /^hello-42\s*$/m, 'hello-42 from the container shell');
+
+    // The container's terminal has the user's window size, and follows it.
+    typeLine(pane, 'stty size');
+    await waitPane(pane, /^30 100\s*$/m, 'stty size = 30 100');
+    tmux(['resize-window', '-t', pane, '-x', '120', '-y', '40']);
+    // SIGWINCH → ctl FIFO → TIOCSWINSZ is asynchronous: ask again until the new size shows (or time out).
+    let text = '';
+    const resized = await eventually(() => {
+      typeLine(pane, 'stty size');
+      return /^40 120\s*$/m.test((text = capture(pane)));
+    }, 10_000, 500);
+    assert.ok(resized, `container terminal never became 40x120 after the resize:\n${text}`);
+
+    // Detach: the CLI leaves with 0, says so, and the container runs on.
+    tmux(['send-keys', '-t', pane, 'C-p', 'C-q']);
+    text = await waitExit(pane, 0);
+    assert.match(text, /read escape sequence/);
+    assertRestored(text, 'detaching');
+    assert.equal(status(name), 'running 0');
+
+    // Attach from another terminal: the container's tty takes that terminal's size; exit 3 comes back.
+    const pane2 = newWindow('s1', ['attach', name]);
+    await waitRaw(pane2);
+    const [w, h] = tmux(['display-message', '-p', '-t', pane2, '#{window_width} #{window_height}']).trim().split(' ');
+    typeLine(pane2, 'stty size');
+    await waitPane(pane2, new RegExp(`^${h} ${w}\\s*$`, 'm'), `stty size = ${h} ${w} in the attach window`);
+    typeLine(pane2, 'exit 3');
+    text = await waitExit(pane2, 3);
+    assertRestored(text, 'the container exited under attach');
+    assert.equal(status(name), 'exited 3');
+    assert.match(ok(['ps', '-a', '--filter', `name=${name}`]).stdout, /Exited \(3\)/);
+  } finally {
+    killSession('s1');
+    removeQuietly(name);
+  }
+});
+
+test('run -it: the user terminal is raw while attached and restored after exit, detach, and an outside kill', async (t) => {
+  if (skipWithoutTmux(t)) return;
+  const names = ['tty-exit', 'tty-detach', 'tty-kill'];
+  try {
+    // The shell exits (exit 0 typed).
+    const p1 = newSession('s2', 100, 30, ['run', '-it', '--name', names[0]!, 'busybox', 'sh']);
+    await waitPane(p1, /\/ # /, 'prompt');
+    await waitRaw(p1);
+    typeLine(p1, 'exit');
+    assertRestored(await waitExit(p1, 0), 'the shell exited');
+
+    // Detach.
+    const p2 = newWindow('s2', ['run', '-it', '--name', names[1]!, 'busybox', 'sh']);
+    await waitPane(p2, /\/ # /, 'prompt');
+    await waitRaw(p2);
+    tmux(['send-keys', '-t', p2, 'C-p', 'C-q']);
+    const detached = await waitExit(p2, 0);
+    assert.match(detached, /read escape sequence/);
+    assertRestored(detached, 'detaching');
+    assert.equal(status(names[1]!), 'running 0');
+
+    // The container is killed by someone else: the CLI returns 137 and still restores the terminal.
+    const p3 = newWindow('s2', ['run', '-it', '--name', names[2]!, 'busybox', 'sh']);
+    await waitPane(p3, /\/ # /, 'prompt');
+    await waitRaw(p3);
+    ok(['kill', names[2]!]);
+    assertRestored(await waitExit(p3, 137), 'the container was killed');
+  } finally {
+    killSession('s2');
+    removeQuietly(...names);
+  }
+});
+
+test('run -it --detach-keys ctrl-x,x: those keys detach; ctrl-p ctrl-q is plain input', async (t) => {
+  if (skipWithoutTmux(t)) return;
+  const name = 'it-keys';
+  try {
+    const pane = newSession('s3', 100, 30, ['run', '-it', '--detach-keys', 'ctrl-x,x', '--name', name, 'busybox', 'sh']);
+    await waitPane(pane, /\/ # /, 'prompt');
+    await waitRaw(pane);
+    // The container's tty must not eat ctrl-q as XON; od shows the bytes that arrived.
+    typeLine(pane, 'stty -ixon; od -An -tx1');
+    await sleep(300);
+    tmux(['send-keys', '-t', pane, 'C-p', 'C-q', 'Enter']);
+    tmux(['send-keys', '-t', pane, 'C-d']);
+    let text = await waitPane(pane, /^\s*10 11 0a\s*$/m, 'od showing ctrl-p ctrl-q reached the container');
+    assert.doesNotMatch(text, /read escape sequence|EXIT=/, 'ctrl-p ctrl-q detached despite --detach-keys');
+    assert.equal(status(name), 'running 0');
+
+    // Still attached: the shell answers.
+    typeLine(pane, 'echo still-$((1+1))');
+    await waitPane(pane, /^still-2\s*$/m, 'the shell still attached');
+
+    tmux(['send-keys', '-t', pane, 'C-x', 'x']);
+    text = await waitExit(pane, 0);
+    assert.match(text, /read escape sequence/);
+    assertRestored(text, 'detaching with ctrl-x,x');
+    assert.equal(status(name), 'running 0');
+  } finally {
+    killSession('s3');
+    removeQuietly(name);
+  }
+});
+
+test('run -it: a container that exits by itself gives its output and exit code', async (t) => {
+  if (skipWithoutTmux(t)) return;
+  const name = 'it-self';
+  try {
+    const pane = newSession('s4', 100, 30, ['run', '-it', '--name', name, 'busybox', 'sh', '-c', 'echo bye; exit 7']);
+    const text = await waitExit(pane, 7);
+    assert.match(text, /^bye\s*$/m);
+    assertRestored(text, 'the container exited by itself');
+    assert.equal(status(name), 'exited 7');
+  } finally {
+    killSession('s4');
+    removeQuietly(name);
+  }
+});
+
+// ---- without a terminal ----
+
+test('10 MB of random bytes pass byte-exact through run -i and exec -i, on stdout or stderr', async () => {
+  const file = join(scratch, 'random.bin');
+  const data = randomBytes(10 << 20);
+  writeFileSync(file, data);
+  const want = sha256(data);
+  const name = 'bulk';
+  try {
+    let r = await berthFromFile(['run', '-i', '--rm', 'busybox', 'cat'], file);
+    assert.equal(r.code, 0, `run -i cat: ${r.stderr.toString()}`);
+    assert.equal(r.stdout.length, data.length, 'run -i cat: byte count');
+    assert.equal(sha256(r.stdout), want, 'run -i cat: content');
+    assert.equal(r.stderr.length, 0, `run -i cat: stderr ${r.stderr.toString()}`);
+
+    r = await berthFromFile(['run', '-i', '--rm', 'busybox', 'sh', '-c', 'cat >&2'], file);
+    assert.equal(r.code, 0, `run -i cat >&2: ${r.stderr.subarray(0, 500).toString()}`);
+    assert.equal(r.stdout.length, 0, 'run -i cat >&2: stdout must be empty');
+    assert.equal(r.stderr.length, data.length, 'run -i cat >&2: byte count on stderr');
+    assert.equal(sha256(r.stderr), want, 'run -i cat >&2: content on stderr');
+
+    ok(['run', '-d', '--name', name, 'busybox', 'sleep', '1000']);
+    r = await berthFromFile(['exec', '-i', name, 'cat'], file);
+    assert.equal(r.code, 0, `exec -i cat: ${r.stderr.toString()}`);
+    assert.equal(r.stdout.length, data.length, 'exec -i cat: byte count');
+    assert.equal(sha256(r.stdout), want, 'exec -i cat: content');
+    assert.equal(r.stderr.length, 0);
+
+    r = await berthFromFile(['exec', '-i', name, 'sh', '-c', 'cat >&2'], file);
+    assert.equal(r.code, 0, `exec -i cat >&2: ${r.stderr.subarray(0, 500).toString()}`);
+    assert.equal(r.stdout.length, 0, 'exec -i cat >&2: stdout must be empty');
+    assert.equal(sha256(r.stderr), want, 'exec -i cat >&2: content on stderr');
+  } finally {
+    removeQuietly(name);
+    rmSync(file, { force: true });
+  }
+});
+
+test('-i without -t: stdin and its EOF reach the container; stdout and stderr stay apart', async () => {
+  let r = await berthInput(['run', '-i', '--rm', 'busybox', 'sh', '-c', 'cat; echo after-eof'], 'a\nb\n');
+  assert.equal(r.code, 0, showT(r));
+  assert.equal(r.stdout, 'a\nb\nafter-eof\n');
+
+  r = await berthInput(['run', '-i', '--rm', 'busybox', 'sh'], 'exit 5\n');
+  assert.equal(r.code, 5, showT(r));
+
+  // Empty stdin is an immediate EOF.
+  r = await berthInput(['run', '-i', '--rm', 'busybox', 'sh', '-c', 'cat; echo eof'], '');
+  assert.equal(r.code, 0, showT(r));
+  assert.equal(r.stdout, 'eof\n');
+
+  r = await berthInput(['run', '-i', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; read x; echo "in=$x"; echo err2 >&2'], 'zz\n');
+  assert.equal(r.code, 0, showT(r));
+  assert.equal(r.stdout, 'out\nin=zz\n');
+  assert.equal(r.stderr, 'err\nerr2\n');
+
+  // Without -i either (the log-following path).
+  r = await berthInput(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 2'], '');
+  assert.equal(r.code, 2, showT(r));
+  assert.equal(r.stdout, 'out\n');
+  assert.equal(r.stderr, 'err\n');
+});
+
+test('start -ai reads stdin and returns the exit code; attach refuses stopped and paused containers', async () => {
+  const names = ['start-ai', 'paused-one'];
+  try {
+    ok(['create', '-i', '--name', names[0]!, 'busybox', 'sh', '-c', 'read x; echo "got-$x"; echo to-err >&2; exit 4']);
+    let r = await berthInput(['start', '-ai', names[0]!], 'hi\n');
+    assert.equal(r.code, 4, showT(r));
+    assert.equal(r.stdout, 'got-hi\n');
+    assert.equal(r.stderr, 'to-err\n');
+    assert.equal(status(names[0]!), 'exited 4');
+
+    r = await berthInput(['attach', names[0]!], '');
+    assert.equal(r.code, 1, showT(r));
+    assert.match(r.stderr, /cannot attach to a stopped container/i);
+
+    ok(['run', '-d', '--name', names[1]!, 'busybox', 'sleep', '1000']);
+    ok(['pause', names[1]!]);
+    r = await berthInput(['attach', names[1]!], '');
+    assert.equal(r.code, 1, showT(r));
+    assert.match(r.stderr, /cannot attach to a paused container/i);
+    assert.equal(status(names[1]!), 'paused 0');
+    ok(['unpause', names[1]!]);
+  } finally {
+    removeQuietly(...names);
+  }
+});
+
+test('start -ai of a `create -i` container passes stdin EOF on (docker: create -i sets StdinOnce)', async () => {
+  // docker/cli opts.go: "When allocating stdin in attached mode, close stdin at client disconnect":
+  // OpenStdin && AttachStdin → StdinOnce, and -i sets AttachStdin, for create as for run.
+  const name = 'start-ai-eof';
+  try {
+    ok(['create', '-i', '--name', name, 'busybox', 'sh', '-c', 'cat; echo eof-seen; exit 4']);
+    const r = await berthInput(['start', '-ai', name], 'line1\nline2\n', 10_000);
+    assert.ok(!r.timedOut, `start -ai never saw stdin's EOF reach the container (killed after 10 s): ${showT(r)}`);
+    assert.equal(r.code, 4, showT(r));
+    assert.equal(r.stdout, 'line1\nline2\neof-seen\n');
+  } finally {
+    removeQuietly(name);
+  }
+});
+
+test('sig-proxy: SIGTERM to the berth CLI reaches the container, whose exit code comes back', async () => {
+  const name = 'sigproxy';
+  const c = spawn(
+    BERTH,
+    ['--root', env.root, 'run', '--rm', '--name', name, 'busybox', 'sh', '-c', 'trap "echo got-term; exit 9" TERM; echo ready; while :; do sleep 0.1; done'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const closed = new Promise<number>((resolve) => c.on('close', (code, sig) => resolve(code ?? (sig ? 128 : 255))));
+  try {
+    // The trap is set once "ready" is out (and the container is running).
+    const ready = await eventually(() => stdout.includes('ready'), 15_000);
+    assert.ok(ready, `container never became ready: stdout=${stdout} stderr=${stderr}`);
+    assert.equal(status(name), 'running 0');
+    c.kill('SIGTERM');
+    const code = await Promise.race([closed, sleep(20_000).then(() => -1)]);
+    assert.equal(code, 9, `berth exit code; stdout=${stdout} stderr=${stderr}`);
+    assert.match(stdout, /got-term/);
+    // --rm: gone afterwards.
+    assert.ok(await eventually(() => env.berth(['inspect', name]).code !== 0, 10_000), '--rm container still there');
+  } finally {
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    removeQuietly(name);
+  }
+});
