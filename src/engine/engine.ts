@@ -100,6 +100,7 @@ export class Engine {
   private execRepo?: ExecRepo;
   private cgroup?: CgroupInfo;
   private drivers = new Map<string, RuntimeDriver>();
+  private closed = false;
 
   constructor(options: EngineOptions = {}) {
     this.options = options;
@@ -112,6 +113,9 @@ export class Engine {
   // ---- wiring (lazy: a CLI verb pays only for what it touches) ----
 
   get db(): Db {
+    // A closed engine stays closed: a late callback (a detached exec's exit) must not reopen the store,
+    // and so recreate a root its owner has since removed.
+    if (this.closed) throw new RuntimeFailure('the engine is closed');
     if (!this.dbHandle) {
       mkdirSync(join(this.root, 'containers'), { recursive: true, mode: 0o700 });
       mkdirSync(join(this.root, 'layers'), { recursive: true, mode: 0o700 });
@@ -133,6 +137,7 @@ export class Engine {
   }
 
   close(): void {
+    this.closed = true;
     this.dbHandle?.close();
     this.dbHandle = undefined;
     this.containerRepo = undefined;

@@ -110,7 +110,11 @@ export async function startExec(engine: Engine, ref: string, opts: ExecOptions):
     });
     engine.execs.started(id, started.pid, procStartTime(started.pid) ?? 0);
     const exit = started.exit.then((code) => {
-      engine.execs.ended(id, code);
+      try {
+        engine.execs.ended(id, code);
+      } catch {
+        /* the engine was closed meanwhile: inspectExec records it from the exit file later */
+      }
       return code;
     });
     return { id, pid: started.pid, socket, ctlPath: join(sdir, 'ctl'), exit };
