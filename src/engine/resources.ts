@@ -3,7 +3,7 @@
  * The same function serves create (from nothing) and update (over the container's current resources), so
  * an impossible value is refused with docker's message before anything is created or changed.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { InvalidArgument } from '../errors.ts';
 import type { Resources, ThrottleDevice } from '../types.ts';
@@ -56,7 +56,9 @@ export function hostFacts(cgroupVersion: 1 | 2): HostFacts {
     onlineCpus: cpus,
     onlineMems: parseCpuList(read('/sys/devices/system/node/online', '0')),
     cgroupVersion,
-    kernelMemory: cgroupVersion === 1 && existsSync('/sys/fs/cgroup/memory/memory.kmem.limit_in_bytes'),
+    // The v1 kmem file may exist, but runc 1.1 and crun no longer apply linux.resources.memory.kernel
+    // (the kernel deprecated kmem limits): measured here, the limit stays unlimited. Never claim it.
+    kernelMemory: false,
   };
 }
 
