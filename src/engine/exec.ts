@@ -129,18 +129,30 @@ function sessionDir(engine: Engine, containerId: string, sessionId: string): str
   return join(engine.dir(containerId), 'exec', sessionId.slice(0, 12));
 }
 
-/** A session, reconciled with its exit file when the recording process is gone. */
+function exitFile(engine: Engine, s: ExecSessionRow): string {
+  return join(sessionDir(engine, s.containerId, s.id), 'exit', s.containerId);
+}
+
+function readExitCode(path: string): number | null {
+  try {
+    const text = readFileSync(path, 'utf8').trim();
+    return text === '' ? null : Number(text);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A session, reconciled with conmon's exit file once its process is gone. Until conmon has written that
+ * file (just after the process ends) the code is unknown: shown as null, never stored as a guess.
+ */
 export function inspectExec(engine: Engine, ref: string): ExecSessionRow {
   const found = engine.execs.lookup(ref);
   if (found.length !== 1) throw new NotFound(found.length > 1 ? `multiple exec sessions match ${ref}` : `No such exec instance: ${ref}`);
   const s = found[0]!;
   if (s.running && !isAlive(s.pid, s.pidStart)) {
-    let code = -1;
-    try {
-      code = Number(readFileSync(join(sessionDir(engine, s.containerId, s.id), 'exit', s.containerId), 'utf8').trim());
-    } catch {
-      /* no exit file: conmon died with it */
-    }
+    const code = readExitCode(exitFile(engine, s));
+    if (code === null) return { ...s, running: false };
     engine.execs.ended(s.id, code);
     return engine.execs.get(s.id)!;
   }
@@ -159,5 +171,8 @@ export async function stopExec(engine: Engine, ref: string, timeout = 10): Promi
   while (isAlive(s.pid, s.pidStart) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
   signal('SIGKILL');
   while (isAlive(s.pid, s.pidStart)) await new Promise((r) => setTimeout(r, 20));
+  // conmon writes the exit code just after it reaps the process: give it that moment.
+  const file = exitFile(engine, s);
+  for (let i = 0; i < 100 && readExitCode(file) === null; i++) await new Promise((r) => setTimeout(r, 20));
   return inspectExec(engine, s.id);
 }
