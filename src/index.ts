@@ -8,11 +8,11 @@
  * console.log(await c.wait());
  * ```
  */
-export { Engine, type EngineOptions, type LifecycleHooks, type LogReadOptions, type StartOptions } from './engine/engine.ts';
+export { Engine, type EngineOptions, type LifecycleHooks, type StartOptions } from './engine/engine.ts';
 export { Container } from './engine/container.ts';
 export type { CreateOptions } from './engine/config.ts';
 export type { ResourceOptions } from './engine/resources.ts';
-export type { LogRecord, StreamName } from './engine/logs.ts';
+export type { LogReadOptions, LogRecord, StreamName } from './engine/logs.ts';
 export type { ExecHandle, ExecOptions } from './engine/exec.ts';
 export type { ExecConfig, ExecSessionRow } from './store/exec-sessions.ts';
 export { encodeFrame, FrameDecoder } from './engine/frame.ts';

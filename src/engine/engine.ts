@@ -3,9 +3,8 @@
  * Stored state is a cache of the truth (conmon's exit file, the pid's identity, the runtime); every verb
  * re-checks it under the container's lock before acting.
  */
-import { existsSync, mkdirSync, realpathSync, watch, type FSWatcher, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   Conflict,
   InvalidArgument,
@@ -27,6 +26,8 @@ import { ImageRepo } from '../store/images.ts';
 import { ExecRepo, type ExecSessionRow } from '../store/exec-sessions.ts';
 import { mountOverlay, unmount } from '../sys/mount.ts';
 import { trace } from '../sys/trace.ts';
+import { initBinary, launcher, readPid } from './host.ts';
+import { sleep, waitUntil } from './wait.ts';
 import { isAlive, procStartTime, selfIdentity } from '../sys/proc.ts';
 import type { ContainerState } from '../types.ts';
 import { buildConfig, type CreateOptions } from './config.ts';
@@ -34,7 +35,7 @@ import { inspectExec, startExec, stopExec, type ExecHandle, type ExecOptions } f
 import { hostFacts, resolveResources, type ResourceOptions } from './resources.ts';
 import { ociResources } from '../runtime/spec/resources.ts';
 import { Container } from './container.ts';
-import { LogTail, type LogRecord } from './logs.ts';
+import { readLog, type LogReadOptions, type LogRecord } from './logs.ts';
 import { loadHooks } from './hooks.ts';
 import { newId, randomName, validateName } from './names.ts';
 import { parseSignal } from './signals.ts';
@@ -63,16 +64,6 @@ export interface EngineOptions {
   notice?: (msg: string) => void;
   /** Where warnings go (settings this host discards, as docker warns): default stderr. */
   warn?: (msg: string) => void;
-}
-
-export interface LogReadOptions {
-  /** Keep reading until the container exits. */
-  follow?: boolean;
-  /** Only the last N records (of those in range). */
-  tail?: number;
-  /** Unix ms bounds on the record times. */
-  since?: number;
-  until?: number;
 }
 
 export interface StartOptions {
@@ -784,46 +775,11 @@ export class Engine {
     if ((row.config.logDriver ?? 'k8s-file') !== 'k8s-file') {
       throw new NotSupported(`configured logging driver does not support reading (${row.config.logDriver})`);
     }
-    const since = opts.since ?? -Infinity;
-    const until = opts.until ?? Infinity;
-    const sink = (rec: LogRecord) => {
-      const t = Date.parse(rec.time);
-      if (t >= since && t <= until) out(rec);
-    };
-    const t = new LogTail(this.logPath(row.id));
-    let first = t.read().filter((r) => Date.parse(r.time) >= since && Date.parse(r.time) <= until);
-    if (opts.tail !== undefined && opts.tail >= 0) first = first.slice(Math.max(0, first.length - opts.tail));
-    first.forEach(out);
-    if (!opts.follow || until <= Date.now()) return;
     const running = () => {
       const r = this.containers.get(row.id);
       return r !== undefined && LIVE.includes(this.sync(r).state) && !(r.state === 'created' && r.conmonPid === 0);
     };
-    let wake: (() => void) | undefined;
-    const watchers: FSWatcher[] = [];
-    for (const d of [this.dir(row.id), join(this.dir(row.id), 'exit')]) {
-      try {
-        watchers.push(watch(d, () => wake?.()));
-      } catch {
-        /* gone already: the poll below still ends the loop */
-      }
-    }
-    try {
-      for (;;) {
-        const live = running();
-        t.read().forEach(sink);
-        if (!live) return;
-        await new Promise<void>((r) => {
-          const timer = setTimeout(r, 50);
-          wake = () => {
-            clearTimeout(timer);
-            r();
-          };
-        });
-      }
-    } finally {
-      for (const w of watchers) w.close();
-    }
+    await readLog(this.logPath(row.id), [this.dir(row.id), join(this.dir(row.id), 'exit')], running, out, opts);
   }
 
   async checkpoint(ref: string): Promise<never> {
@@ -835,64 +791,4 @@ export class Engine {
 
 function toBerth(e: unknown): BerthError {
   return isBerthError(e) ? e : new RuntimeFailure(e instanceof Error ? e.message : String(e), { cause: e });
-}
-
-/** The project's launcher, for conmon's exit command: bin/berth of the checkout this code runs from. */
-function launcher(): string {
-  // dist/berth.mjs (the CLI bundle), dist/engine/*.js (the library) and src/engine/*.ts sit one or two levels down.
-  for (const rel of ['../bin/berth', '../../bin/berth']) {
-    const p = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(p)) return realpathSync(p);
-  }
-  return 'berth';
-}
-
-function readPid(path: string): number {
-  try {
-    return Number(readFileSync(path, 'utf8').trim()) || 0;
-  } catch {
-    return 0;
-  }
-}
-
-export function initBinary(): string | undefined {
-  return ['/usr/bin/catatonit', '/usr/libexec/podman/catatonit', '/usr/bin/tini-static'].find((p) => existsSync(p));
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/**
- * Poll `done` with a short, growing interval until it holds or ms pass. With `watchDir`, an inotify
- * event there (conmon renaming the exit file into place) wakes the check at once.
- */
-export async function waitUntil(done: () => boolean, ms: number, watchDir?: string): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  let interval = 2;
-  let wake: (() => void) | undefined;
-  let watcher: FSWatcher | undefined;
-  if (watchDir) {
-    try {
-      watcher = watch(watchDir, () => wake?.());
-    } catch {
-      watcher = undefined;
-    }
-  }
-  try {
-    for (;;) {
-      if (done()) return true;
-      if (Date.now() >= deadline) return false;
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, Math.min(interval, Math.max(1, deadline - Date.now())));
-        wake = () => {
-          clearTimeout(t);
-          r();
-        };
-      });
-      interval = Math.min(interval * 2, watcher ? 200 : 50);
-    }
-  } finally {
-    watcher?.close();
-  }
 }

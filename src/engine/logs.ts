@@ -2,7 +2,7 @@
  * Reading conmon's k8s-file log: `<RFC3339Nano> <stdout|stderr> <F|P> <bytes>`. A P line is a fragment
  * joined to what follows (conmon appended a newline to it that was not the program's).
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
 
 export type StreamName = 'stdout' | 'stderr';
 
@@ -81,5 +81,65 @@ export class LogTail {
     } finally {
       closeSync(fd);
     }
+  }
+}
+
+export interface LogReadOptions {
+  /** Keep reading until the container exits. */
+  follow?: boolean;
+  /** Only the last N records (of those in range). */
+  tail?: number;
+  /** Unix ms bounds on the record times. */
+  since?: number;
+  until?: number;
+}
+
+/**
+ * Read a k8s-file log; with `follow`, keep reading while `live()` holds (conmon writes the exit file only
+ * after the last output reached the log, so reading once more after the end loses nothing). inotify on
+ * `watchDirs` wakes the loop at once; a 50 ms poll covers what it misses.
+ */
+export async function readLog(
+  path: string,
+  watchDirs: string[],
+  live: () => boolean,
+  out: (rec: LogRecord) => void,
+  opts: LogReadOptions = {},
+): Promise<void> {
+  const since = opts.since ?? -Infinity;
+  const until = opts.until ?? Infinity;
+  const inRange = (rec: LogRecord) => {
+    const t = Date.parse(rec.time);
+    return t >= since && t <= until;
+  };
+  const t = new LogTail(path);
+  let first = t.read().filter(inRange);
+  if (opts.tail !== undefined && opts.tail >= 0) first = first.slice(Math.max(0, first.length - opts.tail));
+  first.forEach(out);
+  if (!opts.follow || until <= Date.now()) return;
+  let wake: (() => void) | undefined;
+  const watchers: FSWatcher[] = [];
+  for (const d of watchDirs) {
+    try {
+      watchers.push(watch(d, () => wake?.()));
+    } catch {
+      /* gone already: the poll below still ends the loop */
+    }
+  }
+  try {
+    for (;;) {
+      const still = live();
+      for (const rec of t.read()) if (inRange(rec)) out(rec);
+      if (!still) return;
+      await new Promise<void>((r) => {
+        const timer = setTimeout(r, 50);
+        wake = () => {
+          clearTimeout(timer);
+          r();
+        };
+      });
+    }
+  } finally {
+    for (const w of watchers) w.close();
   }
 }

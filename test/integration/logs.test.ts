@@ -287,7 +287,10 @@ test('--log-opt max-size=64k bounds the log file and logs still reads it', () =>
     assert.equal(lines.pop(), '');
     assert.ok(lines.length > 0);
     assert.equal(lines[lines.length - 1], `18000 ${pad}`);
-    for (const l of lines) assert.match(l, new RegExp(`^\\d+ ${pad}$`), 'whole lines only');
+    // conmon rotates between writes of its 8 KiB reads: a line split across a read can have its head in
+    // the replaced file, so the first line of the new file may be a fragment. Every other line is whole.
+    for (const l of lines.slice(1)) assert.match(l, new RegExp(`^\\d+ ${pad}$`), 'whole lines only');
+    assert.match(lines[0]!, new RegExp(`^(\\d+ )?x*$`), 'the first line is a line or the tail of one');
   } finally {
     rm(id);
   }
