@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { berthCgroups, eventually, setupEnv, type Env, type Result } from './helpers.ts';
+import { berthCgroups, eventually, setupEnv, type Env, type Result, conmonsOf } from './helpers.ts';
 
 let env: Env;
 let runningId = '';
@@ -368,19 +368,6 @@ test('several refs: each failure reported, exit 1, the good one still acted on',
   assert.equal(env.berth(['inspect', '--type', 'container', 'victim']).code, 1);
 });
 
-/** conmon processes of this root still alive (a detached container's conmon runs the exit command). */
-function conmonsOf(id: string): number[] {
-  const out: number[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.startsWith('/usr/bin/conmon\0') && cmd.includes(id)) out.push(Number(pid));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
 
 test('rm -f of a running container returns only when its conmon is gone (nothing touches the root afterwards)', () => {
   const r = env.berth(['run', '-d', '--name', 'doomed', 'busybox', 'sleep', '1000']);

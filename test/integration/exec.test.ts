@@ -6,11 +6,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, NotFound } from '../../src/index.ts';
 import { inspectExec, stopExec } from '../../src/engine/exec.ts';
-import { BERTH, eventually, setupEnv, type Env } from './helpers.ts';
+import { BERTH, eventually, setupEnv, type Env, conmonsOf } from './helpers.ts';
 
 let env: Env;
 let engine: Engine;
@@ -29,19 +29,6 @@ after(async () => {
   env.teardown();
 });
 
-/** conmon processes whose command line names `needle` (a container id or the root). */
-function conmonsOf(needle: string): number[] {
-  const out: number[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.startsWith('/usr/bin/conmon\0') && cmd.includes(needle)) out.push(Number(pid));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
 
 /**
  * Run a `sleep` container, hand its id to fn, then check that no exec conmon lingers (only the

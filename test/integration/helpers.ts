@@ -75,6 +75,20 @@ export function setupEnv(name: string): Env {
   return env;
 }
 
+/** conmon processes whose command line names `needle` (a container id or an engine root). */
+export function conmonsOf(needle: string): number[] {
+  const out: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.startsWith('/usr/bin/conmon\0') && cmd.includes(needle)) out.push(Number(pid));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
 /** Mounts, conmon processes and cgroups that belong to containers of this root. */
 export function leaksUnder(root: string): string[] {
   const out: string[] = [];
@@ -82,15 +96,7 @@ export function leaksUnder(root: string): string[] {
     const mp = line.split(' ')[4];
     if (mp && mp.startsWith(root)) out.push(`mount ${mp}`);
   }
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    let cmd = '';
-    try {
-      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    } catch {
-      continue;
-    }
-    if (cmd.startsWith('/usr/bin/conmon\0') && cmd.includes(root)) out.push(`conmon pid ${pid}`);
-  }
+  for (const pid of conmonsOf(root)) out.push(`conmon pid ${pid}`);
   const ctrs = existsSync(join(root, 'containers')) ? readdirSync(join(root, 'containers')) : [];
   for (const id of ctrs) {
     for (const c of ['memory', 'pids', 'cpu', 'freezer', 'devices', 'unified', '.']) {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, InvalidArgument } from '../../src/index.ts';
-import { eventually, setupEnv, type Env } from './helpers.ts';
+import { eventually, setupEnv, type Env, conmonsOf } from './helpers.ts';
 
 let env: Env;
 let out: string;
@@ -51,18 +51,6 @@ function idOf(name: string): string {
   return r.stdout.trim();
 }
 
-function conmonsOf(needle: string): number[] {
-  const pids: number[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.startsWith('/usr/bin/conmon\0') && cmd.includes(needle)) pids.push(Number(pid));
-    } catch {
-      /* gone */
-    }
-  }
-  return pids;
-}
 
 before(() => {
   env = setupEnv('hooks');

@@ -17,7 +17,7 @@ import {
   type ContainerRow,
   type LogRecord,
 } from '../../src/index.ts';
-import { eventually, setupEnv, type Env } from './helpers.ts';
+import { eventually, setupEnv, type Env, conmonsOf } from './helpers.ts';
 
 let env: Env;
 let engine: Engine;
@@ -32,18 +32,6 @@ function callsFor(id: string): string[] {
   return calls.filter((c) => c.id === id).map((c) => c.stage);
 }
 
-function conmonsOf(needle: string): number[] {
-  const out: number[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.startsWith('/usr/bin/conmon\0') && cmd.includes(needle)) out.push(Number(pid));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
 
 before(() => {
   env = setupEnv('library');

@@ -6,8 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { BERTH, eventually, setupEnv, type Env } from './helpers.ts';
+import { readFileSync, statSync } from 'node:fs';
+import { BERTH, eventually, setupEnv, type Env, conmonsOf } from './helpers.ts';
 
 let env: Env;
 
@@ -23,18 +23,6 @@ after(async () => {
   env.teardown();
 });
 
-function conmonsOf(needle: string): number[] {
-  const out: number[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.startsWith('/usr/bin/conmon\0') && cmd.includes(needle)) out.push(Number(pid));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
 
 /** `run -d` a busybox shell script; returns the container id. */
 function runSh(script: string, extra: string[] = []): string {
