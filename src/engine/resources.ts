@@ -78,6 +78,12 @@ export function parseCpuList(list: string): Set<number> {
 
 const MB = 1024 * 1024;
 
+/** Options that carry over to Resources unchanged (cpus and the device throttles are converted). */
+const SAME_NAMED = [
+  'memory', 'memorySwap', 'memoryReservation', 'kernelMemory', 'memorySwappiness', 'oomKillDisable',
+  'cpuShares', 'cpuPeriod', 'cpuQuota', 'cpusetCpus', 'cpusetMems', 'blkioWeight', 'pidsLimit',
+] as const satisfies readonly (keyof ResourceOptions & keyof Resources)[];
+
 function throttles(list: { path: string; rate: number }[] | undefined, flag: string): ThrottleDevice[] | undefined {
   if (!list) return undefined;
   return list.map(({ path, rate }) => {
@@ -107,19 +113,7 @@ export function resolveResources(
   const set = <K extends keyof Resources>(k: K, v: Resources[K] | undefined) => {
     if (v !== undefined) r[k] = v;
   };
-  set('memory', opts.memory);
-  set('memorySwap', opts.memorySwap);
-  set('memoryReservation', opts.memoryReservation);
-  set('kernelMemory', opts.kernelMemory);
-  set('memorySwappiness', opts.memorySwappiness);
-  set('oomKillDisable', opts.oomKillDisable);
-  set('cpuShares', opts.cpuShares);
-  set('cpuPeriod', opts.cpuPeriod);
-  set('cpuQuota', opts.cpuQuota);
-  set('cpusetCpus', opts.cpusetCpus);
-  set('cpusetMems', opts.cpusetMems);
-  set('blkioWeight', opts.blkioWeight);
-  set('pidsLimit', opts.pidsLimit);
+  for (const k of SAME_NAMED) set(k, opts[k]);
   if (opts.cpus !== undefined) r.nanoCpus = Math.round(opts.cpus * 1e9);
   set('blkioDeviceReadBps', throttles(opts.deviceReadBps, '--device-read-bps'));
   set('blkioDeviceWriteBps', throttles(opts.deviceWriteBps, '--device-write-bps'));
