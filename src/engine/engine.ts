@@ -241,6 +241,10 @@ export class Engine {
   /** Bring a row up to date with conmon's exit file and process liveness. Idempotent; no lock needed. */
   sync(row: ContainerRow): ContainerRow {
     if (!LIVE.includes(row.state) || row.conmonPid === 0) return row;
+    // conmon writes the exit file and then exits. Observe liveness once, before the read: a monitor seen
+    // gone whose file is still missing then truly left none (a file written after the read belongs to a
+    // monitor that was alive at the check).
+    const conmonGone = !isAlive(row.conmonPid, row.conmonStart);
     const exit = this.readExit(row.id);
     if (exit) {
       const patch = {
@@ -254,7 +258,7 @@ export class Engine {
       this.containers.update(row.id, patch, LIVE);
       return { ...row, ...patch };
     }
-    if (!isAlive(row.conmonPid, row.conmonStart)) {
+    if (conmonGone) {
       // conmon is gone without an exit file (killed, or the host rebooted): the container cannot be trusted alive.
       const alive = row.pid > 0 && isAlive(row.pid, row.pidStart);
       if (!alive) {

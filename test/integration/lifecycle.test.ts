@@ -134,6 +134,13 @@ test('exit code passes through and stderr stays on stderr', () => {
   assert.equal(ok(['ps', '-aq']).stdout, '');
 });
 
+test('exit codes of containers that exit at once are never lost (30 runs)', () => {
+  // conmon writes its exit file and then exits; a reader that saw neither must not record -1 (255).
+  const codes: number[] = [];
+  for (let i = 0; i < 30; i++) codes.push(env.berth(['run', '--rm', 'busybox', 'sh', '-c', `exit ${i + 1}`]).code);
+  assert.deepEqual(codes, Array.from({ length: 30 }, (_, i) => i + 1));
+});
+
 test('run -d: 64-hex id, ps header and row, ps -q, inspect fields, unique-prefix lookup', () => {
   const id = runD(['--name', 'lc-detached', 'busybox', 'sleep', '300']);
   try {
