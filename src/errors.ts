@@ -29,6 +29,11 @@ export class NoSuchImage extends NotFound {
     super(`No such image: ${ref}`);
   }
 }
+export class NoSuchVolume extends NotFound {
+  constructor(name: string) {
+    super(`no such volume: ${name}`);
+  }
+}
 
 /** Names and other unique keys already taken. */
 export class AlreadyExists extends BerthError {

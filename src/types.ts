@@ -2,16 +2,20 @@
  * Shared types: the leaf every layer may import. Imports nothing.
  */
 
-/** A bind mount from the host, or a tmpfs. */
+/** A bind mount from the host, a named or anonymous volume, or a tmpfs. */
 export interface MountSpec {
-  type: 'bind' | 'tmpfs';
-  /** Host path for binds (absolute, must exist); unused for tmpfs. */
+  type: 'bind' | 'tmpfs' | 'volume';
+  /** Host path for binds (absolute, must exist); the volume's name for volumes; unused for tmpfs. */
   source: string;
   /** Absolute path inside the container. */
   destination: string;
   readonly: boolean;
-  /** Extra mount options (tmpfs: size=…, mode=…, plus flags like noexec). */
+  /** Extra mount options (tmpfs: size=…, mode=…, plus flags like noexec; binds and volumes: propagation). */
   options: string[];
+  /** Volumes: do not fill a new volume with the image's content at the destination (`volume-nocopy`). */
+  noCopy?: boolean;
+  /** Volumes: made for this container alone (an image VOLUME or `-v /path`), removed by `rm -v` and `--rm`. */
+  anonymous?: boolean;
 }
 
 export interface Rlimit {

@@ -40,11 +40,13 @@ const commands: Record<string, Loader> = {
   attach: () => import('./commands/attach.ts'),
   stats: () => import('./commands/stats.ts'),
   version: () => import('./commands/version.ts'),
+  diff: () => import('./commands/diff.ts'),
   'container prune': () => import('./commands/prune.ts'),
   'container cleanup': () => import('./commands/cleanup.ts'),
   'image inspect': () => import('./commands/image-inspect.ts'),
   'container inspect': () => import('./commands/container-inspect.ts'),
 };
+for (const v of ['create', 'ls', 'list', 'inspect', 'rm', 'remove', 'prune']) commands[`volume ${v}`] = () => import('./commands/volume.ts');
 
 /** `container ls` and friends map onto the top-level verbs, as in docker. */
 const aliases: Record<string, string> = {
@@ -59,7 +61,7 @@ const aliases: Record<string, string> = {
   'image remove': 'rmi',
   'image import': 'import',
 };
-for (const v of ['run', 'create', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'logs', 'top', 'rename', 'update', 'stats', 'exec', 'attach']) {
+for (const v of ['run', 'create', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'logs', 'top', 'rename', 'update', 'stats', 'exec', 'attach', 'diff']) {
   aliases[`container ${v}`] = v;
 }
 
@@ -85,6 +87,7 @@ Commands:
   ps          List containers
   inspect     Return low-level information on containers and images
   logs        Fetch the logs of a container
+  diff        Inspect changes to files or directories on a container's filesystem
   top         Display the running processes of a container
   rename      Rename a container
   exec        Execute a command in a running container
@@ -98,6 +101,7 @@ Commands:
   version     Show the version information
   container   Manage containers (prune, ls, rm, …)
   image       Manage images (inspect, ls, rm, import)
+  volume      Manage volumes (create, ls, inspect, rm, prune)
 `;
 
 export async function cli(argv: string[]): Promise<number> {
@@ -121,7 +125,7 @@ export async function cli(argv: string[]): Promise<number> {
   }
   let verb = rest[0]!;
   let args = rest.slice(1);
-  if ((verb === 'container' || verb === 'image') && args.length > 0) {
+  if ((verb === 'container' || verb === 'image' || verb === 'volume') && args.length > 0) {
     verb = `${verb} ${args[0]}`;
     args = args.slice(1);
   }

@@ -2,8 +2,8 @@
  * CreateOptions (what a user asks for, from any face) merged with the image into a ContainerConfig.
  * Every check that can fail runs here, before anything is written.
  */
-import { existsSync, statSync } from 'node:fs';
-import { isAbsolute, posix } from 'node:path';
+import { existsSync } from 'node:fs';
+import { posix } from 'node:path';
 import { InvalidArgument } from '../errors.ts';
 import type { ImageRow } from '../store/images.ts';
 import type { ContainerConfig, MountSpec, Rlimit } from '../types.ts';
@@ -11,6 +11,8 @@ import { DEFAULT_PATH } from '../image/store.ts';
 import { clampRlimits, defaultRlimits, parseUlimit, readHostRlimits } from '../runtime/spec/rlimits.ts';
 import { parseSignal } from './signals.ts';
 import { resolveUser } from './user.ts';
+import { mergeMounts, parseMount, parseTmpfs, parseVolume } from './mounts.ts';
+import type { VolumeCreateOptions } from '../volume/store.ts';
 import { resolveResources, validateOomScoreAdj, type HostFacts, type ResourceOptions } from './resources.ts';
 
 /** What a container is asked to be. Field names follow docker's flags; resource limits come from ResourceOptions. */
@@ -30,8 +32,12 @@ export interface CreateOptions extends ResourceOptions {
   /** Close stdin when the first attached client detaches (docker's StdinOnce). */
   stdinOnce?: boolean;
   readonlyRootfs?: boolean;
-  /** `/host:/ctr[:ro|rw]` */
+  /** `-v`: `/host:/ctr[:opts]`, `NAME:/ctr[:opts]` or `/ctr` (an anonymous volume). */
   volumes?: string[];
+  /** `--mount type=bind|volume|tmpfs,…` */
+  mounts?: string[];
+  /** `--volumes-from CONTAINER[:ro|rw]`: resolved by the engine into `inheritedMounts`. */
+  volumesFrom?: string[];
   /** `/ctr[:opts]` */
   tmpfs?: string[];
   /** `name=soft[:hard]` */
@@ -59,13 +65,22 @@ export interface ImageAccess {
   readFile(img: ImageRow, path: string): string | null;
 }
 
+export interface BuildContext {
+  images: ImageAccess;
+  runtime: string;
+  host: HostFacts;
+  /** Mounts of the `--volumes-from` containers, already in the mode asked for. */
+  inherited?: MountSpec[];
+  /** A fresh name for an anonymous volume. */
+  newVolumeName: () => string;
+}
+
 export function buildConfig(
   opts: CreateOptions,
   img: ImageRow,
-  images: ImageAccess,
-  runtime: string,
-  host: HostFacts,
-): { config: ContainerConfig; warnings: string[] } {
+  ctx: BuildContext,
+): { config: ContainerConfig; warnings: string[]; volumes: VolumeCreateOptions[] } {
+  const { images, runtime, host } = ctx;
   const ic = img.config.config;
   let entrypoint = opts.entrypoint ?? ic.Entrypoint ?? null;
   if (entrypoint && (entrypoint.length === 0 || (entrypoint.length === 1 && entrypoint[0] === ''))) entrypoint = null;
@@ -82,11 +97,16 @@ export function buildConfig(
   const u = resolveUser(userSpec, images.readFile(img, '/etc/passwd'), images.readFile(img, '/etc/group'));
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${u.home || '/'}`);
 
-  const mounts = [...(opts.volumes ?? []).map(parseVolume), ...(opts.tmpfs ?? []).map(parseTmpfs)];
-  const seen = new Set<string>();
+  const volumes: VolumeCreateOptions[] = [];
+  const fromMountFlag = (opts.mounts ?? []).map((spec) => {
+    const r = parseMount(spec, ctx.newVolumeName);
+    if (r.volume) volumes.push(r.volume);
+    return r.mount;
+  });
+  const user = [...(opts.volumes ?? []).map((v) => parseVolume(v, ctx.newVolumeName)), ...fromMountFlag, ...(opts.tmpfs ?? []).map(parseTmpfs)];
+  const mounts = mergeMounts(user, ctx.inherited ?? [], Object.keys(ic.Volumes ?? {}), ctx.newVolumeName);
   for (const m of mounts) {
-    if (seen.has(m.destination)) throw new InvalidArgument(`Duplicate mount point: ${m.destination}`);
-    seen.add(m.destination);
+    if (m.type === 'volume' && !volumes.some((v) => v.name === m.source)) volumes.push({ name: m.source, anonymous: m.anonymous ?? false });
   }
 
   const hostLimits = readHostRlimits();
@@ -130,7 +150,7 @@ export function buildConfig(
     autoRemove: opts.autoRemove ?? false,
     runtime,
   };
-  return { config, warnings };
+  return { config, warnings, volumes };
 }
 
 function logConfig(driver = 'k8s-file', opts: Record<string, string>): Pick<ContainerConfig, 'logDriver' | 'logSizeMax'> {
@@ -182,44 +202,4 @@ function mergeRlimits(defaults: Rlimit[], requested: Rlimit[]): Rlimit[] {
   return [...m.values()];
 }
 
-export function parseVolume(spec: string): MountSpec {
-  const parts = spec.split(':');
-  if (parts.length < 2 || parts.length > 3) {
-    throw new InvalidArgument(`invalid volume specification: '${spec}' (named volumes are not supported yet; use /host:/container[:ro])`);
-  }
-  const [source, destination, mode = ''] = parts as [string, string, string?];
-  if (!isAbsolute(source)) throw new InvalidArgument(`invalid volume specification: '${spec}': source must be an absolute host path`);
-  if (!posix.isAbsolute(destination) || destination === '/') {
-    throw new InvalidArgument(`invalid volume specification: '${spec}': destination must be an absolute path other than /`);
-  }
-  const modes = mode.split(',').filter(Boolean);
-  for (const m of modes) {
-    if (!['ro', 'rw', 'z', 'Z', 'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'].includes(m)) {
-      throw new InvalidArgument(`invalid mode: ${m}`);
-    }
-  }
-  if (!statSync(source, { throwIfNoEntry: false })) {
-    throw new InvalidArgument(`invalid mount config for type "bind": bind source path does not exist: ${source}`);
-  }
-  return {
-    type: 'bind',
-    source,
-    destination: posix.normalize(destination),
-    readonly: modes.includes('ro'),
-    options: modes.filter((m) => /private|shared|slave/.test(m)),
-  };
-}
-
-export function parseTmpfs(spec: string): MountSpec {
-  const i = spec.indexOf(':');
-  const destination = i < 0 ? spec : spec.slice(0, i);
-  const opts = i < 0 ? [] : spec.slice(i + 1).split(',').filter(Boolean);
-  if (!posix.isAbsolute(destination)) throw new InvalidArgument(`invalid tmpfs destination: '${destination}' is not an absolute path`);
-  return {
-    type: 'tmpfs',
-    source: 'tmpfs',
-    destination: posix.normalize(destination),
-    readonly: opts.includes('ro'),
-    options: opts.filter((o) => o !== 'ro' && o !== 'rw'),
-  };
-}
+export { parseTmpfs, parseVolume } from './mounts.ts';

@@ -64,7 +64,7 @@ export class Container {
     return out;
   }
 
-  async remove(opts: { force?: boolean } = {}): Promise<void> {
-    await this.engine.remove(this.id, opts.force ?? false);
+  async remove(opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    await this.engine.remove(this.id, opts.force ?? false, opts.volumes ?? false);
   }
 }

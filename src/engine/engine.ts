@@ -24,6 +24,10 @@ import { ContainerRepo, type ContainerRow } from '../store/containers.ts';
 import { openDb, type Db } from '../store/db.ts';
 import { ImageRepo } from '../store/images.ts';
 import { ExecRepo, type ExecSessionRow } from '../store/exec-sessions.ts';
+import { VolumeRepo } from '../store/volumes.ts';
+import { VolumeStore } from '../volume/store.ts';
+import { dropVolumes, ensureVolumes, releaseVolumes, removeAnonymousVolumes, resolveMounts } from './volumes.ts';
+import { inheritMounts } from './mounts.ts';
 import { mountOverlay, unmount } from '../sys/mount.ts';
 import { trace } from '../sys/trace.ts';
 import { initBinary, launcher, readPid } from './host.ts';
@@ -89,6 +93,7 @@ export class Engine {
   private containerRepo?: ContainerRepo;
   private imageStore?: ImageStore;
   private execRepo?: ExecRepo;
+  private volumeStore?: VolumeStore;
   private cgroup?: CgroupInfo;
   private drivers = new Map<string, RuntimeDriver>();
   private closed = false;
@@ -120,6 +125,9 @@ export class Engine {
   get execs(): ExecRepo {
     return (this.execRepo ??= new ExecRepo(this.db));
   }
+  get volumes(): VolumeStore {
+    return (this.volumeStore ??= new VolumeStore(this.root, new VolumeRepo(this.db)));
+  }
   get images(): ImageStore {
     return (this.imageStore ??= new ImageStore(this.root, new ImageRepo(this.db)));
   }
@@ -134,6 +142,7 @@ export class Engine {
     this.containerRepo = undefined;
     this.imageStore = undefined;
     this.execRepo = undefined;
+    this.volumeStore = undefined;
   }
 
   /** The runtime candidates on this host and the default one, with reasons. */
@@ -368,7 +377,14 @@ export class Engine {
     const img = this.images.resolve(opts.image);
     const runtime = opts.runtime ?? this.runtimes().chosen?.name;
     this.driver(runtime); // refuse an unusable runtime before anything is written
-    const { config, warnings } = buildConfig(opts, img, this.images, runtime!, hostFacts(this.cgroups().version));
+    const inherited = (opts.volumesFrom ?? []).flatMap((spec) => inheritMounts(spec, this.find(spec.split(':')[0]!).config.mounts));
+    const { config, warnings, volumes } = buildConfig(opts, img, {
+      images: this.images,
+      runtime: runtime!,
+      host: hostFacts(this.cgroups().version),
+      inherited,
+      newVolumeName: newId,
+    });
     if (config.cgroups === 'disabled' && !this.driver(runtime).features().supportsNoCgroups) {
       throw new NotSupported(`${runtime} cannot run a container without cgroups: --cgroups disabled needs crun`);
     }
@@ -378,6 +394,7 @@ export class Engine {
     const id = newId();
     const me = selfIdentity();
     let name = opts.name !== undefined ? validateName(opts.name) : randomName();
+    const madeVolumes = ensureVolumes(this, volumes);
     for (let attempt = 0; ; attempt++) {
       try {
         this.containers.insert({ id, name, imageId: img.id, config, state: 'creating', createdAt: new Date().toISOString(), lockPid: me.pid, lockStart: me.start });
@@ -387,6 +404,7 @@ export class Engine {
           name = randomName();
           continue;
         }
+        await dropVolumes(this, madeVolumes);
         throw e;
       }
     }
@@ -400,6 +418,7 @@ export class Engine {
     } catch (e) {
       this.removeFiles(id);
       this.containers.delete(id);
+      await dropVolumes(this, madeVolumes);
       throw e;
     }
     return this.containers.get(id)!;
@@ -416,7 +435,7 @@ export class Engine {
     try {
       await this.start(row.id);
     } catch (e) {
-      if (opts.autoRemove) await this.remove(row.id, true).catch(() => {});
+      if (opts.autoRemove) await this.remove(row.id, true, true).catch(() => {});
       throw e;
     }
     return new Container(this, row.id);
@@ -492,7 +511,8 @@ export class Engine {
       this.containers.update(row.id, { mounted: true });
       trace('init: mounted');
       const cg = this.cgroups();
-      const spec = buildSpec(row.config, {
+      const mounts = await resolveMounts(this, row, join(d, 'rootfs'));
+      const spec = buildSpec({ ...row.config, mounts }, {
         rootfs: join(d, 'rootfs'),
         cgroupsPath: this.cgroupPath(row),
         cgroupVersion: cg.version,
@@ -527,6 +547,7 @@ export class Engine {
     } else {
       await unmount(join(this.dir(row.id), 'rootfs'), row.mounted);
     }
+    if (row.config.mounts.some((m) => m.type === 'volume')) await releaseVolumes(this, row);
     trace('teardown: done');
     // conmon is not waited for: it may be running our exit command, which waits for this very lock.
     // conmonPid stays: it names the last run's monitor, which remove waits for.
@@ -658,6 +679,7 @@ export class Engine {
         this.containers.update(row.id, { state: 'removing' });
         this.removeFiles(row.id);
         this.containers.delete(row.id);
+        await removeAnonymousVolumes(this, row);
         removed = true;
       }
       return this.containers.get(row.id) ?? row;
@@ -665,8 +687,8 @@ export class Engine {
     return removed ? { ...out, state: 'removing' } : out;
   }
 
-  /** Remove a container; a running one only with force (SIGKILL first). */
-  async remove(ref: string, force = false): Promise<string> {
+  /** Remove a container; a running one only with force (SIGKILL first); `volumes` also drops its anonymous volumes. */
+  async remove(ref: string, force = false, volumes = false): Promise<string> {
     return this.withLock(ref, async (row) => {
       if ((row.state === 'running' || row.state === 'paused') && !force) {
         throw new Conflict(
@@ -684,6 +706,7 @@ export class Engine {
       if (row.mounted) await this.options.hooks?.postStop?.(row);
       this.removeFiles(row.id);
       this.containers.delete(row.id);
+      if (volumes) await removeAnonymousVolumes(this, row);
       // conmon outlives the container by its exit command (which sees the row gone and returns): wait,
       // so that a remove leaves no monitor behind.
       if (row.conmonPid !== 0) await waitUntil(() => !isAlive(row.conmonPid, row.conmonStart), 10_000);

@@ -106,7 +106,9 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
     AppArmorProfile: '',
     ExecIDs: null,
     HostConfig: {
-      Binds: c.mounts.filter((m) => m.type === 'bind').map((m) => `${m.source}:${m.destination}${m.readonly ? ':ro' : ''}`),
+      Binds: c.mounts
+        .filter((m) => m.type === 'bind' || (m.type === 'volume' && !m.anonymous))
+        .map((m) => `${m.source}:${m.destination}${m.readonly ? ':ro' : ''}`),
       LogConfig: { Type: 'k8s-file', Config: {} },
       NetworkMode: 'none',
       PortBindings: {},
@@ -135,15 +137,28 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
       },
     },
     Mounts: c.mounts
-      .filter((m) => m.type === 'bind')
-      .map((m) => ({
-        Type: 'bind',
-        Source: m.source,
-        Destination: m.destination,
-        Mode: m.readonly ? 'ro' : '',
-        RW: !m.readonly,
-        Propagation: m.options.find((o) => /private|shared|slave/.test(o)) ?? 'rprivate',
-      })),
+      .filter((m) => m.type !== 'tmpfs')
+      .map((m) =>
+        m.type === 'volume'
+          ? {
+              Type: 'volume',
+              Name: m.source,
+              Source: join(ctx.root, 'volumes', m.source, '_data'),
+              Destination: m.destination,
+              Driver: 'local',
+              Mode: m.readonly ? 'ro' : 'z',
+              RW: !m.readonly,
+              Propagation: '',
+            }
+          : {
+              Type: 'bind',
+              Source: m.source,
+              Destination: m.destination,
+              Mode: m.readonly ? 'ro' : '',
+              RW: !m.readonly,
+              Propagation: m.options.find((o) => /private|shared|slave/.test(o)) ?? 'rprivate',
+            },
+      ),
     Config: {
       Hostname: c.hostname || r.id.slice(0, 12),
       Domainname: '',
@@ -157,7 +172,7 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
       Env: c.env,
       Cmd: c.cmd,
       Image: c.image,
-      Volumes: null,
+      Volumes: c.mounts.some((m) => m.anonymous) ? Object.fromEntries(c.mounts.filter((m) => m.anonymous).map((m) => [m.destination, {}])) : null,
       WorkingDir: c.cwd === '/' ? '' : c.cwd,
       Entrypoint: c.entrypoint,
       Labels: c.labels,

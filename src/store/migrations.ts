@@ -57,4 +57,15 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX exec_sessions_container ON exec_sessions(container_id);
   `,
+  `
+  CREATE TABLE volumes (
+    name TEXT PRIMARY KEY,
+    driver TEXT NOT NULL DEFAULT 'local',
+    options TEXT NOT NULL DEFAULT '{}',
+    labels TEXT NOT NULL DEFAULT '{}',
+    anonymous INTEGER NOT NULL DEFAULT 0 CHECK (anonymous IN (0, 1)),
+    needs_copy_up INTEGER NOT NULL DEFAULT 1 CHECK (needs_copy_up IN (0, 1)),
+    created_at TEXT NOT NULL
+  );
+  `,
 ];

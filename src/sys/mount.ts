@@ -11,6 +11,14 @@ export async function mountOverlay(lower: string[], upper: string, work: string,
   if (r.code !== 0) throw new Error(`mount overlay on ${target}: ${r.stderr.trim() || `exit ${r.code}`}`);
 }
 
+/** mount(8) with a type, source and option string (a volume's `--opt type=… device=… o=…`). */
+export async function mountFs(type: string, source: string, target: string, options: string): Promise<void> {
+  const args = ['-t', type, source, target];
+  if (options) args.push('-o', options);
+  const r = await run('mount', args);
+  if (r.code !== 0) throw new Error(`mount ${source} on ${target}: ${r.stderr.trim() || `exit ${r.code}`}`);
+}
+
 /**
  * Unmount; a path that is not mounted is not an error. `known` skips reading the mount table first when
  * the caller's records say it is mounted.

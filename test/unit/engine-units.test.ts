@@ -15,6 +15,7 @@ import { applyChanges } from '../../src/image/changes.ts';
 import { parseLogChunk } from '../../src/engine/logs.ts';
 import { parseBytes } from '../../src/cli/create-flags.ts';
 import { parseTmpfs, parseVolume } from '../../src/engine/config.ts';
+import { inheritMounts, mergeMounts, parseMount } from '../../src/engine/mounts.ts';
 import { openDb } from '../../src/store/db.ts';
 import { migrations } from '../../src/store/migrations.ts';
 import { ContainerRepo } from '../../src/store/containers.ts';
@@ -298,12 +299,50 @@ test('parseVolume: a good bind, modes and normalisation', () => {
 
 test('parseVolume: errors', () => {
   assert.throws(() => parseVolume('named'), isInvalid(/invalid volume specification/));
-  assert.throws(() => parseVolume('named:/x'), isInvalid(/source must be an absolute host path/));
+  assert.throws(() => parseVolume('./rel:/x'), isInvalid(/a bind source must be an absolute path/));
+  assert.throws(() => parseVolume('a/b:/x'), isInvalid(/invalid characters for a local volume name/));
   assert.throws(() => parseVolume('/tmp:relative'), isInvalid(/destination must be an absolute path/));
   assert.throws(() => parseVolume('/tmp:/'), isInvalid(/destination must be an absolute path other than \//));
   assert.throws(() => parseVolume('/tmp:/x:bogus'), isInvalid(/invalid mode: bogus/));
   assert.throws(() => parseVolume('/tmp:/x:ro:extra'), isInvalid(/invalid volume specification/));
   assert.throws(() => parseVolume('/nonexistent/x:/x'), isInvalid(/bind source path does not exist: \/nonexistent\/x/));
+});
+
+test('parseVolume: named and anonymous volumes', () => {
+  assert.deepEqual(parseVolume('data:/var/lib/db:ro,nocopy'), {
+    type: 'volume', source: 'data', destination: '/var/lib/db', readonly: true, options: [], noCopy: true,
+  });
+  const anon = parseVolume('/scratch/', () => 'f'.repeat(64));
+  assert.deepEqual(anon, { type: 'volume', source: 'f'.repeat(64), destination: '/scratch', readonly: false, options: [], anonymous: true });
+});
+
+test('parseMount: each type, options, and docker-style errors', () => {
+  const b = parseMount('type=bind,source=/tmp,target=/t,readonly,bind-propagation=rslave');
+  assert.deepEqual(b.mount, { type: 'bind', source: '/tmp', destination: '/t', readonly: true, options: ['rslave'] });
+  const v = parseMount('src=db,dst=/d,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-label=a=b');
+  assert.equal(v.mount.type, 'volume');
+  assert.deepEqual(v.volume, { name: 'db', anonymous: false, options: { type: 'tmpfs', device: 'tmpfs' }, labels: { a: 'b' } });
+  const t = parseMount('type=tmpfs,dst=/t,tmpfs-size=64m,tmpfs-mode=700');
+  assert.deepEqual(t.mount.options, [`size=${64 * 1024 * 1024}`, 'mode=0700']);
+  const anon = parseMount('type=volume,dst=/a', () => 'e'.repeat(64));
+  assert.equal(anon.mount.anonymous, true);
+  const bad = (spec: string, why: RegExp) => assert.throws(() => parseMount(spec), isInvalid(why));
+  bad('type=bind,src=/tmp', /for "--mount" flag: target is required/);
+  bad('type=nfs,dst=/x', /invalid mount type "nfs"/);
+  bad('type=bind,src=/tmp,dst=/x,color=red', /unexpected key 'color'/);
+  bad('type=bind,dst=/x', /source is required when type is bind/);
+  bad('type=tmpfs,dst=/x,bind-propagation=rslave', /bind-propagation is not allowed with type=tmpfs/);
+  bad('type=bind,src=/tmp,dst=/x,readonly=maybe', /invalid value for readonly: maybe/);
+  bad('type=volume,src=x,dst=relative', /invalid mount target "relative"/);
+});
+
+test('mergeMounts: user mounts win over inherited ones, and both over image volumes', () => {
+  const user = [parseVolume('/tmp:/a')];
+  const inherited = [{ type: 'volume' as const, source: 'v', destination: '/a', readonly: false, options: [] }, { type: 'volume' as const, source: 'w', destination: '/b', readonly: true, options: [] }];
+  const out = mergeMounts(user, inherited, ['/a', '/b', '/c/'], () => 'c'.repeat(64));
+  assert.deepEqual(out.map((m) => `${m.type}:${m.source.slice(0, 3)}:${m.destination}`), ['bind:/tm:/a', 'volume:w:/b', 'volume:ccc:/c']);
+  assert.throws(() => mergeMounts([parseVolume('/tmp:/a'), parseVolume('/tmp:/a')], [], [], () => ''), isInvalid(/Duplicate mount point: \/a/));
+  assert.deepEqual(inheritMounts('x:ro', [parseVolume('/tmp:/a'), parseTmpfs('/t')]).map((m) => m.readonly), [true]);
 });
 
 test('parseTmpfs: options and errors', () => {

@@ -21,7 +21,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   return withEngine(g, 'rm', async (engine) => {
     await engine.repair();
     return await eachContainer(p.args, 'rm', async (ref) => {
-      await engine.remove(ref, p.flags.force);
+      await engine.remove(ref, p.flags.force, p.flags.volumes);
       return ref;
     });
   });

@@ -73,7 +73,7 @@ async function startOrUnwind(engine: Engine, id: string, start: () => Promise<un
   try {
     await start();
   } catch (e) {
-    if (autoRemove) await engine.remove(id, true).catch(() => {});
+    if (autoRemove) await engine.remove(id, true, true).catch(() => {});
     throw e;
   }
 }

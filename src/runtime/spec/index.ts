@@ -78,6 +78,8 @@ export interface OciSpec {
     readonlyPaths: string[];
     devices?: OciLinuxDevice[];
     sysctl?: Record<string, string>;
+    /** The propagation of the container's `/`: rslave or rshared when a bind asks for it, as docker does. */
+    rootfsPropagation?: string;
   };
 }
 
@@ -119,6 +121,17 @@ function resources(r: Resources, disabled: boolean): OciResources {
   return out;
 }
 
+/**
+ * A slave or shared bind only receives host mounts if the container's `/` propagates them too: the
+ * strongest propagation any bind asks for becomes the root's.
+ */
+function rootfsPropagation(cfg: ContainerConfig): string | undefined {
+  const asked = cfg.mounts.flatMap((m) => (m.type === 'tmpfs' ? [] : m.options));
+  if (asked.some((o) => o === 'shared' || o === 'rshared')) return 'rshared';
+  if (asked.some((o) => o === 'slave' || o === 'rslave')) return 'rslave';
+  return undefined;
+}
+
 export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): OciSpec {
   let args = [...cfg.args];
   const initMounts: OciMount[] = [];
@@ -157,5 +170,7 @@ export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): OciSpec {
     },
   };
   if (ctx.hooks && Object.keys(ctx.hooks).length > 0) spec.hooks = structuredClone(ctx.hooks);
+  const propagation = rootfsPropagation(cfg);
+  if (propagation) spec.linux.rootfsPropagation = propagation;
   return spec;
 }

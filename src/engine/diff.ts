@@ -1,0 +1,43 @@
+/**
+ * `diff`: what a container changed, read from its overlay upper dir against the image's layers. An
+ * overlay whiteout (a 0:0 character device) is a deletion; a path the image has is a change; anything
+ * else was added. Paths come sorted, as docker lists them.
+ */
+import { lstatSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Engine } from './engine.ts';
+
+export interface Change {
+  kind: 'A' | 'C' | 'D';
+  path: string;
+}
+
+/** Kind 0/1/2 in docker's API (`Kind`): changed, added, deleted. */
+export const CHANGE_KIND = { C: 0, A: 1, D: 2 } as const;
+
+function isWhiteout(p: string): boolean {
+  const st = lstatSync(p, { bigint: false });
+  return st.isCharacterDevice() && st.rdev === 0;
+}
+
+export function containerChanges(engine: Engine, ref: string): Change[] {
+  const row = engine.inspect(ref);
+  const img = engine.images.repo.get(row.imageId);
+  const lowers = img ? engine.images.lowerDirs(img) : [];
+  const inImage = (rel: string) => lowers.some((l) => lstatSync(join(l, rel), { throwIfNoEntry: false }) !== undefined);
+  const out: Change[] = [];
+  const walk = (upper: string, rel: string) => {
+    for (const name of readdirSync(upper)) {
+      const p = join(upper, name);
+      const r = `${rel}/${name}`;
+      if (isWhiteout(p)) {
+        out.push({ kind: 'D', path: r });
+        continue;
+      }
+      out.push({ kind: inImage(r) ? 'C' : 'A', path: r });
+      if (lstatSync(p).isDirectory()) walk(p, r);
+    }
+  };
+  walk(join(engine.dir(row.id), 'diff'), '');
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}

@@ -1,0 +1,135 @@
+/**
+ * The engine's side of volumes: which containers use one, making the ones a create needs (and undoing
+ * that when the create fails), turning a container's volume mounts into binds at start, releasing typed
+ * volumes at stop, and the `volume` verbs. The data itself is src/volume/store.ts's.
+ */
+import { lstatSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { Conflict } from '../errors.ts';
+import type { ContainerRow } from '../store/containers.ts';
+import type { VolumeRow } from '../store/volumes.ts';
+import type { MountSpec } from '../types.ts';
+import type { VolumeCreateOptions } from '../volume/store.ts';
+import type { Engine } from './engine.ts';
+import { newId } from './names.ts';
+
+const LIVE = new Set(['running', 'paused']);
+
+/** Containers whose config mounts the volume, optionally only those running. */
+export function volumeUsers(engine: Engine, name: string, liveOnly = false, except?: string): ContainerRow[] {
+  return engine.containers
+    .list()
+    .filter((c) => c.id !== except && c.config.mounts.some((m) => m.type === 'volume' && m.source === name))
+    .filter((c) => !liveOnly || LIVE.has(c.state) || c.mounted);
+}
+
+/** Create the volumes a new container names that do not exist yet; returns the ones it made. */
+export function ensureVolumes(engine: Engine, requests: VolumeCreateOptions[]): string[] {
+  const made: string[] = [];
+  try {
+    for (const r of requests) {
+      if (engine.volumes.create(r, newId).created) made.push(r.name!);
+    }
+  } catch (e) {
+    void dropVolumes(engine, made);
+    throw e;
+  }
+  return made;
+}
+
+/** Remove volumes a failed create made (they have no other user yet). */
+export async function dropVolumes(engine: Engine, names: string[]): Promise<void> {
+  for (const n of names) await engine.volumes.remove(n).catch(() => {});
+}
+
+/**
+ * A path inside the mounted rootfs for copy-up, or null when any component is a symlink (the image's
+ * content there is not a plain directory tree we may copy from without resolving links on the host).
+ */
+function imagePathIn(rootfs: string, dest: string): string | null {
+  let p = rootfs;
+  for (const part of posix.normalize(dest).split('/').filter(Boolean)) {
+    p = join(p, part);
+    const st = lstatSync(p, { throwIfNoEntry: false });
+    if (!st) return null;
+    if (st.isSymbolicLink()) return null;
+  }
+  return p;
+}
+
+/** The container's mounts with each volume turned into a bind of its data (mounted, and filled once). */
+export async function resolveMounts(engine: Engine, row: ContainerRow, rootfs: string): Promise<MountSpec[]> {
+  const out: MountSpec[] = [];
+  for (const m of row.config.mounts) {
+    if (m.type !== 'volume') {
+      out.push(m);
+      continue;
+    }
+    const source = await engine.volumes.acquire(m.source);
+    if (!m.noCopy) await engine.volumes.copyUp(m.source, imagePathIn(rootfs, m.destination));
+    else engine.volumes.repo.takeCopyUp(m.source);
+    out.push({ type: 'bind', source, destination: m.destination, readonly: m.readonly, options: m.options });
+  }
+  return out;
+}
+
+/** After a stop: unmount typed volumes (a tmpfs volume's data goes) that no other live container uses. */
+export async function releaseVolumes(engine: Engine, row: ContainerRow): Promise<void> {
+  for (const m of row.config.mounts) {
+    if (m.type !== 'volume') continue;
+    if (volumeUsers(engine, m.source, true, row.id).length === 0) await engine.volumes.release(m.source).catch(() => {});
+  }
+}
+
+/** After a container is gone (`rm -v`, `--rm`): its anonymous volumes that nothing else uses. */
+export async function removeAnonymousVolumes(engine: Engine, row: ContainerRow): Promise<void> {
+  for (const m of row.config.mounts) {
+    if (m.type !== 'volume' || !m.anonymous) continue;
+    if (volumeUsers(engine, m.source, false, row.id).length > 0) continue;
+    await engine.volumes.remove(m.source).catch(() => {});
+  }
+}
+
+/** `volume rm [-f]`: refused while a container uses it; with force those containers are removed first. */
+export async function removeVolume(engine: Engine, name: string, force: boolean): Promise<void> {
+  engine.volumes.get(name);
+  const users = volumeUsers(engine, name);
+  if (users.length > 0 && !force) {
+    throw new Conflict(`remove ${name}: volume is in use - [${users.map((u) => u.id).join(', ')}]`);
+  }
+  for (const u of users) await engine.remove(u.id, true);
+  await engine.volumes.remove(name);
+}
+
+export interface VolumeFilter {
+  /** Match every `label` (key or key=value) given. */
+  labels?: string[];
+  dangling?: boolean;
+  name?: string[];
+  driver?: string[];
+}
+
+export function matchVolume(engine: Engine, v: VolumeRow, f: VolumeFilter): boolean {
+  for (const l of f.labels ?? []) {
+    const i = l.indexOf('=');
+    const [k, val] = i < 0 ? [l, undefined] : [l.slice(0, i), l.slice(i + 1)];
+    if (!(k in v.labels) || (val !== undefined && v.labels[k] !== val)) return false;
+  }
+  if (f.name && !f.name.some((n) => v.name.includes(n))) return false;
+  if (f.driver && !f.driver.includes(v.driver)) return false;
+  if (f.dangling !== undefined && (volumeUsers(engine, v.name).length === 0) !== f.dangling) return false;
+  return true;
+}
+
+/** `volume prune`: unused volumes, anonymous ones only unless `all` (docker 23+). Returns names and sizes. */
+export async function pruneVolumes(engine: Engine, all: boolean, f: VolumeFilter): Promise<{ name: string; size: number }[]> {
+  const out: { name: string; size: number }[] = [];
+  for (const v of engine.volumes.repo.list()) {
+    if (!all && !v.anonymous) continue;
+    if (!matchVolume(engine, v, { ...f, dangling: true })) continue;
+    const size = engine.volumes.size(v.name);
+    await engine.volumes.remove(v.name);
+    out.push({ name: v.name, size });
+  }
+  return out;
+}
