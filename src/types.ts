@@ -71,6 +71,67 @@ export interface Resources {
   pidsLimit?: number;
 }
 
+/** How a container gets a namespace: its own, the host's, or a running container's (`container:<id>`). */
+export type NamespaceMode = 'private' | 'host' | `container:${string}`;
+
+/** A device node given to the container (OCI linux.devices), with its cgroup access. */
+export interface DeviceGrant {
+  path: string;
+  hostPath: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  fileMode: number;
+  uid: number;
+  gid: number;
+  access: string;
+}
+
+/** One device cgroup rule; absent major/minor mean "*". */
+export interface DeviceRule {
+  allow: boolean;
+  type?: 'a' | 'c' | 'b';
+  major?: number;
+  minor?: number;
+  access: string;
+}
+
+/**
+ * Everything that confines a container, decided at create from docker's defaults and the user's
+ * isolation options (--privileged, --cap-add/--cap-drop, --security-opt, --device, --pid, …).
+ */
+export interface Isolation {
+  privileged: boolean;
+  /** As asked (for inspect); `capabilities` is what the process gets. */
+  capAdd: string[];
+  capDrop: string[];
+  capabilities: string[];
+  noNewPrivileges: boolean;
+  /** docker's default profile (made for `capabilities` at start), none, or a profile file's content in OCI form. */
+  seccomp: 'default' | 'unconfined' | { profile: unknown; path: string };
+  processLabel?: string;
+  mountLabel?: string;
+  apparmorProfile?: string;
+  maskedPaths: string[];
+  readonlyPaths: string[];
+  /** Writable /sys (privileged). */
+  sysfsWritable: boolean;
+  devices: DeviceGrant[];
+  /** Extra device cgroup rules after the defaults (privileged: allow all). */
+  deviceRules: DeviceRule[];
+  sysctls: Record<string, string>;
+  pid: NamespaceMode;
+  ipc: NamespaceMode;
+  uts: NamespaceMode;
+  /** `none` (an empty network namespace, the default until bridge networks exist), host, or a container's. */
+  network: NamespaceMode | 'none';
+  cgroupns: 'private' | 'host';
+  /** /dev/shm size in bytes. */
+  shmSize: number;
+  /** `--group-add` as given (names resolved into ContainerConfig.additionalGids). */
+  groupAdd: string[];
+}
+
 /**
  * What a container is made from: everything `create` decides, immutable afterwards.
  * The engine fills it from CLI/API/library input merged with the image's config.
@@ -125,6 +186,8 @@ export interface ContainerConfig {
   autoRemove: boolean;
   /** OCI runtime name: crun | runc. */
   runtime: string;
+  /** Absent in containers made before isolation options existed: docker's defaults. */
+  isolation?: Isolation;
 }
 
 /** The engine's container states. Docker's status strings are mapped in one place (engine/status.ts). */

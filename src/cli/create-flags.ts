@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { CreateOptions } from '../engine/config.ts';
 import { InvalidArgument } from '../errors.ts';
 import type { FlagDef, FlagValues } from './flags.ts';
-import { createOnlyResourceFlags, toResourceOptions, updatableFlags } from './resource-flags.ts';
+import { createOnlyResourceFlags, parseBytes, toResourceOptions, updatableFlags } from './resource-flags.ts';
 
 export { parseBytes } from './resource-flags.ts';
 
@@ -31,6 +31,21 @@ export const createFlags = [
   { name: 'rm', type: 'bool', description: 'Automatically remove the container when it exits' },
   { name: 'log-driver', type: 'string', default: 'k8s-file', description: 'Logging driver for the container (k8s-file, journald, none)' },
   { name: 'log-opt', type: 'list', description: 'Log driver options (max-size=10m)' },
+  { name: 'privileged', type: 'bool', description: 'Give extended privileges to this container' },
+  { name: 'cap-add', type: 'list', description: 'Add Linux capabilities' },
+  { name: 'cap-drop', type: 'list', description: 'Drop Linux capabilities' },
+  { name: 'security-opt', type: 'list', description: 'Security Options' },
+  { name: 'device', type: 'list', description: 'Add a host device to the container' },
+  { name: 'device-cgroup-rule', type: 'list', description: 'Add a rule to the cgroup allowed devices list' },
+  { name: 'sysctl', type: 'list', description: 'Sysctl options' },
+  { name: 'pid', type: 'string', description: 'PID namespace to use' },
+  { name: 'ipc', type: 'string', description: 'IPC mode to use' },
+  { name: 'uts', type: 'string', description: 'UTS namespace to use' },
+  { name: 'network', type: 'string', description: 'Connect a container to a network (none, host, container:<name|id>)' },
+  { name: 'net', type: 'string', hidden: true, description: 'Connect a container to a network' },
+  { name: 'cgroupns', type: 'string', description: 'Cgroup namespace to use (host|private)' },
+  { name: 'shm-size', type: 'string', description: 'Size of /dev/shm' },
+  { name: 'group-add', type: 'list', description: 'Add additional groups to join' },
   ...updatableFlags,
   ...createOnlyResourceFlags,
 ] as const satisfies readonly FlagDef[];
@@ -104,5 +119,22 @@ export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args:
       return [o.slice(0, i), o.slice(i + 1)];
     }),
   );
+  opts.privileged = f.privileged;
+  opts.capAdd = f['cap-add'];
+  opts.capDrop = f['cap-drop'];
+  opts.securityOpt = f['security-opt'];
+  opts.devices = f.device;
+  opts.deviceCgroupRules = f['device-cgroup-rule'];
+  opts.groupAdd = f['group-add'];
+  opts.sysctls = Object.fromEntries(
+    f.sysctl.map((kv) => {
+      const i = kv.indexOf('=');
+      if (i <= 0) throw new InvalidArgument(`invalid argument "${kv}" for "--sysctl" flag: sysctl '${kv}' is not in the format key=value`);
+      return [kv.slice(0, i), kv.slice(i + 1)];
+    }),
+  );
+  for (const ns of ['pid', 'ipc', 'uts', 'cgroupns'] as const) if (changed.has(ns)) opts[ns] = f[ns];
+  if (changed.has('network') || changed.has('net')) opts.network = changed.has('network') ? f.network : f.net;
+  if (changed.has('shm-size')) opts.shmSize = parseBytes(f['shm-size'], '--shm-size');
   return { ...opts, ...toResourceOptions(f, changed) };
 }

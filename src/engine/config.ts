@@ -10,13 +10,14 @@ import type { ContainerConfig, MountSpec, Rlimit } from '../types.ts';
 import { DEFAULT_PATH } from '../image/store.ts';
 import { clampRlimits, defaultRlimits, parseUlimit, readHostRlimits } from '../runtime/spec/rlimits.ts';
 import { parseSignal } from './signals.ts';
-import { resolveUser } from './user.ts';
+import { parseGroup, resolveUser } from './user.ts';
+import { resolveIsolation, type IsolationOptions } from './isolation.ts';
 import { mergeMounts, parseMount, parseTmpfs, parseVolume } from './mounts.ts';
 import type { VolumeCreateOptions } from '../volume/store.ts';
 import { resolveResources, validateOomScoreAdj, type HostFacts, type ResourceOptions } from './resources.ts';
 
 /** What a container is asked to be. Field names follow docker's flags; resource limits come from ResourceOptions. */
-export interface CreateOptions extends ResourceOptions {
+export interface CreateOptions extends ResourceOptions, IsolationOptions {
   image: string;
   name?: string;
   /** Replaces the image's Cmd. */
@@ -73,6 +74,9 @@ export interface BuildContext {
   inherited?: MountSpec[];
   /** A fresh name for an anonymous volume. */
   newVolumeName: () => string;
+  /** The full id of a container reference (for `--pid container:x` and the like). */
+  containerId: (ref: string) => string;
+  cgroupVersion: 1 | 2;
 }
 
 export function buildConfig(
@@ -94,7 +98,10 @@ export function buildConfig(
   if (!posix.isAbsolute(cwd)) throw new InvalidArgument(`the working directory '${cwd}' is invalid, it needs to be an absolute path`);
 
   const userSpec = opts.user ?? ic.User ?? '';
-  const u = resolveUser(userSpec, images.readFile(img, '/etc/passwd'), images.readFile(img, '/etc/group'));
+  const groupText = images.readFile(img, '/etc/group');
+  const u = resolveUser(userSpec, images.readFile(img, '/etc/passwd'), groupText);
+  const isolation = resolveIsolation(opts, { containerId: ctx.containerId, init: opts.init ?? false, hostname: opts.hostname !== undefined, cgroupVersion: ctx.cgroupVersion });
+  const additionalGids = [...new Set([...u.additionalGids, ...isolation.groupAdd.map((g) => groupId(g, groupText))])];
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${u.home || '/'}`);
 
   const volumes: VolumeCreateOptions[] = [];
@@ -129,7 +136,7 @@ export function buildConfig(
     user: userSpec,
     uid: u.uid,
     gid: u.gid,
-    additionalGids: u.additionalGids,
+    additionalGids,
     hostname: opts.hostname ?? '',
     tty: opts.tty ?? false,
     openStdin: opts.openStdin ?? false,
@@ -149,6 +156,7 @@ export function buildConfig(
     init: opts.init ?? false,
     autoRemove: opts.autoRemove ?? false,
     runtime,
+    isolation,
   };
   return { config, warnings, volumes };
 }
@@ -172,6 +180,14 @@ function logConfig(driver = 'k8s-file', opts: Record<string, string>): Pick<Cont
     }
   }
   return { logDriver: driver, logSizeMax };
+}
+
+/** `--group-add`: a number, or a group the image's /etc/group names. */
+function groupId(g: string, groupText: string | null): number {
+  if (/^\d+$/.test(g)) return Number(g);
+  const found = parseGroup(groupText).find((e) => e.name === g);
+  if (!found) throw new InvalidArgument(`unable to find group ${g}: no matching entries in group file`);
+  return found.gid;
 }
 
 /** `--cgroup-parent`: an absolute cgroup path without `..` (relative ones are taken from the root, as runc does). */

@@ -28,6 +28,7 @@ import { VolumeRepo } from '../store/volumes.ts';
 import { VolumeStore } from '../volume/store.ts';
 import { dropVolumes, ensureVolumes, releaseVolumes, removeAnonymousVolumes, resolveMounts } from './volumes.ts';
 import { inheritMounts } from './mounts.ts';
+import { sharedNamespaces } from './isolation.ts';
 import { mountOverlay, unmount } from '../sys/mount.ts';
 import { trace } from '../sys/trace.ts';
 import { initBinary, launcher, readPid } from './host.ts';
@@ -384,6 +385,8 @@ export class Engine {
       host: hostFacts(this.cgroups().version),
       inherited,
       newVolumeName: newId,
+      containerId: (ref) => this.find(ref).id,
+      cgroupVersion: this.cgroups().version,
     });
     if (config.cgroups === 'disabled' && !this.driver(runtime).features().supportsNoCgroups) {
       throw new NotSupported(`${runtime} cannot run a container without cgroups: --cgroups disabled needs crun`);
@@ -422,6 +425,12 @@ export class Engine {
       throw e;
     }
     return this.containers.get(id)!;
+  }
+
+  /** A container by full id, brought up to date; undefined when there is none. */
+  private lookupSynced(id: string): ContainerRow | undefined {
+    const r = this.containers.get(id);
+    return r ? this.sync(r) : undefined;
   }
 
   /** A handle on an existing container. */
@@ -512,7 +521,9 @@ export class Engine {
       trace('init: mounted');
       const cg = this.cgroups();
       const mounts = await resolveMounts(this, row, join(d, 'rootfs'));
+      const shared = row.config.isolation ? sharedNamespaces(row.config.isolation, (id) => this.lookupSynced(id)) : {};
       const spec = buildSpec({ ...row.config, mounts }, {
+        ...shared,
         rootfs: join(d, 'rootfs'),
         cgroupsPath: this.cgroupPath(row),
         cgroupVersion: cg.version,
@@ -520,7 +531,7 @@ export class Engine {
         initPath: row.config.init ? initBinary() : undefined,
         hooks: loadHooks(this.hooksDir(), row.config),
       });
-      if (!spec.hostname) spec.hostname = row.id.slice(0, 12);
+      if (!spec.hostname && spec.linux.namespaces.some((n) => n.type === 'uts')) spec.hostname = row.id.slice(0, 12);
       writeFileSync(join(d, 'config.json'), JSON.stringify(spec));
       await this.options.hooks?.preStart?.(row);
       ready.resolve();

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { InvalidArgument } from '../../errors.ts';
 /** Docker's default capability set for unprivileged containers (moby oci/defaults.go). */
 export const DEFAULT_CAPABILITIES: readonly string[] = Object.freeze([
   'CAP_CHOWN',
@@ -38,4 +39,41 @@ export function heldCapabilities(status?: string): string[] {
   if (!hex) return [...DEFAULT_CAPABILITIES];
   const mask = BigInt(`0x${hex}`);
   return ALL_CAPABILITIES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+}
+
+/** "sys_admin", "CAP_SYS_ADMIN", "Sys_Admin" → "CAP_SYS_ADMIN"; "all" → "ALL". */
+function normalizeCapability(name: string): string {
+  const upper = name.trim().toUpperCase();
+  if (upper === 'ALL') return upper;
+  const full = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
+  if (!ALL_CAPABILITIES.includes(full)) throw new InvalidArgument(`unknown capability: ${JSON.stringify(full)}`);
+  return full;
+}
+
+/**
+ * Docker's --cap-add/--cap-drop: names case-insensitive, with or without CAP_; ALL in `add` means
+ * every capability in `held` (the engine's bounding set) minus `drop`; ALL in `drop` means only `add`.
+ * Adding a capability the engine does not hold is refused, since the runtime could not grant it;
+ * dropping one is a no-op.
+ */
+export function tweakCapabilities(
+  base: readonly string[],
+  add: readonly string[],
+  drop: readonly string[],
+  held: readonly string[],
+): string[] {
+  const adds = add.map(normalizeCapability);
+  const drops = drop.map(normalizeCapability);
+  for (const c of adds) {
+    if (c !== 'ALL' && !held.includes(c)) {
+      throw new InvalidArgument(
+        `capability not available in the current environment: ${JSON.stringify(c)} (the engine's bounding set lacks it)`,
+      );
+    }
+  }
+  let caps: string[];
+  if (adds.includes('ALL')) caps = held.filter((c) => !drops.includes(c));
+  else if (drops.includes('ALL')) caps = adds;
+  else caps = [...base.filter((c) => !drops.includes(c)), ...adds];
+  return [...new Set(caps)];
 }

@@ -3,13 +3,14 @@
  * about the host comes in through SpecContext.
  */
 import { NotSupported } from '../../errors.ts';
-import type { ContainerConfig, OciHooks, Resources, Rlimit } from '../../types.ts';
+import type { ContainerConfig, Isolation, OciHooks, Resources, Rlimit } from '../../types.ts';
 import { DEFAULT_CAPABILITIES } from './capabilities.ts';
 import { defaultDeviceRules } from './devices.ts';
 import { buildMounts, type OciMount } from './mounts.ts';
 import { MASKED_PATHS, READONLY_PATHS } from './paths.ts';
 import { clampRlimits, defaultRlimits, type HostRlimits } from './rlimits.ts';
 import { ociResources, type OciResources } from './resources.ts';
+import { defaultSeccomp, type OciSeccomp } from './seccomp.ts';
 
 export type { OciResources } from './resources.ts';
 
@@ -62,6 +63,8 @@ export interface OciSpec {
     rlimits: Rlimit[];
     noNewPrivileges?: boolean;
     oomScoreAdj?: number;
+    selinuxLabel?: string;
+    apparmorProfile?: string;
   };
   root: { path: string; readonly: boolean };
   hostname: string;
@@ -78,6 +81,8 @@ export interface OciSpec {
     readonlyPaths: string[];
     devices?: OciLinuxDevice[];
     sysctl?: Record<string, string>;
+    seccomp?: OciSeccomp;
+    mountLabel?: string;
     /** The propagation of the container's `/`: rslave or rshared when a bind asks for it, as docker does. */
     rootfsPropagation?: string;
   };
@@ -95,14 +100,56 @@ export interface SpecContext {
   hooks?: OciHooks;
   /** Join this network namespace instead of creating an empty one (e.g. one prepared for CNI). */
   netnsPath?: string;
+  /** Namespaces shared with a running container (`--pid container:x`): /proc/<pid>/ns/<type> paths. */
+  namespacePaths?: Partial<Record<NamespaceType, string>>;
+  /** Host path bound at /dev/shm when the IPC namespace is shared (the host's /dev/shm, or the other container's). */
+  shmSource?: string;
 }
 
-function namespaces(ctx: SpecContext): OciNamespace[] {
-  const net: OciNamespace = ctx.netnsPath ? { type: 'network', path: ctx.netnsPath } : { type: 'network' };
-  const ns: OciNamespace[] = [{ type: 'pid' }, net, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
-  // docker's default cgroupns: private on cgroup v2, host on v1.
-  if (ctx.cgroupVersion === 2) ns.push({ type: 'cgroup' });
+/** docker's defaults, for a container made before isolation options existed. */
+export function defaultIsolation(cgroupVersion: 1 | 2): Isolation {
+  return {
+    privileged: false, capAdd: [], capDrop: [], capabilities: [...DEFAULT_CAPABILITIES], noNewPrivileges: false,
+    seccomp: 'default', maskedPaths: [...MASKED_PATHS], readonlyPaths: [...READONLY_PATHS], sysfsWritable: false,
+    devices: [], deviceRules: [], sysctls: {}, pid: 'private', ipc: 'private', uts: 'private', network: 'none',
+    cgroupns: cgroupVersion === 2 ? 'private' : 'host', shmSize: 64 * 1024 * 1024, groupAdd: [],
+  };
+}
+
+/** Private namespaces are new, host ones absent, shared ones joined by path. */
+function namespaces(iso: Isolation, ctx: SpecContext): OciNamespace[] {
+  const ns: OciNamespace[] = [];
+  const add = (type: NamespaceType, mode: string) => {
+    if (mode === 'host') return;
+    const path = type === 'network' && ctx.netnsPath ? ctx.netnsPath : ctx.namespacePaths?.[type];
+    ns.push(path ? { type, path } : { type });
+  };
+  add('pid', iso.pid);
+  add('network', iso.network);
+  add('ipc', iso.ipc);
+  add('uts', iso.uts);
+  ns.push({ type: 'mount' });
+  // docker's default cgroupns: private on cgroup v2, host on v1 (where --cgroupns private asks for one).
+  if (iso.cgroupns === 'private') ns.push({ type: 'cgroup' });
   return ns;
+}
+
+/** /sys writable for privileged containers; /dev/shm sized, or the shared IPC namespace's. */
+function isolationMounts(iso: Isolation, ctx: SpecContext, mounts: OciMount[]): OciMount[] {
+  return mounts.map((m) => {
+    if (m.destination === '/sys' && m.type === 'sysfs' && iso.sysfsWritable) {
+      return { ...m, options: m.options.map((o) => (o === 'ro' ? 'rw' : o)) };
+    }
+    if (m.destination === '/dev/shm' && m.source === 'shm') {
+      if (ctx.shmSource) return { destination: '/dev/shm', type: 'bind', source: ctx.shmSource, options: ['rbind', 'rprivate'] };
+      return { ...m, options: m.options.map((o) => (o.startsWith('size=') ? `size=${Math.floor(iso.shmSize / 1024)}k` : o)) };
+    }
+    return m;
+  });
+}
+
+function devices(iso: Isolation): OciLinuxDevice[] {
+  return iso.devices.map((d) => ({ path: d.path, type: d.type, major: d.major, minor: d.minor, fileMode: d.fileMode, uid: d.uid, gid: d.gid }));
 }
 
 /** Merge defaults with the user's limits (the user's win per type), refusing any above the host's. */
@@ -113,10 +160,11 @@ function rlimits(requested: readonly Rlimit[], host: HostRlimits): Rlimit[] {
   return [...byType.values()];
 }
 
-function resources(r: Resources, disabled: boolean): OciResources {
+function resources(r: Resources, disabled: boolean, iso: Isolation): OciResources {
+  const rules = iso.privileged ? [{ allow: true, access: 'rwm' }] : [...defaultDeviceRules(), ...iso.deviceRules];
   // Without a cgroup (--cgroups disabled) limits cannot apply; the device list still names the nodes.
-  if (disabled) return { devices: defaultDeviceRules() };
-  const out: OciResources = { devices: defaultDeviceRules(), ...ociResources(r) };
+  if (disabled) return { devices: rules };
+  const out: OciResources = { devices: rules, ...ociResources(r) };
   if (out.pids?.limit === -1) delete out.pids; // a new cgroup is unlimited already
   return out;
 }
@@ -133,6 +181,8 @@ function rootfsPropagation(cfg: ContainerConfig): string | undefined {
 }
 
 export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): OciSpec {
+  const iso = cfg.isolation ?? defaultIsolation(ctx.cgroupVersion);
+  const caps = iso.capabilities;
   let args = [...cfg.args];
   const initMounts: OciMount[] = [];
   if (cfg.init) {
@@ -148,27 +198,32 @@ export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): OciSpec {
       args,
       env: [...cfg.env],
       cwd: cfg.cwd,
-      capabilities: {
-        bounding: [...DEFAULT_CAPABILITIES],
-        effective: [...DEFAULT_CAPABILITIES],
-        permitted: [...DEFAULT_CAPABILITIES],
-      },
+      capabilities: { bounding: [...caps], effective: [...caps], permitted: [...caps] },
       rlimits: rlimits(cfg.rlimits, ctx.hostRlimits),
-      noNewPrivileges: false,
+      noNewPrivileges: iso.noNewPrivileges,
       ...(cfg.oomScoreAdj !== undefined ? { oomScoreAdj: cfg.oomScoreAdj } : {}),
     },
     root: { path: ctx.rootfs, readonly: cfg.readonlyRootfs },
     hostname: cfg.hostname,
-    mounts: buildMounts(cfg.mounts, initMounts),
+    mounts: isolationMounts(iso, ctx, buildMounts(cfg.mounts, initMounts)),
     annotations: { ...cfg.annotations },
     linux: {
-      namespaces: namespaces(ctx),
-      resources: resources(cfg.resources, cfg.cgroups === 'disabled'),
+      namespaces: namespaces(iso, ctx),
+      resources: resources(cfg.resources, cfg.cgroups === 'disabled', iso),
       cgroupsPath: ctx.cgroupsPath,
-      maskedPaths: [...MASKED_PATHS],
-      readonlyPaths: [...READONLY_PATHS],
+      maskedPaths: [...iso.maskedPaths],
+      readonlyPaths: [...iso.readonlyPaths],
     },
   };
+  if (iso.devices.length > 0) spec.linux.devices = devices(iso);
+  if (Object.keys(iso.sysctls).length > 0) spec.linux.sysctl = { ...iso.sysctls };
+  if (iso.seccomp === 'default' && !iso.privileged) spec.linux.seccomp = defaultSeccomp(caps);
+  else if (typeof iso.seccomp === 'object') spec.linux.seccomp = structuredClone(iso.seccomp.profile) as OciSeccomp;
+  if (iso.processLabel) spec.process.selinuxLabel = iso.processLabel;
+  if (iso.mountLabel) spec.linux.mountLabel = iso.mountLabel;
+  if (iso.apparmorProfile) spec.process.apparmorProfile = iso.apparmorProfile;
+  // Only a container with its own UTS namespace may set a hostname (the runtime refuses otherwise).
+  if (iso.uts !== 'private') spec.hostname = '';
   if (ctx.hooks && Object.keys(ctx.hooks).length > 0) spec.hooks = structuredClone(ctx.hooks);
   const propagation = rootfsPropagation(cfg);
   if (propagation) spec.linux.rootfsPropagation = propagation;

@@ -1,0 +1,161 @@
+/**
+ * The isolation options of `create` (--privileged, --cap-add/--cap-drop, --security-opt, --device,
+ * --device-cgroup-rule, --sysctl, --pid/--ipc/--uts/--network/--cgroupns, --shm-size, --group-add)
+ * checked and resolved into a container's Isolation, before anything is written. At start, namespaces
+ * shared with another container become /proc/<pid>/ns paths.
+ */
+import { existsSync } from 'node:fs';
+import { Conflict, InvalidArgument, NotSupported } from '../errors.ts';
+import { DEFAULT_CAPABILITIES, heldCapabilities, tweakCapabilities } from '../runtime/spec/capabilities.ts';
+import { deviceMappingRule, parseDevice, parseDeviceCgroupRule, privilegedDevices } from '../runtime/spec/devices.ts';
+import type { NamespaceType, SpecContext } from '../runtime/spec/index.ts';
+import { MASKED_PATHS, READONLY_PATHS } from '../runtime/spec/paths.ts';
+import { loadSeccompProfile, readSeccompProfile } from '../runtime/spec/seccomp.ts';
+import { parseSecurityOpts, selinuxLabels } from '../runtime/spec/security-opt.ts';
+import { validateSysctls } from '../runtime/spec/sysctl.ts';
+import type { ContainerRow } from '../store/containers.ts';
+import type { Isolation, NamespaceMode } from '../types.ts';
+import { isAlive } from '../sys/proc.ts';
+
+export interface IsolationOptions {
+  privileged?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  /** `--security-opt`: seccomp=…, no-new-privileges, label=…, apparmor=…, systempaths=unconfined, mask=…, unmask=… */
+  securityOpt?: string[];
+  /** `--device HOST[:CONTAINER][:PERMS]` */
+  devices?: string[];
+  /** `--device-cgroup-rule 'c 1:3 rwm'` */
+  deviceCgroupRules?: string[];
+  sysctls?: Record<string, string>;
+  /** `host`, `container:<name|id>` or private (default) */
+  pid?: string;
+  /** `host`, `container:<name|id>`, `private` or `shareable` (default) */
+  ipc?: string;
+  /** `host` or private (default) */
+  uts?: string;
+  /** `none` (default), `host` or `container:<name|id>` */
+  network?: string;
+  /** `host` or `private`; default host on cgroup v1, private on v2 */
+  cgroupns?: string;
+  /** /dev/shm size in bytes (default 64 MiB). */
+  shmSize?: number;
+  groupAdd?: string[];
+}
+
+export interface IsolationContext {
+  /** The full id of a container reference (throws NoSuchContainer). */
+  containerId(ref: string): string;
+  init: boolean;
+  hostname: boolean;
+  cgroupVersion: 1 | 2;
+}
+
+function namespaceMode(flag: string, value: string | undefined, ctx: IsolationContext, extra: string[] = []): NamespaceMode {
+  if (value === undefined || value === '' || value === 'private' || extra.includes(value)) return 'private';
+  if (value === 'host') return 'host';
+  if (value.startsWith('container:') && value.length > 10) return `container:${ctx.containerId(value.slice(10))}`;
+  throw new InvalidArgument(`invalid ${flag} mode: "${value}": use host, container:<name|id>${['', ...extra].join(', ')} or private`);
+}
+
+function networkMode(value: string | undefined, ctx: IsolationContext): Isolation['network'] {
+  if (value === undefined || value === '' || value === 'none' || value === 'default') return 'none';
+  if (value === 'host' || value.startsWith('container:')) return namespaceMode('--network', value, ctx);
+  throw new NotSupported(`network "${value}": bridge and user networks are not available yet; use --network none, host or container:<name|id>`);
+}
+
+/** Masked and read-only paths after systempaths=unconfined, unmask=… and mask=…. */
+function systemPaths(o: ReturnType<typeof parseSecurityOpts>, privileged: boolean): { masked: string[]; readonly: string[] } {
+  if (privileged || o.systempathsUnconfined) return { masked: [...(o.mask ?? [])], readonly: [] };
+  const unmask = o.unmask ?? [];
+  const masked = unmask.includes('ALL') ? [] : MASKED_PATHS.filter((p) => !unmask.includes(p));
+  const readonly = unmask.includes('ALL') ? [] : READONLY_PATHS.filter((p) => !unmask.includes(p));
+  return { masked: [...new Set([...masked, ...(o.mask ?? [])])], readonly };
+}
+
+export function resolveIsolation(opts: IsolationOptions, ctx: IsolationContext): Isolation {
+  const privileged = opts.privileged ?? false;
+  const sec = parseSecurityOpts(opts.securityOpt ?? []);
+  const held = heldCapabilities();
+  // docker ignores --cap-add/--cap-drop for a privileged container, but still refuses unknown names.
+  const tweaked = tweakCapabilities(DEFAULT_CAPABILITIES, opts.capAdd ?? [], opts.capDrop ?? [], held);
+  const capabilities = privileged ? held : tweaked;
+
+  let seccomp: Isolation['seccomp'] = privileged || sec.seccomp === 'unconfined' ? 'unconfined' : 'default';
+  if (!privileged && typeof sec.seccomp === 'object') {
+    const profile = loadSeccompProfile(readSeccompProfile(sec.seccomp.file), capabilities);
+    seccomp = profile ? { profile, path: sec.seccomp.file } : 'unconfined';
+  }
+
+  const pid = namespaceMode('--pid', opts.pid, ctx);
+  const ipc = namespaceMode('--ipc', opts.ipc, ctx, ['shareable']);
+  const uts = namespaceMode('--uts', opts.uts, ctx);
+  if (uts.startsWith('container:')) throw new InvalidArgument('invalid --uts mode: only host or private');
+  if (uts === 'host' && ctx.hostname) throw new InvalidArgument('conflicting options: hostname and the UTS mode');
+  const network = networkMode(opts.network, ctx);
+  if (opts.cgroupns !== undefined && !['host', 'private', ''].includes(opts.cgroupns)) {
+    throw new InvalidArgument(`invalid --cgroupns mode: "${opts.cgroupns}": use host or private`);
+  }
+  const sysctls = validateSysctls(opts.sysctls ?? {}, { hostNetwork: network === 'host', hostIpc: ipc === 'host', hostUts: uts === 'host' });
+
+  const mapped = (opts.devices ?? []).flatMap(parseDevice);
+  const devices = privileged
+    ? privilegedDevices().map((d) => ({ ...d, hostPath: d.path, access: 'rwm' }))
+    : mapped.map((d) => ({ ...d }));
+  const deviceRules = privileged ? [] : [...mapped.map(deviceMappingRule), ...(opts.deviceCgroupRules ?? []).map(parseDeviceCgroupRule)];
+
+  const shmSize = opts.shmSize ?? 64 * 1024 * 1024;
+  if (!Number.isInteger(shmSize) || shmSize <= 0) throw new InvalidArgument(`invalid --shm-size: ${opts.shmSize}: must be greater than 0`);
+
+  const paths = systemPaths(sec, privileged);
+  // Labels only where asked or where SELinux runs: a host without it has no policy to name.
+  const wantLabels = sec.label !== undefined || existsSync('/sys/fs/selinux/enforce');
+  const labels = wantLabels ? selinuxLabels(sec.label, { privileged, init: ctx.init }) : {};
+  return {
+    privileged,
+    capAdd: [...(opts.capAdd ?? [])],
+    capDrop: [...(opts.capDrop ?? [])],
+    capabilities,
+    noNewPrivileges: sec.noNewPrivileges,
+    seccomp,
+    ...labels,
+    ...(sec.apparmor ? { apparmorProfile: sec.apparmor } : {}),
+    maskedPaths: paths.masked,
+    readonlyPaths: paths.readonly,
+    sysfsWritable: privileged,
+    devices,
+    deviceRules,
+    sysctls,
+    pid,
+    ipc,
+    uts,
+    network,
+    // docker's default: private on cgroup v2, host on v1.
+    cgroupns: opts.cgroupns === 'private' || opts.cgroupns === 'host' ? opts.cgroupns : ctx.cgroupVersion === 2 ? 'private' : 'host',
+    shmSize,
+    groupAdd: [...(opts.groupAdd ?? [])],
+  };
+}
+
+const NS_FILE: Partial<Record<NamespaceType, string>> = { pid: 'pid', network: 'net', ipc: 'ipc', uts: 'uts' };
+
+/**
+ * Paths of the namespaces a container joins (`container:<id>` modes), and the /dev/shm it shares. The
+ * other container must be running.
+ */
+export function sharedNamespaces(iso: Isolation, lookup: (id: string) => ContainerRow | undefined): Pick<SpecContext, 'namespacePaths' | 'shmSource'> {
+  const namespacePaths: Partial<Record<NamespaceType, string>> = {};
+  let shmSource: string | undefined;
+  const modes: [NamespaceType, string][] = [['pid', iso.pid], ['ipc', iso.ipc], ['network', iso.network]];
+  for (const [type, mode] of modes) {
+    if (!mode.startsWith('container:')) continue;
+    const other = lookup(mode.slice(10));
+    if (!other || (other.state !== 'running' && other.state !== 'paused') || !isAlive(other.pid, other.pidStart)) {
+      throw new Conflict(`cannot join the ${type} namespace of container ${mode.slice(10, 22)}: it is not running`);
+    }
+    namespacePaths[type] = `/proc/${other.pid}/ns/${NS_FILE[type]}`;
+    if (type === 'ipc') shmSource = `/proc/${other.pid}/root/dev/shm`;
+  }
+  if (iso.ipc === 'host') shmSource = '/dev/shm';
+  return { namespacePaths, shmSource };
+}
