@@ -188,10 +188,16 @@ export function inheritMounts(spec: string, mounts: readonly MountSpec[]): Mount
     .map((m) => ({ ...m, readonly: mode === undefined ? m.readonly : mode === 'ro', anonymous: false }));
 }
 
+/** The kernel's own filesystems: a mount over them could hide what masks and read-only paths protect. */
+const PROTECTED = ['/proc', '/sys'];
+
 /** The final list: user mounts (no two on one destination), then inherited, then image volumes. */
 export function mergeMounts(user: MountSpec[], inherited: MountSpec[], imageVolumes: string[], newName: () => string): MountSpec[] {
   const seen = new Set<string>();
   for (const m of user) {
+    if (PROTECTED.some((p) => m.destination === p || m.destination.startsWith(`${p}/`))) {
+      throw new InvalidArgument(`invalid mount destination ${m.destination}: mounts over /proc and /sys are not allowed`);
+    }
     if (seen.has(m.destination)) throw new InvalidArgument(`Duplicate mount point: ${m.destination}`);
     seen.add(m.destination);
   }

@@ -343,6 +343,10 @@ test('mergeMounts: user mounts win over inherited ones, and both over image volu
   assert.deepEqual(out.map((m) => `${m.type}:${m.source.slice(0, 3)}:${m.destination}`), ['bind:/tm:/a', 'volume:w:/b', 'volume:ccc:/c']);
   assert.throws(() => mergeMounts([parseVolume('/tmp:/a'), parseVolume('/tmp:/a')], [], [], () => ''), isInvalid(/Duplicate mount point: \/a/));
   assert.deepEqual(inheritMounts('x:ro', [parseVolume('/tmp:/a'), parseTmpfs('/t')]).map((m) => m.readonly), [true]);
+  for (const dest of ['/proc', '/proc/sys', '/sys', '/sys/fs/cgroup']) {
+    assert.throws(() => mergeMounts([parseTmpfs(dest)], [], [], () => ''), isInvalid(/mounts over \/proc and \/sys are not allowed/));
+  }
+  assert.equal(mergeMounts([parseTmpfs('/system')], [], [], () => '').length, 1, 'a sibling name is not /sys');
 });
 
 test('parseTmpfs: options and errors', () => {
