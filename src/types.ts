@@ -87,6 +87,13 @@ export interface DeviceGrant {
   access: string;
 }
 
+/** Container ids [containerID, +size) are host ids [hostID, +size) (OCI uidMappings/gidMappings). */
+export interface IdMap {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
 /** One device cgroup rule; absent major/minor mean "*". */
 export interface DeviceRule {
   allow: boolean;
@@ -130,6 +137,8 @@ export interface Isolation {
   shmSize: number;
   /** `--group-add` as given (names resolved into ContainerConfig.additionalGids). */
   groupAdd: string[];
+  /** A user namespace (`--userns auto|remap`): the mode as given and the ids it maps; absent = the host's. */
+  userns?: { mode: string; uidMappings: IdMap[]; gidMappings: IdMap[] };
 }
 
 /**

@@ -46,6 +46,7 @@ export const createFlags = [
   { name: 'cgroupns', type: 'string', description: 'Cgroup namespace to use (host|private)' },
   { name: 'shm-size', type: 'string', description: 'Size of /dev/shm' },
   { name: 'group-add', type: 'list', description: 'Add additional groups to join' },
+  { name: 'userns', type: 'string', description: 'User namespace to use (host, auto[:size=N], remap[:USER])' },
   ...updatableFlags,
   ...createOnlyResourceFlags,
 ] as const satisfies readonly FlagDef[];
@@ -133,7 +134,7 @@ export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args:
       return [kv.slice(0, i), kv.slice(i + 1)];
     }),
   );
-  for (const ns of ['pid', 'ipc', 'uts', 'cgroupns'] as const) if (changed.has(ns)) opts[ns] = f[ns];
+  for (const ns of ['pid', 'ipc', 'uts', 'cgroupns', 'userns'] as const) if (changed.has(ns)) opts[ns] = f[ns];
   if (changed.has('network') || changed.has('net')) opts.network = changed.has('network') ? f.network : f.net;
   if (changed.has('shm-size')) opts.shmSize = parseBytes(f['shm-size'], '--shm-size');
   return { ...opts, ...toResourceOptions(f, changed) };

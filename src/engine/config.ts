@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { posix } from 'node:path';
 import { InvalidArgument } from '../errors.ts';
 import type { ImageRow } from '../store/images.ts';
-import type { ContainerConfig, MountSpec, Rlimit } from '../types.ts';
+import type { ContainerConfig, IdMap, MountSpec, Rlimit } from '../types.ts';
 import { DEFAULT_PATH } from '../image/store.ts';
 import { clampRlimits, defaultRlimits, parseUlimit, readHostRlimits } from '../runtime/spec/rlimits.ts';
 import { parseSignal } from './signals.ts';
@@ -77,6 +77,8 @@ export interface BuildContext {
   /** The full id of a container reference (for `--pid container:x` and the like). */
   containerId: (ref: string) => string;
   cgroupVersion: 1 | 2;
+  /** Host ids other containers' user namespaces use. */
+  usedIds: () => { uid: IdMap[]; gid: IdMap[] };
 }
 
 export function buildConfig(
@@ -100,7 +102,7 @@ export function buildConfig(
   const userSpec = opts.user ?? ic.User ?? '';
   const groupText = images.readFile(img, '/etc/group');
   const u = resolveUser(userSpec, images.readFile(img, '/etc/passwd'), groupText);
-  const isolation = resolveIsolation(opts, { containerId: ctx.containerId, init: opts.init ?? false, hostname: opts.hostname !== undefined, cgroupVersion: ctx.cgroupVersion });
+  const isolation = resolveIsolation(opts, { containerId: ctx.containerId, init: opts.init ?? false, hostname: opts.hostname !== undefined, cgroupVersion: ctx.cgroupVersion, usedIds: ctx.usedIds });
   const additionalGids = [...new Set([...u.additionalGids, ...isolation.groupAdd.map((g) => groupId(g, groupText))])];
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${u.home || '/'}`);
 

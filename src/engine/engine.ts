@@ -3,7 +3,7 @@
  * Stored state is a cache of the truth (conmon's exit file, the pid's identity, the runtime); every verb
  * re-checks it under the container's lock before acting.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Conflict,
@@ -29,6 +29,8 @@ import { VolumeStore } from '../volume/store.ts';
 import { dropVolumes, ensureVolumes, releaseVolumes, removeAnonymousVolumes, resolveMounts } from './volumes.ts';
 import { inheritMounts } from './mounts.ts';
 import { sharedNamespaces } from './isolation.ts';
+import { mappedLowerDirs, toHost } from './userns-rootfs.ts';
+import type { ImageRow } from '../store/images.ts';
 import { mountOverlay, unmount } from '../sys/mount.ts';
 import { trace } from '../sys/trace.ts';
 import { initBinary, launcher, readPid } from './host.ts';
@@ -387,6 +389,10 @@ export class Engine {
       newVolumeName: newId,
       containerId: (ref) => this.find(ref).id,
       cgroupVersion: this.cgroups().version,
+      usedIds: () => {
+        const maps = this.containers.list().flatMap((c) => (c.config.isolation?.userns ? [c.config.isolation.userns] : []));
+        return { uid: maps.flatMap((m) => m.uidMappings), gid: maps.flatMap((m) => m.gidMappings) };
+      },
     });
     if (config.cgroups === 'disabled' && !this.driver(runtime).features().supportsNoCgroups) {
       throw new NotSupported(`${runtime} cannot run a container without cgroups: --cgroups disabled needs crun`);
@@ -425,6 +431,23 @@ export class Engine {
       throw e;
     }
     return this.containers.get(id)!;
+  }
+
+  /**
+   * The overlay's lower dirs for a container: the image's layers, or for a user-namespaced container its
+   * own copies shifted into its id range (with its upper dir owned by its root).
+   */
+  async lowerDirsFor(row: ContainerRow, img: ImageRow): Promise<string[]> {
+    const userns = row.config.isolation?.userns;
+    if (!userns) return this.images.lowerDirs(img);
+    const d = this.dir(row.id);
+    // The runtime mounts the rootfs as the namespace's root, a host id without rights on 0700 dirs:
+    // let it pass through (not list) the engine's directories on the way.
+    for (const p of [this.root, join(this.root, 'containers'), d, join(this.root, 'volumes')]) {
+      if (existsSync(p)) chmodSync(p, 0o711);
+    }
+    lchownSync(join(d, 'diff'), toHost(0, userns.uidMappings), toHost(0, userns.gidMappings));
+    return mappedLowerDirs(d, this.images.lowerDirs(img), userns.uidMappings, userns.gidMappings);
   }
 
   /** A container by full id, brought up to date; undefined when there is none. */
@@ -516,7 +539,7 @@ export class Engine {
     });
     created.catch(() => {}); // awaited below; a failure before that is not unhandled
     try {
-      await mountOverlay(this.images.lowerDirs(img), join(d, 'diff'), join(d, 'work'), join(d, 'rootfs'));
+      await mountOverlay(await this.lowerDirsFor(row, img), join(d, 'diff'), join(d, 'work'), join(d, 'rootfs'));
       this.containers.update(row.id, { mounted: true });
       trace('init: mounted');
       const cg = this.cgroups();

@@ -14,7 +14,8 @@ import { loadSeccompProfile, readSeccompProfile } from '../runtime/spec/seccomp.
 import { parseSecurityOpts, selinuxLabels } from '../runtime/spec/security-opt.ts';
 import { validateSysctls } from '../runtime/spec/sysctl.ts';
 import type { ContainerRow } from '../store/containers.ts';
-import type { Isolation, NamespaceMode } from '../types.ts';
+import type { IdMap, Isolation, NamespaceMode } from '../types.ts';
+import { autoMappings, parseUserns, readSubIdFiles, remapMappings } from '../runtime/spec/userns.ts';
 import { isAlive } from '../sys/proc.ts';
 
 export interface IsolationOptions {
@@ -41,6 +42,8 @@ export interface IsolationOptions {
   /** /dev/shm size in bytes (default 64 MiB). */
   shmSize?: number;
   groupAdd?: string[];
+  /** `host` (default), `auto[:size=N]` or `remap[:USER]`: ids from /etc/subuid and /etc/subgid. */
+  userns?: string;
 }
 
 export interface IsolationContext {
@@ -49,6 +52,18 @@ export interface IsolationContext {
   init: boolean;
   hostname: boolean;
   cgroupVersion: 1 | 2;
+  /** Host ids other containers' user namespaces use (for `--userns auto`). */
+  usedIds(): { uid: IdMap[]; gid: IdMap[] };
+}
+
+/** `--userns`: the mappings of a user namespace, or undefined for the host's. */
+function userNamespace(value: string | undefined, ctx: IsolationContext, privileged: boolean): Isolation['userns'] {
+  const mode = parseUserns(value ?? '');
+  if (mode.kind === 'host') return undefined;
+  if (privileged) throw new InvalidArgument('--privileged and --userns cannot be combined: a privileged container uses the host user namespace');
+  const { subuid, subgid } = readSubIdFiles();
+  const m = mode.kind === 'remap' ? remapMappings(subuid, subgid, mode.user) : autoMappings(subuid, subgid, 'root', mode.size, ctx.usedIds(), 0);
+  return { mode: value!, uidMappings: m.uidMappings, gidMappings: m.gidMappings };
 }
 
 function namespaceMode(flag: string, value: string | undefined, ctx: IsolationContext, extra: string[] = []): NamespaceMode {
@@ -107,6 +122,10 @@ export function resolveIsolation(opts: IsolationOptions, ctx: IsolationContext):
   const shmSize = opts.shmSize ?? 64 * 1024 * 1024;
   if (!Number.isInteger(shmSize) || shmSize <= 0) throw new InvalidArgument(`invalid --shm-size: ${opts.shmSize}: must be greater than 0`);
 
+  const userns = userNamespace(opts.userns, ctx, privileged);
+  if (userns && (pid === 'host' || network === 'host' || ipc === 'host')) {
+    throw new InvalidArgument('--userns cannot be combined with a host pid, ipc or network namespace');
+  }
   const paths = systemPaths(sec, privileged);
   // Labels only where asked or where SELinux runs: a host without it has no policy to name.
   const wantLabels = sec.label !== undefined || existsSync('/sys/fs/selinux/enforce');
@@ -134,6 +153,7 @@ export function resolveIsolation(opts: IsolationOptions, ctx: IsolationContext):
     cgroupns: opts.cgroupns === 'private' || opts.cgroupns === 'host' ? opts.cgroupns : ctx.cgroupVersion === 2 ? 'private' : 'host',
     shmSize,
     groupAdd: [...(opts.groupAdd ?? [])],
+    ...(userns ? { userns } : {}),
   };
 }
 

@@ -3,12 +3,13 @@
  * that when the create fails), turning a container's volume mounts into binds at start, releasing typed
  * volumes at stop, and the `volume` verbs. The data itself is src/volume/store.ts's.
  */
-import { lstatSync } from 'node:fs';
+import { lchownSync, lstatSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Conflict } from '../errors.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import type { VolumeRow } from '../store/volumes.ts';
-import type { MountSpec } from '../types.ts';
+import type { IdMap, MountSpec } from '../types.ts';
+import { toHost } from './userns-rootfs.ts';
 import type { VolumeCreateOptions } from '../volume/store.ts';
 import type { Engine } from './engine.ts';
 import { newId } from './names.ts';
@@ -68,9 +69,21 @@ export async function resolveMounts(engine: Engine, row: ContainerRow, rootfs: s
     const source = await engine.volumes.acquire(m.source);
     if (!m.noCopy) await engine.volumes.copyUp(m.source, imagePathIn(rootfs, m.destination));
     else engine.volumes.repo.takeCopyUp(m.source);
+    const userns = row.config.isolation?.userns;
+    if (userns) ownForUserns(source, userns.uidMappings, userns.gidMappings);
     out.push({ type: 'bind', source, destination: m.destination, readonly: m.readonly, options: m.options });
   }
   return out;
+}
+
+/**
+ * A volume's root owned by a host id outside the container's user namespace would be nobody's inside:
+ * give it to the container's root (its content, if copied up from the shifted image, is mapped already).
+ */
+function ownForUserns(dir: string, uids: IdMap[], gids: IdMap[]): void {
+  const st = lstatSync(dir);
+  const inside = (id: number, maps: IdMap[]) => maps.some((m) => id >= m.hostID && id < m.hostID + m.size);
+  if (!inside(st.uid, uids) || !inside(st.gid, gids)) lchownSync(dir, toHost(0, uids), toHost(0, gids));
 }
 
 /** After a stop: unmount typed volumes (a tmpfs volume's data goes) that no other live container uses. */

@@ -129,6 +129,7 @@ function namespaces(iso: Isolation, ctx: SpecContext): OciNamespace[] {
   add('ipc', iso.ipc);
   add('uts', iso.uts);
   ns.push({ type: 'mount' });
+  if (iso.userns) ns.push({ type: 'user' });
   // docker's default cgroupns: private on cgroup v2, host on v1 (where --cgroupns private asks for one).
   if (iso.cgroupns === 'private') ns.push({ type: 'cgroup' });
   return ns;
@@ -215,6 +216,10 @@ export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): OciSpec {
       readonlyPaths: [...iso.readonlyPaths],
     },
   };
+  if (iso.userns) {
+    spec.linux.uidMappings = iso.userns.uidMappings.map((m) => ({ ...m }));
+    spec.linux.gidMappings = iso.userns.gidMappings.map((m) => ({ ...m }));
+  }
   if (iso.devices.length > 0) spec.linux.devices = devices(iso);
   if (Object.keys(iso.sysctls).length > 0) spec.linux.sysctl = { ...iso.sysctls };
   if (iso.seccomp === 'default' && !iso.privileged) spec.linux.seccomp = defaultSeccomp(caps);
