@@ -74,6 +74,9 @@ export interface Resources {
 /** How a container gets a namespace: its own, the host's, or a running container's (`container:<id>`). */
 export type NamespaceMode = 'private' | 'host' | `container:${string}`;
 
+/** IPC also has docker's `shareable`: a private namespace whose /dev/shm other containers may join. */
+export type IpcMode = NamespaceMode | 'shareable';
+
 /** A device node given to the container (OCI linux.devices), with its cgroup access. */
 export interface DeviceGrant {
   path: string;
@@ -128,13 +131,15 @@ export interface Isolation {
   deviceRules: DeviceRule[];
   sysctls: Record<string, string>;
   pid: NamespaceMode;
-  ipc: NamespaceMode;
+  ipc: IpcMode;
   uts: NamespaceMode;
   /** `none` (an empty network namespace, the default until bridge networks exist), host, or a container's. */
   network: NamespaceMode | 'none';
   cgroupns: 'private' | 'host';
   /** /dev/shm size in bytes. */
   shmSize: number;
+  /** `--security-opt` as given (for inspect). */
+  securityOpt?: string[];
   /** `--group-add` as given (names resolved into ContainerConfig.additionalGids). */
   groupAdd: string[];
   /** A user namespace (`--userns auto|remap`): the mode as given and the ids it maps; absent = the host's. */

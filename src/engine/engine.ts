@@ -31,7 +31,7 @@ import { inheritMounts } from './mounts.ts';
 import { sharedNamespaces } from './isolation.ts';
 import { mappedLowerDirs, toHost } from './userns-rootfs.ts';
 import type { ImageRow } from '../store/images.ts';
-import { mountOverlay, unmount } from '../sys/mount.ts';
+import { isMounted, mountFs, mountOverlay, unmount } from '../sys/mount.ts';
 import { trace } from '../sys/trace.ts';
 import { initBinary, launcher, readPid } from './host.ts';
 import { sleep, waitUntil } from './wait.ts';
@@ -544,7 +544,14 @@ export class Engine {
       trace('init: mounted');
       const cg = this.cgroups();
       const mounts = await resolveMounts(this, row, join(d, 'rootfs'));
-      const shared = row.config.isolation ? sharedNamespaces(row.config.isolation, (id) => this.lookupSynced(id)) : {};
+      const iso = row.config.isolation;
+      const shmDir = (id: string) => join(this.dir(id), 'shm');
+      const shared = iso ? sharedNamespaces(iso, (id) => this.lookupSynced(id), shmDir) : {};
+      if (iso?.ipc === 'shareable') {
+        mkdirSync(shmDir(row.id), { recursive: true, mode: 0o711 });
+        if (!isMounted(shmDir(row.id))) await mountFs('tmpfs', 'shm', shmDir(row.id), `nosuid,nodev,noexec,mode=1777,size=${iso.shmSize}`);
+        shared.shmSource = shmDir(row.id);
+      }
       const spec = buildSpec({ ...row.config, mounts }, {
         ...shared,
         rootfs: join(d, 'rootfs'),
@@ -581,6 +588,7 @@ export class Engine {
     } else {
       await unmount(join(this.dir(row.id), 'rootfs'), row.mounted);
     }
+    if (row.config.isolation?.ipc === 'shareable') await unmount(join(this.dir(row.id), 'shm'));
     if (row.config.mounts.some((m) => m.type === 'volume')) await releaseVolumes(this, row);
     trace('teardown: done');
     // conmon is not waited for: it may be running our exit command, which waits for this very lock.

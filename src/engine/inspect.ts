@@ -4,9 +4,34 @@
  */
 import { join } from 'node:path';
 import type { ContainerRow } from '../store/containers.ts';
-import type { ContainerState, Resources, ThrottleDevice } from '../types.ts';
+import type { ContainerState, Isolation, Resources, ThrottleDevice } from '../types.ts';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+const orNull = <T>(list: T[] | undefined): T[] | null => (list && list.length > 0 ? list : null);
+
+/** HostConfig's isolation fields, as docker names them (`private` modes print as docker's defaults). */
+function hostConfigIsolation(iso: Isolation | undefined): Record<string, unknown> {
+  const mode = (m: string | undefined, dflt = '') => (!m || m === 'private' ? dflt : m);
+  return {
+    Privileged: iso?.privileged ?? false,
+    CapAdd: orNull(iso?.capAdd),
+    CapDrop: orNull(iso?.capDrop),
+    SecurityOpt: orNull(iso?.securityOpt),
+    Devices: (iso?.privileged ? [] : (iso?.devices ?? [])).map((d) => ({ PathOnHost: d.hostPath, PathInContainer: d.path, CgroupPermissions: d.access })),
+    DeviceCgroupRules: null,
+    Sysctls: iso && Object.keys(iso.sysctls).length > 0 ? iso.sysctls : undefined,
+    PidMode: mode(iso?.pid),
+    IpcMode: mode(iso?.ipc, 'private'),
+    UTSMode: mode(iso?.uts),
+    CgroupnsMode: iso?.cgroupns ?? 'host',
+    UsernsMode: iso?.userns?.mode ?? '',
+    ShmSize: iso?.shmSize ?? 64 * 1024 * 1024,
+    GroupAdd: orNull(iso?.groupAdd),
+    MaskedPaths: iso?.maskedPaths ?? [],
+    ReadonlyPaths: iso?.readonlyPaths ?? [],
+  };
+}
 
 /** Docker's State.Status for an engine state. */
 export function dockerStatus(s: ContainerState): string {
@@ -72,6 +97,7 @@ export interface InspectContext {
 
 export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string, unknown> {
   const c = r.config;
+  const iso = c.isolation;
   const dir = join(ctx.root, 'containers', r.id);
   const running = r.state === 'running' || r.state === 'paused';
   return {
@@ -101,16 +127,16 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
     RestartCount: r.restartCount,
     Driver: 'overlay',
     Platform: 'linux',
-    MountLabel: '',
-    ProcessLabel: '',
-    AppArmorProfile: '',
+    MountLabel: iso?.mountLabel ?? '',
+    ProcessLabel: iso?.processLabel ?? '',
+    AppArmorProfile: iso?.apparmorProfile ?? '',
     ExecIDs: null,
     HostConfig: {
       Binds: c.mounts
         .filter((m) => m.type === 'bind' || (m.type === 'volume' && !m.anonymous))
         .map((m) => `${m.source}:${m.destination}${m.readonly ? ':ro' : ''}`),
       LogConfig: { Type: 'k8s-file', Config: {} },
-      NetworkMode: 'none',
+      NetworkMode: iso?.network ?? 'none',
       PortBindings: {},
       RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
       AutoRemove: c.autoRemove,
@@ -123,9 +149,7 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
       CgroupParent: c.cgroupParent ?? '',
       Cgroups: c.cgroups ?? 'enabled',
       Ulimits: c.rlimits.map((l) => ({ Name: l.type.replace(/^RLIMIT_/, '').toLowerCase(), Soft: l.soft, Hard: l.hard })),
-      Privileged: false,
-      CapAdd: null,
-      CapDrop: null,
+      ...hostConfigIsolation(c.isolation),
     },
     GraphDriver: {
       Name: 'overlay',

@@ -31,7 +31,7 @@ export interface IsolationOptions {
   sysctls?: Record<string, string>;
   /** `host`, `container:<name|id>` or private (default) */
   pid?: string;
-  /** `host`, `container:<name|id>`, `private` or `shareable` (default) */
+  /** `host`, `container:<name|id>`, `shareable` (its /dev/shm may be joined) or `private` (default) */
   ipc?: string;
   /** `host` or private (default) */
   uts?: string;
@@ -103,7 +103,7 @@ export function resolveIsolation(opts: IsolationOptions, ctx: IsolationContext):
   }
 
   const pid = namespaceMode('--pid', opts.pid, ctx);
-  const ipc = namespaceMode('--ipc', opts.ipc, ctx, ['shareable']);
+  const ipc: Isolation['ipc'] = opts.ipc === 'shareable' ? 'shareable' : namespaceMode('--ipc', opts.ipc, ctx, ['shareable']);
   const uts = namespaceMode('--uts', opts.uts, ctx);
   if (uts.startsWith('container:')) throw new InvalidArgument('invalid --uts mode: only host or private');
   if (uts === 'host' && ctx.hostname) throw new InvalidArgument('conflicting options: hostname and the UTS mode');
@@ -153,6 +153,7 @@ export function resolveIsolation(opts: IsolationOptions, ctx: IsolationContext):
     cgroupns: opts.cgroupns === 'private' || opts.cgroupns === 'host' ? opts.cgroupns : ctx.cgroupVersion === 2 ? 'private' : 'host',
     shmSize,
     groupAdd: [...(opts.groupAdd ?? [])],
+    securityOpt: [...(opts.securityOpt ?? [])],
     ...(userns ? { userns } : {}),
   };
 }
@@ -163,7 +164,11 @@ const NS_FILE: Partial<Record<NamespaceType, string>> = { pid: 'pid', network: '
  * Paths of the namespaces a container joins (`container:<id>` modes), and the /dev/shm it shares. The
  * other container must be running.
  */
-export function sharedNamespaces(iso: Isolation, lookup: (id: string) => ContainerRow | undefined): Pick<SpecContext, 'namespacePaths' | 'shmSource'> {
+export function sharedNamespaces(
+  iso: Isolation,
+  lookup: (id: string) => ContainerRow | undefined,
+  shmDir: (id: string) => string,
+): Pick<SpecContext, 'namespacePaths' | 'shmSource'> {
   const namespacePaths: Partial<Record<NamespaceType, string>> = {};
   let shmSource: string | undefined;
   const modes: [NamespaceType, string][] = [['pid', iso.pid], ['ipc', iso.ipc], ['network', iso.network]];
@@ -173,8 +178,13 @@ export function sharedNamespaces(iso: Isolation, lookup: (id: string) => Contain
     if (!other || (other.state !== 'running' && other.state !== 'paused') || !isAlive(other.pid, other.pidStart)) {
       throw new Conflict(`cannot join the ${type} namespace of container ${mode.slice(10, 22)}: it is not running`);
     }
+    if (type === 'ipc' && other.config.isolation?.ipc !== 'shareable') {
+      throw new Conflict(`cannot join the IPC namespace of container ${other.name}: it is not shareable (create it with --ipc shareable)`);
+    }
     namespacePaths[type] = `/proc/${other.pid}/ns/${NS_FILE[type]}`;
-    if (type === 'ipc') shmSource = `/proc/${other.pid}/root/dev/shm`;
+    // A mount cannot be bound from another mount namespace: a shareable container's /dev/shm is a
+    // tmpfs the engine mounted on the host, which the joiner binds too.
+    if (type === 'ipc') shmSource = shmDir(other.id);
   }
   if (iso.ipc === 'host') shmSource = '/dev/shm';
   return { namespacePaths, shmSource };

@@ -138,7 +138,8 @@ function namespaces(iso: Isolation, ctx: SpecContext): OciNamespace[] {
 /** /sys writable for privileged containers; /dev/shm sized, or the shared IPC namespace's. */
 function isolationMounts(iso: Isolation, ctx: SpecContext, mounts: OciMount[]): OciMount[] {
   return mounts.map((m) => {
-    if (m.destination === '/sys' && m.type === 'sysfs' && iso.sysfsWritable) {
+    // A privileged container may write /sys and its cgroups, as docker's.
+    if ((m.type === 'sysfs' || m.type === 'cgroup') && iso.sysfsWritable) {
       return { ...m, options: m.options.map((o) => (o === 'ro' ? 'rw' : o)) };
     }
     if (m.destination === '/dev/shm' && m.source === 'shm') {
