@@ -41,6 +41,8 @@ const commands: Record<string, Loader> = {
   stats: () => import('./commands/stats.ts'),
   version: () => import('./commands/version.ts'),
   diff: () => import('./commands/diff.ts'),
+  cp: () => import('./commands/cp.ts'),
+  export: () => import('./commands/export.ts'),
   'container prune': () => import('./commands/prune.ts'),
   'container cleanup': () => import('./commands/cleanup.ts'),
   'image inspect': () => import('./commands/image-inspect.ts'),
@@ -61,7 +63,7 @@ const aliases: Record<string, string> = {
   'image remove': 'rmi',
   'image import': 'import',
 };
-for (const v of ['run', 'create', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'logs', 'top', 'rename', 'update', 'stats', 'exec', 'attach', 'diff']) {
+for (const v of ['run', 'create', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'logs', 'top', 'rename', 'update', 'stats', 'exec', 'attach', 'diff', 'cp', 'export']) {
   aliases[`container ${v}`] = v;
 }
 
@@ -88,6 +90,8 @@ Commands:
   inspect     Return low-level information on containers and images
   logs        Fetch the logs of a container
   diff        Inspect changes to files or directories on a container's filesystem
+  cp          Copy files/folders between a container and the local filesystem
+  export      Export a container's filesystem as a tar archive
   top         Display the running processes of a container
   rename      Rename a container
   exec        Execute a command in a running container
