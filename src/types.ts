@@ -71,6 +71,42 @@ export interface Resources {
   pidsLimit?: number;
 }
 
+/** A published port: `-p [hostIP:][hostPort:]containerPort[/proto]`; hostPort 0 picks a free one at start. */
+export interface PortMapping {
+  hostIP: string;
+  hostPort: number;
+  containerPort: number;
+  protocol: 'tcp' | 'udp';
+}
+
+/** A container's place on one network (`--network NAME`, `--ip`, `--mac-address`, `--network-alias`). */
+export interface NetworkAttachment {
+  name: string;
+  aliases: string[];
+  ip?: string;
+  mac?: string;
+}
+
+/** How a container is networked beyond its namespace: networks, published ports, name resolution. */
+export interface Networking {
+  /** In attach order (eth0 first); empty unless the network mode is `bridge`. */
+  networks: NetworkAttachment[];
+  ports: PortMapping[];
+  dns: string[];
+  dnsSearch: string[];
+  dnsOptions: string[];
+  /** `--add-host host:ip` */
+  extraHosts: { host: string; ip: string }[];
+}
+
+/** What a running container got from its networks (cleared when it stops). */
+export interface NetworkState {
+  netns?: string;
+  networks?: Record<string, { ifName: string; ip: string; prefixLen: number; gateway: string; mac: string; ipv6?: string; ipv6PrefixLen?: number; ipv6Gateway?: string }>;
+  /** Ports as bound (random host ports resolved). */
+  ports?: PortMapping[];
+}
+
 /** How a container gets a namespace: its own, the host's, or a running container's (`container:<id>`). */
 export type NamespaceMode = 'private' | 'host' | `container:${string}`;
 
@@ -133,8 +169,8 @@ export interface Isolation {
   pid: NamespaceMode;
   ipc: IpcMode;
   uts: NamespaceMode;
-  /** `none` (an empty network namespace, the default until bridge networks exist), host, or a container's. */
-  network: NamespaceMode | 'none';
+  /** `bridge` (its own namespace wired to Networking.networks, the default), `none`, host, or a container's. */
+  network: NamespaceMode | 'none' | 'bridge';
   cgroupns: 'private' | 'host';
   /** /dev/shm size in bytes. */
   shmSize: number;
@@ -202,6 +238,8 @@ export interface ContainerConfig {
   runtime: string;
   /** Absent in containers made before isolation options existed: docker's defaults. */
   isolation?: Isolation;
+  /** Absent in containers made before networks existed: no networks, no ports. */
+  networking?: Networking;
 }
 
 /** The engine's container states. Docker's status strings are mapped in one place (engine/status.ts). */

@@ -1,5 +1,5 @@
 /** After the suite: no test root's mounts, conmon processes or Berth cgroups may remain on the host. */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { berthCgroups } from './integration/helpers.ts';
 
 const problems: string[] = [];
@@ -15,6 +15,11 @@ for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     /* exited meanwhile */
   }
 }
+// Network namespaces of containers and bridges of test roots' networks (bd-: a root's default, bn-: a user network).
+const netns = existsSync('/run/netns') ? readdirSync('/run/netns') : [];
+for (const ns of netns.filter((n) => n.startsWith('berth-'))) problems.push(`netns ${ns}`);
+for (const link of readdirSync('/sys/class/net').filter((l) => /^(bd|bn)-[0-9a-f]{12}$/.test(l))) problems.push(`bridge ${link}`);
+for (const link of readdirSync('/sys/class/net').filter((l) => l.startsWith('veth'))) problems.push(`veth ${link}`);
 const roots = new Set(readdirSync('/tmp').filter((d) => d.startsWith('berth-test-')));
 for (const cg of berthCgroups()) problems.push(`cgroup ${cg}`);
 if (roots.size > 0) problems.push(...[...roots].map((r) => `test root /tmp/${r}`));
@@ -22,4 +27,4 @@ if (problems.length > 0) {
   console.error(`leaks: ${problems.length} left behind:\n${problems.join('\n')}`);
   process.exit(1);
 }
-console.log('leaks: none (mounts, conmon processes, cgroups, test roots)');
+console.log('leaks: none (mounts, conmon processes, cgroups, netns, bridges, veths, test roots)');

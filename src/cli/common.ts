@@ -27,7 +27,7 @@ export function containerVerb(verb: string, description: string, op: (engine: En
   return async (argv: string[], g: Globals): Promise<number> => {
     const p = parse(cmd, argv, verb);
     if (typeof p === 'number') return p;
-    return withEngine(g, verb, (engine) => eachContainer(p.args, verb, (ref) => op(engine, ref)));
+    return withEngine(g, verb, (engine) => eachRef(p.args, verb, (ref) => op(engine, ref)));
   };
 }
 
@@ -86,8 +86,8 @@ export function parse<const D extends readonly FlagDef[]>(cmd: Command<D>, argv:
   return res;
 }
 
-/** Run an operation per container, docker style: print each success line, report each failure, exit 1 if any failed. */
-export async function eachContainer(refs: string[], verb: string, op: (ref: string) => Promise<string | undefined>): Promise<number> {
+/** Run an operation per reference (containers, volumes, networks), docker style: print each success line, report each failure, exit 1 if any failed. */
+export async function eachRef(refs: string[], verb: string, op: (ref: string) => Promise<string | undefined>): Promise<number> {
   let code = 0;
   for (const ref of refs) {
     try {

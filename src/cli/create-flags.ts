@@ -41,7 +41,17 @@ export const createFlags = [
   { name: 'pid', type: 'string', description: 'PID namespace to use' },
   { name: 'ipc', type: 'string', description: 'IPC mode to use' },
   { name: 'uts', type: 'string', description: 'UTS namespace to use' },
-  { name: 'network', type: 'string', description: 'Connect a container to a network (none, host, container:<name|id>)' },
+  { name: 'network', type: 'string', description: 'Connect a container to a network (bridge, NAME, none, host, container:<name|id>)' },
+  { name: 'publish', short: 'p', type: 'list', description: "Publish a container's port(s) to the host" },
+  { name: 'publish-all', short: 'P', type: 'bool', description: 'Publish all exposed ports to random ports' },
+  { name: 'ip', type: 'string', description: 'IPv4 address (e.g., 172.30.100.104)' },
+  { name: 'mac-address', type: 'string', description: 'Container MAC address (e.g., 92:d0:c6:0a:29:33)' },
+  { name: 'network-alias', type: 'list', description: 'Add network-scoped alias for the container' },
+  { name: 'net-alias', type: 'list', hidden: true, description: 'Add network-scoped alias for the container' },
+  { name: 'dns', type: 'list', description: 'Set custom DNS servers' },
+  { name: 'dns-search', type: 'list', description: 'Set custom DNS search domains' },
+  { name: 'dns-option', type: 'list', description: 'Set DNS options' },
+  { name: 'add-host', type: 'list', description: 'Add a custom host-to-IP mapping (host:ip)' },
   { name: 'net', type: 'string', hidden: true, description: 'Connect a container to a network' },
   { name: 'cgroupns', type: 'string', description: 'Cgroup namespace to use (host|private)' },
   { name: 'shm-size', type: 'string', description: 'Size of /dev/shm' },
@@ -136,6 +146,15 @@ export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args:
   );
   for (const ns of ['pid', 'ipc', 'uts', 'cgroupns', 'userns'] as const) if (changed.has(ns)) opts[ns] = f[ns];
   if (changed.has('network') || changed.has('net')) opts.network = changed.has('network') ? f.network : f.net;
+  opts.publish = f.publish;
+  opts.publishAll = f['publish-all'];
+  opts.networkAliases = [...f['network-alias'], ...f['net-alias']];
+  opts.dns = f.dns;
+  opts.dnsSearch = f['dns-search'];
+  opts.dnsOptions = f['dns-option'];
+  opts.addHosts = f['add-host'];
+  if (changed.has('ip')) opts.ip = f.ip;
+  if (changed.has('mac-address')) opts.macAddress = f['mac-address'];
   if (changed.has('shm-size')) opts.shmSize = parseBytes(f['shm-size'], '--shm-size');
   return { ...opts, ...toResourceOptions(f, changed) };
 }

@@ -43,12 +43,14 @@ const commands: Record<string, Loader> = {
   diff: () => import('./commands/diff.ts'),
   cp: () => import('./commands/cp.ts'),
   export: () => import('./commands/export.ts'),
+  port: () => import('./commands/port.ts'),
   'container prune': () => import('./commands/prune.ts'),
   'container cleanup': () => import('./commands/cleanup.ts'),
   'image inspect': () => import('./commands/image-inspect.ts'),
   'container inspect': () => import('./commands/container-inspect.ts'),
 };
 for (const v of ['create', 'ls', 'list', 'inspect', 'rm', 'remove', 'prune']) commands[`volume ${v}`] = () => import('./commands/volume.ts');
+for (const v of ['create', 'ls', 'list', 'inspect', 'rm', 'remove', 'prune', 'connect', 'disconnect']) commands[`network ${v}`] = () => import('./commands/network.ts');
 
 /** `container ls` and friends map onto the top-level verbs, as in docker. */
 const aliases: Record<string, string> = {
@@ -63,7 +65,7 @@ const aliases: Record<string, string> = {
   'image remove': 'rmi',
   'image import': 'import',
 };
-for (const v of ['run', 'create', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'logs', 'top', 'rename', 'update', 'stats', 'exec', 'attach', 'diff', 'cp', 'export']) {
+for (const v of ['run', 'create', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'logs', 'top', 'rename', 'update', 'stats', 'exec', 'attach', 'diff', 'cp', 'export', 'port']) {
   aliases[`container ${v}`] = v;
 }
 
@@ -92,6 +94,7 @@ Commands:
   diff        Inspect changes to files or directories on a container's filesystem
   cp          Copy files/folders between a container and the local filesystem
   export      Export a container's filesystem as a tar archive
+  port        List port mappings or a specific mapping for the container
   top         Display the running processes of a container
   rename      Rename a container
   exec        Execute a command in a running container
@@ -106,6 +109,7 @@ Commands:
   container   Manage containers (prune, ls, rm, …)
   image       Manage images (inspect, ls, rm, import)
   volume      Manage volumes (create, ls, inspect, rm, prune)
+  network     Manage networks (create, ls, inspect, rm, prune, connect, disconnect)
 `;
 
 export async function cli(argv: string[]): Promise<number> {
@@ -129,7 +133,7 @@ export async function cli(argv: string[]): Promise<number> {
   }
   let verb = rest[0]!;
   let args = rest.slice(1);
-  if ((verb === 'container' || verb === 'image' || verb === 'volume') && args.length > 0) {
+  if (['container', 'image', 'volume', 'network'].includes(verb) && args.length > 0) {
     verb = `${verb} ${args[0]}`;
     args = args.slice(1);
   }

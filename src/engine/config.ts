@@ -12,12 +12,14 @@ import { clampRlimits, defaultRlimits, parseUlimit, readHostRlimits } from '../r
 import { parseSignal } from './signals.ts';
 import { parseGroup, resolveUser } from './user.ts';
 import { resolveIsolation, type IsolationOptions } from './isolation.ts';
+import { resolveNetworking, type NetworkOptions } from './net-config.ts';
+import type { NetworkRow } from '../store/networks.ts';
 import { mergeMounts, parseMount, parseTmpfs, parseVolume } from './mounts.ts';
 import type { VolumeCreateOptions } from '../volume/store.ts';
 import { resolveResources, validateOomScoreAdj, type HostFacts, type ResourceOptions } from './resources.ts';
 
 /** What a container is asked to be. Field names follow docker's flags; resource limits come from ResourceOptions. */
-export interface CreateOptions extends ResourceOptions, IsolationOptions {
+export interface CreateOptions extends ResourceOptions, IsolationOptions, NetworkOptions {
   image: string;
   name?: string;
   /** Replaces the image's Cmd. */
@@ -79,6 +81,8 @@ export interface BuildContext {
   cgroupVersion: 1 | 2;
   /** Host ids other containers' user namespaces use. */
   usedIds: () => { uid: IdMap[]; gid: IdMap[] };
+  /** The network a name refers to (throws NotFound). */
+  network: (name: string) => NetworkRow;
 }
 
 export function buildConfig(
@@ -123,6 +127,7 @@ export function buildConfig(
   const rlimits = mergeRlimits(defaultRlimits(hostLimits), clampRlimits(requested, hostLimits));
 
   const { resources, warnings } = resolveResources(opts, {}, host);
+  const networking = resolveNetworking(opts, isolation, Object.keys(ic.ExposedPorts ?? {}), ctx.network, (m) => warnings.push(m));
   const cgroupParent = opts.cgroupParent === undefined ? undefined : normalizeCgroupParent(opts.cgroupParent);
   const stopTimeout = opts.stopTimeout ?? 10;
   if (!Number.isInteger(stopTimeout) || stopTimeout < -1) throw new InvalidArgument(`invalid stop timeout: ${opts.stopTimeout}`);
@@ -159,6 +164,7 @@ export function buildConfig(
     autoRemove: opts.autoRemove ?? false,
     runtime,
     isolation,
+    networking,
   };
   return { config, warnings, volumes };
 }

@@ -39,5 +39,13 @@ export function containerChanges(engine: Engine, ref: string): Change[] {
     }
   };
   walk(join(engine.dir(row.id), 'diff'), '');
-  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  // The runtime creates empty mount points for the engine's own binds in the upper dir; docker keeps those
+  // in a layer of its own, so they are not the container's changes (nor the directories holding only them).
+  const upper = join(engine.dir(row.id), 'diff');
+  const stub = (c: Change) => c.kind === 'A' && ENGINE_MOUNTS.has(c.path) && lstatSync(join(upper, c.path)).size === 0;
+  const kept = out.filter((c) => !stub(c));
+  const pruned = kept.filter((c) => c.kind !== 'C' || !out.some((s) => stub(s) && s.path.startsWith(`${c.path}/`)) || kept.some((k) => k.path.startsWith(`${c.path}/`)));
+  return pruned.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
+
+const ENGINE_MOUNTS = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf']);

@@ -25,10 +25,13 @@ import { openDb, type Db } from '../store/db.ts';
 import { ImageRepo } from '../store/images.ts';
 import { ExecRepo, type ExecSessionRow } from '../store/exec-sessions.ts';
 import { VolumeRepo } from '../store/volumes.ts';
+import { NetworkRepo } from '../store/networks.ts';
 import { VolumeStore } from '../volume/store.ts';
 import { dropVolumes, ensureVolumes, releaseVolumes, removeAnonymousVolumes, resolveMounts } from './volumes.ts';
 import { inheritMounts } from './mounts.ts';
 import { sharedNamespaces } from './isolation.ts';
+import { findNetwork } from './networks.ts';
+import { etcMounts, refreshPeers, rewriteHosts, setupNetworks, sweepNetworkOrphans, teardownNetworks } from './network-attach.ts';
 import { mappedLowerDirs, toHost } from './userns-rootfs.ts';
 import type { ImageRow } from '../store/images.ts';
 import { isMounted, mountFs, mountOverlay, unmount } from '../sys/mount.ts';
@@ -97,6 +100,7 @@ export class Engine {
   private imageStore?: ImageStore;
   private execRepo?: ExecRepo;
   private volumeStore?: VolumeStore;
+  private networkRepo?: NetworkRepo;
   private cgroup?: CgroupInfo;
   private drivers = new Map<string, RuntimeDriver>();
   private closed = false;
@@ -128,6 +132,9 @@ export class Engine {
   get execs(): ExecRepo {
     return (this.execRepo ??= new ExecRepo(this.db));
   }
+  get networks(): NetworkRepo {
+    return (this.networkRepo ??= new NetworkRepo(this.db));
+  }
   get volumes(): VolumeStore {
     return (this.volumeStore ??= new VolumeStore(this.root, new VolumeRepo(this.db)));
   }
@@ -146,6 +153,7 @@ export class Engine {
     this.imageStore = undefined;
     this.execRepo = undefined;
     this.volumeStore = undefined;
+    this.networkRepo = undefined;
   }
 
   /** The runtime candidates on this host and the default one, with reasons. */
@@ -358,6 +366,8 @@ export class Engine {
         });
       }
     }
+    const swept = await sweepNetworkOrphans(this, (r) => r.lockPid !== 0 && isAlive(r.lockPid, r.lockStart));
+    if (swept.length > 0) this.notice(`released network leftovers no container owns: ${swept.join(', ')}`);
   }
 
   private conmonGone(row: ContainerRow): boolean {
@@ -388,6 +398,7 @@ export class Engine {
       inherited,
       newVolumeName: newId,
       containerId: (ref) => this.find(ref).id,
+      network: (name) => findNetwork(this, name),
       cgroupVersion: this.cgroups().version,
       usedIds: () => {
         const maps = this.containers.list().flatMap((c) => (c.config.isolation?.userns ? [c.config.isolation.userns] : []));
@@ -503,6 +514,8 @@ export class Engine {
         ['created', 'exited'],
       );
       const now = this.sync(this.containers.get(row.id)!);
+      // Peers on its user networks learn its name now that it runs.
+      if (now.net.networks) await refreshPeers(this, now, Object.keys(now.net.networks));
       await this.options.hooks?.start?.(now);
       return now;
     });
@@ -538,12 +551,20 @@ export class Engine {
       preserveFds: opts.preserveFds,
     });
     created.catch(() => {}); // awaited below; a failure before that is not unhandled
+    // The network (netns, CNI plugins) does not need the rootfs: wire it while the overlay mounts.
+    const bridged = row.config.isolation?.network === 'bridge';
+    const ownNetns = bridged && !!row.config.isolation?.userns; // wired after the runtime made the netns
+    const networked = bridged && !ownNetns ? setupNetworks(this, row) : Promise.resolve(undefined);
+    networked.catch(() => {});
     try {
       await mountOverlay(await this.lowerDirsFor(row, img), join(d, 'diff'), join(d, 'work'), join(d, 'rootfs'));
       this.containers.update(row.id, { mounted: true });
       trace('init: mounted');
       const cg = this.cgroups();
       const mounts = await resolveMounts(this, row, join(d, 'rootfs'));
+      const netnsPath = (await networked)?.netns;
+      trace('init: networks');
+      const extraMounts = etcMounts(this, this.containers.get(row.id)!);
       const iso = row.config.isolation;
       const shmDir = (id: string) => join(this.dir(id), 'shm');
       const shared = iso ? sharedNamespaces(iso, (id) => this.lookupSynced(id), shmDir) : {};
@@ -554,6 +575,8 @@ export class Engine {
       }
       const spec = buildSpec({ ...row.config, mounts }, {
         ...shared,
+        netnsPath,
+        extraMounts,
         rootfs: join(d, 'rootfs'),
         cgroupsPath: this.cgroupPath(row),
         cgroupVersion: cg.version,
@@ -566,11 +589,22 @@ export class Engine {
       await this.options.hooks?.preStart?.(row);
       ready.resolve();
     } catch (e) {
+      // Let a network setup still in flight finish, so the caller's teardown sees all it made.
+      await networked.catch(() => {});
       ready.reject(e);
       throw e;
     }
     const c = await created;
     trace('init: created');
+    if (ownNetns) {
+      try {
+        await setupNetworks(this, row, c.pid);
+        rewriteHosts(this, this.containers.get(row.id)!);
+      } catch (e) {
+        await this.driverFor(row)?.delete(row.id, true).catch(() => {});
+        throw e;
+      }
+    }
     this.containers.update(row.id, {
       pid: c.pid,
       pidStart: procStartTime(c.pid) ?? 0,
@@ -581,13 +615,15 @@ export class Engine {
 
   /** Undo the runtime side of a container: the runtime's record, conmon, the rootfs mount. */
   private async teardownRuntime(row: ContainerRow, runtimeToo = false): Promise<void> {
+    // Independent of each other: the runtime's record and cgroup, our rootfs mount, the networks.
+    const fresh = this.containers.get(row.id);
+    const parts: Promise<unknown>[] = [unmount(join(this.dir(row.id), 'rootfs'), row.mounted)];
+    if (fresh?.net.netns) parts.push(teardownNetworks(this, fresh));
     if (runtimeToo || row.conmonPid !== 0 || row.pid !== 0 || row.state !== 'created') {
       trace('teardown: runtime delete, unmount');
-      // Independent of each other: the runtime's record and cgroup, and our rootfs mount.
-      await Promise.all([this.driverFor(row)?.delete(row.id, true), unmount(join(this.dir(row.id), 'rootfs'), row.mounted)]);
-    } else {
-      await unmount(join(this.dir(row.id), 'rootfs'), row.mounted);
+      parts.push(this.driverFor(row)?.delete(row.id, true) ?? Promise.resolve());
     }
+    await Promise.all(parts);
     if (row.config.isolation?.ipc === 'shareable') await unmount(join(this.dir(row.id), 'shm'));
     if (row.config.mounts.some((m) => m.type === 'volume')) await releaseVolumes(this, row);
     trace('teardown: done');

@@ -203,8 +203,64 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
       StopSignal: c.stopSignal,
       StopTimeout: c.stopTimeout,
     },
-    NetworkSettings: { Networks: {}, Ports: {}, IPAddress: '', Gateway: '', MacAddress: '' },
+    NetworkSettings: networkSettings(r),
   };
+}
+
+/** docker's NetworkSettings: the first network's address at the top, every network under Networks. */
+export function networkSettings(r: ContainerRow): Record<string, unknown> {
+  const live = r.state === 'running' || r.state === 'paused';
+  const nets = live ? (r.net.networks ?? {}) : {};
+  const attached = r.config.networking?.networks ?? [];
+  const Networks: Record<string, unknown> = {};
+  for (const a of attached) {
+    const n = nets[a.name];
+    Networks[a.name] = {
+      IPAMConfig: a.ip ? { IPv4Address: a.ip } : null,
+      Links: null,
+      Aliases: a.aliases.length > 0 ? a.aliases : null,
+      MacAddress: n?.mac ?? '',
+      NetworkID: '',
+      EndpointID: '',
+      Gateway: n?.gateway ?? '',
+      IPAddress: n?.ip ?? '',
+      IPPrefixLen: n?.prefixLen ?? 0,
+      IPv6Gateway: n?.ipv6Gateway ?? '',
+      GlobalIPv6Address: n?.ipv6 ?? '',
+      GlobalIPv6PrefixLen: n?.ipv6PrefixLen ?? 0,
+      DNSNames: n ? [r.name, ...a.aliases, r.id.slice(0, 12)] : null,
+    };
+  }
+  const mode = r.config.isolation?.network;
+  if (mode === 'host' || mode === 'none') Networks[mode] = { IPAddress: '', Gateway: '', MacAddress: '', IPPrefixLen: 0 };
+  const first = attached[0] ? nets[attached[0].name] : undefined;
+  const Ports: Record<string, { HostIp: string; HostPort: string }[] | null> = {};
+  for (const p of r.config.networking?.ports ?? []) Ports[`${p.containerPort}/${p.protocol}`] = null;
+  for (const p of live ? (r.net.ports ?? []) : []) {
+    (Ports[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIP || '0.0.0.0', HostPort: String(p.hostPort) });
+  }
+  return {
+    Bridge: '',
+    SandboxID: '',
+    SandboxKey: live ? (r.net.netns ?? '') : '',
+    Ports,
+    IPAddress: first?.ip ?? '',
+    IPPrefixLen: first?.prefixLen ?? 0,
+    Gateway: first?.gateway ?? '',
+    MacAddress: first?.mac ?? '',
+    GlobalIPv6Address: first?.ipv6 ?? '',
+    GlobalIPv6PrefixLen: first?.ipv6PrefixLen ?? 0,
+    IPv6Gateway: first?.ipv6Gateway ?? '',
+    Networks,
+  };
+}
+
+/** docker ps's PORTS: `0.0.0.0:8080->80/tcp, 53/udp`. */
+function portsText(r: ContainerRow): string {
+  const live = r.state === 'running' || r.state === 'paused';
+  const bound = live ? (r.net.ports ?? []) : [];
+  const parts = bound.map((p) => `${p.hostIP || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol}`);
+  return parts.join(', ');
 }
 
 /** The `docker ps` row object (its --format fields). */
@@ -216,7 +272,7 @@ export function psSummary(r: ContainerRow, human: (ms: number) => string, now = 
     Command: command,
     CreatedAt: new Date(r.createdAt).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC'),
     RunningFor: `${human(now - Date.parse(r.createdAt))} ago`,
-    Ports: '',
+    Ports: portsText(r),
     State: dockerStatus(r.state),
     Status: statusText(r, now, human),
     Size: '0B',
@@ -225,7 +281,7 @@ export function psSummary(r: ContainerRow, human: (ms: number) => string, now = 
       .map(([k, v]) => `${k}=${v}`)
       .join(','),
     Mounts: r.config.mounts.map((m) => m.destination).join(','),
-    Networks: '',
-    LocalVolumes: '0',
+    Networks: (r.config.networking?.networks ?? []).map((n) => n.name).join(',') || (r.config.isolation?.network === 'bridge' ? '' : (r.config.isolation?.network ?? '')),
+    LocalVolumes: String(r.config.mounts.filter((m) => m.type === 'volume').length),
   };
 }

@@ -5,7 +5,7 @@
  * shared with another container become /proc/<pid>/ns paths.
  */
 import { existsSync } from 'node:fs';
-import { Conflict, InvalidArgument, NotSupported } from '../errors.ts';
+import { Conflict, InvalidArgument } from '../errors.ts';
 import { DEFAULT_CAPABILITIES, heldCapabilities, tweakCapabilities } from '../runtime/spec/capabilities.ts';
 import { deviceMappingRule, parseDevice, parseDeviceCgroupRule, privilegedDevices } from '../runtime/spec/devices.ts';
 import type { NamespaceType, SpecContext } from '../runtime/spec/index.ts';
@@ -73,10 +73,11 @@ function namespaceMode(flag: string, value: string | undefined, ctx: IsolationCo
   throw new InvalidArgument(`invalid ${flag} mode: "${value}": use host, container:<name|id>${['', ...extra].join(', ')} or private`);
 }
 
+/** none, host, container:<id>; anything else (bridge, default, a network's name) is `bridge`. */
 function networkMode(value: string | undefined, ctx: IsolationContext): Isolation['network'] {
-  if (value === undefined || value === '' || value === 'none' || value === 'default') return 'none';
-  if (value === 'host' || value.startsWith('container:')) return namespaceMode('--network', value, ctx);
-  throw new NotSupported(`network "${value}": bridge and user networks are not available yet; use --network none, host or container:<name|id>`);
+  if (value === 'none') return 'none';
+  if (value === 'host' || value?.startsWith('container:')) return namespaceMode('--network', value, ctx);
+  return 'bridge';
 }
 
 /** Masked and read-only paths after systempaths=unconfined, unmask=… and mask=…. */

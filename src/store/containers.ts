@@ -2,7 +2,7 @@
  * Container rows. The config column is written once at create and never changes; everything else is the
  * engine's cached view of the runtime, updated only by src/engine.
  */
-import type { ContainerConfig, ContainerState } from '../types.ts';
+import type { ContainerConfig, ContainerState, NetworkState } from '../types.ts';
 import { AlreadyExists, NameConflict } from '../errors.ts';
 import type { Db } from './db.ts';
 import { tx } from './db.ts';
@@ -27,6 +27,8 @@ export interface ContainerRow {
   finishedAt: string;
   lockPid: number;
   lockStart: number;
+  /** Addresses and ports while it runs. */
+  net: NetworkState;
 }
 
 /** Fields the engine may change after create. */
@@ -48,6 +50,7 @@ export type ContainerPatch = Partial<
     | 'finishedAt'
     | 'lockPid'
     | 'lockStart'
+    | 'net'
   >
 >;
 
@@ -67,6 +70,7 @@ const columns: Record<keyof ContainerPatch, string> = {
   finishedAt: 'finished_at',
   lockPid: 'lock_pid',
   lockStart: 'lock_start',
+  net: 'net',
 };
 
 type Raw = Record<string, string | number | null>;
@@ -92,6 +96,7 @@ function fromRaw(r: Raw): ContainerRow {
     finishedAt: r.finished_at as string,
     lockPid: r.lock_pid as number,
     lockStart: r.lock_start as number,
+    net: JSON.parse((r.net as string | null) ?? '{}') as NetworkState,
   };
 }
 
@@ -148,6 +153,7 @@ export class ContainerRepo {
     const sets = keys.map((k) => `${columns[k]} = ?`).join(', ');
     const values = keys.map((k) => {
       const v = patch[k];
+      if (typeof v === 'object') return JSON.stringify(v);
       return typeof v === 'boolean' ? (v ? 1 : 0) : (v as string | number);
     });
     let sql = `UPDATE containers SET ${sets} WHERE id = ?`;
@@ -178,13 +184,23 @@ export class ContainerRepo {
     return Number(r.changes) === 1;
   }
 
-  /** Replace the resources in a container's config (`update`: the one change a config takes after create). */
+  /** Replace the resources in a container's config (`update`). */
   updateResources(id: string, resources: ContainerConfig['resources']): void {
+    this.patchConfig(id, (c) => (c.resources = resources));
+  }
+
+  /** Replace the networks in a container's config (`network connect`/`disconnect`). */
+  updateNetworking(id: string, networking: NonNullable<ContainerConfig['networking']>): void {
+    this.patchConfig(id, (c) => (c.networking = networking));
+  }
+
+  /** The only changes a config takes after create: resources and networks, in one transaction. */
+  private patchConfig(id: string, change: (c: ContainerConfig) => void): void {
     tx(this.db, () => {
       const r = this.db.prepare('SELECT config FROM containers WHERE id = ?').get(id) as Raw | undefined;
       if (!r) return;
       const config = JSON.parse(r.config as string) as ContainerConfig;
-      config.resources = resources;
+      change(config);
       this.db.prepare('UPDATE containers SET config = ? WHERE id = ?').run(JSON.stringify(config), id);
     });
   }

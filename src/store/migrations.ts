@@ -68,4 +68,19 @@ export const migrations: readonly string[] = [
     created_at TEXT NOT NULL
   );
   `,
+  `
+  CREATE TABLE networks (
+    id TEXT PRIMARY KEY CHECK (length(id) = 64),
+    name TEXT NOT NULL UNIQUE,
+    driver TEXT NOT NULL DEFAULT 'bridge',
+    bridge TEXT NOT NULL UNIQUE,
+    subnets TEXT NOT NULL,
+    internal INTEGER NOT NULL DEFAULT 0 CHECK (internal IN (0, 1)),
+    ipv6 INTEGER NOT NULL DEFAULT 0 CHECK (ipv6 IN (0, 1)),
+    mtu INTEGER NOT NULL DEFAULT 0,
+    labels TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL
+  );
+  ALTER TABLE containers ADD COLUMN net TEXT NOT NULL DEFAULT '{}';
+  `,
 ];

@@ -3,6 +3,7 @@
  * berth's own `import`, a CLI runner, and leak checks (mounts, conmon processes, cgroups).
  */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,7 +65,11 @@ export function setupEnv(name: string): Env {
     teardown() {
       const ids = env.berth(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
       if (ids.length > 0) env.berth(['rm', '-f', ...ids]);
+      // The root's default network keeps its bridge, as docker keeps docker0; a test root takes it along.
+      env.berth(['network', 'prune', '-f']);
+      spawnSync('ip', ['link', 'del', rootBridge(root)]);
       const leaks = leaksUnder(root);
+      if (existsSync(`/sys/class/net/${rootBridge(root)}`)) leaks.push(`bridge ${rootBridge(root)}`);
       rmSync(root, { recursive: true, force: true });
       if (leaks.length > 0) throw new Error(`leaked after teardown:\n${leaks.join('\n')}`);
     },
@@ -89,7 +94,12 @@ export function conmonsOf(needle: string): number[] {
   return out;
 }
 
-/** Mounts, conmon processes and cgroups that belong to containers of this root. */
+/** The bridge of a non-default root's default network (src/engine/networks.ts names it so). */
+export function rootBridge(root: string): string {
+  return `bd-${createHash('sha256').update(root).digest('hex').slice(0, 12)}`;
+}
+
+/** Mounts, conmon processes, cgroups and netns that belong to containers of this root. */
 export function leaksUnder(root: string): string[] {
   const out: string[] = [];
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
@@ -103,6 +113,7 @@ export function leaksUnder(root: string): string[] {
       const p = join('/sys/fs/cgroup', c, 'berth', id);
       if (existsSync(p)) out.push(`cgroup ${p}`);
     }
+    if (existsSync(`/run/netns/berth-${id.slice(0, 16)}`)) out.push(`netns berth-${id.slice(0, 16)}`);
   }
   return out;
 }

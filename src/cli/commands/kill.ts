@@ -1,6 +1,6 @@
 /** `berth kill [-s SIG] CONTAINER...` */
 import type { FlagDef } from '../flags.ts';
-import { eachContainer, withEngine, parse, report, type Command } from '../common.ts';
+import { eachRef, withEngine, parse, report, type Command } from '../common.ts';
 import { parseSignal } from '../../engine/signals.ts';
 import type { Globals } from '../main.ts';
 
@@ -24,7 +24,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     return report(e, 'kill');
   }
   return withEngine(g, 'kill', async (engine) => {
-    return await eachContainer(p.args, 'kill', async (ref) => {
+    return await eachRef(p.args, 'kill', async (ref) => {
       await engine.kill(ref, p.flags.signal);
       return ref;
     });

@@ -1,6 +1,6 @@
 /** `berth restart [-t N] CONTAINER...` */
 import type { FlagDef } from '../flags.ts';
-import { eachContainer, engineFor, parse, type Command } from '../common.ts';
+import { eachRef, engineFor, parse, type Command } from '../common.ts';
 import type { Globals } from '../main.ts';
 
 const flags = [
@@ -20,7 +20,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   const engine = engineFor(g);
   try {
     const timeout = p.changed.has('time') ? p.flags.time : undefined;
-    return await eachContainer(p.args, 'restart', async (ref) => {
+    return await eachRef(p.args, 'restart', async (ref) => {
       await engine.restart(ref, timeout);
       return ref;
     });

@@ -1,6 +1,6 @@
 /** `berth rm [-f] CONTAINER...` */
 import type { FlagDef } from '../flags.ts';
-import { eachContainer, withEngine, parse, type Command } from '../common.ts';
+import { eachRef, withEngine, parse, type Command } from '../common.ts';
 import type { Globals } from '../main.ts';
 
 const flags = [
@@ -20,7 +20,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   if (typeof p === 'number') return p;
   return withEngine(g, 'rm', async (engine) => {
     await engine.repair();
-    return await eachContainer(p.args, 'rm', async (ref) => {
+    return await eachRef(p.args, 'rm', async (ref) => {
       await engine.remove(ref, p.flags.force, p.flags.volumes);
       return ref;
     });

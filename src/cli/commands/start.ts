@@ -1,6 +1,6 @@
 /** `berth start [-a] CONTAINER...` */
 import type { FlagDef } from '../flags.ts';
-import { eachContainer, engineFor, parse, report, type Command } from '../common.ts';
+import { eachRef, engineFor, parse, report, type Command } from '../common.ts';
 import type { Globals } from '../main.ts';
 import { Conflict, InvalidArgument } from '../../errors.ts';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.ts';
@@ -40,7 +40,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
         return report(e, 'start');
       }
     }
-    return await eachContainer(p.args, 'start', async (ref) => {
+    return await eachRef(p.args, 'start', async (ref) => {
       await engine.start(ref);
       return ref;
     });

@@ -1,6 +1,6 @@
 /** `berth stop [-t N] [-s SIG] CONTAINER...`: the stop signal, then SIGKILL after the timeout. */
 import type { FlagDef } from '../flags.ts';
-import { eachContainer, withEngine, parse, type Command } from '../common.ts';
+import { eachRef, withEngine, parse, type Command } from '../common.ts';
 import type { Globals } from '../main.ts';
 
 const flags = [
@@ -21,7 +21,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   return withEngine(g, 'stop', async (engine) => {
     const timeout = p.changed.has('time') ? p.flags.time : undefined;
     const signal = p.changed.has('signal') ? p.flags.signal : undefined;
-    return await eachContainer(p.args, 'stop', async (ref) => {
+    return await eachRef(p.args, 'stop', async (ref) => {
       await engine.stop(ref, timeout, signal);
       return ref;
     });

@@ -1,6 +1,6 @@
 /** `berth update [OPTIONS] CONTAINER...`: change resource limits, live. */
 import type { FlagDef } from '../flags.ts';
-import { eachContainer, parse, withEngine, type Command } from '../common.ts';
+import { eachRef, parse, withEngine, type Command } from '../common.ts';
 import { toResourceOptions, updatableFlags } from '../resource-flags.ts';
 import { InvalidArgument } from '../../errors.ts';
 import type { Globals } from '../main.ts';
@@ -26,7 +26,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     if (Object.values(opts).every((v) => v === undefined)) {
       throw new InvalidArgument('you must provide one or more flags when using this command');
     }
-    return eachContainer(p.args, 'update', async (ref) => {
+    return eachRef(p.args, 'update', async (ref) => {
       for (const w of await engine.update(ref, opts)) process.stderr.write(`WARNING: ${w}\n`);
       return ref;
     });

@@ -1,6 +1,6 @@
 /** `berth volume create|ls|inspect|rm|prune`, as docker's. */
 import type { FlagDef } from '../flags.ts';
-import { engineFor, parse, report, withEngine, type Command } from '../common.ts';
+import { eachRef, engineFor, parse, report, withEngine, type Command } from '../common.ts';
 import { formatRows, humanSize } from '../format.ts';
 import { printObjects } from './inspect.ts';
 import { matchVolume, pruneVolumes, removeVolume, type VolumeFilter } from '../../engine/volumes.ts';
@@ -117,22 +117,10 @@ async function rm(argv: string[], g: Globals): Promise<number> {
   const cmd: Command<typeof rmFlags> = { usage: '[OPTIONS] VOLUME [VOLUME...]', description: 'Remove one or more volumes', flags: rmFlags, args: [1, Infinity] };
   const p = parse(cmd, argv, 'volume rm');
   if (typeof p === 'number') return p;
-  const engine = engineFor(g);
-  let code = 0;
-  try {
+  return withEngine(g, 'volume rm', async (engine) => {
     await engine.repair();
-    for (const name of p.args) {
-      try {
-        await removeVolume(engine, name, p.flags.force);
-        process.stdout.write(`${name}\n`);
-      } catch (e) {
-        code = report(e, 'volume rm');
-      }
-    }
-    return code;
-  } finally {
-    engine.close();
-  }
+    return eachRef(p.args, 'volume rm', async (name) => (await removeVolume(engine, name, p.flags.force), name));
+  });
 }
 
 const pruneFlags = [

@@ -104,6 +104,8 @@ export interface SpecContext {
   namespacePaths?: Partial<Record<NamespaceType, string>>;
   /** Host path bound at /dev/shm when the IPC namespace is shared (the host's /dev/shm, or the other container's). */
   shmSource?: string;
+  /** Engine-made binds: /etc/hosts, /etc/resolv.conf, /etc/hostname. */
+  extraMounts?: OciMount[];
 }
 
 /** docker's defaults, for a container made before isolation options existed. */
@@ -138,6 +140,11 @@ function namespaces(iso: Isolation, ctx: SpecContext): OciNamespace[] {
 /** /sys writable for privileged containers; /dev/shm sized, or the shared IPC namespace's. */
 function isolationMounts(iso: Isolation, ctx: SpecContext, mounts: OciMount[]): OciMount[] {
   return mounts.map((m) => {
+    // sysfs may only be mounted by the user namespace that owns the network namespace: a mapped container
+    // joining a netns the engine made gets the host's /sys bound read-only instead (as podman does).
+    if (m.type === 'sysfs' && iso.userns && (ctx.netnsPath || ctx.namespacePaths?.network)) {
+      return { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro', 'rprivate'] };
+    }
     // A privileged container may write /sys and its cgroups, as docker's.
     if ((m.type === 'sysfs' || m.type === 'cgroup') && iso.sysfsWritable) {
       return { ...m, options: m.options.map((o) => (o === 'ro' ? 'rw' : o)) };
@@ -207,7 +214,7 @@ export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): OciSpec {
     },
     root: { path: ctx.rootfs, readonly: cfg.readonlyRootfs },
     hostname: cfg.hostname,
-    mounts: isolationMounts(iso, ctx, buildMounts(cfg.mounts, initMounts)),
+    mounts: isolationMounts(iso, ctx, buildMounts(cfg.mounts, [...initMounts, ...(ctx.extraMounts ?? [])])),
     annotations: { ...cfg.annotations },
     linux: {
       namespaces: namespaces(iso, ctx),

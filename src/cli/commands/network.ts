@@ -1,0 +1,173 @@
+/** `berth network create|ls|inspect|rm|prune|connect|disconnect`, as docker's. */
+import type { FlagDef } from '../flags.ts';
+import { eachRef, engineFor, parse, report, withEngine, type Command } from '../common.ts';
+import { formatRows } from '../format.ts';
+import { printObjects } from './inspect.ts';
+import { createUserNetwork, pruneNetworks, removeNetwork } from '../../engine/networks.ts';
+import { allNetworks, networkJson } from '../../engine/network-inspect.ts';
+import { connectNetwork, disconnectNetwork } from '../../engine/network-attach.ts';
+import { InvalidArgument, NotFound } from '../../errors.ts';
+import type { Globals } from '../main.ts';
+
+function labels(list: string[]): Record<string, string> {
+  return Object.fromEntries(list.map((l) => (l.includes('=') ? [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] : [l, ''])));
+}
+
+const createFlags = [
+  { name: 'driver', short: 'd', type: 'string', default: 'bridge', description: 'Driver to manage the Network' },
+  { name: 'subnet', type: 'list', description: 'Subnet in CIDR format that represents a network segment' },
+  { name: 'gateway', type: 'list', description: 'IPv4 or IPv6 Gateway for the master subnet' },
+  { name: 'ip-range', type: 'list', description: 'Allocate container ip from a sub-range' },
+  { name: 'ipv6', type: 'bool', description: 'Enable IPv6 networking' },
+  { name: 'internal', type: 'bool', description: 'Restrict external access to the network' },
+  { name: 'label', type: 'list', description: 'Set metadata on a network' },
+  { name: 'opt', short: 'o', type: 'list', description: 'Set driver specific options (com.docker.network.driver.mtu=N)' },
+] as const satisfies readonly FlagDef[];
+
+async function create(argv: string[], g: Globals): Promise<number> {
+  const cmd: Command<typeof createFlags> = { usage: '[OPTIONS] NETWORK', description: 'Create a network', flags: createFlags, args: [1, 1] };
+  const p = parse(cmd, argv, 'network create');
+  if (typeof p === 'number') return p;
+  return withEngine(g, 'network create', async (engine) => {
+    let mtu: number | undefined;
+    for (const o of p.flags.opt) {
+      const [k, v = ''] = o.split('=');
+      if (k === 'com.docker.network.driver.mtu' || k === 'mtu') mtu = Number(v);
+      else throw new InvalidArgument(`unsupported network option: ${k}`);
+    }
+    const net = await createUserNetwork(engine, {
+      name: p.args[0]!,
+      driver: p.flags.driver,
+      subnet: p.flags.subnet,
+      gateway: p.flags.gateway,
+      ipRange: p.flags['ip-range'],
+      ipv6: p.flags.ipv6,
+      internal: p.flags.internal,
+      labels: labels(p.flags.label),
+      mtu,
+    });
+    process.stdout.write(`${net.id}\n`);
+    return 0;
+  });
+}
+
+const lsFlags = [
+  { name: 'quiet', short: 'q', type: 'bool', description: 'Only display network IDs' },
+  { name: 'no-trunc', type: 'bool', description: 'Do not truncate the output' },
+  { name: 'format', type: 'string', description: 'Format output using a custom template' },
+  { name: 'filter', short: 'f', type: 'list', description: 'Provide filter values (e.g. "driver=bridge")' },
+] as const satisfies readonly FlagDef[];
+
+async function ls(argv: string[], g: Globals): Promise<number> {
+  const cmd: Command<typeof lsFlags> = { usage: '[OPTIONS]', description: 'List networks', flags: lsFlags, args: [0, 0] };
+  const p = parse(cmd, argv, 'network ls');
+  if (typeof p === 'number') return p;
+  return withEngine(g, 'network ls', async (engine) => {
+    const filters = p.flags.filter.map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)] as const);
+    const items = allNetworks(engine)
+      .filter((n) =>
+        filters.every(([k, v]) =>
+          k === 'name' ? n.name.includes(v) : k === 'driver' ? n.driver === v : k === 'id' ? n.id.startsWith(v) : k === 'label' ? v.split('=')[0]! in (n.row?.labels ?? {}) : (() => { throw new InvalidArgument(`invalid filter '${k}'`); })(),
+        ),
+      )
+      .map((n) => ({ ID: p.flags['no-trunc'] ? n.id : n.id.slice(0, 12), Name: n.name, Driver: n.driver, Scope: 'local' }));
+    if (p.flags.quiet) {
+      for (const i of items) process.stdout.write(`${i.ID}\n`);
+      return 0;
+    }
+    process.stdout.write(formatRows(p.flags.format || undefined, 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}', { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE' }, items));
+    return 0;
+  });
+}
+
+const inspectFlags = [{ name: 'format', short: 'f', type: 'string', description: 'Format output using a custom template' }] as const satisfies readonly FlagDef[];
+
+async function inspect(argv: string[], g: Globals): Promise<number> {
+  const cmd: Command<typeof inspectFlags> = { usage: '[OPTIONS] NETWORK [NETWORK...]', description: 'Display detailed information on one or more networks', flags: inspectFlags, args: [1, Infinity] };
+  const p = parse(cmd, argv, 'network inspect');
+  if (typeof p === 'number') return p;
+  const engine = engineFor(g);
+  const out: unknown[] = [];
+  let code = 0;
+  try {
+    const all = allNetworks(engine);
+    for (const ref of p.args) {
+      const n = all.find((x) => x.name === ref || x.id === ref) ?? all.filter((x) => x.id.startsWith(ref)).at(0);
+      if (n) out.push(networkJson(engine, n));
+      else code = report(new NotFound(`network ${ref} not found`), 'network inspect');
+    }
+    if (out.length > 0 || code === 0) printObjects(out, p.flags.format);
+    return code;
+  } finally {
+    engine.close();
+  }
+}
+
+async function rm(argv: string[], g: Globals): Promise<number> {
+  const cmd: Command<readonly []> = { usage: 'NETWORK [NETWORK...]', description: 'Remove one or more networks', flags: [], args: [1, Infinity] };
+  const p = parse(cmd, argv, 'network rm');
+  if (typeof p === 'number') return p;
+  return withEngine(g, 'network rm', async (engine) => {
+    await engine.repair();
+    return eachRef(p.args, 'network rm', async (ref) => (await removeNetwork(engine, ref), ref));
+  });
+}
+
+const pruneFlags = [
+  { name: 'force', short: 'f', type: 'bool', description: 'Do not prompt for confirmation' },
+  { name: 'filter', type: 'list', description: 'Provide filter values (e.g. "label=<key>")' },
+] as const satisfies readonly FlagDef[];
+
+async function prune(argv: string[], g: Globals): Promise<number> {
+  const cmd: Command<typeof pruneFlags> = { usage: '[OPTIONS]', description: 'Remove all unused networks', flags: pruneFlags, args: [0, 0] };
+  const p = parse(cmd, argv, 'network prune');
+  if (typeof p === 'number') return p;
+  return withEngine(g, 'network prune', async (engine) => {
+    await engine.repair();
+    const labelFilters = p.flags.filter.map((f) => {
+      if (!f.startsWith('label=')) throw new InvalidArgument(`invalid filter '${f.split('=')[0]}'`);
+      return f.slice(6);
+    });
+    const names = await pruneNetworks(engine, labelFilters);
+    if (names.length > 0) process.stdout.write(`Deleted Networks:\n${names.join('\n')}\n`);
+    return 0;
+  });
+}
+
+const connectFlags = [
+  { name: 'ip', type: 'string', description: 'IPv4 address (e.g., 172.30.100.104)' },
+  { name: 'alias', type: 'list', description: 'Add network-scoped alias for the container' },
+] as const satisfies readonly FlagDef[];
+
+async function connect(argv: string[], g: Globals): Promise<number> {
+  const cmd: Command<typeof connectFlags> = { usage: '[OPTIONS] NETWORK CONTAINER', description: 'Connect a container to a network', flags: connectFlags, args: [2, 2] };
+  const p = parse(cmd, argv, 'network connect');
+  if (typeof p === 'number') return p;
+  return withEngine(g, 'network connect', async (engine) => {
+    await connectNetwork(engine, p.args[1]!, p.args[0]!, { ip: p.flags.ip || undefined, aliases: p.flags.alias });
+    return 0;
+  });
+}
+
+async function disconnect(argv: string[], g: Globals): Promise<number> {
+  const flags = [{ name: 'force', short: 'f', type: 'bool', description: 'Force the container to disconnect from a network' }] as const satisfies readonly FlagDef[];
+  const cmd: Command<typeof flags> = { usage: '[OPTIONS] NETWORK CONTAINER', description: 'Disconnect a container from a network', flags, args: [2, 2] };
+  const p = parse(cmd, argv, 'network disconnect');
+  if (typeof p === 'number') return p;
+  return withEngine(g, 'network disconnect', async (engine) => {
+    await disconnectNetwork(engine, p.args[1]!, p.args[0]!);
+    return 0;
+  });
+}
+
+const verbs: Record<string, (argv: string[], g: Globals) => Promise<number>> = { create, ls, list: ls, inspect, rm, remove: rm, prune, connect, disconnect };
+
+export async function main(argv: string[], g: Globals): Promise<number> {
+  const sub = g.verb.split(' ')[1] ?? '';
+  const fn = verbs[sub];
+  if (!fn) {
+    process.stderr.write(`berth: 'network ${sub}' is not a berth command.\nSee 'berth network --help'\n`);
+    return 1;
+  }
+  return fn(argv, g);
+}

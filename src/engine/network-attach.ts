@@ -1,0 +1,254 @@
+/**
+ * Wiring a container into its networks at start and out at stop: a named network namespace, one CNI
+ * ADD per network (eth0, eth1, …; published ports on the first), and the container's /etc/hosts,
+ * /etc/resolv.conf and /etc/hostname. Containers on a user network find each other by name and alias
+ * through their hosts files, rewritten in place whenever a peer starts or stops there.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Conflict, InvalidArgument, NotFound } from '../errors.ts';
+import { cniAdd, cniDel, releaseOrphanLeases, sweepOrphanRules, type NetworkDef } from '../network/cni.ts';
+import { leases } from '../network/leftovers.ts';
+import { renderHostname, renderHosts, renderResolv, writeInPlace } from '../network/hosts.ts';
+import { attachNetns, createNetns, deleteNetns } from '../network/netns.ts';
+import { resolvePorts } from '../network/ports.ts';
+import type { ContainerRow } from '../store/containers.ts';
+import type { NetworkRow } from '../store/networks.ts';
+import type { NetworkAttachment, NetworkState } from '../types.ts';
+import type { OciMount } from '../runtime/spec/index.ts';
+import type { Engine } from './engine.ts';
+import { DEFAULT_NETWORK, findNetwork } from './networks.ts';
+
+export const netnsName = (id: string) => `berth-${id.slice(0, 16)}`;
+
+function def(n: NetworkRow): NetworkDef {
+  return { name: n.name, id: n.id, bridge: n.bridge, subnets: n.subnets, internal: n.internal, ...(n.mtu ? { mtu: n.mtu } : {}) };
+}
+
+/** Where host-local keeps leases (ipam/<net>/<ip>) and cniAdd its cached results. */
+const dataDir = (engine: Engine) => join(engine.root, 'cni');
+const hostname = (row: ContainerRow) => row.config.hostname || row.id.slice(0, 12);
+
+/** Attach to one network; returns its part of the container's NetworkState. */
+async function attach(engine: Engine, row: ContainerRow, netns: string, a: NetworkAttachment, index: number, ports: NetworkState['ports']) {
+  const net = findNetwork(engine, a.name);
+  const got = await cniAdd({
+    containerId: row.id,
+    netnsPath: netns,
+    ifName: `eth${index}`,
+    net: def(net),
+    dataDir: dataDir(engine),
+    ...(a.ip ? { ip: a.ip } : {}),
+    ...(a.mac ? { mac: a.mac } : {}),
+    ...(index === 0 && ports && ports.length > 0 ? { portMappings: ports } : {}),
+  });
+  const v4 = got.ips.find((i) => i.version === 4);
+  const v6 = got.ips.find((i) => i.version === 6);
+  return {
+    ifName: got.ifName,
+    ip: v4?.address.split('/')[0] ?? '',
+    prefixLen: Number(v4?.address.split('/')[1] ?? 0),
+    gateway: v4?.gateway ?? '',
+    mac: got.mac,
+    ...(v6 ? { ipv6: v6.address.split('/')[0]!, ipv6PrefixLen: Number(v6.address.split('/')[1]), ipv6Gateway: v6.gateway } : {}),
+  };
+}
+
+async function detach(engine: Engine, row: ContainerRow, netns: string, name: string, ifName: string): Promise<void> {
+  const net = engine.networks.find(name);
+  if (!net) return; // removed with its leases; nothing of ours is left on it
+  await cniDel({ containerId: row.id, netnsPath: netns, ifName, net: def(net), dataDir: dataDir(engine) });
+}
+
+/**
+ * Bring up the container's networks (mode `bridge`) in a new netns. On failure everything made so far
+ * is undone. The state is stored on the row before returning, so a crash leaves what repair needs.
+ */
+export async function setupNetworks(engine: Engine, row: ContainerRow, pid?: number): Promise<NetworkState> {
+  const networking = row.config.networking;
+  // Marked first, so a sweep after a crash at any point finds the namespace as this root's.
+  mkdirSync(markerDir(engine), { recursive: true, mode: 0o700 });
+  writeFileSync(join(markerDir(engine), netnsName(row.id)), row.id);
+  // A pid: the runtime made the namespace (a user-namespaced container must own it); name it.
+  const netns = pid ? await attachNetns(netnsName(row.id), pid) : await createNetns(netnsName(row.id));
+  const state: NetworkState = { netns, networks: {}, ports: await resolvePorts(networking?.ports ?? []) };
+  engine.containers.update(row.id, { net: state });
+  try {
+    for (const [i, a] of (networking?.networks ?? []).entries()) {
+      state.networks![a.name] = await attach(engine, row, netns, a, i, state.ports);
+      engine.containers.update(row.id, { net: state });
+    }
+  } catch (e) {
+    await teardownNetworks(engine, { ...row, net: state });
+    throw e;
+  }
+  return state;
+}
+
+/** Undo setupNetworks (idempotent; works from the stored state after a crash). */
+export async function teardownNetworks(engine: Engine, row: ContainerRow): Promise<void> {
+  const st = row.net;
+  if (!st.netns) return;
+  // The namespace goes first: that removes the veths at once, and the plugins' DEL then only releases
+  // leases and rules (one iptables-restore for the masquerade chain instead of the bridge plugin's calls).
+  await deleteNetns(netnsName(row.id));
+  rmSync(join(markerDir(engine), netnsName(row.id)), { force: true });
+  for (const [name, n] of Object.entries(st.networks ?? {}).reverse()) {
+    await detach(engine, row, st.netns, name, n.ifName).catch((e: unknown) => {
+      process.stderr.write(`berth: network ${name}: releasing container ${row.id.slice(0, 12)}: ${(e as Error).message}\n`);
+    });
+  }
+  engine.containers.update(row.id, { net: {} });
+  await refreshPeers(engine, row, Object.keys(st.networks ?? {}));
+}
+
+/**
+ * After crashes: network namespaces, leases and iptables chains of ours that no container records any
+ * more. A container whose row holds a netns owns its leftovers (its teardown releases them), so it counts
+ * as live; so does one whose start is in flight (its lock is held). Cheap when there is nothing to do:
+ * directory listings only, iptables is read only when an orphan was found.
+ */
+export async function sweepNetworkOrphans(engine: Engine, inFlight: (row: ContainerRow) => boolean): Promise<string[]> {
+  const markers = markerDir(engine);
+  const named = existsSync(markers) ? readdirSync(markers) : [];
+  const nets = engine.networks.list();
+  const held = nets.flatMap((n) => leases(dataDir(engine), n.name).map((l) => ({ ...l, net: n.name })));
+  if (named.length === 0 && held.length === 0) return [];
+  const rows = engine.containers.list();
+  const live = new Set(rows.filter((r) => r.net.netns || r.state === 'running' || r.state === 'paused' || inFlight(r)).map((r) => r.id));
+  const dead = { ids: new Set<string>(), ips: new Set<string>() };
+  const found: string[] = [];
+  // Only namespaces this root made (it marks each one): other roots' containers share /run/netns.
+  for (const ns of named) {
+    const id = readFileSync(join(markers, ns), 'utf8').trim();
+    if (live.has(id)) continue;
+    await deleteNetns(ns);
+    rmSync(join(markers, ns), { force: true });
+    dead.ids.add(id);
+    found.push(`netns ${ns}`);
+  }
+  for (const l of held) {
+    if (live.has(l.containerId)) continue;
+    dead.ids.add(l.containerId);
+    dead.ips.add(l.ip);
+  }
+  for (const n of nets) for (const ip of releaseOrphanLeases(dataDir(engine), n.name, live)) found.push(`lease ${ip} on ${n.name}`);
+  if (dead.ids.size > 0) await sweepOrphanRules(nets.map(def), dataDir(engine), live, dead);
+  return found;
+}
+
+/** Marks of the named netns this root made (`<root>/netns/<name>`, holding the container's id). */
+const markerDir = (engine: Engine) => join(engine.root, 'netns');
+
+/** Names a container answers to on a network: its name, its aliases there, its short id. */
+function namesOn(c: ContainerRow, network: string): string[] {
+  const a = c.config.networking?.networks.find((x) => x.name === network);
+  return [c.name, ...(a?.aliases ?? []), c.id.slice(0, 12)];
+}
+
+function hostsText(engine: Engine, row: ContainerRow): string {
+  const st = row.net;
+  const mine = Object.values(st.networks ?? {});
+  const peers: { ip: string; names: string[] }[] = [];
+  for (const name of Object.keys(st.networks ?? {})) {
+    if (name === DEFAULT_NETWORK) continue; // docker resolves names on user networks only
+    for (const c of engine.containers.list()) {
+      if (c.id === row.id || (c.state !== 'running' && c.state !== 'paused')) continue;
+      const ip = c.net.networks?.[name]?.ip;
+      if (ip) peers.push({ ip, names: namesOn(c, name) });
+    }
+  }
+  const extra = (row.config.networking?.extraHosts ?? []).map((h) => ({ host: h.host, ip: h.ip === 'host-gateway' ? (mine[0]?.gateway ?? '127.0.0.1') : h.ip }));
+  return renderHosts({ hostname: hostname(row), ips: mine.map((m) => m.ip).filter(Boolean), extraHosts: extra, peers });
+}
+
+/** Rewrite a container's own hosts file (its addresses arrived after the file was bound in). */
+export function rewriteHosts(engine: Engine, row: ContainerRow): void {
+  const file = join(engine.dir(row.id), 'etc', 'hosts');
+  if (existsSync(file)) writeInPlace(file, hostsText(engine, row));
+}
+
+/** Rewrite the hosts files of running containers on these networks (a peer came or went). */
+export async function refreshPeers(engine: Engine, changed: ContainerRow, networks: string[]): Promise<void> {
+  const user = networks.filter((n) => n !== DEFAULT_NETWORK);
+  if (user.length === 0) return;
+  for (const c of engine.containers.list()) {
+    if (c.id === changed.id || (c.state !== 'running' && c.state !== 'paused')) continue;
+    if (!user.some((n) => c.net.networks?.[n])) continue;
+    const file = join(engine.dir(c.id), 'etc', 'hosts');
+    if (existsSync(file)) writeInPlace(file, hostsText(engine, c));
+  }
+}
+
+/**
+ * The container's /etc/hosts, /etc/resolv.conf and /etc/hostname, written into its directory and bound
+ * in (unless the user mounts something there). Host network: the host's own files.
+ */
+export function etcMounts(engine: Engine, row: ContainerRow): OciMount[] {
+  const iso = row.config.isolation;
+  const user = new Set(row.config.mounts.map((m) => m.destination));
+  const bind = (destination: string, source: string): OciMount[] =>
+    user.has(destination) ? [] : [{ destination, type: 'bind', source, options: ['rbind', 'rprivate'] }];
+  if (iso?.network === 'host') return [...bind('/etc/hosts', '/etc/hosts'), ...bind('/etc/resolv.conf', '/etc/resolv.conf')];
+  if (iso?.network.startsWith('container:')) {
+    const other = join(engine.dir(iso.network.slice(10)), 'etc');
+    return [...bind('/etc/hosts', join(other, 'hosts')), ...bind('/etc/resolv.conf', join(other, 'resolv.conf'))];
+  }
+  const dir = join(engine.dir(row.id), 'etc');
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const n = row.config.networking;
+  let hostResolv = '';
+  try {
+    hostResolv = readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    // a host without resolv.conf: docker's defaults apply
+  }
+  writeFileSync(join(dir, 'hosts'), hostsText(engine, row));
+  writeFileSync(join(dir, 'resolv.conf'), renderResolv(hostResolv, { dns: n?.dns ?? [], search: n?.dnsSearch ?? [], options: n?.dnsOptions ?? [] }));
+  writeFileSync(join(dir, 'hostname'), renderHostname(hostname(row)));
+  return [...bind('/etc/hosts', join(dir, 'hosts')), ...bind('/etc/resolv.conf', join(dir, 'resolv.conf')), ...bind('/etc/hostname', join(dir, 'hostname'))];
+}
+
+/** `network connect`: add a network to a container's config; a running container is attached now. */
+export async function connectNetwork(engine: Engine, ref: string, network: string, o: { ip?: string; aliases?: string[] }): Promise<void> {
+  const net = findNetwork(engine, network);
+  await engine.withLock(ref, async (row) => {
+    const n = row.config.networking;
+    if (row.config.isolation && row.config.isolation.network !== 'bridge') {
+      throw new InvalidArgument(`container ${row.name} uses the ${row.config.isolation.network} network mode: it cannot join networks`);
+    }
+    if (n?.networks.some((a) => a.name === net.name)) throw new Conflict(`endpoint with name ${row.name} already exists in network ${net.name}`);
+    const a: NetworkAttachment = { name: net.name, aliases: o.aliases ?? [], ...(o.ip ? { ip: o.ip } : {}) };
+    const networking = { networks: [...(n?.networks ?? []), a], ports: n?.ports ?? [], dns: n?.dns ?? [], dnsSearch: n?.dnsSearch ?? [], dnsOptions: n?.dnsOptions ?? [], extraHosts: n?.extraHosts ?? [] };
+    if ((row.state === 'running' || row.state === 'paused') && row.net.netns) {
+      const state = { ...row.net, networks: { ...row.net.networks } };
+      const used = new Set(Object.values(state.networks).map((n) => n.ifName));
+      let index = 0;
+      while (used.has(`eth${index}`)) index++;
+      state.networks[net.name] = await attach(engine, row, row.net.netns, a, index, undefined);
+      engine.containers.update(row.id, { net: state });
+      const updated = { ...row, net: state, config: { ...row.config, networking } };
+      writeInPlace(join(engine.dir(row.id), 'etc', 'hosts'), hostsText(engine, updated));
+      await refreshPeers(engine, updated, [net.name]);
+    }
+    engine.containers.updateNetworking(row.id, networking);
+  });
+}
+
+/** `network disconnect`: the reverse; a running container loses the interface now. */
+export async function disconnectNetwork(engine: Engine, ref: string, network: string): Promise<void> {
+  const net = findNetwork(engine, network);
+  await engine.withLock(ref, async (row) => {
+    const n = row.config.networking;
+    if (!n?.networks.some((a) => a.name === net.name)) throw new NotFound(`container ${row.name} is not connected to network ${net.name}`);
+    const live = row.net.networks?.[net.name];
+    if (live && row.net.netns) {
+      await detach(engine, row, row.net.netns, net.name, live.ifName);
+      const networks = { ...row.net.networks };
+      delete networks[net.name];
+      engine.containers.update(row.id, { net: { ...row.net, networks } });
+      await refreshPeers(engine, row, [net.name]);
+    }
+    engine.containers.updateNetworking(row.id, { ...n, networks: n.networks.filter((a) => a.name !== net.name) });
+  });
+}

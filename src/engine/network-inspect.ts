@@ -1,0 +1,64 @@
+/** `network inspect` and `network ls` in docker's shapes, with the pseudo-networks host and none. */
+import { createHash } from 'node:crypto';
+import type { NetworkRow } from '../store/networks.ts';
+import type { Engine } from './engine.ts';
+import { DEFAULT_NETWORK, defaultNetwork, networkUsers } from './networks.ts';
+
+export interface NetworkSummary {
+  id: string;
+  name: string;
+  driver: string;
+  row?: NetworkRow;
+}
+
+/** A stable id for the pseudo-networks (they have no row). */
+const pseudoId = (name: string) => createHash('sha256').update(`berth-network-${name}`).digest('hex');
+
+/** Every network `ls` shows: the default bridge (made if missing), host, none, then user networks. */
+export function allNetworks(engine: Engine): NetworkSummary[] {
+  defaultNetwork(engine);
+  const rows = engine.networks.list();
+  const out: NetworkSummary[] = rows.filter((r) => r.name === DEFAULT_NETWORK).map((r) => ({ id: r.id, name: r.name, driver: r.driver, row: r }));
+  out.push({ id: pseudoId('host'), name: 'host', driver: 'host' }, { id: pseudoId('none'), name: 'none', driver: 'null' });
+  for (const r of rows) if (r.name !== DEFAULT_NETWORK) out.push({ id: r.id, name: r.name, driver: r.driver, row: r });
+  return out;
+}
+
+export function networkJson(engine: Engine, n: NetworkSummary): Record<string, unknown> {
+  const r = n.row;
+  const containers: Record<string, unknown> = {};
+  if (r) {
+    for (const c of networkUsers(engine, r, true)) {
+      const st = c.net.networks?.[r.name];
+      if (!st) continue;
+      containers[c.id] = {
+        Name: c.name,
+        EndpointID: createHash('sha256').update(`${c.id}/${r.id}`).digest('hex'),
+        MacAddress: st.mac,
+        IPv4Address: st.ip ? `${st.ip}/${st.prefixLen}` : '',
+        IPv6Address: st.ipv6 ? `${st.ipv6}/${st.ipv6PrefixLen}` : '',
+      };
+    }
+  }
+  return {
+    Name: n.name,
+    Id: n.id,
+    Created: r?.createdAt ?? '0001-01-01T00:00:00Z',
+    Scope: 'local',
+    Driver: n.driver,
+    EnableIPv6: r?.ipv6 ?? false,
+    IPAM: {
+      Driver: 'default',
+      Options: null,
+      Config: (r?.subnets ?? []).map((s) => ({ Subnet: s.subnet, Gateway: s.gateway, ...(s.ipRange ? { IPRange: s.ipRange } : {}) })),
+    },
+    Internal: r?.internal ?? false,
+    Attachable: false,
+    Ingress: false,
+    ConfigFrom: { Network: '' },
+    ConfigOnly: false,
+    Containers: containers,
+    Options: r ? { 'com.docker.network.bridge.name': r.bridge, ...(r.mtu ? { 'com.docker.network.driver.mtu': String(r.mtu) } : {}) } : {},
+    Labels: r?.labels ?? {},
+  };
+}

@@ -1,0 +1,199 @@
+/**
+ * Networks as docker users manage them: the default `bridge` (host bridge berth0, made on first use),
+ * user networks with their own bridge and subnet, and the `host` and `none` pseudo-networks that `ls`
+ * shows. Subnets never overlap each other; addresses are leased by the CNI host-local plugin under
+ * <root>/cni (persistent, locked, safe under concurrent starts).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Conflict, InvalidArgument, NotFound } from '../errors.ts';
+import { contains, formatCidr, hostRange, nth, overlaps, parseSubnet } from '../network/ipaddr.ts';
+import type { NetworkRow, Subnet } from '../store/networks.ts';
+import { run } from '../sys/run.ts';
+import type { Engine } from './engine.ts';
+import { newId } from './names.ts';
+
+export const DEFAULT_NETWORK = 'bridge';
+export const DEFAULT_BRIDGE = 'berth0';
+/** The engine root whose default network is berth0. */
+const DEFAULT_ROOT = '/var/lib/berth';
+/** The default network's subnet (BERTH_BRIDGE_SUBNET overrides it when the network is first made). */
+export const DEFAULT_SUBNET = '10.77.0.0/16';
+/** User networks get the next free /24 of this pool, as docker's default address pools do. */
+const POOL = parseSubnet('10.78.0.0/15');
+const PSEUDO = new Set(['host', 'none']);
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+export interface NetworkCreateOptions {
+  name: string;
+  driver?: string;
+  subnet?: string[];
+  gateway?: string[];
+  ipRange?: string[];
+  ipv6?: boolean;
+  internal?: boolean;
+  labels?: Record<string, string>;
+  mtu?: number;
+}
+
+/** The network a name, id or id prefix names; `bridge` is made on first use. */
+export function findNetwork(engine: Engine, ref: string): NetworkRow {
+  const found = engine.networks.find(ref);
+  if (found) return found;
+  if (ref === DEFAULT_NETWORK) return defaultNetwork(engine);
+  throw new NotFound(`network ${ref} not found`);
+}
+
+/**
+ * The default network: berth0 with 10.77.0.0/16 for the default engine root (BERTH_BRIDGE_SUBNET to
+ * change it). Another root (a test's, a second engine's) gets a bridge and a free /24 of its own, so
+ * two roots never hand out the same addresses on one bridge.
+ */
+export function defaultNetwork(engine: Engine): NetworkRow {
+  const existing = engine.networks.find(DEFAULT_NETWORK);
+  if (existing) return existing;
+  const main = engine.root === DEFAULT_ROOT;
+  const subnet = process.env.BERTH_BRIDGE_SUBNET || (main ? DEFAULT_SUBNET : freeSubnet(engine));
+  try {
+    return createNetwork(engine, { name: DEFAULT_NETWORK, subnet: [subnet] }, main ? DEFAULT_BRIDGE : `bd-${createHash('sha256').update(engine.root).digest('hex').slice(0, 12)}`);
+  } catch (e) {
+    // Another process made it first.
+    const again = engine.networks.find(DEFAULT_NETWORK);
+    if (again) return again;
+    throw e;
+  }
+}
+
+function usedSubnets(engine: Engine) {
+  return engine.networks.list().flatMap((n) => n.subnets.map((s) => parseSubnet(s.subnet)));
+}
+
+/** IPv4 routes of the host (from /proc/net/route: little-endian hex destination and mask), default route aside. */
+function hostRoutes() {
+  const hex = (h: string) => [3, 2, 1, 0].map((i) => parseInt(h.slice(i * 2, i * 2 + 2), 16)).join('.');
+  return readFileSync('/proc/net/route', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length > 7 && f[7] !== '00000000')
+    .map((f) => {
+      const prefix = hex(f[7]!).split('.').reduce((n, o) => n + Number(o).toString(2).replace(/0/g, '').length, 0);
+      return parseSubnet(maskTo(hex(f[1]!), prefix));
+    });
+}
+
+/** The next /24 of the pool that no network of this root uses and no host route covers. */
+function freeSubnet(engine: Engine): string {
+  const taken = [...usedSubnets(engine), ...hostRoutes()];
+  for (let i = 0; i < 512; i++) {
+    const c = parseSubnet(formatCidr({ version: 4, base: POOL.base + BigInt(i * 256), prefix: 24 }));
+    if (!taken.some((t) => overlaps(t, c))) return formatCidr(c);
+  }
+  throw new Conflict('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+}
+
+function maskTo(ip: string, prefix: number): string {
+  const n = ip.split('.').reduce((a, o) => (a << 8n) + BigInt(Number(o)), 0n);
+  const masked = n & ~((1n << BigInt(32 - prefix)) - 1n);
+  return `${[24n, 16n, 8n, 0n].map((s) => String((masked >> s) & 255n)).join('.')}/${prefix}`;
+}
+
+/** A random unique-local /64 for an IPv6 network without --subnet. */
+function ula64(id: string): string {
+  return `fd${id.slice(0, 2)}:${id.slice(2, 6)}:${id.slice(6, 10)}:${id.slice(10, 14)}::/64`;
+}
+
+function subnetsOf(o: NetworkCreateOptions, auto4: string | undefined, id: string): Subnet[] {
+  const given = o.subnet ?? [];
+  const list = given.length > 0 ? [...given] : [auto4!];
+  if (o.ipv6 && !list.some((s) => s.includes(':'))) list.push(ula64(id));
+  const out: Subnet[] = list.map((text, i) => {
+    const c = parseSubnet(text);
+    const gw = o.gateway?.[i];
+    if (gw !== undefined && !contains(c, gw)) throw new InvalidArgument(`no matching subnet for gateway ${gw}`);
+    const range = o.ipRange?.[i];
+    if (range !== undefined) {
+      const r = parseSubnet(range, 'ip-range');
+      if (!overlaps(r, c) || r.prefix < c.prefix) throw new InvalidArgument(`no matching subnet for range ${range}`);
+    }
+    if (c.version === 4 && c.prefix > 30) throw new InvalidArgument(`invalid subnet ${text}: too small for a network`);
+    return { subnet: formatCidr(c), gateway: gw ?? nth(c, 1), ...(range ? { ipRange: range } : {}) };
+  });
+  if ((o.gateway?.length ?? 0) > out.length || (o.ipRange?.length ?? 0) > out.length) throw new InvalidArgument('cannot have more gateways or ranges than subnets');
+  if (out.filter((s) => !s.subnet.includes(':')).length > 1 || out.filter((s) => s.subnet.includes(':')).length > 1) {
+    throw new InvalidArgument('only one IPv4 and one IPv6 subnet per network');
+  }
+  if (out.some((s) => s.subnet.includes(':')) && !o.ipv6 && given.length > 0) throw new InvalidArgument('an IPv6 subnet needs --ipv6');
+  return out.sort((a, b) => Number(a.subnet.includes(':')) - Number(b.subnet.includes(':')));
+}
+
+export function createNetwork(engine: Engine, o: NetworkCreateOptions, bridge?: string, auto4?: string): NetworkRow {
+  if (PSEUDO.has(o.name)) throw new Conflict(`network with name ${o.name} already exists`);
+  if (!NAME.test(o.name)) throw new InvalidArgument(`invalid network name "${o.name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  if ((o.driver ?? 'bridge') !== 'bridge') throw new InvalidArgument(`network driver "${o.driver}" is not supported: use bridge`);
+  if (o.mtu !== undefined && (!Number.isInteger(o.mtu) || o.mtu < 68 || o.mtu > 65535)) throw new InvalidArgument(`invalid MTU ${o.mtu}: 68 to 65535`);
+  if (engine.networks.find(o.name)) throw new Conflict(`network with name ${o.name} already exists`);
+  const id = newId();
+  const subnets = subnetsOf(o, auto4, id);
+  const used = usedSubnets(engine);
+  for (const s of subnets) {
+    const c = parseSubnet(s.subnet);
+    if (used.some((u) => overlaps(u, c))) throw new Conflict(`invalid pool request: Pool overlaps with other one on this address space (${s.subnet})`);
+    const [first] = hostRange(c);
+    if (!first) throw new InvalidArgument(`invalid subnet ${s.subnet}`);
+  }
+  const row: NetworkRow = {
+    id,
+    name: o.name,
+    driver: 'bridge',
+    bridge: bridge ?? `bn-${id.slice(0, 12)}`,
+    subnets,
+    internal: o.internal ?? false,
+    ipv6: subnets.some((s) => s.subnet.includes(':')),
+    mtu: o.mtu ?? 0,
+    labels: { ...(o.labels ?? {}) },
+    createdAt: new Date().toISOString(),
+  };
+  engine.networks.insert(row);
+  return row;
+}
+
+/** `network create` with an automatic subnet when none is given. */
+export async function createUserNetwork(engine: Engine, o: NetworkCreateOptions): Promise<NetworkRow> {
+  if (o.name === DEFAULT_NETWORK) defaultNetwork(engine); // `bridge` is pre-defined: this reports it exists
+  const auto4 = (o.subnet ?? []).some((s) => !s.includes(':')) ? undefined : freeSubnet(engine);
+  return createNetwork(engine, o, undefined, auto4);
+}
+
+/** Containers whose config attaches them to the network; `liveOnly` keeps running ones. */
+export function networkUsers(engine: Engine, net: NetworkRow, liveOnly = false) {
+  return engine.containers
+    .list()
+    .filter((c) => c.config.networking?.networks.some((a) => a.name === net.name || a.name === net.id))
+    .filter((c) => !liveOnly || c.state === 'running' || c.state === 'paused');
+}
+
+/** `network rm`: refused while a running container is on it; removes the bridge and the leases. */
+export async function removeNetwork(engine: Engine, ref: string): Promise<NetworkRow> {
+  if (PSEUDO.has(ref) || ref === DEFAULT_NETWORK) throw new Conflict(`${ref} is a pre-defined network and cannot be removed`);
+  const net = findNetwork(engine, ref);
+  const active = networkUsers(engine, net, true);
+  if (active.length > 0) throw new Conflict(`error while removing network: network ${net.name} id ${net.id} has active endpoints`);
+  engine.networks.delete(net.id);
+  if (existsSync(`/sys/class/net/${net.bridge}`)) await run('ip', ['link', 'del', net.bridge]);
+  rmSync(join(engine.root, 'cni', 'ipam', net.name), { recursive: true, force: true });
+  return net;
+}
+
+/** `network prune`: user networks no container uses. */
+export async function pruneNetworks(engine: Engine, labels: string[] = []): Promise<string[]> {
+  const out: string[] = [];
+  for (const n of engine.networks.list()) {
+    if (n.name === DEFAULT_NETWORK || networkUsers(engine, n).length > 0) continue;
+    if (!labels.every((l) => (l.includes('=') ? n.labels[l.slice(0, l.indexOf('='))] === l.slice(l.indexOf('=') + 1) : l in n.labels))) continue;
+    await removeNetwork(engine, n.id);
+    out.push(n.name);
+  }
+  return out;
+}

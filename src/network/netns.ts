@@ -1,0 +1,77 @@
+/**
+ * Persistent named network namespaces (`/run/netns/NAME`, the layout `ip netns` and CNI use). A named
+ * namespace outlives the container's processes, so the engine can run CNI DEL after the container died
+ * and can hand the path to the OCI runtime (`linux.namespaces[].path`) before the container starts.
+ *
+ * A user-namespaced container must own its network namespace (or it may not mount sysfs, and runc cannot
+ * join it in exec): the runtime makes it, and attachNetns names it afterwards.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { AlreadyExists, InvalidArgument, RuntimeFailure } from '../errors.ts';
+import { lastLine, run } from '../sys/run.ts';
+
+/** Where `ip netns` keeps its bind-mounted namespace files. */
+export const NETNS_DIR = '/run/netns';
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$/;
+
+function pathOf(name: string): string {
+  if (!NAME_RE.test(name)) throw new InvalidArgument(`invalid network namespace name ${JSON.stringify(name)}`);
+  return join(NETNS_DIR, name);
+}
+
+/**
+ * Create the namespace `/run/netns/NAME` with `lo` up and return its path.
+ * Throws AlreadyExists when the name is taken; nothing is left behind on failure.
+ */
+export async function createNetns(name: string): Promise<string> {
+  const path = pathOf(name);
+  if (existsSync(path)) throw new AlreadyExists(`network namespace ${name} already exists`);
+  const add = await run('ip', ['netns', 'add', name]);
+  if (add.code !== 0) {
+    if (existsSync(path) && /exists/i.test(add.stderr)) throw new AlreadyExists(`network namespace ${name} already exists`);
+    throw new RuntimeFailure(`ip netns add ${name}: ${lastLine(add.stderr) || `exit status ${add.code}`}`);
+  }
+  const lo = await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  if (lo.code !== 0) {
+    await deleteNetns(name).catch(() => undefined);
+    throw new RuntimeFailure(`ip -n ${name} link set lo up: ${lastLine(lo.stderr) || `exit status ${lo.code}`}`);
+  }
+  return path;
+}
+
+/** Name the network namespace of process `pid` `/run/netns/NAME` (`ip netns attach`), with `lo` up. */
+export async function attachNetns(name: string, pid: number): Promise<string> {
+  const path = pathOf(name);
+  if (existsSync(path)) throw new AlreadyExists(`network namespace ${name} already exists`);
+  const r = await run('ip', ['netns', 'attach', name, String(pid)]);
+  if (r.code !== 0) throw new RuntimeFailure(`ip netns attach ${name} ${pid}: ${lastLine(r.stderr) || `exit status ${r.code}`}`);
+  await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  return path;
+}
+
+/**
+ * Unmount and remove `/run/netns/NAME`. Idempotent: a missing namespace is not an error. Processes still
+ * inside keep the namespace (and its interfaces) alive until they exit.
+ */
+export async function deleteNetns(name: string): Promise<void> {
+  const path = pathOf(name);
+  if (!existsSync(path)) return;
+  // `ip netns del` ignores a failing umount, so a stale file whose mount is already gone is removed too.
+  const r = await run('ip', ['netns', 'del', name]);
+  if (r.code !== 0 && existsSync(path)) {
+    throw new RuntimeFailure(`ip netns del ${name}: ${lastLine(r.stderr) || `exit status ${r.code}`}`);
+  }
+}
+
+/** Names (not paths) of the namespaces in /run/netns that start with `prefix`, sorted. */
+export function listNetns(prefix: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(NETNS_DIR);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => n.startsWith(prefix)).sort();
+}

@@ -1,0 +1,107 @@
+/**
+ * Published ports in docker's syntax: `-p [hostIP:][hostPort:]containerPort[/proto]` with ranges on
+ * either side, `-P` for the image's EXPOSE list, and free host ports picked at start for the ones left
+ * open (host port 0).
+ */
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
+import { isIP } from 'node:net';
+import { InvalidArgument } from '../errors.ts';
+import type { PortMapping } from '../types.ts';
+
+function portRange(text: string, spec: string): [number, number] {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(text);
+  const lo = Number(m?.[1]);
+  const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
+  if (!m || lo < 1 || hi > 65535 || hi < lo) throw new InvalidArgument(`invalid port specification: "${spec}"`);
+  return [lo, hi];
+}
+
+/** One `-p` value, expanded to one mapping per container port. */
+export function parsePublish(spec: string): PortMapping[] {
+  let rest = spec;
+  let protocol: 'tcp' | 'udp' = 'tcp';
+  const slash = rest.lastIndexOf('/');
+  if (slash >= 0) {
+    const p = rest.slice(slash + 1).toLowerCase();
+    if (p !== 'tcp' && p !== 'udp') throw new InvalidArgument(`invalid proto: ${p}`);
+    protocol = p;
+    rest = rest.slice(0, slash);
+  }
+  let hostIP = '';
+  // An IPv6 host address is bracketed: [::1]:8080:80.
+  const v6 = /^\[([^\]]+)\]:(.*)$/.exec(rest);
+  let parts: string[];
+  if (v6) {
+    hostIP = v6[1]!;
+    parts = v6[2]!.split(':');
+  } else {
+    parts = rest.split(':');
+    if (parts.length === 3) hostIP = parts.shift()!;
+  }
+  if (parts.length > 2 || parts.some((p, i) => p === '' && !(i === 0 && parts.length === 2))) {
+    throw new InvalidArgument(`invalid port specification: "${spec}"`);
+  }
+  if (hostIP && isIP(hostIP) === 0) throw new InvalidArgument(`invalid IP address in port specification "${spec}": ${hostIP}`);
+  const [ctrLo, ctrHi] = portRange(parts[parts.length - 1]!, spec);
+  const hostPart = parts.length === 2 ? parts[0]! : '';
+  const [hostLo, hostHi] = hostPart ? portRange(hostPart, spec) : [0, 0];
+  const count = ctrHi - ctrLo + 1;
+  if (hostPart && hostHi - hostLo + 1 !== count && !(hostLo !== hostHi && count === 1)) {
+    throw new InvalidArgument(`invalid ranges specified for container and host ports: "${spec}"`);
+  }
+  const out: PortMapping[] = [];
+  for (let i = 0; i < count; i++) {
+    // docker: a host range for one container port means "any free port in the range" (we take the first).
+    const hostPort = hostPart ? (count === 1 ? hostLo : hostLo + i) : 0;
+    out.push({ hostIP, hostPort, containerPort: ctrLo + i, protocol });
+  }
+  return out;
+}
+
+/** `-P`: every exposed port ("80/tcp") to a free host port, unless `-p` already maps it. */
+export function publishAll(exposed: readonly string[], taken: readonly PortMapping[]): PortMapping[] {
+  const out: PortMapping[] = [];
+  for (const e of exposed) {
+    const [port, proto = 'tcp'] = e.split('/');
+    const m = { hostIP: '', hostPort: 0, containerPort: Number(port), protocol: proto === 'udp' ? 'udp' : 'tcp' } as PortMapping;
+    if (!Number.isInteger(m.containerPort) || m.containerPort < 1 || m.containerPort > 65535) continue;
+    if (taken.some((t) => t.containerPort === m.containerPort && t.protocol === m.protocol)) continue;
+    out.push(m);
+  }
+  return out;
+}
+
+/** A free host port for the protocol, asked of the kernel (bind to port 0, read it, close). */
+function freePort(protocol: 'tcp' | 'udp', hostIP: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    if (protocol === 'tcp') {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen({ port: 0, host: hostIP || '0.0.0.0', exclusive: true }, () => {
+        const port = (s.address() as { port: number }).port;
+        s.close(() => resolve(port));
+      });
+    } else {
+      const s = createSocket(hostIP.includes(':') ? 'udp6' : 'udp4');
+      s.once('error', reject);
+      s.bind(0, hostIP || undefined, () => {
+        const port = s.address().port;
+        s.close(() => resolve(port));
+      });
+    }
+  });
+}
+
+/** The mappings with every host port 0 replaced by a free one. */
+export async function resolvePorts(ports: readonly PortMapping[]): Promise<PortMapping[]> {
+  const out: PortMapping[] = [];
+  for (const p of ports) out.push(p.hostPort === 0 ? { ...p, hostPort: await freePort(p.protocol, p.hostIP) } : { ...p });
+  return out;
+}
+
+/** docker's `port` line: `80/tcp -> 0.0.0.0:32768`. */
+export function formatPort(p: PortMapping): string {
+  const ip = p.hostIP || '0.0.0.0';
+  return `${p.containerPort}/${p.protocol} -> ${ip.includes(':') ? `[${ip}]` : ip}:${p.hostPort}`;
+}

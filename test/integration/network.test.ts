@@ -1,0 +1,311 @@
+/**
+ * Networking with real traffic: the default bridge with NAT, user networks where containers find each
+ * other by name and alias (also after restarts), published TCP and UDP ports reached from the host,
+ * --network container:, connect/disconnect, static addresses, DNS settings, concurrency, and teardown
+ * that leaves no veth, netns, lease or iptables rule behind.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
+import { join } from 'node:path';
+import { BERTH, REPO, rootBridge, setupEnv, type Env, type Result } from './helpers.ts';
+
+let env: Env;
+const SUBNET = '10.240.7.0/24';
+
+function ok(args: string[]): Result {
+  const r = env.berth(args);
+  assert.equal(r.code, 0, `berth ${args.join(' ')}\nexit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
+const runD = (args: string[]) => ok(['run', '-d', ...args]).stdout.trim();
+const inspect = (id: string, f: string) => ok(['inspect', '-f', f, id]).stdout.trim();
+
+/** GET http://host:port/path from this process. */
+function httpGet(host: string, port: number, path = '/'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = get({ host, port, path, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (b: Buffer) => (body += b.toString()));
+      res.on('end', () => resolve(body));
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout reaching ${host}:${port}`)));
+    req.on('error', reject);
+  });
+}
+
+/** Poll an HTTP server until it answers (busybox httpd takes a moment to bind). */
+async function httpEventually(host: string, port: number, path = '/'): Promise<string> {
+  let last: unknown;
+  for (let i = 0; i < 50; i++) {
+    try {
+      return await httpGet(host, port, path);
+    } catch (e) {
+      last = e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw last;
+}
+
+/** A container serving /www/index.html with busybox httpd on port 80. */
+function httpd(args: string[], body: string): string {
+  return runD([...args, 'busybox', 'sh', '-c', `mkdir -p /www && echo ${body} > /www/index.html && exec httpd -f -p 80 -h /www`]);
+}
+
+function hostLeaks(ids: string[]): string[] {
+  const out: string[] = [];
+  const ns = existsSync('/run/netns') ? readdirSync('/run/netns') : [];
+  const rules = spawnSync('iptables-save', [], { encoding: 'utf8' }).stdout;
+  for (const id of ids) {
+    if (ns.some((n) => n.includes(id.slice(0, 16)))) out.push(`netns of ${id.slice(0, 12)}`);
+    if (rules.includes(id)) out.push(`iptables rule naming ${id.slice(0, 12)}`);
+  }
+  const leases = join(env.root, 'cni', 'ipam');
+  for (const net of existsSync(leases) ? readdirSync(leases) : []) {
+    for (const f of readdirSync(join(leases, net))) {
+      if (/^\d+\.\d+\.\d+\.\d+$/.test(f) && ids.some((id) => spawnSync('cat', [join(leases, net, f)], { encoding: 'utf8' }).stdout.includes(id))) out.push(`lease ${f} on ${net}`);
+    }
+  }
+  return out;
+}
+
+before(() => {
+  env = setupEnv('network');
+  ok(['network', 'create', '--subnet', SUBNET, '--label', 'test=net', 'tnet']);
+});
+
+after(() => {
+  if (!env) return;
+  const ids = env.berth(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
+  if (ids.length) env.berth(['rm', '-f', ...ids]);
+  for (const n of ['tnet', 'tnet2', 'tint', 't6']) env.berth(['network', 'rm', n]);
+  env.berth(['network', 'rm', 'bridge']);
+  env.teardown();
+});
+
+test('the default bridge: an address in its subnet, a default route, NAT to the host side', () => {
+  // A test root's default network has a bridge and a /24 of its own (the default root's is berth0, 10.77.0.0/16).
+  const net = (JSON.parse(ok(['network', 'inspect', 'bridge']).stdout) as { IPAM: { Config: { Subnet: string; Gateway: string }[] }; Options: Record<string, string> }[])[0]!;
+  const { Subnet: subnet, Gateway: gwIp } = net.IPAM.Config[0]!;
+  assert.equal(net.Options['com.docker.network.bridge.name'], rootBridge(env.root));
+  const [base, prefix] = subnet.split('/');
+  const r = ok(['run', '--rm', 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0; ip route']);
+  assert.match(r.stdout, new RegExp(`eth0\\s+inet ${base!.split('.').slice(0, 3).join('\\.')}\\.\\d+/${prefix}`));
+  assert.match(r.stdout, new RegExp(`^default via ${gwIp.replace(/\./g, '\\.')} dev eth0`, 'm'));
+  const gw = ok(['run', '--rm', 'busybox', 'ping', '-c', '1', '-W', '2', gwIp]);
+  assert.match(gw.stdout, /1 packets received/);
+  // While a container runs, its address is masqueraded on the way out (the per-container chain).
+  const id = runD(['busybox', 'sleep', '300']);
+  try {
+    const ip = inspect(id, '{{.NetworkSettings.IPAddress}}');
+    const rules = spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout;
+    assert.match(rules, new RegExp(`-A POSTROUTING -s ${ip.replace(/\./g, '\\.')}/32 .*-j CNI-`), 'masquerade for the container');
+    assert.match(rules, new RegExp(`-d ${subnet.replace(/\./g, '\\.')} .*-j ACCEPT`));
+  } finally {
+    ok(['rm', '-f', id]);
+  }
+});
+
+test('on a user network, containers reach each other by name and alias; docker shapes in inspect', async () => {
+  const web = httpd(['--name', 'web', '--network', 'tnet', '--network-alias', 'www'], 'hello-by-name');
+  try {
+    const byName = ok(['run', '--rm', '--network', 'tnet', 'busybox', 'sh', '-c', 'for i in $(seq 50); do wget -qO- http://web/ 2>/dev/null && break; sleep 0.1; done']);
+    assert.equal(byName.stdout, 'hello-by-name\n');
+    const byAlias = ok(['run', '--rm', '--network', 'tnet', 'busybox', 'wget', '-qO-', 'http://www/']);
+    assert.equal(byAlias.stdout, 'hello-by-name\n');
+    const ns = JSON.parse(inspect(web, '{{json .NetworkSettings}}')) as { Networks: Record<string, { IPAddress: string; IPPrefixLen: number; Gateway: string; MacAddress: string; Aliases: string[] }> };
+    const n = ns.Networks.tnet!;
+    assert.match(n.IPAddress, /^10\.240\.7\.\d+$/);
+    assert.equal(n.IPPrefixLen, 24);
+    assert.equal(n.Gateway, '10.240.7.1');
+    assert.match(n.MacAddress, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+    assert.deepEqual(n.Aliases, ['www']);
+    const netInfo = JSON.parse(ok(['network', 'inspect', 'tnet']).stdout) as { Containers: Record<string, { Name: string; IPv4Address: string }>; IPAM: { Config: { Subnet: string }[] } }[];
+    assert.equal(netInfo[0]!.IPAM.Config[0]!.Subnet, SUBNET);
+    assert.equal(netInfo[0]!.Containers[web]!.IPv4Address, `${n.IPAddress}/24`);
+  } finally {
+    ok(['rm', '-f', web]);
+  }
+});
+
+test('names keep resolving across a restart, and peers see the new address', () => {
+  const a = runD(['--name', 'peer-a', '--network', 'tnet', 'busybox', 'sleep', '300']);
+  const b = runD(['--name', 'peer-b', '--network', 'tnet', 'busybox', 'sleep', '300']);
+  try {
+    const resolve = () => ok(['exec', a, 'sh', '-c', "awk '$2==\"peer-b\"{print $1}' /etc/hosts"]).stdout.trim();
+    const before = resolve();
+    assert.equal(before, inspect(b, '{{.NetworkSettings.Networks.tnet.IPAddress}}'));
+    // Take b's address with another container while b is down: b comes back with a new one.
+    ok(['stop', '-t', '0', b]);
+    const squatter = runD(['--network', 'tnet', '--ip', before, 'busybox', 'sleep', '300']);
+    ok(['start', b]);
+    const after = inspect(b, '{{.NetworkSettings.Networks.tnet.IPAddress}}');
+    assert.notEqual(after, before);
+    assert.equal(resolve(), after);
+    assert.match(ok(['exec', a, 'ping', '-c', '1', '-W', '2', 'peer-b']).stdout, /1 packets received/);
+    ok(['rm', '-f', squatter]);
+  } finally {
+    ok(['rm', '-f', a, b]);
+  }
+});
+
+test('-p publishes TCP on 127.0.0.1 and the bridge address; port and ps show it', async () => {
+  const id = httpd(['-p', '127.0.0.1:18081:80', '-p', '18082:80'], 'published');
+  try {
+    assert.equal(await httpEventually('127.0.0.1', 18081), 'published\n');
+    const gw = inspect(id, '{{.NetworkSettings.Gateway}}');
+    assert.equal(await httpEventually(gw, 18082), 'published\n');
+    assert.equal(ok(['port', id]).stdout, '80/tcp -> 127.0.0.1:18081\n80/tcp -> 0.0.0.0:18082\n');
+    assert.equal(ok(['port', id, '80/tcp']).stdout, '127.0.0.1:18081\n0.0.0.0:18082\n');
+    assert.match(ok(['ps', '--format', '{{.Ports}}']).stdout, /127\.0\.0\.1:18081->80\/tcp, 0\.0\.0\.0:18082->80\/tcp/);
+    // From another network namespace: a second container reaches the host's published port.
+    const other = ok(['run', '--rm', 'busybox', 'wget', '-qO-', `http://${gw}:18082/`]);
+    assert.equal(other.stdout, 'published\n');
+  } finally {
+    ok(['rm', '-f', id]);
+  }
+});
+
+test('-p …/udp carries datagrams; -P publishes the image EXPOSE list on free ports', async () => {
+  // busybox's nc has no UDP: a tiny static echo server, compiled here, answers instead.
+  const bin = mkdtempSync('/tmp/berth-udp-');
+  const cc = spawnSync('gcc', ['-static', '-O2', '-o', join(bin, 'udp-echo'), join(REPO, 'test', 'fixtures', 'udp-echo.c')], { encoding: 'utf8' });
+  assert.equal(cc.status, 0, cc.stderr);
+  const id = runD(['-p', '127.0.0.1:18083:9999/udp', '-v', `${bin}:/t:ro`, 'busybox', '/t/udp-echo', '9999']);
+  try {
+    const sock = createSocket('udp4');
+    let t: NodeJS.Timeout | undefined;
+    const reply = await new Promise<string>((resolve, reject) => {
+      t = setInterval(() => sock.send('ping-udp', 18083, '127.0.0.1'), 200);
+      sock.on('message', (m) => resolve(m.toString()));
+      setTimeout(() => reject(new Error('no UDP reply')), 8000).unref();
+    }).finally(() => {
+      clearInterval(t);
+      sock.close();
+    });
+    assert.equal(reply, 'ping-udp');
+  } finally {
+    ok(['rm', '-f', id]);
+    rmSync(bin, { recursive: true, force: true });
+  }
+  const tar = join(env.root, 'exp.tar');
+  assert.equal(spawnSync('bash', [join(REPO, 'scripts', 'mkimage-busybox'), tar]).status, 0);
+  ok(['import', '--change', 'EXPOSE 80', '--change', 'EXPOSE 53/udp', '--change', 'CMD ["sh"]', tar, 'exposer']);
+  const p = runD(['-P', 'exposer', 'sleep', '300']);
+  try {
+    const lines = ok(['port', p]).stdout.split('\n').filter(Boolean).sort();
+    assert.equal(lines.length, 2);
+    assert.match(lines[0]!, /^53\/udp -> 0\.0\.0\.0:\d+$/);
+    assert.match(lines[1]!, /^80\/tcp -> 0\.0\.0\.0:\d+$/);
+  } finally {
+    ok(['rm', '-f', p]);
+    ok(['rmi', 'exposer']);
+  }
+});
+
+test('--network container:, none and host', () => {
+  const a = runD(['busybox', 'sleep', '300']);
+  try {
+    const ipA = inspect(a, '{{.NetworkSettings.IPAddress}}');
+    const joined = ok(['run', '--rm', '--network', `container:${a}`, 'busybox', 'ip', '-4', '-o', 'addr', 'show', 'eth0']);
+    assert.match(joined.stdout, new RegExp(`inet ${ipA.replace(/\./g, '\\.')}/`));
+  } finally {
+    ok(['rm', '-f', a]);
+  }
+  assert.equal(ok(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ls /sys/class/net']).stdout, 'lo\n');
+  const host = ok(['run', '--rm', '--network', 'host', 'busybox', 'cat', '/proc/net/dev']).stdout;
+  assert.equal(host.split('\n').length, spawnSync('cat', ['/proc/net/dev'], { encoding: 'utf8' }).stdout.split('\n').length);
+});
+
+test('--ip, --mac-address, --hostname, --dns, --dns-search, --add-host', () => {
+  const r = ok([
+    'run', '--rm', '--network', 'tnet', '--ip', '10.240.7.77', '--mac-address', '02:42:0a:f0:07:4d', '--hostname', 'h1',
+    '--dns', '10.0.0.53', '--dns-search', 'example.test', '--add-host', 'db.local:10.1.2.3',
+    'busybox', 'sh', '-c', 'ip -4 -o addr show eth0; cat /sys/class/net/eth0/address; hostname; cat /etc/resolv.conf /etc/hosts',
+  ]);
+  assert.match(r.stdout, /inet 10\.240\.7\.77\/24/);
+  assert.match(r.stdout, /^02:42:0a:f0:07:4d$/m);
+  assert.match(r.stdout, /^h1$/m);
+  assert.match(r.stdout, /^nameserver 10\.0\.0\.53$/m);
+  assert.match(r.stdout, /^search example\.test$/m);
+  assert.match(r.stdout, /^10\.1\.2\.3\s+db\.local$/m);
+  assert.match(r.stdout, /^10\.240\.7\.77\s+h1/m);
+  const bad = env.berth(['run', '--rm', '--ip', '10.77.9.9', 'busybox', 'true']);
+  assert.equal(bad.code, 125);
+  assert.match(bad.stderr, /user specified IP address is supported on user defined networks only/);
+  const out = env.berth(['run', '--rm', '--network', 'tnet', '--ip', '10.9.9.9', 'busybox', 'true']);
+  assert.match(out.stderr, /not in the subnet of network tnet/);
+});
+
+test('connect and disconnect a running container', () => {
+  ok(['network', 'create', '--subnet', '10.240.8.0/24', 'tnet2']);
+  const id = runD(['--network', 'tnet', 'busybox', 'sleep', '300']);
+  try {
+    ok(['network', 'connect', '--alias', 'second', 'tnet2', id]);
+    assert.match(ok(['exec', id, 'ip', '-4', '-o', 'addr', 'show', 'eth1']).stdout, /inet 10\.240\.8\.\d+\/24/);
+    const other = ok(['run', '--rm', '--network', 'tnet2', 'busybox', 'ping', '-c', '1', '-W', '2', 'second']);
+    assert.match(other.stdout, /1 packets received/);
+    ok(['network', 'disconnect', 'tnet2', id]);
+    assert.notEqual(env.berth(['exec', id, 'ip', 'link', 'show', 'eth1']).code, 0);
+    const rm = env.berth(['network', 'rm', 'tnet']);
+    assert.equal(rm.code, 1);
+    assert.match(rm.stderr, /has active endpoints/);
+  } finally {
+    ok(['rm', '-f', id]);
+  }
+  ok(['network', 'rm', 'tnet2']);
+});
+
+test('30 parallel starts get 30 distinct addresses; rm leaves no netns, lease or rule', async () => {
+  const runs = await Promise.all(Array.from({ length: 30 }, () => env.berthAsync(['run', '-d', '--network', 'tnet', 'busybox', 'sleep', '300'])));
+  for (const r of runs) assert.equal(r.code, 0, r.stderr);
+  const ids = runs.map((r) => r.stdout.trim());
+  const ips = ids.map((id) => inspect(id, '{{.NetworkSettings.Networks.tnet.IPAddress}}'));
+  assert.equal(new Set(ips).size, 30, `distinct: ${ips.join(' ')}`);
+  ok(['rm', '-f', ...ids]);
+  assert.deepEqual(hostLeaks(ids), []);
+});
+
+test('a CLI killed during start leaves no address taken for good', async () => {
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const id = ok(['create', '--network', 'tnet', 'busybox', 'sleep', '300']).stdout.trim();
+    ids.push(id);
+    const child = spawn(BERTH, ['--root', env.root, 'start', id], { stdio: 'ignore' });
+    const closed = new Promise((r) => child.on('close', r));
+    await new Promise((r) => setTimeout(r, 60 + i * 40));
+    child.kill('SIGKILL');
+    await closed;
+  }
+  // The next command repairs what the killed ones left; removing them frees every address.
+  ok(['ps', '-a']);
+  ok(['rm', '-f', ...ids]);
+  assert.deepEqual(hostLeaks(ids), []);
+});
+
+test('internal, IPv6 and MTU networks; bad network input', () => {
+  ok(['network', 'create', '--internal', '--subnet', '10.240.9.0/24', '-o', 'com.docker.network.driver.mtu=1400', 'tint']);
+  const r = ok(['run', '--rm', '--network', 'tint', 'busybox', 'sh', '-c', 'ip route; cat /sys/class/net/eth0/mtu']);
+  assert.doesNotMatch(r.stdout, /^default/m, 'an internal network has no way out');
+  assert.match(r.stdout, /^1400$/m);
+  ok(['network', 'create', '--ipv6', '--subnet', 'fd00:b7::/64', 't6']);
+  const v6 = ok(['run', '--rm', '--network', 't6', 'busybox', 'ip', '-6', '-o', 'addr', 'show', 'eth0']);
+  assert.match(v6.stdout, /inet6 fd00:b7::[0-9a-f:]+\/64 scope global/);
+  for (const [args, why] of [
+    [['network', 'create', '--subnet', '10.240.7.128/25', 'overlap'], /Pool overlaps/],
+    [['network', 'create', '--subnet', '10.240.10.1/24', 'hostbits'], /host bits are set/],
+    [['network', 'create', 'tnet'], /already exists/],
+    [['network', 'rm', 'host'], /pre-defined network/],
+    [['run', '--rm', '--network', 'nosuchnet', 'busybox', 'true'], /network nosuchnet not found/],
+  ] as const) {
+    const e = env.berth([...args]);
+    assert.notEqual(e.code, 0);
+    assert.match(e.stderr, why);
+  }
+  const ls = ok(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']).stdout;
+  assert.match(ls, /^bridge bridge\nhost host\nnone null\n/);
+});
