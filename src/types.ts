@@ -169,8 +169,11 @@ export interface Isolation {
   pid: NamespaceMode;
   ipc: IpcMode;
   uts: NamespaceMode;
-  /** `bridge` (its own namespace wired to Networking.networks, the default), `none`, host, or a container's. */
-  network: NamespaceMode | 'none' | 'bridge';
+  /**
+   * `bridge` (its own namespace wired to Networking.networks, the default), `none`, host, a container's,
+   * or `ns:<path>`: a network namespace someone else made and wires (the seeds' NamespacePath).
+   */
+  network: NamespaceMode | 'none' | 'bridge' | `ns:${string}`;
   cgroupns: 'private' | 'host';
   /** /dev/shm size in bytes. */
   shmSize: number;

@@ -207,12 +207,21 @@ test('-p …/udp carries datagrams; -P publishes the image EXPOSE list on free p
   }
 });
 
-test('--network container:, none and host', () => {
-  const a = runD(['busybox', 'sleep', '300']);
+test('--network container:, ns:, none and host', () => {
+  // A serves on its loopback only: a container sharing its namespace reaches it there.
+  const a = runD(['busybox', 'sh', '-c', 'mkdir -p /www && echo on-lo > /www/index.html && exec httpd -f -p 127.0.0.1:80 -h /www']);
   try {
     const ipA = inspect(a, '{{.NetworkSettings.IPAddress}}');
-    const joined = ok(['run', '--rm', '--network', `container:${a}`, 'busybox', 'ip', '-4', '-o', 'addr', 'show', 'eth0']);
+    const joined = ok(['run', '--rm', '--network', `container:${a}`, 'busybox', 'sh', '-c',
+      'ip -4 -o addr show eth0; for i in $(seq 50); do wget -qO- http://127.0.0.1/ 2>/dev/null && break; sleep 0.1; done']);
     assert.match(joined.stdout, new RegExp(`inet ${ipA.replace(/\./g, '\\.')}/`));
+    assert.match(joined.stdout, /^on-lo$/m);
+    // ns:<path> joins a namespace by its file, here the one the engine named for A.
+    const byPath = ok(['run', '--rm', '--network', `ns:/run/netns/berth-${a.slice(0, 16)}`, 'busybox', 'wget', '-qO-', 'http://127.0.0.1/']);
+    assert.equal(byPath.stdout, 'on-lo\n');
+    const bad = env.berth(['run', '--rm', '--network', 'ns:/etc/passwd', 'busybox', 'true']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.stderr, /is not a network namespace/);
   } finally {
     ok(['rm', '-f', a]);
   }

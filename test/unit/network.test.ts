@@ -216,3 +216,21 @@ test('releaseOrphanLeases and leaseResult read host-local’s lease files', () =
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('parsePublish: docker forms, ranges, UDP, IPv6 host addresses, and errors', async () => {
+  const { parsePublish, publishAll, formatPort } = await import('../../src/network/ports.ts');
+  const m = (hostIP: string, hostPort: number, containerPort: number, protocol: 'tcp' | 'udp' = 'tcp') => ({ hostIP, hostPort, containerPort, protocol });
+  assert.deepEqual(parsePublish('80'), [m('', 0, 80)]);
+  assert.deepEqual(parsePublish('8080:80'), [m('', 8080, 80)]);
+  assert.deepEqual(parsePublish('127.0.0.1:8080:80/udp'), [m('127.0.0.1', 8080, 80, 'udp')]);
+  assert.deepEqual(parsePublish('127.0.0.1::80'), [m('127.0.0.1', 0, 80)]);
+  assert.deepEqual(parsePublish('[::1]:8080:80'), [m('::1', 8080, 80)]);
+  assert.deepEqual(parsePublish('9000-9001:80-81'), [m('', 9000, 80), m('', 9001, 81)]);
+  assert.deepEqual(parsePublish('7000-7002'), [m('', 0, 7000), m('', 0, 7001), m('', 0, 7002)]);
+  for (const bad of ['0', '70000', '1:2:3:4', '80/sctp', 'x:80:80', '9000-9002:80-81', '81-80', '']) {
+    assert.throws(() => parsePublish(bad), InvalidArgument, bad);
+  }
+  assert.deepEqual(publishAll(['80/tcp', '53/udp', '443'], [m('', 8080, 80)]), [m('', 0, 53, 'udp'), m('', 0, 443)]);
+  assert.equal(formatPort(m('', 32768, 80)), '80/tcp -> 0.0.0.0:32768');
+  assert.equal(formatPort(m('::1', 8080, 80)), '80/tcp -> [::1]:8080');
+});

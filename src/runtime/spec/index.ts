@@ -123,7 +123,8 @@ function namespaces(iso: Isolation, ctx: SpecContext): OciNamespace[] {
   const ns: OciNamespace[] = [];
   const add = (type: NamespaceType, mode: string) => {
     if (mode === 'host') return;
-    const path = type === 'network' && ctx.netnsPath ? ctx.netnsPath : ctx.namespacePaths?.[type];
+    const given = mode.startsWith('ns:') ? mode.slice(3) : undefined;
+    const path = given ?? (type === 'network' && ctx.netnsPath ? ctx.netnsPath : ctx.namespacePaths?.[type]);
     ns.push(path ? { type, path } : { type });
   };
   add('pid', iso.pid);
@@ -142,7 +143,7 @@ function isolationMounts(iso: Isolation, ctx: SpecContext, mounts: OciMount[]): 
   return mounts.map((m) => {
     // sysfs may only be mounted by the user namespace that owns the network namespace: a mapped container
     // joining a netns the engine made gets the host's /sys bound read-only instead (as podman does).
-    if (m.type === 'sysfs' && iso.userns && (ctx.netnsPath || ctx.namespacePaths?.network)) {
+    if (m.type === 'sysfs' && iso.userns && (ctx.netnsPath || ctx.namespacePaths?.network || iso.network.startsWith('ns:'))) {
       return { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro', 'rprivate'] };
     }
     // A privileged container may write /sys and its cgroups, as docker's.
