@@ -6,10 +6,18 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from './engine.ts';
+import { treeSize } from '../sys/du.ts';
 
 export interface Change {
   kind: 'A' | 'C' | 'D';
   path: string;
+}
+
+/** docker's SizeRw (the container's own files) and SizeRootFs (those plus the image's). */
+export function containerSizes(engine: Engine, ref: string): { rw: number; rootFs: number } {
+  const row = engine.find(ref);
+  const rw = treeSize(join(engine.dir(row.id), 'diff'));
+  return { rw, rootFs: rw + (engine.images.repo.get(row.imageId)?.size ?? 0) };
 }
 
 /** Kind 0/1/2 in docker's API (`Kind`): changed, added, deleted. */

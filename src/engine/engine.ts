@@ -3,7 +3,7 @@
  * Stored state is a cache of the truth (conmon's exit file, the pid's identity, the runtime); every verb
  * re-checks it under the container's lock before acting.
  */
-import { chmodSync, existsSync, lchownSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Conflict,
@@ -18,8 +18,6 @@ import { ImageStore } from '../image/store.ts';
 import type { RuntimeDriver } from '../runtime/driver.ts';
 import { OciDriver } from '../runtime/oci.ts';
 import { cgroupInfo, chooseRuntime, probeRuntimes, type CgroupInfo, type RuntimeCandidate } from '../runtime/probe.ts';
-import { buildSpec } from '../runtime/spec/index.ts';
-import { readHostRlimits } from '../runtime/spec/rlimits.ts';
 import { ContainerRepo, type ContainerRow } from '../store/containers.ts';
 import { openDb, type Db } from '../store/db.ts';
 import { ImageRepo } from '../store/images.ts';
@@ -27,14 +25,12 @@ import { ExecRepo, type ExecSessionRow } from '../store/exec-sessions.ts';
 import { VolumeRepo } from '../store/volumes.ts';
 import { NetworkRepo } from '../store/networks.ts';
 import { VolumeStore } from '../volume/store.ts';
-import { dropVolumes, ensureVolumes, releaseVolumes, removeAnonymousVolumes, resolveMounts } from './volumes.ts';
+import { dropVolumes, ensureVolumes, removeAnonymousVolumes } from './volumes.ts';
 import { inheritMounts } from './mounts.ts';
-import { sharedNamespaces } from './isolation.ts';
 import { findNetwork } from './networks.ts';
-import { etcMounts, refreshPeers, rewriteHosts, setupNetworks, sweepNetworkOrphans, teardownNetworks } from './network-attach.ts';
-import { mappedLowerDirs, toHost } from './userns-rootfs.ts';
+import { refreshPeers, sweepNetworkOrphans } from './network-attach.ts';
+import { bringUp, lowerDirsFor, tearDown } from './bundle.ts';
 import type { ImageRow } from '../store/images.ts';
-import { isMounted, mountFs, mountOverlay, unmount } from '../sys/mount.ts';
 import { trace } from '../sys/trace.ts';
 import { initBinary, launcher, readPid } from './host.ts';
 import { sleep, waitUntil } from './wait.ts';
@@ -444,25 +440,23 @@ export class Engine {
     return this.containers.get(id)!;
   }
 
-  /**
-   * The overlay's lower dirs for a container: the image's layers, or for a user-namespaced container its
-   * own copies shifted into its id range (with its upper dir owned by its root).
-   */
-  async lowerDirsFor(row: ContainerRow, img: ImageRow): Promise<string[]> {
-    const userns = row.config.isolation?.userns;
-    if (!userns) return this.images.lowerDirs(img);
-    const d = this.dir(row.id);
-    // The runtime mounts the rootfs as the namespace's root, a host id without rights on 0700 dirs:
-    // let it pass through (not list) the engine's directories on the way.
-    for (const p of [this.root, join(this.root, 'containers'), d, join(this.root, 'volumes')]) {
-      if (existsSync(p)) chmodSync(p, 0o711);
-    }
-    lchownSync(join(d, 'diff'), toHost(0, userns.uidMappings), toHost(0, userns.gidMappings));
-    return mappedLowerDirs(d, this.images.lowerDirs(img), userns.uidMappings, userns.gidMappings);
+  /** Mount, wire and create the runtime's container (src/engine/bundle.ts). */
+  private async init(row: ContainerRow, drv: RuntimeDriver, opts: StartOptions): Promise<void> {
+    await bringUp(this, row, drv, opts);
   }
 
-  /** A container by full id, brought up to date; undefined when there is none. */
-  private lookupSynced(id: string): ContainerRow | undefined {
+  /** Undo the runtime side of a container (src/engine/bundle.ts). */
+  private async teardownRuntime(row: ContainerRow, runtimeToo = false): Promise<void> {
+    await tearDown(this, row, runtimeToo);
+  }
+
+  /** The overlay's lower dirs for a container (src/engine/bundle.ts). */
+  lowerDirsFor(row: ContainerRow, img: ImageRow): Promise<string[]> {
+    return lowerDirsFor(this, row, img);
+  }
+
+  /** A container by full id, brought up to date; undefined when there is none. (Internal to src/engine.) */
+  lookupSynced(id: string): ContainerRow | undefined {
     const r = this.containers.get(id);
     return r ? this.sync(r) : undefined;
   }
@@ -521,118 +515,8 @@ export class Engine {
     });
   }
 
-  /**
-   * Mount the rootfs, write the bundle and create the runtime's container under conmon. conmon is
-   * spawned first and waits on its start pipe, so its start-up overlaps the mount and the spec.
-   */
-  private async init(row: ContainerRow, drv: RuntimeDriver, opts: StartOptions): Promise<void> {
-    const d = this.dir(row.id);
-    const img = this.images.repo.get(row.imageId);
-    if (!img) throw new RuntimeFailure(`image ${row.imageId.slice(0, 12)} of container ${row.name} is gone`);
-    for (const f of ['oom', 'oci-log', 'pidfile', 'conmon.pid', `exit/${row.id}`]) rmSync(join(d, f), { force: true });
-    let ready!: { resolve: () => void; reject: (e: unknown) => void };
-    const bundleReady = new Promise<void>((resolve, reject) => (ready = { resolve, reject }));
-    const exitCommand = opts.attached || this.exitCommand.length === 0 ? undefined : [...this.exitCommand, 'container', 'cleanup', row.id];
-    trace('init: conmon');
-    const created = drv.create({
-      id: row.id,
-      bundle: d,
-      exitDir: join(d, 'exit'),
-      logPath: (row.config.logDriver ?? 'k8s-file') === 'k8s-file' ? this.logPath(row.id) : null,
-      logDriver: row.config.logDriver === 'journald' ? 'journald' : 'none',
-      logSizeMax: row.config.logSizeMax,
-      tty: row.config.tty,
-      stdin: row.config.openStdin,
-      // docker closes stdin when the client goes only for StdinOnce without a terminal (`run -i`, piped).
-      leaveStdinOpen: !(row.config.stdinOnce && !row.config.tty),
-      exitCommand,
-      bundleReady,
-      noCgroups: row.config.cgroups === 'disabled',
-      preserveFds: opts.preserveFds,
-    });
-    created.catch(() => {}); // awaited below; a failure before that is not unhandled
-    // The network (netns, CNI plugins) does not need the rootfs: wire it while the overlay mounts.
-    const bridged = row.config.isolation?.network === 'bridge';
-    const ownNetns = bridged && !!row.config.isolation?.userns; // wired after the runtime made the netns
-    const networked = bridged && !ownNetns ? setupNetworks(this, row) : Promise.resolve(undefined);
-    networked.catch(() => {});
-    try {
-      await mountOverlay(await this.lowerDirsFor(row, img), join(d, 'diff'), join(d, 'work'), join(d, 'rootfs'));
-      this.containers.update(row.id, { mounted: true });
-      trace('init: mounted');
-      const cg = this.cgroups();
-      const mounts = await resolveMounts(this, row, join(d, 'rootfs'));
-      const netnsPath = (await networked)?.netns;
-      trace('init: networks');
-      const extraMounts = etcMounts(this, this.containers.get(row.id)!);
-      const iso = row.config.isolation;
-      const shmDir = (id: string) => join(this.dir(id), 'shm');
-      const shared = iso ? sharedNamespaces(iso, (id) => this.lookupSynced(id), shmDir) : {};
-      if (iso?.ipc === 'shareable') {
-        mkdirSync(shmDir(row.id), { recursive: true, mode: 0o711 });
-        if (!isMounted(shmDir(row.id))) await mountFs('tmpfs', 'shm', shmDir(row.id), `nosuid,nodev,noexec,mode=1777,size=${iso.shmSize}`);
-        shared.shmSource = shmDir(row.id);
-      }
-      const spec = buildSpec({ ...row.config, mounts }, {
-        ...shared,
-        netnsPath,
-        extraMounts,
-        rootfs: join(d, 'rootfs'),
-        cgroupsPath: this.cgroupPath(row),
-        cgroupVersion: cg.version,
-        hostRlimits: readHostRlimits(),
-        initPath: row.config.init ? initBinary() : undefined,
-        hooks: loadHooks(this.hooksDir(), row.config),
-      });
-      if (!spec.hostname && spec.linux.namespaces.some((n) => n.type === 'uts')) spec.hostname = row.id.slice(0, 12);
-      writeFileSync(join(d, 'config.json'), JSON.stringify(spec));
-      await this.options.hooks?.preStart?.(row);
-      ready.resolve();
-    } catch (e) {
-      // Let a network setup still in flight finish, so the caller's teardown sees all it made.
-      await networked.catch(() => {});
-      ready.reject(e);
-      throw e;
-    }
-    const c = await created;
-    trace('init: created');
-    if (ownNetns) {
-      try {
-        await setupNetworks(this, row, c.pid);
-        rewriteHosts(this, this.containers.get(row.id)!);
-      } catch (e) {
-        await this.driverFor(row)?.delete(row.id, true).catch(() => {});
-        throw e;
-      }
-    }
-    this.containers.update(row.id, {
-      pid: c.pid,
-      pidStart: procStartTime(c.pid) ?? 0,
-      conmonPid: c.conmonPid,
-      conmonStart: procStartTime(c.conmonPid) ?? 0,
-    });
-  }
-
-  /** Undo the runtime side of a container: the runtime's record, conmon, the rootfs mount. */
-  private async teardownRuntime(row: ContainerRow, runtimeToo = false): Promise<void> {
-    // Independent of each other: the runtime's record and cgroup, our rootfs mount, the networks.
-    const fresh = this.containers.get(row.id);
-    const parts: Promise<unknown>[] = [unmount(join(this.dir(row.id), 'rootfs'), row.mounted)];
-    if (fresh?.net.netns) parts.push(teardownNetworks(this, fresh));
-    if (runtimeToo || row.conmonPid !== 0 || row.pid !== 0 || row.state !== 'created') {
-      trace('teardown: runtime delete, unmount');
-      parts.push(this.driverFor(row)?.delete(row.id, true) ?? Promise.resolve());
-    }
-    await Promise.all(parts);
-    if (row.config.isolation?.ipc === 'shareable') await unmount(join(this.dir(row.id), 'shm'));
-    if (row.config.mounts.some((m) => m.type === 'volume')) await releaseVolumes(this, row);
-    trace('teardown: done');
-    // conmon is not waited for: it may be running our exit command, which waits for this very lock.
-    // conmonPid stays: it names the last run's monitor, which remove waits for.
-    this.containers.update(row.id, { mounted: false, pid: 0, pidStart: 0 });
-  }
-
-  private driverFor(row: ContainerRow): RuntimeDriver | undefined {
+  /** The container's runtime driver, or undefined when it cannot be had now. (Internal to src/engine.) */
+  driverFor(row: ContainerRow): RuntimeDriver | undefined {
     try {
       return this.driver(row.config.runtime);
     } catch {

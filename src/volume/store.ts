@@ -9,6 +9,7 @@ import { InvalidArgument, NoSuchVolume, RuntimeFailure } from '../errors.ts';
 import type { VolumeRepo, VolumeRow } from '../store/volumes.ts';
 import { isMounted, mountFs, unmount } from '../sys/mount.ts';
 import { run } from '../sys/run.ts';
+import { treeSize } from '../sys/du.ts';
 
 export interface VolumeCreateOptions {
   /** Default: a new 64-hex name (an anonymous volume). */
@@ -131,20 +132,7 @@ export class VolumeStore {
 
   /** Bytes of regular files in the volume's data (what removing it reclaims). */
   size(name: string): number {
-    let total = 0;
-    const walk = (dir: string) => {
-      for (const e of readdirSync(dir, { withFileTypes: true })) {
-        const p = join(dir, e.name);
-        if (e.isDirectory()) walk(p);
-        else if (e.isFile()) total += lstatSync(p).size;
-      }
-    };
-    try {
-      walk(this.mountpoint(name));
-    } catch {
-      // a volume whose data went away under us reclaims nothing more
-    }
-    return total;
+    return treeSize(this.mountpoint(name));
   }
 
   /** Delete the volume's data and record. The caller has checked that no container uses it. */

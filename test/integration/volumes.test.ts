@@ -189,5 +189,11 @@ test('diff lists added, changed and deleted paths from the upper dir', () => {
   ok(['run', '--name', 'differ', 'busybox', 'sh', '-c', 'echo a > /tmp/new; echo x >> /etc/passwd; rm /etc/group']);
   const r = ok(['diff', 'differ']);
   assert.equal(r.stdout, 'C /etc\nD /etc/group\nC /etc/passwd\nC /tmp\nA /tmp/new\n');
+  // Sizes come from the same upper dir: /tmp/new (2 bytes) plus the copied-up /etc/passwd.
+  const passwdAfter = Number(ok(['run', '--rm', 'busybox', 'stat', '-c', '%s', '/etc/passwd']).stdout) + 2; // 'x\n' appended
+  const sizes = JSON.parse(ok(['inspect', '-s', '-f', '{{json .}}', 'differ']).stdout) as { SizeRw: number; SizeRootFs: number };
+  assert.equal(sizes.SizeRw, passwdAfter + 2);
+  assert.ok(sizes.SizeRootFs > 1_000_000, 'the image (busybox is ~2 MB) is part of the virtual size');
+  assert.match(ok(['ps', '-a', '-s', '--filter', 'name=differ', '--format', '{{.Size}}']).stdout, new RegExp(`^${passwdAfter + 2}B \\(virtual [\\d.]+MB\\)\n$`));
   ok(['rm', 'differ']);
 });

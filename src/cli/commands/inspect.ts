@@ -4,6 +4,7 @@ import { engineFor, parse, report, type Command } from '../common.ts';
 import { renderTemplate } from '../format.ts';
 import { inspectJson } from '../../engine/inspect.ts';
 import { imageInspectJson } from '../../engine/image-inspect.ts';
+import { containerSizes } from '../../engine/diff.ts';
 import { InvalidArgument, NotFound } from '../../errors.ts';
 import type { Engine } from '../../engine/engine.ts';
 import type { Globals } from '../main.ts';
@@ -47,11 +48,17 @@ export async function main(argv: string[], g: Globals, kind = ''): Promise<numbe
   try {
     for (const ref of p.args) {
       try {
+        const container = (r: string) => {
+          const j = containerJson(engine, r);
+          if (!p.flags.size) return j;
+          const s = containerSizes(engine, r);
+          return { ...j, SizeRw: s.rw, SizeRootFs: s.rootFs };
+        };
         if (type === 'image') out.push(imageInspectJson(engine, ref));
-        else if (type === 'container') out.push(containerJson(engine, ref));
+        else if (type === 'container') out.push(container(ref));
         else {
           try {
-            out.push(containerJson(engine, ref));
+            out.push(container(ref));
           } catch (e) {
             if (!(e instanceof NotFound)) throw e;
             out.push(imageInspectJson(engine, ref));

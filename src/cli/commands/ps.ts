@@ -1,8 +1,9 @@
 /** `berth ps [-a] [-q] [--no-trunc] [--filter k=v] [--format T] [-n N] [-l]` */
 import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
-import { formatRows, humanDuration, renderTemplate } from '../format.ts';
+import { formatRows, humanDuration, humanSize, renderTemplate } from '../format.ts';
 import { psSummary } from '../../engine/inspect.ts';
+import { containerSizes } from '../../engine/diff.ts';
 import type { ContainerRow } from '../../store/containers.ts';
 import { InvalidArgument } from '../../errors.ts';
 import type { Globals } from '../main.ts';
@@ -81,8 +82,10 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     const trunc = !p.flags['no-trunc'];
     const items = rows.map((r) => {
       const s = psSummary(r, humanDuration);
+      const size = p.flags.size ? containerSizes(engine, r.id) : undefined;
       return {
         ...s,
+        ...(size ? { Size: `${humanSize(size.rw)} (virtual ${humanSize(size.rootFs)})` } : {}),
         ID: trunc ? s.ID.slice(0, 12) : s.ID,
         Command: JSON.stringify(trunc && s.Command.length > 20 ? `${s.Command.slice(0, 19)}…` : s.Command),
       };
@@ -96,7 +99,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
       for (const i of items) process.stdout.write(`${renderTemplate('{{json .}}', i)}\n`);
       return 0;
     }
-    process.stdout.write(formatRows(format || undefined, DEFAULT, HEADERS, items));
+    process.stdout.write(formatRows(format || undefined, p.flags.size ? `${DEFAULT}\t{{.Size}}` : DEFAULT, HEADERS, items));
     return 0;
   });
 }

@@ -1,0 +1,152 @@
+/**
+ * The runtime side of a container's life: bringing it up (the overlay mounted, volumes and networks
+ * wired, the OCI bundle written, the runtime's container created under conmon) and tearing it down.
+ * The Engine calls these under the container's lock.
+ */
+import { chmodSync, existsSync, lchownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RuntimeFailure } from '../errors.ts';
+import type { RuntimeDriver } from '../runtime/driver.ts';
+import { buildSpec } from '../runtime/spec/index.ts';
+import { readHostRlimits } from '../runtime/spec/rlimits.ts';
+import type { ContainerRow } from '../store/containers.ts';
+import type { ImageRow } from '../store/images.ts';
+import { isMounted, mountFs, mountOverlay, unmount } from '../sys/mount.ts';
+import { procStartTime } from '../sys/proc.ts';
+import { trace } from '../sys/trace.ts';
+import type { Engine, StartOptions } from './engine.ts';
+import { loadHooks } from './hooks.ts';
+import { initBinary } from './host.ts';
+import { sharedNamespaces } from './isolation.ts';
+import { etcMounts, rewriteHosts, setupNetworks, teardownNetworks } from './network-attach.ts';
+import { mappedLowerDirs, toHost } from './userns-rootfs.ts';
+import { releaseVolumes, resolveMounts } from './volumes.ts';
+
+/**
+ * Mount the rootfs, write the bundle and create the runtime's container under conmon. conmon is
+ * spawned first and waits on its start pipe, so its start-up overlaps the mount and the spec.
+ */
+export async function bringUp(engine: Engine, row: ContainerRow, drv: RuntimeDriver, opts: StartOptions): Promise<void> {
+  const d = engine.dir(row.id);
+  const img = engine.images.repo.get(row.imageId);
+  if (!img) throw new RuntimeFailure(`image ${row.imageId.slice(0, 12)} of container ${row.name} is gone`);
+  for (const f of ['oom', 'oci-log', 'pidfile', 'conmon.pid', `exit/${row.id}`]) rmSync(join(d, f), { force: true });
+  let ready!: { resolve: () => void; reject: (e: unknown) => void };
+  const bundleReady = new Promise<void>((resolve, reject) => (ready = { resolve, reject }));
+  const exitCommand = opts.attached || engine.exitCommand.length === 0 ? undefined : [...engine.exitCommand, 'container', 'cleanup', row.id];
+  trace('init: conmon');
+  const created = drv.create({
+    id: row.id,
+    bundle: d,
+    exitDir: join(d, 'exit'),
+    logPath: (row.config.logDriver ?? 'k8s-file') === 'k8s-file' ? engine.logPath(row.id) : null,
+    logDriver: row.config.logDriver === 'journald' ? 'journald' : 'none',
+    logSizeMax: row.config.logSizeMax,
+    tty: row.config.tty,
+    stdin: row.config.openStdin,
+    // docker closes stdin when the client goes only for StdinOnce without a terminal (`run -i`, piped).
+    leaveStdinOpen: !(row.config.stdinOnce && !row.config.tty),
+    exitCommand,
+    bundleReady,
+    noCgroups: row.config.cgroups === 'disabled',
+    preserveFds: opts.preserveFds,
+  });
+  created.catch(() => {}); // awaited below; a failure before that is not unhandled
+  // The network (netns, CNI plugins) does not need the rootfs: wire it while the overlay mounts.
+  const bridged = row.config.isolation?.network === 'bridge';
+  const ownNetns = bridged && !!row.config.isolation?.userns; // wired after the runtime made the netns
+  const networked = bridged && !ownNetns ? setupNetworks(engine, row) : Promise.resolve(undefined);
+  networked.catch(() => {});
+  try {
+    await mountOverlay(await lowerDirsFor(engine, row, img), join(d, 'diff'), join(d, 'work'), join(d, 'rootfs'));
+    engine.containers.update(row.id, { mounted: true });
+    trace('init: mounted');
+    const cg = engine.cgroups();
+    const mounts = await resolveMounts(engine, row, join(d, 'rootfs'));
+    const netnsPath = (await networked)?.netns;
+    trace('init: networks');
+    const extraMounts = etcMounts(engine, engine.containers.get(row.id)!);
+    const iso = row.config.isolation;
+    const shmDir = (id: string) => join(engine.dir(id), 'shm');
+    const shared = iso ? sharedNamespaces(iso, (id) => engine.lookupSynced(id), shmDir) : {};
+    if (iso?.ipc === 'shareable') {
+      mkdirSync(shmDir(row.id), { recursive: true, mode: 0o711 });
+      if (!isMounted(shmDir(row.id))) await mountFs('tmpfs', 'shm', shmDir(row.id), `nosuid,nodev,noexec,mode=1777,size=${iso.shmSize}`);
+      shared.shmSource = shmDir(row.id);
+    }
+    const spec = buildSpec({ ...row.config, mounts }, {
+      ...shared,
+      netnsPath,
+      extraMounts,
+      rootfs: join(d, 'rootfs'),
+      cgroupsPath: engine.cgroupPath(row),
+      cgroupVersion: cg.version,
+      hostRlimits: readHostRlimits(),
+      initPath: row.config.init ? initBinary() : undefined,
+      hooks: loadHooks(engine.hooksDir(), row.config),
+    });
+    if (!spec.hostname && spec.linux.namespaces.some((n) => n.type === 'uts')) spec.hostname = row.id.slice(0, 12);
+    writeFileSync(join(d, 'config.json'), JSON.stringify(spec));
+    await engine.options.hooks?.preStart?.(row);
+    ready.resolve();
+  } catch (e) {
+    // Let a network setup still in flight finish, so the caller's teardown sees all it made.
+    await networked.catch(() => {});
+    ready.reject(e);
+    throw e;
+  }
+  const c = await created;
+  trace('init: created');
+  if (ownNetns) {
+    try {
+      await setupNetworks(engine, row, c.pid);
+      rewriteHosts(engine, engine.containers.get(row.id)!);
+    } catch (e) {
+      await engine.driverFor(row)?.delete(row.id, true).catch(() => {});
+      throw e;
+    }
+  }
+  engine.containers.update(row.id, {
+    pid: c.pid,
+    pidStart: procStartTime(c.pid) ?? 0,
+    conmonPid: c.conmonPid,
+    conmonStart: procStartTime(c.conmonPid) ?? 0,
+  });
+}
+
+/** Undo the runtime side of a container: the runtime's record, conmon, the rootfs mount. */
+export async function tearDown(engine: Engine, row: ContainerRow, runtimeToo = false): Promise<void> {
+  // Independent of each other: the runtime's record and cgroup, our rootfs mount, the networks.
+  const fresh = engine.containers.get(row.id);
+  const parts: Promise<unknown>[] = [unmount(join(engine.dir(row.id), 'rootfs'), row.mounted)];
+  if (fresh?.net.netns) parts.push(teardownNetworks(engine, fresh));
+  if (runtimeToo || row.conmonPid !== 0 || row.pid !== 0 || row.state !== 'created') {
+    trace('teardown: runtime delete, unmount');
+    parts.push(engine.driverFor(row)?.delete(row.id, true) ?? Promise.resolve());
+  }
+  await Promise.all(parts);
+  if (row.config.isolation?.ipc === 'shareable') await unmount(join(engine.dir(row.id), 'shm'));
+  if (row.config.mounts.some((m) => m.type === 'volume')) await releaseVolumes(engine, row);
+  trace('teardown: done');
+  // conmon is not waited for: it may be running our exit command, which waits for engine very lock.
+  // conmonPid stays: it names the last run's monitor, which remove waits for.
+  engine.containers.update(row.id, { mounted: false, pid: 0, pidStart: 0 });
+}
+
+/**
+ * The overlay's lower dirs for a container: the image's layers, or for a user-namespaced container its
+ * own copies shifted into its id range (with its upper dir owned by its root).
+ */
+export async function lowerDirsFor(engine: Engine, row: ContainerRow, img: ImageRow): Promise<string[]> {
+  const userns = row.config.isolation?.userns;
+  if (!userns) return engine.images.lowerDirs(img);
+  const d = engine.dir(row.id);
+  // The runtime mounts the rootfs as the namespace's root, a host id without rights on 0700 dirs:
+  // let it pass through (not list) the engine's directories on the way.
+  for (const p of [engine.root, join(engine.root, 'containers'), d, join(engine.root, 'volumes')]) {
+    if (existsSync(p)) chmodSync(p, 0o711);
+  }
+  lchownSync(join(d, 'diff'), toHost(0, userns.uidMappings), toHost(0, userns.gidMappings));
+  return mappedLowerDirs(d, engine.images.lowerDirs(img), userns.uidMappings, userns.gidMappings);
+}
+
