@@ -4,6 +4,7 @@
  * EOF passed on, the container's stdout and stderr kept apart.
  */
 import type { Socket } from 'node:net';
+import { pipeline } from 'node:stream/promises';
 import { AttachSession, resizeTerminal } from '../engine/attach.ts';
 import { DetachMatcher } from './detach-keys.ts';
 
@@ -79,4 +80,13 @@ export function pump(socket: Socket, opts: PumpOptions): Promise<'ended' | 'deta
       stdin.resume();
     }
   });
+}
+
+/** Stream to stdout; a reader that stops early (`| head`) ends the copy quietly. */
+export async function toStdout(tar: AsyncIterable<Buffer> & NodeJS.ReadableStream): Promise<void> {
+  try {
+    await pipeline(tar, process.stdout);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
+  }
 }

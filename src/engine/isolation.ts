@@ -4,7 +4,8 @@
  * checked and resolved into a container's Isolation, before anything is written. At start, namespaces
  * shared with another container become /proc/<pid>/ns paths.
  */
-import { existsSync, statfsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { isNamespaceFile } from '../network/netns.ts';
 import { Conflict, InvalidArgument } from '../errors.ts';
 import { DEFAULT_CAPABILITIES, heldCapabilities, tweakCapabilities } from '../runtime/spec/capabilities.ts';
 import { deviceMappingRule, parseDevice, parseDeviceCgroupRule, privilegedDevices } from '../runtime/spec/devices.ts';
@@ -78,20 +79,11 @@ function networkMode(value: string | undefined, ctx: IsolationContext): Isolatio
   if (value === 'none') return 'none';
   if (value?.startsWith('ns:')) {
     const path = value.slice(3);
-    if (!path.startsWith('/') || !isNetns(path)) throw new InvalidArgument(`invalid --network ${value}: ${path} is not a network namespace`);
+    if (!path.startsWith('/') || !isNamespaceFile(path)) throw new InvalidArgument(`invalid --network ${value}: ${path} is not a network namespace`);
     return `ns:${path}`;
   }
   if (value === 'host' || value?.startsWith('container:')) return namespaceMode('--network', value, ctx);
   return 'bridge';
-}
-
-/** A file that is a namespace (nsfs): /run/netns/NAME or /proc/PID/ns/net. */
-function isNetns(path: string): boolean {
-  try {
-    return statfsSync(path).type === 0x6e736673;
-  } catch {
-    return false;
-  }
 }
 
 /** Masked and read-only paths after systempaths=unconfined, unmask=… and mask=…. */

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Conflict, InvalidArgument, NotFound } from '../errors.ts';
-import { contains, formatCidr, hostRange, nth, overlaps, parseSubnet } from '../network/ipaddr.ts';
+import { contains, formatCidr, hostRange, nth, overlaps, parseCidr, parseSubnet } from '../network/ipaddr.ts';
 import type { NetworkRow, Subnet } from '../store/networks.ts';
 import { run } from '../sys/run.ts';
 import type { Engine } from './engine.ts';
@@ -79,7 +79,7 @@ function hostRoutes() {
     .filter((f) => f.length > 7 && f[7] !== '00000000')
     .map((f) => {
       const prefix = hex(f[7]!).split('.').reduce((n, o) => n + Number(o).toString(2).replace(/0/g, '').length, 0);
-      return parseSubnet(maskTo(hex(f[1]!), prefix));
+      return parseCidr(`${hex(f[1]!)}/${prefix}`)!;
     });
 }
 
@@ -93,11 +93,6 @@ function freeSubnet(engine: Engine): string {
   throw new Conflict('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
 }
 
-function maskTo(ip: string, prefix: number): string {
-  const n = ip.split('.').reduce((a, o) => (a << 8n) + BigInt(Number(o)), 0n);
-  const masked = n & ~((1n << BigInt(32 - prefix)) - 1n);
-  return `${[24n, 16n, 8n, 0n].map((s) => String((masked >> s) & 255n)).join('.')}/${prefix}`;
-}
 
 /** A random unique-local /64 for an IPv6 network without --subnet. */
 function ula64(id: string): string {

@@ -4,7 +4,7 @@
  * volumes at stop, and the `volume` verbs. The data itself is src/volume/store.ts's.
  */
 import { lchownSync, lstatSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { resolveInRoot } from '../archive/securejoin.ts';
 import { Conflict } from '../errors.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import type { VolumeRow } from '../store/volumes.ts';
@@ -43,19 +43,9 @@ export async function dropVolumes(engine: Engine, names: string[]): Promise<void
   for (const n of names) await engine.volumes.remove(n).catch(() => {});
 }
 
-/**
- * A path inside the mounted rootfs for copy-up, or null when any component is a symlink (the image's
- * content there is not a plain directory tree we may copy from without resolving links on the host).
- */
-function imagePathIn(rootfs: string, dest: string): string | null {
-  let p = rootfs;
-  for (const part of posix.normalize(dest).split('/').filter(Boolean)) {
-    p = join(p, part);
-    const st = lstatSync(p, { throwIfNoEntry: false });
-    if (!st) return null;
-    if (st.isSymbolicLink()) return null;
-  }
-  return p;
+/** What the image has at a mount's destination, resolved with the rootfs as `/` (symlinks stay inside). */
+function imagePathIn(rootfs: string, dest: string): string {
+  return resolveInRoot(rootfs, dest);
 }
 
 /** The container's mounts with each volume turned into a bind of its data (mounted, and filled once). */

@@ -13,7 +13,7 @@
  * containers may be attached concurrently.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { Conflict, InvalidArgument, RuntimeFailure } from '../errors.ts';
@@ -21,6 +21,7 @@ import { lastLine, run } from '../sys/run.ts';
 import { trace } from '../sys/trace.ts';
 import { contains, formatIp, lastOf, parseCidr } from './ipaddr.ts';
 import { leaseResult, removeMasqChain } from './leftovers.ts';
+import { isNamespaceFile } from './netns.ts';
 
 export { chainName, releaseOrphanLeases, sweepOrphanRules } from './leftovers.ts';
 
@@ -286,14 +287,8 @@ export async function cniAdd(req: AttachRequest): Promise<Attachment> {
   return toAttachment(prev!, req.ifName);
 }
 
-const NSFS_MAGIC = 0x6e736673;
-
 function usableNetns(path: string): string {
-  try {
-    return path !== '' && statfsSync(path).type === NSFS_MAGIC ? path : '';
-  } catch {
-    return '';
-  }
+  return isNamespaceFile(path) ? path : '';
 }
 
 /**

@@ -6,10 +6,22 @@
  * A user-namespaced container must own its network namespace (or it may not mount sysfs, and runc cannot
  * join it in exec): the runtime makes it, and attachNetns names it afterwards.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AlreadyExists, InvalidArgument, RuntimeFailure } from '../errors.ts';
 import { lastLine, run } from '../sys/run.ts';
+
+/** statfs type of nsfs: a file that is a namespace (/run/netns/NAME, /proc/PID/ns/net). */
+const NSFS_MAGIC = 0x6e736673;
+
+/** True when `path` is a namespace file that can be joined. */
+export function isNamespaceFile(path: string): boolean {
+  try {
+    return path !== '' && statfsSync(path).type === NSFS_MAGIC;
+  } catch {
+    return false;
+  }
+}
 
 /** Where `ip netns` keeps its bind-mounted namespace files. */
 export const NETNS_DIR = '/run/netns';

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, setupEnv, type Env, type Result } from './helpers.ts';
 
@@ -32,7 +32,9 @@ before(() => {
   mkdirSync(join(dir, 'data'), { mode: 0o750 });
   writeFileSync(join(dir, 'data', 'seed'), 'from the image\n');
   spawnSync('chown', ['-R', '1234:1234', join(dir, 'data')]);
-  const app = spawnSync('tar', ['--numeric-owner', '-rf', tar, '-C', dir, 'data'], { encoding: 'utf8' });
+  // An absolute symlink to the VOLUME dir: copy-up through it must resolve inside the image, not on the host.
+  symlinkSync('/data', join(dir, 'linked'));
+  const app = spawnSync('tar', ['--numeric-owner', '-rf', tar, '-C', dir, 'data', 'linked'], { encoding: 'utf8' });
   assert.equal(app.status, 0, app.stderr);
   ok(['import', '--change', 'VOLUME /data', '--change', 'CMD ["sh"]', tar, 'vimg:latest']);
   rmSync(dir, { recursive: true, force: true });
@@ -92,10 +94,12 @@ test('copy-up fills a new volume from the image, owner and mode included, and ne
   ok(['run', '--rm', '-v', 'seeded:/data', 'vimg', 'rm', '/data/seed']);
   const again = ok(['run', '--rm', '-v', 'seeded:/data', 'vimg', 'ls', '-A', '/data']);
   assert.equal(again.stdout, '');
+  // A mount point that is a symlink in the image is filled from where the link points inside the image.
+  assert.equal(ok(['run', '--rm', '-v', 'vialink:/linked', 'vimg', 'cat', '/linked/seed']).stdout, 'from the image\n');
   // volume-nocopy leaves a new volume empty.
   const nc = ok(['run', '--rm', '--mount', 'type=volume,src=nocopy,dst=/data,volume-nocopy', 'vimg', 'ls', '-A', '/data']);
   assert.equal(nc.stdout, '');
-  ok(['volume', 'rm', 'seeded', 'nocopy']);
+  ok(['volume', 'rm', 'seeded', 'nocopy', 'vialink']);
 });
 
 test('a tmpfs volume holds data while mounted and is empty for the next container', () => {

@@ -5,10 +5,10 @@
  */
 import { lstatSync, statSync } from 'node:fs';
 import { basename, dirname, posix, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { FlagDef } from '../flags.ts';
 import { fail, parse, withEngine, type Command } from '../common.ts';
 import { humanSize } from '../format.ts';
+import { toStdout } from '../stream.ts';
 import { packPath } from '../../archive/pack.ts';
 import { extractTar } from '../../archive/extract.ts';
 import { copyFromContainer, copyToContainer, statInContainer } from '../../engine/copy.ts';
@@ -28,15 +28,6 @@ const cmd: Command<typeof flags> = {
   flags,
   args: [2, 2],
 };
-
-/** Stream to stdout; a reader that stops early (`| head`) ends the copy quietly. */
-export async function toStdout(tar: AsyncIterable<Buffer> & NodeJS.ReadableStream): Promise<void> {
-  try {
-    await pipeline(tar, process.stdout);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
-  }
-}
 
 /** `ctr:/path` → [ctr, path]; a local path (absolute, ./relative, or without a colon) → null. */
 function splitRef(arg: string): [string, string] | null {
