@@ -22,10 +22,11 @@ interface OciState {
   annotations?: Record<string, string>;
 }
 
+/** A hook that writes its stdin to <out>/<prefix>-<pid>.json, renamed into place so readers never see half a file. */
 function hookFile(name: string, prefix: string, when: object, stages: string[]): void {
   const doc = {
     version: '1.0.0',
-    hook: { path: '/bin/sh', args: ['sh', '-c', `cat > ${out}/${prefix}-$$.json`] },
+    hook: { path: '/bin/sh', args: ['sh', '-c', `cat > ${out}/.${prefix}-$$.tmp && mv ${out}/.${prefix}-$$.tmp ${out}/${prefix}-$$.json`] },
     when,
     stages,
   };
