@@ -18,4 +18,7 @@ export type { ExecConfig, ExecSessionRow } from './store/exec-sessions.ts';
 export { encodeFrame, FrameDecoder } from './engine/frame.ts';
 export type { ContainerRow } from './store/containers.ts';
 export type { ContainerConfig, ContainerState, MountSpec, Rlimit, Resources, ThrottleDevice } from './types.ts';
+export type { PullOptions, PullResult, ProgressMessage } from './image/pull.ts';
+export type { PushOptions, PushResult } from './image/push.ts';
+export type { CommitOptions } from './engine/commit.ts';
 export * from './errors.ts';

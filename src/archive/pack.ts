@@ -23,6 +23,17 @@ export interface PackOptions {
   name: string;
   /** When `hostPath` itself is a symlink, archive what it points to (default: the link itself). */
   followTopSymlink?: boolean;
+  /**
+   * Archive an overlay upper dir as an image layer: a whiteout (0:0 char device) becomes `.wh.NAME`, an
+   * opaque dir (trusted.overlay.opaque=y) gets `.wh..wh..opq`, overlay's own xattrs are left out, and
+   * paths `skip` names (archive names without a leading `/`) are not archived.
+   */
+  layer?: { skip?: (name: string) => boolean };
+}
+
+interface WalkContext {
+  inodes: Map<string, string>;
+  layer?: PackOptions['layer'];
 }
 
 const CHUNK = 256 * 1024;
@@ -49,30 +60,43 @@ export async function packPath(hostPath: string, options: PackOptions): Promise<
   }
   if (options.name === '' && !st.isDirectory()) throw new InvalidArgument('an empty archive name needs a directory');
   const name = options.name === '' ? '' : options.name.replace(/\/+$/, '') || '.';
-  return Readable.from(writeTar(walk(top, name, st, new Map())), { objectMode: false });
+  return Readable.from(writeTar(walk(top, name, st, { inodes: new Map(), layer: options.layer })), { objectMode: false });
 }
 
 /** Entries for `host` and, for a directory, everything below it in name order. */
-async function* walk(
-  host: string, name: string, st: BigIntStats, inodes: Map<string, string>,
-): AsyncGenerator<TarInput> {
+async function* walk(host: string, name: string, st: BigIntStats, ctx: WalkContext): AsyncGenerator<TarInput> {
   const type = typeOf(st);
   if (!type) return;
-  if (name === '') return yield* children(host, '', inodes);
+  if (name === '') return yield* children(host, '', ctx);
+  const mtime = Number(st.mtimeNs / 1_000_000_000n);
+  let opaque = false;
+  const xattrs = readXattrs(host);
+  if (ctx.layer) {
+    if (ctx.layer.skip?.(name)) return;
+    if (type === 'char' && st.rdev === 0n) {
+      const cut = name.lastIndexOf('/') + 1;
+      return yield { entry: tarEntry({ name: `${name.slice(0, cut)}.wh.${name.slice(cut)}`, type: 'file', mode: 0, mtime }) };
+    }
+    for (const k of Object.keys(xattrs)) {
+      if (!k.startsWith('trusted.overlay.')) continue;
+      if (k === 'trusted.overlay.opaque' && xattrs[k]!.toString() === 'y') opaque = true;
+      delete xattrs[k];
+    }
+  }
   const entry = tarEntry({
     name,
     type,
     mode: Number(st.mode) & 0o7777,
     uid: Number(st.uid),
     gid: Number(st.gid),
-    mtime: Number(st.mtimeNs / 1_000_000_000n),
-    xattrs: readXattrs(host),
+    mtime,
+    xattrs,
   });
   if (type !== 'dir' && st.nlink > 1n) {
     const key = `${st.dev}:${st.ino}`;
-    const first = inodes.get(key);
+    const first = ctx.inodes.get(key);
     if (first !== undefined) return yield { entry: { ...entry, type: 'hardlink', linkname: first } };
-    inodes.set(key, name);
+    ctx.inodes.set(key, name);
   }
   if (type === 'char' || type === 'block') {
     const { major, minor } = splitDev(st.rdev);
@@ -85,15 +109,16 @@ async function* walk(
     return yield { entry, body: readFile(host, entry.size) };
   }
   yield { entry };
-  if (type === 'dir') yield* children(host, `${name}/`, inodes);
+  if (opaque) yield { entry: tarEntry({ name: `${name}/.wh..wh..opq`, type: 'file', mode: 0, mtime }) };
+  if (type === 'dir') yield* children(host, `${name}/`, ctx);
 }
 
-async function* children(host: string, prefix: string, inodes: Map<string, string>): AsyncGenerator<TarInput> {
+async function* children(host: string, prefix: string, ctx: WalkContext): AsyncGenerator<TarInput> {
   for (const child of readdirSync(host).sort()) {
     const path = join(host, child);
     const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
     // Removed since readdir: as with GNU tar, what is gone is not archived.
-    if (st) yield* walk(path, `${prefix}${child}`, st, inodes);
+    if (st) yield* walk(path, `${prefix}${child}`, st, ctx);
   }
 }
 

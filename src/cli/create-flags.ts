@@ -8,6 +8,9 @@ import { createOnlyResourceFlags, parseBytes, toResourceOptions, updatableFlags 
 export { parseBytes } from './resource-flags.ts';
 
 export const createFlags = [
+  { name: 'pull', type: 'string', default: 'missing', description: 'Pull image before running ("always", "missing", "never")' },
+  { name: 'platform', type: 'string', description: 'Set platform if server is multi-platform capable' },
+  { name: 'quiet', short: 'q', type: 'bool', description: 'Suppress the pull output' },
   { name: 'name', type: 'string', description: 'Assign a name to the container' },
   { name: 'env', short: 'e', type: 'list', description: 'Set environment variables' },
   { name: 'env-file', type: 'list', description: 'Read in a file of environment variables' },

@@ -44,6 +44,17 @@ const commands: Record<string, Loader> = {
   cp: () => import('./commands/cp.ts'),
   export: () => import('./commands/export.ts'),
   port: () => import('./commands/port.ts'),
+  pull: () => import('./commands/pull.ts'),
+  push: () => import('./commands/push.ts'),
+  tag: () => import('./commands/tag.ts'),
+  commit: () => import('./commands/commit.ts'),
+  history: () => import('./commands/history.ts'),
+  login: () => import('./commands/login.ts'),
+  logout: () => import('./commands/logout.ts'),
+  save: () => import('./commands/save.ts'),
+  load: () => import('./commands/load.ts'),
+  'image prune': () => import('./commands/image-prune.ts'),
+  'system df': () => import('./commands/system-df.ts'),
   'container prune': () => import('./commands/prune.ts'),
   'container cleanup': () => import('./commands/cleanup.ts'),
   'image inspect': () => import('./commands/image-inspect.ts'),
@@ -64,6 +75,13 @@ const aliases: Record<string, string> = {
   'image rm': 'rmi',
   'image remove': 'rmi',
   'image import': 'import',
+  'image pull': 'pull',
+  'image push': 'push',
+  'image tag': 'tag',
+  'image history': 'history',
+  'image save': 'save',
+  'image load': 'load',
+  'container commit': 'commit',
 };
 for (const v of ['run', 'create', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'logs', 'top', 'rename', 'update', 'stats', 'exec', 'attach', 'diff', 'cp', 'export', 'port']) {
   aliases[`container ${v}`] = v;
@@ -101,13 +119,23 @@ Commands:
   attach      Attach local standard input, output, and error streams to a running container
   update      Update resource limits of one or more containers
   stats       Display a live stream of container(s) resource usage statistics
+  commit      Create a new image from a container's changes
+  pull        Download an image from a registry
+  push        Upload an image to a registry
+  login       Log in to a registry
+  logout      Log out from a registry
+  tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+  save        Save one or more images to a tar archive (streamed to STDOUT by default)
+  load        Load an image from a tar archive or STDIN
   import      Import the contents from a tarball to create a filesystem image
+  history     Show the history of an image
   images      List images
   rmi         Remove one or more images
   info        Display system-wide information
   version     Show the version information
   container   Manage containers (prune, ls, rm, …)
-  image       Manage images (inspect, ls, rm, import)
+  image       Manage images (inspect, ls, rm, import, pull, push, tag, history, save, load, prune)
+  system      Manage Berth (df)
   volume      Manage volumes (create, ls, inspect, rm, prune)
   network     Manage networks (create, ls, inspect, rm, prune, connect, disconnect)
 `;
@@ -133,7 +161,7 @@ export async function cli(argv: string[]): Promise<number> {
   }
   let verb = rest[0]!;
   let args = rest.slice(1);
-  if (['container', 'image', 'volume', 'network'].includes(verb) && args.length > 0) {
+  if (['container', 'image', 'volume', 'network', 'system'].includes(verb) && args.length > 0) {
     verb = `${verb} ${args[0]}`;
     args = args.slice(1);
   }

@@ -58,7 +58,7 @@ export async function bringUp(engine: Engine, row: ContainerRow, drv: RuntimeDri
   const networked = bridged && !ownNetns ? setupNetworks(engine, row) : Promise.resolve(undefined);
   networked.catch(() => {});
   try {
-    await mountOverlay(await lowerDirsFor(engine, row, img), join(d, 'diff'), join(d, 'work'), join(d, 'rootfs'));
+    await mountOverlay(await lowerDirsFor(engine, row, img), join(d, 'diff'), join(d, 'work'), join(d, 'rootfs'), engine.root);
     engine.containers.update(row.id, { mounted: true });
     trace('init: mounted');
     const cg = engine.cgroups();

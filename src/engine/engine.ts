@@ -21,6 +21,10 @@ import { cgroupInfo, chooseRuntime, probeRuntimes, type CgroupInfo, type Runtime
 import { ContainerRepo, type ContainerRow } from '../store/containers.ts';
 import { openDb, type Db } from '../store/db.ts';
 import { ImageRepo } from '../store/images.ts';
+import { pullImage, type PullOptions, type PullResult } from '../image/pull.ts';
+import { pushImage, type PushOptions, type PushResult } from '../image/push.ts';
+import { registryOptions } from '../image/registries.ts';
+import { commitContainer, type CommitOptions } from './commit.ts';
 import { ExecRepo, type ExecSessionRow } from '../store/exec-sessions.ts';
 import { VolumeRepo } from '../store/volumes.ts';
 import { NetworkRepo } from '../store/networks.ts';
@@ -137,6 +141,21 @@ export class Engine {
   get images(): ImageStore {
     return (this.imageStore ??= new ImageStore(this.root, new ImageRepo(this.db)));
   }
+  /** Pull an image from its registry (src/image/pull.ts); registry settings come from the root's config. */
+  pull(ref: string, opts: Omit<PullOptions, 'registry'> = {}): Promise<PullResult> {
+    return pullImage(this.images, ref, { ...opts, registry: registryOptions(this.root) });
+  }
+
+  /** Push a tagged image to its registry (src/image/push.ts). */
+  push(ref: string, opts: Omit<PushOptions, 'registry'> = {}): Promise<PushResult> {
+    return pushImage(this.images, ref, { ...opts, registry: registryOptions(this.root) });
+  }
+
+  /** Make an image of a container's changes (src/engine/commit.ts); returns the image id. */
+  commit(ref: string, opts: CommitOptions = {}): Promise<string> {
+    return commitContainer(this, ref, opts);
+  }
+
   cgroups(): CgroupInfo {
     return (this.cgroup ??= cgroupInfo());
   }

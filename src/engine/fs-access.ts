@@ -54,7 +54,7 @@ export async function withContainerFs<T>(engine: Engine, ref: string, fn: (fs: C
     const img = engine.images.repo.get(locked.imageId);
     if (!img) throw new RuntimeFailure(`image ${locked.imageId.slice(0, 12)} of container ${locked.name} is gone`);
     const mountedHere = !locked.mounted;
-    if (mountedHere) await mountOverlay(await engine.lowerDirsFor(locked, img), join(d, 'diff'), join(d, 'work'), rootfs);
+    if (mountedHere) await mountOverlay(await engine.lowerDirsFor(locked, img), join(d, 'diff'), join(d, 'work'), rootfs, engine.root);
     try {
       return await fn({ row: locked, root: rootfs, resolve: resolver(engine, locked, rootfs) });
     } finally {

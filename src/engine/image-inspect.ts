@@ -7,12 +7,12 @@ export function imageInspectJson(engine: Engine, ref: string): Record<string, un
   return {
     Id: `sha256:${img.id}`,
     RepoTags: img.tags,
-    RepoDigests: [],
-    Parent: '',
+    RepoDigests: img.repoDigests,
+    Parent: img.parent ? `sha256:${img.parent}` : '',
     Comment: c.history?.[c.history.length - 1]?.comment ?? '',
     Created: c.created,
     DockerVersion: '',
-    Author: '',
+    Author: c.author ?? '',
     Config: {
       Hostname: '',
       Domainname: '',
@@ -39,7 +39,7 @@ export function imageInspectJson(engine: Engine, ref: string): Record<string, un
     Size: img.size,
     GraphDriver: {
       Name: 'overlay',
-      Data: { LowerDir: engine.images.lowerDirs(img).join(':') },
+      Data: { LowerDir: [...img.layers].reverse().map((l) => engine.images.layerDir(l)).join(':') },
     },
     RootFS: { Type: 'layers', Layers: c.rootfs.diff_ids },
     Metadata: { LastTagTime: img.createdAt },

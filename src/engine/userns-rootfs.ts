@@ -4,7 +4,7 @@
  * its own copy of the image's layers with every owner shifted into its range (made once, on its first
  * start, removed with the container), and its upper dir and volumes owned by its root.
  */
-import { chmodSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeFailure } from '../errors.ts';
 import type { IdMapping } from '../runtime/spec/userns.ts';
@@ -47,7 +47,8 @@ export async function mappedLowerDirs(dir: string, lowers: readonly string[], ui
     if (existsSync(target)) continue;
     const tmp = `${target}.tmp`;
     rmSync(tmp, { recursive: true, force: true });
-    const r = await run('cp', ['-a', '--', lowers[i]!, tmp]);
+    // A lower dir may be a short link to the layer (src/image/layers.ts): copy what it points at.
+    const r = await run('cp', ['-a', '--', realpathSync(lowers[i]!), tmp]);
     if (r.code !== 0) throw new RuntimeFailure(`user namespace: copying the image's layer failed: ${r.stderr.trim()}`);
     shiftOwners(tmp, uids, gids);
     renameSync(tmp, target);

@@ -1,37 +1,100 @@
 /**
- * The image store: layer directories under `<root>/layers/<id>/diff`, image metadata in the state store.
- * A layer is unpacked into a temporary directory and renamed into place, so a layer dir either is whole
- * or does not exist.
+ * The image store. Three parts, each whole or absent:
+ * - blobs (`<root>/blobs/sha256/…`): layer archives as they came, and image configs (an image's id is
+ *   its config's digest);
+ * - layer dirs (`<root>/layers/<diffid>/diff`, src/image/layers.ts), one per distinct content;
+ * - rows in the state store: images (config, layer ids bottom first), tags, repo digests, layers.
+ * An image row is written last, in one transaction, after every layer it names is on disk: a pull or
+ * load killed midway leaves only unreferenced blobs and layers, which gc() reclaims. Work in progress is
+ * protected from a concurrent gc by a lease file naming what it holds (`<root>/leases/`).
  */
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Conflict, InvalidArgument, NoSuchImage } from '../errors.ts';
-import type { ImageConfigDoc, ImageRepo, ImageRow } from '../store/images.ts';
-import { run } from '../sys/run.ts';
+import { Conflict, InvalidArgument, NoSuchImage, NotFound } from '../errors.ts';
+import { tx } from '../store/db.ts';
+import type { ImageConfigDoc, ImageRepo, ImageRow, LayerRow } from '../store/images.ts';
+import { isAlive, selfIdentity } from '../sys/proc.ts';
+import { BlobStore, sha256 } from './blobs.ts';
 import { applyChanges } from './changes.ts';
-import { familiarName } from './reference.ts';
+import { LayerDirs } from './layers.ts';
+import { familiarName, parseReference } from './reference.ts';
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export const MEDIA = {
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  ociConfig: 'application/vnd.oci.image.config.v1+json',
+  ociLayer: 'application/vnd.oci.image.layer.v1.tar',
+  ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+} as const;
+
+export type Compression = 'gzip' | 'zstd' | 'none';
+
+/** A layer media type's compression. */
+export function compressionOf(mediaType: string): Compression {
+  if (/gzip$/.test(mediaType)) return 'gzip';
+  if (/zstd$/.test(mediaType)) return 'zstd';
+  return 'none';
+}
+
+/** Reclaimed by a garbage collection. */
+export interface GcReport {
+  layers: number;
+  blobs: number;
+  bytes: number;
+}
+
+/** What a pull, load or commit holds while it works: blobs and layers gc must not take. */
+export interface Lease {
+  hold(...digests: string[]): void;
+  release(): void;
+}
 
 export class ImageStore {
   readonly root: string;
   readonly repo: ImageRepo;
+  readonly blobs: BlobStore;
+  readonly dirs: LayerDirs;
 
   constructor(root: string, repo: ImageRepo) {
     this.root = root;
     this.repo = repo;
+    this.blobs = new BlobStore(root);
+    this.dirs = new LayerDirs(root);
   }
 
   layerDir(id: string): string {
-    return join(this.root, 'layers', id, 'diff');
+    return this.dirs.dir(id);
   }
 
-  /** Resolve a reference (tag, full id, `sha256:` id or unique id prefix) to an image. */
+  /**
+   * Resolve a reference to an image: a tag (`busybox`, `busybox:1`), `name@sha256:…` (a repo digest), a full
+   * id (`sha256:` optional) or a unique id prefix.
+   */
   resolve(ref: string): ImageRow {
+    const found = this.lookup(ref);
+    if (!found) throw new NoSuchImage(ref);
+    return found;
+  }
+
+  lookup(ref: string): ImageRow | undefined {
     const bare = ref.startsWith('sha256:') ? ref.slice(7) : ref;
     if (/^[0-9a-f]{64}$/.test(bare)) {
       const img = this.repo.get(bare);
       if (img) return img;
+    }
+    const at = ref.indexOf('@');
+    if (at > 0) {
+      try {
+        return this.repo.byRepoDigest(`${parseReference(ref.slice(0, at)).repository}@${ref.slice(at + 1)}`);
+      } catch {
+        return undefined;
+      }
     }
     let tagged: ImageRow | undefined;
     try {
@@ -44,18 +107,18 @@ export class ImageStore {
       const found = this.repo.byIdPrefix(bare);
       if (found.length === 1) return found[0]!;
     }
-    throw new NoSuchImage(ref);
+    return undefined;
   }
 
-  /** Lower dirs for overlay, top-most first. */
+  /** Lower dirs for overlay, top-most first (short links: see src/image/layers.ts). */
   lowerDirs(img: ImageRow): string[] {
-    return img.layers.map((l) => this.layerDir(l)).reverse();
+    return img.layers.map((id) => this.dirs.lower(id, this.repo.layer(id)?.link ?? '')).reverse();
   }
 
   /** Read a regular file from the image's layers, top-most first; null when absent. */
   readFile(img: ImageRow, path: string): string | null {
-    for (const dir of this.lowerDirs(img)) {
-      const p = join(dir, path);
+    for (const id of [...img.layers].reverse()) {
+      const p = join(this.dirs.dir(id), path);
       if (existsSync(p)) {
         try {
           return readFileSync(p, 'utf8');
@@ -67,50 +130,142 @@ export class ImageStore {
     return null;
   }
 
-  /**
-   * Import a rootfs tarball (uncompressed or gzip) as a one-layer image, as `docker import` does.
-   * Returns the image id.
-   */
-  async importTar(tarPath: string, tag: string | undefined, changes: string[], message = ''): Promise<string> {
-    const name = tag ? familiarName(tag) : undefined;
-    const config0 = applyChanges({ Env: [DEFAULT_PATH], Cmd: null, Entrypoint: null, WorkingDir: '', User: '' }, changes);
-    if (!statSync(tarPath, { throwIfNoEntry: false })?.isFile()) throw new InvalidArgument(`open ${tarPath}: no such file`);
-    const diffId = await sha256File(tarPath);
-    const layerId = diffId;
-    const now = new Date().toISOString();
-    if (!this.repo.hasLayer(layerId) || !existsSync(this.layerDir(layerId))) {
-      await this.unpackLayer(layerId, tarPath);
-      this.repo.addLayer(layerId, statSync(tarPath).size, now);
-    }
-    const doc: ImageConfigDoc = {
-      architecture: 'amd64',
-      os: 'linux',
-      created: now,
-      config: config0,
-      rootfs: { type: 'layers', diff_ids: [`sha256:${diffId}`] },
-      history: [{ created: now, created_by: 'berth import', comment: message || 'Imported from tarball' }],
-    };
-    const json = JSON.stringify(doc);
-    const { createHash } = await import('node:crypto');
-    const id = createHash('sha256').update(json).digest('hex');
-    this.repo.put({ id, config: doc, layers: [layerId], size: statSync(tarPath).size, createdAt: now }, name);
-    return id;
+  /** The config bytes of an image (its id is their digest). */
+  configBytes(img: ImageRow): Buffer {
+    const digest = `sha256:${img.id}`;
+    if (this.blobs.has(digest)) return this.blobs.read(digest);
+    // Images imported before configs were kept as blobs were identified by this serialisation.
+    const bytes = Buffer.from(JSON.stringify(img.config));
+    if (sha256(bytes) !== digest) throw new NotFound(`image ${img.id.slice(0, 12)}: its config is not in the store; pull or import it again`);
+    return bytes;
   }
 
-  private async unpackLayer(layerId: string, tarPath: string): Promise<void> {
-    const final = join(this.root, 'layers', layerId);
-    const tmp = join(this.root, 'layers', `.tmp-${layerId.slice(0, 12)}-${process.pid}`);
-    mkdirSync(join(tmp, 'diff'), { recursive: true });
+  /**
+   * docker's history: the config's entries newest first, each non-empty one paired with its layer's
+   * size; the newest entry carries the image id, older ones an id only when a local image ends there.
+   */
+  history(img: ImageRow): { id: string; created: string; createdBy: string; size: number; comment: string }[] {
+    const entries = img.config.history?.length
+      ? img.config.history
+      : img.layers.map(() => ({ created: img.config.created, created_by: '', comment: '' }) as NonNullable<ImageConfigDoc['history']>[number]);
+    let layer = 0;
+    const out = entries.map((h) => {
+      const size = h.empty_layer ? 0 : (this.repo.layer(img.layers[layer++] ?? '')?.size ?? 0);
+      return { id: '', created: h.created, createdBy: h.created_by ?? '', size, comment: h.comment ?? '' };
+    });
+    out.reverse();
+    if (out[0]) out[0].id = `sha256:${img.id}`;
+    return out;
+  }
+
+  /** The layer rows of an image, bottom first. */
+  layerRows(img: ImageRow): LayerRow[] {
+    return img.layers.map((id) => {
+      const l = this.repo.layer(id);
+      if (!l) throw new NotFound(`image ${img.id.slice(0, 12)}: layer ${id.slice(0, 12)} is missing from the store`);
+      return l;
+    });
+  }
+
+  /** A layer present on disk with its row, by diff id. */
+  hasLayer(diffId: string): boolean {
+    const id = diffId.replace(/^sha256:/, '');
+    return this.repo.layer(id) !== undefined && this.dirs.exists(id);
+  }
+
+  /**
+   * Unpack a stored blob as a layer (unless that content is already unpacked) and record it. Returns
+   * the layer's row.
+   */
+  async layerFromBlob(blobDigest: string, mediaType: string, expectedDiffId?: string, what?: string): Promise<LayerRow> {
+    if (expectedDiffId && this.hasLayer(expectedDiffId)) {
+      const row = this.repo.layer(expectedDiffId.slice(7))!;
+      if (!row.blobDigest) this.repo.putLayer({ ...row, blobDigest, blobType: mediaType, blobSize: this.blobs.size(blobDigest) ?? 0 });
+      return this.repo.layer(row.id)!;
+    }
+    const u = await this.dirs.unpack(this.blobs.open(blobDigest), expectedDiffId, what ?? `layer ${blobDigest.slice(7, 19)}`);
+    const row: LayerRow = {
+      id: u.diffId.slice(7),
+      size: u.size,
+      blobDigest,
+      blobType: mediaType,
+      blobSize: this.blobs.size(blobDigest) ?? 0,
+      link: u.link,
+      createdAt: new Date().toISOString(),
+    };
+    this.repo.putLayer(row);
+    return this.repo.layer(row.id)!;
+  }
+
+  /** Store a layer archive stream as a blob, then unpack it. The media type follows its compression. */
+  async layerFromStream(input: AsyncIterable<Buffer>, lease: Lease, expectedDiffId?: string, what?: string): Promise<LayerRow> {
+    const { digest } = await this.blobs.write(input);
+    lease.hold(digest);
+    return this.layerFromBlob(digest, mediaTypeForBlob(this.blobs.path(digest)), expectedDiffId, what);
+  }
+
+  /**
+   * Record an image whose layers are all present: its config bytes become a blob, its row is written with
+   * the tag (moved onto it) and repo digest. Returns the image id.
+   */
+  addImage(configBytes: Buffer, opts: { tag?: string; repoDigest?: string; parent?: string } = {}): string {
+    let doc: ImageConfigDoc;
     try {
-      // GNU tar refuses members that climb out with `..` and strips leading `/`; layer safety in full
-      // (symlink traversal, whiteouts) belongs to the registry unpacker.
-      const r = await run('tar', ['--numeric-owner', '--same-permissions', '--xattrs', '-xf', tarPath, '-C', join(tmp, 'diff')]);
-      if (r.code !== 0) throw new InvalidArgument(`import: not a valid tar archive: ${r.stderr.trim().split('\n')[0]}`);
-      rmSync(final, { recursive: true, force: true });
-      renameSync(tmp, final);
+      doc = JSON.parse(configBytes.toString('utf8')) as ImageConfigDoc;
     } catch (e) {
-      rmSync(tmp, { recursive: true, force: true });
-      throw e;
+      throw new InvalidArgument(`image config is not JSON: ${(e as Error).message}`, { cause: e });
+    }
+    const diffIds = doc.rootfs?.diff_ids;
+    if (!Array.isArray(diffIds)) throw new InvalidArgument('image config has no rootfs.diff_ids');
+    doc.config ??= {};
+    const digest = this.blobs.put(configBytes);
+    const id = digest.slice(7);
+    return tx(this.repo.db, () => {
+      const layers = diffIds.map((d) => {
+        const l = this.repo.layer(String(d).replace(/^sha256:/, ''));
+        if (!l || !this.dirs.exists(l.id)) throw new NotFound(`layer ${d} is not in the store`);
+        return l;
+      });
+      this.repo.put(
+        {
+          id,
+          config: doc,
+          layers: layers.map((l) => l.id),
+          size: layers.reduce((n, l) => n + l.size, 0),
+          createdAt: new Date().toISOString(),
+          parent: opts.parent ?? '',
+        },
+        opts.tag ? familiarName(opts.tag) : undefined,
+      );
+      if (opts.repoDigest) this.repo.addRepoDigest(opts.repoDigest, id);
+      return id;
+    });
+  }
+
+  /** Import a rootfs tarball (plain, gzip or zstd) as a one-layer image, as `docker import` does. */
+  async importTar(input: string | AsyncIterable<Buffer>, tag: string | undefined, changes: string[], message = ''): Promise<string> {
+    const name = tag ? familiarName(tag) : undefined;
+    const config = applyChanges({ Env: [DEFAULT_PATH], Cmd: null, Entrypoint: null, WorkingDir: '', User: '' }, changes);
+    if (typeof input === 'string' && !statSync(input, { throwIfNoEntry: false })?.isFile()) {
+      throw new InvalidArgument(`open ${input}: no such file`);
+    }
+    const lease = this.lease();
+    try {
+      const stream = typeof input === 'string' ? createReadStream(input, { highWaterMark: 1 << 20 }) : input;
+      const layer = await this.layerFromStream(stream, lease, undefined, 'import');
+      lease.hold(`sha256:${layer.id}`);
+      const now = new Date().toISOString();
+      const doc: ImageConfigDoc = {
+        architecture: 'amd64',
+        os: 'linux',
+        created: now,
+        config,
+        rootfs: { type: 'layers', diff_ids: [`sha256:${layer.id}`] },
+        history: [{ created: now, created_by: 'berth import', comment: message || 'Imported from tarball' }],
+      };
+      return this.addImage(Buffer.from(JSON.stringify(doc)), { tag: name });
+    } finally {
+      lease.release();
     }
   }
 
@@ -143,24 +298,145 @@ export class ImageStore {
       this.repo.untag(t);
       out.push(`Untagged: ${t}`);
     }
+    for (const d of img.repoDigests) out.push(`Untagged: ${d}`);
     if (users > 0) return out; // forced: tags go, the image stays for its containers
     this.repo.delete(img.id);
     out.push(`Deleted: sha256:${img.id}`);
-    for (const l of this.repo.orphanLayers()) {
-      rmSync(join(this.root, 'layers', l), { recursive: true, force: true });
-      this.repo.deleteLayer(l);
+    this.gc();
+    return out;
+  }
+
+  /**
+   * `image prune`: remove dangling images (with `all`, every image no container uses), then collect
+   * garbage, which also reclaims what interrupted pulls left. Returns docker's report.
+   */
+  prune(all: boolean, usedBy: (imageId: string) => number): { untagged: string[]; deleted: string[]; reclaimed: number } {
+    const untagged: string[] = [];
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (const img of this.repo.list()) {
+      if ((!all && img.tags.length > 0) || usedBy(img.id) > 0) continue;
+      for (const t of img.tags) {
+        this.repo.untag(t);
+        untagged.push(t);
+      }
+      untagged.push(...img.repoDigests);
+      this.repo.delete(img.id);
+      deleted.push(`sha256:${img.id}`);
+    }
+    reclaimed += this.gc().bytes;
+    return { untagged, deleted, reclaimed };
+  }
+
+  // ---- leases and garbage collection ----
+
+  /** Start a lease: a file in `<root>/leases` naming the digests held, removed on release. */
+  lease(): Lease {
+    const me = selfIdentity();
+    const dir = join(this.root, 'leases');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${me.pid}-${me.start}-${randomBytes(4).toString('hex')}`);
+    const held = new Set<string>();
+    writeFileSync(file, '');
+    return {
+      hold(...digests: string[]) {
+        for (const d of digests) held.add(d);
+        writeFileSync(file, [...held].join('\n'));
+      },
+      release() {
+        rmSync(file, { force: true });
+      },
+    };
+  }
+
+  /** Digests held by live leases; leases of dead processes are removed. */
+  private leased(): Set<string> {
+    const dir = join(this.root, 'leases');
+    const out = new Set<string>();
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return out;
+    }
+    for (const n of names) {
+      const m = /^(\d+)-(\d+)-/.exec(n);
+      if (!m || !isAlive(Number(m[1]), Number(m[2]))) {
+        rmSync(join(dir, n), { force: true });
+        continue;
+      }
+      try {
+        for (const d of readFileSync(join(dir, n), 'utf8').split('\n')) if (d) out.add(d);
+      } catch {
+        /* released meanwhile */
+      }
     }
     return out;
   }
+
+  /**
+   * Remove what no image refers to and no live lease holds: layer rows and dirs, blobs, partial fetches,
+   * temp dirs of dead unpacks, dangling links. Leases are read before images: a pull that commits its
+   * image and drops its lease in between is seen by the image read.
+   */
+  gc(): GcReport {
+    const leased = this.leased();
+    const images = this.repo.list();
+    const report: GcReport = { layers: 0, blobs: 0, bytes: 0 };
+    const usedLayers = new Set<string>();
+    const usedBlobs = new Set<string>(leased);
+    for (const img of images) {
+      usedBlobs.add(`sha256:${img.id}`);
+      for (const l of img.layers) usedLayers.add(l);
+    }
+    for (const l of this.repo.layers()) {
+      if (usedLayers.has(l.id) || leased.has(`sha256:${l.id}`) || (l.blobDigest && leased.has(l.blobDigest))) {
+        if (l.blobDigest) usedBlobs.add(l.blobDigest);
+        continue;
+      }
+      report.bytes += l.size;
+      this.dirs.remove(l.id, l.link);
+      this.repo.deleteLayer(l.id);
+      report.layers++;
+    }
+    const rows = new Set(this.repo.layers().map((l) => l.id));
+    for (const id of this.dirs.listDirs()) {
+      if (!rows.has(id) && !leased.has(`sha256:${id}`)) {
+        this.dirs.remove(id, '');
+        report.layers++;
+      }
+    }
+    for (const d of this.blobs.list()) {
+      if (usedBlobs.has(d)) continue;
+      report.bytes += this.blobs.size(d) ?? 0;
+      this.blobs.remove(d);
+      report.blobs++;
+    }
+    for (const name of this.blobs.leftovers()) {
+      const partial = /^([0-9a-f]{64})\.partial$/.exec(name);
+      const tmp = /^\.tmp-(\d+)-(\d+)-/.exec(name);
+      if (partial && leased.has(`sha256:${partial[1]}`)) continue;
+      if (tmp && isAlive(Number(tmp[1]), Number(tmp[2]))) continue;
+      const p = join(this.blobs.dir, name);
+      report.bytes += statSync(p, { throwIfNoEntry: false })?.size ?? 0;
+      rmSync(p, { recursive: true, force: true });
+    }
+    this.dirs.sweepLeftovers();
+    return report;
+  }
 }
 
-async function sha256File(path: string): Promise<string> {
-  const { createHash } = await import('node:crypto');
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(path)
-      .on('data', (b) => h.update(b))
-      .on('error', reject)
-      .on('end', () => resolve(h.digest('hex')));
-  });
+/** The OCI media type for a stored layer blob, by its first bytes. */
+export function mediaTypeForBlob(path: string): string {
+  const head = Buffer.alloc(4);
+  const fd = openSync(path, 'r');
+  let n = 0;
+  try {
+    n = readSync(fd, head, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (n >= 2 && head[0] === 0x1f && head[1] === 0x8b) return MEDIA.ociLayerGzip;
+  if (n === 4 && head.readUInt32LE(0) === 0xfd2fb528) return MEDIA.ociLayerZstd;
+  return MEDIA.ociLayer;
 }

@@ -83,4 +83,21 @@ export const migrations: readonly string[] = [
   );
   ALTER TABLE containers ADD COLUMN net TEXT NOT NULL DEFAULT '{}';
   `,
+  `
+  ALTER TABLE layers ADD COLUMN blob_digest TEXT NOT NULL DEFAULT '';
+  ALTER TABLE layers ADD COLUMN blob_type TEXT NOT NULL DEFAULT '';
+  ALTER TABLE layers ADD COLUMN blob_size INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE layers ADD COLUMN link TEXT NOT NULL DEFAULT '';
+  ALTER TABLE images ADD COLUMN parent TEXT NOT NULL DEFAULT '';
+  CREATE TABLE repo_digests (
+    name TEXT PRIMARY KEY,
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+  );
+  CREATE INDEX repo_digests_image ON repo_digests(image_id);
+  CREATE TABLE blob_sources (
+    digest TEXT NOT NULL,
+    repo TEXT NOT NULL,
+    PRIMARY KEY (digest, repo)
+  );
+  `,
 ];

@@ -5,9 +5,16 @@
 import { readFileSync } from 'node:fs';
 import { run } from './run.ts';
 
-export async function mountOverlay(lower: string[], upper: string, work: string, target: string): Promise<void> {
-  const opts = `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work}`;
-  const r = await run('mount', ['-t', 'overlay', 'overlay', '-o', opts, target]);
+/**
+ * Mount an overlay. With `base`, lower dirs under it are named relative to it and mount(8) runs there:
+ * the option string must fit in a page, and deep images have many lower dirs.
+ */
+export async function mountOverlay(lower: string[], upper: string, work: string, target: string, base?: string): Promise<void> {
+  const prefix = base ? `${base.replace(/\/+$/, '')}/` : '';
+  const lowers = lower.map((l) => (prefix && l.startsWith(prefix) ? l.slice(prefix.length) : l));
+  const opts = `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${work}`;
+  if (opts.length > 4000) throw new Error(`mount overlay on ${target}: too many layers (${lower.length}) for one overlay mount`);
+  const r = await run('mount', ['-t', 'overlay', 'overlay', '-o', opts, target], base ? { cwd: base } : {});
   if (r.code !== 0) throw new Error(`mount overlay on ${target}: ${r.stderr.trim() || `exit ${r.code}`}`);
 }
 

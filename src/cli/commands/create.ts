@@ -2,6 +2,7 @@
 import { withEngine, parse, type Command } from '../common.ts';
 import { createFlags, toCreateOptions } from '../create-flags.ts';
 import type { Globals } from '../main.ts';
+import { ensureImage } from '../pull-flow.ts';
 
 const cmd: Command<typeof createFlags> = {
   usage: '[OPTIONS] IMAGE [COMMAND] [ARG...]',
@@ -16,7 +17,9 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   if (typeof p === 'number') return p;
   return withEngine(g, 'create', async (engine) => {
     await engine.repair();
-    const ctr = await engine.create(toCreateOptions(p.flags, p.changed, p.args));
+    const opts = toCreateOptions(p.flags, p.changed, p.args);
+    await ensureImage(engine, opts.image, p.flags.pull, p.flags.quiet, p.flags.platform || undefined);
+    const ctr = await engine.create(opts);
     process.stdout.write(`${ctr.id}\n`);
     return 0;
   });

@@ -2,8 +2,10 @@
 import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
 import { formatRows, humanDuration, humanSize, renderTemplate } from '../format.ts';
-import { parseReference } from '../../image/reference.ts';
+import { familiarRepo, parseImageName } from '../../image/reference.ts';
 import type { Globals } from '../main.ts';
+import { InvalidArgument } from '../../errors.ts';
+import type { ImageRow } from '../../store/images.ts';
 
 const flags = [
   { name: 'all', short: 'a', type: 'bool', description: 'Show all images' },
@@ -23,24 +25,32 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'images');
   if (typeof p === 'number') return p;
   return withEngine(g, 'images', async (engine) => {
-    const want = p.args[0];
+    const wanted = p.args[0] ? parseImageName(p.args[0]) : undefined;
+    const filters = p.flags.filter.map(parseFilter);
+    const ref = (r: string) => engine.images.resolve(r);
     const items: Record<string, string>[] = [];
     for (const img of engine.images.repo.list()) {
+      if (!filters.every((f) => matches(f, img, ref))) continue;
       const id = p.flags['no-trunc'] ? `sha256:${img.id}` : img.id.slice(0, 12);
-      const tags = img.tags.length > 0 ? img.tags : ['<none>:<none>'];
-      for (const t of tags) {
+      const digests = new Map<string, string>();
+      for (const d of img.repoDigests) {
+        const at = d.lastIndexOf('@');
+        digests.set(d.slice(0, at), d.slice(at + 1));
+      }
+      const rows: [string, string][] = img.tags.map((t) => {
         const i = t.lastIndexOf(':');
-        const repo = t.slice(0, i);
-        const tag = t.slice(i + 1);
-        if (want) {
-          const w = want.includes(':') ? parseReference(want) : { repository: want, tag: '' };
-          if (w.repository !== repo || (w.tag && w.tag !== tag)) continue;
-        }
+        return [t.slice(0, i), t.slice(i + 1)];
+      });
+      // An image known only by digest shows its repository with no tag, as docker does.
+      for (const repo of digests.keys()) if (!rows.some(([r]) => r === repo)) rows.push([repo, '<none>']);
+      if (rows.length === 0) rows.push(['<none>', '<none>']);
+      for (const [repo, tag] of rows) {
+        if (wanted && (familiarRepo(wanted) !== repo || (wanted.tag && wanted.tag !== tag))) continue;
         items.push({
           Repository: repo,
           Tag: tag,
           ID: id,
-          Digest: '<none>',
+          Digest: digests.get(repo) ?? '<none>',
           CreatedSince: `${humanDuration(Date.now() - Date.parse(img.config.created))} ago`,
           CreatedAt: img.config.created,
           Size: humanSize(img.size),
@@ -55,7 +65,52 @@ export async function main(argv: string[], g: Globals): Promise<number> {
       for (const i of items) process.stdout.write(`${renderTemplate('{{json .}}', i)}\n`);
       return 0;
     }
-    process.stdout.write(formatRows(p.flags.format || undefined, DEFAULT, HEADERS, items));
+    const layout = p.flags.digests ? DEFAULT.replace('{{.Tag}}\t', '{{.Tag}}\t{{.Digest}}\t') : DEFAULT;
+    process.stdout.write(formatRows(p.flags.format || undefined, layout, HEADERS, items));
     return 0;
   });
+}
+
+interface Filter {
+  key: 'dangling' | 'reference' | 'label' | 'before' | 'since';
+  value: string;
+}
+
+function parseFilter(f: string): Filter {
+  const eq = f.indexOf('=');
+  const key = f.slice(0, eq);
+  const value = f.slice(eq + 1);
+  if (eq < 0 || !['dangling', 'reference', 'label', 'before', 'since'].includes(key)) {
+    throw new InvalidArgument(`invalid filter '${f}'`);
+  }
+  if (key === 'dangling' && !['true', 'false', '1', '0'].includes(value)) {
+    throw new InvalidArgument(`invalid filter 'dangling=${value}'`);
+  }
+  return { key: key as Filter['key'], value };
+}
+
+/** docker's reference filter: a glob over `repo` or `repo:tag`, `*` not crossing `/`. */
+function globRe(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+  return new RegExp(`^${body}$`);
+}
+
+function matches(f: Filter, img: ImageRow, ref: (r: string) => ImageRow): boolean {
+  switch (f.key) {
+    case 'dangling':
+      return (img.tags.length === 0) === (f.value === 'true' || f.value === '1');
+    case 'reference': {
+      const re = globRe(f.value);
+      return img.tags.some((t) => re.test(t) || re.test(t.slice(0, t.lastIndexOf(':'))));
+    }
+    case 'label': {
+      const [k, v] = f.value.split('=', 2) as [string, string | undefined];
+      const labels = img.config.config.Labels ?? {};
+      return k in labels && (v === undefined || labels[k] === v);
+    }
+    case 'before':
+      return img.config.created < ref(f.value).config.created;
+    case 'since':
+      return img.config.created > ref(f.value).config.created;
+  }
 }

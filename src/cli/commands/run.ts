@@ -5,6 +5,7 @@ import { withEngine, parse, type Command } from '../common.ts';
 import { createFlags, toCreateOptions } from '../create-flags.ts';
 import type { FlagDef } from '../flags.ts';
 import type { Globals } from '../main.ts';
+import { ensureImage } from '../pull-flow.ts';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.ts';
 import { trace } from '../../sys/trace.ts';
 
@@ -35,6 +36,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     // docker: a detached run -i keeps stdin open for whoever attaches later (no StdinOnce).
     if (p.flags.detach) opts.stdinOnce = false;
     await engine.repair();
+    await ensureImage(engine, opts.image, p.flags.pull, p.flags.quiet, p.flags.platform || undefined);
     const ctr = await engine.create(opts);
     const autoRemove = opts.autoRemove ?? false;
     if (p.flags.detach) {

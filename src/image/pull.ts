@@ -1,0 +1,159 @@
+/**
+ * `pull`: resolve a reference at its registry (a mirror first, for docker.io), fetch the config, fetch the
+ * layers not already unpacked — several at once, each unpacked as soon as it arrives — and record the
+ * image. Progress is reported as docker's JSON messages (`{id, status, progressDetail}`), which the CLI
+ * renders as bars or lines and the API server forwards as they are.
+ *
+ * Nothing is recorded until every layer is on disk; a pull killed midway leaves blobs, partial fetches and
+ * unpacked layers that the next pull reuses (a partial fetch resumes) and gc reclaims.
+ */
+import { InvalidArgument } from '../errors.ts';
+import { RegistryClient, type Descriptor, type RegistryOptions } from '../registry/client.ts';
+import type { ImageConfigDoc } from '../store/images.ts';
+import { canonicalString, familiarRepo, parseImageName, type ImageName } from './reference.ts';
+import type { ImageStore } from './store.ts';
+
+export interface ProgressMessage {
+  id?: string;
+  status: string;
+  progressDetail?: { current?: number; total?: number };
+}
+
+export interface PullOptions {
+  /** `os/arch[/variant]`; default linux/amd64. */
+  platform?: string;
+  registry?: RegistryOptions;
+  onProgress?: (m: ProgressMessage) => void;
+  /** Layers fetched at once (default 3, as docker). */
+  parallel?: number;
+}
+
+export interface PullResult {
+  id: string;
+  /** `docker.io/library/busybox:latest` — what docker prints last. */
+  canonical: string;
+  /** The manifest (or index) digest the image was pulled by. */
+  digest: string;
+  upToDate: boolean;
+}
+
+export function parsePlatform(p: string | undefined): { os: string; architecture: string; variant?: string } {
+  if (!p) return { os: 'linux', architecture: 'amd64' };
+  const [os, architecture, variant] = p.split('/');
+  if (!os || !architecture || p.split('/').length > 3) {
+    throw new InvalidArgument(`invalid platform "${p}": expected os/arch[/variant], e.g. linux/amd64`);
+  }
+  return variant ? { os, architecture, variant } : { os, architecture };
+}
+
+export async function pullImage(store: ImageStore, ref: string, opts: PullOptions = {}): Promise<PullResult> {
+  const name = parseImageName(ref);
+  if (!name.tag && !name.digest) name.tag = 'latest';
+  const platform = parsePlatform(opts.platform);
+  const say = opts.onProgress ?? (() => {});
+  const client = new RegistryClient(opts.registry);
+  const resolved = await client.resolve(name, platform);
+  const repo = familiarRepo(name);
+  const pulledBy = resolved.indexDigest ?? resolved.digest;
+  const tag = name.tag ? `${repo}:${name.tag}` : undefined;
+  const repoDigest = `${repo}@${pulledBy}`;
+  say({ id: name.tag ?? name.digest, status: `Pulling from ${name.path}` });
+
+  const { config: configDesc, layers } = resolved.manifest;
+  const done = (upToDate: boolean, id: string): PullResult => {
+    say({ status: `Digest: ${pulledBy}` });
+    say({ status: `Status: ${upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${name.digest && !name.tag ? `${repo}@${name.digest}` : tag}` });
+    return { id, canonical: canonicalString(name), digest: pulledBy, upToDate };
+  };
+  const existing = store.repo.get(configDesc.digest.slice(7));
+  if (existing && existing.layers.every((l) => store.hasLayer(`sha256:${l}`))) {
+    const wasTagged = !tag || existing.tags.includes(tag);
+    store.addImage(store.configBytes(existing), { tag, repoDigest });
+    return done(wasTagged, existing.id);
+  }
+
+  const lease = store.lease();
+  store.blobs.ensureDir();
+  const fetched: string[] = [];
+  try {
+    lease.hold(configDesc.digest, ...layers.map((l) => l.digest));
+    if (!store.blobs.has(configDesc.digest)) {
+      await client.fetchBlob(name, configDesc, store.blobs.path(configDesc.digest), undefined, resolved.endpoint);
+      fetched.push(configDesc.digest);
+    }
+    const configBytes = store.blobs.read(configDesc.digest);
+    const config = parseConfig(configBytes);
+    const diffIds = config.rootfs.diff_ids;
+    if (diffIds.length !== layers.length) {
+      throw new InvalidArgument(`${ref}: the manifest has ${layers.length} layers but the config lists ${diffIds.length}`);
+    }
+    lease.hold(...diffIds);
+    const short = (d: Descriptor) => d.digest.slice(7, 19);
+    for (const [i, l] of layers.entries()) {
+      say({ id: short(l), status: store.hasLayer(diffIds[i]!) ? 'Already exists' : 'Pulling fs layer' });
+    }
+    await eachLimited(layers.map((l, i) => [l, i] as const), opts.parallel ?? 3, async ([l, i]) => {
+      const diffId = diffIds[i]!;
+      if (store.hasLayer(diffId)) return;
+      if (!/tar/.test(l.mediaType)) throw new InvalidArgument(`${ref}: layer ${short(l)} has unsupported media type ${l.mediaType}`);
+      if (!store.blobs.has(l.digest)) {
+        let last = 0;
+        await client.fetchBlob(name, l, store.blobs.path(l.digest), (current, total) => {
+          const now = Date.now();
+          if (now - last < 100 && current < total) return;
+          last = now;
+          say({ id: short(l), status: 'Downloading', progressDetail: { current, total } });
+        }, resolved.endpoint);
+        fetched.push(l.digest);
+        say({ id: short(l), status: 'Verifying Checksum' });
+        say({ id: short(l), status: 'Download complete' });
+      }
+      say({ id: short(l), status: 'Extracting', progressDetail: { current: 0, total: l.size } });
+      await store.layerFromBlob(l.digest, l.mediaType, diffId, `${ref}: layer ${short(l)}`);
+      store.repo.addBlobSource(l.digest, `${name.registry}/${name.path}`);
+      say({ id: short(l), status: 'Pull complete' });
+    });
+    const id = store.addImage(configBytes, { tag, repoDigest });
+    return done(false, id);
+  } catch (e) {
+    // Refused content is not kept: nothing of a bad image stays in the store. (After a transport
+    // failure the blobs stay, so the next pull need not fetch them again.)
+    if (e instanceof InvalidArgument) {
+      for (const d of fetched) if (!store.repo.get(d.slice(7)) && !store.repo.layerByBlob(d)) store.blobs.remove(d);
+    }
+    throw e;
+  } finally {
+    lease.release();
+  }
+}
+
+function parseConfig(bytes: Buffer): ImageConfigDoc {
+  let doc: ImageConfigDoc;
+  try {
+    doc = JSON.parse(bytes.toString('utf8')) as ImageConfigDoc;
+  } catch (e) {
+    throw new InvalidArgument(`image config is not JSON: ${(e as Error).message}`, { cause: e });
+  }
+  if (!Array.isArray(doc.rootfs?.diff_ids)) throw new InvalidArgument('image config has no rootfs.diff_ids');
+  return doc;
+}
+
+/** Run fn over items with at most `limit` at once; the first failure is thrown after the rest settle. */
+export async function eachLimited<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  const worker = async () => {
+    while (next < items.length && failure === undefined) {
+      const t = items[next++]!;
+      try {
+        await fn(t);
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure;
+}
+
+export type { ImageName };

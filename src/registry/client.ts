@@ -1,0 +1,231 @@
+/**
+ * A client of the Docker Distribution API v2 (what Docker Hub, docker-registry, Harbor, GHCR, Quay and
+ * the rest serve): resolve a reference to a platform's manifest, download and upload blobs, upload
+ * manifests, and log in. No state beyond the auth file and, for the client's life, each host's scheme,
+ * auth challenge and tokens.
+ *
+ *   const c = new RegistryClient();
+ *   const img = await c.resolve(parseImageName('busybox'));          // linux/<this machine's arch>
+ *   await c.fetchBlob(img.name, img.manifest.config, '/tmp/config', undefined, img.endpoint);
+ *
+ * Pulls try the configured mirrors of a registry first (docker's registry-mirrors), any mirror failure
+ * falling through to the registry itself; pushes and logins go to the registry only.
+ */
+import { InvalidArgument, NotFound, NotSupported, RuntimeFailure } from '../errors.ts';
+import { familiarRepo, type ImageName } from '../image/reference.ts';
+import { defaultAuthFile, removeCredentials, storeCredentials } from './authfile.ts';
+import { blobHead, downloadBlob, failure, pullScope, pushBlob, pushScope, type Progress } from './blobs.ts';
+import { normaliseHost } from './hosts.ts';
+import {
+  checkDigest, digestOf, hostPlatform, MANIFEST_ACCEPT, parseManifest, platformString, selectPlatform,
+  type Descriptor, type ImageManifest, type ParsedManifest, type Platform,
+} from './manifest.ts';
+import { basic, CredentialsRejected, errorLine, Transport, type Endpoint } from './transport.ts';
+
+export type { Descriptor, ImageManifest, Platform } from './manifest.ts';
+export type { Progress } from './blobs.ts';
+
+export interface RegistryOptions {
+  /** Docker-compatible auth file; default $REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json. */
+  authFile?: string;
+  /** Registries (`host[:port]`) that may be reached over plain http; loopback hosts always may, like docker. */
+  insecure?: string[];
+  /** Registry → mirror hosts tried first for pulls (docker's registry-mirrors are `{'docker.io': [...]}`). */
+  mirrors?: Record<string, string[]>;
+  /** More attempts after a transient failure (connection reset or refused, 5xx, 429), with backoff. Default 3. */
+  retries?: number;
+}
+
+export interface ResolvedImage {
+  name: ImageName;
+  /** Digest of the platform's manifest (the bytes in `raw`). */
+  digest: string;
+  mediaType: string;
+  manifest: ImageManifest;
+  raw: Buffer;
+  /** Digest of the manifest list or OCI index, when the reference named one. */
+  indexDigest?: string;
+  /** The host that answered: a mirror or the registry (pass it to fetchBlob to read from the same place). */
+  endpoint: string;
+}
+
+/** Manifests are small; a bigger body is not a manifest (containerd draws the line at 4 MiB too). */
+const MANIFEST_MAX = 4 << 20;
+
+interface FetchedManifest {
+  raw: Buffer;
+  digest: string;
+  parsed: ParsedManifest;
+}
+
+export class RegistryClient {
+  readonly authFile: string;
+  readonly #t: Transport;
+  readonly #mirrors = new Map<string, string[]>();
+
+  constructor(opts: RegistryOptions = {}) {
+    this.authFile = opts.authFile ?? defaultAuthFile();
+    const retries = opts.retries ?? 3;
+    if (!Number.isInteger(retries) || retries < 0) throw new InvalidArgument(`invalid retries: ${retries}`);
+    this.#t = new Transport({ authFile: this.authFile, insecure: opts.insecure ?? [], retries });
+    for (const [reg, hosts] of Object.entries(opts.mirrors ?? {})) {
+      this.#mirrors.set(normaliseHost(reg), hosts.map(normaliseHost));
+    }
+  }
+
+  /**
+   * The manifest of `name` for `platform` (default: this machine's, linux/amd64 here). A manifest list or
+   * OCI index is resolved to the platform's entry. Every manifest fetched by digest is checked against it.
+   */
+  async resolve(name: ImageName, platform: Platform = hostPlatform()): Promise<ResolvedImage> {
+    if (name.digest) checkDigest(name.digest);
+    const ref = name.digest ?? name.tag ?? 'latest';
+    for (const mirror of this.#mirrors.get(normaliseHost(name.registry)) ?? []) {
+      try {
+        return await this.#resolveAt(mirror, true, name, ref, platform);
+      } catch {
+        // A mirror that is down or lacks the image: the registry decides.
+      }
+    }
+    return this.#resolveAt(name.registry, false, name, ref, platform);
+  }
+
+  async #resolveAt(host: string, mirror: boolean, name: ImageName, ref: string, platform: Platform): Promise<ResolvedImage> {
+    const ep = await this.#t.endpoint(host, mirror ? 0 : undefined);
+    const top = await this.#manifest(ep, name, ref);
+    const base = { name, endpoint: host };
+    if (top.parsed.kind === 'manifest') {
+      return { ...base, digest: top.digest, mediaType: top.parsed.mediaType, manifest: top.parsed.manifest, raw: top.raw };
+    }
+    const entry = selectPlatform(top.parsed.index, platform);
+    const child = await this.#manifest(ep, name, entry.digest);
+    if (child.parsed.kind !== 'manifest') {
+      throw new NotSupported(`${familiarRepo(name)}@${entry.digest}: an index inside an index (${platformString(platform)})`);
+    }
+    return {
+      ...base, digest: child.digest, mediaType: child.parsed.mediaType, manifest: child.parsed.manifest,
+      raw: child.raw, indexDigest: top.digest,
+    };
+  }
+
+  /** GET a manifest by tag or digest, checking its bytes against the digest asked for (or the one the registry announced). */
+  async #manifest(ep: Endpoint, name: ImageName, ref: string): Promise<FetchedManifest> {
+    const shown = `${familiarRepo(name)}${ref.includes(':') ? '@' : ':'}${ref}`;
+    let res: Response;
+    try {
+      res = await this.#t.request(ep, [pullScope(name.path)], 'GET', `/v2/${name.path}/manifests/${ref}`, {
+        headers: { accept: MANIFEST_ACCEPT.join(', ') },
+      });
+    } catch (e) {
+      if (e instanceof CredentialsRejected && !this.#t.credentials(ep.name)) throw this.#denied(name, e.message);
+      throw e;
+    }
+    if (!res.ok) {
+      const line = await errorLine(res);
+      const anonymous = !this.#t.authenticated(ep);
+      if (/^name unknown/.test(line) || ((res.status === 401 || res.status === 403) && anonymous)) {
+        throw this.#denied(name, line);
+      }
+      if (res.status === 404) throw new NotFound(`manifest for ${shown} not found: ${line}`);
+      throw new RuntimeFailure(`${ep.name}: ${line}`);
+    }
+    const declared = Number(res.headers.get('content-length'));
+    if (declared > MANIFEST_MAX) throw new RuntimeFailure(`${shown}: manifest of ${declared} bytes is too big`);
+    const raw = Buffer.from(await res.arrayBuffer());
+    if (raw.length > MANIFEST_MAX) throw new RuntimeFailure(`${shown}: manifest of ${raw.length} bytes is too big`);
+    const byDigest = ref.includes(':');
+    const digest = digestOf(raw, byDigest ? ref : 'sha256:');
+    const announced = res.headers.get('docker-content-digest');
+    if (byDigest ? digest !== ref : !!announced?.startsWith('sha256:') && announced !== digest) {
+      throw new RuntimeFailure(`${shown}: manifest digest mismatch: the content hashes to ${digest}`);
+    }
+    return { raw, digest, parsed: parseManifest(raw, res.headers.get('content-type'), shown) };
+  }
+
+  #denied(name: ImageName, line: string): NotFound {
+    return new NotFound(
+      `pull access denied for ${familiarRepo(name)}, repository does not exist or may require 'docker login': ${line}`,
+    );
+  }
+
+  /**
+   * Downloads a blob to `dest`, verified (see blobs.ts: `.partial`, Range resume, size and digest check,
+   * fsync and rename). `endpoint` is ResolvedImage.endpoint; a mirror lacking the blob falls back to the registry.
+   */
+  async fetchBlob(name: ImageName, desc: Descriptor, dest: string, onProgress?: Progress, endpoint?: string): Promise<void> {
+    if (endpoint && normaliseHost(endpoint) !== normaliseHost(name.registry)) {
+      try {
+        return await downloadBlob(this.#t, await this.#t.endpoint(endpoint, 0), name.path, desc, dest, onProgress);
+      } catch (e) {
+        if (!(e instanceof NotFound) && !(e instanceof RuntimeFailure)) throw e;
+      }
+    }
+    await downloadBlob(this.#t, await this.#t.endpoint(name.registry), name.path, desc, dest, onProgress);
+  }
+
+  async blobExists(name: ImageName, digest: string): Promise<boolean> {
+    checkDigest(digest);
+    return blobHead(this.#t, await this.#t.endpoint(name.registry), [pullScope(name.path)], name.path, digest);
+  }
+
+  /**
+   * Makes the blob in `file` present in `name`'s repository: 'exists' when it already was, 'mounted' when
+   * the registry linked it from one of `mountFrom` (repository paths on the same registry), else 'pushed'.
+   */
+  async pushBlob(
+    name: ImageName, desc: Descriptor, file: string, mountFrom?: string[], onProgress?: Progress,
+  ): Promise<'exists' | 'mounted' | 'pushed'> {
+    return pushBlob(this.#t, await this.#t.endpoint(name.registry), name.path, desc, file, mountFrom, onProgress);
+  }
+
+  /** Uploads a manifest under a tag or its digest; returns its digest. Its blobs must be pushed first. */
+  async putManifest(name: ImageName, reference: string, mediaType: string, body: Buffer): Promise<string> {
+    const byDigest = reference.includes(':');
+    const digest = digestOf(body, byDigest ? reference : 'sha256:');
+    if (byDigest && digest !== reference) {
+      throw new InvalidArgument(`put manifest: the body hashes to ${digest}, not ${reference}`);
+    }
+    const ep = await this.#t.endpoint(name.registry);
+    const res = await this.#t.request(ep, [pushScope(name.path)], 'PUT', `/v2/${name.path}/manifests/${reference}`, {
+      headers: { 'content-type': mediaType }, body: () => Uint8Array.from(body),
+    });
+    if (res.status !== 201) throw await failure(res, `pushing manifest ${familiarRepo(name)}:${reference}`);
+    await res.body?.cancel();
+    return res.headers.get('docker-content-digest') ?? digest;
+  }
+
+  /**
+   * Checks the credentials against the registry's /v2/ (a basic challenge answered, or a token obtained for
+   * a bearer one), then stores them in the auth file. A registry asking for no auth accepts any, as docker's.
+   */
+  async login(registry: string, username: string, password: string): Promise<void> {
+    const host = normaliseHost(registry);
+    if (username === '' || username.includes(':')) throw new InvalidArgument(`invalid username: ${JSON.stringify(username)}`);
+    this.#t.forget(host);
+    const ep = await this.#t.endpoint(host);
+    const creds = { username, password };
+    if (ep.challenge) {
+      let authorization = basic(creds);
+      if (ep.challenge.scheme === 'bearer') {
+        try {
+          authorization = `Bearer ${await this.#t.token(ep, [], creds, false)}`;
+        } catch (e) {
+          if (e instanceof CredentialsRejected) throw new InvalidArgument(`login to ${host} failed: ${e.message}`);
+          throw e;
+        }
+      }
+      const res = await this.#t.request(ep, [], 'GET', '/v2/', { authorization });
+      if (!res.ok) throw new InvalidArgument(`login to ${host} failed: ${await errorLine(res)}`);
+      await res.body?.cancel();
+    }
+    storeCredentials(this.authFile, host, creds);
+    this.#t.forget(host);
+  }
+
+  /** Removes the registry's stored credentials; false when there were none. */
+  logout(registry: string): boolean {
+    const host = normaliseHost(registry);
+    this.#t.forget(host);
+    return removeCredentials(this.authFile, host);
+  }
+}
