@@ -11,6 +11,8 @@ for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
   try {
     const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     if (cmd.startsWith('/usr/bin/conmon\0') && cmd.includes('/berth-test-')) problems.push(`conmon pid ${pid}`);
+    // Registries the image tests start (test/fixtures/registry.ts) must be stopped by them.
+    if (cmd.includes('docker-registry\0') && cmd.includes('/berth-registry-')) problems.push(`docker-registry pid ${pid}`);
   } catch {
     /* exited meanwhile */
   }
@@ -23,8 +25,9 @@ for (const link of readdirSync('/sys/class/net').filter((l) => l.startsWith('vet
 const roots = new Set(readdirSync('/tmp').filter((d) => d.startsWith('berth-test-')));
 for (const cg of berthCgroups()) problems.push(`cgroup ${cg}`);
 if (roots.size > 0) problems.push(...[...roots].map((r) => `test root /tmp/${r}`));
+for (const d of readdirSync('/tmp').filter((n) => /^berth-(registry|images-work|images-local|victim|podman)-/.test(n))) problems.push(`test dir /tmp/${d}`);
 if (problems.length > 0) {
   console.error(`leaks: ${problems.length} left behind:\n${problems.join('\n')}`);
   process.exit(1);
 }
-console.log('leaks: none (mounts, conmon processes, cgroups, netns, bridges, veths, test roots)');
+console.log('leaks: none (mounts, conmon processes, registries, cgroups, netns, bridges, veths, test roots and dirs)');

@@ -4,6 +4,7 @@
  */
 import type { Engine } from '../engine/engine.ts';
 import { InvalidArgument } from '../errors.ts';
+import { familiarName } from '../image/reference.ts';
 import { progressPrinter } from './progress.ts';
 
 export async function ensureImage(engine: Engine, ref: string, policy: string, quiet: boolean, platform?: string): Promise<void> {
@@ -12,6 +13,6 @@ export async function ensureImage(engine: Engine, ref: string, policy: string, q
   }
   if (policy === 'never') return;
   if (policy === 'missing' && engine.images.lookup(ref)) return;
-  if (policy === 'missing') process.stderr.write(`Unable to find image '${ref}' locally\n`);
+  if (policy === 'missing') process.stderr.write(`Unable to find image '${familiarName(ref)}' locally\n`);
   await engine.pull(ref, { platform, onProgress: quiet ? undefined : progressPrinter(process.stderr) });
 }

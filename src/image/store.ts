@@ -201,7 +201,13 @@ export class ImageStore {
   async layerFromStream(input: AsyncIterable<Buffer>, lease: Lease, expectedDiffId?: string, what?: string): Promise<LayerRow> {
     const { digest } = await this.blobs.write(input);
     lease.hold(digest);
-    return this.layerFromBlob(digest, mediaTypeForBlob(this.blobs.path(digest)), expectedDiffId, what);
+    try {
+      return await this.layerFromBlob(digest, mediaTypeForBlob(this.blobs.path(digest)), expectedDiffId, what);
+    } catch (e) {
+      // An archive that does not unpack is not kept.
+      if (!this.repo.layerByBlob(digest)) this.blobs.remove(digest);
+      throw e;
+    }
   }
 
   /**

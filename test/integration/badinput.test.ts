@@ -130,9 +130,16 @@ after(async () => {
 // ---- images and containers that do not exist
 
 test('unknown image → 125', () => {
-  expectError(['run', 'nosuchimage'], { code: 125, match: /No such image: nosuchimage/ });
-  expectError(['run', '--rm', 'nosuchimage:v1', 'true'], { code: 125, match: /No such image: nosuchimage:v1/ });
-  expectError(['create', 'nosuchimage'], { code: 125, match: /No such image: nosuchimage/ });
+  expectError(['run', '--pull', 'never', 'nosuchimage'], { code: 125, match: /No such image: nosuchimage/ });
+  expectError(['run', '--rm', '--pull', 'never', 'nosuchimage:v1', 'true'], { code: 125, match: /No such image: nosuchimage:v1/ });
+  expectError(['create', '--pull', 'never', 'nosuchimage'], { code: 125, match: /No such image: nosuchimage/ });
+  // By default a missing image is pulled first, as docker does; this host reaches no docker.io.
+  const before = env.berth(['ps', '-aq']).stdout;
+  const r = env.berth(['run', 'nosuchimage']);
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /^Unable to find image 'nosuchimage:latest' locally\nError: .+\n$/);
+  assert.equal(env.berth(['ps', '-aq']).stdout, before, 'no container was made');
+  expectError(['run', '--pull', 'sometimes', 'busybox'], { code: 125, match: /invalid pull option/ });
 });
 
 test('unknown container → 1 "No such container" for stop/rm/kill/start/logs/inspect', () => {

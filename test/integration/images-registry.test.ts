@@ -45,7 +45,7 @@ after(async () => {
 });
 
 /** Push an image made of these layers (base busybox first unless `bare`) to the registry as `name`. */
-async function publish(name: string, layers: Buffer[], bare = false, compress = true): Promise<string> {
+async function publish(name: string, layers: Buffer[], bare = false, compress: Parameters<typeof ociLayout>[3] = true): Promise<string> {
   const dir = mkdtempSync(join(work, 'layout-'));
   ociLayout(dir, bare ? layers : [base, ...layers], {}, compress);
   skopeoPush(dir, `${reg!.host}/${name}`);
@@ -101,7 +101,8 @@ test('a layered image: whiteouts, opaque dir, re-created path, hard links across
     { name: 'opq/new', data: 'new\n' },
   ]);
   const l4 = await tarOf([{ name: 'data/' }, { name: 'data/redo', data: 'v2\n' }]);
-  const ref = await publish('layered:1', [l2, l3, l4]);
+  // One layer of each kind: gzip (the base), zstd, plain, gzip.
+  const ref = await publish('layered:1', [l2, l3, l4], false, ['gzip', 'zstd', 'none', 'gzip']);
   const pulled = env.berth(['pull', ref]);
   assert.equal(pulled.code, 0, pulled.stderr);
   assert.match(pulled.stdout, /Pull complete/);
@@ -198,6 +199,18 @@ test('push: skopeo reads what Berth pushed; a second push skips the layer; anoth
   const again = ok(['run', '--rm', '--network', 'none', ref, 'echo', 'round-trip']);
   assert.equal(again.trim(), 'round-trip');
   assert.match(ok(['images', '--digests', `${reg!.host}/pushed/busybox`]), new RegExp(m[1]!));
+  ok(['rmi', ref]);
+});
+
+test('on a terminal, pull draws one bar per layer and rewrites it in place', async (t) => {
+  if (skip) return t.skip(skip);
+  const ref = await publish('bars:1', [await tarOf([{ name: 'blob', data: randomBytes(4 << 20) }])]);
+  const cmd = `${BERTH} --root ${env.root} pull ${ref}`;
+  const r = spawnSync('script', ['-qfec', cmd, '/dev/null'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /\x1b\[\d+A/, 'the cursor moves up to rewrite a layer line');
+  assert.match(r.stdout, /\[=+>?\s*\]\s+[\d.]+[kMG]?B\/[\d.]+[kMG]?B/, 'a progress bar with sizes');
+  assert.match(r.stdout, /Pull complete/);
   ok(['rmi', ref]);
 });
 

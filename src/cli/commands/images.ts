@@ -27,6 +27,8 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   return withEngine(g, 'images', async (engine) => {
     const wanted = p.args[0] ? parseImageName(p.args[0]) : undefined;
     const filters = p.flags.filter.map(parseFilter);
+    // reference= picks rows (repo:tag), not whole images; the other filters pick images.
+    const refFilters = filters.filter((f) => f.key === 'reference').map((f) => globRe(f.value));
     const ref = (r: string) => engine.images.resolve(r);
     const items: Record<string, string>[] = [];
     for (const img of engine.images.repo.list()) {
@@ -46,6 +48,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
       if (rows.length === 0) rows.push(['<none>', '<none>']);
       for (const [repo, tag] of rows) {
         if (wanted && (familiarRepo(wanted) !== repo || (wanted.tag && wanted.tag !== tag))) continue;
+        if (!refFilters.every((re) => re.test(`${repo}:${tag}`) || re.test(repo))) continue;
         items.push({
           Repository: repo,
           Tag: tag,
@@ -99,10 +102,8 @@ function matches(f: Filter, img: ImageRow, ref: (r: string) => ImageRow): boolea
   switch (f.key) {
     case 'dangling':
       return (img.tags.length === 0) === (f.value === 'true' || f.value === '1');
-    case 'reference': {
-      const re = globRe(f.value);
-      return img.tags.some((t) => re.test(t) || re.test(t.slice(0, t.lastIndexOf(':'))));
-    }
+    case 'reference':
+      return true;
     case 'label': {
       const [k, v] = f.value.split('=', 2) as [string, string | undefined];
       const labels = img.config.config.Labels ?? {};

@@ -1,9 +1,6 @@
 /** `berth import [-c CHANGE] [-m MSG] FILE|- [REPOSITORY[:TAG]]`: a rootfs tarball as a one-layer image. */
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { FlagDef } from '../flags.ts';
-import { engineFor, parse, report, type Command } from '../common.ts';
+import { parse, withEngine, type Command } from '../common.ts';
 import type { Globals } from '../main.ts';
 
 const flags = [
@@ -22,22 +19,11 @@ const cmd: Command<typeof flags> = {
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'import');
   if (typeof p === 'number') return p;
-  const engine = engineFor(g);
-  let tmp: string | undefined;
-  try {
-    let file = p.args[0]!;
-    if (file === '-') {
-      tmp = mkdtempSync(join(engine.root, '.import-'));
-      file = join(tmp, 'layer.tar');
-      await pipeline(process.stdin, createWriteStream(file));
-    }
-    const id = await engine.images.importTar(file, p.args[1], p.flags.change, p.flags.message);
+  return withEngine(g, 'import', async (engine) => {
+    const file = p.args[0]!;
+    // `-` streams stdin straight into the blob store: no spool file.
+    const id = await engine.images.importTar(file === '-' ? process.stdin : file, p.args[1], p.flags.change, p.flags.message);
     process.stdout.write(`sha256:${id}\n`);
     return 0;
-  } catch (e) {
-    return report(e, 'import');
-  } finally {
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-    engine.close();
-  }
+  });
 }
