@@ -11,7 +11,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgument, NotFound } from '../errors.ts';
-import { selfIdentity } from '../sys/proc.ts';
+import { isAlive, selfIdentity } from '../sys/proc.ts';
 
 const DIGEST = /^sha256:([0-9a-f]{64})$/;
 
@@ -106,6 +106,40 @@ export class BlobStore {
     }
     renameSync(tmp, this.path(digest));
     return { digest, size };
+  }
+
+  /**
+   * Run fn holding the blob's fetch lock (`<hex>.lock`, naming its holder's pid and start time): two pulls
+   * of one image must not write the same partial file. A lock whose holder died is taken over.
+   */
+  async withFetchLock<T>(digest: string, fn: () => Promise<T>): Promise<T> {
+    const lock = `${this.path(digest)}.lock`;
+    const me = selfIdentity();
+    for (;;) {
+      try {
+        const fd = openSync(lock, 'wx', 0o644);
+        writeSync(fd, `${me.pid} ${me.start}`);
+        closeSync(fd);
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      let holder = '';
+      try {
+        holder = readFileSync(lock, 'utf8');
+      } catch {
+        continue; // released meanwhile
+      }
+      const [pid, start] = holder.split(' ').map(Number);
+      // A holder that has not written its name yet is alive by definition: wait for it.
+      if (holder && !isAlive(pid!, start!)) rmSync(lock, { force: true });
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+    try {
+      return await fn();
+    } finally {
+      rmSync(lock, { force: true });
+    }
   }
 
   remove(digest: string): void {

@@ -77,10 +77,11 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
   const fetched: string[] = [];
   try {
     lease.hold(configDesc.digest, ...layers.map((l) => l.digest));
-    if (!store.blobs.has(configDesc.digest)) {
+    await store.blobs.withFetchLock(configDesc.digest, async () => {
+      if (store.blobs.has(configDesc.digest)) return;
       await client.fetchBlob(name, configDesc, store.blobs.path(configDesc.digest), undefined, resolved.endpoint);
       fetched.push(configDesc.digest);
-    }
+    });
     const configBytes = store.blobs.read(configDesc.digest);
     const config = parseConfig(configBytes);
     const diffIds = config.rootfs.diff_ids;
@@ -96,7 +97,9 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
       const diffId = diffIds[i]!;
       if (store.hasLayer(diffId)) return;
       if (!/tar/.test(l.mediaType)) throw new InvalidArgument(`${ref}: layer ${short(l)} has unsupported media type ${l.mediaType}`);
-      if (!store.blobs.has(l.digest)) {
+      // Another pull of the same layer may be fetching it: wait for it rather than write the same partial file.
+      const fetchedHere = await store.blobs.withFetchLock(l.digest, async () => {
+        if (store.blobs.has(l.digest)) return false;
         let last = 0;
         await client.fetchBlob(name, l, store.blobs.path(l.digest), (current, total) => {
           const now = Date.now();
@@ -105,6 +108,9 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
           say({ id: short(l), status: 'Downloading', progressDetail: { current, total } });
         }, resolved.endpoint);
         fetched.push(l.digest);
+        return true;
+      });
+      if (fetchedHere) {
         say({ id: short(l), status: 'Verifying Checksum' });
         say({ id: short(l), status: 'Download complete' });
       }

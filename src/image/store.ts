@@ -423,6 +423,7 @@ export class ImageStore {
       const tmp = /^\.tmp-(\d+)-(\d+)-/.exec(name);
       if (partial && leased.has(`sha256:${partial[1]}`)) continue;
       if (tmp && isAlive(Number(tmp[1]), Number(tmp[2]))) continue;
+      if (/^[0-9a-f]{64}\.lock$/.test(name) && lockHeld(join(this.blobs.dir, name))) continue;
       const p = join(this.blobs.dir, name);
       report.bytes += statSync(p, { throwIfNoEntry: false })?.size ?? 0;
       rmSync(p, { recursive: true, force: true });
@@ -445,4 +446,16 @@ export function mediaTypeForBlob(path: string): string {
   if (n >= 2 && head[0] === 0x1f && head[1] === 0x8b) return MEDIA.ociLayerGzip;
   if (n === 4 && head.readUInt32LE(0) === 0xfd2fb528) return MEDIA.ociLayerZstd;
   return MEDIA.ociLayer;
+}
+
+/** A fetch lock whose holder is alive (or has not yet written its name). */
+function lockHeld(path: string): boolean {
+  try {
+    const text = readFileSync(path, 'utf8');
+    if (!text) return true;
+    const [pid, start] = text.split(' ').map(Number);
+    return isAlive(pid!, start!);
+  } catch {
+    return false;
+  }
 }

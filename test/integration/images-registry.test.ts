@@ -175,6 +175,19 @@ test('a 60-layer image pulls and runs (short lower-dir links keep the mount opti
   ok(['rmi', ref]);
 });
 
+test('two pulls of one image at once both succeed and share its layers', async (t) => {
+  if (skip) return t.skip(skip);
+  const layers = [];
+  for (let i = 0; i < 3; i++) layers.push(await tarOf([{ name: `part${i}`, data: randomBytes(8 << 20) }]));
+  const ref = await publish('twice:1', layers);
+  const [a, b] = await Promise.all([env.berthAsync(['pull', '-q', ref]), env.berthAsync(['pull', '-q', ref])]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(b.code, 0, b.stderr);
+  assert.equal(ok(['run', '--rm', '--network', 'none', ref, 'sh', '-c', 'cat /part0 /part1 /part2 | wc -c']).trim(), String(24 << 20));
+  assert.deepEqual(storeState().temps, [], 'no partial, lock or temp file is left');
+  ok(['rmi', ref]);
+});
+
 test('push: skopeo reads what Berth pushed; a second push skips the layer; another repository mounts it', async (t) => {
   if (skip) return t.skip(skip);
   const ref = `${reg!.host}/pushed/busybox:1`;
