@@ -32,6 +32,8 @@ export interface ExtractOptions {
   whiteouts: 'overlay' | 'keep' | 'apply';
   /** Leave files owned by the extracting user instead of the archive's uid/gid. */
   noSameOwner?: boolean;
+  /** The input is already a plain tar (the caller decompressed it): skip sniffing for gzip/zstd. */
+  plain?: boolean;
 }
 
 export interface ExtractSummary {
@@ -73,7 +75,7 @@ export async function extractTar(
   }
   const x = new Extractor(root, options);
   const summary: ExtractSummary = { entries: 0, bytes: 0 };
-  for await (const { entry, body } of readTar(decompressStream(input))) {
+  for await (const { entry, body } of readTar(options.plain ? input : decompressStream(input))) {
     summary.entries++;
     try {
       summary.bytes += await x.entry(entry, body);

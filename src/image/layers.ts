@@ -75,7 +75,7 @@ export class LayerDirs {
       }
       let summary;
       try {
-        summary = await extractTar(feed(), join(tmp, 'diff'), { onSymlinkInPath: 'reject', whiteouts: 'overlay' });
+        summary = await extractTar(feed(), join(tmp, 'diff'), { onSymlinkInPath: 'reject', whiteouts: 'overlay', plain: true });
         // The digest covers the whole stream: hash what the extractor left unread (end blocks, padding).
         while (!ended) {
           const r = await src.next();
