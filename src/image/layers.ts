@@ -8,15 +8,15 @@
  * would not. Each layer gets a short random link, `<root>/l/<12 chars>` → `../layers/<id>/diff`, and
  * the mount names lower dirs by link relative to the root (mount runs there): ~15 bytes a layer.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, InvalidArgument } from '../errors.ts';
-import { extractTar } from '../archive/extract.ts';
-import { decompressStream } from '../archive/tar.ts';
 import { isAlive, selfIdentity } from '../sys/proc.ts';
+import { unpackInto } from './unpack.ts';
+import { unpackInWorker } from './unpack-pool.ts';
 
 const LINK_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -54,38 +54,15 @@ export class LayerDirs {
    * names, paths through symlinks, hard links or whiteouts aiming out) fail it with InvalidArgument naming
    * the entry; nothing outside the temp dir is touched, and the temp dir is removed.
    */
-  async unpack(input: AsyncIterable<Buffer>, expectedDiffId?: string, what = 'layer'): Promise<Unpacked> {
+  async unpack(input: AsyncIterable<Buffer> | { file: string }, expectedDiffId?: string, what = 'layer'): Promise<Unpacked> {
     const me = selfIdentity();
     const tmp = join(this.root, 'layers', `.tmp-${me.pid}-${me.start}-${randomBytes(4).toString('hex')}`);
     mkdirSync(join(tmp, 'diff'), { recursive: true, mode: 0o755 });
     try {
-      const h = createHash('sha256');
-      const src = decompressStream(input)[Symbol.asyncIterator]();
-      let ended = false;
-      async function* feed(): AsyncGenerator<Buffer> {
-        for (;;) {
-          const r = await src.next();
-          if (r.done) {
-            ended = true;
-            return;
-          }
-          h.update(r.value);
-          yield r.value;
-        }
-      }
-      let summary;
-      try {
-        summary = await extractTar(feed(), join(tmp, 'diff'), { onSymlinkInPath: 'reject', whiteouts: 'overlay', plain: true });
-        // The digest covers the whole stream: hash what the extractor left unread (end blocks, padding).
-        while (!ended) {
-          const r = await src.next();
-          if (r.done) ended = true;
-          else h.update(r.value);
-        }
-      } finally {
-        if (!ended) await src.return?.(undefined);
-      }
-      const diffId = `sha256:${h.digest('hex')}`;
+      // A stored blob unpacks on a worker thread: the file creations and writes are synchronous calls,
+      // and layers of one pull then unpack on several CPUs while the main thread downloads.
+      const { diffId, bytes } = 'file' in input ? await unpackInWorker(input.file, join(tmp, 'diff')) : await unpackInto(input, join(tmp, 'diff'));
+      const summary = { bytes };
       if (expectedDiffId && diffId !== expectedDiffId) {
         throw new InvalidArgument(`${what}: content digest ${diffId} does not match the image config's ${expectedDiffId}`);
       }

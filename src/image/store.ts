@@ -183,7 +183,8 @@ export class ImageStore {
       if (!row.blobDigest) this.repo.putLayer({ ...row, blobDigest, blobType: mediaType, blobSize: this.blobs.size(blobDigest) ?? 0 });
       return this.repo.layer(row.id)!;
     }
-    const u = await this.dirs.unpack(this.blobs.open(blobDigest), expectedDiffId, what ?? `layer ${blobDigest.slice(7, 19)}`);
+    if (!this.blobs.has(blobDigest)) throw new NotFound(`blob ${blobDigest} is not in the store`);
+    const u = await this.dirs.unpack({ file: this.blobs.path(blobDigest) }, expectedDiffId, what ?? `layer ${blobDigest.slice(7, 19)}`);
     const row: LayerRow = {
       id: u.diffId.slice(7),
       size: u.size,

@@ -1,0 +1,53 @@
+/**
+ * Unpacking a stored layer blob on a worker thread. Extraction is synchronous file-system calls (see
+ * src/archive/extract.ts); on the main thread they serialise a pull's layers behind each other and behind
+ * the downloads. A worker per layer lets the layers of one pull unpack on every CPU. Where no worker
+ * script is found (an unusual build) the unpack runs in-process.
+ */
+import { createReadStream, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { InvalidArgument, NotFound, RuntimeFailure } from '../errors.ts';
+import { unpackInto } from './unpack.ts';
+
+/** The bundle's worker (dist/unpack-worker.mjs), tsc's output beside this file, or the source itself. */
+const CANDIDATES = ['./unpack-worker.mjs', './unpack-worker.js', './unpack-worker.ts'];
+let script: URL | null | undefined;
+
+function workerScript(): URL | null {
+  if (script !== undefined) return script;
+  script = null;
+  for (const c of CANDIDATES) {
+    const u = new URL(c, import.meta.url);
+    if (existsSync(fileURLToPath(u))) {
+      script = u;
+      break;
+    }
+  }
+  return script;
+}
+
+export interface WorkerReply {
+  ok: boolean;
+  diffId?: string;
+  bytes?: number;
+  kind?: string;
+  message?: string;
+}
+
+const KINDS: Record<string, new (m: string) => Error> = { InvalidArgument, NotFound, RuntimeFailure };
+
+export async function unpackInWorker(file: string, dir: string): Promise<{ diffId: string; bytes: number }> {
+  const s = workerScript();
+  if (!s) return unpackInto(createReadStream(file, { highWaterMark: 1 << 20 }), dir);
+  const reply = await new Promise<WorkerReply>((resolve, reject) => {
+    const w = new Worker(s, { workerData: { file, dir } });
+    let got: WorkerReply | undefined;
+    w.once('message', (m: WorkerReply) => (got = m));
+    w.once('error', reject);
+    w.once('exit', (code) => (got ? resolve(got) : reject(new RuntimeFailure(`unpack worker exited with code ${code}`))));
+  });
+  if (reply.ok) return { diffId: reply.diffId!, bytes: reply.bytes! };
+  const Kind = KINDS[reply.kind ?? ''] ?? RuntimeFailure;
+  throw new Kind(reply.message ?? 'unpack failed');
+}

@@ -1,0 +1,42 @@
+/**
+ * The core of unpacking a layer: decompress, hash the uncompressed tar (its diff id) and extract it with
+ * the layer policy (src/archive/extract.ts). Shared by the main thread and the unpack worker.
+ */
+import { createHash } from 'node:crypto';
+import { extractTar } from '../archive/extract.ts';
+import { decompressStream } from '../archive/tar.ts';
+
+/**
+ * Unpack a layer stream into an existing dir; returns the digest of the uncompressed tar and the bytes of
+ * file data. Used in-process and by the unpack worker (src/image/unpack-worker.ts).
+ */
+export async function unpackInto(input: AsyncIterable<Buffer>, dir: string): Promise<{ diffId: string; bytes: number }> {
+  const h = createHash('sha256');
+  const src = decompressStream(input)[Symbol.asyncIterator]();
+  let ended = false;
+  async function* feed(): AsyncGenerator<Buffer> {
+    for (;;) {
+      const r = await src.next();
+      if (r.done) {
+        ended = true;
+        return;
+      }
+      h.update(r.value);
+      yield r.value;
+    }
+  }
+  let bytes = 0;
+  try {
+    bytes = (await extractTar(feed(), dir, { onSymlinkInPath: 'reject', whiteouts: 'overlay', plain: true })).bytes;
+    // The digest covers the whole stream: hash what the extractor left unread (end blocks, padding).
+    while (!ended) {
+      const r = await src.next();
+      if (r.done) ended = true;
+      else h.update(r.value);
+    }
+  } finally {
+    if (!ended) await src.return?.(undefined);
+  }
+  return { diffId: `sha256:${h.digest('hex')}`, bytes };
+}
+
