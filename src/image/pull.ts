@@ -7,6 +7,7 @@
  * Nothing is recorded until every layer is on disk; a pull killed midway leaves blobs, partial fetches and
  * unpacked layers that the next pull reuses (a partial fetch resumes) and gc reclaims.
  */
+import { availableParallelism } from 'node:os';
 import { InvalidArgument } from '../errors.ts';
 import { RegistryClient, type Descriptor, type RegistryOptions } from '../registry/client.ts';
 import type { ImageConfigDoc } from '../store/images.ts';
@@ -93,12 +94,16 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
     for (const [i, l] of layers.entries()) {
       say({ id: short(l), status: store.hasLayer(diffIds[i]!) ? 'Already exists' : 'Pulling fs layer' });
     }
-    await eachLimited(layers.map((l, i) => [l, i] as const), opts.parallel ?? 3, async ([l, i]) => {
+    // Two stages with their own limits: downloads (network) and unpacks (CPU and disk, on worker threads).
+    // A layer's download slot frees as soon as its bytes are in, so a long unpack never holds up a fetch.
+    const downloads = limiter(opts.parallel ?? 3);
+    const unpacks = limiter(Math.max(2, availableParallelism()));
+    await eachLimited(layers.map((l, i) => [l, i] as const), layers.length, async ([l, i]) => {
       const diffId = diffIds[i]!;
       if (store.hasLayer(diffId)) return;
       if (!/tar/.test(l.mediaType)) throw new InvalidArgument(`${ref}: layer ${short(l)} has unsupported media type ${l.mediaType}`);
       // Another pull of the same layer may be fetching it: wait for it rather than write the same partial file.
-      const fetchedHere = await store.blobs.withFetchLock(l.digest, async () => {
+      const fetchedHere = await downloads(() => store.blobs.withFetchLock(l.digest, async () => {
         if (store.blobs.has(l.digest)) return false;
         let last = 0;
         await client.fetchBlob(name, l, store.blobs.path(l.digest), (current, total) => {
@@ -109,13 +114,15 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
         }, resolved.endpoint);
         fetched.push(l.digest);
         return true;
-      });
+      }));
       if (fetchedHere) {
         say({ id: short(l), status: 'Verifying Checksum' });
         say({ id: short(l), status: 'Download complete' });
       }
-      say({ id: short(l), status: 'Extracting', progressDetail: { current: 0, total: l.size } });
-      await store.layerFromBlob(l.digest, l.mediaType, diffId, `${ref}: layer ${short(l)}`);
+      await unpacks(async () => {
+        say({ id: short(l), status: 'Extracting', progressDetail: { current: 0, total: l.size } });
+        await store.layerFromBlob(l.digest, l.mediaType, diffId, `${ref}: layer ${short(l)}`);
+      });
       store.repo.addBlobSource(l.digest, `${name.registry}/${name.path}`);
       say({ id: short(l), status: 'Pull complete' });
     });
@@ -142,6 +149,22 @@ function parseConfig(bytes: Buffer): ImageConfigDoc {
   }
   if (!Array.isArray(doc.rootfs?.diff_ids)) throw new InvalidArgument('image config has no rootfs.diff_ids');
   return doc;
+}
+
+/** A counting semaphore: `run(fn)` starts fn when fewer than `n` are running. */
+export function limiter(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    if (active >= n) await new Promise<void>((r) => waiting.push(r));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
 }
 
 /** Run fn over items with at most `limit` at once; the first failure is thrown after the rest settle. */
