@@ -120,7 +120,14 @@ export async function sweepNetworkOrphans(engine: Engine, inFlight: (row: Contai
   const found: string[] = [];
   // Only namespaces this root made (it marks each one): other roots' containers share /run/netns.
   for (const ns of named) {
-    const id = readFileSync(join(markers, ns), 'utf8').trim();
+    let id: string;
+    try {
+      id = readFileSync(join(markers, ns), 'utf8').trim();
+    } catch (e) {
+      // Gone since the listing: another process (a container's cleanup run by conmon) tore it down.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw e;
+    }
     if (live.has(id)) continue;
     await deleteNetns(ns);
     rmSync(join(markers, ns), { force: true });
