@@ -59,6 +59,8 @@ const commands: Record<string, Loader> = {
   'container cleanup': () => import('./commands/cleanup.ts'),
   'image inspect': () => import('./commands/image-inspect.ts'),
   'container inspect': () => import('./commands/container-inspect.ts'),
+  serve: () => import('./commands/serve.ts'),
+  'system service': () => import('./commands/serve.ts'),
 };
 for (const v of ['create', 'ls', 'list', 'inspect', 'rm', 'remove', 'prune']) commands[`volume ${v}`] = () => import('./commands/volume.ts');
 for (const v of ['create', 'ls', 'list', 'inspect', 'rm', 'remove', 'prune', 'connect', 'disconnect']) commands[`network ${v}`] = () => import('./commands/network.ts');
@@ -132,10 +134,11 @@ Commands:
   images      List images
   rmi         Remove one or more images
   info        Display system-wide information
+  serve       Serve the Docker Engine API on a unix socket (DOCKER_HOST=unix://…)
   version     Show the version information
   container   Manage containers (prune, ls, rm, …)
   image       Manage images (inspect, ls, rm, import, pull, push, tag, history, save, load, prune)
-  system      Manage Berth (df)
+  system      Manage Berth (df, service)
   volume      Manage volumes (create, ls, inspect, rm, prune)
   network     Manage networks (create, ls, inspect, rm, prune, connect, disconnect)
 `;

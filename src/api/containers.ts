@@ -1,0 +1,251 @@
+/** Container endpoints that are plain request/response (plus wait's delayed body). */
+import { join } from 'node:path';
+import { resizeTerminal } from '../engine/attach.ts';
+import { psSummary } from '../engine/inspect.ts';
+import { connectSeqpacket } from '../sys/seqpacket.ts';
+import { NoSuchContainer } from '../errors.ts';
+import { humanDuration } from '../cli/format.ts';
+import type { ContainerRow } from '../store/containers.ts';
+import { ApiError, type Ctx } from './http.ts';
+import { createOptions } from './create-body.ts';
+import { requestWarnings } from './state.ts';
+
+export async function create(ctx: Ctx): Promise<void> {
+  const body = await ctx.json();
+  const opts = createOptions(body, ctx.q('name'));
+  const warnings: string[] = [];
+  const row = await requestWarnings.run(warnings, () => ctx.engine.create(opts));
+  ctx.send(201, { Id: row.id, Warnings: warnings });
+}
+
+/** `filters` as Go sends it (`{"label":{"k=v":true}}`) or as dockerode does (`{"label":["k=v"]}`). */
+export function parseFilters(raw: string | null): Record<string, string[]> {
+  if (!raw) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    throw new ApiError(400, `invalid filter: ${raw}`);
+  }
+  const out: Record<string, string[]> = {};
+  for (const [k, val] of Object.entries((v ?? {}) as Record<string, unknown>)) {
+    if (Array.isArray(val)) out[k] = val.map(String);
+    else if (val && typeof val === 'object') out[k] = Object.entries(val).filter(([, on]) => on).map(([x]) => x);
+    else throw new ApiError(400, `invalid filter '${k}'`);
+  }
+  return out;
+}
+
+function matchOne(key: string, val: string, r: ContainerRow): boolean {
+  switch (key) {
+    case 'id':
+      return r.id.startsWith(val);
+    case 'name':
+      return new RegExp(val.replace(/^\//, '')).test(r.name);
+    case 'status':
+      return (r.state === 'creating' ? 'created' : r.state) === val;
+    case 'exited':
+      return r.state === 'exited' && r.exitCode === Number(val);
+    case 'label': {
+      const j = val.indexOf('=');
+      return j < 0 ? val in r.config.labels : r.config.labels[val.slice(0, j)] === val.slice(j + 1);
+    }
+    case 'ancestor':
+      return r.config.image === val || r.imageId.startsWith(val.replace(/^sha256:/, ''));
+    default:
+      return false;
+  }
+}
+
+export async function list(ctx: Ctx): Promise<void> {
+  const filters = parseFilters(ctx.q('filters'));
+  for (const k of Object.keys(filters)) {
+    if (!['id', 'name', 'status', 'exited', 'label', 'ancestor'].includes(k)) throw new ApiError(400, `invalid filter '${k}'`);
+  }
+  for (const v of filters.status ?? []) {
+    if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(v)) throw new ApiError(400, `invalid filter 'status=${v}'`);
+  }
+  for (const v of filters.name ?? []) {
+    try {
+      new RegExp(v);
+    } catch {
+      throw new ApiError(400, `invalid filter 'name=${v}': not a regular expression`);
+    }
+  }
+  const all = ctx.qbool('all') || 'status' in filters || 'exited' in filters;
+  let rows = await ctx.engine.list(all);
+  // The daemon's rule: keys must all match; a key's values are alternatives, except labels, which all must.
+  rows = rows.filter((r) =>
+    Object.entries(filters).every(([k, vals]) => vals.length === 0 || (k === 'label' ? vals.every((v) => matchOne(k, v, r)) : vals.some((v) => matchOne(k, v, r)))),
+  );
+  rows.sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
+  const limit = ctx.qint('limit', -1)!;
+  if (limit > 0) rows = rows.slice(0, limit);
+  ctx.send(200, rows.map(summary));
+}
+
+function summary(r: ContainerRow): Record<string, unknown> {
+  const s = psSummary(r, humanDuration);
+  const live = r.state === 'running' || r.state === 'paused';
+  const ports = live
+    ? (r.net.ports ?? []).map((p) => ({ IP: p.hostIP || '0.0.0.0', PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.protocol }))
+    : [];
+  const networks: Record<string, unknown> = {};
+  for (const n of r.config.networking?.networks ?? []) {
+    const a = live ? r.net.networks?.[n.name] : undefined;
+    networks[n.name] = { IPAddress: a?.ip ?? '', Gateway: a?.gateway ?? '', MacAddress: a?.mac ?? '', NetworkID: '', EndpointID: '' };
+  }
+  return {
+    Id: r.id,
+    Names: [`/${r.name}`],
+    Image: r.config.image,
+    ImageID: `sha256:${r.imageId}`,
+    Command: s.Command,
+    Created: Math.floor(Date.parse(r.createdAt) / 1000),
+    Ports: ports,
+    Labels: r.config.labels ?? {},
+    State: s.State,
+    Status: s.Status,
+    HostConfig: { NetworkMode: r.config.isolation?.network === 'bridge' ? 'default' : (r.config.isolation?.network ?? 'none') },
+    NetworkSettings: { Networks: networks },
+    Mounts: r.config.mounts.map((m) => ({ Type: m.type, Name: m.type === 'volume' ? m.source : undefined, Source: m.source, Destination: m.destination, RW: !m.readonly })),
+  };
+}
+
+export async function inspect(ctx: Ctx): Promise<void> {
+  ctx.send(200, ctx.engine.container(ctx.params[0]!).inspect());
+}
+
+export async function start(ctx: Ctx): Promise<void> {
+  const { engine, state } = ctx;
+  const id = engine.find(ctx.params[0]!).id;
+  await state.locks.run(id, async () => {
+    const row = engine.inspect(id);
+    if (row.state === 'running') return ctx.send(304);
+    try {
+      await engine.start(id, {
+        beforeStart: async () => {
+          // Clients that attached before the start get conmon's socket before the process runs.
+          for (const a of state.takeAttachers(id)) {
+            a.connect(await connectSeqpacket(engine.attachPaths(id).socket).catch(() => null));
+          }
+        },
+      });
+    } catch (e) {
+      // docker removes an auto-remove container whose start failed (its `run --rm` waits for that).
+      if (row.config.autoRemove) await engine.remove(id, true, true).catch(() => {});
+      throw e;
+    }
+    ctx.send(204);
+  });
+}
+
+export async function stop(ctx: Ctx): Promise<void> {
+  const { engine } = ctx;
+  const row = engine.inspect(ctx.params[0]!);
+  if (row.state !== 'running' && row.state !== 'paused') return ctx.send(304);
+  await engine.stop(row.id, ctx.qint('t'), ctx.q('signal') || undefined);
+  ctx.send(204);
+}
+
+export async function kill(ctx: Ctx): Promise<void> {
+  await ctx.engine.kill(ctx.params[0]!, ctx.q('signal') || 'SIGKILL');
+  ctx.send(204);
+}
+
+export async function restart(ctx: Ctx): Promise<void> {
+  const id = ctx.engine.find(ctx.params[0]!).id;
+  await ctx.state.locks.run(id, () => ctx.engine.restart(id, ctx.qint('t')));
+  ctx.send(204);
+}
+
+export async function pause(ctx: Ctx): Promise<void> {
+  const id = ctx.engine.find(ctx.params[0]!).id;
+  await ctx.state.locks.run(id, () => ctx.engine.pause(id));
+  ctx.send(204);
+}
+
+export async function unpause(ctx: Ctx): Promise<void> {
+  const id = ctx.engine.find(ctx.params[0]!).id;
+  await ctx.state.locks.run(id, () => ctx.engine.unpause(id));
+  ctx.send(204);
+}
+
+export async function remove(ctx: Ctx): Promise<void> {
+  const id = ctx.engine.find(ctx.params[0]!).id;
+  await ctx.state.locks.run(id, () => ctx.engine.remove(id, ctx.qbool('force'), ctx.qbool('v')));
+  ctx.send(204);
+}
+
+export async function resize(ctx: Ctx): Promise<void> {
+  const row = ctx.engine.inspect(ctx.params[0]!);
+  const h = ctx.qint('h', 0)!;
+  const w = ctx.qint('w', 0)!;
+  if (row.state !== 'running') throw new ApiError(409, `Container ${row.id} is not running`);
+  if (row.config.tty) await resizeTerminal(ctx.engine.attachPaths(row.id).ctl, h, w);
+  ctx.send(200);
+}
+
+/**
+ * `wait?condition=not-running|next-exit|removed`: the 200 goes out at once (the CLI waits for it before
+ * it starts the container), the body when the condition is met. A client that hangs up ends the wait.
+ */
+export async function wait(ctx: Ctx): Promise<void> {
+  const { engine } = ctx;
+  const condition = ctx.q('condition') || 'not-running';
+  if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw new ApiError(400, `invalid condition: "${condition}"`);
+  const first = engine.inspect(ctx.params[0]!);
+  const id = first.id;
+  const out = ctx.startStream('application/json');
+  let gone = false;
+  out.onClose(() => (gone = true));
+  const ended = (s: string) => s === 'exited' || s === 'dead' || s === 'created' || s === 'removing';
+  let code = first.exitCode;
+  let error = '';
+  let sawRun = first.state === 'running' || first.state === 'paused';
+  const firstFinish = first.finishedAt;
+  const met = (): boolean => {
+    let r: ContainerRow;
+    try {
+      r = engine.inspect(id);
+    } catch (e) {
+      if (e instanceof NoSuchContainer) return true;
+      throw e;
+    }
+    if (r.state === 'running' || r.state === 'paused') sawRun = true;
+    if (r.state === 'exited' || r.state === 'dead') {
+      code = r.exitCode;
+      error = r.error;
+    }
+    if (condition === 'removed') return false;
+    if (condition === 'not-running') return ended(r.state);
+    // next-exit: an exit after this request (a finish time we had not seen).
+    return (r.state === 'exited' || r.state === 'dead') && (sawRun || r.finishedAt !== firstFinish);
+  };
+  const { watch } = await import('node:fs');
+  let wake: (() => void) | undefined;
+  let watcher: ReturnType<typeof watch> | undefined;
+  try {
+    watcher = watch(join(engine.dir(id), 'exit'), () => wake?.());
+    watcher.on('error', () => {});
+  } catch {
+    watcher = undefined;
+  }
+  try {
+    for (let interval = 5; !gone; interval = Math.min(interval * 2, 100)) {
+      if (met()) break;
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, interval);
+        wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+    }
+  } finally {
+    watcher?.close();
+  }
+  if (gone) return;
+  out.write(`${JSON.stringify({ StatusCode: code, ...(error ? { Error: { Message: error } } : {}) })}\n`);
+  out.end();
+}

@@ -1,0 +1,172 @@
+/**
+ * `POST /containers/create`: docker's container config (Config + HostConfig + NetworkingConfig) turned
+ * into the engine's CreateOptions. Zero values mean "unset", as the daemon reads them.
+ */
+import type { CreateOptions } from '../engine/config.ts';
+import { ApiError } from './http.ts';
+
+type Obj = Record<string, unknown>;
+
+const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v !== 0 ? v : undefined);
+const bool = (v: unknown): boolean | undefined => (typeof v === 'boolean' ? v : undefined);
+
+/** docker's strslice: a JSON string or an array of strings; null stays unset. */
+function strs(v: unknown, field: string): string[] | undefined {
+  if (v === null || v === undefined) return undefined;
+  if (typeof v === 'string') return [v];
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  throw new ApiError(400, `invalid ${field}: expected a string or an array of strings`);
+}
+
+function list(v: unknown, field: string): string[] | undefined {
+  if (v === null || v === undefined) return undefined;
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  throw new ApiError(400, `invalid ${field}: expected an array of strings`);
+}
+
+function record(v: unknown, field: string): Record<string, string> | undefined {
+  if (v === null || v === undefined) return undefined;
+  const o = obj(v);
+  if (Object.values(o).some((x) => typeof x !== 'string')) throw new ApiError(400, `invalid ${field}: expected an object of strings`);
+  return o as Record<string, string>;
+}
+
+function throttle(v: unknown): { path: string; rate: number }[] | undefined {
+  if (!Array.isArray(v) || v.length === 0) return undefined;
+  return v.map((d) => ({ path: String(obj(d).Path ?? ''), rate: Number(obj(d).Rate ?? 0) }));
+}
+
+/** A HostConfig.Mounts entry as a `--mount` spec. */
+function mountSpec(m: Obj): string {
+  const parts = [`type=${String(m.Type ?? 'volume')}`];
+  if (str(m.Source)) parts.push(`source=${m.Source as string}`);
+  parts.push(`target=${String(m.Target ?? '')}`);
+  if (m.ReadOnly === true) parts.push('readonly');
+  const bind = obj(m.BindOptions);
+  if (str(bind.Propagation)) parts.push(`bind-propagation=${bind.Propagation as string}`);
+  const tmpfs = obj(m.TmpfsOptions);
+  if (num(tmpfs.SizeBytes)) parts.push(`tmpfs-size=${tmpfs.SizeBytes as number}`);
+  if (num(tmpfs.Mode)) parts.push(`tmpfs-mode=${(tmpfs.Mode as number).toString(8)}`);
+  return parts.join(',');
+}
+
+export function createOptions(body: Obj, name: string | null): CreateOptions {
+  const image = str(body.Image);
+  if (!image) throw new ApiError(400, 'No image specified: Config.Image is required');
+  const hc = obj(body.HostConfig);
+  const opts: CreateOptions = { image };
+  if (name) opts.name = name.replace(/^\//, '');
+  const cmd = strs(body.Cmd, 'Cmd');
+  if (cmd && cmd.length > 0) opts.cmd = cmd;
+  const ep = strs(body.Entrypoint, 'Entrypoint');
+  if (ep !== undefined) opts.entrypoint = ep;
+  opts.env = list(body.Env, 'Env');
+  opts.workdir = str(body.WorkingDir);
+  opts.user = str(body.User);
+  opts.hostname = str(body.Hostname);
+  opts.tty = bool(body.Tty);
+  opts.openStdin = bool(body.OpenStdin);
+  opts.stdinOnce = bool(body.StdinOnce);
+  opts.labels = record(body.Labels, 'Labels');
+  opts.stopSignal = str(body.StopSignal);
+  if (typeof body.StopTimeout === 'number') opts.stopTimeout = body.StopTimeout;
+
+  opts.autoRemove = bool(hc.AutoRemove);
+  const mode = str(hc.NetworkMode);
+  if (mode && mode !== 'default') opts.network = mode;
+  opts.volumes = list(hc.Binds, 'HostConfig.Binds');
+  if (Array.isArray(hc.Mounts)) opts.mounts = hc.Mounts.map((m) => mountSpec(obj(m)));
+  const tmpfs = record(hc.Tmpfs, 'HostConfig.Tmpfs');
+  if (tmpfs) opts.tmpfs = Object.entries(tmpfs).map(([d, o]) => (o ? `${d}:${o}` : d));
+  opts.volumesFrom = list(hc.VolumesFrom, 'HostConfig.VolumesFrom');
+  opts.readonlyRootfs = bool(hc.ReadonlyRootfs);
+  if (typeof hc.Init === 'boolean') opts.init = hc.Init;
+  opts.runtime = str(hc.Runtime);
+  opts.privileged = bool(hc.Privileged);
+  opts.capAdd = list(hc.CapAdd, 'HostConfig.CapAdd');
+  opts.capDrop = list(hc.CapDrop, 'HostConfig.CapDrop');
+  opts.securityOpt = list(hc.SecurityOpt, 'HostConfig.SecurityOpt');
+  if (Array.isArray(hc.Devices)) {
+    opts.devices = hc.Devices.map((d) => {
+      const o = obj(d);
+      const host = String(o.PathOnHost ?? '');
+      return `${host}:${str(o.PathInContainer) ?? host}:${str(o.CgroupPermissions) ?? 'rwm'}`;
+    });
+  }
+  opts.deviceCgroupRules = list(hc.DeviceCgroupRules, 'HostConfig.DeviceCgroupRules');
+  opts.sysctls = record(hc.Sysctls, 'HostConfig.Sysctls');
+  opts.pid = str(hc.PidMode);
+  opts.ipc = str(hc.IpcMode);
+  opts.uts = str(hc.UTSMode);
+  opts.cgroupns = str(hc.CgroupnsMode);
+  opts.userns = str(hc.UsernsMode);
+  opts.shmSize = num(hc.ShmSize);
+  opts.groupAdd = list(hc.GroupAdd, 'HostConfig.GroupAdd');
+  opts.cgroupParent = str(hc.CgroupParent);
+  if (typeof hc.OomScoreAdj === 'number' && hc.OomScoreAdj !== 0) opts.oomScoreAdj = hc.OomScoreAdj;
+  if (Array.isArray(hc.Ulimits)) {
+    opts.ulimits = hc.Ulimits.map((u) => {
+      const o = obj(u);
+      return `${String(o.Name)}=${Number(o.Soft)}:${Number(o.Hard)}`;
+    });
+  }
+  const log = obj(hc.LogConfig);
+  const driver = str(log.Type);
+  if (driver && driver !== 'json-file' && driver !== 'local') opts.logDriver = driver;
+  const logOpts = record(log.Config, 'HostConfig.LogConfig.Config');
+  if (logOpts && Object.keys(logOpts).length > 0) {
+    // json-file's max-size is conmon's; its other options (max-file, compress) have no counterpart.
+    opts.logOpts = driver && driver !== 'json-file' && driver !== 'local' ? logOpts : logOpts['max-size'] ? { 'max-size': logOpts['max-size'] } : {};
+  }
+
+  // Resources.
+  opts.memory = num(hc.Memory);
+  opts.memorySwap = num(hc.MemorySwap);
+  opts.memoryReservation = num(hc.MemoryReservation);
+  opts.kernelMemory = num(hc.KernelMemory);
+  if (typeof hc.MemorySwappiness === 'number' && hc.MemorySwappiness >= 0) opts.memorySwappiness = hc.MemorySwappiness;
+  if (hc.OomKillDisable === true) opts.oomKillDisable = true;
+  opts.cpuShares = num(hc.CpuShares);
+  if (num(hc.NanoCpus)) opts.cpus = (hc.NanoCpus as number) / 1e9;
+  opts.cpuPeriod = num(hc.CpuPeriod);
+  opts.cpuQuota = num(hc.CpuQuota);
+  opts.cpusetCpus = str(hc.CpusetCpus);
+  opts.cpusetMems = str(hc.CpusetMems);
+  opts.blkioWeight = num(hc.BlkioWeight);
+  opts.deviceReadBps = throttle(hc.BlkioDeviceReadBps);
+  opts.deviceWriteBps = throttle(hc.BlkioDeviceWriteBps);
+  opts.deviceReadIops = throttle(hc.BlkioDeviceReadIOps);
+  opts.deviceWriteIops = throttle(hc.BlkioDeviceWriteIOps);
+  if (typeof hc.PidsLimit === 'number' && hc.PidsLimit > 0) opts.pidsLimit = hc.PidsLimit;
+
+  // Networking.
+  const ports = obj(hc.PortBindings);
+  const publish: string[] = [];
+  for (const [port, bindings] of Object.entries(ports)) {
+    const bs = Array.isArray(bindings) && bindings.length > 0 ? bindings : [{}];
+    for (const b of bs) {
+      const ip = str(obj(b).HostIp) ?? '';
+      const hostPort = str(obj(b).HostPort) ?? '';
+      publish.push(!ip && !hostPort ? port : ip ? `${ip.includes(':') ? `[${ip}]` : ip}:${hostPort}:${port}` : `${hostPort}:${port}`);
+    }
+  }
+  if (publish.length > 0) opts.publish = publish;
+  if (hc.PublishAllPorts === true) opts.publishAll = true;
+  opts.dns = list(hc.Dns, 'HostConfig.Dns');
+  opts.dnsSearch = list(hc.DnsSearch, 'HostConfig.DnsSearch');
+  opts.dnsOptions = list(hc.DnsOptions, 'HostConfig.DnsOptions');
+  opts.addHosts = list(hc.ExtraHosts, 'HostConfig.ExtraHosts');
+  const endpoints = obj(obj(body.NetworkingConfig).EndpointsConfig);
+  const ep0 = opts.network ? obj(endpoints[opts.network]) : {};
+  const aliases = list(ep0.Aliases, 'Aliases');
+  if (aliases && aliases.length > 0) opts.networkAliases = aliases;
+  const ipam = obj(ep0.IPAMConfig);
+  if (str(ipam.IPv4Address)) opts.ip = ipam.IPv4Address as string;
+  const mac = str(ep0.MacAddress) ?? str(body.MacAddress);
+  if (mac) opts.macAddress = mac;
+
+  for (const k of Object.keys(opts) as (keyof CreateOptions)[]) if (opts[k] === undefined) delete opts[k];
+  return opts;
+}

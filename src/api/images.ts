@@ -1,0 +1,110 @@
+/** Image endpoints: list, inspect, pull (`/images/create?fromImage`), remove, tag. */
+import { imageInspectJson } from '../engine/image-inspect.ts';
+import { familiarName } from '../image/reference.ts';
+import { NotSupported } from '../errors.ts';
+import type { ProgressMessage } from '../image/pull.ts';
+import { ApiError, statusOf, type Ctx } from './http.ts';
+import { parseFilters } from './containers.ts';
+
+export async function list(ctx: Ctx): Promise<void> {
+  const { engine } = ctx;
+  const filters = parseFilters(ctx.q('filters'));
+  for (const k of Object.keys(filters)) {
+    if (!['dangling', 'label', 'reference'].includes(k)) throw new ApiError(400, `invalid filter '${k}'`);
+  }
+  const out = [];
+  for (const img of engine.images.repo.list()) {
+    const labels = img.config.config.Labels ?? {};
+    if (filters.dangling?.length && !filters.dangling.some((v) => (img.tags.length === 0) === (v === 'true' || v === '1'))) continue;
+    if (filters.label?.length && !filters.label.every((l) => {
+      const [k, v] = l.split('=', 2) as [string, string | undefined];
+      return k in labels && (v === undefined || labels[k] === v);
+    })) continue;
+    if (filters.reference?.length && !filters.reference.some((r) => img.tags.some((t) => globRe(r).test(t) || globRe(r).test(t.slice(0, t.lastIndexOf(':')))))) continue;
+    out.push({
+      Id: `sha256:${img.id}`,
+      ParentId: img.parent ? `sha256:${img.parent}` : '',
+      RepoTags: img.tags,
+      RepoDigests: img.repoDigests,
+      Created: Math.floor(Date.parse(img.config.created) / 1000) || 0,
+      Size: img.size,
+      VirtualSize: img.size,
+      SharedSize: -1,
+      Labels: labels,
+      Containers: -1,
+    });
+  }
+  ctx.send(200, out);
+}
+
+/** docker's reference filter: a glob over `repo` or `repo:tag`, `*` not crossing `/`. */
+function globRe(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+  return new RegExp(`^${body}$`);
+}
+
+export async function inspect(ctx: Ctx): Promise<void> {
+  ctx.send(200, imageInspectJson(ctx.engine, ctx.params[0]!));
+}
+
+/**
+ * `POST /images/create?fromImage=…&tag=…`: pull, streaming docker's JSON progress lines. Errors before any
+ * output get their status; later ones go in the stream as `errorDetail`, as the daemon does.
+ */
+export async function create(ctx: Ctx): Promise<void> {
+  const from = ctx.q('fromImage');
+  if (!from) {
+    if (ctx.q('fromSrc')) throw new NotSupported('importing through the API (fromSrc) is not supported yet; use berth import');
+    throw new ApiError(400, 'fromImage or fromSrc is required');
+  }
+  const tag = ctx.q('tag');
+  const ref = tag ? `${from}${tag.startsWith('sha256:') ? '@' : ':'}${tag}` : from;
+  let out: ReturnType<Ctx['startStream']> | undefined;
+  const line = (m: unknown) => {
+    out ??= ctx.startStream('application/json');
+    out.write(`${JSON.stringify(m)}\r\n`);
+  };
+  try {
+    const r = await ctx.engine.pull(ref, {
+      platform: ctx.q('platform') || undefined,
+      onProgress: (m: ProgressMessage) => line(m),
+    });
+    line({ status: `Digest: ${r.digest}` });
+    const name = familiarName(ref.includes('@') ? ref.slice(0, ref.indexOf('@')) : ref);
+    line({ status: r.upToDate ? `Status: Image is up to date for ${name}` : `Status: Downloaded newer image for ${name}` });
+    out!.end();
+  } catch (e) {
+    if (!out) throw e;
+    const message = e instanceof Error ? e.message : String(e);
+    out.write(`${JSON.stringify({ errorDetail: { code: statusOf(e), message }, error: message })}\r\n`);
+    out.end();
+  }
+}
+
+export async function remove(ctx: Ctx): Promise<void> {
+  const { engine } = ctx;
+  const lines = engine.images.remove(ctx.params[0]!, ctx.qbool('force'), (id) => engine.containers.countUsingImage(id));
+  ctx.send(
+    200,
+    lines.map((l) => {
+      const i = l.indexOf(': ');
+      return { [l.slice(0, i)]: l.slice(i + 2) };
+    }),
+  );
+}
+
+/** `POST /images/{name}/tag?repo=…&tag=…` */
+export async function tag(ctx: Ctx): Promise<void> {
+  const { engine } = ctx;
+  const img = engine.images.resolve(ctx.params[0]!);
+  const repo = ctx.q('repo');
+  if (!repo) throw new ApiError(400, 'repository name (repo) is required');
+  let target: string;
+  try {
+    target = familiarName(`${repo}:${ctx.q('tag') || 'latest'}`);
+  } catch (e) {
+    throw new ApiError(400, (e as Error).message);
+  }
+  engine.images.repo.tag(target, img.id);
+  ctx.send(201);
+}

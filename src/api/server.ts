@@ -1,0 +1,165 @@
+/**
+ * The Docker Engine API over node:http: one Engine (the CLI's store and root), docker's routes with and
+ * without a `/v1.xx` prefix, docker's headers and error bodies, hijacked streams for attach and exec.
+ */
+import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { Engine } from '../engine/engine.ts';
+import { Conflict, RuntimeFailure } from '../errors.ts';
+import * as containers from './containers.ts';
+import * as images from './images.ts';
+import * as streams from './streams.ts';
+import * as system from './system.ts';
+import { API_VERSION, ApiError, compareVersions, Ctx, MIN_API_VERSION, statusOf } from './http.ts';
+import { ApiState } from './state.ts';
+
+type Handler = (ctx: Ctx) => Promise<void>;
+
+const ID = '([^/]+)';
+const routes: [string, RegExp, Handler][] = [
+  ['HEAD', /^\/_ping$/, system.ping],
+  ['GET', /^\/_ping$/, system.ping],
+  ['GET', /^\/version$/, system.version],
+  ['GET', /^\/info$/, system.info],
+  ['POST', /^\/containers\/create$/, containers.create],
+  ['GET', /^\/containers\/json$/, containers.list],
+  ['GET', new RegExp(`^/containers/${ID}/json$`), containers.inspect],
+  ['POST', new RegExp(`^/containers/${ID}/start$`), containers.start],
+  ['POST', new RegExp(`^/containers/${ID}/stop$`), containers.stop],
+  ['POST', new RegExp(`^/containers/${ID}/kill$`), containers.kill],
+  ['POST', new RegExp(`^/containers/${ID}/restart$`), containers.restart],
+  ['POST', new RegExp(`^/containers/${ID}/pause$`), containers.pause],
+  ['POST', new RegExp(`^/containers/${ID}/unpause$`), containers.unpause],
+  ['POST', new RegExp(`^/containers/${ID}/wait$`), containers.wait],
+  ['POST', new RegExp(`^/containers/${ID}/resize$`), containers.resize],
+  ['POST', new RegExp(`^/containers/${ID}/attach$`), streams.attach],
+  ['GET', new RegExp(`^/containers/${ID}/logs$`), streams.logs],
+  ['POST', new RegExp(`^/containers/${ID}/exec$`), streams.execCreate],
+  ['DELETE', new RegExp(`^/containers/${ID}$`), containers.remove],
+  ['GET', /^\/images\/json$/, images.list],
+  ['POST', /^\/images\/create$/, images.create],
+  ['GET', /^\/images\/(.+)\/json$/, images.inspect],
+  ['POST', /^\/images\/(.+)\/tag$/, images.tag],
+  ['DELETE', /^\/images\/(.+)$/, images.remove],
+  ['POST', new RegExp(`^/exec/${ID}/start$`), streams.execStart],
+  ['POST', new RegExp(`^/exec/${ID}/resize$`), streams.execResize],
+  ['GET', new RegExp(`^/exec/${ID}/json$`), streams.execInspect],
+];
+
+export interface ApiServer {
+  server: Server;
+  state: ApiState;
+  /** Stop accepting, drop every connection (streams included). */
+  close(): Promise<void>;
+}
+
+export function createApiServer(
+  engine: Engine,
+  state = new ApiState(),
+  log: (msg: string) => void = (m) => process.stderr.write(`${m}\n`),
+): ApiServer {
+  const sockets = new Set<Duplex>();
+  const server = createServer({ maxHeaderSize: 1 << 20, requestTimeout: 0 });
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+  });
+  server.on('clientError', (_err, s: Duplex) => {
+    if (s.writable) s.end('HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"message":"bad request"}');
+    else s.destroy();
+  });
+  const run = (ctx: Ctx) => {
+    dispatch(ctx).catch((e: unknown) => {
+      if (statusOf(e) >= 500) log(`berth serve: ${ctx.req.method} ${ctx.req.url}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      try {
+        ctx.fail(e);
+      } catch {
+        /* the connection is gone */
+      }
+    });
+  };
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    res.on('error', () => {});
+    run(new Ctx(engine, state, req, res));
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {});
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    run(new Ctx(engine, state, req, undefined, socket, head));
+  });
+  return {
+    server,
+    state,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function dispatch(ctx: Ctx): Promise<void> {
+  let path = ctx.url.pathname;
+  const m = /^\/v([0-9]+\.[0-9]+)(\/.*)$/.exec(path);
+  if (m) {
+    const v = m[1]!;
+    if (compareVersions(v, API_VERSION) > 0) throw new ApiError(400, `client version ${v} is too new. Maximum supported API version is ${API_VERSION}`);
+    if (compareVersions(v, MIN_API_VERSION) < 0) {
+      throw new ApiError(400, `client version ${v} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+    }
+    ctx.version = v;
+    path = m[2]!;
+  }
+  ctx.path = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  const method = ctx.req.method ?? 'GET';
+  for (const [verb, re, handler] of routes) {
+    if (verb !== method) continue;
+    const hit = re.exec(ctx.path);
+    if (!hit) continue;
+    ctx.params = hit.slice(1).map((p) => {
+      try {
+        return decodeURIComponent(p);
+      } catch {
+        return p;
+      }
+    });
+    await handler(ctx);
+    return;
+  }
+  throw new ApiError(404, 'page not found');
+}
+
+/** Whether something answers on a unix socket (a live server, not a stale file). */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+/** Listen on a unix socket (mode 0660), replacing a stale socket file but never a live server's. */
+export async function listenUnix(server: Server, path: string, mode = 0o660): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  if (existsSync(path)) {
+    if (await answers(path)) throw new Conflict(`${path}: another server is listening there`);
+    unlinkSync(path);
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: Error) => reject(new RuntimeFailure(`listen on ${path}: ${e.message}`)));
+    server.listen(path, () => {
+      server.removeAllListeners('error');
+      resolve();
+    });
+  });
+  chmodSync(path, mode);
+}

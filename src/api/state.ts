@@ -1,0 +1,96 @@
+/**
+ * What the API server keeps in memory between requests: clients attached to a container that has not
+ * started yet (connected to conmon when it starts), exec instances created but not yet started, and a
+ * per-container queue so that this process never runs two state changes of one container at once (the
+ * engine's lock is per process: it would let them both in).
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Socket } from 'node:net';
+import type { ExecHandle } from '../engine/exec.ts';
+
+/** A client waiting for a created container's start, to connect to its attach socket. */
+export interface PendingAttach {
+  connect(socket: Socket | null): void;
+  /** Whether it still wants the connection (the client may have gone). */
+  readonly wanted: boolean;
+}
+
+export interface ExecRecord {
+  id: string;
+  containerId: string;
+  cmd: string[];
+  env: string[];
+  user: string;
+  workdir: string;
+  tty: boolean;
+  privileged: boolean;
+  attachStdin: boolean;
+  attachStdout: boolean;
+  attachStderr: boolean;
+  detachKeys: string;
+  /** The engine's session id, once started. */
+  session?: string;
+  handle?: ExecHandle;
+  started: boolean;
+  running: boolean;
+  exitCode: number | null;
+  pid: number;
+  /** A terminal size asked for before the process started: [rows, cols]. */
+  size?: [number, number];
+}
+
+export class KeyedMutex {
+  private tails = new Map<string, Promise<void>>();
+
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = prev.then(() => mine);
+    this.tails.set(key, tail);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+export class ApiState {
+  readonly attachers = new Map<string, Set<PendingAttach>>();
+  readonly execs = new Map<string, ExecRecord>();
+  readonly locks = new KeyedMutex();
+
+  addAttacher(containerId: string, a: PendingAttach): void {
+    let s = this.attachers.get(containerId);
+    if (!s) this.attachers.set(containerId, (s = new Set()));
+    s.add(a);
+  }
+
+  removeAttacher(containerId: string, a: PendingAttach): void {
+    const s = this.attachers.get(containerId);
+    s?.delete(a);
+    if (s && s.size === 0) this.attachers.delete(containerId);
+  }
+
+  /** Take the clients waiting on a container (start connects them before its process runs). */
+  takeAttachers(containerId: string): PendingAttach[] {
+    const s = this.attachers.get(containerId);
+    this.attachers.delete(containerId);
+    return s ? [...s].filter((a) => a.wanted) : [];
+  }
+}
+
+/**
+ * Warnings the engine gives while serving one request (docker returns them in create's `Warnings`). The
+ * serving engine's `warn` option hands them here; outside a request they go to stderr.
+ */
+export const requestWarnings = new AsyncLocalStorage<string[]>();
+
+export function apiWarn(msg: string): void {
+  const sink = requestWarnings.getStore();
+  if (sink) sink.push(msg);
+  else process.stderr.write(`WARNING: ${msg}\n`);
+}
