@@ -3,6 +3,7 @@
  * Stored state is a cache of the truth (conmon's exit file, the pid's identity, the runtime); every verb
  * re-checks it under the container's lock before acting.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -89,6 +90,9 @@ export interface StartOptions {
 }
 
 const LIVE: readonly ContainerState[] = ['created', 'running', 'paused'];
+
+/** The container locks the current async operation holds (see Engine.withLock). */
+const heldLocks = new AsyncLocalStorage<ReadonlySet<string>>();
 
 export class Engine {
   readonly root: string;
@@ -243,15 +247,19 @@ export class Engine {
     const me = selfIdentity();
     const id = this.find(ref).id;
     const deadline = Date.now() + timeoutMs;
+    // Reentrant only within the operation that holds it: another request of this same process (an API
+    // server, a library user's concurrent calls) waits like any other holder.
+    const held = heldLocks.getStore();
     let reentrant = false;
     for (;;) {
       const row = this.containers.get(id);
       if (!row) throw new NoSuchContainer(ref);
-      if (row.lockPid === me.pid && row.lockStart === me.start) {
+      const mine = row.lockPid === me.pid && row.lockStart === me.start;
+      if (mine && held?.has(id)) {
         reentrant = true;
         break;
       }
-      const free = row.lockPid === 0 || !isAlive(row.lockPid, row.lockStart);
+      const free = !mine && (row.lockPid === 0 || !isAlive(row.lockPid, row.lockStart));
       if (free) {
         if (this.containers.casLock(id, row.lockPid, row.lockStart, me.pid, me.start)) {
           if (row.lockPid !== 0) await this.repairStale({ ...row, lockPid: me.pid, lockStart: me.start }, row.lockPid);
@@ -265,7 +273,8 @@ export class Engine {
     try {
       const row = this.containers.get(id);
       if (!row) throw new NoSuchContainer(ref);
-      return await fn(this.sync(row));
+      if (reentrant) return await fn(this.sync(row));
+      return await heldLocks.run(new Set([...(held ?? []), id]), () => fn(this.sync(row)));
     } finally {
       if (!reentrant) this.containers.update(id, { lockPid: 0, lockStart: 0 });
     }

@@ -297,3 +297,20 @@ test('the Container handle: inspect JSON, pause and unpause', async () => {
 test('no repair notices were needed', () => {
   assert.deepEqual(notices, []);
 });
+
+test('two operations of one process on one container take turns: the lock is reentrant only within an operation', async () => {
+  const c = await engine.run({ image: 'busybox', cmd: ['sleep', '30'] });
+  const order: string[] = [];
+  const holder = engine.withLock(c.id, async () => {
+    order.push('held');
+    await new Promise((r) => setTimeout(r, 400));
+    // Nested calls inside the holding operation still go through.
+    await engine.withLock(c.id, async () => order.push('nested'));
+    order.push('released');
+  });
+  await new Promise((r) => setTimeout(r, 50));
+  const paused = engine.pause(c.id).then(() => order.push('paused'));
+  await Promise.all([holder, paused]);
+  assert.deepEqual(order, ['held', 'nested', 'released', 'paused']);
+  await engine.remove(c.id, true);
+});
