@@ -382,7 +382,8 @@ export class Engine {
         if (!(e instanceof NoSuchContainer)) throw e;
       }
     }
-    for (const row of this.containers.list()) {
+    // Only a mounted container can need this (listing just those keeps `ps` cheap with many containers).
+    for (const row of this.containers.mounted()) {
       const cur = this.sync(row);
       if (cur.state === 'exited' && cur.mounted && cur.lockPid === 0 && this.conmonGone(cur)) {
         await this.cleanup(cur.id).catch((e: unknown) => {

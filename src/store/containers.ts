@@ -210,6 +210,11 @@ export class ContainerRepo {
   }
 
   /** Rows whose lock is held (possibly by a dead process). */
+  /** Rows whose rootfs is still mounted (the only ones repair may have to clean up). */
+  mounted(): ContainerRow[] {
+    return (this.db.prepare('SELECT * FROM containers WHERE mounted != 0').all() as Raw[]).map(fromRaw);
+  }
+
   locked(): ContainerRow[] {
     return (this.db.prepare('SELECT * FROM containers WHERE lock_pid != 0').all() as Raw[]).map(fromRaw);
   }
