@@ -84,7 +84,7 @@ export async function list(ctx: Ctx): Promise<void> {
   ctx.send(200, rows.map(summary));
 }
 
-function summary(r: ContainerRow): Record<string, unknown> {
+export function summary(r: ContainerRow): Record<string, unknown> {
   const s = psSummary(r, humanDuration);
   const live = r.state === 'running' || r.state === 'paused';
   const ports = live

@@ -77,6 +77,13 @@ export function createOptions(body: Obj, name: string | null): CreateOptions {
   const mode = str(hc.NetworkMode);
   if (mode && mode !== 'default') opts.network = mode;
   opts.volumes = list(hc.Binds, 'HostConfig.Binds');
+  // `-v /path` reaches the API as Config.Volumes {"/path":{}}: an anonymous volume (unless a bind names it too).
+  const anon = body.Volumes === null || body.Volumes === undefined ? undefined : obj(body.Volumes);
+  if (anon) {
+    const bound = new Set((opts.volumes ?? []).map((b) => b.split(':')[1]).filter(Boolean));
+    const extra = Object.keys(anon).filter((d) => !bound.has(d));
+    if (extra.length > 0) opts.volumes = [...(opts.volumes ?? []), ...extra];
+  }
   if (Array.isArray(hc.Mounts)) opts.mounts = hc.Mounts.map((m) => mountSpec(obj(m)));
   const tmpfs = record(hc.Tmpfs, 'HostConfig.Tmpfs');
   if (tmpfs) opts.tmpfs = Object.entries(tmpfs).map(([d, o]) => (o ? `${d}:${o}` : d));

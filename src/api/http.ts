@@ -138,8 +138,22 @@ export class Ctx {
       return body;
     }
     const chunks: Buffer[] = [];
-    for await (const c of this.req) chunks.push(c as Buffer);
+    try {
+      for await (const c of this.req) chunks.push(c as Buffer);
+    } catch (e) {
+      // The client went away mid-body (or sent broken chunking): its request, not the server, failed.
+      throw new ApiError(400, `reading the request body: ${(e as Error).message}`);
+    }
     return Buffer.concat(chunks);
+  }
+
+  /** The body as a stream (an archive): a client gone mid-body is a 400, not a server failure. */
+  async *bodyStream(): AsyncGenerator<Buffer> {
+    try {
+      for await (const c of this.req) yield c as Buffer;
+    } catch (e) {
+      throw new ApiError(400, `reading the request body: ${(e as Error).message}`);
+    }
   }
 
   /** The body as JSON (an empty body is `{}`); malformed JSON is a 400. */

@@ -2,9 +2,11 @@
 import { imageInspectJson } from '../engine/image-inspect.ts';
 import { familiarName } from '../image/reference.ts';
 import { NotSupported } from '../errors.ts';
-import type { ProgressMessage } from '../image/pull.ts';
+import { pullImage, type ProgressMessage } from '../image/pull.ts';
+import { withRegistryAuth } from './auth.ts';
 import { ApiError, statusOf, type Ctx } from './http.ts';
 import { parseFilters } from './containers.ts';
+import type { ImageRow } from '../store/images.ts';
 
 export async function list(ctx: Ctx): Promise<void> {
   const { engine } = ctx;
@@ -21,20 +23,25 @@ export async function list(ctx: Ctx): Promise<void> {
       return k in labels && (v === undefined || labels[k] === v);
     })) continue;
     if (filters.reference?.length && !filters.reference.some((r) => img.tags.some((t) => globRe(r).test(t) || globRe(r).test(t.slice(0, t.lastIndexOf(':')))))) continue;
-    out.push({
-      Id: `sha256:${img.id}`,
-      ParentId: img.parent ? `sha256:${img.parent}` : '',
-      RepoTags: img.tags,
-      RepoDigests: img.repoDigests,
-      Created: Math.floor(Date.parse(img.config.created) / 1000) || 0,
-      Size: img.size,
-      VirtualSize: img.size,
-      SharedSize: -1,
-      Labels: labels,
-      Containers: -1,
-    });
+    out.push(imageSummary(img));
   }
   ctx.send(200, out);
+}
+
+/** An image as `GET /images/json` lists it. */
+export function imageSummary(img: ImageRow): Record<string, unknown> {
+  return {
+    Id: `sha256:${img.id}`,
+    ParentId: img.parent ? `sha256:${img.parent}` : '',
+    RepoTags: img.tags,
+    RepoDigests: img.repoDigests,
+    Created: Math.floor(Date.parse(img.config.created) / 1000) || 0,
+    Size: img.size,
+    VirtualSize: img.size,
+    SharedSize: -1,
+    Labels: img.config.config.Labels ?? {},
+    Containers: -1,
+  };
 }
 
 /** docker's reference filter: a glob over `repo` or `repo:tag`, `*` not crossing `/`. */
@@ -65,14 +72,17 @@ export async function create(ctx: Ctx): Promise<void> {
     out.write(`${JSON.stringify(m)}\r\n`);
   };
   try {
-    const r = await ctx.engine.pull(ref, {
-      platform: ctx.q('platform') || undefined,
-      onProgress: (m: ProgressMessage) => line(m),
-    });
-    line({ status: `Digest: ${r.digest}` });
-    const name = familiarName(ref.includes('@') ? ref.slice(0, ref.indexOf('@')) : ref);
-    line({ status: r.upToDate ? `Status: Image is up to date for ${name}` : `Status: Downloaded newer image for ${name}` });
-    out!.end();
+    // The request's X-Registry-Auth credentials, when it sent any (src/api/auth.ts).
+    await withRegistryAuth(ctx, ref, (registry) =>
+      pullImage(ctx.engine.images, ref, {
+        platform: ctx.q('platform') || undefined,
+        registry,
+        onProgress: (m: ProgressMessage) => line(m),
+      }),
+    );
+    // pullImage's own last lines are docker's `Digest:` and `Status:` ones; the CLI prints the name after.
+    out ??= ctx.startStream('application/json');
+    out.end();
   } catch (e) {
     if (!out) throw e;
     const message = e instanceof Error ? e.message : String(e);

@@ -10,6 +10,10 @@ import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine/engine.ts';
 import { Conflict, RuntimeFailure } from '../errors.ts';
 import * as containers from './containers.ts';
+import * as ops from './container-ops.ts';
+import * as imageOps from './image-ops.ts';
+import * as nets from './networks.ts';
+import { login } from './auth.ts';
 import * as images from './images.ts';
 import * as streams from './streams.ts';
 import * as system from './system.ts';
@@ -39,11 +43,40 @@ const routes: [string, RegExp, Handler][] = [
   ['GET', new RegExp(`^/containers/${ID}/logs$`), streams.logs],
   ['POST', new RegExp(`^/containers/${ID}/exec$`), streams.execCreate],
   ['DELETE', new RegExp(`^/containers/${ID}$`), containers.remove],
+  ['POST', /^\/containers\/prune$/, ops.prune],
+  ['GET', new RegExp(`^/containers/${ID}/top$`), ops.top],
+  ['GET', new RegExp(`^/containers/${ID}/stats$`), ops.stats],
+  ['POST', new RegExp(`^/containers/${ID}/rename$`), ops.rename],
+  ['GET', new RegExp(`^/containers/${ID}/changes$`), ops.changes],
+  ['GET', new RegExp(`^/containers/${ID}/export$`), ops.exportTar],
+  ['HEAD', new RegExp(`^/containers/${ID}/archive$`), ops.archiveHead],
+  ['GET', new RegExp(`^/containers/${ID}/archive$`), ops.archiveGet],
+  ['PUT', new RegExp(`^/containers/${ID}/archive$`), ops.archivePut],
   ['GET', /^\/images\/json$/, images.list],
   ['POST', /^\/images\/create$/, images.create],
+  ['GET', /^\/images\/get$/, imageOps.save],
+  ['POST', /^\/images\/load$/, imageOps.load],
+  ['POST', /^\/images\/prune$/, imageOps.prune],
+  ['GET', /^\/images\/(.+)\/get$/, imageOps.save],
+  ['GET', /^\/images\/(.+)\/history$/, imageOps.history],
+  ['POST', /^\/images\/(.+)\/push$/, imageOps.push],
   ['GET', /^\/images\/(.+)\/json$/, images.inspect],
   ['POST', /^\/images\/(.+)\/tag$/, images.tag],
   ['DELETE', /^\/images\/(.+)$/, images.remove],
+  ['GET', /^\/networks$/, nets.networkList],
+  ['POST', /^\/networks\/create$/, nets.networkCreate],
+  ['POST', /^\/networks\/prune$/, nets.networkPrune],
+  ['GET', new RegExp(`^/networks/${ID}$`), nets.networkInspect],
+  ['DELETE', new RegExp(`^/networks/${ID}$`), nets.networkRemove],
+  ['POST', new RegExp(`^/networks/${ID}/connect$`), nets.networkConnect],
+  ['POST', new RegExp(`^/networks/${ID}/disconnect$`), nets.networkDisconnect],
+  ['GET', /^\/volumes$/, nets.volumeList],
+  ['POST', /^\/volumes\/create$/, nets.volumeCreate],
+  ['POST', /^\/volumes\/prune$/, nets.volumePrune],
+  ['GET', new RegExp(`^/volumes/${ID}$`), nets.volumeInspect],
+  ['DELETE', new RegExp(`^/volumes/${ID}$`), nets.volumeRemove],
+  ['GET', /^\/system\/df$/, imageOps.df],
+  ['POST', /^\/auth$/, login],
   ['POST', new RegExp(`^/exec/${ID}/start$`), streams.execStart],
   ['POST', new RegExp(`^/exec/${ID}/resize$`), streams.execResize],
   ['GET', new RegExp(`^/exec/${ID}/json$`), streams.execInspect],

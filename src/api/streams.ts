@@ -110,6 +110,8 @@ export async function attach(ctx: Ctx): Promise<void> {
   const tty = row.config.tty;
   const detachKeys = parseDetachKeys(ctx.q('detachKeys') ?? DEFAULT_DETACH_KEYS);
   const stdin = ctx.qbool('stdin') && row.config.openStdin && ctx.upgraded;
+  // A request body (dockerode sends its options as JSON) is the request's, not the container's input.
+  if (ctx.upgraded) await ctx.body();
   const { out, input, pending } = ctx.hijack(contentType(ctx, tty, true));
   const emit = emitter(out, tty, ctx.qbool('stdout'), ctx.qbool('stderr'));
   // Wait for the start (or connect) in the same tick as the 101: a start can follow it at once.

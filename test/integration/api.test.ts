@@ -5,7 +5,7 @@
  * headers, clients that hang up mid-stream).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -13,34 +13,25 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FrameDecoder } from '../../src/engine/frame.ts';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.ts';
-import { BERTH, eventually, setupEnv, sleep, type Env, type Result } from './helpers.ts';
+import { startApiServer, type ApiServer } from './api-server.ts';
+import { BERTH, eventually, sleep, type Env, type Result } from './helpers.ts';
 
 const DOCKER = '/usr/local/bin/docker';
 /** The tests that drive the real docker CLI need it (scripts/setup does not install it). */
 const cli = { skip: existsSync(DOCKER) ? false : `no docker CLI at ${DOCKER}` };
 
 let env: Env;
-let server: ChildProcess;
-let serverLog = '';
+let api: ApiServer;
 let sock = '';
 
 before(async () => {
-  env = setupEnv('api');
-  sock = join(env.root, 'api.sock');
-  server = spawn(BERTH, ['--root', env.root, 'serve', '-H', `unix://${sock}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  server.stderr!.on('data', (b: Buffer) => (serverLog += b.toString()));
-  assert.ok(await eventually(() => /API listening/.test(serverLog), 20_000), `server did not start:\n${serverLog}`);
+  api = await startApiServer('api');
+  env = api.env;
+  sock = api.sock;
 });
 
 after(async () => {
-  if (server && server.exitCode === null && server.signalCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    const t = setTimeout(() => server.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(t);
-  }
-  env?.teardown();
+  await api?.stop();
 });
 
 function dockerEnv(): NodeJS.ProcessEnv {
@@ -68,7 +59,7 @@ function dockerAsync(args: string[]): Promise<Result> {
 
 function ok(args: string[], opts: { input?: string } = {}): string {
   const r = docker(args, opts);
-  assert.equal(r.code, 0, `docker ${args.join(' ')} failed (${r.code}):\n${r.stderr}\nserver:\n${serverLog.slice(-3000)}`);
+  assert.equal(r.code, 0, `docker ${args.join(' ')} failed (${r.code}):\n${r.stderr}\nserver:\n${api.log().slice(-3000)}`);
   return r.stdout;
 }
 
@@ -277,7 +268,7 @@ test('clients that hang up mid-stream (logs -f, wait, attach) do not hurt the se
   await call('POST', `/containers/${id}/wait`);
   assert.equal((await call('POST', `/containers/${id}/kill`)).status, 409);
   assert.equal((await call('DELETE', `/containers/${id}?force=1`)).status, 204);
-  assert.equal(server.exitCode, null);
+  assert.ok(api.alive(), 'the server is still running');
 });
 
 test('create maps Config and HostConfig (env, workdir, user, labels, entrypoint, binds, memory); resize reaches the tty', async () => {
@@ -636,5 +627,5 @@ test('the socket is 0660 and the server left no container behind', async () => {
   assert.equal(statSync(sock).mode & 0o777, 0o660);
   assert.deepEqual(JSON.parse((await call('GET', '/containers/json?all=1')).text), []);
   // No request failed inside the server (a 500 is logged with its stack).
-  assert.doesNotMatch(serverLog, /berth serve: |internal error|TypeError|ReferenceError/, serverLog);
+  assert.doesNotMatch(api.log(), /berth serve: |internal error|TypeError|ReferenceError/, api.log());
 });

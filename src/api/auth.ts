@@ -1,0 +1,111 @@
+/**
+ * Registry credentials sent by clients: `X-Registry-Auth` (base64url JSON `{username, password, auth,
+ * serveraddress}`) on pull and push, and `POST /auth` (docker login). The engine's pull and push read
+ * credentials only from an auth file, so a request's credentials go into a private auth file of their
+ * own (0600, under the engine root, removed when the request ends) that the registry client reads
+ * instead of the default one. No credentials: the root's usual registry settings, unchanged.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { registryOptions } from '../image/registries.ts';
+import { parseImageName } from '../image/reference.ts';
+import { storeCredentials } from '../registry/authfile.ts';
+import { RegistryClient, type RegistryOptions } from '../registry/client.ts';
+import { ApiError, type Ctx } from './http.ts';
+
+export interface AuthConfig {
+  username: string;
+  password: string;
+  serveraddress: string;
+}
+
+/** The credentials of an `X-Registry-Auth` header; null when it carries none (docker's CLI sends `{}`). */
+export function decodeRegistryAuth(header: string | string[] | undefined): AuthConfig | null {
+  const v = Array.isArray(header) ? header[0] : header;
+  if (!v || v.trim() === '') return null;
+  let doc: Record<string, unknown>;
+  try {
+    // base64url as docker sends it; standard base64 decodes the same way here.
+    doc = JSON.parse(Buffer.from(v.trim(), 'base64url').toString('utf8')) as Record<string, unknown>;
+  } catch {
+    // As the daemon: an unreadable header counts as no credentials.
+    return null;
+  }
+  if (!doc || typeof doc !== 'object') return null;
+  let username = typeof doc.username === 'string' ? doc.username : '';
+  let password = typeof doc.password === 'string' ? doc.password : '';
+  if (!username && typeof doc.auth === 'string' && doc.auth) {
+    const pair = Buffer.from(doc.auth, 'base64').toString('utf8');
+    const i = pair.indexOf(':');
+    if (i > 0) {
+      username = pair.slice(0, i);
+      password = pair.slice(i + 1);
+    }
+  }
+  if (!username) return null;
+  return { username, password, serveraddress: typeof doc.serveraddress === 'string' ? doc.serveraddress : '' };
+}
+
+/** A private auth file holding one registry's credentials; `dispose` removes it. */
+function privateAuthFile(ctx: Ctx, registry: string, a: AuthConfig): { file: string; dispose(): void } {
+  const tmp = join(ctx.engine.root, 'tmp');
+  mkdirSync(tmp, { recursive: true, mode: 0o700 });
+  const dir = mkdtempSync(join(tmp, 'api-auth-'));
+  const file = join(dir, 'config.json');
+  try {
+    storeCredentials(file, registry, { username: a.username, password: a.password });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return { file, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Run `fn` with the registry options for `ref`: the root's settings, plus the request's `X-Registry-Auth`
+ * credentials (for the reference's registry) when it sent any.
+ */
+export async function withRegistryAuth<T>(ctx: Ctx, ref: string, fn: (opts: RegistryOptions) => Promise<T>): Promise<T> {
+  const base = registryOptions(ctx.engine.root);
+  const auth = decodeRegistryAuth(ctx.req.headers['x-registry-auth']);
+  if (!auth) return fn(base);
+  let registry: string;
+  try {
+    registry = parseImageName(ref).registry;
+  } catch (e) {
+    throw new ApiError(400, (e as Error).message);
+  }
+  const f = privateAuthFile(ctx, registry, auth);
+  try {
+    return await fn({ ...base, authFile: f.file });
+  } finally {
+    f.dispose();
+  }
+}
+
+/**
+ * `POST /auth` `{username, password, serveraddress}`: check the credentials against the registry (docker
+ * login). They are not kept: the client stores them and sends them with each pull and push.
+ */
+export async function login(ctx: Ctx): Promise<void> {
+  const body = await ctx.json();
+  const username = typeof body.username === 'string' ? body.username : '';
+  const password = typeof body.password === 'string' ? body.password : '';
+  let server = typeof body.serveraddress === 'string' && body.serveraddress ? body.serveraddress : 'docker.io';
+  server = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+  if (server === 'index.docker.io') server = 'docker.io';
+  if (!username || !password) throw new ApiError(400, 'username and password are required');
+  const tmp = join(ctx.engine.root, 'tmp');
+  mkdirSync(tmp, { recursive: true, mode: 0o700 });
+  const dir = mkdtempSync(join(tmp, 'api-login-'));
+  try {
+    await new RegistryClient({ ...registryOptions(ctx.engine.root), authFile: join(dir, 'config.json') }).login(server, username, password);
+  } catch (e) {
+    // docker answers a refused login with 401.
+    if (e instanceof Error && /login to .* failed/.test(e.message)) throw new ApiError(401, e.message);
+    throw e;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  ctx.send(200, { Status: 'Login Succeeded', IdentityToken: '' });
+}

@@ -1,0 +1,143 @@
+/**
+ * More image endpoints: save (`/images/get`), load, push (a progress stream), history, prune, and the
+ * disk-usage report `/system/df`.
+ */
+import { saveImages, loadImages } from '../image/save-load.ts';
+import { pushImage } from '../image/push.ts';
+import type { ProgressMessage } from '../image/pull.ts';
+import { parseImageName } from '../image/reference.ts';
+import { containerSizes } from '../engine/diff.ts';
+import { volumeJson } from '../engine/volume-inspect.ts';
+import { ApiError, commonHeaders, statusOf, type Ctx } from './http.ts';
+import { withRegistryAuth } from './auth.ts';
+import { parseFilters, summary } from './containers.ts';
+import { imageSummary } from './images.ts';
+import { volumeUsage } from './networks.ts';
+
+/** `GET /images/get?names=…` and `GET /images/{name}/get`: a docker-archive tar of the images. */
+export async function save(ctx: Ctx): Promise<void> {
+  const names = ctx.params[0] ? [ctx.params[0]] : ctx.url.searchParams.getAll('names').filter(Boolean);
+  if (names.length === 0) throw new ApiError(400, 'no images named (names=…)');
+  // Resolving every name happens here, before the status goes out: a missing image is a 404.
+  const it = saveImages(ctx.engine.images, names, 'docker')[Symbol.asyncIterator]();
+  const first = await it.next();
+  const res = ctx.res;
+  if (!res) throw new ApiError(400, 'this endpoint cannot be upgraded');
+  ctx.answered = true;
+  res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/x-tar' });
+  let gone = false;
+  res.on('close', () => (gone = true));
+  const write = (b: Buffer) =>
+    new Promise<void>((resolve) => {
+      if (gone || res.destroyed) return resolve();
+      if (res.write(b)) resolve();
+      else {
+        const go = () => {
+          res.off('drain', go);
+          res.off('close', go);
+          resolve();
+        };
+        res.on('drain', go);
+        res.on('close', go);
+      }
+    });
+  try {
+    if (!first.done) await write(first.value);
+    for (let n = await it.next(); !n.done && !gone; n = await it.next()) await write(n.value);
+    res.end();
+  } catch {
+    // Past the status line the archive can only stop short: the client sees a truncated tar.
+    res.destroy();
+  } finally {
+    // Close what the archive writer holds open (a client that hung up leaves it mid-stream).
+    await it.return?.(undefined).catch(() => {});
+  }
+}
+
+/** `POST /images/load?quiet=`: the body is an image archive; the reply is JSON lines `{"stream":"Loaded image: …\n"}`. */
+export async function load(ctx: Ctx): Promise<void> {
+  if (!ctx.res) throw new ApiError(400, 'this endpoint cannot be upgraded');
+  const lines = await loadImages(ctx.engine.images, ctx.bodyStream());
+  const body = lines.map((l) => `${JSON.stringify({ stream: `${l}\n` })}\n`).join('');
+  ctx.send(200, body, 'application/json');
+}
+
+/**
+ * `POST /images/{name}/push?tag=` with `X-Registry-Auth`: docker's progress lines, then the digest line
+ * and an `aux` object; a failure after the first line is an `errorDetail` line, as the daemon's.
+ */
+export async function push(ctx: Ctx): Promise<void> {
+  const name = ctx.params[0]!;
+  const tag = ctx.q('tag');
+  const ref = tag ? `${name}:${tag}` : name;
+  // docker pushes every tag of a name given without one; Berth pushes `latest` (or the one asked for).
+  ctx.engine.images.resolve(parseImageName(ref).tag ? ref : `${ref}:latest`);
+  let out: ReturnType<Ctx['startStream']> | undefined;
+  const line = (m: unknown) => {
+    out ??= ctx.startStream('application/json');
+    out.write(`${JSON.stringify(m)}\r\n`);
+  };
+  try {
+    const r = await withRegistryAuth(ctx, ref, (registry) => pushImage(ctx.engine.images, ref, { registry, onProgress: (m: ProgressMessage) => line(m) }));
+    line({ progressDetail: {}, aux: { Tag: r.tag, Digest: r.digest, Size: r.size } });
+    out!.end();
+  } catch (e) {
+    if (!out) throw e;
+    const message = e instanceof Error ? e.message : String(e);
+    out.write(`${JSON.stringify({ errorDetail: { code: statusOf(e), message }, error: message })}\r\n`);
+    out.end();
+  }
+}
+
+/** `GET /images/{name}/history` → `[{Id, Created, CreatedBy, Tags, Size, Comment}]`, newest first. */
+export async function history(ctx: Ctx): Promise<void> {
+  const { engine } = ctx;
+  const img = engine.images.resolve(ctx.params[0]!);
+  ctx.send(
+    200,
+    engine.images.history(img).map((h, i) => ({
+      Id: h.id || '<missing>',
+      Created: Math.floor(Date.parse(h.created) / 1000) || 0,
+      CreatedBy: h.createdBy,
+      Tags: i === 0 ? img.tags : null,
+      Size: h.size,
+      Comment: h.comment,
+    })),
+  );
+}
+
+/** `POST /images/prune?filters={"dangling":["false"]}` (all unused, else dangling only) → `{ImagesDeleted, SpaceReclaimed}` */
+export async function prune(ctx: Ctx): Promise<void> {
+  const { engine } = ctx;
+  const filters = parseFilters(ctx.q('filters'));
+  for (const [k, vals] of Object.entries(filters)) {
+    if (k !== 'dangling' && vals.length > 0) throw new ApiError(400, `invalid filter '${k}': not supported by this server`);
+  }
+  const dangling = filters.dangling?.[0];
+  if (dangling !== undefined && !['true', 'false', '1', '0'].includes(dangling)) throw new ApiError(400, `invalid filter 'dangling=${dangling}'`);
+  const all = dangling === 'false' || dangling === '0';
+  const r = engine.images.prune(all, (id) => engine.containers.countUsingImage(id));
+  ctx.send(200, {
+    ImagesDeleted: [...r.untagged.map((t) => ({ Untagged: t })), ...r.deleted.map((d) => ({ Deleted: d.startsWith('sha256:') ? d : `sha256:${d}` }))],
+    SpaceReclaimed: r.reclaimed,
+  });
+}
+
+/** `GET /system/df`: images (with their container counts), containers (with sizes), volumes (with usage). */
+export async function df(ctx: Ctx): Promise<void> {
+  const { engine } = ctx;
+  const containers = await engine.list(true);
+  const images = engine.images.repo.list();
+  const layerSize = new Map(engine.images.repo.layers().map((l) => [l.id, l.size]));
+  const layersSize = [...new Set(images.flatMap((i) => i.layers))].reduce((n, id) => n + (layerSize.get(id) ?? 0), 0);
+  ctx.send(200, {
+    LayersSize: layersSize,
+    Images: images.map((img) => ({ ...imageSummary(img), Containers: containers.filter((c) => c.imageId === img.id).length, SharedSize: 0 })),
+    Containers: containers.map((c) => {
+      const s = containerSizes(engine, c.id);
+      return { ...summary(c), SizeRw: s.rw, SizeRootFs: s.rootFs };
+    }),
+    Volumes: engine.volumes.repo.list().map((v) => ({ ...volumeJson(engine, v.name), UsageData: volumeUsage(ctx, v.name) })),
+    BuildCache: [],
+  });
+}
