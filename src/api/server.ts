@@ -3,7 +3,7 @@
  * without a `/v1.xx` prefix, docker's headers and error bodies, hijacked streams for attach and exec.
  */
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -17,7 +17,7 @@ import { login } from './auth.ts';
 import * as images from './images.ts';
 import * as streams from './streams.ts';
 import * as system from './system.ts';
-import { API_VERSION, ApiError, compareVersions, Ctx, MIN_API_VERSION, statusOf } from './http.ts';
+import { API_VERSION, ApiError, compareVersions, Ctx, MIN_API_VERSION, nodeHttp, statusOf } from './http.ts';
 import { ApiState } from './state.ts';
 
 type Handler = (ctx: Ctx) => Promise<void>;
@@ -95,7 +95,7 @@ export function createApiServer(
   log: (msg: string) => void = (m) => process.stderr.write(`${m}\n`),
 ): ApiServer {
   const sockets = new Set<Duplex>();
-  const server = createServer({ maxHeaderSize: 1 << 20, requestTimeout: 0 });
+  const server = nodeHttp().createServer({ maxHeaderSize: 1 << 20, requestTimeout: 0 });
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
