@@ -3,7 +3,7 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
-  chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync,
+  chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync,
   readlinkSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync,
 } from 'node:fs';
 import { createReadStream } from 'node:fs';
@@ -16,23 +16,11 @@ import { packPath } from '../../src/archive/pack.ts';
 import { resolveInRoot } from '../../src/archive/securejoin.ts';
 import { decompressStream, readTar, tarEntry, writeTar, type TarEntry, type TarInput } from '../../src/archive/tar.ts';
 import { lgetxattr, llistxattr, lsetxattr, mknod } from '../../src/sys/fsx.ts';
+import { chunks as chunksOf, collect, scratchDir } from './util.ts';
 
-/** A fresh directory under /var/tmp (a disk file system: user xattrs and holes), removed after the test. */
-function tmp(t: TestContext): string {
-  const dir = mkdtempSync('/var/tmp/berth-archive-');
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const tmp = (t: TestContext) => scratchDir(t, 'berth-archive-');
 
-async function collect(it: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of it) parts.push(c);
-  return Buffer.concat(parts);
-}
-
-async function* chunks(b: Buffer, size = 1000): AsyncGenerator<Buffer> {
-  for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
-}
+const chunks = (b: Buffer, size = 1000) => chunksOf(b, size);
 
 const tarOf = (items: TarInput[]) => collect(writeTar(items));
 const file = (name: string, data: string, more: Partial<TarEntry> = {}): TarInput => ({

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync,
+  createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
@@ -15,6 +15,7 @@ import { readTar, tarEntry, writeTar, type TarEntry, type TarInput } from '../..
 import {
   readImageArchive, writeImageArchive, type ArchiveFormat, type ArchiveImage, type Compression, type LoadedImage,
 } from '../../src/image/archive.ts';
+import { chunks as chunksOf, collect, scratchDir } from './util.ts';
 
 const SKOPEO = '/usr/bin/skopeo';
 const MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -26,21 +27,9 @@ const OCI_LAYOUT = '{"imageLayoutVersion":"1.0.0"}';
 const HOST_ARCH = process.arch === 'arm64' ? 'arm64' : 'amd64';
 const OTHER_ARCH = HOST_ARCH === 'amd64' ? 'arm64' : 'amd64';
 
-function tmp(t: TestContext): string {
-  const dir = mkdtempSync('/var/tmp/berth-image-archive-');
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const tmp = (t: TestContext) => scratchDir(t, 'berth-image-archive-');
 
-async function collect(it: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of it) parts.push(c);
-  return Buffer.concat(parts);
-}
-
-async function* chunks(b: Buffer, size = 4093): AsyncGenerator<Buffer> {
-  for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
-}
+const chunks = (b: Buffer, size = 4093) => chunksOf(b, size);
 
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const hex = (digest: string) => digest.slice('sha256:'.length);
