@@ -115,6 +115,6 @@ export async function tag(ctx: Ctx): Promise<void> {
   } catch (e) {
     throw new ApiError(400, (e as Error).message);
   }
-  engine.images.repo.tag(target, img.id);
+  engine.images.tag(target, img.id);
   ctx.send(201);
 }

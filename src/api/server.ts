@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine/engine.ts';
 import { Conflict, RuntimeFailure } from '../errors.ts';
 import * as containers from './containers.ts';
+import { events } from './events.ts';
 import * as ops from './container-ops.ts';
 import * as imageOps from './image-ops.ts';
 import * as nets from './networks.ts';
@@ -76,6 +77,7 @@ const routes: [string, RegExp, Handler][] = [
   ['GET', new RegExp(`^/volumes/${ID}$`), nets.volumeInspect],
   ['DELETE', new RegExp(`^/volumes/${ID}$`), nets.volumeRemove],
   ['GET', /^\/system\/df$/, imageOps.df],
+  ['GET', /^\/events$/, events],
   ['POST', /^\/auth$/, login],
   ['POST', new RegExp(`^/exec/${ID}/start$`), streams.execStart],
   ['POST', new RegExp(`^/exec/${ID}/resize$`), streams.execResize],

@@ -35,6 +35,7 @@ const commands: Record<string, Loader> = {
   images: () => import('./commands/images.ts'),
   rmi: () => import('./commands/rmi.ts'),
   info: () => import('./commands/info.ts'),
+  events: () => import('./commands/events.ts'),
   update: () => import('./commands/update.ts'),
   exec: () => import('./commands/exec.ts'),
   attach: () => import('./commands/attach.ts'),
@@ -55,6 +56,7 @@ const commands: Record<string, Loader> = {
   load: () => import('./commands/load.ts'),
   'image prune': () => import('./commands/image-prune.ts'),
   'system df': () => import('./commands/system-df.ts'),
+  'system events': () => import('./commands/events.ts'),
   'container prune': () => import('./commands/prune.ts'),
   'container cleanup': () => import('./commands/cleanup.ts'),
   'image inspect': () => import('./commands/image-inspect.ts'),
@@ -133,6 +135,7 @@ Commands:
   history     Show the history of an image
   images      List images
   rmi         Remove one or more images
+  events      Get real time events from the server
   info        Display system-wide information
   serve       Serve the Docker Engine API on a unix socket (DOCKER_HOST=unix://…)
   version     Show the version information

@@ -65,7 +65,9 @@ export async function commitContainer(engine: Engine, ref: string, opts: CommitO
         ],
       };
       if (!opts.author) delete doc.author;
-      return engine.images.addImage(Buffer.from(JSON.stringify(doc)), { tag, parent: base.id });
+      const id = engine.images.addImage(Buffer.from(JSON.stringify(doc)), { tag, parent: base.id });
+      engine.emitContainer(row, 'commit', { comment: opts.message ?? '', imageID: `sha256:${id}`, imageRef: tag ?? '' });
+      return id;
     } finally {
       lease.release();
       if (pause) await drv.unpause(row.id).catch(() => {});

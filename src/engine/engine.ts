@@ -27,6 +27,8 @@ import { pushImage, type PushOptions, type PushResult } from '../image/push.ts';
 import { registryOptions } from '../image/registries.ts';
 import { commitContainer, type CommitOptions } from './commit.ts';
 import { ExecRepo, type ExecSessionRow } from '../store/exec-sessions.ts';
+import { EventRepo, type EventType } from '../store/events.ts';
+import { containerAttributes } from './events.ts';
 import { VolumeRepo } from '../store/volumes.ts';
 import { NetworkRepo } from '../store/networks.ts';
 import { VolumeStore } from '../volume/store.ts';
@@ -49,7 +51,7 @@ import { Container } from './container.ts';
 import { readLog, type LogReadOptions, type LogRecord } from './logs.ts';
 import { loadHooks } from './hooks.ts';
 import { newId, randomName, validateName } from './names.ts';
-import { parseSignal } from './signals.ts';
+import { parseSignal, signalNumber } from './signals.ts';
 
 /** Library lifecycle callbacks (the execution driver's PreStart/Start/PostStop hooks). */
 export interface LifecycleHooks {
@@ -105,6 +107,7 @@ export class Engine {
   private execRepo?: ExecRepo;
   private volumeStore?: VolumeStore;
   private networkRepo?: NetworkRepo;
+  private eventRepo?: EventRepo;
   private cgroup?: CgroupInfo;
   private drivers = new Map<string, RuntimeDriver>();
   private closed = false;
@@ -138,6 +141,20 @@ export class Engine {
   }
   get networks(): NetworkRepo {
     return (this.networkRepo ??= new NetworkRepo(this.db));
+  }
+  /** The event log (`events`, the API's /events). */
+  get events(): EventRepo {
+    return (this.eventRepo ??= new EventRepo(this.db));
+  }
+
+  /** Record an event. What happened stands even if it cannot be recorded (the engine was closed meanwhile). */
+  emit(type: EventType, action: string, actor: string, attributes: Record<string, string> = {}): void {
+    if (!this.closed) this.events.record(type, action, actor, attributes);
+  }
+
+  /** Record a container event with docker's attributes (labels, image, name, then `extra`). */
+  emitContainer(row: ContainerRow, action: string, extra: Record<string, string> = {}): void {
+    this.emit('container', action, row.id, containerAttributes(row, extra));
   }
   get volumes(): VolumeStore {
     return (this.volumeStore ??= new VolumeStore(this.root, new VolumeRepo(this.db)));
@@ -173,6 +190,7 @@ export class Engine {
     this.execRepo = undefined;
     this.volumeStore = undefined;
     this.networkRepo = undefined;
+    this.eventRepo = undefined;
   }
 
   /** The runtime candidates on this host and the default one, with reasons. */
@@ -285,6 +303,9 @@ export class Engine {
   /** Bring a row up to date with conmon's exit file and process liveness. Idempotent; no lock needed. */
   sync(row: ContainerRow): ContainerRow {
     if (!LIVE.includes(row.state) || row.conmonPid === 0) return row;
+    // A start in progress records an early exit itself, once it has marked the container running: a
+    // reader that did it first would be overwritten, and the exit reported twice.
+    if (row.state === 'created' && row.lockPid !== 0 && isAlive(row.lockPid, row.lockStart)) return row;
     // conmon writes the exit file and then exits. Observe liveness once, before the read: a monitor seen
     // gone whose file is still missing then truly left none (a file written after the read belongs to a
     // monitor that was alive at the check).
@@ -299,7 +320,10 @@ export class Engine {
         pid: 0,
         pidStart: 0,
       };
-      this.containers.update(row.id, patch, LIVE);
+      if (this.containers.update(row.id, patch, LIVE) > 0) {
+        if (patch.oomKilled) this.emitContainer(row, 'oom');
+        this.emitContainer(row, 'die', { exitCode: String(exit.code) });
+      }
       return { ...row, ...patch };
     }
     if (conmonGone) {
@@ -314,7 +338,7 @@ export class Engine {
           pid: 0,
           pidStart: 0,
         };
-        this.containers.update(row.id, patch, LIVE);
+        if (this.containers.update(row.id, patch, LIVE) > 0) this.emitContainer(row, 'die', { exitCode: '-1' });
         return { ...row, ...patch };
       }
     }
@@ -466,7 +490,9 @@ export class Engine {
       await dropVolumes(this, madeVolumes);
       throw e;
     }
-    return this.containers.get(id)!;
+    const made = this.containers.get(id)!;
+    this.emitContainer(made, 'create');
+    return made;
   }
 
   /** Mount, wire and create the runtime's container (src/engine/bundle.ts). */
@@ -536,6 +562,7 @@ export class Engine {
         { state: 'running', startedAt, finishedAt: '', exitCode: 0, error: '', oomKilled: false },
         ['created', 'exited'],
       );
+      this.emitContainer(row, 'start');
       const now = this.sync(this.containers.get(row.id)!);
       // Peers on its user networks learn its name now that it runs.
       if (now.net.networks) await refreshPeers(this, now, Object.keys(now.net.networks));
@@ -562,9 +589,10 @@ export class Engine {
     const sent = await this.withLock(ref, async (r) => {
       row = r;
       if (r.state !== 'running' && r.state !== 'paused') return false;
-      const s = sig ?? r.config.stopSignal;
+      const s = r.state === 'paused' ? 'SIGKILL' : (sig ?? r.config.stopSignal);
       const drv = this.driver(r.config.runtime);
-      await drv.kill(r.id, r.state === 'paused' ? 'SIGKILL' : s, r.state === 'paused');
+      await drv.kill(r.id, s, r.state === 'paused');
+      this.emitContainer(r, 'kill', { signal: String(signalNumber(parseSignal(s))) });
       // A frozen process cannot act on a signal: thaw it (runc's kill --all may have done so already).
       if (r.state === 'paused') await drv.unpause(r.id).catch(() => {});
       return true;
@@ -573,11 +601,16 @@ export class Engine {
     const secs = timeout ?? row.config.stopTimeout;
     if (!(secs >= 0 && (await this.waitExit(row.id, secs * 1000)))) {
       await this.withLock(ref, async (r) => {
-        if (r.state === 'running' || r.state === 'paused') await this.driver(r.config.runtime).kill(r.id, 'SIGKILL', true);
+        if (r.state === 'running' || r.state === 'paused') {
+          await this.driver(r.config.runtime).kill(r.id, 'SIGKILL', true);
+          this.emitContainer(r, 'kill', { signal: '9' });
+        }
       });
       await this.waitExit(row.id, 30_000);
     }
-    return this.cleanup(row.id);
+    const out = await this.cleanup(row.id);
+    this.emitContainer(row, 'stop');
+    return out;
   }
 
   async kill(ref: string, signal = 'SIGKILL'): Promise<ContainerRow> {
@@ -587,6 +620,7 @@ export class Engine {
         throw new Conflict(`cannot kill container: ${ref}: container ${row.id} is not running`);
       }
       await this.driver(row.config.runtime).kill(row.id, sig);
+      this.emitContainer(row, 'kill', { signal: String(signalNumber(sig)) });
       return row;
     });
   }
@@ -597,6 +631,7 @@ export class Engine {
       if (row.state !== 'running') throw new Conflict(`container ${row.id} is not running`);
       await this.driver(row.config.runtime).pause(row.id);
       this.containers.update(row.id, { state: 'paused' }, ['running']);
+      this.emitContainer(row, 'pause');
       return this.containers.get(row.id)!;
     });
   }
@@ -606,6 +641,7 @@ export class Engine {
       if (row.state !== 'paused') throw new Conflict(`container ${row.id} is not paused`);
       await this.driver(row.config.runtime).unpause(row.id);
       this.containers.update(row.id, { state: 'running' }, ['paused']);
+      this.emitContainer(row, 'unpause');
       return this.containers.get(row.id)!;
     });
   }
@@ -614,6 +650,7 @@ export class Engine {
     const row = await this.stop(ref, timeout);
     const started = await this.start(row.id);
     this.containers.update(row.id, { restartCount: started.restartCount + 1 });
+    this.emitContainer(started, 'restart');
     return this.containers.get(row.id)!;
   }
 
@@ -670,6 +707,7 @@ export class Engine {
         this.containers.update(row.id, { state: 'removing' });
         this.removeFiles(row.id);
         this.containers.delete(row.id);
+        this.emitContainer(row, 'destroy');
         await removeAnonymousVolumes(this, row);
         removed = true;
       }
@@ -691,12 +729,16 @@ export class Engine {
         const drv = this.driver(row.config.runtime);
         await drv.kill(row.id, 'SIGKILL', true).catch(() => {});
         if (row.state === 'paused') await drv.unpause(row.id).catch(() => {});
+        this.emitContainer(row, 'kill', { signal: '9' });
         await waitUntil(() => this.readExit(row.id) !== null || !isAlive(row.conmonPid, row.conmonStart), 10_000);
+        // The row is `removing` now, so no other process's sync reports this exit: report it here.
+        this.emitContainer(row, 'die', { exitCode: String(this.readExit(row.id)?.code ?? 137) });
       }
       await this.teardownRuntime(row);
       if (row.mounted) await this.options.hooks?.postStop?.(row);
       this.removeFiles(row.id);
       this.containers.delete(row.id);
+      this.emitContainer(row, 'destroy');
       if (volumes) await removeAnonymousVolumes(this, row);
       // conmon outlives the container by its exit command (which sees the row gone and returns): wait,
       // so that a remove leaves no monitor behind.
@@ -714,6 +756,7 @@ export class Engine {
     await this.withLock(ref, async (row) => {
       if (row.name === name) throw new InvalidArgument(`Renaming a container with the same name as its current name`);
       this.containers.update(row.id, { name });
+      this.emitContainer({ ...row, name }, 'rename', { oldName: `/${row.name}` });
     });
   }
 

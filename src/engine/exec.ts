@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { Conflict, InvalidArgument, NotFound } from '../errors.ts';
 import { heldCapabilities } from '../runtime/spec/capabilities.ts';
+import type { ContainerRow } from '../store/containers.ts';
 import type { ExecConfig, ExecSessionRow } from '../store/exec-sessions.ts';
 import { isAlive, procStartTime } from '../sys/proc.ts';
 import type { Engine } from './engine.ts';
@@ -93,6 +94,8 @@ export async function startExec(engine: Engine, ref: string, opts: ExecOptions):
   mkdirSync(join(sdir, 'exit'), { recursive: true, mode: 0o700 });
   writeFileSync(join(sdir, 'process.json'), JSON.stringify(spec));
   engine.execs.insert(id, row.id, config);
+  const what = opts.cmd.join(' ');
+  engine.emitContainer(row, `exec_create: ${what}`, { execID: id });
   let socket: Socket | undefined;
   try {
     const started = await engine.driver(c.runtime).exec({
@@ -109,9 +112,10 @@ export async function startExec(engine: Engine, ref: string, opts: ExecOptions):
       },
     });
     engine.execs.started(id, started.pid, procStartTime(started.pid) ?? 0);
+    engine.emitContainer(row, `exec_start: ${what}`, { execID: id });
     const exit = started.exit.then((code) => {
       try {
-        engine.execs.ended(id, code);
+        recordEnd(engine, row, id, code);
       } catch {
         /* the engine was closed meanwhile: inspectExec records it from the exit file later */
       }
@@ -120,9 +124,14 @@ export async function startExec(engine: Engine, ref: string, opts: ExecOptions):
     return { id, pid: started.pid, socket, ctlPath: join(sdir, 'ctl'), exit };
   } catch (e) {
     socket?.destroy();
-    engine.execs.ended(id, 'exitCode' in (e as object) ? (e as { exitCode: number }).exitCode : 125);
+    recordEnd(engine, row, id, 'exitCode' in (e as object) ? (e as { exitCode: number }).exitCode : 125);
     throw e;
   }
+}
+
+/** Store a session's end, and report it (`exec_die`) from whichever process stored it first. */
+function recordEnd(engine: Engine, row: ContainerRow | undefined, id: string, code: number): void {
+  if (engine.execs.ended(id, code) && row) engine.emitContainer(row, 'exec_die', { execID: id, exitCode: String(code) });
 }
 
 function sessionDir(engine: Engine, containerId: string, sessionId: string): string {
@@ -153,7 +162,7 @@ export function inspectExec(engine: Engine, ref: string): ExecSessionRow {
   if (s.running && !isAlive(s.pid, s.pidStart)) {
     const code = readExitCode(exitFile(engine, s));
     if (code === null) return { ...s, running: false };
-    engine.execs.ended(s.id, code);
+    recordEnd(engine, engine.containers.get(s.containerId), s.id, code);
     return engine.execs.get(s.id)!;
   }
   return s;

@@ -239,6 +239,7 @@ export async function connectNetwork(engine: Engine, ref: string, network: strin
       await refreshPeers(engine, updated, [net.name]);
     }
     engine.containers.updateNetworking(row.id, networking);
+    engine.emit('network', 'connect', net.id, { container: row.id, name: net.name, type: net.driver });
   });
 }
 
@@ -257,5 +258,6 @@ export async function disconnectNetwork(engine: Engine, ref: string, network: st
       await refreshPeers(engine, row, [net.name]);
     }
     engine.containers.updateNetworking(row.id, { ...n, networks: n.networks.filter((a) => a.name !== net.name) });
+    engine.emit('network', 'disconnect', net.id, { container: row.id, name: net.name, type: net.driver });
   });
 }

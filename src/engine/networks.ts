@@ -158,7 +158,9 @@ export function createNetwork(engine: Engine, o: NetworkCreateOptions, bridge?: 
 export async function createUserNetwork(engine: Engine, o: NetworkCreateOptions): Promise<NetworkRow> {
   if (o.name === DEFAULT_NETWORK) defaultNetwork(engine); // `bridge` is pre-defined: this reports it exists
   const auto4 = (o.subnet ?? []).some((s) => !s.includes(':')) ? undefined : freeSubnet(engine);
-  return createNetwork(engine, o, undefined, auto4);
+  const net = createNetwork(engine, o, undefined, auto4);
+  engine.emit('network', 'create', net.id, { name: net.name, type: net.driver });
+  return net;
 }
 
 /** Containers whose config attaches them to the network; `liveOnly` keeps running ones. */
@@ -178,6 +180,7 @@ export async function removeNetwork(engine: Engine, ref: string): Promise<Networ
   engine.networks.delete(net.id);
   if (existsSync(`/sys/class/net/${net.bridge}`)) await run('ip', ['link', 'del', net.bridge]);
   rmSync(join(engine.root, 'cni', 'ipam', net.name), { recursive: true, force: true });
+  engine.emit('network', 'destroy', net.id, { name: net.name, type: net.driver });
   return net;
 }
 

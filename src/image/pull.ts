@@ -63,7 +63,9 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
   const { config: configDesc, layers } = resolved.manifest;
   const done = (upToDate: boolean, id: string): PullResult => {
     say({ status: `Digest: ${pulledBy}` });
-    say({ status: `Status: ${upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${name.digest && !name.tag ? `${repo}@${name.digest}` : tag}` });
+    const pulled = name.digest && !name.tag ? `${repo}@${name.digest}` : tag!;
+    say({ status: `Status: ${upToDate ? 'Image is up to date' : 'Downloaded newer image'} for ${pulled}` });
+    store.emit('pull', pulled);
     return { id, canonical: canonicalString(name), digest: pulledBy, upToDate };
   };
   const existing = store.repo.get(configDesc.digest.slice(7));

@@ -78,5 +78,6 @@ export async function pushImage(store: ImageStore, ref: string, opts: PushOption
   const digest = await client.putManifest(name, name.tag, mediaType, manifest);
   store.repo.addRepoDigest(`${repo}@${digest}`, img.id);
   say({ status: `${name.tag}: digest: ${digest} size: ${manifest.length}` });
+  store.emit('push', `${repo}:${name.tag}`);
   return { tag: name.tag, digest, size: manifest.length };
 }

@@ -27,6 +27,7 @@ export function saveImages(store: ImageStore, refs: string[], format: ArchiveFor
       if (tag && !seen.repoTags.includes(tag)) seen.repoTags.push(tag);
       continue;
     }
+    store.emit('save', `sha256:${img.id}`, tag ?? `sha256:${img.id}`);
     images.push({
       configDigest: `sha256:${img.id}`,
       config: store.configBytes(img),
@@ -65,7 +66,8 @@ export async function loadImages(store: ImageStore, input: AsyncIterable<Buffer>
       }
       const [first, ...rest] = img.repoTags;
       const id = store.addImage(img.config, { tag: first });
-      for (const t of rest) store.repo.tag(familiarName(t), id);
+      for (const t of rest) store.tag(familiarName(t), id);
+      store.emit('load', `sha256:${id}`, first ? familiarName(first) : `sha256:${id}`);
       if (img.repoTags.length === 0) out.push(`Loaded image ID: sha256:${id}`);
       for (const t of img.repoTags) out.push(`Loaded image: ${familiarName(t)}`);
     }

@@ -13,6 +13,7 @@ import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readdirSy
 import { join } from 'node:path';
 import { Conflict, InvalidArgument, NoSuchImage, NotFound } from '../errors.ts';
 import { tx } from '../store/db.ts';
+import { EventRepo } from '../store/events.ts';
 import type { ImageConfigDoc, ImageRepo, ImageRow, LayerRow } from '../store/images.ts';
 import { isAlive, selfIdentity } from '../sys/proc.ts';
 import { BlobStore, sha256 } from './blobs.ts';
@@ -60,6 +61,7 @@ export class ImageStore {
   readonly repo: ImageRepo;
   readonly blobs: BlobStore;
   readonly dirs: LayerDirs;
+  private eventLog?: EventRepo;
 
   constructor(root: string, repo: ImageRepo) {
     this.root = root;
@@ -270,10 +272,36 @@ export class ImageStore {
         rootfs: { type: 'layers', diff_ids: [`sha256:${layer.id}`] },
         history: [{ created: now, created_by: 'berth import', comment: message || 'Imported from tarball' }],
       };
-      return this.addImage(Buffer.from(JSON.stringify(doc)), { tag: name });
+      const id = this.addImage(Buffer.from(JSON.stringify(doc)), { tag: name });
+      this.emit('import', `sha256:${id}`, name ?? `sha256:${id}`);
+      return id;
     } finally {
       lease.release();
     }
+  }
+
+  /** Record an image event (docker's actor: the image id, or the reference for pull and push). */
+  emit(action: string, actor: string, name = actor): void {
+    (this.eventLog ??= new EventRepo(this.repo.db)).record('image', action, actor, { name });
+  }
+
+  /** Point tag `name` at an image (moving it from any other). */
+  tag(name: string, imageId: string): void {
+    this.repo.tag(name, imageId);
+    this.emit('tag', `sha256:${imageId}`, name);
+  }
+
+  /** Drop a tag; true when there was one. */
+  untag(name: string, imageId: string): boolean {
+    const had = this.repo.untag(name);
+    if (had) this.emit('untag', `sha256:${imageId}`, name);
+    return had;
+  }
+
+  /** Delete an image's row (its layers go at the next gc). */
+  private deleteImage(imageId: string): void {
+    this.repo.delete(imageId);
+    this.emit('delete', `sha256:${imageId}`);
   }
 
   /** Untag or delete an image, as `docker rmi`. Returns docker's report lines. */
@@ -287,7 +315,7 @@ export class ImageStore {
       byTag = false;
     }
     if (byTag && img.tags.length > 1) {
-      this.repo.untag(familiarName(ref));
+      this.untag(familiarName(ref), img.id);
       return [`Untagged: ${familiarName(ref)}`];
     }
     const users = usedBy(img.id);
@@ -302,12 +330,12 @@ export class ImageStore {
       );
     }
     for (const t of img.tags) {
-      this.repo.untag(t);
+      this.untag(t, img.id);
       out.push(`Untagged: ${t}`);
     }
     for (const d of img.repoDigests) out.push(`Untagged: ${d}`);
     if (users > 0) return out; // forced: tags go, the image stays for its containers
-    this.repo.delete(img.id);
+    this.deleteImage(img.id);
     out.push(`Deleted: sha256:${img.id}`);
     this.gc();
     return out;
@@ -324,11 +352,11 @@ export class ImageStore {
     for (const img of this.repo.list()) {
       if ((!all && img.tags.length > 0) || usedBy(img.id) > 0) continue;
       for (const t of img.tags) {
-        this.repo.untag(t);
+        this.untag(t, img.id);
         untagged.push(t);
       }
       untagged.push(...img.repoDigests);
-      this.repo.delete(img.id);
+      this.deleteImage(img.id);
       deleted.push(`sha256:${img.id}`);
     }
     reclaimed += this.gc().bytes;

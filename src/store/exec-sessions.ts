@@ -53,9 +53,9 @@ export class ExecRepo {
     this.db.prepare('UPDATE exec_sessions SET pid = ?, pid_start = ?, running = 1 WHERE id = ? AND exit_code IS NULL').run(pid, pidStart, id);
   }
 
-  /** Record the end once; later reports of the same end change nothing. */
-  ended(id: string, exitCode: number): void {
-    this.db.prepare('UPDATE exec_sessions SET running = 0, exit_code = ? WHERE id = ? AND exit_code IS NULL').run(exitCode, id);
+  /** Record the end once; later reports of the same end change nothing. True for the report that recorded it. */
+  ended(id: string, exitCode: number): boolean {
+    return Number(this.db.prepare('UPDATE exec_sessions SET running = 0, exit_code = ? WHERE id = ? AND exit_code IS NULL').run(exitCode, id).changes) > 0;
   }
 
   get(id: string): ExecSessionRow | undefined {

@@ -100,4 +100,15 @@ export const migrations: readonly string[] = [
     PRIMARY KEY (digest, repo)
   );
   `,
+  `
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_us INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    action TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    attributes TEXT NOT NULL DEFAULT '{}'
+  );
+  CREATE INDEX events_time ON events(time_us);
+  `,
 ];

@@ -6,6 +6,7 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, chmodSync, chownSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgument, NoSuchVolume, RuntimeFailure } from '../errors.ts';
+import { EventRepo } from '../store/events.ts';
 import type { VolumeRepo, VolumeRow } from '../store/volumes.ts';
 import { isMounted, mountFs, unmount } from '../sys/mount.ts';
 import { run } from '../sys/run.ts';
@@ -53,6 +54,7 @@ function validateOptions(opts: Record<string, string>): Record<string, string> {
 export class VolumeStore {
   readonly root: string;
   readonly repo: VolumeRepo;
+  private eventLog?: EventRepo;
 
   constructor(root: string, repo: VolumeRepo) {
     this.root = root;
@@ -91,6 +93,7 @@ export class VolumeStore {
       rmSync(this.dir(name), { recursive: true, force: true });
       throw e;
     }
+    this.emit('create', name, driver);
     return { volume: this.repo.get(name)!, created: true };
   }
 
@@ -142,6 +145,12 @@ export class VolumeStore {
     if (existsSync(this.dir(name)) && lstatSync(this.dir(name)).isDirectory()) {
       rmSync(this.dir(name), { recursive: true, force: true });
     }
+    const driver = this.repo.get(name)?.driver ?? 'local';
     this.repo.delete(name);
+    this.emit('destroy', name, driver);
+  }
+
+  private emit(action: string, name: string, driver: string): void {
+    (this.eventLog ??= new EventRepo(this.repo.db)).record('volume', action, name, { driver });
   }
 }

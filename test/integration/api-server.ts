@@ -3,9 +3,14 @@
  * started and stopped once per test file.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { BERTH, eventually, setupEnv, type Env } from './helpers.ts';
+import { BERTH, eventually, setupEnv, type Env, type Result } from './helpers.ts';
+
+export const DOCKER = '/usr/local/bin/docker';
+/** The skip option for tests that need the real docker CLI. */
+export const needsDockerCli = { skip: existsSync(DOCKER) ? false : `no docker CLI at ${DOCKER}` };
 
 export interface ApiServer {
   env: Env;
@@ -41,4 +46,16 @@ export async function startApiServer(name: string): Promise<ApiServer> {
       env.teardown();
     },
   };
+}
+
+/** The environment that points the docker CLI at a test server (its own config dir, no hints). */
+export function dockerEnv(api: ApiServer): NodeJS.ProcessEnv {
+  return { ...process.env, DOCKER_HOST: `unix://${api.sock}`, DOCKER_CONFIG: join(api.env.root, 'docker-config'), DOCKER_CLI_HINTS: 'false' };
+}
+
+/** Run the docker CLI against a test server and wait for it. */
+export function docker(api: ApiServer, args: string[], opts: { input?: string | Buffer; timeoutMs?: number; cwd?: string } = {}): Result {
+  const r = spawnSync(DOCKER, args, { encoding: 'utf8', input: opts.input, timeout: opts.timeoutMs ?? 60_000, env: dockerEnv(api), cwd: opts.cwd, maxBuffer: 64 << 20 });
+  if (r.error) throw r.error;
+  return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
 }

@@ -15,7 +15,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   if (typeof p === 'number') return p;
   return withEngine(g, 'tag', async (engine) => {
     const img = engine.images.resolve(p.args[0]!);
-    engine.images.repo.tag(familiarName(p.args[1]!), img.id);
+    engine.images.tag(familiarName(p.args[1]!), img.id);
     return 0;
   });
 }
