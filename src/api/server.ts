@@ -2,13 +2,10 @@
  * The Docker Engine API over node:http: one Engine (the CLI's store and root), docker's routes with and
  * without a `/v1.xx` prefix, docker's headers and error bodies, hijacked streams for attach and exec.
  */
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { connect, type Socket } from 'node:net';
-import { dirname } from 'node:path';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine/engine.ts';
-import { Conflict, RuntimeFailure } from '../errors.ts';
 import * as containers from './containers.ts';
 import { events } from './events.ts';
 import * as ops from './container-ops.ts';
@@ -20,6 +17,7 @@ import * as streams from './streams.ts';
 import * as system from './system.ts';
 import { API_VERSION, ApiError, compareVersions, Ctx, MIN_API_VERSION, nodeHttp, statusOf } from './http.ts';
 import { ApiState } from './state.ts';
+import { nodeHttps, tlsServerOptions, type TlsConfig } from './listen.ts';
 
 type Handler = (ctx: Ctx) => Promise<void>;
 
@@ -91,18 +89,38 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
+/**
+ * The API as a node:http server, or node:https with `tls` (listen.ts: TCP listeners). Both emit the same
+ * 'request' and 'upgrade' events, so hijacked streams work the same over either.
+ */
 export function createApiServer(
   engine: Engine,
   state = new ApiState(),
   log: (msg: string) => void = (m) => process.stderr.write(`${m}\n`),
+  tls?: TlsConfig,
 ): ApiServer {
   const sockets = new Set<Duplex>();
-  const server = nodeHttp().createServer({ maxHeaderSize: 1 << 20, requestTimeout: 0 });
-  server.on('connection', (s: Socket) => {
+  const options = { maxHeaderSize: 1 << 20, requestTimeout: 0 };
+  // allowHalfOpen, as node:http has and node:https lacks: the docker CLI half-closes a hijacked TLS
+  // connection (TCP FIN) when stdin ends, and the container's output must still reach it.
+  const server: Server = tls ? nodeHttps().createServer({ ...options, allowHalfOpen: true, ...tlsServerOptions(tls) }) : nodeHttp().createServer(options);
+  const track = (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
     s.on('error', () => {});
-  });
+  };
+  // Every accepted socket; over TLS also the TLS socket on top of it, once its handshake is done (https
+  // serves HTTP on 'secureConnection'), so close() drops handshakes in progress and live streams alike.
+  server.on('connection', track);
+  if (tls) {
+    server.on('secureConnection', track);
+    // A refused handshake (no client certificate, one the CA did not sign, plain HTTP): that client only.
+    server.on('tlsClientError', (err: Error, s: Duplex) => {
+      const why = (err as Error & { reason?: string }).reason ?? err.message.trim().split('\n')[0];
+      log(`berth serve: TLS handshake from ${(s as Socket).remoteAddress ?? '?'} refused: ${why}`);
+      s.destroy();
+    });
+  }
   server.on('clientError', (_err, s: Duplex) => {
     if (s.writable) s.end('HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"message":"bad request"}');
     else s.destroy();
@@ -168,33 +186,4 @@ async function dispatch(ctx: Ctx): Promise<void> {
     return;
   }
   throw new ApiError(404, 'page not found');
-}
-
-/** Whether something answers on a unix socket (a live server, not a stale file). */
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = connect(path);
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-}
-
-/** Listen on a unix socket (mode 0660), replacing a stale socket file but never a live server's. */
-export async function listenUnix(server: Server, path: string, mode = 0o660): Promise<void> {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-  if (existsSync(path)) {
-    if (await answers(path)) throw new Conflict(`${path}: another server is listening there`);
-    unlinkSync(path);
-  }
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: Error) => reject(new RuntimeFailure(`listen on ${path}: ${e.message}`)));
-    server.listen(path, () => {
-      server.removeAllListeners('error');
-      resolve();
-    });
-  });
-  chmodSync(path, mode);
 }

@@ -137,7 +137,7 @@ Commands:
   rmi         Remove one or more images
   events      Get real time events from the server
   info        Display system-wide information
-  serve       Serve the Docker Engine API on a unix socket (DOCKER_HOST=unix://…)
+  serve       Serve the Docker Engine API on a unix socket or TCP, with TLS (DOCKER_HOST=…)
   version     Show the version information
   container   Manage containers (prune, ls, rm, …)
   image       Manage images (inspect, ls, rm, import, pull, push, tag, history, save, load, prune)

@@ -1,22 +1,33 @@
 /**
- * `berth serve [-H unix:///path.sock]` (also `berth system service [URI]`): the Docker Engine API on a unix
- * socket, over the same engine root as every other verb. Runs until SIGINT or SIGTERM.
+ * `berth serve [-H unix:///path.sock] [-H tcp://127.0.0.1:2375] [--tlsverify …]` (also `berth system
+ * service [URI]`): the Docker Engine API on unix sockets and TCP ports, over the same engine root as every
+ * other verb. TCP takes TLS as dockerd's does (src/api/listen.ts). Runs until SIGINT or SIGTERM.
  */
 import { unlinkSync } from 'node:fs';
 import type { FlagDef } from '../flags.ts';
 import { fail, parse, report, type Command } from '../common.ts';
 import { Engine } from '../../engine/engine.ts';
+import { isBerthError } from '../../errors.ts';
 import type { Globals } from '../main.ts';
+import type { ListenAddress, TlsConfig } from '../../api/listen.ts';
 
 export const DEFAULT_SOCKET = 'unix:///run/berth/berth.sock';
 
 const flags = [
-  { name: 'host', short: 'H', type: 'list', description: `Socket to listen on (default "${DEFAULT_SOCKET}")` },
+  { name: 'host', short: 'H', type: 'list', description: `Address to listen on: unix:///path or tcp://host:port, repeatable (default "${DEFAULT_SOCKET}")` },
+  { name: 'tls', type: 'bool', description: 'Serve TCP over TLS (implied by --tlsverify)' },
+  { name: 'tlsverify', type: 'bool', description: 'Serve TCP over TLS and require client certificates signed by --tlscacert' },
+  { name: 'tlscacert', type: 'string', description: 'Trust client certs signed only by this CA (default "$DOCKER_CERT_PATH/ca.pem", else ~/.docker/ca.pem)' },
+  { name: 'tlscert', type: 'string', description: 'Path to the TLS certificate file (default "$DOCKER_CERT_PATH/cert.pem", else ~/.docker/cert.pem)' },
+  { name: 'tlskey', type: 'string', description: 'Path to the TLS key file (default "$DOCKER_CERT_PATH/key.pem", else ~/.docker/key.pem)' },
 ] as const satisfies readonly FlagDef[];
 
 const cmd: Command<typeof flags> = {
   usage: '[OPTIONS] [URI]',
-  description: 'Serve the Docker Engine API on a unix socket',
+  description:
+    'Serve the Docker Engine API on unix sockets and TCP ports.\n\n' +
+    'Plain TCP is served on loopback only (every local user can reach it); any other address needs\n' +
+    '--tlsverify, so that only holders of a client certificate signed by the CA get in.',
   flags,
   args: [0, 1],
 };
@@ -26,17 +37,32 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   if (typeof p === 'number') return p;
   const uris = [...p.flags.host, ...p.args];
   if (uris.length === 0) uris.push(DEFAULT_SOCKET);
-  const paths: string[] = [];
-  for (const u of uris) {
-    const m = /^unix:\/\/(\/.+)$/.exec(u) ?? (/^\//.test(u) ? [u, u] : null);
-    if (!m) return fail(`Error: unsupported address ${u}: only unix:///path sockets are served`, 125);
-    paths.push(m[1]!);
+  const { isLoopback, loadTls, parseListenAddress, showAddress } = await import('../../api/listen.ts');
+  // Everything that can be checked is checked before anything listens: a bad address or certificate
+  // file fails start-up whole, with nothing left half-open.
+  const addrs: ListenAddress[] = [];
+  let tls: TlsConfig | undefined;
+  try {
+    tls = loadTls(p.flags);
+    for (const u of uris) {
+      const a = parseListenAddress(u, tls !== undefined);
+      if (a.proto === 'tcp' && !tls?.verify && !isLoopback(a.host)) {
+        return fail(
+          `Error: refusing to serve the API without client authentication on ${showAddress(a)}: whoever reaches it is root on this host; use --tlsverify (with --tlscacert, --tlscert, --tlskey) or bind 127.0.0.1`,
+          125,
+        );
+      }
+      addrs.push(a);
+    }
+  } catch (e) {
+    if (isBerthError(e)) return fail(`Error: ${e.message}`, 125);
+    throw e;
   }
   const { apiWarn } = await import('../../api/state.ts');
   // The same root as every verb (--root, else $BERTH_ROOT); the engine's warnings go to the request that caused them.
   const engine = new Engine({ root: g.root ?? process.env.BERTH_ROOT ?? '/var/lib/berth', warn: apiWarn });
   try {
-    return await serve(engine, paths);
+    return await serve(engine, addrs, tls);
   } catch (e) {
     return report(e, 'serve');
   } finally {
@@ -44,21 +70,44 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   }
 }
 
-/** Listen on every socket (one server each, sharing the engine and the API's state) until SIGINT/SIGTERM. */
-async function serve(engine: Engine, paths: string[]): Promise<number> {
-  const { createApiServer, listenUnix } = await import('../../api/server.ts');
+/**
+ * Listen on every address (one server each, sharing the engine and the API's state; TCP ones over TLS
+ * when configured) until SIGINT/SIGTERM. If any address fails, every one opened so far is closed again.
+ */
+async function serve(engine: Engine, addrs: ListenAddress[], tls: TlsConfig | undefined): Promise<number> {
+  const { createApiServer } = await import('../../api/server.ts');
+  const { listenTcp, listenUnix, showAddress } = await import('../../api/listen.ts');
   // A daemon outlives any one request: a stray rejection is reported, not fatal to every client.
   const onStray = (e: unknown) => process.stderr.write(`berth serve: unhandled: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.on('unhandledRejection', onStray);
-  const first = createApiServer(engine);
-  const servers = [first, ...paths.slice(1).map(() => createApiServer(engine, first.state))];
-  const listening: string[] = [];
+  const servers: ReturnType<typeof createApiServer>[] = [];
+  const socketFiles: string[] = [];
+  // Printed once every address listens: a failure part-way is one line, and `API listening` means all of them.
+  const lines: string[] = [];
   try {
-    for (let i = 0; i < paths.length; i++) {
-      await listenUnix(servers[i]!.server, paths[i]!);
-      listening.push(paths[i]!);
-      process.stderr.write(`API listening on ${paths[i]}\n`);
+    for (const a of addrs) {
+      const s = createApiServer(engine, servers[0]?.state, undefined, a.proto === 'tcp' ? tls : undefined);
+      servers.push(s);
+      if (a.proto === 'unix') {
+        await listenUnix(s.server, a.path);
+        socketFiles.push(a.path);
+        lines.push(`API listening on ${a.path}`);
+        continue;
+      }
+      let port: number;
+      try {
+        port = await listenTcp(s.server, a.host, a.port);
+      } catch (e) {
+        if (isBerthError(e)) return fail(`Error: ${e.message}`, 125);
+        throw e;
+      }
+      const shown = showAddress({ ...a, port });
+      if (!tls?.verify) {
+        lines.push(`WARNING: ${shown} has no client authentication: every user of this host can use it as root (--tlsverify restricts it to client certificates)`);
+      }
+      lines.push(`API listening on ${shown}`);
     }
+    process.stderr.write(lines.map((l) => `${l}\n`).join(''));
     await new Promise<void>((resolve) => {
       const stop = () => {
         process.off('SIGINT', stop);
@@ -71,7 +120,7 @@ async function serve(engine: Engine, paths: string[]): Promise<number> {
     return 0;
   } finally {
     await Promise.all(servers.map((s) => s.close()));
-    for (const path of listening) unlinkQuiet(path);
+    for (const path of socketFiles) unlinkQuiet(path);
     process.off('unhandledRejection', onStray);
   }
 }
