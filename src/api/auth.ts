@@ -1,15 +1,11 @@
 /**
  * Registry credentials sent by clients: `X-Registry-Auth` (base64url JSON `{username, password, auth,
- * serveraddress}`) on pull and push, and `POST /auth` (docker login). The engine's pull and push read
- * credentials only from an auth file, so a request's credentials go into a private auth file of their
- * own (0600, under the engine root, removed when the request ends) that the registry client reads
- * instead of the default one. No credentials: the root's usual registry settings, unchanged.
+ * serveraddress}`) on pull and push, and `POST /auth` (docker login). A request's credentials go to the
+ * registry client in memory, for that request alone; nothing is written. No credentials: the root's usual
+ * registry settings, unchanged.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { registryOptions } from '../image/registries.ts';
 import { parseImageName } from '../image/reference.ts';
-import { storeCredentials } from '../registry/authfile.ts';
 import { RegistryClient, type RegistryOptions } from '../registry/client.ts';
 import { ApiError, type Ctx } from './http.ts';
 
@@ -46,24 +42,9 @@ export function decodeRegistryAuth(header: string | string[] | undefined): AuthC
   return { username, password, serveraddress: typeof doc.serveraddress === 'string' ? doc.serveraddress : '' };
 }
 
-/** A private auth file holding one registry's credentials; `dispose` removes it. */
-function privateAuthFile(ctx: Ctx, registry: string, a: AuthConfig): { file: string; dispose(): void } {
-  const tmp = join(ctx.engine.root, 'tmp');
-  mkdirSync(tmp, { recursive: true, mode: 0o700 });
-  const dir = mkdtempSync(join(tmp, 'api-auth-'));
-  const file = join(dir, 'config.json');
-  try {
-    storeCredentials(file, registry, { username: a.username, password: a.password });
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    throw e;
-  }
-  return { file, dispose: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
 /**
  * Run `fn` with the registry options for `ref`: the root's settings, plus the request's `X-Registry-Auth`
- * credentials (for the reference's registry) when it sent any.
+ * credentials for the reference's registry when it sent any (held in memory for this request only).
  */
 export async function withRegistryAuth<T>(ctx: Ctx, ref: string, fn: (opts: RegistryOptions) => Promise<T>): Promise<T> {
   const base = registryOptions(ctx.engine.root);
@@ -75,12 +56,7 @@ export async function withRegistryAuth<T>(ctx: Ctx, ref: string, fn: (opts: Regi
   } catch (e) {
     throw new ApiError(400, (e as Error).message);
   }
-  const f = privateAuthFile(ctx, registry, auth);
-  try {
-    return await fn({ ...base, authFile: f.file });
-  } finally {
-    f.dispose();
-  }
+  return fn({ ...base, credentials: { [registry]: { username: auth.username, password: auth.password } } });
 }
 
 /**
@@ -95,17 +71,12 @@ export async function login(ctx: Ctx): Promise<void> {
   server = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
   if (server === 'index.docker.io') server = 'docker.io';
   if (!username || !password) throw new ApiError(400, 'username and password are required');
-  const tmp = join(ctx.engine.root, 'tmp');
-  mkdirSync(tmp, { recursive: true, mode: 0o700 });
-  const dir = mkdtempSync(join(tmp, 'api-login-'));
   try {
-    await new RegistryClient({ ...registryOptions(ctx.engine.root), authFile: join(dir, 'config.json') }).login(server, username, password);
+    await new RegistryClient(registryOptions(ctx.engine.root)).login(server, username, password, false);
   } catch (e) {
     // docker answers a refused login with 401.
     if (e instanceof Error && /login to .* failed/.test(e.message)) throw new ApiError(401, e.message);
     throw e;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
   ctx.send(200, { Status: 'Login Succeeded', IdentityToken: '' });
 }

@@ -209,7 +209,11 @@ export async function wait(ctx: Ctx): Promise<void> {
     try {
       r = engine.inspect(id);
     } catch (e) {
-      if (e instanceof NoSuchContainer) return true;
+      if (e instanceof NoSuchContainer) {
+        // Removed (--rm) before this poll saw it exit: its die event has the code.
+        code = engine.exitCodeOf(id) ?? code;
+        return true;
+      }
       throw e;
     }
     if (r.state === 'running' || r.state === 'paused') sawRun = true;

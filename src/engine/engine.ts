@@ -365,7 +365,8 @@ export class Engine {
       this.notice(`cleaned up container ${row.id.slice(0, 12)} left half-made by an interrupted process (pid ${deadPid})`);
       return;
     }
-    const cur = this.sync(row);
+    // The start it made (if any) is no longer in progress: an exit it left is this container's to record.
+    const cur = this.sync({ ...row, lockPid: 0, lockStart: 0 });
     if (cur.state !== 'created') return;
     // Killed during a start: conmon may have gone on (the start pipe's EOF lets it run the runtime) before
     // its pid was recorded. Ask the runtime: a process that runs is adopted, anything less is undone.
@@ -666,6 +667,11 @@ export class Engine {
     }, ms, join(this.dir(id), 'exit'));
   }
 
+  /** What a container exited with last, from its `die` event: still known after it was removed. */
+  exitCodeOf(id: string): number | undefined {
+    return this.events.lastExitCode(id);
+  }
+
   /** Block until the container is not running, like `docker wait`; returns the exit code. */
   async wait(ref: string): Promise<number> {
     const row = this.find(ref);
@@ -676,7 +682,7 @@ export class Engine {
       return s.state === 'exited' || s.state === 'dead';
     }, Infinity, join(this.dir(row.id), 'exit'));
     const r = this.containers.get(row.id);
-    const code = r ? r.exitCode : (this.readExit(row.id)?.code ?? -1);
+    const code = r ? r.exitCode : (this.readExit(row.id)?.code ?? this.exitCodeOf(row.id) ?? -1);
     // Release the mount and runtime state now rather than leave it to conmon's exit command (which an
     // engine with a postStop callback does not use); idempotent, and it honours --rm.
     if (r?.mounted) {

@@ -13,7 +13,7 @@
  */
 import { InvalidArgument, NotFound, NotSupported, RuntimeFailure } from '../errors.ts';
 import { familiarRepo, type ImageName } from '../image/reference.ts';
-import { defaultAuthFile, removeCredentials, storeCredentials } from './authfile.ts';
+import { defaultAuthFile, removeCredentials, storeCredentials, type Credentials } from './authfile.ts';
 import { blobHead, downloadBlob, failure, pullScope, pushBlob, pushScope, type Progress } from './blobs.ts';
 import { normaliseHost } from './hosts.ts';
 import {
@@ -32,6 +32,8 @@ export interface RegistryOptions {
   insecure?: string[];
   /** Registry → mirror hosts tried first for pulls (docker's registry-mirrors are `{'docker.io': [...]}`). */
   mirrors?: Record<string, string[]>;
+  /** Credentials by registry (`host[:port]`), used instead of the auth file's: a caller's own, kept nowhere. */
+  credentials?: Record<string, Credentials>;
   /** More attempts after a transient failure (connection reset or refused, 5xx, 429), with backoff. Default 3. */
   retries?: number;
 }
@@ -67,7 +69,8 @@ export class RegistryClient {
     this.authFile = opts.authFile ?? defaultAuthFile();
     const retries = opts.retries ?? 3;
     if (!Number.isInteger(retries) || retries < 0) throw new InvalidArgument(`invalid retries: ${retries}`);
-    this.#t = new Transport({ authFile: this.authFile, insecure: opts.insecure ?? [], retries });
+    const credentials = new Map(Object.entries(opts.credentials ?? {}).map(([host, c]) => [normaliseHost(host), c]));
+    this.#t = new Transport({ authFile: this.authFile, credentials, insecure: opts.insecure ?? [], retries });
     for (const [reg, hosts] of Object.entries(opts.mirrors ?? {})) {
       this.#mirrors.set(normaliseHost(reg), hosts.map(normaliseHost));
     }
@@ -196,9 +199,10 @@ export class RegistryClient {
 
   /**
    * Checks the credentials against the registry's /v2/ (a basic challenge answered, or a token obtained for
-   * a bearer one), then stores them in the auth file. A registry asking for no auth accepts any, as docker's.
+   * a bearer one), then stores them in the auth file unless `store` is false. A registry asking for no auth
+   * accepts any, as docker's.
    */
-  async login(registry: string, username: string, password: string): Promise<void> {
+  async login(registry: string, username: string, password: string, store = true): Promise<void> {
     const host = normaliseHost(registry);
     if (username === '' || username.includes(':')) throw new InvalidArgument(`invalid username: ${JSON.stringify(username)}`);
     this.#t.forget(host);
@@ -218,7 +222,7 @@ export class RegistryClient {
       if (!res.ok) throw new InvalidArgument(`login to ${host} failed: ${await errorLine(res)}`);
       await res.body?.cancel();
     }
-    storeCredentials(this.authFile, host, creds);
+    if (store) storeCredentials(this.authFile, host, creds);
     this.#t.forget(host);
   }
 

@@ -49,6 +49,8 @@ export class CredentialsRejected extends RuntimeFailure {}
 
 export interface TransportOptions {
   authFile: string;
+  /** Credentials by normalised host, used instead of the auth file's (a request's own, in the API). */
+  credentials?: ReadonlyMap<string, Credentials>;
   insecure: string[];
   retries: number;
 }
@@ -157,7 +159,7 @@ export class Transport {
   }
 
   credentials(name: string): Credentials | undefined {
-    return readCredentials(this.opts.authFile, name);
+    return this.opts.credentials?.get(name) ?? readCredentials(this.opts.authFile, name);
   }
 
   /** Forgets what was learnt of a host (its scheme, challenge and tokens): after login or logout. */

@@ -64,6 +64,14 @@ export class EventRepo {
     return r.s === null ? this.last() : r.s - 1;
   }
 
+  /** The exit code of the object's latest `die` event: what a container that is gone exited with. */
+  lastExitCode(actor: string): number | undefined {
+    const r = this.db.prepare("SELECT attributes FROM events WHERE actor = ? AND action = 'die' ORDER BY seq DESC LIMIT 1").get(actor) as Raw | undefined;
+    if (!r) return undefined;
+    const code = Number((JSON.parse(r.attributes as string) as Record<string, string>).exitCode);
+    return Number.isInteger(code) ? code : undefined;
+  }
+
   /** The newest position (0 when the log is empty). */
   last(): number {
     const r = this.db.prepare('SELECT MAX(seq) AS s FROM events').get() as { s: number | null };

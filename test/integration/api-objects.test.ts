@@ -7,15 +7,25 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.ts';
-import { startApiServer, type ApiServer } from './api-server.ts';
-import { eventually, type Env, type Result } from './helpers.ts';
+import {
+  assertDockerOk,
+  call as callOn,
+  docker as dockerOn,
+  dockerAsync as dockerAsyncOn,
+  dockerEnv as dockerEnvOf,
+  open as openOn,
+  DOCKER,
+  needsDockerCli,
+  startApiServer,
+  type ApiServer,
+  type Reply,
+} from './api-server.ts';
+import { eventually, type Env } from './helpers.ts';
 
-const DOCKER = '/usr/local/bin/docker';
-const cli = { skip: existsSync(DOCKER) ? false : `no docker CLI at ${DOCKER}` };
+const cli = needsDockerCli;
 
 let env: Env;
 let api: ApiServer;
@@ -34,73 +44,13 @@ after(async () => {
   await api?.stop();
 });
 
-function dockerEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(env.root, 'docker-config'), DOCKER_CLI_HINTS: 'false' };
-}
-
-function docker(args: string[], opts: { input?: string | Buffer; timeoutMs?: number; cwd?: string } = {}): Result {
-  const r = spawnSync(DOCKER, args, { encoding: 'utf8', input: opts.input, timeout: opts.timeoutMs ?? 60_000, env: dockerEnv(), cwd: opts.cwd, maxBuffer: 64 << 20 });
-  if (r.error) throw r.error;
-  return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** docker in the background: a registry's token server runs in this process and must not be blocked. */
-function dockerAsync(args: string[], input?: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(DOCKER, args, { env: dockerEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    c.on('error', reject);
-    c.on('close', (code) => resolve({ code: code ?? 128, stdout, stderr }));
-    c.stdin.end(input ?? '');
-  });
-}
-
-function ok(args: string[], opts: { input?: string | Buffer; cwd?: string } = {}): string {
-  const r = docker(args, opts);
-  assert.equal(r.code, 0, `docker ${args.join(' ')} failed (${r.code}):\n${r.stderr}\nserver:\n${api.log().slice(-3000)}`);
-  return r.stdout;
-}
-
-async function okAsync(args: string[], input?: string): Promise<Result> {
-  const r = await dockerAsync(args, input);
-  assert.equal(r.code, 0, `docker ${args.join(' ')} failed (${r.code}):\n${r.stderr}\nserver:\n${api.log().slice(-3000)}`);
-  return r;
-}
-
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-  text: string;
-}
-
-function call(method: string, path: string, body?: string | object | Buffer, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : Buffer.isBuffer(body) || typeof body === 'string' ? body : JSON.stringify(body);
-    const req = httpRequest({ socketPath: sock, method, path, headers: { ...(payload !== undefined && !Buffer.isBuffer(payload) ? { 'Content-Type': 'application/json' } : {}), ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const b = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: b, text: b.toString() });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-function open(method: string, path: string): Promise<{ res: IncomingMessage; destroy(): void }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ socketPath: sock, method, path }, (res) => resolve({ res, destroy: () => req.destroy() }));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const docker = (args: string[], opts: { input?: string | Buffer; timeoutMs?: number; cwd?: string } = {}) => dockerOn(api, args, opts);
+const dockerEnv = () => dockerEnvOf(api);
+const dockerAsync = (args: string[], input?: string) => dockerAsyncOn(api, args, input);
+const ok = (args: string[], opts: { input?: string | Buffer; cwd?: string } = {}) => assertDockerOk(api, args, docker(args, opts)).stdout;
+const okAsync = async (args: string[], input?: string) => assertDockerOk(api, args, await dockerAsync(args, input));
+const call = (method: string, path: string, body?: string | object | Buffer, headers: Record<string, string> = {}) => callOn(sock, method, path, body, headers);
+const open = (method: string, path: string) => openOn(sock, method, path);
 
 const json = <T = any>(r: Reply): T => JSON.parse(r.text) as T;
 

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { BERTH, eventually, setupEnv, type Env, type Result } from './helpers.ts';
 
@@ -58,4 +59,62 @@ export function docker(api: ApiServer, args: string[], opts: { input?: string | 
   const r = spawnSync(DOCKER, args, { encoding: 'utf8', input: opts.input, timeout: opts.timeoutMs ?? 60_000, env: dockerEnv(api), cwd: opts.cwd, maxBuffer: 64 << 20 });
   if (r.error) throw r.error;
   return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The docker CLI in the background: for what must not block this process (a registry's token server). */
+export function dockerAsync(api: ApiServer, args: string[], input?: string): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(DOCKER, args, { env: dockerEnv(api), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    c.on('error', reject);
+    c.on('close', (code) => resolve({ code: code ?? 128, stdout, stderr }));
+    c.stdin.end(input ?? '');
+  });
+}
+
+/** Assert a docker CLI run succeeded; the failure message carries its stderr and the server's log. */
+export function assertDockerOk(api: ApiServer, args: string[], r: Result): Result {
+  assert.equal(r.code, 0, `docker ${args.join(' ')} failed (${r.code}):\n${r.stderr}\nserver:\n${api.log().slice(-3000)}`);
+  return r;
+}
+
+export interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  text: string;
+}
+
+/** One HTTP request over a unix socket, the whole reply read. An object body is sent as JSON. */
+export function call(socketPath: string, method: string, path: string, body?: string | object | Buffer, headers: Record<string, string> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : Buffer.isBuffer(body) || typeof body === 'string' ? body : JSON.stringify(body);
+    const type = payload !== undefined && !Buffer.isBuffer(payload) ? { 'Content-Type': 'application/json' } : {};
+    const req = httpRequest({ socketPath, method, path, headers: { ...type, ...headers } }, (res) => {
+      readAll(res).then((b) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: b, text: b.toString() }), reject);
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** Start a request and hand back its response as soon as the headers are in. */
+export function open(socketPath: string, method: string, path: string): Promise<{ res: IncomingMessage; destroy(): void }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ socketPath, method, path }, (res) => resolve({ res, destroy: () => req.destroy() }));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export function readAll(res: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => resolve(Buffer.concat(chunks)));
+    res.on('error', reject);
+  });
 }

@@ -7,18 +7,26 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FrameDecoder } from '../../src/engine/frame.ts';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.ts';
-import { startApiServer, type ApiServer } from './api-server.ts';
-import { BERTH, eventually, sleep, type Env, type Result } from './helpers.ts';
+import {
+  assertDockerOk,
+  call as callOn,
+  docker as dockerOn,
+  dockerAsync as dockerAsyncOn,
+  open as openOn,
+  readAll,
+  needsDockerCli,
+  startApiServer,
+  type ApiServer,
+} from './api-server.ts';
+import { BERTH, eventually, sleep, type Env } from './helpers.ts';
 
-const DOCKER = '/usr/local/bin/docker';
 /** The tests that drive the real docker CLI need it (scripts/setup does not install it). */
-const cli = { skip: existsSync(DOCKER) ? false : `no docker CLI at ${DOCKER}` };
+const cli = needsDockerCli;
 
 let env: Env;
 let api: ApiServer;
@@ -34,84 +42,11 @@ after(async () => {
   await api?.stop();
 });
 
-function dockerEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(env.root, 'docker-config'), DOCKER_CLI_HINTS: 'false' };
-}
-
-function docker(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Result {
-  const r = spawnSync(DOCKER, args, { encoding: 'utf8', input: opts.input, timeout: opts.timeoutMs ?? 60_000, env: dockerEnv() });
-  if (r.error) throw r.error;
-  return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** docker in the background: for what must not block this process (a registry's client). */
-function dockerAsync(args: string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(DOCKER, args, { env: dockerEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    c.on('error', reject);
-    c.on('close', (code) => resolve({ code: code ?? 128, stdout, stderr }));
-  });
-}
-
-function ok(args: string[], opts: { input?: string } = {}): string {
-  const r = docker(args, opts);
-  assert.equal(r.code, 0, `docker ${args.join(' ')} failed (${r.code}):\n${r.stderr}\nserver:\n${api.log().slice(-3000)}`);
-  return r.stdout;
-}
-
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-  text: string;
-}
-
-/** One HTTP request over the socket, the whole reply read. */
-function call(method: string, path: string, body?: string | object, headers: Record<string, string> = {}): Promise<Reply> {
-  return callOn(sock, method, path, body, headers);
-}
-
-function callOn(socketPath: string, method: string, path: string, body?: string | object, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-    const req = httpRequest(
-      { socketPath, method, path, headers: { ...(payload !== undefined ? { 'Content-Type': 'application/json' } : {}), ...headers } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const b = Buffer.concat(chunks);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: b, text: b.toString() });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-/** Start a request and hand back its response as soon as the headers are in. */
-function open(method: string, path: string): Promise<{ res: IncomingMessage; destroy(): void }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ socketPath: sock, method, path }, (res) => resolve({ res, destroy: () => req.destroy() }));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function readAll(res: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    res.on('data', (c: Buffer) => chunks.push(c));
-    res.on('end', () => resolve(Buffer.concat(chunks)));
-    res.on('error', reject);
-  });
-}
+const docker = (args: string[], opts: { input?: string; timeoutMs?: number } = {}) => dockerOn(api, args, opts);
+const dockerAsync = (args: string[]) => dockerAsyncOn(api, args);
+const ok = (args: string[], opts: { input?: string } = {}) => assertDockerOk(api, args, docker(args, opts)).stdout;
+const call = (method: string, path: string, body?: string | object, headers: Record<string, string> = {}) => callOn(sock, method, path, body, headers);
+const open = (method: string, path: string) => openOn(sock, method, path);
 
 function demux(b: Buffer): { stdout: string; stderr: string } {
   const out = { stdout: '', stderr: '' };
@@ -616,10 +551,10 @@ test('berth system service URI: serves; a live socket is not taken over; SIGTERM
   }
   assert.equal(c.exitCode, 0, log);
   assert.equal(existsSync(svc), false);
-  // Only unix sockets are served.
-  const tcp = spawnSync(BERTH, ['--root', env.root, 'serve', '-H', 'tcp://127.0.0.1:2375'], { encoding: 'utf8', timeout: 20_000 });
+  // Plain TCP off loopback is refused (api-tls.test.ts covers TCP and TLS).
+  const tcp = spawnSync(BERTH, ['--root', env.root, 'serve', '-H', 'tcp://0.0.0.0:2375'], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(tcp.status, 125);
-  assert.match(tcp.stderr, /only unix:\/\/\/path sockets/);
+  assert.match(tcp.stderr, /--tlsverify/);
 });
 
 test('the socket is 0660 and the server left no container behind', async () => {

@@ -467,6 +467,21 @@ describe('registry with htpasswd basic auth', () => {
     assert.equal(await c.pushBlob(pushed, img.layer.desc, img.layer.file, ['secret/app']), 'mounted');
   });
 
+  test('credentials given in memory are used instead of the auth file, and a check-only login stores nothing', async (t) => {
+    if (skip) return t.skip(skip);
+    const file = authFile('basic-memory');
+    storeCredentials(file, reg!.host, { username: reg!.user!, password: 'wrong' });
+    const before = readFileSync(file, 'utf8');
+    const c = new RegistryClient({ authFile: file, credentials: { [reg!.host]: { username: reg!.user!, password: reg!.password! } } });
+    const got = await c.resolve(parseImageName(`${reg!.host}/secret/app:1`));
+    assert.equal(got.digest, img.manifest.desc.digest);
+    const plain = new RegistryClient({ authFile: authFile('basic-check') });
+    await plain.login(reg!.host, reg!.user!, reg!.password!, false);
+    assert.ok(!existsSync(authFile('basic-check')), 'a check-only login writes no auth file');
+    await rejects(plain.login(reg!.host, reg!.user!, 'wrong', false), InvalidArgument, /failed: unauthorized/);
+    assert.equal(readFileSync(file, 'utf8'), before, 'the auth file is untouched');
+  });
+
   test('a stored wrong password gives a clear unauthorized error', async (t) => {
     if (skip) return t.skip(skip);
     const file = authFile('basic-wrong');
