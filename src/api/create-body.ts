@@ -155,7 +155,7 @@ export function createOptions(body: Obj, name: string | null): CreateOptions {
     const bs = Array.isArray(bindings) && bindings.length > 0 ? bindings : [{}];
     for (const b of bs) {
       const ip = str(obj(b).HostIp) ?? '';
-      const hostPort = str(obj(b).HostPort) ?? '';
+      const hostPort = str(obj(b).HostPort) ?? ''; // "0" (testcontainers sends it) is any free port, as "" is
       publish.push(!ip && !hostPort ? port : ip ? `${ip.includes(':') ? `[${ip}]` : ip}:${hostPort}:${port}` : `${hostPort}:${port}`);
     }
   }

@@ -44,7 +44,8 @@ export function parsePublish(spec: string): PortMapping[] {
   }
   if (hostIP && isIP(hostIP) === 0) throw new InvalidArgument(`invalid IP address in port specification "${spec}": ${hostIP}`);
   const [ctrLo, ctrHi] = portRange(parts[parts.length - 1]!, spec);
-  const hostPart = parts.length === 2 ? parts[0]! : '';
+  // Host port 0 is "any free port", as an empty one (docker takes `-p 0:80` and `127.0.0.1:0:80`).
+  const hostPart = parts.length === 2 && parts[0] !== '0' ? parts[0]! : '';
   const [hostLo, hostHi] = hostPart ? portRange(hostPart, spec) : [0, 0];
   const count = ctrHi - ctrLo + 1;
   if (hostPart && hostHi - hostLo + 1 !== count && !(hostLo !== hostHi && count === 1)) {

@@ -5,50 +5,28 @@
  * Without a tty: stdin and its EOF reach the container, bulk data passes byte-exact, stdout and stderr
  * stay apart, `start -ai`, attach refusals, and signals proxied to the container.
  */
-import { test, before, after, type TestContext } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BERTH, eventually, setupEnv, sleep, type Env, type Result } from './helpers.ts';
+import { assertRestored, HAVE_TMUX, skipWithoutTmux, TmuxServer } from './tmux.ts';
 
 let env: Env;
 let scratch = '';
-/** The shell script every tmux pane runs: berth, then its exit code and the host terminal's state. */
-let launcher = '';
-
-const SOCK = `berth-test-${process.pid}`;
-const HAVE_TMUX = spawnSync('tmux', ['-V'], { encoding: 'utf8' }).status === 0;
-const NO_TMUX = 'tmux is not installed (scripts/setup installs it): terminal tests skipped';
+/** A private tmux server; every pane runs berth through its launcher (exit code, terminal state). */
+let tm: TmuxServer;
 
 before(() => {
   env = setupEnv('interactive');
   scratch = mkdtempSync('/tmp/berth-test-interactive-scratch-');
-  launcher = join(scratch, 'launch.sh');
-  // As `sh -c '<berth …>; echo EXIT=$?; sleep 60'`, plus what berth left the user's terminal in:
-  // TTY=restored when every termios setting is as before (stty -g), and the main flags by name.
-  writeFileSync(
-    launcher,
-    [
-      '#!/bin/sh',
-      'before=$(stty -g)',
-      '"$@"',
-      'rc=$?',
-      'after=$(stty -g)',
-      // A leading newline: a container killed mid-prompt leaves the cursor after "/ # ".
-      'printf "\\nEXIT=%s\\n" "$rc"',
-      'if [ "$before" = "$after" ]; then echo TTY=restored; else echo TTY=changed; fi',
-      "echo \"MODES=$(stty -a | tr ' ;' '\\n\\n' | grep -x -E -e '-?(icanon|echo|isig|icrnl|opost)' | tr '\\n' ' ')END\"",
-      'exec sleep 600',
-      '',
-    ].join('\n'),
-    { mode: 0o755 },
-  );
+  tm = new TmuxServer(scratch);
 });
 
 after(() => {
-  if (HAVE_TMUX) spawnSync('tmux', ['-L', SOCK, 'kill-server'], { encoding: 'utf8' });
+  if (HAVE_TMUX) tm.killServer();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
   env.teardown();
 });
@@ -73,92 +51,18 @@ function removeQuietly(...names: string[]): void {
   env.berth(['rm', '-f', ...names]);
 }
 
-function sq(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/** tmux on a private server socket; panes are addressed by their %id. */
-function tmux(args: string[]): string {
-  const r = spawnSync('tmux', ['-L', SOCK, '-f', '/dev/null', ...args], { encoding: 'utf8', timeout: 10_000 });
-  if (r.error) throw r.error;
-  assert.equal(r.status, 0, `tmux ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** The berth command line (run through the launcher) for a pane. */
-function paneCommand(berthArgs: string[]): string {
-  return ['sh', launcher, BERTH, '--root', env.root, ...berthArgs].map(sq).join(' ');
-}
-
+const berthArgv = (args: string[]): string[] => [BERTH, '--root', env.root, ...args];
+const tmux = (args: string[]): string => tm.tmux(args);
 /** A new detached session of the given size running berth; returns its pane id. */
-function newSession(session: string, cols: number, rows: number, berthArgs: string[]): string {
-  return tmux(['new-session', '-d', '-s', session, '-x', String(cols), '-y', String(rows), '-P', '-F', '#{pane_id}', paneCommand(berthArgs)]).trim();
-}
-
+const newSession = (session: string, cols: number, rows: number, berthArgs: string[]): string => tm.newSession(session, cols, rows, berthArgv(berthArgs));
 /** A new window in a session running berth; returns its pane id. */
-function newWindow(session: string, berthArgs: string[]): string {
-  return tmux(['new-window', '-d', '-t', `${session}:`, '-P', '-F', '#{pane_id}', paneCommand(berthArgs)]).trim();
-}
-
-function capture(pane: string): string {
-  return tmux(['capture-pane', '-p', '-J', '-S', '-500', '-t', pane]);
-}
-
-/** Poll the pane until re matches; fails with the pane's text. */
-async function waitPane(pane: string, re: RegExp, what: string, ms = 15_000): Promise<string> {
-  let text = '';
-  const hit = await eventually(() => {
-    text = capture(pane);
-    return re.test(text);
-  }, ms, 50);
-  assert.ok(hit, `timed out waiting for ${what} (${re}) in the pane:\n${text}`);
-  return text;
-}
-
-function typeLine(pane: string, line: string): void {
-  tmux(['send-keys', '-t', pane, '-l', line]);
-  tmux(['send-keys', '-t', pane, 'Enter']);
-}
-
-/** The host terminal modes of the pane's tty, as `stty -a` reports them, split into words. */
-function paneModes(pane: string): string[] {
-  const tty = tmux(['display-message', '-p', '-t', pane, '#{pane_tty}']).trim();
-  const r = spawnSync('stty', ['-a', '-F', tty], { encoding: 'utf8' });
-  assert.equal(r.status, 0, `stty -F ${tty}: ${r.stderr}`);
-  return r.stdout.split(/[\s;]+/);
-}
-
-/** Wait until berth has put the pane's terminal in raw mode (it is attached and reading keys). */
-async function waitRaw(pane: string): Promise<void> {
-  let modes: string[] = [];
-  const raw = await eventually(() => {
-    modes = paneModes(pane);
-    return modes.includes('-icanon') && modes.includes('-echo');
-  }, 15_000, 50);
-  assert.ok(raw, `terminal never went raw while attached: ${modes.join(' ')}\npane:\n${capture(pane)}`);
-}
-
-/** After berth left: the launcher's report of its exit code and the terminal it left behind. */
-async function waitExit(pane: string, code: number): Promise<string> {
-  const text = await waitPane(pane, /MODES=.*END/, 'berth to exit');
-  const m = /^EXIT=(\d+)$/m.exec(text);
-  assert.ok(m, `no EXIT= line:\n${text}`);
-  assert.equal(Number(m[1]), code, `berth's exit code; pane:\n${text}`);
-  return text;
-}
-
-/** The terminal berth left behind is the one it found: cooked mode with echo, byte for byte. */
-function assertRestored(text: string, how: string): void {
-  const modes = (/MODES=(.*)END/.exec(text)?.[1] ?? '').trim().split(/\s+/);
-  for (const f of ['icanon', 'echo', 'isig', 'icrnl', 'opost']) {
-    assert.ok(modes.includes(f), `after ${how}, host terminal lacks ${f} (stty -a: ${modes.join(' ')})`);
-  }
-  assert.match(text, /^TTY=restored$/m, `after ${how}, stty -g differs from before berth ran`);
-}
-
-function killSession(session: string): void {
-  spawnSync('tmux', ['-L', SOCK, 'kill-session', '-t', session], { encoding: 'utf8' });
-}
+const newWindow = (session: string, berthArgs: string[]): string => tm.newWindow(session, berthArgv(berthArgs));
+const capture = (pane: string): string => tm.capture(pane);
+const waitPane = (pane: string, re: RegExp, what: string, ms?: number): Promise<string> => tm.waitPane(pane, re, what, ms);
+const typeLine = (pane: string, line: string): void => tm.typeLine(pane, line);
+const waitRaw = (pane: string): Promise<void> => tm.waitRaw(pane);
+const waitExit = (pane: string, code: number): Promise<string> => tm.waitExit(pane, code);
+const killSession = (session: string): void => tm.killSession(session);
 
 interface Bytes {
   code: number;
@@ -220,12 +124,6 @@ function showT(r: Timed): string {
 }
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-function skipWithoutTmux(t: TestContext): boolean {
-  if (HAVE_TMUX) return false;
-  t.skip(NO_TMUX);
-  return true;
-}
 
 // ---- terminal (tmux) ----
 

@@ -221,6 +221,8 @@ test('parsePublish: docker forms, ranges, UDP, IPv6 host addresses, and errors',
   const { parsePublish, publishAll, formatPort } = await import('../../src/network/ports.ts');
   const m = (hostIP: string, hostPort: number, containerPort: number, protocol: 'tcp' | 'udp' = 'tcp') => ({ hostIP, hostPort, containerPort, protocol });
   assert.deepEqual(parsePublish('80'), [m('', 0, 80)]);
+  assert.deepEqual(parsePublish('0:80'), [m('', 0, 80)], 'host port 0: any free port');
+  assert.deepEqual(parsePublish('127.0.0.1:0:80'), [m('127.0.0.1', 0, 80)]);
   assert.deepEqual(parsePublish('8080:80'), [m('', 8080, 80)]);
   assert.deepEqual(parsePublish('127.0.0.1:8080:80/udp'), [m('127.0.0.1', 8080, 80, 'udp')]);
   assert.deepEqual(parsePublish('127.0.0.1::80'), [m('127.0.0.1', 0, 80)]);
