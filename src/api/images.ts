@@ -1,7 +1,6 @@
-/** Image endpoints: list, inspect, pull (`/images/create?fromImage`), remove, tag. */
+/** Image endpoints: list, inspect, pull (`/images/create?fromImage`), import (`?fromSrc=-`), remove, tag. */
 import { imageInspectJson } from '../engine/image-inspect.ts';
 import { familiarName } from '../image/reference.ts';
-import { NotSupported } from '../errors.ts';
 import { pullImage, type ProgressMessage } from '../image/pull.ts';
 import { withRegistryAuth } from './auth.ts';
 import { ApiError, statusOf, type Ctx } from './http.ts';
@@ -61,7 +60,7 @@ export async function inspect(ctx: Ctx): Promise<void> {
 export async function create(ctx: Ctx): Promise<void> {
   const from = ctx.q('fromImage');
   if (!from) {
-    if (ctx.q('fromSrc')) throw new NotSupported('importing through the API (fromSrc) is not supported yet; use berth import');
+    if (ctx.q('fromSrc')) return importFrom(ctx);
     throw new ApiError(400, 'fromImage or fromSrc is required');
   }
   const tag = ctx.q('tag');
@@ -89,6 +88,22 @@ export async function create(ctx: Ctx): Promise<void> {
     out.write(`${JSON.stringify({ errorDetail: { code: statusOf(e), message }, error: message })}\r\n`);
     out.end();
   }
+}
+
+/**
+ * `POST /images/create?fromSrc=-&repo=…&tag=…&changes=…&message=…` (docker import): the request body is
+ * a rootfs tarball (plain, gzip or zstd) that becomes a one-layer image. Answers `{"status": id}`.
+ */
+async function importFrom(ctx: Ctx): Promise<void> {
+  const src = ctx.q('fromSrc');
+  if (src !== '-') throw new ApiError(400, `importing from a URL is not supported (fromSrc=${src}): send the archive as the request body`);
+  const repo = ctx.q('repo');
+  const tag = ctx.q('tag');
+  const ref = repo ? (tag ? `${repo}:${tag}` : repo) : undefined;
+  const id = await ctx.engine.images.importTar(ctx.bodyStream(), ref, ctx.url.searchParams.getAll('changes'), ctx.q('message') ?? '');
+  const out = ctx.startStream('application/json');
+  out.write(`${JSON.stringify({ status: `sha256:${id}` })}\r\n`);
+  out.end();
 }
 
 export async function remove(ctx: Ctx): Promise<void> {

@@ -23,7 +23,7 @@ import {
   type ApiServer,
   type Reply,
 } from './api-server.ts';
-import { eventually, type Env } from './helpers.ts';
+import { eventually, REPO, type Env } from './helpers.ts';
 
 const cli = needsDockerCli;
 
@@ -411,6 +411,25 @@ test('docker save, load, history, image prune', cli, async () => {
   assert.match(pruned, /Total reclaimed space: /);
   assert.match(ok(['images']), /^busybox\s+latest\s/m);
   assert.equal(ok(['images', '-q', '--filter', 'dangling=true']), '');
+});
+
+test('docker import: a tarball on stdin with --change and --message becomes a runnable image; bad input leaves nothing', cli, () => {
+  const tar = join(work, 'rootfs.tar');
+  assert.equal(spawnSync('bash', [join(REPO, 'scripts', 'mkimage-busybox'), tar]).status, 0);
+  const id = ok(['import', '--change', 'CMD ["echo", "imported"]', '--change', 'ENV FOO=bar', '-m', 'from the API', '-', 'imp:1'], { input: readFileSync(tar) }).trim();
+  assert.match(id, /^sha256:[0-9a-f]{64}$/);
+  assert.equal(ok(['run', '--rm', '--network', 'none', 'imp:1']), 'imported\n');
+  assert.equal(ok(['run', '--rm', '--network', 'none', 'imp:1', 'sh', '-c', 'echo $FOO']), 'bar\n');
+  assert.match(ok(['history', '--no-trunc', '--format', '{{.Comment}}', 'imp:1']), /from the API/);
+  const before = ok(['images', '-q', '--no-trunc']);
+  const bad = docker(['import', '-', 'imp:bad'], { input: 'this is not a tar archive' });
+  assert.equal(bad.code, 1);
+  assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+  const url = docker(['import', 'http://127.0.0.1:1/rootfs.tar', 'imp:url']);
+  assert.equal(url.code, 1);
+  assert.match(url.stderr, /importing from a URL is not supported/);
+  assert.equal(ok(['images', '-q', '--no-trunc']), before, 'a failed import adds no image');
+  ok(['rmi', 'imp:1']);
 });
 
 test('docker push to a registry, pull it back; docker login and X-Registry-Auth for an authenticated registry', cli, async (t) => {
