@@ -4,7 +4,7 @@ import { resizeTerminal } from '../engine/attach.ts';
 import { psSummary } from '../engine/inspect.ts';
 import { connectSeqpacket } from '../sys/seqpacket.ts';
 import { NoSuchContainer } from '../errors.ts';
-import { humanDuration } from '../cli/format.ts';
+import { humanDuration } from '../engine/time.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import { ApiError, type Ctx } from './http.ts';
 import { createOptions } from './create-body.ts';

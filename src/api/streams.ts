@@ -13,8 +13,8 @@ import { readLog } from '../engine/logs.ts';
 import { join } from 'node:path';
 import { Conflict, InvalidArgument, NotFound, NotSupported, isBerthError } from '../errors.ts';
 import { connectSeqpacket } from '../sys/seqpacket.ts';
-import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from '../cli/detach-keys.ts';
-import { parseTimeArg, utcNano } from '../cli/commands/logs.ts';
+import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from '../engine/detach-keys.ts';
+import { parseTimeArg, utcNano } from '../engine/time.ts';
 import { ApiError, compareVersions, MULTIPLEXED_STREAM, RAW_STREAM, type Ctx, type StreamOut } from './http.ts';
 import type { ExecRecord, PendingAttach } from './state.ts';
 

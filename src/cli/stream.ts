@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { AttachSession, resizeTerminal } from '../engine/attach.ts';
-import { DetachMatcher } from './detach-keys.ts';
+import { DetachMatcher } from '../engine/detach-keys.ts';
 
 export interface PumpOptions {
   tty: boolean;

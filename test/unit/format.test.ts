@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  renderTemplate, tableWriter, tabwrite, formatRows, humanDuration, humanSize, truncateId, goPrint, goJson, formatG,
+  renderTemplate, tableWriter, tabwrite, formatRows, humanSize, truncateId, goPrint, goJson, formatG,
 } from '../../src/cli/format.ts';
+import { humanDuration } from '../../src/engine/time.ts';
 import { InvalidArgument } from '../../src/errors.ts';
 
 const throwsMsg = (fn: () => unknown, message: string) =>

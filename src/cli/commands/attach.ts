@@ -1,7 +1,7 @@
 /** `berth attach [--no-stdin] [--sig-proxy] [--detach-keys] CONTAINER`: the running container's streams. */
 import type { FlagDef } from '../flags.ts';
 import { parse, withEngine, type Command } from '../common.ts';
-import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.ts';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../engine/detach-keys.ts';
 import { attachAndWait } from '../attach-flow.ts';
 import { Conflict } from '../../errors.ts';
 import type { Globals } from '../main.ts';

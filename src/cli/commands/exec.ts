@@ -1,7 +1,7 @@
 /** `berth exec [-d] [-i] [-t] [-u] [-e] [--env-file] [-w] [--privileged] CONTAINER COMMAND [ARG...]` */
 import type { FlagDef } from '../flags.ts';
 import { parse, withEngine, type Command } from '../common.ts';
-import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.ts';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../engine/detach-keys.ts';
 import { pump } from '../stream.ts';
 import { readEnvFile } from '../create-flags.ts';
 import type { Globals } from '../main.ts';

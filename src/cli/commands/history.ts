@@ -1,7 +1,8 @@
 /** `berth history [-H] [-q] [--no-trunc] [--format T] IMAGE`: the image's history entries, newest first. */
 import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
-import { formatRows, humanDuration, humanSize, renderTemplate } from '../format.ts';
+import { formatRows, humanSize, renderTemplate } from '../format.ts';
+import { humanDuration } from '../../engine/time.ts';
 import type { Globals } from '../main.ts';
 
 const flags = [

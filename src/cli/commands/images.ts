@@ -1,7 +1,8 @@
 /** `berth images [-q] [-a] [--no-trunc] [--format T] [REPOSITORY[:TAG]]` */
 import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
-import { formatRows, humanDuration, humanSize, renderTemplate } from '../format.ts';
+import { formatRows, humanSize, renderTemplate } from '../format.ts';
+import { humanDuration } from '../../engine/time.ts';
 import { familiarRepo, parseImageName } from '../../image/reference.ts';
 import type { Globals } from '../main.ts';
 import { InvalidArgument } from '../../errors.ts';

@@ -15,8 +15,6 @@ const flags = [
 
 const cmd: Command<typeof flags> = { usage: '[OPTIONS] CONTAINER', description: 'Fetch the logs of a container', flags, args: [1, 1] };
 
-// Shared with the API (which still imports them from here).
-export { parseTimeArg, utcNano } from '../../engine/time.ts';
 import { parseTimeArg, utcNano } from '../../engine/time.ts';
 
 export async function main(argv: string[], g: Globals): Promise<number> {

@@ -1,7 +1,8 @@
 /** `berth ps [-a] [-q] [--no-trunc] [--filter k=v] [--format T] [-n N] [-l]` */
 import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
-import { formatRows, humanDuration, humanSize, renderTemplate } from '../format.ts';
+import { formatRows, humanSize, renderTemplate } from '../format.ts';
+import { humanDuration } from '../../engine/time.ts';
 import { psSummary } from '../../engine/inspect.ts';
 import { containerSizes } from '../../engine/diff.ts';
 import type { ContainerRow } from '../../store/containers.ts';

@@ -6,7 +6,7 @@ import { createFlags, toCreateOptions } from '../create-flags.ts';
 import type { FlagDef } from '../flags.ts';
 import type { Globals } from '../main.ts';
 import { ensureImage } from '../pull-flow.ts';
-import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.ts';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../engine/detach-keys.ts';
 import { trace } from '../../sys/trace.ts';
 
 const flags = [

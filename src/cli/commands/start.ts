@@ -3,7 +3,7 @@ import type { FlagDef } from '../flags.ts';
 import { eachRef, engineFor, parse, report, type Command } from '../common.ts';
 import type { Globals } from '../main.ts';
 import { Conflict, InvalidArgument } from '../../errors.ts';
-import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../detach-keys.ts';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../engine/detach-keys.ts';
 
 const flags = [
   { name: 'attach', short: 'a', type: 'bool', description: "Attach STDOUT/STDERR and forward signals" },
