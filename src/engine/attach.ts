@@ -134,12 +134,37 @@ async function writeCtl(ctlPath: string, line: string): Promise<void> {
   }
 }
 
+/**
+ * conmon (2.1.6) applies only the first line of what one read of its ctl FIFO returns, and likewise of
+ * its internal resize pipe: two resizes that meet in a pipe set the first size twice. The docker CLI
+ * sends two at once on every attach (rows+1, cols+1, then the real size, to force a SIGWINCH), so a
+ * resize that follows another within RESIZE_GAP_MS waits out the gap; of those waiting, the newest wins.
+ */
+const RESIZE_GAP_MS = 40;
+const resizes = new Map<string, { last: number; size?: [number, number]; flushed?: Promise<void> }>();
+
 /** Resize the container's tty (conmon with -t). */
 export function resizeTerminal(ctlPath: string, rows: number, cols: number): Promise<void> {
   if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0) {
     return Promise.reject(new Error(`invalid terminal size ${rows}x${cols}`));
   }
-  return writeCtl(ctlPath, `1 ${rows} ${cols}\n`);
+  let r = resizes.get(ctlPath);
+  if (!r) {
+    if (resizes.size > 1000) resizes.clear();
+    r = { last: 0 };
+    resizes.set(ctlPath, r);
+  }
+  const state = r;
+  state.size = [rows, cols];
+  if (state.flushed) return state.flushed;
+  const wait = state.last + RESIZE_GAP_MS - Date.now();
+  state.flushed = (wait > 0 ? sleep(wait) : Promise.resolve()).then(() => {
+    const [h, w] = state.size!;
+    state.flushed = undefined;
+    state.last = Date.now();
+    return writeCtl(ctlPath, `1 ${h} ${w}\n`);
+  });
+  return state.flushed;
 }
 
 /** Make conmon reopen its log file (after it was renamed away for rotation). */
