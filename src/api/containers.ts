@@ -204,6 +204,7 @@ export async function wait(ctx: Ctx): Promise<void> {
   let error = '';
   let sawRun = first.state === 'running' || first.state === 'paused';
   const firstFinish = first.finishedAt;
+  let reaping = false;
   const met = (): boolean => {
     let r: ContainerRow;
     try {
@@ -220,6 +221,12 @@ export async function wait(ctx: Ctx): Promise<void> {
     if (r.state === 'exited' || r.state === 'dead') {
       code = r.exitCode;
       error = r.error;
+      // A daemon reaps at once what conmon's exit command (a new process) would reap later: the mount,
+      // the runtime's state and, for --rm, the container. `docker run --rm` waits for that.
+      if (r.mounted && !reaping) {
+        reaping = true;
+        engine.cleanup(id).then(() => wake?.(), () => wake?.());
+      }
     }
     if (condition === 'removed') return false;
     if (condition === 'not-running') return ended(r.state);

@@ -17,6 +17,7 @@ import * as streams from './streams.ts';
 import * as system from './system.ts';
 import { API_VERSION, ApiError, compareVersions, Ctx, MIN_API_VERSION, nodeHttp, statusOf } from './http.ts';
 import { ApiState } from './state.ts';
+import { trace } from '../sys/trace.ts';
 import { nodeHttps, tlsServerOptions, type TlsConfig } from './listen.ts';
 
 type Handler = (ctx: Ctx) => Promise<void>;
@@ -182,7 +183,9 @@ async function dispatch(ctx: Ctx): Promise<void> {
         return p;
       }
     });
+    trace(`api: ${method} ${ctx.req.url}`);
     await handler(ctx);
+    trace(`api: ${method} ${ctx.path} handled`);
     return;
   }
   throw new ApiError(404, 'page not found');

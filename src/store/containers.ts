@@ -75,12 +75,37 @@ const columns: Record<keyof ContainerPatch, string> = {
 
 type Raw = Record<string, string | number | null>;
 
+/**
+ * Parsed configs by container id, with the text they came from. A config changes rarely (update, network
+ * connect), so a long-lived process (the API server listing 1,000 containers) parses each once; the text
+ * is still read and compared every time, so a change made by another process is never missed. Cached
+ * configs are frozen: a caller that tried to change one in place would corrupt every later reader.
+ */
+const parsedConfigs = new Map<string, { text: string; config: ContainerConfig }>();
+
+function configOf(id: string, text: string): ContainerConfig {
+  const hit = parsedConfigs.get(id);
+  if (hit?.text === text) return hit.config;
+  const config = deepFreeze(JSON.parse(text) as ContainerConfig);
+  if (parsedConfigs.size >= 10_000) parsedConfigs.clear();
+  parsedConfigs.set(id, { text, config });
+  return config;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
 function fromRaw(r: Raw): ContainerRow {
   return {
     id: r.id as string,
     name: r.name as string,
     imageId: r.image_id as string,
-    config: JSON.parse(r.config as string) as ContainerConfig,
+    config: configOf(r.id as string, r.config as string),
     state: r.state as ContainerState,
     pid: r.pid as number,
     pidStart: r.pid_start as number,
