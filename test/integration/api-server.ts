@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
-import { BERTH, eventually, setupEnv, type Env, type Result } from './helpers.ts';
+import { BERTH, eventually, runAsync, setupEnv, type Env, type Result } from './helpers.ts';
 
 export const DOCKER = '/usr/local/bin/docker';
 /** The skip option for tests that need the real docker CLI. */
@@ -63,16 +63,7 @@ export function docker(api: ApiServer, args: string[], opts: { input?: string | 
 
 /** The docker CLI in the background: for what must not block this process (a registry's token server). */
 export function dockerAsync(api: ApiServer, args: string[], input?: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(DOCKER, args, { env: dockerEnv(api), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    c.on('error', reject);
-    c.on('close', (code) => resolve({ code: code ?? 128, stdout, stderr }));
-    c.stdin.end(input ?? '');
-  });
+  return runAsync(DOCKER, args, { env: dockerEnv(api), input: input ?? '' });
 }
 
 /** Assert a docker CLI run succeeded; the failure message carries its stderr and the server's log. */

@@ -52,15 +52,7 @@ export function setupEnv(name: string): Env {
       );
     },
     berthAsync(args) {
-      return new Promise((resolve, reject) => {
-        const c = spawn(BERTH, ['--root', root, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-        c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-        c.on('error', reject);
-        c.on('close', (code) => resolve({ code: code ?? 128, stdout, stderr }));
-      });
+      return runAsync(BERTH, ['--root', root, ...args]);
     },
     teardown() {
       const ids = env.berth(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
@@ -78,6 +70,20 @@ export function setupEnv(name: string): Env {
   rmSync(tar, { force: true });
   if (imp.code !== 0) throw new Error(`import busybox: ${imp.stderr}`);
   return env;
+}
+
+/** Run a command without blocking this process; its output is collected. `input` (if any) is its stdin. */
+export function runAsync(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(cmd, args, { env: opts.env ?? process.env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    c.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
+    c.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    c.on('error', reject);
+    c.on('close', (code) => resolve({ code: code ?? 128, stdout, stderr }));
+    c.stdin?.end(opts.input);
+  });
 }
 
 /** conmon processes whose command line names `needle` (a container id or an engine root). */
