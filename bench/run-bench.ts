@@ -10,6 +10,7 @@
 // met, and non-zero only when a contender fails to run (or setup fails).
 
 import { crunFixture } from "../test/fixtures/crun-hugetlb.ts";
+import { dockerdUnavailable, startDockerd, stopDockerd, type Dockerd } from "./dockerd.ts";
 import { spawnSync } from "node:child_process";
 import type { SpawnSyncOptions } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -124,10 +125,18 @@ let idSeq = 0;
 let cleanedUp = false;
 
 let undoFixture: (() => void) | undefined;
+/** The private dockerd this run started (when no docker answered), and podman's private store. */
+let dockerd: Dockerd | undefined;
+let podmanStore: string | undefined;
 
 function cleanup(): void {
   if (cleanedUp) return;
   cleanedUp = true;
+  if (dockerd) for (const l of stopDockerd(dockerd)) process.stderr.write(`run-bench: dockerd cleanup: ${l}\n`);
+  if (podmanStore) {
+    sh(["podman", ...podmanFlags(podmanStore), "system", "reset", "--force"], { timeout: 60_000 });
+    rmSync(podmanStore, { recursive: true, force: true });
+  }
   for (const [runtime, root] of runtimeRoots) {
     if (!existsSync(root)) continue;
     let ids: string[] = [];
@@ -145,14 +154,22 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(sig, () => { cleanup(); process.exit(128 + (sig === "SIGINT" ? 2 : sig === "SIGTERM" ? 15 : 1)); });
 }
 
+/** podman on a store of its own (never the host's), on runc, as this host needs. */
+function podmanFlags(store: string): string[] {
+  return ["--root", join(store, "root"), "--runroot", join(store, "run"), "--storage-driver", "overlay", "--runtime", "runc",
+    "--cgroup-manager", "cgroupfs", "--events-backend", "none"];
+}
+
+/** The busybox rootfs tarball every contender's image is made from (kept for the docker/podman imports). */
+const busyboxTar = join(work, "busybox.tar");
+
 function prepareBundle(): void {
-  const tar = join(work, "busybox.tar");
+  const tar = busyboxTar;
   const mk = sh(["bash", join(REPO, "scripts", "mkimage-busybox"), tar]);
   if (mk.status !== 0) throw new Error(`scripts/mkimage-busybox failed: ${firstLine(mk.stderr)}`);
   mkdirSync(join(bundle, "rootfs"), { recursive: true });
   const x = sh(["tar", "--numeric-owner", "-xf", tar, "-C", join(bundle, "rootfs")]);
   if (x.status !== 0) throw new Error(`extracting rootfs failed: ${firstLine(x.stderr)}`);
-  rmSync(tar);
   const spec = sh(["runc", "spec"], { cwd: bundle });
   if (spec.status !== 0) throw new Error(`runc spec failed: ${firstLine(spec.stderr)}`);
   const cfgPath = join(bundle, "config.json");
@@ -257,6 +274,8 @@ async function main(): Promise<number> {
     const img = sh([BERTH, "image", "inspect", "busybox:latest"]);
     if (img.status !== 0) throw new RunFailure(`berth: \`berth image inspect busybox:latest\` failed (${firstLine(img.stderr) || `exit ${img.status}`}); run scripts/setup`);
     contenders.push({ name: "berth", floor: false, argv: [BERTH, "run", "--rm", "busybox", "true"], samples: [] });
+    // Like for like with a private dockerd, which has no bridge.
+    contenders.push({ name: "berth --network none", floor: false, argv: [BERTH, "run", "--rm", "--network", "none", "busybox", "true"], samples: [] });
     if (floors.length > 1) {
       for (const rt of floors) {
         contenders.push({ name: `berth --runtime ${rt}`, floor: false, argv: [BERTH, "run", "--rm", "--runtime", rt, "busybox", "true"], samples: [] });
@@ -273,13 +292,40 @@ async function main(): Promise<number> {
       contenders.push({ name: "docker", floor: false, argv: ["docker", "run", "--rm", "busybox", "true"], samples: [] });
     else { skipped["docker"] = "no busybox image"; console.log("docker: no busybox image, skipped"); }
   } else {
-    skipped["docker"] = "not available";
-    console.log("docker: not available, skipped");
+    // No dockerd answers: start a private one (bench/dockerd.ts) where Debian's docker.io is installed.
+    const why = dockerdUnavailable();
+    if (why) {
+      skipped["docker"] = `not available (${why})`;
+      console.log(`docker: not available, skipped (${why})`);
+    } else {
+      dockerd = await startDockerd("/tmp/berth-run-bench-dockerd-");
+      const imp = sh([...dockerd.docker, "import", "--change", 'CMD ["sh"]', busyboxTar, "busybox:latest"]);
+      if (imp.status !== 0) throw new RunFailure(`docker import into the private dockerd failed: ${firstLine(imp.stderr)}`);
+      contenders.push({ name: "docker --network none", floor: false, argv: [...dockerd.docker, "run", "--rm", "--network", "none", "busybox", "true"], samples: [] });
+      notes.push(`docker: a private dockerd ${dockerd.version} (no bridge), so both sides run --network none`);
+    }
   }
   if (!which("podman")) { skipped["podman"] = "not installed"; console.log("podman: not installed, skipped"); }
-  else if (sh(["podman", "image", "exists", "busybox"], { timeout: 30_000 }).status !== 0) {
-    skipped["podman"] = "no busybox image"; console.log("podman: no busybox image, skipped");
-  } else contenders.push({ name: "podman", floor: false, argv: ["podman", "run", "--rm", "busybox", "true"], samples: [] });
+  else if (sh(["podman", "image", "exists", "busybox"], { timeout: 30_000 }).status === 0) {
+    contenders.push({ name: "podman", floor: false, argv: ["podman", "run", "--rm", "busybox", "true"], samples: [] });
+  } else {
+    // podman on a store of its own; busybox imported from the same tarball.
+    podmanStore = mkdtempSync("/tmp/berth-run-bench-podman-");
+    const pf = podmanFlags(podmanStore);
+    const imp = sh(["podman", ...pf, "import", "--change", 'CMD ["sh"]', busyboxTar, "busybox:latest"], { timeout: 120_000 });
+    // podman's default rlimits (nofile, nproc) exceed this host's hard limits and root here lacks
+    // CAP_SYS_RESOURCE to raise them: ask for less, as Berth never asks more than the host has.
+    const argv = ["podman", ...pf, "run", "--rm", "--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "busybox", "true"];
+    const probe = imp.status === 0 ? sh(argv, { timeout: 120_000 }) : imp;
+    if (probe.status === 0) {
+      contenders.push({ name: "podman --network none", floor: false, argv, samples: [] });
+      notes.push("podman: a private store, on runc, --ulimit nofile=1024:1024 nproc=4096:4096 (its defaults exceed this host's hard limits)");
+    }
+    else {
+      skipped["podman"] = `cannot run here: ${firstLine(probe.stderr)}`;
+      console.log(`podman: ${skipped["podman"]}, skipped`);
+    }
+  }
 
   // --- measure ---------------------------------------------------------------
   // spawnSync blocks the event loop, so yield between runs: that is where a
@@ -303,8 +349,11 @@ async function main(): Promise<number> {
     console.log(`${label.padEnd(w)}${ms(s.median).padStart(10)}${ms(s.p90).padStart(10)}${ms(s.min).padStart(10)}${(s.median / floorMedian).toFixed(2).padStart(10)}`);
   }
 
+  // Against a private dockerd (no bridge) the docker target compares the --network none runs.
+  const privateDocker = st.has("docker --network none");
   const berthS = st.get("berth");
-  const dockerS = st.get("docker");
+  const berthVsDocker = privateDocker ? st.get("berth --network none") : berthS;
+  const dockerS = st.get("docker") ?? st.get("docker --network none");
   const targets = {
     floor_plus_70ms: {
       target: `berth median ≤ floor median + ${FLOOR_SLACK_MS} ms`,
@@ -313,10 +362,10 @@ async function main(): Promise<number> {
       met: berthS ? berthS.median <= floorMedian + FLOOR_SLACK_MS : null,
     },
     quarter_of_docker: {
-      target: `berth median ≤ ${DOCKER_RATIO} × docker median`,
+      target: `berth median ≤ ${DOCKER_RATIO} × docker median${privateDocker ? " (both --network none)" : ""}`,
       limit_ms: dockerS ? round(dockerS.median * DOCKER_RATIO) : null,
-      berth_ms: berthS ? round(berthS.median) : null,
-      met: berthS && dockerS ? berthS.median <= dockerS.median * DOCKER_RATIO : null,
+      berth_ms: berthVsDocker ? round(berthVsDocker.median) : null,
+      met: berthVsDocker && dockerS ? berthVsDocker.median <= dockerS.median * DOCKER_RATIO : null,
     },
   };
   const verdict = (met: boolean | null): string => (met === null ? "n/a" : met ? "MET" : "NOT MET");
@@ -334,9 +383,12 @@ async function main(): Promise<number> {
   console.log(`  berth ≤ floor + ${FLOOR_SLACK_MS} ms : ` + (berthS
     ? `${ms(berthS.median)} vs ${ms(floorMedian)} + ${FLOOR_SLACK_MS} = ${ms(floorMedian + FLOOR_SLACK_MS)}  ${verdict(targets.floor_plus_70ms.met)}`
     : "n/a (berth not measured)"));
-  console.log(`  berth ≤ ${DOCKER_RATIO} × docker  : ` + (berthS && dockerS
-    ? `${ms(berthS.median)} vs ${DOCKER_RATIO} × ${ms(dockerS.median)} = ${ms(dockerS.median * DOCKER_RATIO)}  ${verdict(targets.quarter_of_docker.met)}`
-    : `n/a (${!berthS ? "berth not measured" : `docker ${skipped["docker"] ?? "not measured"}`})`));
+  console.log(`  berth ≤ ${DOCKER_RATIO} × docker  : ` + (berthVsDocker && dockerS
+    ? `${ms(berthVsDocker.median)} vs ${DOCKER_RATIO} × ${ms(dockerS.median)} = ${ms(dockerS.median * DOCKER_RATIO)}  ${verdict(targets.quarter_of_docker.met)}` +
+      (privateDocker ? " (both --network none)" : "")
+    : `n/a (${!berthVsDocker ? "berth not measured" : `docker ${skipped["docker"] ?? "not measured"}`})`));
+  const podmanS = st.get("podman") ?? st.get("podman --network none");
+  if (podmanS && berthVsDocker) console.log(`  berth / podman        : ${(berthVsDocker.median / podmanS.median).toFixed(2)}×`);
 
   const result = {
     date: new Date().toISOString(),
