@@ -9,8 +9,9 @@ import { BERTH_VERSION } from '../engine/info.ts';
 import { isBerthError } from '../errors.ts';
 import type { ApiState } from './state.ts';
 
-export const API_VERSION = '1.51';
-export const MIN_API_VERSION = '1.24';
+import { API_VERSION, MIN_API_VERSION } from '../engine/info.ts';
+
+export { API_VERSION, MIN_API_VERSION };
 export const RAW_STREAM = 'application/vnd.docker.raw-stream';
 export const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';
 

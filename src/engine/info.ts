@@ -6,7 +6,9 @@ import type { Engine } from './engine.ts';
 import { CONMON_PATHS } from '../runtime/oci.ts';
 
 export const BERTH_VERSION = '0.1.0';
-export const API_VERSION = '1.41';
+/** The Docker Engine API versions `berth serve` speaks (src/api). */
+export const API_VERSION = '1.51';
+export const MIN_API_VERSION = '1.24';
 
 function osName(): string {
   try {

@@ -34,6 +34,7 @@ function toResult(r: SpawnSyncReturns<string>): Result {
 
 /** A fresh engine root with busybox:latest imported. */
 export function setupEnv(name: string): Env {
+  const removedIds: string[] = [];
   const root = mkdtempSync(`/tmp/berth-test-${name}-`);
   const tar = join(root, 'busybox.tar');
   const mk = spawnSync('bash', [join(REPO, 'scripts', 'mkimage-busybox'), tar], { encoding: 'utf8' });
@@ -56,11 +57,12 @@ export function setupEnv(name: string): Env {
     },
     teardown() {
       const ids = env.berth(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
+      removedIds.push(...ids);
       if (ids.length > 0) env.berth(['rm', '-f', ...ids]);
       // The root's default network keeps its bridge, as docker keeps docker0; a test root takes it along.
       env.berth(['network', 'prune', '-f']);
       spawnSync('ip', ['link', 'del', rootBridge(root)]);
-      const leaks = leaksUnder(root);
+      const leaks = leaksUnder(root, removedIds);
       if (existsSync(`/sys/class/net/${rootBridge(root)}`)) leaks.push(`bridge ${rootBridge(root)}`);
       rmSync(root, { recursive: true, force: true });
       if (leaks.length > 0) throw new Error(`leaked after teardown:\n${leaks.join('\n')}`);
@@ -105,8 +107,11 @@ export function rootBridge(root: string): string {
   return `bd-${createHash('sha256').update(root).digest('hex').slice(0, 12)}`;
 }
 
-/** Mounts, conmon processes, cgroups and netns that belong to containers of this root. */
-export function leaksUnder(root: string): string[] {
+/**
+ * Mounts, conmon processes, cgroups and netns that belong to containers of this root: those whose dirs
+ * are still there, and `removed` ones (a removed container's dir is gone, its cgroup must be too).
+ */
+export function leaksUnder(root: string, removed: readonly string[] = []): string[] {
   const out: string[] = [];
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const mp = line.split(' ')[4];
@@ -114,7 +119,7 @@ export function leaksUnder(root: string): string[] {
   }
   for (const pid of conmonsOf(root)) out.push(`conmon pid ${pid}`);
   const ctrs = existsSync(join(root, 'containers')) ? readdirSync(join(root, 'containers')) : [];
-  for (const id of ctrs) {
+  for (const id of new Set([...ctrs, ...removed])) {
     for (const c of ['memory', 'pids', 'cpu', 'freezer', 'devices', 'unified', '.']) {
       const p = join('/sys/fs/cgroup', c, 'berth', id);
       if (existsSync(p)) out.push(`cgroup ${p}`);

@@ -62,6 +62,8 @@ before(() => {
   hookFile('02-post.json', 'poststop', { always: true }, ['poststop']);
   hookFile('10-annot.json', 'annot', { annotations: { 'com\\.example\\.hook': '^yes$' } }, ['prestart']);
   hookFile('11-cmd.json', 'cmd', { commands: ['true'] }, ['prestart']);
+  hookFile('03-create.json', 'createrun', { always: true }, ['createRuntime']);
+  hookFile('04-poststart.json', 'poststart', { always: true }, ['poststart']);
   // Not JSON-named: ignored.
   writeFileSync(join(hooksDir, 'README'), 'not a hook');
 });
@@ -95,6 +97,23 @@ test('prestart gets the container state on stdin; poststop runs once at cleanup'
   // Removing the exited container does not run poststop again.
   assert.equal(env.berth(['rm', 'hooked']).code, 0);
   assert.equal(written('poststop', id).length, 1);
+});
+
+test('createRuntime runs while the container is being created, poststart once it runs; each once', async () => {
+  const r = env.berth(['run', '-d', '--network', 'none', '--name', 'hk-stages', 'busybox', 'sleep', '30']);
+  assert.equal(r.code, 0, r.stderr);
+  const id = r.stdout.trim();
+  const [created] = await awaitWritten('createrun', id);
+  assert.equal(created!.status, 'creating');
+  assert.ok(created!.pid! > 0, 'the container process exists when createRuntime runs');
+  assert.equal(created!.bundle, join(env.root, 'containers', id));
+  const [started] = await awaitWritten('poststart', id);
+  // The status handed to poststart differs by runtime (runc 1.1 says created, after its start returned).
+  assert.ok(['created', 'running'].includes(started!.status), started!.status);
+  assert.equal(started!.pid, created!.pid);
+  assert.equal(written('createrun', id).length, 1);
+  assert.equal(written('poststart', id).length, 1);
+  assert.equal(env.berth(['rm', '-f', 'hk-stages']).code, 0);
 });
 
 test('hooks run for a detached container too; poststop via the exit command', async () => {

@@ -59,7 +59,7 @@ interface InspectJson {
   Name: string;
   State: InspectState;
   HostConfig: { Runtime: string; ReadonlyRootfs: boolean };
-  Config: { Labels: Record<string, string>; StopSignal: string };
+  Config: { Labels: Record<string, string>; StopSignal: string; StopTimeout?: number };
 }
 
 function inspect(ref: string): InspectJson {
@@ -341,7 +341,7 @@ test('50 concurrent run -d: distinct ids, all listed, all removed by one rm -f',
     assert.ok(Date.now() - t0 < 60_000);
   }
   assert.equal(ok(['ps', '-aq']).stdout, '');
-  assert.deepEqual(leaksUnder(env.root), []);
+  assert.deepEqual(leaksUnder(env.root, ids), []);
 });
 
 // ---- daemonless: conmon keeps the container ----
@@ -411,6 +411,10 @@ test('SIGKILL of the CLI during create/start leaves a usable, cleanable state', 
 
     const ps = env.berth(['ps', '-a', '--no-trunc', '--format', '{{.ID}} {{.Status}}']);
     assert.equal(ps.code, 0, `ps -a after a kill at ${delay} ms: ${show(ps)}`);
+    // Whatever the kill left is repaired with a notice saying what was done, and nothing else is said.
+    for (const line of ps.stderr.split('\n').filter(Boolean)) {
+      assert.match(line, /^berth: (cleaned up container [0-9a-f]{12} left half-made|adopted container [0-9a-f]{12}|reset container [0-9a-f]{12}|released network leftovers)/, line);
+    }
     const ids = ps.stdout.split('\n').filter(Boolean).map((l) => l.split(' ')[0]!);
     for (const id of ids) {
       seen.add(id);
@@ -419,7 +423,7 @@ test('SIGKILL of the CLI during create/start leaves a usable, cleanable state', 
     }
     assert.equal(ok(['ps', '-aq']).stdout, '', `nothing left after a kill at ${delay} ms`);
   }
-  assert.deepEqual(leaksUnder(env.root), []);
+  assert.deepEqual(leaksUnder(env.root, [...seen]), []);
   const cg = berthCgroups().filter((p) => [...seen].some((id) => p.endsWith(`/${id}`)));
   assert.deepEqual(cg, [], 'no cgroups of the removed containers');
   const runc = spawnSync('runc', ['list', '-q'], { encoding: 'utf8' });
@@ -632,6 +636,21 @@ test('--init: pid 1 is the init, the command is its child', () => {
   assert.notEqual(shPid, '1', 'the shell is not pid 1');
   assert.match(pid1 ?? '', /init|catatonit|tini/, `pid 1: ${pid1}`);
   assert.doesNotMatch(pid1 ?? '', /^sh /);
+});
+
+test('--stop-timeout is how long stop waits before SIGKILL when -t is not given', async () => {
+  const id = runD(['--stop-timeout', '1', 'busybox', 'sh', '-c', 'trap "" TERM; echo ready; while :; do sleep 0.1; done']);
+  try {
+    assert.equal(inspect(id).Config.StopTimeout, 1);
+    assert.ok(await logsContain(id, 'ready'));
+    const t0 = Date.now();
+    ok(['stop', id]);
+    const took = Date.now() - t0;
+    assert.ok(took >= 900 && took < 8000, `stop took ${took} ms: SIGKILL after the container's own 1 s, not docker's default 10 s`);
+    assert.equal(inspect(id).State.ExitCode, 137);
+  } finally {
+    rmf(id);
+  }
 });
 
 test('--stop-signal is what stop sends', async () => {

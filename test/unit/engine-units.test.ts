@@ -540,3 +540,29 @@ test('chooseRuntime: synthetic candidates (fake paths)', () => {
   assert.equal(none.chosen, undefined);
   assert.match(none.why, /no usable OCI runtime: crun is not installed; runc is not installed/);
 });
+
+test('a stored pid is trusted only with its start time: a reused pid is not the container', async () => {
+  const { Engine } = await import('../../src/engine/engine.ts');
+  const { isAlive, procStartTime } = await import('../../src/sys/proc.ts');
+  const me = procStartTime(process.pid)!;
+  assert.ok(me > 0);
+  assert.equal(isAlive(process.pid, me), true);
+  assert.equal(isAlive(process.pid, me + 1), false, 'same pid, other start time: another process');
+  const root = join(tmp, 'pid-reuse');
+  const engine = new Engine({ root, notice: () => {}, warn: () => {} });
+  try {
+    insert(engine.containers, ID_A, 'reused');
+    // The row says running under a conmon and a process whose pid now belongs to this test process.
+    engine.containers.update(ID_A, { state: 'running', pid: process.pid, pidStart: me + 1, conmonPid: process.pid, conmonStart: me + 1 });
+    const synced = engine.inspect('reused');
+    assert.equal(synced.state, 'exited', 'the live process with that pid is not the container');
+    assert.equal(synced.exitCode, -1);
+    assert.match(synced.error, /conmon exited without reporting an exit status/);
+    // With the right start time the same pid is the container's: nothing changes.
+    insert(engine.containers, ID_B, 'genuine');
+    engine.containers.update(ID_B, { state: 'running', pid: process.pid, pidStart: me, conmonPid: process.pid, conmonStart: me });
+    assert.equal(engine.inspect('genuine').state, 'running');
+  } finally {
+    engine.close();
+  }
+});
