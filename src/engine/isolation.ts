@@ -13,7 +13,7 @@ import type { NamespaceType, SpecContext } from '../runtime/spec/index.ts';
 import { MASKED_PATHS, READONLY_PATHS } from '../runtime/spec/paths.ts';
 import { loadSeccompProfile, readSeccompProfile } from '../runtime/spec/seccomp.ts';
 import { parseSecurityOpts, selinuxLabels } from '../runtime/spec/security-opt.ts';
-import { validateSysctls } from '../runtime/spec/sysctl.ts';
+import { sysctlNamespace, validateSysctls } from '../runtime/spec/sysctl.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import type { IdMap, Isolation, NamespaceMode } from '../types.ts';
 import { autoMappings, parseUserns, readSubIdFiles, remapMappings } from '../runtime/spec/userns.ts';
@@ -95,6 +95,27 @@ function systemPaths(o: ReturnType<typeof parseSecurityOpts>, privileged: boolea
   return { masked: [...new Set([...masked, ...(o.mask ?? [])])], readonly };
 }
 
+/**
+ * A sysctl is written into the namespace the container runs in. When that namespace is another
+ * container's (`container:<id>`) or one named by path (`--network ns:<path>`), the write would change
+ * that other owner's settings behind its back, so it is refused before anything is made. (podman leaves
+ * its containers.conf default sysctls out of a shared namespace for the same reason, so as never to change
+ * another container's namespace unasked; runc would write them.) Host namespaces are refused by
+ * validateSysctls, and --uts has no container mode.
+ */
+function refuseJoinedSysctls(sysctls: Record<string, string>, modes: { network: string; ipc: string; uts: string }): void {
+  const flag = { network: '--network', IPC: '--ipc', UTS: '--uts' } as const;
+  for (const name of Object.keys(sysctls)) {
+    const ns = sysctlNamespace(name);
+    if (!ns) continue;
+    const mode = ns === 'network' ? modes.network : ns === 'IPC' ? modes.ipc : modes.uts;
+    const why = mode.startsWith('container:')
+      ? `${flag[ns]} container:${mode.slice(10, 22)} shares that container's ${ns} namespace`
+      : mode.startsWith('ns:') ? `${flag[ns]} ${mode} joins a ${ns} namespace Berth did not make` : undefined;
+    if (why) throw new InvalidArgument(`sysctl '${name}' is not allowed: ${why}, and the sysctl would change it there`);
+  }
+}
+
 export function resolveIsolation(opts: IsolationOptions, ctx: IsolationContext): Isolation {
   const privileged = opts.privileged ?? false;
   const sec = parseSecurityOpts(opts.securityOpt ?? []);
@@ -119,6 +140,7 @@ export function resolveIsolation(opts: IsolationOptions, ctx: IsolationContext):
     throw new InvalidArgument(`invalid --cgroupns mode: "${opts.cgroupns}": use host or private`);
   }
   const sysctls = validateSysctls(opts.sysctls ?? {}, { hostNetwork: network === 'host', hostIpc: ipc === 'host', hostUts: uts === 'host' });
+  refuseJoinedSysctls(sysctls, { network, ipc, uts });
 
   const mapped = (opts.devices ?? []).flatMap(parseDevice);
   const devices = privileged
@@ -136,6 +158,9 @@ export function resolveIsolation(opts: IsolationOptions, ctx: IsolationContext):
   const paths = systemPaths(sec, privileged);
   // Labels only where asked or where SELinux runs: a host without it has no policy to name.
   const wantLabels = sec.label !== undefined || existsSync('/sys/fs/selinux/enforce');
+  // No `kvm`: podman labels a container container_kvm_t when its OCI runtime is VM-based (containers.conf's
+  // runtime_supports_kvm: kata, krun), but Berth drives only crun and runc (Engine.driver refuses any other
+  // name), whose containers are host processes, so container_t/container_init_t are always the right types.
   const labels = wantLabels ? selinuxLabels(sec.label, { privileged, init: ctx.init }) : {};
   return {
     privileged,

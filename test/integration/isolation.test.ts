@@ -1,7 +1,10 @@
 /**
  * Isolation as a docker user relies on it: a static probe (test/fixtures/probe.c) tries the classic
  * container escapes and privileged operations from inside a default container (all refused), a
- * --privileged one and one with --cap-add SYS_ADMIN (exactly the expected ones get through). Then each
+ * --privileged one and one with --cap-add SYS_ADMIN (exactly the expected ones get through). Its
+ * exe-write attempt (CVE-2019-5736) attacks the runtime processes that enter the container while it
+ * watches, so each probe run is entered with `berth exec`; a stand-in runtime without runc's protection
+ * shows that attempt can succeed. Then each
  * isolation option is checked by what it changes inside the container, by the spec where no LSM runs
  * here (SELinux labels, AppArmor), and by what it refuses before anything is created. Last, mounts stay
  * inside the container: image symlinks never lead a mount onto the host, and /proc and /sys are off
@@ -9,13 +12,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
-  closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync,
+  chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync,
+  writeFileSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { leaksUnder, REPO, setupEnv, type Env, type Result } from './helpers.ts';
+import { BERTH, leaksUnder, REPO, runAsync, setupEnv, type Env, type Result } from './helpers.ts';
 
 let env: Env;
 /** Directory holding the compiled probe, bound read-only at /probe. */
@@ -136,16 +140,62 @@ interface ProbeLine {
   detail: string;
 }
 
-/** Run the probe in a fresh container with `flags`; one verdict per attempt, every attempt present. */
-function probe(flags: string[]): Map<string, ProbeLine> {
-  const r = ok(['run', '--rm', ...flags, '-v', `${probeDir}:/probe:ro`, 'busybox', '/probe/probe', '--blk', blk]);
+/** The runtime enters the container the usual way: `berth exec CTR true`, three times. */
+async function execThrice(name: string): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    const r = await env.berthAsync(['exec', name, 'true']);
+    assert.equal(r.code, 0, `exec ${name} true\n${show(r)}`);
+  }
+}
+
+let probeRuns = 0;
+
+/**
+ * Run the probe in a fresh container with `flags`; one verdict per attempt, every attempt present. The
+ * exe-write attempt needs a runtime process entering the container while it watches: once the probe says
+ * on stderr that it watches, `enter` makes some enter (by default `berth exec … true`, three times), and
+ * an exec of `touch /tmp/.probe-exe-done` (itself a fourth entry) ends the watch.
+ */
+async function probe(flags: string[], enter: (name: string) => Promise<void> = execThrice): Promise<Map<string, ProbeLine>> {
+  const name = `iso-probe-${++probeRuns}`;
+  const args = ['--root', env.root, 'run', '--rm', '--name', name, ...flags, '-v', `${probeDir}:/probe:ro`, 'busybox',
+    '/probe/probe', '--blk', blk, '--exe-watch', '120'];
+  const child = spawn(BERTH, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const exited = new Promise<number>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code ?? 128));
+  });
+  const watching = new Promise<boolean>((resolve) => {
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+      if (stderr.includes('probe: exe-write: watching\n')) resolve(true);
+    });
+    exited.then(() => resolve(false), () => resolve(false));
+  });
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  try {
+    assert.ok(await watching, `the probe ended before exe-write watched\nstdout: ${stdout}\nstderr: ${stderr}`);
+    await enter(name);
+    const done = await env.berthAsync(['exec', name, 'touch', '/tmp/.probe-exe-done']);
+    assert.equal(done.code, 0, `exec touch /tmp/.probe-exe-done\n${show(done)}`);
+    const code = await exited;
+    assert.equal(code, 0, `berth run … probe\nexit ${code}\nstdout: ${stdout}\nstderr: ${stderr}`);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited.catch(() => undefined);
+      env.berth(['rm', '-f', name]);
+    }
+  }
   const out = new Map<string, ProbeLine>();
-  for (const line of r.stdout.split('\n').filter(Boolean)) {
+  for (const line of stdout.split('\n').filter(Boolean)) {
     const m = /^(\S+) (ALLOWED|BLOCKED|ERROR)(?: (.*))?$/.exec(line);
     assert.ok(m, `unexpected probe line: ${line}`);
     out.set(m[1]!, { verdict: m[2] as ProbeLine['verdict'], detail: m[3] ?? '' });
   }
-  assert.deepEqual([...out.keys()], [...ATTEMPTS], r.stdout);
+  assert.deepEqual([...out.keys()], [...ATTEMPTS], stdout);
   return out;
 }
 
@@ -180,21 +230,55 @@ function buildEvilImage(): void {
 // ---- the probe ----
 
 describe('the probe', () => {
-  test('a default container is refused every attempt', () => {
-    assertVerdicts(probe([]), every('BLOCKED'));
+  test('a default container is refused every attempt', async () => {
+    const got = await probe([]);
+    assertVerdicts(got, every('BLOCKED'));
+    // The runtime processes that entered were there to be attacked: the container may not even resolve
+    // their /proc/<pid>/exe (the runtime is not dumpable, the container lacks CAP_SYS_PTRACE).
+    assert.match(got.get('exe-write')!.detail, /^EACCES \(.*; [1-9]\d* runtime process(es)? seen entering/);
   });
 
-  test('--privileged lets through all but what the kernel refuses the host too', () => {
+  test('--privileged lets through all but what the kernel refuses the host too', async () => {
     // Privileged means: every capability the engine holds, no seccomp filter, every host device and the
     // device cgroup open, no masked or read-only /proc paths, /sys and /sys/fs/cgroup writable (docker
     // clears "ro" on both). Some calls then get past every privilege check and fail on this kernel for
     // other reasons (no /dev/mem driver, no module support, CAD_OFF in a child pid namespace, /dev/null is
-    // no swap area): the probe counts those as ALLOWED. exe-write stays refused: the kernel never lets a
-    // running binary be opened for writing (ETXTBSY), on the host either.
-    assertVerdicts(probe(['--privileged']), { ...every('ALLOWED'), 'exe-write': 'BLOCKED' });
+    // no swap area): the probe counts those as ALLOWED. exe-write stays refused, by the runtime itself: with
+    // CAP_SYS_PTRACE the container reaches the entering runtime's exe, but runc 1.1 runs from a read-only
+    // bind mount of its binary (EROFS) and crun from a sealed memfd copy of itself, never from the host's
+    // file (the next test shows the attempt succeeding against a runtime without that protection).
+    const got = await probe(['--privileged']);
+    assertVerdicts(got, { ...every('ALLOWED'), 'exe-write': 'BLOCKED' });
+    assert.match(got.get('exe-write')!.detail, /^(EROFS|sealed) \(/);
   });
 
-  test('--cap-add SYS_ADMIN opens what the capability and the seccomp profile allow together', () => {
+  test('exe-write can succeed: an entering process run from a writable host file is opened for writing', async () => {
+    // A stand-in for a runtime without runc's and crun's protection: nsenter joins the container's pid
+    // namespace and runs sleep there, both run from copies under the work directory, so what the probe
+    // opens for writing is never a binary of the host's own (it writes nothing, and closes it at once).
+    const nsenter = join(work, 'fake-nsenter');
+    const runtime = join(work, 'fake-runtime');
+    copyFileSync('/usr/bin/nsenter', nsenter);
+    copyFileSync('/bin/sleep', runtime);
+    chmodSync(nsenter, 0o755);
+    chmodSync(runtime, 0o755);
+    const bytes = readFileSync(runtime);
+    const enter = async (name: string): Promise<void> => {
+      const pid = ok(['inspect', '-f', '{{.State.Pid}}', name]).stdout.trim();
+      const r = await runAsync(nsenter, ['-t', pid, '-p', '--', runtime, '0.3']);
+      assert.equal(r.code, 0, `nsenter: ${r.stderr}`);
+    };
+    const priv = (await probe(['--privileged'], enter)).get('exe-write')!;
+    assert.equal(priv.verdict, 'ALLOWED', priv.detail);
+    assert.match(priv.detail, new RegExp(`^\\(pid \\d+ \\S+: ${work}/fake-(nsenter|runtime) opened for writing;`));
+    assert.deepEqual(readFileSync(runtime), bytes, 'nothing was written');
+    // Without CAP_SYS_PTRACE a container cannot resolve the exe of a process holding capabilities it lacks.
+    const plain = (await probe([], enter)).get('exe-write')!;
+    assert.equal(plain.verdict, 'BLOCKED', plain.detail);
+    assert.match(plain.detail, /^EACCES \(/);
+  });
+
+  test('--cap-add SYS_ADMIN opens what the capability and the seccomp profile allow together', async () => {
     // docker's profile allows bpf, mount, perf_event_open, umount2 and unshare (among others) only to a
     // container holding CAP_SYS_ADMIN; the kernel then lets CAP_SYS_ADMIN mount, unmount and unshare a
     // mount namespace, create BPF maps (bpf_capable) and open perf events (perfmon_capable), and anyone
@@ -202,11 +286,12 @@ describe('the probe', () => {
     // are read-only (a remount is not tried), the masks and the device cgroup hold, finit_module, reboot,
     // settimeofday and ptrace of a non-dumpable process need CAP_SYS_MODULE, _BOOT, _TIME and _PTRACE,
     // open_by_handle_at needs CAP_DAC_READ_SEARCH in the profile, and the profile never allows swapon
-    // or add_key (the kernel keyring is not namespaced).
+    // or add_key (the kernel keyring is not namespaced); nor can the container resolve the exe of the
+    // runtime entering it (exe-write: CAP_SYS_PTRACE).
     const open: Attempt[] = ['mount', 'umount', 'unshare-user', 'unshare-mnt', 'bpf', 'perf_event_open'];
     const want = every('BLOCKED');
     for (const a of open) want[a] = 'ALLOWED';
-    assertVerdicts(probe(['--cap-add', 'SYS_ADMIN']), want);
+    assertVerdicts(await probe(['--cap-add', 'SYS_ADMIN']), want);
   });
 });
 
@@ -218,6 +303,13 @@ test('--cap-drop ALL --cap-add CHOWN leaves CAP_CHOWN alone, whatever the spelli
     const out = runOut(['--cap-drop', drop, '--cap-add', add, 'busybox', 'grep', '-E', '^Cap(Eff|Prm|Bnd)', '/proc/self/status']);
     assert.equal(out, 'CapPrm:\t0000000000000001\nCapEff:\t0000000000000001\nCapBnd:\t0000000000000001\n', `${drop} ${add}`);
   }
+});
+
+test('--cap-add ALL gives every capability the engine holds, with the seccomp filter still on', () => {
+  // The engine's bounding set is its own (this host's root lacks CAP_SYS_RESOURCE); ALL is not --privileged.
+  const bnd = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]!;
+  const out = runOut(['--cap-add', 'ALL', 'busybox', 'grep', '-E', '^(Cap(Prm|Eff|Bnd)|Seccomp):', '/proc/self/status']);
+  assert.equal(out, `CapPrm:\t${bnd}\nCapEff:\t${bnd}\nCapBnd:\t${bnd}\nSeccomp:\t2\n`);
 });
 
 test('adding a capability the engine lacks (SYS_RESOURCE) is refused at create', () => {
@@ -234,6 +326,17 @@ test('--device maps a host device at a new path; a missing device or a bad mode 
   assert.match(out, /^crw-rw-rw-\s+1 root\s+root\s+1,\s+3 .* \/dev\/mynull\nwritten\n$/);
   refused(['create', '--device', '/dev/nonexist', 'busybox', 'true'], /"\/dev\/nonexist": no such file or directory/);
   refused(['create', '--device', '/dev/null:/x:rwx', 'busybox', 'true'], /invalid device mode: rwx/);
+});
+
+test('--device HOST:CTR:r lets the node be opened for reading and refuses opening it for writing', () => {
+  // /dev/loop-control: opening it does nothing (only its ioctls do); the shell's > opens O_WRONLY.
+  const script = ': < /dev/lc && echo read-open; : > /dev/lc && echo write-open';
+  const r = env.berth(['run', '--rm', '--device', '/dev/loop-control:/dev/lc:r', 'busybox', 'sh', '-c', script]);
+  assert.equal(r.code, 1, show(r));
+  assert.equal(r.stdout, 'read-open\n');
+  assert.match(r.stderr, /can't create '?\/dev\/lc'?: (Operation not permitted|Permission denied)\n$/);
+  // The same node with rw: the refusal above was the mode's.
+  assert.equal(runOut(['--device', '/dev/loop-control:/dev/lc:rw', 'busybox', 'sh', '-c', script]), 'read-open\nwrite-open\n');
 });
 
 test('--device-cgroup-rule allows opening a node the default device cgroup denies', () => {
@@ -356,6 +459,12 @@ test('--sysctl sets namespaced sysctls; host-wide ones and net.* in the host net
   refused(['create', '--sysctl', 'kernel.panic=1', 'busybox', 'true'], /sysctl 'kernel.panic' is not allowed/);
   refused(['create', '--network', 'host', '--sysctl', 'net.ipv4.ip_forward=1', 'busybox', 'true'],
     /not allowed in host network namespace/);
+  for (const name of ['kernel.shmmax', 'kernel.msgmax', 'kernel.sem', 'fs.mqueue.msg_max']) {
+    refused(['create', '--ipc', 'host', '--sysctl', `${name}=1`, 'busybox', 'true'], new RegExp(`^Error: sysctl '${name}' is not allowed in host IPC namespace\n$`));
+  }
+  for (const name of ['kernel.domainname', 'kernel.hostname']) {
+    refused(['create', '--uts', 'host', '--sysctl', `${name}=x`, 'busybox', 'true'], new RegExp(`^Error: sysctl '${name}' is not allowed in host UTS namespace\n$`));
+  }
 });
 
 // ---- namespaces ----
@@ -406,6 +515,29 @@ describe('shared namespaces', () => {
     }
   });
 
+  test('sysctls of a namespace joined from another container (or by path) are refused', () => {
+    // The sysctl would be written into the owner's namespace, behind its back.
+    const forward = () => ok(['exec', owner, 'cat', '/proc/sys/net/ipv4/ip_forward']).stdout;
+    const shmmax = () => ok(['exec', owner, 'cat', '/proc/sys/kernel/shmmax']).stdout;
+    const before = [forward(), shmmax()];
+    const line = (flag: string, name: string, ns: string) =>
+      new RegExp(`^Error: sysctl '${name}' is not allowed: ${flag} container:${owner.slice(0, 12)} shares that container's ${ns} namespace, and the sysctl would change it there\n$`);
+    refused(['create', '--network', 'container:iso-owner', '--sysctl', 'net.ipv4.ip_forward=1', 'busybox', 'true'],
+      line('--network', 'net.ipv4.ip_forward', 'network'));
+    refused(['run', '--rm', '--network', `container:${owner}`, '--sysctl', 'net.ipv4.ip_forward=1', 'busybox', 'true'],
+      line('--network', 'net.ipv4.ip_forward', 'network'));
+    for (const name of ['kernel.shmmax', 'kernel.msgmnb', 'kernel.sem', 'fs.mqueue.msg_max']) {
+      refused(['create', '--ipc', 'container:iso-owner', '--sysctl', `${name}=1`, 'busybox', 'true'], line('--ipc', name, 'IPC'));
+    }
+    const pid = ok(['inspect', '-f', '{{.State.Pid}}', owner]).stdout.trim();
+    refused(['create', '--network', `ns:/proc/${pid}/ns/net`, '--sysctl', 'net.ipv4.ip_forward=1', 'busybox', 'true'],
+      new RegExp(`^Error: sysctl 'net.ipv4.ip_forward' is not allowed: --network ns:/proc/${pid}/ns/net joins a network namespace Berth did not make`));
+    assert.deepEqual([forward(), shmmax()], before, 'the owner keeps its values');
+    // A sysctl of a namespace the joiner has to itself is still set.
+    assert.equal(runOut(['--network', 'container:iso-owner', '--sysctl', 'kernel.shmmax=123456', 'busybox', 'cat', '/proc/sys/kernel/shmmax']), '123456\n');
+    assert.deepEqual([forward(), shmmax()], before);
+  });
+
   test('joining a container that is not running is refused', () => {
     const stopped = ok(['create', '--name', 'iso-stopped', 'busybox', 'true']).stdout.trim();
     try {
@@ -415,6 +547,29 @@ describe('shared namespaces', () => {
       rmf(stopped);
     }
   });
+});
+
+test('--pid host and --ipc host are the host\'s namespaces; the host\'s /dev/shm comes with --ipc host', () => {
+  const host = (ns: string) => readlinkSync(`/proc/self/ns/${ns}`);
+  const pid = runOut(['--pid', 'host', 'busybox', 'sh', '-c', 'readlink /proc/self/ns/pid; cat /proc/1/comm; echo $$']).split('\n');
+  assert.equal(pid[0], host('pid'));
+  assert.equal(pid[1], readFileSync('/proc/1/comm', 'utf8').trim(), 'pid 1 is the host\'s init');
+  assert.notEqual(pid[2], '1');
+  const own = runOut(['busybox', 'sh', '-c', 'readlink /proc/self/ns/pid; readlink /proc/self/ns/ipc; echo $$']).split('\n');
+  assert.notEqual(own[0], host('pid'));
+  assert.notEqual(own[1], host('ipc'));
+  assert.equal(own[2], '1');
+  const token = `berth-iso-${process.pid}`;
+  writeFileSync(`/dev/shm/${token}`, 'from the host\n');
+  try {
+    const script = `readlink /proc/self/ns/ipc; cat /dev/shm/${token}`;
+    assert.equal(runOut(['--ipc', 'host', 'busybox', 'sh', '-c', script]), `${host('ipc')}\nfrom the host\n`);
+    const r = env.berth(['run', '--rm', 'busybox', 'sh', '-c', script]);
+    assert.equal(r.code, 1, show(r));
+    assert.match(r.stderr, /No such file or directory/);
+  } finally {
+    rmSync(`/dev/shm/${token}`, { force: true });
+  }
 });
 
 test('--uts host shows the host\'s hostname; --hostname with it is refused', () => {

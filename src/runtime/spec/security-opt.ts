@@ -136,7 +136,9 @@ export function randomMcsLevel(): string {
  * The SELinux labels for a container, as podman chooses them: process
  * `system_u:system_r:container_t:LEVEL` (container_init_t for an init/systemd container,
  * container_kvm_t for a VM-based runtime), files `system_u:object_r:container_file_t:LEVEL`, with a
- * random MCS pair unless `label.level` names one. No labels when disabled or privileged.
+ * random MCS pair unless `label.level` names one. No labels when disabled or privileged. `kvm` is for a
+ * VM-based OCI runtime (kata, krun); the engine has none (only crun and runc), so it never sets it and
+ * Berth's containers are never labelled container_kvm_t (a label=type:container_kvm_t option aside).
  */
 export function selinuxLabels(
   label: LabelOpts | undefined,
