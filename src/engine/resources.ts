@@ -40,25 +40,63 @@ export interface HostFacts {
   cgroupVersion: 1 | 2;
   /** The v1 memory controller can still take kernel memory limits. */
   kernelMemory: boolean;
+  /**
+   * The resource controllers containers can use, by their v2 names (v1's blkio is `io`); undefined means all.
+   * A limit whose controller is missing is dropped with docker's warning, as docker does on a v2 host that
+   * does not delegate it (or a v1 host that does not mount it), instead of failing in the runtime.
+   */
+  controllers?: ReadonlySet<Controller>;
+}
+
+export type Controller = 'memory' | 'cpu' | 'cpuset' | 'io' | 'pids';
+const CONTROLLERS: readonly Controller[] = ['memory', 'cpu', 'cpuset', 'io', 'pids'];
+
+/**
+ * The controllers a container can be given limits in. v2: the root's cgroup.controllers (runc enables those
+ * down to the container's cgroup). v1: those /proc/cgroups shows enabled and bound to a hierarchy (a mounted
+ * v1 controller; on a hybrid host the ones in the v2 hierarchy show hierarchy 0). Undefined when the file
+ * cannot be read: then nothing is dropped and the runtime has the last word.
+ */
+export function availableControllers(cgroupVersion: 1 | 2, read: (path: string) => string | undefined): Set<Controller> | undefined {
+  const out = new Set<Controller>();
+  const text = read(cgroupVersion === 2 ? '/sys/fs/cgroup/cgroup.controllers' : '/proc/cgroups');
+  if (text === undefined) return undefined;
+  if (cgroupVersion === 2) {
+    for (const c of text.split(/\s+/)) {
+      if ((CONTROLLERS as readonly string[]).includes(c)) out.add(c as Controller);
+    }
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    const [name, hierarchy, , enabled] = line.trim().split(/\s+/);
+    if (!name || name.startsWith('#') || hierarchy === '0' || enabled !== '1') continue;
+    const c = name === 'blkio' ? 'io' : name;
+    if ((CONTROLLERS as readonly string[]).includes(c)) out.add(c as Controller);
+  }
+  return out;
 }
 
 export function hostFacts(cgroupVersion: 1 | 2): HostFacts {
-  const read = (p: string, dflt: string) => {
+  const readOr = (p: string) => {
     try {
-      return readFileSync(p, 'utf8').trim();
+      return readFileSync(p, 'utf8');
     } catch {
-      return dflt;
+      return undefined;
     }
   };
+  const read = (p: string, dflt: string) => readOr(p)?.trim() ?? dflt;
   const cpus = parseCpuList(read('/sys/devices/system/cpu/online', `0-${availableParallelism() - 1}`));
   return {
     cpus: cpus.size,
     onlineCpus: cpus,
     onlineMems: parseCpuList(read('/sys/devices/system/node/online', '0')),
     cgroupVersion,
-    // The v1 kmem file may exist, but runc 1.1 and crun no longer apply linux.resources.memory.kernel
-    // (the kernel deprecated kmem limits): measured here, the limit stays unlimited. Never claim it.
+    // Not probed, always false: no kernel memory limit takes effect. v2 has none; on v1 kernels since 5.16
+    // never set it (the write failed with EOPNOTSUPP, later kernels keep memory.kmem.limit_in_bytes as a
+    // no-op: here, 6.18, a write of 64 MiB succeeds and the file still reads unlimited), and runc 1.0+ (1.1.5
+    // here) ignores linux.resources.memory.kernel anyway. A probe of the file would claim a limit nobody applies.
     kernelMemory: false,
+    controllers: availableControllers(cgroupVersion, readOr),
   };
 }
 
@@ -124,6 +162,7 @@ export function resolveResources(
     throw new InvalidArgument(m);
   };
   if (r.memory !== undefined && (!Number.isFinite(r.memory) || r.memory < 6 * MB)) bad('Minimum memory limit allowed is 6MB');
+  discardUnsupported(r, base, host, warnings);
   if (mode === 'update' && opts.memory !== undefined && opts.memorySwap === undefined && base.memorySwap !== undefined && base.memorySwap !== -1) {
     if (opts.memory > base.memorySwap) {
       bad('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
@@ -203,6 +242,46 @@ export function resolveResources(
   }
   if (r.pidsLimit !== undefined && !Number.isInteger(r.pidsLimit)) bad(`invalid pids limit: ${r.pidsLimit}`);
   return { resources: r, warnings };
+}
+
+/**
+ * Drop the limits whose controller the host lacks, with docker's warnings (verifyPlatformContainerResources)
+ * for those asked for now (an update also drops, silently, what `base` holds of them); --cpus without the
+ * cpu controller is refused, as docker refuses it.
+ */
+function discardUnsupported(r: Resources, base: Resources, host: HostFacts, warnings: string[]): void {
+  const has = (c: Controller) => host.controllers === undefined || host.controllers.has(c);
+  const asked = (k: keyof Resources) => r[k] !== undefined && r[k] !== base[k];
+  const drop = (keys: (keyof Resources)[], warning?: string) => {
+    if (warning && keys.some(asked)) warnings.push(warning);
+    for (const k of keys) delete r[k];
+  };
+  if (!has('memory')) {
+    if (r.memory !== undefined) {
+      drop(['memory'], 'Your kernel does not support memory limit capabilities or the cgroup is not mounted. Limitation discarded.');
+      r.memorySwap = -1;
+    }
+    drop(['memoryReservation'], 'Your kernel does not support memory soft limit capabilities or the cgroup is not mounted. Limitation discarded.');
+    const swappiness = r.memorySwappiness !== undefined && r.memorySwappiness !== -1;
+    drop(['memorySwappiness'], swappiness ? 'Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.' : undefined);
+    drop(['oomKillDisable'], r.oomKillDisable ? 'Your kernel does not support OomKillDisable. OomKillDisable discarded.' : undefined);
+  }
+  if (!has('pids')) {
+    drop(['pidsLimit'], r.pidsLimit !== undefined && r.pidsLimit > 0 ? 'Your kernel does not support PIDs limit capabilities or the cgroup is not mounted. PIDs limit discarded.' : undefined);
+  }
+  if (!has('cpu')) {
+    if (r.nanoCpus) throw new InvalidArgument('NanoCPUs can not be set, as your kernel does not support CPU CFS scheduler or the cgroup is not mounted');
+    drop(['cpuShares'], 'Your kernel does not support CPU shares or the cgroup is not mounted. Shares discarded.');
+    drop(['cpuPeriod', 'cpuQuota'], 'Your kernel does not support CPU CFS scheduler. CPU period/quota discarded.');
+  }
+  if (!has('cpuset')) drop(['cpusetCpus', 'cpusetMems'], 'Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded.');
+  if (!has('io')) {
+    drop(['blkioWeight'], 'Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.');
+    drop(['blkioDeviceReadBps'], 'Your kernel does not support BPS Block I/O read limit or the cgroup is not mounted. Block I/O BPS read limit discarded.');
+    drop(['blkioDeviceWriteBps'], 'Your kernel does not support BPS Block I/O write limit or the cgroup is not mounted. Block I/O BPS write limit discarded.');
+    drop(['blkioDeviceReadIOps'], 'Your kernel does not support IOPS Block read limit or the cgroup is not mounted. Block I/O IOPS read limit discarded.');
+    drop(['blkioDeviceWriteIOps'], 'Your kernel does not support IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS write limit discarded.');
+  }
 }
 
 export function validateOomScoreAdj(v: number | undefined): number | undefined {

@@ -19,7 +19,8 @@ export interface StatsTarget {
   pid: number;
   /** Engine state; anything but running/paused reads as stopped (zeros). */
   state?: string;
-  config: { cgroupParent?: string };
+  /** The network mode matters: a container on the host's network has no counters of its own. */
+  config: { cgroupParent?: string; isolation?: { network?: string } };
 }
 
 /** Where to read from (tests use fixture trees) and the sample's time. */
@@ -131,6 +132,13 @@ export function containerCgroupPath(t: StatsTarget): string {
   return `${t.config.cgroupParent ?? '/berth'}/${t.id}`;
 }
 
+/**
+ * `--network host`: the container's /proc/<pid>/net/dev is the host's, and docker reports no interfaces for
+ * it (its host sandbox has none of its own), so NET I/O shows 0B / 0B rather than the host's traffic. A
+ * `container:` network shares that container's namespace and its counters, as docker reports them.
+ */
+const hostNetwork = (t: StatsTarget) => t.config.isolation?.network === 'host';
+
 const live = (t: StatsTarget) => t.pid > 0 && (t.state === undefined || t.state === 'running' || t.state === 'paused');
 
 /**
@@ -181,7 +189,7 @@ export function statsSnapshot(target: StatsTarget, info: CgroupInfo, prev?: Dock
   };
   s.memory_stats = omitZero({ usage: cg.memoryUsage, max_usage: cg.memoryMaxUsage, failcnt: cg.memoryFailcnt, limit: cg.memoryLimit });
   if (Object.keys(cg.memoryStats).length > 0) s.memory_stats.stats = cg.memoryStats;
-  s.networks = parseNetDev(readText(`${procRoot}/${target.pid}/net/dev`) ?? '');
+  s.networks = hostNetwork(target) ? {} : parseNetDev(readText(`${procRoot}/${target.pid}/net/dev`) ?? '');
   return s;
 }
 

@@ -332,6 +332,27 @@ export function resourceFilePath(dirs: CgroupDirs, file: string): string | undef
   return dir === undefined ? undefined : `${dir}/${file.slice(i + 1)}`;
 }
 
+/**
+ * Whether a cgroup file, as the kernel reads it back, holds a value resourceFiles says the runtime wrote to it.
+ * Most files read back as written; the exceptions, v1 and v2:
+ *   memory.oom_control          "oom_kill_disable 1\nunder_oom 0\n…"       (the oom_kill_disable line)
+ *   blkio.weight/blkio.bfq.weight, io.weight/io.bfq.weight   "default 300\n8:0 500" or "300" (the default)
+ *   blkio.throttle.*_device     one "MAJ:MIN N" line per device                (the device's line)
+ *   io.max                      one "MAJ:MIN rbps=… wbps=… riops=… wiops=…" line per device
+ */
+export function fileHolds(file: string, value: string, text: string): boolean {
+  const got = text.trim();
+  const base = file.slice(file.lastIndexOf('/') + 1);
+  const lines = got.split('\n').map((l) => l.trim());
+  if (base === 'memory.oom_control') return lines.includes(`oom_kill_disable ${value}`);
+  if (/^(blkio|io)(\.bfq)?\.weight$/.test(base)) {
+    const m = /^(?:default\s+)?(\d+)$/.exec(lines[0] ?? '');
+    return m !== null && m[1] === value;
+  }
+  if (/^blkio\.throttle\..*_device$/.test(base) || base === 'io.max') return lines.includes(value);
+  return got === value;
+}
+
 /** Whether the runtime writes the block-I/O weight to BFQ's file for a cgroup (the `bfq` option of resourceFiles). */
 export function hasBfqWeight(dirs: CgroupDirs): boolean {
   if (dirs.v2 !== undefined) return existsSync(`${dirs.v2}/io.bfq.weight`);

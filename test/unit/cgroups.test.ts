@@ -1,10 +1,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
-  blkioWeightToIoWeight, cgroupDirs, cpuSharesToWeight, hasBfqWeight, readCgroupStats, resourceFilePath, resourceFiles, swapToV2,
+  blkioWeightToIoWeight, cgroupDirs, cpuSharesToWeight, fileHolds, hasBfqWeight, readCgroupStats, resourceFilePath, resourceFiles, swapToV2,
 } from '../../src/runtime/cgroups.ts';
 import type { CgroupInfo } from '../../src/runtime/probe.ts';
 import {
@@ -433,4 +433,127 @@ test('sampleOnce and streamStats: precpu comes from the earlier read; frames unt
   let n = 0;
   await streamStats(() => [target()], 10_000, () => void n++, done.signal, V1, env);
   assert.equal(n, 0);
+});
+
+test('fileHolds: what the kernel reads back for each written value, v1 and v2', () => {
+  // plain files read back as written
+  assert.ok(fileHolds('memory.max', '67108864', '67108864\n'));
+  assert.ok(!fileHolds('memory.max', '67108864', 'max\n'));
+  assert.ok(fileHolds('cpu.max', 'max 50000', 'max 50000\n'));
+  assert.ok(fileHolds('memory/memory.limit_in_bytes', '1048576', '1048576\n'));
+  // v1 oom_control: the oom_kill_disable line
+  assert.ok(fileHolds('memory/memory.oom_control', '1', 'oom_kill_disable 1\nunder_oom 0\noom_kill 0\n'));
+  assert.ok(!fileHolds('memory/memory.oom_control', '1', 'oom_kill_disable 0\nunder_oom 0\n'));
+  // weights: plain (CFQ, v1) or "default N" (BFQ, and v2 io.weight), per-device lines after
+  assert.ok(fileHolds('blkio/blkio.weight', '300', '300\n'));
+  assert.ok(fileHolds('blkio/blkio.bfq.weight', '300', 'default 300\n'));
+  assert.ok(fileHolds('io.weight', '4950', 'default 4950\n8:0 100\n'));
+  assert.ok(fileHolds('io.bfq.weight', '500', 'default 500\n'));
+  assert.ok(!fileHolds('io.weight', '4950', 'default 100\n'));
+  assert.ok(!fileHolds('io.weight', '49', 'default 4950\n'));
+  // per-device files: the device's own line
+  assert.ok(fileHolds('blkio/blkio.throttle.read_bps_device', '254:0 1048576', '8:0 5\n254:0 1048576\n'));
+  assert.ok(!fileHolds('blkio/blkio.throttle.read_bps_device', '254:0 1048576', '254:0 1048575\n'));
+  assert.ok(fileHolds('io.max', '8:16 rbps=max wbps=4096 riops=max wiops=max', '8:0 rbps=1 wbps=max riops=max wiops=50\n8:16 rbps=max wbps=4096 riops=max wiops=max\n'));
+  assert.ok(!fileHolds('io.max', '8:16 rbps=max wbps=4096 riops=max wiops=max', ''));
+});
+
+/**
+ * A v2 cgroup as the kernel would show it after runc wrote resourceFiles(2, r): the tests on a v2 host read
+ * their expectations through the same mapping, resourceFilePath and fileHolds, so this is their dry run.
+ */
+test('v2: resourceFiles → resourceFilePath → fileHolds round trip over a kernel-formatted tree', () => {
+  const r = {
+    memory: 64 * 1024 * 1024, memorySwap: 128 * 1024 * 1024, memoryReservation: 32 * 1024 * 1024, cpuShares: 512,
+    cpuQuota: 25000, cpuPeriod: 50000, cpusetCpus: '0', cpusetMems: '0', pidsLimit: 50, blkioWeight: 300,
+    blkioDeviceReadBps: [{ path: '/dev/vda', major: 254, minor: 0, rate: 1048576 }],
+    blkioDeviceWriteIOps: [{ path: '/dev/vda', major: 254, minor: 0, rate: 50 }],
+  };
+  const dir = `berth-parent/${ID}`;
+  const root = tree(join(tmp, 'v2rt'), {
+    [`${dir}/memory.max`]: '67108864\n',
+    [`${dir}/memory.swap.max`]: '67108864\n',
+    [`${dir}/memory.low`]: '33554432\n',
+    [`${dir}/cpu.weight`]: '20\n',
+    [`${dir}/cpu.max`]: '25000 50000\n',
+    [`${dir}/cpuset.cpus`]: '0\n',
+    [`${dir}/cpuset.mems`]: '0\n',
+    [`${dir}/pids.max`]: '50\n',
+    [`${dir}/io.weight`]: 'default 2930\n',
+    [`${dir}/io.max`]: '254:0 rbps=1048576 wbps=max riops=max wiops=50\n',
+  });
+  const dirs = cgroupDirs(V2, `/berth-parent/${ID}`, root);
+  assert.equal(hasBfqWeight(dirs), false);
+  const want = resourceFiles(2, r, { bfq: hasBfqWeight(dirs) });
+  assert.deepEqual(want.map((f) => f.file).sort(), [
+    'cpu.max', 'cpu.weight', 'cpuset.cpus', 'cpuset.mems', 'io.max', 'io.weight', 'memory.low', 'memory.max', 'memory.swap.max', 'pids.max',
+  ]);
+  for (const f of want) {
+    const p = resourceFilePath(dirs, f.file)!;
+    assert.equal(p, `${root}/${dir}/${f.file}`);
+    assert.ok(fileHolds(f.file, f.value, readFileSync(p, 'utf8')), `${f.file}: want ${f.value}, have ${readFileSync(p, 'utf8')}`);
+  }
+  // an update's new value is seen as different
+  const after = resourceFiles(2, { ...r, memory: 96 * 1024 * 1024, memorySwap: 192 * 1024 * 1024 });
+  const mem = after.find((f) => f.file === 'memory.max')!;
+  assert.ok(!fileHolds(mem.file, mem.value, readFileSync(resourceFilePath(dirs, mem.file)!, 'utf8')));
+  // with BFQ's file the weight goes there unconverted
+  writeFileSync(join(root, dir, 'io.bfq.weight'), 'default 300\n');
+  const bfq = resourceFiles(2, r, { bfq: hasBfqWeight(dirs) }).find((f) => f.file.includes('weight') && f.file.startsWith('io'))!;
+  assert.deepEqual(bfq, { file: 'io.bfq.weight', value: '300' });
+  assert.ok(fileHolds(bfq.file, bfq.value, readFileSync(resourceFilePath(dirs, bfq.file)!, 'utf8')));
+});
+
+test('resourceFiles v2: cpu.max for quota alone, period alone and unlimited quota; pids unlimited', () => {
+  assert.deepEqual(files(resourceFiles(2, { cpuQuota: -1, cpuPeriod: 50000 })), { 'cpu.max': 'max 50000' });
+  assert.deepEqual(files(resourceFiles(2, { cpuQuota: 150000, cpuPeriod: 1_000_000 })), { 'cpu.max': '150000 1000000' });
+  assert.deepEqual(files(resourceFiles(1, { cpuQuota: -1, cpuPeriod: 50000 })), { 'cpu/cpu.cfs_period_us': '50000', 'cpu/cpu.cfs_quota_us': '-1' });
+  // --cpus wins over period/quota (resolveResources refuses both together; the spec keeps nano CPUs)
+  assert.deepEqual(files(resourceFiles(2, { nanoCpus: 5e8 })), { 'cpu.max': '50000 100000' });
+  // swappiness, OOM-kill-disable and kernel memory have no v2 file
+  assert.deepEqual(resourceFiles(2, { memorySwappiness: 10, oomKillDisable: true, kernelMemory: 64 << 20 }), []);
+});
+
+test('readCgroupStats v2 on a cgroup without controllers: core cpu.stat only (a v2 view of this hybrid host)', () => {
+  // What runc makes in a cgroup2 mount whose controllers v1 holds: cgroup.*, cpu.stat, *.pressure.
+  const root = tree(join(tmp, 'v2bare'), {
+    [`${CG.slice(1)}/cgroup.procs`]: '4242\n',
+    [`${CG.slice(1)}/cpu.stat`]: 'usage_usec 44611\nuser_usec 22305\nsystem_usec 22306\nnice_usec 0\n',
+    [`${CG.slice(1)}/cgroup.freeze`]: '0\n',
+  });
+  const s = readCgroupStats(V2, CG, root, proc)!;
+  assert.equal(s.cpuUsageNs, 44_611_000);
+  assert.equal(s.cpuUserNs, 22_305_000);
+  assert.deepEqual(s.throttled, { periods: 0, throttledPeriods: 0, throttledTimeNs: 0 });
+  assert.equal(s.memoryUsage, 0);
+  assert.equal(s.memoryLimit, 8_000_000 * 1024, 'no memory.max: the host memory, as docker shows an unlimited one');
+  assert.equal(s.pidsCurrent, 0);
+  assert.deepEqual(s.blkio.entries, []);
+  const row = statsRow(statsSnapshot(target(), V2, null, { cgroupRoot: root, procRoot: proc }));
+  assert.equal(row.MemUsage, '0B / 7.629GiB');
+  assert.equal(row.BlockIO, '0B / 0B');
+});
+
+test('stats NET I/O: --network host shows nothing of the host; a shared (container:) netns shows its counters', () => {
+  const host = statsSnapshot(target({ config: { isolation: { network: 'host' } } }), V1, null, { cgroupRoot: v1root, procRoot: proc });
+  assert.deepEqual(host.networks, {});
+  assert.equal(statsRow(host).NetIO, '0B / 0B');
+  assert.equal(statsRow(host).PIDs, '3', 'the rest of the sample is there');
+  for (const network of ['bridge', 'none', `container:${'a'.repeat(64)}`, 'ns:/run/netns/x', undefined]) {
+    const s = statsSnapshot(target({ config: { isolation: { network } } }), V1, null, { cgroupRoot: v1root, procRoot: proc });
+    assert.deepEqual(Object.keys(s.networks), ['eth0'], String(network));
+    assert.equal(statsRow(s).NetIO, '1.5MB / 250kB');
+  }
+});
+
+test("NET I/O: rx and tx summed over every interface but lo, each in docker's units (3 significant digits, 1000)", () => {
+  const two = `${NET_DEV}  eth1:     784       5    0    0    0     0          0         0     1500       9    0    0    0     0       0          0\n`;
+  const e = statsEntry({ ...statsSnapshot(target(), V1, null, { cgroupRoot: v1root, procRoot: proc }), networks: parseNetDev(two) });
+  assert.deepEqual([e.networkRx, e.networkTx], [1500000 + 784, 250000 + 1500]);
+  // the audit's numbers: 2284 bytes read 2.28kB; 2430 read 2.43kB (the counter had moved on by then)
+  const row = (rx: number, tx: number) => statsRow({ ...statsSnapshot(target(), V1, null, { cgroupRoot: v1root, procRoot: proc }), networks: { eth0: { ...parseNetDev(NET_DEV).eth0!, rx_bytes: rx, tx_bytes: tx } } }).NetIO;
+  assert.equal(row(2284, 472), '2.28kB / 472B');
+  assert.equal(row(2430, 0), '2.43kB / 0B');
+  assert.equal(row(999, 1000), '999B / 1kB');
+  assert.equal(row(999_500, 12_345_678), '1e+03kB / 12.3MB', "Go's %.3g, as docker prints it");
 });

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InvalidArgument } from '../../src/errors.ts';
-import { parseCpuList, resolveResources, validateOomScoreAdj, type HostFacts } from '../../src/engine/resources.ts';
+import { statSync } from 'node:fs';
+import { availableControllers, hostFacts, parseCpuList, resolveResources, validateOomScoreAdj, type HostFacts } from '../../src/engine/resources.ts';
 import { ociResources } from '../../src/runtime/spec/resources.ts';
 
 const MB = 1024 * 1024;
@@ -104,4 +105,105 @@ test('ociResources for a live update: unlimited pids is -1, nano CPUs become quo
   assert.deepEqual(ociResources({ nanoCpus: 2.5e8 }).cpu, { period: 100000, quota: 25000 });
   assert.deepEqual(ociResources({ memory: 64 * MB, memorySwap: -1 }).memory, { limit: 64 * MB, swap: -1 });
   assert.equal(ociResources({}).devices, undefined);
+});
+
+// ---- controllers the host lacks: docker's warnings, the limit dropped ----
+
+const PROC_CGROUPS_HYBRID = `#subsys_name\thierarchy\tnum_cgroups\tenabled
+cpuset\t3\t5\t1
+cpu\t1\t5\t1
+cpuacct\t2\t5\t1
+blkio\t7\t5\t1
+memory\t4\t41\t1
+devices\t5\t5\t1
+freezer\t6\t5\t1
+net_cls\t0\t3\t1
+perf_event\t0\t3\t1
+net_prio\t0\t3\t1
+hugetlb\t0\t3\t1
+pids\t8\t5\t1
+`;
+
+test('availableControllers: v2 from cgroup.controllers, v1 from /proc/cgroups (bound and enabled; blkio is io)', () => {
+  const files = (m: Record<string, string>) => (p: string) => m[p];
+  const sorted = (s: Set<string> | undefined) => (s ? [...s].sort() : s);
+  assert.deepEqual(sorted(availableControllers(2, files({ '/sys/fs/cgroup/cgroup.controllers': 'cpuset cpu io memory hugetlb pids rdma misc\n' }))), [
+    'cpu', 'cpuset', 'io', 'memory', 'pids',
+  ]);
+  // this host seen through a cgroup2 mount: the v1 hierarchies hold every resource controller
+  assert.deepEqual(sorted(availableControllers(2, files({ '/sys/fs/cgroup/cgroup.controllers': 'hugetlb\n' }))), []);
+  assert.deepEqual(sorted(availableControllers(2, files({ '/sys/fs/cgroup/cgroup.controllers': '' }))), []);
+  // unreadable: unknown, so nothing is dropped
+  assert.equal(availableControllers(2, files({})), undefined);
+  assert.equal(availableControllers(1, files({})), undefined);
+  assert.deepEqual(sorted(availableControllers(1, files({ '/proc/cgroups': PROC_CGROUPS_HYBRID }))), ['cpu', 'cpuset', 'io', 'memory', 'pids']);
+  const noPids = PROC_CGROUPS_HYBRID.replace('pids\t8\t5\t1', 'pids\t0\t1\t1').replace('memory\t4\t41\t1', 'memory\t4\t41\t0');
+  assert.deepEqual(sorted(availableControllers(1, files({ '/proc/cgroups': noPids }))), ['cpu', 'cpuset', 'io']);
+  // the real host: whatever it is, the probe gives a set and never claims kernel memory
+  const h = hostFacts(1);
+  assert.ok(h.controllers === undefined || h.controllers instanceof Set);
+  assert.equal(h.kernelMemory, false);
+});
+
+test('a limit whose controller is missing is dropped with docker warning; --cpus is refused', () => {
+  const none: HostFacts = { ...v2, controllers: new Set() };
+  const all = resolveResources(
+    {
+      memory: 64 * MB, memoryReservation: 32 * MB, memorySwappiness: 10, oomKillDisable: true, pidsLimit: 20, cpuShares: 512,
+      cpuPeriod: 50000, cpuQuota: 25000, cpusetCpus: '0', cpusetMems: '0', blkioWeight: 300,
+    },
+    {},
+    { ...v1, controllers: new Set() },
+  );
+  assert.deepEqual(all.resources, { memorySwap: -1 });
+  assert.deepEqual(all.warnings, [
+    'Your kernel does not support memory limit capabilities or the cgroup is not mounted. Limitation discarded.',
+    'Your kernel does not support memory soft limit capabilities or the cgroup is not mounted. Limitation discarded.',
+    'Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.',
+    'Your kernel does not support OomKillDisable. OomKillDisable discarded.',
+    'Your kernel does not support PIDs limit capabilities or the cgroup is not mounted. PIDs limit discarded.',
+    'Your kernel does not support CPU shares or the cgroup is not mounted. Shares discarded.',
+    'Your kernel does not support CPU CFS scheduler. CPU period/quota discarded.',
+    'Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded.',
+    'Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.',
+  ]);
+  refuses({ cpus: 0.5 }, /NanoCPUs can not be set, as your kernel does not support CPU CFS scheduler or the cgroup is not mounted/, none);
+  // --memory-swap goes with the discarded memory (docker: MemorySwap -1), not refused for want of --memory
+  assert.deepEqual(resolveResources({ memory: 64 * MB, memorySwap: 128 * MB }, {}, none).resources, { memorySwap: -1 });
+  // unlimited pids and the default swappiness need no warning
+  assert.deepEqual(resolveResources({ pidsLimit: -1, memorySwappiness: -1 }, {}, none), { resources: {}, warnings: [] });
+  // block devices: each throttle its own warning
+  const dev = ['/dev/vda', '/dev/sda', '/dev/nvme0n1', '/dev/xvda'].find((p) => statSync(p, { throwIfNoEntry: false })?.isBlockDevice());
+  if (dev) {
+    const io = resolveResources(
+      { deviceReadBps: [{ path: dev, rate: 1 }], deviceWriteBps: [{ path: dev, rate: 1 }], deviceReadIops: [{ path: dev, rate: 1 }], deviceWriteIops: [{ path: dev, rate: 1 }] },
+      {},
+      none,
+    );
+    assert.deepEqual(io.resources, {});
+    assert.deepEqual(io.warnings.map((w) => /support (.*?) or the cgroup/.exec(w)?.[1]), [
+      'BPS Block I/O read limit', 'BPS Block I/O write limit', 'IOPS Block read limit', 'IOPS Block write limit',
+    ]);
+  }
+  // only the missing controller's limits go; a host with all of them keeps everything
+  const noPids = resolveResources({ memory: 64 * MB, pidsLimit: 20 }, {}, { ...v2, controllers: new Set(['memory', 'cpu', 'cpuset', 'io'] as const) });
+  assert.deepEqual(noPids.resources, { memory: 64 * MB, memorySwap: 128 * MB });
+  assert.equal(noPids.warnings.length, 1);
+  const full = resolveResources({ memory: 64 * MB, pidsLimit: 20, cpus: 1 }, {}, { ...v2, controllers: new Set(['memory', 'cpu', 'cpuset', 'io', 'pids'] as const) });
+  assert.deepEqual(full, { resources: { memory: 64 * MB, memorySwap: 128 * MB, pidsLimit: 20, nanoCpus: 1e9 }, warnings: [] });
+  // update: the limit asked for is dropped with the warning, what the container held of them silently
+  const upd = resolveResources({ memory: 96 * MB }, { pidsLimit: 10 }, none, 'update');
+  assert.deepEqual(upd.resources, { memorySwap: -1 });
+  assert.deepEqual(upd.warnings, ['Your kernel does not support memory limit capabilities or the cgroup is not mounted. Limitation discarded.']);
+});
+
+test('--kernel-memory: always dropped with docker warning, whatever the host (see hostFacts)', () => {
+  for (const host of [hostFacts(1), hostFacts(2), { ...v1, kernelMemory: false }]) {
+    const k = resolveResources({ kernelMemory: 64 * MB, memory: 128 * MB }, {}, host);
+    assert.equal(k.resources.kernelMemory, undefined);
+    assert.ok(
+      k.warnings.includes('Your kernel does not support kernel memory limit capabilities or the cgroup is not mounted. Limitation discarded.'),
+      k.warnings.join('\n'),
+    );
+  }
 });
