@@ -1,7 +1,8 @@
 /**
  * Files in and out of containers as tar streams (`cp`, `export`, the archive API). Container paths are
- * resolved with the container's root as `/` (src/engine/fs-access.ts); archives written into a
- * container are extracted with every entry kept inside the target directory.
+ * resolved as the container sees them, through its volumes and binds, with its root as `/`
+ * (src/engine/fs-access.ts); archives written into a container are extracted with every entry kept
+ * inside the target directory.
  */
 import { lstatSync, readlinkSync } from 'node:fs';
 import { posix } from 'node:path';
@@ -81,13 +82,13 @@ export async function copyToContainer(
   opts: { preserveOwner?: boolean } = {},
 ): Promise<ExtractSummary> {
   return withContainerFs(engine, ref, async (fs) => {
-    const host = fs.resolve(dir, true);
+    const { host, mount } = fs.locate(dir, true);
     const st = lstatSync(host, { throwIfNoEntry: false });
     if (!st) throw new NotFound(`Could not find the file ${dir} in container ${fs.row.name}`);
     if (!st.isDirectory()) throw new InvalidArgument(`extraction point is not a directory: ${dir}`);
-    if (fs.row.config.readonlyRootfs && !fs.row.config.mounts.some((m) => !m.readonly && (dir === m.destination || dir.startsWith(`${m.destination}/`)))) {
-      throw new InvalidArgument(`container rootfs is marked read-only: cannot copy into ${dir}`);
-    }
+    // Where the path led, symlinks followed: a link on the rootfs into a writable volume may be written through.
+    if (mount?.readonly) throw new InvalidArgument(`mounted volume is marked read-only: cannot copy into ${dir}`);
+    if (!mount && fs.row.config.readonlyRootfs) throw new InvalidArgument(`container rootfs is marked read-only: cannot copy into ${dir}`);
     return extractTar(tar, host, { onSymlinkInPath: 'scoped', whiteouts: 'keep', noSameOwner: !(opts.preserveOwner ?? true) });
   });
 }

@@ -1,45 +1,52 @@
 /**
  * Reaching a container's files from the host, for `cp`, `export` and the archive API, as docker does:
  * the container's overlay (mounted while it runs; mounted for the duration, under its lock, when it
- * does not), with a path under one of its volumes or binds mapped to that mount's host source. The
- * kernel filesystems and tmpfs mounts inside the container are not part of it. Every path is resolved
- * with the container's root as `/`, so no symlink in the container leads out of it.
+ * does not), with a path that reaches one of its volumes or binds continued in that mount's host source.
+ * The kernel filesystems and tmpfs mounts inside the container are not part of it. Every path is resolved
+ * in the container's namespace, symlinks crossing from the rootfs into a volume and back included, with
+ * the container's root as `/`, so no symlink in the container or in a volume leads out of it.
  */
 import { join, posix } from 'node:path';
-import { resolveInRoot } from '../archive/securejoin.ts';
+import { resolveInMounts } from '../archive/securejoin.ts';
 import { RuntimeFailure } from '../errors.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import { mountOverlay, unmount } from '../sys/mount.ts';
 import { isAlive } from '../sys/proc.ts';
 import type { Engine } from './engine.ts';
+import { etcBinds } from './network-attach.ts';
 
 export interface ContainerFs {
   row: ContainerRow;
   /** The host path of a container path (`followFinal`: resolve a symlink in the last component too). */
   resolve(path: string, followFinal?: boolean): string;
+  /** As resolve, with the mount the path led onto (undefined: the container's own root filesystem). */
+  locate(path: string, followFinal?: boolean): { host: string; mount?: { destination: string; readonly: boolean } };
   /** The host path of the container's `/` (for export). */
   root: string;
 }
 
-function under(dest: string, path: string): string | null {
-  if (path === dest) return '';
-  return path.startsWith(`${dest}/`) ? path.slice(dest.length + 1) : null;
+const depth = (p: string) => p.split('/').filter(Boolean).length;
+
+/**
+ * The container's tree as its processes see it: the rootfs with its volumes, binds and (once it has
+ * started) the hosts, resolv.conf and hostname files the engine keeps for it, mounted over it in the
+ * runtime's order (parents first). A path is resolved through all of them at once (resolveInMounts).
+ */
+function resolver(engine: Engine, row: ContainerRow, rootfs: string): ContainerFs['locate'] {
+  const user = row.config.mounts
+    .filter((m) => m.type !== 'tmpfs')
+    .map((m) => ({ destination: posix.normalize(m.destination), source: m.type === 'volume' ? engine.volumes.mountpoint(m.source) : m.source, readonly: m.readonly }));
+  const mounts = [...user, ...etcBinds(engine, row).map((m) => ({ ...m, readonly: false }))].sort((a, b) => depth(a.destination) - depth(b.destination));
+  return (p, follow = true) => {
+    const r = resolveInMounts(rootfs, mounts, posix.normalize(`/${p}`), { followFinal: follow });
+    const m = mounts[r.mount];
+    return { host: r.host, ...(m ? { mount: { destination: m.destination, readonly: m.readonly } } : {}) };
+  };
 }
 
-/** Run fn with the container's filesystem reachable; works on running, paused, created and exited containers. */
-function resolver(engine: Engine, row: ContainerRow, rootfs: string): ContainerFs['resolve'] {
-  const mounts = row.config.mounts
-    .filter((m) => m.type !== 'tmpfs')
-    .map((m) => ({ dest: posix.normalize(m.destination), source: m.type === 'volume' ? engine.volumes.mountpoint(m.source) : m.source }))
-    .sort((a, b) => b.dest.length - a.dest.length);
-  return (p, follow = true) => {
-    const norm = posix.normalize(`/${p}`);
-    for (const m of mounts) {
-      const rest = under(m.dest, norm);
-      if (rest !== null) return resolveInRoot(m.source, rest, { followFinal: follow });
-    }
-    return resolveInRoot(rootfs, norm, { followFinal: follow });
-  };
+function containerFs(engine: Engine, row: ContainerRow, rootfs: string): ContainerFs {
+  const locate = resolver(engine, row, rootfs);
+  return { row, root: rootfs, locate, resolve: (p, follow) => locate(p, follow).host };
 }
 
 /** Run fn with the container's filesystem reachable; works on running, paused, created and exited containers. */
@@ -47,7 +54,7 @@ export async function withContainerFs<T>(engine: Engine, ref: string, fn: (fs: C
   const row = engine.inspect(ref);
   const rootfs = join(engine.dir(row.id), 'rootfs');
   if ((row.state === 'running' || row.state === 'paused') && row.mounted && isAlive(row.pid, row.pidStart)) {
-    return fn({ row, root: rootfs, resolve: resolver(engine, row, rootfs) });
+    return fn(containerFs(engine, row, rootfs));
   }
   return engine.withLock(ref, async (locked) => {
     const d = engine.dir(locked.id);
@@ -56,7 +63,7 @@ export async function withContainerFs<T>(engine: Engine, ref: string, fn: (fs: C
     const mountedHere = !locked.mounted;
     if (mountedHere) await mountOverlay(await engine.lowerDirsFor(locked, img), join(d, 'diff'), join(d, 'work'), rootfs, engine.root);
     try {
-      return await fn({ row: locked, root: rootfs, resolve: resolver(engine, locked, rootfs) });
+      return await fn(containerFs(engine, locked, rootfs));
     } finally {
       if (mountedHere) await unmount(rootfs, true);
     }

@@ -4,17 +4,19 @@
  * /etc/resolv.conf and /etc/hostname. Containers on a user network find each other by name and alias
  * through their hosts files, rewritten in place whenever a peer starts or stops there.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Conflict, InvalidArgument, NotFound } from '../errors.ts';
-import { cniAdd, cniDel, releaseOrphanLeases, sweepOrphanRules, type NetworkDef } from '../network/cni.ts';
-import { leases } from '../network/leftovers.ts';
+import { Conflict, InvalidArgument, NoSuchContainer, NotFound } from '../errors.ts';
+import { CNI_PATH, cniAdd, cniDel, releaseOrphanLeases, sweepOrphanRules, type NetworkDef } from '../network/cni.ts';
+import { leases, settleNetworkWorkers } from '../network/leftovers.ts';
 import { renderHostname, renderHosts, renderResolv, writeInPlace } from '../network/hosts.ts';
 import { attachNetns, createNetns, deleteNetns } from '../network/netns.ts';
-import { resolvePorts } from '../network/ports.ts';
+import { allocatedMessage, findClash, resolvePorts } from '../network/ports.ts';
+import { tx } from '../store/db.ts';
+import { isAlive } from '../sys/proc.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import type { NetworkRow } from '../store/networks.ts';
-import type { NetworkAttachment, NetworkState } from '../types.ts';
+import type { NetworkAttachment, NetworkState, PortMapping } from '../types.ts';
 import type { OciMount } from '../runtime/spec/index.ts';
 import type { Engine } from './engine.ts';
 import { DEFAULT_NETWORK, findNetwork } from './networks.ts';
@@ -60,20 +62,70 @@ async function detach(engine: Engine, row: ContainerRow, netns: string, name: st
   await cniDel({ containerId: row.id, netnsPath: netns, ifName, net: def(net), dataDir: dataDir(engine) });
 }
 
+/** Whether a container holds the host ports it publishes: it runs (until its exit is seen), or its start is in flight. */
+function holdsPorts(engine: Engine, r: ContainerRow): boolean {
+  if (!r.net.netns || !r.net.ports?.length) return false;
+  if (r.state === 'created') return r.lockPid !== 0 && isAlive(r.lockPid, r.lockStart);
+  if (r.state !== 'running' && r.state !== 'paused') return false;
+  // Exited but not cleaned up yet: the exit file is written, or conmon and the process are both gone.
+  if (existsSync(join(engine.dir(r.id), 'exit', r.id))) return false;
+  return (r.conmonPid !== 0 && isAlive(r.conmonPid, r.conmonStart)) || (r.pid !== 0 && isAlive(r.pid, r.pidStart));
+}
+
+/** The host ports containers other than `self` hold (see holdsPorts). */
+function portsInUse(engine: Engine, self: string): PortMapping[] {
+  return engine.containers.list().flatMap((r) => (r.id !== self && holdsPorts(engine, r) ? r.net.ports! : []));
+}
+
+/**
+ * Claim the container's published ports and store its network state with them. A host port another
+ * container holds is refused with docker's message; open ones (host port 0) get a free port no container
+ * maps. The check and the write are one IMMEDIATE transaction, so of two starts that want one port
+ * only the first gets it (the other sees the first's row); a pick that lost that race is made again.
+ */
+async function claimPorts(engine: Engine, row: ContainerRow, wanted: readonly PortMapping[], state: NetworkState): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const ports = await resolvePorts(wanted, portsInUse(engine, row.id));
+    const claimed = tx(engine.db, () => {
+      const i = findClash(ports, portsInUse(engine, row.id));
+      if (i < 0) {
+        engine.containers.update(row.id, { net: { ...state, ports } });
+        return true;
+      }
+      if (wanted[i]!.hostPort !== 0 || attempt >= 20) throw new Conflict(allocatedMessage(ports[i]!));
+      return false;
+    });
+    if (claimed) {
+      state.ports = ports;
+      return;
+    }
+  }
+}
+
 /**
  * Bring up the container's networks (mode `bridge`) in a new netns. On failure everything made so far
  * is undone. The state is stored on the row before returning, so a crash leaves what repair needs.
  */
 export async function setupNetworks(engine: Engine, row: ContainerRow, pid?: number): Promise<NetworkState> {
   const networking = row.config.networking;
+  const wanted = networking?.ports ?? [];
+  // A port another container has fails the start before anything is made (claimPorts decides for good).
+  const early = wanted.length > 0 ? findClash(wanted, portsInUse(engine, row.id)) : -1;
+  if (early >= 0) throw new Conflict(allocatedMessage(wanted[early]!));
+  // What a start killed midway left on this row (its repair may not have run): undone first.
+  const stale = engine.containers.get(row.id);
+  if (stale?.net.netns) {
+    await settleWorkers([row.id]);
+    await teardownNetworks(engine, stale);
+  }
   // Marked first, so a sweep after a crash at any point finds the namespace as this root's.
-  mkdirSync(markerDir(engine), { recursive: true, mode: 0o700 });
-  writeFileSync(join(markerDir(engine), netnsName(row.id)), row.id);
+  mark(engine, row.id);
   // A pid: the runtime made the namespace (a user-namespaced container must own it); name it.
   const netns = pid ? await attachNetns(netnsName(row.id), pid) : await createNetns(netnsName(row.id));
-  const state: NetworkState = { netns, networks: {}, ports: await resolvePorts(networking?.ports ?? []) };
-  engine.containers.update(row.id, { net: state });
+  const state: NetworkState = { netns, networks: {}, ports: [] };
   try {
+    if (wanted.length > 0) await claimPorts(engine, row, wanted, state);
+    else engine.containers.update(row.id, { net: state });
     for (const [i, a] of (networking?.networks ?? []).entries()) {
       state.networks![a.name] = await attach(engine, row, netns, a, i, state.ports);
       engine.containers.update(row.id, { net: state });
@@ -104,48 +156,98 @@ export async function teardownNetworks(engine: Engine, row: ContainerRow): Promi
 
 /**
  * After crashes: network namespaces, leases and iptables chains of ours that no container records any
- * more. A container whose row holds a netns owns its leftovers (its teardown releases them), so it counts
- * as live; so does one whose start is in flight (its lock is held). Cheap when there is nothing to do:
- * directory listings only, iptables is read only when an orphan was found.
+ * more. A running container whose row holds a netns owns its leftovers (its teardown releases them), so it
+ * counts as live; so does one whose start is in flight (its lock is held). A created container whose row
+ * still holds a netns was left so by a killed start: its networks are torn down here, under its lock.
+ * Cheap when there is nothing to do: directory listings only, iptables is read only when an orphan was found.
  */
 export async function sweepNetworkOrphans(engine: Engine, inFlight: (row: ContainerRow) => boolean): Promise<string[]> {
   const markers = markerDir(engine);
   const named = existsSync(markers) ? readdirSync(markers) : [];
   const nets = engine.networks.list();
-  const held = nets.flatMap((n) => leases(dataDir(engine), n.name).map((l) => ({ ...l, net: n.name })));
-  if (named.length === 0 && held.length === 0) return [];
+  if (named.length === 0 && nets.every((n) => leases(dataDir(engine), n.name).length === 0)) return [];
+  const found: string[] = [];
+  // A created container holds no network: one that does was left so by a start killed before its repair
+  // could see anything to undo (killed while the netns and the rootfs were still being made).
+  for (const r of engine.containers.list()) {
+    if (r.state !== 'created' || !r.net.netns || inFlight(r)) continue;
+    const undone = await engine
+      .withLock(r.id, async (cur) => {
+        if (cur.state !== 'created' || !cur.net.netns) return false;
+        await settleWorkers([cur.id]);
+        await teardownNetworks(engine, cur);
+        return true;
+      }, 1000)
+      .catch((e: unknown) => {
+        if (e instanceof NoSuchContainer || e instanceof Conflict) return false; // gone, or busy: its holder decides
+        throw e;
+      });
+    if (undone) found.push(`the networks of ${r.id.slice(0, 12)} (its start was interrupted)`);
+  }
   const rows = engine.containers.list();
   const live = new Set(rows.filter((r) => r.net.netns || r.state === 'running' || r.state === 'paused' || inFlight(r)).map((r) => r.id));
-  const dead = { ids: new Set<string>(), ips: new Set<string>() };
-  const found: string[] = [];
   // Only namespaces this root made (it marks each one): other roots' containers share /run/netns.
+  const marked: { ns: string; id: string }[] = [];
   for (const ns of named) {
-    let id: string;
+    if (ns.startsWith('.')) {
+      // A mark being written (see mark), or left so by a process that died before renaming it.
+      if (!existsSync(`/proc/${ns.slice(ns.lastIndexOf('.') + 1)}`)) rmSync(join(markers, ns), { force: true });
+      continue;
+    }
     try {
-      id = readFileSync(join(markers, ns), 'utf8').trim();
+      marked.push({ ns, id: readFileSync(join(markers, ns), 'utf8').trim() });
     } catch (e) {
       // Gone since the listing: another process (a container's cleanup run by conmon) tore it down.
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
-    if (live.has(id)) continue;
+  }
+  const orphans = new Set([
+    ...marked.map((m) => m.id),
+    ...nets.flatMap((n) => leases(dataDir(engine), n.name).map((l) => l.containerId)),
+  ].filter((id) => id !== '' && !live.has(id)));
+  if (orphans.size === 0) return found;
+  // A plugin a killed CLI was running goes on alone: what it adds after this sweep would stay for good.
+  await settleWorkers([...orphans]);
+  const dead = { ids: new Set<string>(), ips: new Set<string>() };
+  for (const { ns, id } of marked) {
+    if (id === '' || live.has(id)) continue; // '': written in place by an older Berth, maybe still being written
     await deleteNetns(ns);
     rmSync(join(markers, ns), { force: true });
     dead.ids.add(id);
     found.push(`netns ${ns}`);
   }
-  for (const l of held) {
-    if (live.has(l.containerId)) continue;
-    dead.ids.add(l.containerId);
-    dead.ips.add(l.ip);
+  for (const n of nets) {
+    for (const l of leases(dataDir(engine), n.name)) {
+      if (l.containerId === '' || live.has(l.containerId)) continue;
+      dead.ids.add(l.containerId);
+      dead.ips.add(l.ip);
+    }
   }
   for (const n of nets) for (const ip of releaseOrphanLeases(dataDir(engine), n.name, live)) found.push(`lease ${ip} on ${n.name}`);
   if (dead.ids.size > 0) await sweepOrphanRules(nets.map(def), dataDir(engine), live, dead);
   return found;
 }
 
+/** Wait for CNI plugins and `ip` a killed CLI left running for these containers (see networkWorkers). */
+async function settleWorkers(ids: string[]): Promise<void> {
+  const busy = await settleNetworkWorkers(new Set(ids), CNI_PATH, new Set(ids.map(netnsName)));
+  if (busy.length > 0) process.stderr.write(`berth: network processes ${busy.join(', ')} still at work on ${ids.map((i) => i.slice(0, 12)).join(', ')}: swept anyway\n`);
+}
+
 /** Marks of the named netns this root made (`<root>/netns/<name>`, holding the container's id). */
 const markerDir = (engine: Engine) => join(engine.root, 'netns');
+
+/**
+ * Mark the container's netns as this root's. Written whole and renamed into place: a sweep reading a
+ * mark half-written would see no container's id in it and take a namespace being made for an orphan.
+ */
+function mark(engine: Engine, id: string): void {
+  const dir = markerDir(engine);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.${netnsName(id)}.${process.pid}`);
+  writeFileSync(tmp, id);
+  renameSync(tmp, join(dir, netnsName(id)));
+}
 
 /** Names a container answers to on a network: its name, its aliases there, its short id. */
 function namesOn(c: ContainerRow, network: string): string[] {
@@ -214,6 +316,20 @@ export function etcMounts(engine: Engine, row: ContainerRow): OciMount[] {
   writeFileSync(join(dir, 'resolv.conf'), renderResolv(hostResolv, { dns: n?.dns ?? [], search: n?.dnsSearch ?? [], options: n?.dnsOptions ?? [] }));
   writeFileSync(join(dir, 'hostname'), renderHostname(hostname(row)));
   return [...bind('/etc/hosts', join(dir, 'hosts')), ...bind('/etc/resolv.conf', join(dir, 'resolv.conf')), ...bind('/etc/hostname', join(dir, 'hostname'))];
+}
+
+/**
+ * The files etcMounts binds in that are the engine's (the container's own, or for `container:` mode
+ * the other container's) and exist now, for reaching them as the container does (`cp`). Not the host's
+ * own files of host mode: a copy into the container must not write the host's /etc/hosts.
+ */
+export function etcBinds(engine: Engine, row: ContainerRow): { destination: string; source: string }[] {
+  const iso = row.config.isolation;
+  if (iso?.network === 'host') return [];
+  const dir = iso?.network.startsWith('container:') ? join(engine.dir(iso.network.slice(10)), 'etc') : join(engine.dir(row.id), 'etc');
+  const user = new Set(row.config.mounts.map((m) => m.destination));
+  const files = iso?.network.startsWith('container:') ? ['hosts', 'resolv.conf'] : ['hosts', 'resolv.conf', 'hostname'];
+  return files.flatMap((f) => (user.has(`/etc/${f}`) || !existsSync(join(dir, f)) ? [] : [{ destination: `/etc/${f}`, source: join(dir, f) }]));
 }
 
 /** `network connect`: add a network to a container's config; a running container is attached now. */

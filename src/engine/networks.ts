@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Conflict, InvalidArgument, NotFound } from '../errors.ts';
-import { contains, formatCidr, hostRange, nth, overlaps, parseCidr, parseSubnet } from '../network/ipaddr.ts';
+import { contains, formatCidr, formatIp, hostRange, nth, overlaps, parseCidr, parseIp, parseSubnet } from '../network/ipaddr.ts';
 import type { NetworkRow, Subnet } from '../store/networks.ts';
 import { run } from '../sys/run.ts';
 import type { Engine } from './engine.ts';
@@ -35,6 +35,53 @@ export interface NetworkCreateOptions {
   internal?: boolean;
   labels?: Record<string, string>;
   mtu?: number;
+  /** `--route DEST,GATEWAY` (podman's): a static route every container on the network gets. */
+  routes?: string[];
+}
+
+/** A static route of a network's containers: a destination CIDR via a gateway on the network. */
+export interface Route {
+  dst: string;
+  gw: string;
+}
+
+/**
+ * A subnet with the static routes whose gateway lies in it. The routes ride in the network row's subnet
+ * list (one JSON column): a route's gateway must be on one of the network's subnets, so each has a home.
+ */
+export type RoutedSubnet = Subnet & { routes?: Route[] };
+
+/** Every static route of a network, in the order given at creation. */
+export function routesOf(n: NetworkRow): Route[] {
+  return (n.subnets as RoutedSubnet[]).flatMap((s) => s.routes ?? []);
+}
+
+/**
+ * `--route DEST,GATEWAY`: DEST a CIDR (host bits clear), GATEWAY an address inside one of the network's
+ * subnets of the same family. The default route is the network's own unless it is internal, and a route
+ * to a subnet of the network would shadow the link's own.
+ */
+function attachRoutes(specs: readonly string[], subnets: Subnet[], o: NetworkCreateOptions): RoutedSubnet[] {
+  const out: RoutedSubnet[] = subnets.map((s) => ({ ...s }));
+  for (const spec of specs) {
+    const [dst = '', gw = '', ...extra] = spec.split(',').map((x) => x.trim());
+    if (extra.length > 0 || dst === '' || gw === '') throw new InvalidArgument(`invalid route "${spec}": expected DESTINATION,GATEWAY`);
+    const c = parseSubnet(dst, 'route destination');
+    const text = formatCidr(c);
+    if (c.prefix === 0 && !o.internal) {
+      throw new InvalidArgument(`invalid route "${spec}": the network routes ${text} through its own gateway (use --internal to give it another)`);
+    }
+    if (!parseIp(gw)) throw new InvalidArgument(`invalid route "${spec}": gateway ${gw} is not an IP address`);
+    const home = out.find((s) => {
+      const sc = parseSubnet(s.subnet);
+      return sc.version === c.version && contains(sc, gw);
+    });
+    if (!home) throw new InvalidArgument(`invalid route "${spec}": gateway ${gw} is not in an ${c.version === 4 ? 'IPv4' : 'IPv6'} subnet of network ${o.name}`);
+    if (out.some((s) => s.subnet === text)) throw new InvalidArgument(`invalid route "${spec}": ${text} is a subnet of the network itself`);
+    if (out.some((s) => s.routes?.some((r) => r.dst === text))) throw new InvalidArgument(`invalid route "${spec}": a route to ${text} is already given`);
+    (home.routes ??= []).push({ dst: text, gw: formatIp(c.version, parseIp(gw)!.n) });
+  }
+  return out;
 }
 
 /** The network a name, id or id prefix names; `bridge` is made on first use. */
@@ -130,7 +177,7 @@ export function createNetwork(engine: Engine, o: NetworkCreateOptions, bridge?: 
   if (o.mtu !== undefined && (!Number.isInteger(o.mtu) || o.mtu < 68 || o.mtu > 65535)) throw new InvalidArgument(`invalid MTU ${o.mtu}: 68 to 65535`);
   if (engine.networks.find(o.name)) throw new Conflict(`network with name ${o.name} already exists`);
   const id = newId();
-  const subnets = subnetsOf(o, auto4, id);
+  const subnets = attachRoutes(o.routes ?? [], subnetsOf(o, auto4, id), o);
   const used = usedSubnets(engine);
   for (const s of subnets) {
     const c = parseSubnet(s.subnet);

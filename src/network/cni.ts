@@ -36,8 +36,11 @@ export interface NetworkDef {
   id: string;
   /** Host bridge device, at most 15 characters. */
   bridge: string;
-  /** IPv4 first, then an optional IPv6 subnet. `ipRange` (a CIDR inside `subnet`) bounds dynamic addresses. */
-  subnets: { subnet: string; gateway: string; ipRange?: string }[];
+  /**
+   * IPv4 first, then an optional IPv6 subnet. `ipRange` (a CIDR inside `subnet`) bounds dynamic addresses.
+   * `routes`: static routes every container gets, each via a gateway inside this subnet.
+   */
+  subnets: { subnet: string; gateway: string; ipRange?: string; routes?: { dst: string; gw: string }[] }[];
   /** No masquerade, no default route, no port publishing. */
   internal: boolean;
   mtu?: number;
@@ -118,11 +121,22 @@ function ipamRange(s: NetworkDef['subnets'][number], staticIp: string | undefine
   return r;
 }
 
+/** A static route for host-local's `routes` (installed by the bridge plugin), checked once more here. */
+function staticRoute(s: NetworkDef['subnets'][number], r: { dst: string; gw: string }): { dst: string; gw: string } {
+  const dst = parseCidr(r.dst);
+  const subnet = parseCidr(s.subnet);
+  if (!dst || !subnet || dst.version !== subnet.version || !contains(subnet, r.gw)) {
+    throw new InvalidArgument(`invalid route ${JSON.stringify(r)} on subnet ${s.subnet}`);
+  }
+  return { dst: `${formatIp(dst.version, dst.base)}/${dst.prefix}`, gw: r.gw };
+}
+
 /**
  * The CNI 1.0.0 network configuration list for `net`: bridge (gateway on the bridge, masquerade and
- * default routes unless internal, hairpin, host-local IPAM with one range set per subnet and the
- * `ips` capability for static addresses), portmap (`portMappings`, snat) unless internal, firewall
- * (iptables backend: accepts forwarded traffic from and back to the container) and tuning (`mac`).
+ * default routes unless internal, the network's static routes, hairpin, host-local IPAM with one range
+ * set per subnet and the `ips` capability for static addresses), portmap (`portMappings`, snat) unless
+ * internal, firewall (iptables backend: accepts forwarded traffic from and back to the container) and
+ * tuning (`mac`).
  * `staticIp`: a static address outside its subnet's ip-range widens that range set to the subnet,
  * since host-local only grants requested addresses inside the range (docker allows them anywhere in the
  * subnet); the lease files stay the same, so no address is handed out twice.
@@ -136,9 +150,8 @@ export function conflist(net: NetworkDef, dataDir: string, staticIp?: string, wa
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(net.bridge)) throw new InvalidArgument(`invalid bridge name ${JSON.stringify(net.bridge)}`);
   if (net.subnets.length === 0) throw new InvalidArgument(`network ${net.name} has no subnet`);
   const ranges = net.subnets.map((s) => [ipamRange(s, staticIp)]);
-  const routes = net.internal
-    ? []
-    : net.subnets.map((s) => ({ dst: parseCidr(s.subnet)?.version === 6 ? '::/0' : '0.0.0.0/0' }));
+  const defaults = net.internal ? [] : net.subnets.map((s) => ({ dst: parseCidr(s.subnet)?.version === 6 ? '::/0' : '0.0.0.0/0' }));
+  const routes = [...defaults, ...net.subnets.flatMap((s) => (s.routes ?? []).map((r) => staticRoute(s, r)))];
   const bridge: PluginConf = {
     type: 'bridge',
     bridge: net.bridge,

@@ -9,8 +9,8 @@
  * address. The hash is sha512(network name + container id), so chains can also be named directly.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { run } from '../sys/run.ts';
 import type { NetworkDef } from './cni.ts';
 import { contains, parseCidr } from './ipaddr.ts';
@@ -69,18 +69,27 @@ export function leaseResult(
 /**
  * Remove the lease files of `netName` whose container is not in `liveContainerIds`, with their cached
  * results and tuning backups; returns the released addresses. Unlinking a lease is atomic, so this is
- * safe beside running plugins — but a container whose ADD is in flight must count as live.
+ * safe beside running plugins — but a container whose ADD is in flight must count as live. A lease file
+ * still empty is one host-local is writing (it creates the file, then writes the id): it is left alone
+ * unless it has stayed empty for a minute (its writer died).
  */
 export function releaseOrphanLeases(dataDir: string, netName: string, liveContainerIds: Set<string>): string[] {
   const released: string[] = [];
   for (const l of leases(dataDir, netName)) {
     if (liveContainerIds.has(l.containerId)) continue;
+    if (l.containerId === '' && !abandoned(join(dataDir, 'ipam', netName, l.ip))) continue;
     rmSync(join(dataDir, 'ipam', netName, l.ip), { force: true });
     rmSync(join(dataDir, 'results', `${netName}-${l.containerId}-${l.ifName}.json`), { force: true });
     rmSync(join(dataDir, 'tuning', `${l.containerId}_${l.ifName}.json`), { force: true });
     released.push(l.ip);
   }
   return released.sort();
+}
+
+/** An empty lease file older than a minute: host-local died between making it and writing the id. */
+function abandoned(file: string): boolean {
+  const st = statSync(file, { throwIfNoEntry: false });
+  return st !== undefined && st.size === 0 && Date.now() - st.mtimeMs > 60_000;
 }
 
 const FAMILIES = ['iptables', 'ip6tables'] as const;
@@ -174,4 +183,40 @@ export async function sweepOrphanRules(
     }
   }
   return applied;
+}
+
+/**
+ * Processes still at work on these containers' networks: CNI plugins run for them (found by the
+ * CNI_CONTAINERID in their environment; with their own children, such as host-local) and `ip` run on
+ * their namespaces. A CLI killed during a start leaves its running plugin going on without it: what that
+ * plugin adds after a sweep (a lease, a masquerade rule) would stay for good.
+ */
+export function networkWorkers(ids: ReadonlySet<string>, pluginDir: string, netnsNames: ReadonlySet<string>): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+    try {
+      const argv = readFileSync(`/proc/${p}/cmdline`, 'latin1').split('\0');
+      if (argv[0]!.startsWith(`${pluginDir}/`)) {
+        const env = readFileSync(`/proc/${p}/environ`, 'latin1').split('\0');
+        const id = env.find((e) => e.startsWith('CNI_CONTAINERID='))?.slice(16);
+        if (id !== undefined && ids.has(id)) out.push(Number(p));
+      } else if (basename(argv[0]!) === 'ip' && argv.some((a) => netnsNames.has(a))) {
+        out.push(Number(p));
+      }
+    } catch {
+      // exited meanwhile, or a kernel thread
+    }
+  }
+  return out;
+}
+
+/** Wait (at most `timeoutMs`) until networkWorkers finds none; returns those still at work then. */
+export async function settleNetworkWorkers(ids: ReadonlySet<string>, pluginDir: string, netnsNames: ReadonlySet<string>, timeoutMs = 30_000): Promise<number[]> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const busy = networkWorkers(ids, pluginDir, netnsNames);
+    if (busy.length === 0 || Date.now() > end) return busy;
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }

@@ -134,6 +134,68 @@ test('cp works on a stopped container and leaves nothing mounted; volumes are re
   ok(['volume', 'rm', 'cpvol']);
 });
 
+test('symlinks that cross into and out of volumes and binds resolve as in the container', () => {
+  const bind = join(work, 'bindsrc');
+  mkdirSync(bind);
+  // Planted on the host side of a bind, pointing at "/etc": in the container that is the container's /etc.
+  symlinkSync('/etc', join(bind, 'hostetc'));
+  const id = ok(['run', '-d', '--hostname', 'cpvolhost', '-v', 'cpv:/vol', '-v', 'cpro:/ro:ro', '-v', `${bind}:/b`, 'busybox', 'sleep', '300']).stdout.trim();
+  try {
+    ok(['exec', id, 'sh', '-c', [
+      'mkdir -p /vol/sub && echo in-sub > /vol/sub/f',
+      'ln -s /vol/sub /vol/abs2', // absolute, inside the volume
+      'ln -s /vol /tovol', // on the rootfs, into the volume
+      'ln -s ../../../etc /vol/up', // relative, climbing out of the volume
+      'ln -s ../../../../../../.. /vol/esc', // climbing further than any root
+      'ln -s /ro /toro',
+    ].join(' && ')]);
+    const out = (name: string) => join(work, name);
+    ok(['cp', `${id}:/vol/abs2/f`, out('abs2-f')]);
+    assert.equal(readFileSync(out('abs2-f'), 'utf8'), 'in-sub\n');
+    ok(['cp', `${id}:/tovol/sub/f`, out('tovol-f')]);
+    assert.equal(readFileSync(out('tovol-f'), 'utf8'), 'in-sub\n');
+    // /vol/up is the container's /etc: its hostname file is the container's, never the host's.
+    ok(['cp', `${id}:/vol/up/hostname`, out('up-hostname')]);
+    assert.equal(readFileSync(out('up-hostname'), 'utf8'), 'cpvolhost\n');
+    ok(['cp', `${id}:/b/hostetc/hostname`, out('b-hostname')]);
+    assert.equal(readFileSync(out('b-hostname'), 'utf8'), 'cpvolhost\n');
+    // Into a directory through the same links.
+    const f = out('through-up');
+    writeFileSync(f, 'via up\n');
+    ok(['cp', f, `${id}:/vol/up/`]);
+    assert.equal(ok(['exec', id, 'cat', '/etc/through-up']).stdout, 'via up\n');
+    assert.ok(!existsSync('/etc/through-up'), 'nothing written to the host /etc');
+    ok(['cp', f, `${id}:/tovol/sub/`]);
+    assert.equal(ok(['exec', id, 'cat', '/vol/sub/through-up']).stdout, 'via up\n');
+    assert.equal(readFileSync(join(env.root, 'volumes', 'cpv', '_data', 'sub', 'through-up'), 'utf8'), 'via up\n');
+    // An escape attempt: "../../../../../../.." from the volume stops at the container's /.
+    ok(['cp', `${id}:/vol/esc/etc/passwd`, out('esc-passwd')]);
+    assert.equal(readFileSync(out('esc-passwd'), 'utf8'), ok(['exec', id, 'cat', '/etc/passwd']).stdout);
+    const esc = out('escaped');
+    writeFileSync(esc, 'stays inside\n');
+    ok(['cp', esc, `${id}:/vol/esc/`]);
+    assert.equal(ok(['exec', id, 'cat', '/escaped']).stdout, 'stays inside\n');
+    for (const p of ['/escaped', join(env.root, 'escaped'), join(env.root, 'volumes', 'escaped'), join(env.root, 'volumes', 'cpv', 'escaped')]) {
+      assert.ok(!existsSync(p), `nothing at ${p}`);
+    }
+    // A read-only volume stays read-only, also when reached through a link on the rootfs.
+    for (const dst of ['/ro/', '/toro/']) {
+      const r = env.berth(['cp', f, `${id}:${dst}`]);
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr, `Error: mounted volume is marked read-only: cannot copy into ${dst}\n`);
+    }
+    // Stopped, the same paths lead to the same files.
+    ok(['stop', '-t', '0', id]);
+    ok(['cp', `${id}:/vol/up/hostname`, out('stopped-hostname')]);
+    assert.equal(readFileSync(out('stopped-hostname'), 'utf8'), 'cpvolhost\n');
+    ok(['cp', `${id}:/tovol/sub/f`, out('stopped-f')]);
+    assert.equal(readFileSync(out('stopped-f'), 'utf8'), 'in-sub\n');
+  } finally {
+    ok(['rm', '-f', '-v', id]);
+    ok(['volume', 'rm', 'cpv', 'cpro']);
+  }
+});
+
 test('cp errors: a missing path, two containers, none', () => {
   const m = env.berth(['cp', 'cpbox:/nope', join(work, 'x')]);
   assert.equal(m.code, 1);

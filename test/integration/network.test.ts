@@ -8,10 +8,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
-import { BERTH, REPO, rootBridge, setupEnv, type Env, type Result } from './helpers.ts';
+import { BERTH, REPO, eventually, rootBridge, setupEnv, type Env, type Result } from './helpers.ts';
 
 let env: Env;
 const SUBNET = '10.240.7.0/24';
@@ -82,7 +82,7 @@ after(() => {
   if (!env) return;
   const ids = env.berth(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
   if (ids.length) env.berth(['rm', '-f', ...ids]);
-  for (const n of ['tnet', 'tnet2', 'tint', 't6']) env.berth(['network', 'rm', n]);
+  for (const n of ['tnet', 'tnet2', 'tint', 't6', 'troute', 'tbad']) env.berth(['network', 'rm', n]);
   env.berth(['network', 'rm', 'bridge']);
   env.teardown();
 });
@@ -207,6 +207,80 @@ test('-p …/udp carries datagrams; -P publishes the image EXPOSE list on free p
   }
 });
 
+test('a host port is one container’s: a second -p on it fails as docker’s does and leaves nothing', async () => {
+  const first = httpd(['-p', '18992:80'], 'first');
+  const made: string[] = [first];
+  try {
+    assert.equal(await httpEventually('127.0.0.1', 18992), 'first\n');
+    const r = env.berth(['run', '-d', '--name', 'second-port', '-p', '18992:80', 'busybox', 'httpd', '-f']);
+    assert.equal(r.code, 125, r.stderr);
+    assert.equal(r.stderr, 'Error: Bind for 0.0.0.0:18992 failed: port is already allocated\n');
+    // As docker leaves it: created, with the error, holding no network at all.
+    const second = inspect('second-port', '{{.Id}}');
+    made.push(second);
+    assert.equal(inspect(second, '{{.State.Status}}'), 'created');
+    assert.equal(inspect(second, '{{.State.Error}}'), 'Bind for 0.0.0.0:18992 failed: port is already allocated');
+    assert.deepEqual(hostLeaks([second]), []);
+    assert.equal(rootVeths().length, 1, `the first one's veth only: ${rootVeths().join(', ')}`);
+    // A specific address on that port is inside 0.0.0.0; with --rm the failed container goes.
+    const lo = env.berth(['run', '-d', '--rm', '-p', '127.0.0.1:18992:80/tcp', 'busybox', 'true']);
+    assert.equal(lo.code, 125);
+    assert.equal(lo.stderr, 'Error: Bind for 127.0.0.1:18992 failed: port is already allocated\n');
+    // One container cannot take a host port twice either.
+    const twice = env.berth(['run', '-d', '--rm', '-p', '18993:80', '-p', '18993:81', 'busybox', 'true']);
+    assert.equal(twice.code, 125);
+    assert.equal(twice.stderr, 'Error: Bind for 0.0.0.0:18993 failed: port is already allocated\n');
+    assert.equal(ok(['ps', '-aq']).stdout.trim().split('\n').length, 2, 'the --rm ones are gone');
+    // The same port number over UDP is another socket.
+    made.push(runD(['-p', '18992:80/udp', 'busybox', 'sleep', '300']));
+    // The first still serves; once it is gone, the second starts with the port.
+    assert.equal(await httpEventually('127.0.0.1', 18992), 'first\n');
+    ok(['rm', '-f', first]);
+    ok(['start', second]);
+    assert.equal(ok(['port', second]).stdout, '80/tcp -> 0.0.0.0:18992\n');
+  } finally {
+    ok(['rm', '-f', ...made.filter((id) => env.berth(['inspect', id]).code === 0)]);
+  }
+  assert.deepEqual(hostLeaks(made), []);
+});
+
+test('two specific addresses share a port; starts racing for one port: exactly one gets it', async () => {
+  // 127.0.0.2 answers on lo like 127.0.0.1, so both published addresses can be reached from here.
+  const a = httpd(['-p', '127.0.0.1:18994:80'], 'on-one');
+  const b = httpd(['-p', '127.0.0.2:18994:80'], 'on-two');
+  try {
+    assert.equal(await httpEventually('127.0.0.1', 18994), 'on-one\n');
+    assert.equal(await httpEventually('127.0.0.2', 18994), 'on-two\n');
+  } finally {
+    ok(['rm', '-f', a, b]);
+  }
+  const runs = await Promise.all(Array.from({ length: 4 }, () => env.berthAsync(['run', '-d', '-p', '18995:80', 'busybox', 'sleep', '300'])));
+  const won = runs.filter((r) => r.code === 0);
+  const lost = runs.filter((r) => r.code !== 0);
+  const ids = ok(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
+  try {
+    assert.equal(won.length, 1, runs.map((r) => r.stderr).join(''));
+    for (const r of lost) {
+      assert.equal(r.code, 125);
+      assert.equal(r.stderr, 'Error: Bind for 0.0.0.0:18995 failed: port is already allocated\n');
+    }
+    assert.equal(ids.length, 4);
+    const winner = won[0]!.stdout.trim();
+    assert.deepEqual(hostLeaks(ids.filter((id) => id !== winner)), [], 'the losers hold nothing');
+    // -P and port 0 never pick a host port another container maps (here: the winner's, and each other's).
+    const picked = await Promise.all(Array.from({ length: 3 }, () => env.berthAsync(['run', '-d', '-p', '80', '-p', '127.0.0.1::81/udp', 'busybox', 'sleep', '300'])));
+    for (const r of picked) assert.equal(r.code, 0, r.stderr);
+    const ports = picked.flatMap((r) => ok(['port', r.stdout.trim()]).stdout.split('\n').filter(Boolean));
+    assert.equal(ports.length, 6);
+    const tcp = ports.filter((l) => l.startsWith('80/tcp')).map((l) => l.split(':')[1]);
+    assert.equal(new Set([...tcp, '18995']).size, 4, ports.join('\n'));
+    ids.push(...picked.map((r) => r.stdout.trim()));
+  } finally {
+    ok(['rm', '-f', ...ids]);
+  }
+  assert.deepEqual(hostLeaks(ids), []);
+});
+
 test('--network container:, ns:, none and host', () => {
   // A serves on its loopback only: a container sharing its namespace reaches it there.
   const a = runD(['busybox', 'sh', '-c', 'mkdir -p /www && echo on-lo > /www/index.html && exec httpd -f -p 127.0.0.1:80 -h /www']);
@@ -226,8 +300,9 @@ test('--network container:, ns:, none and host', () => {
     ok(['rm', '-f', a]);
   }
   assert.equal(ok(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ls /sys/class/net']).stdout, 'lo\n');
-  const host = ok(['run', '--rm', '--network', 'host', 'busybox', 'cat', '/proc/net/dev']).stdout;
-  assert.equal(host.split('\n').length, spawnSync('cat', ['/proc/net/dev'], { encoding: 'utf8' }).stdout.split('\n').length);
+  // The host's own namespace (its interface list would do too, but other roots' veths come and go meanwhile).
+  const host = ok(['run', '--rm', '--network', 'host', 'busybox', 'readlink', '/proc/self/ns/net']).stdout;
+  assert.equal(host, `${readlinkSync('/proc/self/ns/net')}\n`);
 });
 
 test('--ip, --mac-address, --hostname, --dns, --dns-search, --add-host', () => {
@@ -279,21 +354,168 @@ test('30 parallel starts get 30 distinct addresses; rm leaves no netns, lease or
   assert.deepEqual(hostLeaks(ids), []);
 });
 
+/** This root's netns markers and the lease files on tnet, by container id (what the engine itself could leave). */
+function rootHolders(): string[] {
+  const out: string[] = [];
+  const markers = join(env.root, 'netns');
+  for (const m of existsSync(markers) ? readdirSync(markers) : []) {
+    if (existsSync(join('/run/netns', m))) out.push(`netns ${m} of ${readFileSync(join(markers, m), 'utf8').trim().slice(0, 12)}`);
+  }
+  const dir = join(env.root, 'cni', 'ipam', 'tnet');
+  for (const f of existsSync(dir) ? readdirSync(dir) : []) {
+    if (/^\d+\.\d+\.\d+\.\d+$/.test(f)) out.push(`lease ${f} of ${readFileSync(join(dir, f), 'utf8').split(/\r?\n/)[0]!.slice(0, 12)}`);
+  }
+  return out;
+}
+
+/** Host-side veths on this root's bridges (its default network's and tnet's). */
+function rootVeths(): string[] {
+  const tnet = (JSON.parse(ok(['network', 'inspect', 'tnet']).stdout) as { Options: Record<string, string> }[])[0]!.Options['com.docker.network.bridge.name']!;
+  return [rootBridge(env.root), tnet].flatMap((br) => {
+    const brif = `/sys/class/net/${br}/brif`;
+    return existsSync(brif) ? readdirSync(brif).map((v) => `${v} on ${br}`) : [];
+  });
+}
+
+/**
+ * Kill the CLI with SIGKILL (a user's kill -9, an OOM kill) `ms` after it began or, with `netnsOf`, `ms`
+ * after that container's network namespace appeared: in the middle of wiring its network.
+ */
+async function killedAfter(args: string[], ms: number, netnsOf?: string): Promise<void> {
+  const child = spawn(BERTH, ['--root', env.root, ...args], { stdio: 'ignore' });
+  const closed = new Promise((r) => child.on('close', r));
+  if (netnsOf) {
+    // Polled without yielding: a timer's granularity would miss the few milliseconds that matter.
+    const ns = `/run/netns/berth-${netnsOf.slice(0, 16)}`;
+    const end = Date.now() + 10_000;
+    while (!existsSync(ns) && Date.now() < end);
+    const t = Date.now();
+    while (Date.now() - t < ms);
+  } else {
+    await new Promise((r) => setTimeout(r, ms));
+  }
+  child.kill('SIGKILL');
+  await closed;
+}
+
+/**
+ * Processes a killed CLI left working on these containers: the conmon it spawned goes on alone (its start
+ * pipe's EOF lets it run the runtime) until the runtime has created the container (conmon then writes its
+ * pidfile and watches) or has failed, when conmon runs its exit command, `container cleanup`, which takes
+ * the container's lock.
+ */
+function orphansOf(ids: string[]): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid)) {
+    let cmd: string;
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue; // gone
+    }
+    const id = ids.find((i) => cmd.includes(i));
+    if (!id) continue;
+    const conmon = cmd.startsWith('/usr/bin/conmon\0');
+    if ((conmon && !existsSync(join(env.root, 'containers', id, 'pidfile'))) || cmd.includes(`\0cleanup\0${id}`)) {
+      out.push(`${pid} ${cmd.split('\0').slice(0, 8).join(' ')}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * Wait until the killed CLIs' orphans are done: what they hold is theirs until then, not the next
+ * command's. Done means none seen for half a second (a process the CLI forked may exec conmon late).
+ */
+async function settled(ids: string[]): Promise<void> {
+  let quiet = 0;
+  await eventually(() => (orphansOf(ids).length === 0 ? ++quiet >= 5 : (quiet = 0) > 0), 60_000, 100);
+  assert.deepEqual(orphansOf(ids), [], 'processes of the killed CLIs still at work');
+}
+
 test('a CLI killed during start leaves no address taken for good', async () => {
   const ids: string[] = [];
   for (let i = 0; i < 5; i++) {
     const id = ok(['create', '--network', 'tnet', 'busybox', 'sleep', '300']).stdout.trim();
     ids.push(id);
-    const child = spawn(BERTH, ['--root', env.root, 'start', id], { stdio: 'ignore' });
-    const closed = new Promise((r) => child.on('close', r));
-    await new Promise((r) => setTimeout(r, 60 + i * 40));
-    child.kill('SIGKILL');
-    await closed;
+    await killedAfter(['start', id], 60 + i * 40);
   }
-  // The next command repairs what the killed ones left; removing them frees every address.
+  for (let i = 0; i < 4; i++) {
+    const id = ok(['create', '--network', 'tnet', 'busybox', 'sleep', '300']).stdout.trim();
+    ids.push(id);
+    await killedAfter(['start', id], i * 4, id);
+  }
+  // The next command repairs what the killed ones left: a start killed before it ran anything of the
+  // container's leaves it created, and a created container holds no address, netns, rule or veth.
+  await settled(ids);
   ok(['ps', '-a']);
+  const state = (id: string) => inspect(id, '{{.State.Status}}');
+  const created = ids.filter((id) => state(id) === 'created');
+  const running = ids.filter((id) => state(id) === 'running');
+  assert.equal(created.length + running.length, ids.length, ids.map(state).join(' '));
+  assert.ok(created.length > 0, 'a kill 60 ms into a start comes before the start is done');
+  assert.deepEqual(hostLeaks(created), []);
+  assert.equal(rootVeths().length, running.length, `one veth per running container: ${rootVeths().join(', ')}`);
+  assert.equal(rootHolders().length, 2 * running.length, rootHolders().join(', '));
   ok(['rm', '-f', ...ids]);
   assert.deepEqual(hostLeaks(ids), []);
+  assert.deepEqual(rootVeths(), []);
+});
+
+test('a `run -d` killed while it creates or starts leaves nothing half-made', async () => {
+  for (let i = 0; i < 5; i++) await killedAfter(['run', '-d', '--label', 'killed=run', '--network', 'tnet', 'busybox', 'sleep', '300'], 50 + i * 50);
+  const made = readdirSync(join(env.root, 'containers'));
+  await settled(made);
+  ok(['ps', '-a']);
+  // Killed in create: the container is gone; in start: created and holding nothing; after: it runs.
+  const ids = ok(['ps', '-aq', '--no-trunc', '--filter', 'label=killed=run']).stdout.split('\n').filter(Boolean);
+  const running = ids.filter((id) => inspect(id, '{{.State.Status}}') === 'running');
+  const others = ids.filter((id) => !running.includes(id));
+  for (const id of others) assert.equal(inspect(id, '{{.State.Status}}'), 'created');
+  assert.deepEqual(hostLeaks(others), []);
+  assert.equal(rootVeths().length, running.length, rootVeths().join(', '));
+  // No lease or netns of a container that is gone, either: only the running ones hold any.
+  assert.equal(rootHolders().length, 2 * running.length, rootHolders().join(', '));
+  if (ids.length > 0) ok(['rm', '-f', ...ids]);
+  assert.deepEqual(hostLeaks(ids), []);
+  assert.deepEqual(rootHolders(), []);
+});
+
+test('network create --route: every container on the network gets the static routes; bad routes create nothing', () => {
+  ok(['network', 'create', '--subnet', '10.240.11.0/24', '--route', '192.168.77.0/24,10.240.11.254', '--route', '10.241.0.0/16,10.240.11.253', 'troute']);
+  try {
+    const net = (JSON.parse(ok(['network', 'inspect', 'troute']).stdout) as { Routes: unknown }[])[0]!;
+    assert.deepEqual(net.Routes, [
+      { Destination: '192.168.77.0/24', Gateway: '10.240.11.254' },
+      { Destination: '10.241.0.0/16', Gateway: '10.240.11.253' },
+    ]);
+    assert.ok(!('Routes' in (JSON.parse(ok(['network', 'inspect', 'tnet']).stdout) as object[])[0]!), 'no Routes key without routes');
+    const r = ok(['run', '--rm', '--network', 'troute', 'busybox', 'ip', '-4', 'route']).stdout;
+    assert.match(r, /^default via 10\.240\.11\.1 dev eth0/m);
+    assert.match(r, /^192\.168\.77\.0\/24 via 10\.240\.11\.254 dev eth0/m);
+    assert.match(r, /^10\.241\.0\.0\/16 via 10\.240\.11\.253 dev eth0/m);
+    // A container on another network does not get them.
+    const two = ok(['run', '--rm', '--network', 'tnet', 'busybox', 'ip', '-4', 'route']).stdout;
+    assert.doesNotMatch(two, /192\.168\.77\.0/);
+  } finally {
+    ok(['network', 'rm', 'troute']);
+  }
+  const before = ok(['network', 'ls', '-q', '--no-trunc']).stdout;
+  for (const [route, why] of [
+    ['192.168.77.0/24', /^Error: invalid route "192\.168\.77\.0\/24": expected DESTINATION,GATEWAY\n$/],
+    ['192.168.77.0,10.240.12.254', /^Error: invalid route destination: 192\.168\.77\.0: not a CIDR address\n$/],
+    ['192.168.77.1/24,10.240.12.254', /^Error: invalid route destination: 192\.168\.77\.1\/24: host bits are set \(did you mean 192\.168\.77\.0\/24\?\)\n$/],
+    ['192.168.77.0/24,10.240.13.254', /^Error: invalid route "192\.168\.77\.0\/24,10\.240\.13\.254": gateway 10\.240\.13\.254 is not in an IPv4 subnet of network tbad\n$/],
+    ['192.168.77.0/24,gw', /^Error: invalid route "192\.168\.77\.0\/24,gw": gateway gw is not an IP address\n$/],
+    ['0.0.0.0/0,10.240.12.254', /^Error: invalid route "0\.0\.0\.0\/0,10\.240\.12\.254": the network routes 0\.0\.0\.0\/0 through its own gateway \(use --internal to give it another\)\n$/],
+    ['10.240.12.0/24,10.240.12.254', /^Error: invalid route "10\.240\.12\.0\/24,10\.240\.12\.254": 10\.240\.12\.0\/24 is a subnet of the network itself\n$/],
+  ] as const) {
+    const e = env.berth(['network', 'create', '--subnet', '10.240.12.0/24', '--route', route, 'tbad']);
+    assert.equal(e.code, 1, route);
+    assert.match(e.stderr, why);
+    assert.equal(e.stdout, '');
+  }
+  assert.equal(ok(['network', 'ls', '-q', '--no-trunc']).stdout, before, 'nothing was created');
 });
 
 test('internal, IPv6 and MTU networks; bad network input', () => {

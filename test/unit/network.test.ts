@@ -236,3 +236,142 @@ test('parsePublish: docker forms, ranges, UDP, IPv6 host addresses, and errors',
   assert.equal(formatPort(m('', 32768, 80)), '80/tcp -> 0.0.0.0:32768');
   assert.equal(formatPort(m('::1', 8080, 80)), '80/tcp -> [::1]:8080');
 });
+
+test('portsClash: one host socket per protocol, port and address; wildcards cover their family', async () => {
+  const { portsClash } = await import('../../src/network/ports.ts');
+  const m = (hostIP: string, hostPort: number, protocol: 'tcp' | 'udp' = 'tcp', containerPort = 80) => ({ hostIP, hostPort, containerPort, protocol });
+  const clash = (a: ReturnType<typeof m>, b: ReturnType<typeof m>) => portsClash(a, b) && portsClash(b, a);
+  const apart = (a: ReturnType<typeof m>, b: ReturnType<typeof m>) => !portsClash(a, b) && !portsClash(b, a);
+  assert.ok(clash(m('', 8080), m('', 8080)), 'all addresses, twice');
+  assert.ok(clash(m('', 8080), m('0.0.0.0', 8080)));
+  assert.ok(clash(m('0.0.0.0', 8080), m('127.0.0.1', 8080)), '0.0.0.0 covers every IPv4 address');
+  assert.ok(clash(m('', 8080), m('127.0.0.1', 8080)));
+  assert.ok(clash(m('127.0.0.1', 8080), m('127.0.0.1', 8080, 'tcp', 81)), 'the container port does not matter');
+  assert.ok(clash(m('', 8080), m('::1', 8080)), 'no host IP: both families');
+  assert.ok(clash(m('::', 8080), m('fd00::1', 8080)));
+  assert.ok(clash(m('::1', 8080), m('0:0::1', 8080)), 'one address, two spellings');
+  assert.ok(apart(m('127.0.0.1', 8080), m('127.0.0.2', 8080)), 'two specific addresses');
+  assert.ok(apart(m('', 8080, 'tcp'), m('', 8080, 'udp')), 'TCP and UDP are different sockets');
+  assert.ok(apart(m('', 8080), m('', 8081)));
+  assert.ok(apart(m('0.0.0.0', 8080), m('::1', 8080)), 'an IPv4 wildcard leaves IPv6 alone');
+  assert.ok(apart(m('::', 8080), m('127.0.0.1', 8080)), 'and the other way round');
+  assert.ok(apart(m('', 0), m('', 0)), 'port 0 is not chosen yet: it claims nothing');
+});
+
+test('findClash: against other containers and within one container; docker’s message', async () => {
+  const { findClash, allocatedMessage } = await import('../../src/network/ports.ts');
+  const m = (hostIP: string, hostPort: number, containerPort = 80, protocol: 'tcp' | 'udp' = 'tcp') => ({ hostIP, hostPort, containerPort, protocol });
+  const taken = [m('127.0.0.1', 9000), m('', 9001, 53, 'udp')];
+  assert.equal(findClash([m('', 8000), m('127.0.0.2', 9000)], taken), -1);
+  assert.equal(findClash([m('', 8000), m('', 9000)], taken), 1);
+  assert.equal(findClash([m('', 9001)], taken), -1, 'tcp beside a udp port');
+  assert.equal(findClash([m('', 9001, 53, 'udp')], taken), 0);
+  assert.equal(findClash([m('', 8000, 80), m('', 8000, 81)], []), 1, 'one container cannot publish a host port twice');
+  assert.equal(findClash([m('', 8000, 80), m('', 8000, 80)], []), -1, 'the same -p twice is one port');
+  assert.equal(findClash([m('', 0), m('', 0)], []), -1);
+  assert.equal(allocatedMessage(m('', 18992)), 'Bind for 0.0.0.0:18992 failed: port is already allocated');
+  assert.equal(allocatedMessage(m('127.0.0.1', 80)), 'Bind for 127.0.0.1:80 failed: port is already allocated');
+  assert.equal(allocatedMessage(m('::1', 80)), 'Bind for [::1]:80 failed: port is already allocated');
+});
+
+test('resolvePorts: an open host port never lands on one another container (or this one) maps', async () => {
+  const { resolvePorts } = await import('../../src/network/ports.ts');
+  const { Conflict } = await import('../../src/errors.ts');
+  const m = (hostIP: string, hostPort: number, containerPort = 80, protocol: 'tcp' | 'udp' = 'tcp') => ({ hostIP, hostPort, containerPort, protocol });
+  // A kernel that offers the ports in this order (it only knows sockets, not other containers' mappings).
+  const offering = (ports: number[]) => {
+    const asked: string[] = [];
+    const pick = async (proto: 'tcp' | 'udp', ip: string) => {
+      asked.push(`${proto}/${ip}`);
+      return ports.shift()!;
+    };
+    return { pick, asked };
+  };
+  const k = offering([32768, 32769, 32770, 32771]);
+  const got = await resolvePorts([m('', 0, 80), m('', 32770, 81), m('', 0, 443)], [m('', 32768, 1)], k.pick);
+  assert.deepEqual(got, [m('', 32769, 80), m('', 32770, 81), m('', 32771, 443)], '32768 is another container’s, 32770 this one’s own');
+  assert.deepEqual(k.asked, ['tcp/', 'tcp/', 'tcp/', 'tcp/']);
+  // Taken on another protocol or another specific address: free for this one.
+  const u = await resolvePorts([m('127.0.0.1', 0, 53, 'udp')], [m('', 40000, 53, 'tcp'), m('127.0.0.2', 40000, 53, 'udp')], offering([40000]).pick);
+  assert.deepEqual(u, [m('127.0.0.1', 40000, 53, 'udp')]);
+  // A kernel that keeps offering a mapped port: refused in the end, not looped on for ever.
+  await assert.rejects(resolvePorts([m('', 0)], [m('', 5000)], async () => 5000), Conflict);
+  assert.deepEqual(await resolvePorts([m('', 8080)], [m('', 8080)], async () => assert.fail('no pick for a fixed port')), [m('', 8080)], 'fixed ports are findClash’s to judge');
+});
+
+test('conflist: a network’s static routes go to host-local beside the default route', () => {
+  const n: NetworkDef = {
+    ...net4,
+    subnets: [
+      { subnet: '10.5.0.0/24', gateway: '10.5.0.1', routes: [{ dst: '192.168.50.0/24', gw: '10.5.0.254' }, { dst: '10.99.0.0/16', gw: '10.5.0.253' }] },
+      { subnet: 'fd00:5::/64', gateway: 'fd00:5::1', routes: [{ dst: 'fd00:99::/48', gw: 'fd00:5::fe' }] },
+    ],
+  };
+  assert.deepEqual((plugins(n)[0]!.ipam as { routes: unknown }).routes, [
+    { dst: '0.0.0.0/0' },
+    { dst: '::/0' },
+    { dst: '192.168.50.0/24', gw: '10.5.0.254' },
+    { dst: '10.99.0.0/16', gw: '10.5.0.253' },
+    { dst: 'fd00:99::/48', gw: 'fd00:5::fe' },
+  ]);
+  assert.deepEqual((plugins({ ...n, internal: true })[0]!.ipam as { routes: unknown }).routes, [
+    { dst: '192.168.50.0/24', gw: '10.5.0.254' },
+    { dst: '10.99.0.0/16', gw: '10.5.0.253' },
+    { dst: 'fd00:99::/48', gw: 'fd00:5::fe' },
+  ], 'internal: only the static ones');
+  for (const bad of [{ dst: '192.168.50.0/24', gw: '10.6.0.1' }, { dst: 'fd00:99::/48', gw: '10.5.0.254' }, { dst: 'nonsense', gw: '10.5.0.254' }]) {
+    assert.throws(() => plugins({ ...net4, subnets: [{ subnet: '10.5.0.0/24', gateway: '10.5.0.1', routes: [bad] }] }), InvalidArgument, JSON.stringify(bad));
+  }
+});
+
+test('networkWorkers finds the plugins and `ip` still at work on given containers, and only those', async () => {
+  const { spawn } = await import('node:child_process');
+  const { networkWorkers, settleNetworkWorkers } = await import('../../src/network/leftovers.ts');
+  const dir = mkdtempSync('/tmp/berth-unit-cni-');
+  const started: import('node:child_process').ChildProcess[] = [];
+  // Stand-ins with a plugin's argv[0] and environment, and an `ip` naming a netns.
+  const fake = (argv0: string, env: NodeJS.ProcessEnv, args: string[] = []) => {
+    const c = spawn('sh', ['-c', 'sleep 30; true', ...args], { argv0, env: { PATH: process.env.PATH, ...env }, stdio: 'ignore' });
+    started.push(c);
+    return c.pid!;
+  };
+  try {
+    const mine = fake(join(dir, 'bridge'), { CNI_CONTAINERID: 'c1', CNI_COMMAND: 'ADD' });
+    fake(join(dir, 'bridge'), { CNI_CONTAINERID: 'c2', CNI_COMMAND: 'ADD' });
+    fake('/elsewhere/bridge', { CNI_CONTAINERID: 'c1' });
+    const ip = fake('ip', {}, ['netns', 'berth-c1']);
+    fake('ip', {}, ['netns', 'berth-c3']);
+    const found = () => networkWorkers(new Set(['c1']), dir, new Set(['berth-c1'])).sort((a, b) => a - b);
+    let got = found();
+    for (let i = 0; i < 100 && got.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 20)); // the children exec'd their argv0 after spawn returned
+      got = found();
+    }
+    assert.deepEqual(got, [mine, ip].sort((a, b) => a - b));
+    assert.deepEqual(networkWorkers(new Set(['c9']), dir, new Set(['berth-c9'])), []);
+    const settle = settleNetworkWorkers(new Set(['c1']), dir, new Set(['berth-c1']), 10_000);
+    for (const c of started) c.kill('SIGKILL');
+    assert.deepEqual(await settle, [], 'done once they are gone');
+    assert.deepEqual((await settleNetworkWorkers(new Set(['c2']), dir, new Set(), 50)).length, 0);
+  } finally {
+    for (const c of started) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('releaseOrphanLeases leaves a lease host-local is still writing (empty), unless it stayed so', async () => {
+  const { utimesSync } = await import('node:fs');
+  const dir = mkdtempSync('/tmp/berth-unit-net-');
+  try {
+    const leases = join(dir, 'ipam', 'web');
+    mkdirSync(leases, { recursive: true });
+    writeFileSync(join(leases, '172.20.0.5'), ''); // created, id not written yet
+    writeFileSync(join(leases, '172.20.0.6'), '');
+    const old = new Date(Date.now() - 5 * 60_000);
+    utimesSync(join(leases, '172.20.0.6'), old, old); // its writer died long ago
+    assert.deepEqual(releaseOrphanLeases(dir, 'web', new Set()), ['172.20.0.6']);
+    assert.deepEqual(readdirSync(leases), ['172.20.0.5']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
