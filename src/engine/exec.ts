@@ -1,8 +1,18 @@
 /**
  * Exec sessions: a process run in a running container through the runtime's exec under conmon, recorded
  * (command, pid, exit code) so any face can inspect it later.
+ *
+ * A session's directory (containers/<id>/exec/<id12>/: the process spec, conmon's FIFOs, pid and exit files)
+ * lives only while its process runs: once the exit code is in the session's row the directory is removed.
+ * The end is recorded by whichever comes first: the process that holds the session (conmon's sync pipe, or
+ * its exit file for `exec -d`), an inspect, or the sweep each exec of the container does while its conmon
+ * starts and at its end (sessions whose process is gone and whose exit file is there; an `exec -d` from the
+ * CLI leaves before its process ends). Rows of ended sessions are kept for inspection: per container the
+ * KEEP_ENDED that ended last (docker keeps an ended exec instance 5 to 10 minutes; a count also bounds a
+ * container exec'd in a loop, and needs no clock); running sessions are never dropped. All go with the
+ * container.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { Conflict, InvalidArgument, NotFound } from '../errors.ts';
@@ -10,10 +20,14 @@ import { heldCapabilities } from '../runtime/spec/capabilities.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import type { ExecConfig, ExecSessionRow } from '../store/exec-sessions.ts';
 import { isAlive, procStartTime } from '../sys/proc.ts';
+import { trace } from '../sys/trace.ts';
 import type { Engine } from './engine.ts';
 import { newId } from './names.ts';
 import { parseSignal } from './signals.ts';
 import { resolveUser } from './user.ts';
+
+/** Ended sessions whose rows are kept per container (those that ended last); older ones are forgotten. */
+export const KEEP_ENDED = 100;
 
 export interface ExecOptions {
   cmd: string[];
@@ -48,6 +62,7 @@ export async function startExec(engine: Engine, ref: string, opts: ExecOptions):
   if (opts.preserveFds !== undefined && (!Number.isInteger(opts.preserveFds) || opts.preserveFds < 0)) {
     throw new InvalidArgument(`invalid --preserve-fds: ${opts.preserveFds}`);
   }
+  trace('exec: begin');
   const row = engine.inspect(ref);
   if (row.state === 'paused') throw new Conflict(`Container ${row.id} is paused, unpause the container before exec`);
   if (row.state !== 'running') throw new Conflict(`Container ${row.id} is not running`);
@@ -96,9 +111,10 @@ export async function startExec(engine: Engine, ref: string, opts: ExecOptions):
   engine.execs.insert(id, row.id, config);
   const what = opts.cmd.join(' ');
   engine.emitContainer(row, `exec_create: ${what}`, { execID: id });
+  trace('exec: created');
   let socket: Socket | undefined;
   try {
-    const started = await engine.driver(c.runtime).exec({
+    const starting = engine.driver(c.runtime).exec({
       id: row.id,
       session: id,
       dir: sdir,
@@ -108,30 +124,83 @@ export async function startExec(engine: Engine, ref: string, opts: ExecOptions):
       preserveFds: opts.preserveFds,
       connect: async (path) => {
         const { connectSeqpacket } = await import('../sys/seqpacket.ts');
+        trace('exec: attach ready');
         socket = await connectSeqpacket(path);
+        trace('exec: connected');
+        return socket;
       },
     });
+    // conmon is starting (spawned above): meanwhile load the attach socket's FFI (not once the socket is up),
+    // and tidy up after the container's earlier sessions (housekeeping: a failure is not this exec's).
+    if (!config.detach) void import('../sys/seqpacket.ts').then((m) => m.preloadSeqpacket(), () => {});
+    try {
+      sweep(engine, row.id, row);
+    } catch {
+      /* the next exec sweeps */
+    }
+    const started = await starting;
+    trace('exec: pid');
     engine.execs.started(id, started.pid, procStartTime(started.pid) ?? 0);
     engine.emitContainer(row, `exec_start: ${what}`, { execID: id });
     const exit = started.exit.then((code) => {
+      trace('exec: exit');
       try {
-        recordEnd(engine, row, id, code);
+        recordEnd(engine, row.id, row, id, code);
+        // The code stored first is the session's (the exit file is gone when another process stored it).
+        return engine.execs.get(id)?.exitCode ?? code;
       } catch {
         /* the engine was closed meanwhile: inspectExec records it from the exit file later */
+        return code;
       }
-      return code;
     });
     return { id, pid: started.pid, socket, ctlPath: join(sdir, 'ctl'), exit };
   } catch (e) {
     socket?.destroy();
-    recordEnd(engine, row, id, 'exitCode' in (e as object) ? (e as { exitCode: number }).exitCode : 125);
+    recordEnd(engine, row.id, row, id, 'exitCode' in (e as object) ? (e as { exitCode: number }).exitCode : 125);
     throw e;
   }
 }
 
-/** Store a session's end, and report it (`exec_die`) from whichever process stored it first. */
-function recordEnd(engine: Engine, row: ContainerRow | undefined, id: string, code: number): void {
+/**
+ * Store a session's end, report it (`exec_die`) from whichever process stored it first, and remove the
+ * session's directory (the code is in the row now); then sweep the container's other sessions.
+ */
+function recordEnd(engine: Engine, containerId: string, row: ContainerRow | undefined, id: string, code: number): void {
+  storeEnd(engine, containerId, row, id, code);
+  sweep(engine, containerId, row);
+}
+
+function storeEnd(engine: Engine, containerId: string, row: ContainerRow | undefined, id: string, code: number): void {
   if (engine.execs.ended(id, code) && row) engine.emitContainer(row, 'exec_die', { execID: id, exitCode: String(code) });
+  removeDir(sessionDir(engine, containerId, id));
+}
+
+/**
+ * Remove a session's directory. conmon unlinks its attach socket there as it exits, after the exit code is
+ * out: a removal that meets that file gone midway gives up (rmSync's force), so it is done again.
+ */
+function removeDir(path: string): void {
+  for (let i = 0; i < 5; i++) {
+    try {
+      rmSync(path, { recursive: true, force: true });
+    } catch {
+      /* raced again: retried */
+    }
+    if (!existsSync(path)) return;
+  }
+}
+
+/**
+ * Record the end of the container's sessions whose process is gone and whose exit file conmon wrote (their
+ * holder left, or has not looked yet), and forget the ended sessions but the KEEP_ENDED that ended last.
+ */
+function sweep(engine: Engine, containerId: string, row: ContainerRow | undefined): void {
+  for (const s of engine.execs.runningIn(containerId)) {
+    if (isAlive(s.pid, s.pidStart)) continue;
+    const code = readExitCode(exitFile(engine, s));
+    if (code !== null) storeEnd(engine, containerId, row, s.id, code);
+  }
+  for (const gone of engine.execs.pruneEnded(containerId, KEEP_ENDED)) removeDir(sessionDir(engine, containerId, gone));
 }
 
 function sessionDir(engine: Engine, containerId: string, sessionId: string): string {
@@ -161,9 +230,13 @@ export function inspectExec(engine: Engine, ref: string): ExecSessionRow {
   const s = found[0]!;
   if (s.running && !isAlive(s.pid, s.pidStart)) {
     const code = readExitCode(exitFile(engine, s));
-    if (code === null) return { ...s, running: false };
-    recordEnd(engine, engine.containers.get(s.containerId), s.id, code);
-    return engine.execs.get(s.id)!;
+    // No exit file: conmon has not written it yet, or another process stored the end and removed it.
+    if (code === null) {
+      const now = engine.execs.get(s.id);
+      return now && now.exitCode !== null ? now : { ...s, running: false };
+    }
+    recordEnd(engine, s.containerId, engine.containers.get(s.containerId), s.id, code);
+    return engine.execs.get(s.id) ?? { ...s, running: false, exitCode: code };
   }
   return s;
 }
@@ -181,7 +254,9 @@ export async function stopExec(engine: Engine, ref: string, timeout = 10): Promi
   signal('SIGKILL');
   while (isAlive(s.pid, s.pidStart)) await new Promise((r) => setTimeout(r, 20));
   // conmon writes the exit code just after it reaps the process: give it that moment.
+  // (Or another process has stored the end and removed the file.)
   const file = exitFile(engine, s);
-  for (let i = 0; i < 100 && readExitCode(file) === null; i++) await new Promise((r) => setTimeout(r, 20));
+  const known = () => readExitCode(file) !== null || (engine.execs.get(s.id)?.exitCode ?? null) !== null;
+  for (let i = 0; i < 100 && !known(); i++) await new Promise((r) => setTimeout(r, 20));
   return inspectExec(engine, s.id);
 }

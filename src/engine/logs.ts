@@ -13,6 +13,22 @@ export interface LogRecord {
   data: Buffer;
 }
 
+/** One line of the file (without its newline) as a record; null when it is not one. */
+function parseLine(line: Buffer): LogRecord | null {
+  const s1 = line.indexOf(0x20);
+  const s2 = line.indexOf(0x20, s1 + 1);
+  const s3 = line.indexOf(0x20, s2 + 1);
+  if (s1 < 0 || s2 < 0 || s3 < 0) return null;
+  const stream = line.subarray(s1 + 1, s2).toString() as StreamName;
+  const full = line.subarray(s2 + 1, s3).toString() === 'F';
+  const body = line.subarray(s3 + 1);
+  return {
+    time: line.subarray(0, s1).toString(),
+    stream,
+    data: full ? Buffer.concat([body, Buffer.from('\n')]) : Buffer.from(body),
+  };
+}
+
 /** Parse complete lines from a buffer; returns records and how many bytes were consumed. */
 export function parseLogChunk(buf: Buffer): { records: LogRecord[]; consumed: number } {
   const records: LogRecord[] = [];
@@ -20,22 +36,41 @@ export function parseLogChunk(buf: Buffer): { records: LogRecord[]; consumed: nu
   for (;;) {
     const nl = buf.indexOf(0x0a, pos);
     if (nl < 0) break;
-    const line = buf.subarray(pos, nl);
+    const rec = parseLine(buf.subarray(pos, nl));
     pos = nl + 1;
-    const s1 = line.indexOf(0x20);
-    const s2 = line.indexOf(0x20, s1 + 1);
-    const s3 = line.indexOf(0x20, s2 + 1);
-    if (s1 < 0 || s2 < 0 || s3 < 0) continue;
-    const stream = line.subarray(s1 + 1, s2).toString() as StreamName;
-    const full = line.subarray(s2 + 1, s3).toString() === 'F';
-    const body = line.subarray(s3 + 1);
-    records.push({
-      time: line.subarray(0, s1).toString(),
-      stream,
-      data: full ? Buffer.concat([body, Buffer.from('\n')]) : Buffer.from(body),
-    });
+    if (rec) records.push(rec);
   }
   return { records, consumed: pos };
+}
+
+/** A record ends its line: a full one (F, its data ends with the newline), not a fragment (P). */
+const endsLine = (rec: LogRecord): boolean => rec.data.length > 0 && rec.data[rec.data.length - 1] === 0x0a;
+
+const TAIL_CHUNK = 64 << 10;
+
+/** Read buf.length bytes at pos (fewer only at the end of the file). */
+function readFully(fd: number, buf: Buffer, pos: number): number {
+  let got = 0;
+  while (got < buf.length) {
+    const n = readSync(fd, buf, got, buf.length - got, pos + got);
+    if (n <= 0) break;
+    got += n;
+  }
+  return got;
+}
+
+/** The offset just after the file's last newline (0 when it has none): where its whole lines end. */
+function lastLineEnd(fd: number, size: number): number {
+  let pos = size;
+  while (pos > 0) {
+    const len = Math.min(TAIL_CHUNK, pos);
+    pos -= len;
+    const b = Buffer.allocUnsafe(len);
+    const got = readFully(fd, b, pos);
+    const nl = b.subarray(0, got).lastIndexOf(0x0a);
+    if (nl >= 0) return pos + nl + 1;
+  }
+  return 0;
 }
 
 /** Incremental reader of a growing log file. */
@@ -47,6 +82,75 @@ export class LogTail {
 
   constructor(path: string) {
     this.path = path;
+  }
+
+  /**
+   * The records of the last `n` lines of the file among the records `keep` accepts (in file order), read
+   * backwards from the end in chunks until those lines are whole; later read()s go on from the end. A line
+   * is what the program printed up to a newline: the fragments (P) conmon wrote of it, then its full record
+   * (F), of one stream; stdout and stderr lines are counted together, by where each ends, as docker's tail
+   * counts the lines of its log. A last line still without its newline counts as one.
+   */
+  readTail(n: number, keep: (rec: LogRecord) => boolean = () => true): LogRecord[] {
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'r');
+    } catch {
+      return [];
+    }
+    try {
+      const st = fstatSync(fd);
+      this.inode = st.ino;
+      this.pending = Buffer.alloc(0);
+      // Bytes after the last newline are a record conmon is still writing: the next read() takes them.
+      const end = lastLineEnd(fd, st.size);
+      this.offset = end;
+      const picked: LogRecord[] = [];
+      let count = 0;
+      // Per stream, the line its earliest record seen so far belongs to: taken, or beyond the n lines.
+      const line = new Map<string, 'taken' | 'beyond'>();
+      let open = 0; // streams whose taken line may have fragments further back
+      const visit = (rec: LogRecord): boolean => {
+        if (!keep(rec)) return false;
+        const cur = line.get(rec.stream);
+        if (endsLine(rec) || cur === undefined) {
+          // The end of one of the stream's lines (its full record, or the fragment an unfinished last line
+          // ends with): the stream's line after this one starts right after it, so that one is whole.
+          if (cur === 'taken') open--;
+          if (count < n) {
+            count++;
+            open++;
+            line.set(rec.stream, 'taken');
+            picked.push(rec);
+          } else line.set(rec.stream, 'beyond');
+        } else if (cur === 'taken') picked.push(rec); // a fragment of a taken line
+        return count >= n && open === 0;
+      };
+      let done = n <= 0;
+      // buf holds the file's bytes [pos, pos + buf.length): whole lines but (unless pos is 0) the first one,
+      // which is carried over to be completed by the chunk before it.
+      let pos = end;
+      let carry = Buffer.alloc(0);
+      while (!done && pos > 0) {
+        const size = Math.min(TAIL_CHUNK, pos);
+        pos -= size;
+        const chunk = Buffer.allocUnsafe(size);
+        if (readFully(fd, chunk, pos) < size) break; // truncated meanwhile: what was found stands
+        const buf = carry.length > 0 ? Buffer.concat([chunk, carry]) : chunk;
+        const first = pos === 0 ? -1 : buf.indexOf(0x0a);
+        let nlAfter = buf.length - 1; // buf ends with a newline: that of the line parsed next
+        while (!done && nlAfter > first) {
+          const nlBefore = nlAfter > 0 ? buf.lastIndexOf(0x0a, nlAfter - 1) : -1;
+          const rec = parseLine(buf.subarray(nlBefore + 1, nlAfter));
+          if (rec) done = visit(rec);
+          nlAfter = nlBefore;
+        }
+        carry = buf.subarray(0, first + 1);
+      }
+      return picked.reverse();
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Read whatever was appended since the last call. */
@@ -87,7 +191,7 @@ export class LogTail {
 export interface LogReadOptions {
   /** Keep reading until the container exits. */
   follow?: boolean;
-  /** Only the last N records (of those in range). */
+  /** Only the last N lines (of the records in range; see LogTail.readTail). */
   tail?: number;
   /** Unix ms bounds on the record times. */
   since?: number;
@@ -113,8 +217,7 @@ export async function readLog(
     return t >= since && t <= until;
   };
   const t = new LogTail(path);
-  let first = t.read().filter(inRange);
-  if (opts.tail !== undefined && opts.tail >= 0) first = first.slice(Math.max(0, first.length - opts.tail));
+  const first = opts.tail !== undefined && opts.tail >= 0 ? t.readTail(opts.tail, inRange) : t.read().filter(inRange);
   first.forEach(out);
   if (!opts.follow || until <= Date.now()) return;
   let wake: (() => void) | undefined;

@@ -4,6 +4,8 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { NotSupported, RuntimeFailure, classifyRuntimeError } from '../errors.ts';
 import { run, lastLine } from '../sys/run.ts';
@@ -105,7 +107,11 @@ export class OciDriver implements RuntimeDriver {
         // conmon says the attach socket exists, then waits for a second byte before it runs the process.
         const ready = await c.attach!.next();
         if (ready.data !== 0) throw runtimeError(ready.message, req.dir);
-        await req.connect?.(`${req.dir}/attach`);
+        const conn = await req.connect?.(`${req.dir}/attach`);
+        // A caller that lets go of the session while its process runs (a detach: it destroys the socket,
+        // which conmon did not end) must not be held by conmon's pipes until the process ends: they stay
+        // open but unref'd, so a caller that lives on (the API server) still gets the exit.
+        if (conn instanceof Socket) conn.once('close', () => { if (!conn.readableEnded && !conn.errored) c.unref(); });
         c.go();
       }
       const pid = await c.sync.next();
@@ -270,6 +276,11 @@ function spawnConmon(conmon: string, args: string[], cwd: string, attachPipe: bo
     sync: { next: () => Promise.race([sync.next(), failed]) },
     attach: attach ? { next: () => Promise.race([attach.next(), failed]) } : undefined,
     go: () => start.write('0'),
+    /** Keep the pipes and conmon's handle but let the event loop end without them. */
+    unref: () => {
+      for (const p of [syncStream, start, attachStream]) (p as unknown as Socket | undefined)?.unref();
+      child.unref();
+    },
     close: () => {
       syncStream.destroy();
       start.destroy();
@@ -284,14 +295,21 @@ function runtimeError(message: string | undefined, bundle: string): Error {
   return classifyRuntimeError(cleanRuntimeMessage(message || readOciLog(`${bundle}/oci-log`) || 'conmon exited before the runtime reported a pid'));
 }
 
-/** Resolves with the exit file's code once conmon has written it; polls on an unref'd timer. */
+/**
+ * Resolves with the exit file's code once conmon has written it; polls on an unref'd timer. -1 when its
+ * directory is gone (whoever removed it read the code first: the caller's record of the session has it).
+ */
 function waitForExitFile(path: string): Promise<number> {
   return new Promise((resolve) => {
     const tick = () => {
-      if (existsSync(path)) {
-        const code = readExitFile(path);
-        if (code !== -1 || readFileSync(path, 'utf8').trim() === '-1') return resolve(code);
+      let text: string | undefined;
+      try {
+        text = readFileSync(path, 'utf8').trim();
+      } catch {
+        if (!existsSync(dirname(path))) return resolve(-1);
       }
+      // conmon writes it whole (g_file_set_contents: a temporary file renamed into place).
+      if (text !== undefined && text !== '' && Number.isFinite(Number(text))) return resolve(Number(text));
       setTimeout(tick, 50).unref();
     };
     tick();

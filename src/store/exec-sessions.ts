@@ -53,9 +53,19 @@ export class ExecRepo {
     this.db.prepare('UPDATE exec_sessions SET pid = ?, pid_start = ?, running = 1 WHERE id = ? AND exit_code IS NULL').run(pid, pidStart, id);
   }
 
-  /** Record the end once; later reports of the same end change nothing. True for the report that recorded it. */
+  /**
+   * Record the end once; later reports of the same end change nothing. True for the report that recorded it.
+   * The row also moves to the end of the table (a new rowid): ended rows in rowid order are in the order
+   * their ends were stored, which pruneEnded keeps the newest of.
+   */
   ended(id: string, exitCode: number): boolean {
-    return Number(this.db.prepare('UPDATE exec_sessions SET running = 0, exit_code = ? WHERE id = ? AND exit_code IS NULL').run(exitCode, id).changes) > 0;
+    return (
+      Number(
+        this.db
+          .prepare('UPDATE exec_sessions SET running = 0, exit_code = ?, rowid = (SELECT max(rowid) + 1 FROM exec_sessions) WHERE id = ? AND exit_code IS NULL')
+          .run(exitCode, id).changes,
+      ) > 0
+    );
   }
 
   get(id: string): ExecSessionRow | undefined {
@@ -66,6 +76,26 @@ export class ExecRepo {
   /** By full id or unique prefix. */
   lookup(ref: string): ExecSessionRow[] {
     return (this.db.prepare('SELECT * FROM exec_sessions WHERE id >= ? AND id < ? LIMIT 2').all(ref, ref + 'g') as Raw[]).map(fromRaw);
+  }
+
+  /** The container's sessions recorded as running (their process may have ended since). */
+  runningIn(containerId: string): ExecSessionRow[] {
+    return (this.db.prepare('SELECT * FROM exec_sessions WHERE container_id = ? AND running = 1').all(containerId) as Raw[]).map(fromRaw);
+  }
+
+  /**
+   * Forget the container's ended sessions but the `keep` that ended last; running ones and ones not yet
+   * ended stay. Returns the ids forgotten.
+   */
+  pruneEnded(containerId: string, keep: number): string[] {
+    const rows = this.db
+      .prepare(
+        `DELETE FROM exec_sessions WHERE container_id = ? AND exit_code IS NOT NULL AND id NOT IN
+           (SELECT id FROM exec_sessions WHERE container_id = ? AND exit_code IS NOT NULL ORDER BY rowid DESC LIMIT ?)
+         RETURNING id`,
+      )
+      .all(containerId, containerId, keep) as { id: string }[];
+    return rows.map((r) => r.id);
   }
 
   forContainer(containerId: string): ExecSessionRow[] {

@@ -1,13 +1,14 @@
 /**
  * AF_UNIX SOCK_SEQPACKET sockets (conmon's attach socket), which Node's `net` cannot create.
  *
- * The socket is made and connected through koffi (loaded lazily: ~20 ms, only on attach paths), then
- * handed to libuv. `new net.Socket({ fd })` refuses such an fd (libuv's uv_guess_handle only knows
- * SOCK_STREAM and says "UNKNOWN"), so the fd is opened in a `pipe_wrap` Pipe handle and that handle is
- * given to net.Socket. libuv then read()s it: on SEQPACKET each read() returns exactly one packet (its
- * buffer is 64 KiB, more than conmon's 8193-byte packets), and a flowing net.Socket emits each read as
- * its own 'data' chunk, so one 'data' chunk = one packet (test/integration/seqpacket.test.ts checks
- * this with many back-to-back packets). `_writev` is disabled on the socket, so one write() = one packet.
+ * The socket is made and connected through koffi (loaded lazily, only on attach paths; its native module
+ * straight, ~2 ms: see loadKoffi), then handed to libuv. `new net.Socket({ fd })` refuses such an fd
+ * (libuv's uv_guess_handle only knows SOCK_STREAM and says "UNKNOWN"), so the fd is opened in a
+ * `pipe_wrap` Pipe handle and that handle is given to net.Socket. libuv then read()s it: on SEQPACKET each
+ * read() returns exactly one packet (its buffer is 64 KiB, more than conmon's 8193-byte packets), and a
+ * flowing net.Socket emits each read as its own 'data' chunk, so one 'data' chunk = one packet
+ * (test/integration/seqpacket.test.ts checks this with many back-to-back packets). `_writev` is disabled
+ * on the socket, so one write() = one packet.
  * A zero-length packet would read as EOF; never send one.
  *
  * Half-close: `sock.end()` makes libuv call shutdown(fd, SHUT_WR) once queued writes have drained, which
@@ -16,6 +17,7 @@
  */
 import net from 'node:net';
 import { closeSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, dirname } from 'node:path';
 import { getSystemErrorMessage, getSystemErrorName } from 'node:util';
 
@@ -37,11 +39,29 @@ interface Libc {
   close(fd: number): number;
 }
 
+type Koffi = typeof import('koffi');
+
+/**
+ * koffi's native module. Its package entry first runs a prebuild installer's helpers (they load node:https,
+ * tls, zlib and crypto: ~20 ms on every attach) only to pick this same file by platform and arch; require it
+ * directly when it is there and of the package's version, else go through the entry.
+ */
+async function loadKoffi(): Promise<Koffi> {
+  try {
+    const req = createRequire(import.meta.url);
+    const native = req(`koffi/build/koffi/${process.platform}_${process.arch}/koffi.node`) as Koffi & { version?: string };
+    if (native.version !== undefined && native.version === (req('koffi/package.json') as { version?: string }).version) return native;
+  } catch {
+    /* another layout (musl, a bundled koffi): its own loader finds it */
+  }
+  const mod = await import('koffi');
+  return (mod as unknown as { default?: Koffi }).default ?? mod;
+}
+
 let libc: Promise<Libc> | undefined;
 
 function loadLibc(): Promise<Libc> {
-  libc ??= import('koffi').then((mod) => {
-    const koffi = (mod as unknown as { default?: typeof mod }).default ?? mod;
+  libc ??= loadKoffi().then((koffi) => {
     const lib = koffi.load('libc.so.6');
     return {
       errno: () => koffi.errno(),
@@ -54,6 +74,14 @@ function loadLibc(): Promise<Libc> {
     } as Libc;
   });
   return libc;
+}
+
+/**
+ * Start loading the FFI now, so that it is ready by the time a socket is to be connected (exec loads it
+ * while conmon starts). A failure is reported by the connect that needs it.
+ */
+export function preloadSeqpacket(): void {
+  loadLibc().catch(() => {});
 }
 
 interface PipeHandle {

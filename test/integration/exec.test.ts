@@ -1,15 +1,16 @@
 /**
  * `exec` through the CLI and the library: docker's exit codes and errors, -d/-u/-w/-e/--env-file/
- * --privileged/--preserve-fds, stdio, recorded sessions (inspect, stop, cascade on rm), and no conmon
- * left behind after an exec.
+ * --privileged/--preserve-fds (and `run --preserve-fds`), stdio, recorded sessions (inspect, stop, cascade
+ * on rm; an ended session's directory removed and old ended rows aged out), and no conmon left behind after
+ * an exec.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, NotFound } from '../../src/index.ts';
-import { inspectExec, stopExec } from '../../src/engine/exec.ts';
+import { inspectExec, KEEP_ENDED, stopExec } from '../../src/engine/exec.ts';
 import { BERTH, eventually, setupEnv, type Env, conmonsOf } from './helpers.ts';
 
 let env: Env;
@@ -46,6 +47,24 @@ async function withCtr(name: string, fn: (id: string) => Promise<void> | void): 
   } finally {
     env.berth(['rm', '-f', id]);
   }
+}
+
+/** The session directories of a container (containers/<id>/exec/<id12>/). */
+function sessionDirs(id: string): string[] {
+  const d = join(env.root, 'containers', id, 'exec');
+  return existsSync(d) ? readdirSync(d) : [];
+}
+
+/** Every path under a directory, relative to it. */
+function tree(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true }) as string[]).sort();
+}
+
+/** The one session of the container whose command is `cmd` (the CLI does not print a session's id). */
+function sessionOf(id: string, cmd: string[]): string {
+  const found = engine.execs.forContainer(id).filter((s) => JSON.stringify(s.config.cmd) === JSON.stringify(cmd));
+  assert.equal(found.length, 1, `sessions running ${cmd.join(' ')}: ${found.length}`);
+  return found[0]!.id;
 }
 
 function oneLine(s: string): void {
@@ -177,6 +196,38 @@ test('exec --preserve-fds 1 passes the caller fd 3 on', async () => {
   });
 });
 
+test('run --preserve-fds 1 passes the caller fd 3 on (foreground and -d); without it there is no fd 3', async () => {
+  const file = join(env.root, 'run-fd3.txt');
+  writeFileSync(file, 'run through fd 3\n');
+  const fd = openSync(file, 'r');
+  let detached = '';
+  try {
+    const run = (args: string[]) =>
+      spawnSync(BERTH, ['--root', env.root, 'run', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe', fd], timeout: 60_000 });
+    const fg = run(['--rm', '--preserve-fds', '1', 'busybox', 'cat', '/proc/self/fd/3']);
+    assert.equal(fg.status, 0, fg.stderr);
+    assert.equal(fg.stdout, 'run through fd 3\n');
+
+    // The fd is the caller's open file (its offset too): read by a shell redirect as well.
+    const sh = run(['--rm', '--preserve-fds', '1', 'busybox', 'sh', '-c', 'readlink /proc/self/fd/3; cat <&3']);
+    assert.equal(sh.status, 0, sh.stderr);
+    assert.equal(sh.stdout, `${file}\nrun through fd 3\n`);
+
+    const none = run(['--rm', 'busybox', 'cat', '/proc/self/fd/3']);
+    assert.equal(none.status, 1, `without --preserve-fds the container has no fd 3: ${none.stdout}`);
+    assert.equal(none.stdout, '');
+
+    const d = run(['-d', '--preserve-fds', '1', 'busybox', 'cat', '/proc/self/fd/3']);
+    assert.equal(d.status, 0, d.stderr);
+    detached = d.stdout.trim();
+    assert.equal(env.berth(['wait', detached]).stdout.trim(), '0');
+    assert.equal(env.berth(['logs', detached]).stdout, 'run through fd 3\n', 'run -d --preserve-fds: the container read fd 3');
+  } finally {
+    closeSync(fd);
+    if (detached) env.berth(['rm', '-f', detached]);
+  }
+});
+
 test('exec keeps stdout and stderr apart, forwards stdin with -i, and delivers long output whole', async () => {
   await withCtr('ex-stdio', (id) => {
     const s = env.berth(['exec', id, 'sh', '-c', 'echo out; echo err >&2; echo out2']);
@@ -259,4 +310,89 @@ test('library: the sessions of a removed container are gone', async () => {
   assert.equal(engine.execs.get(sid), undefined);
   assert.deepEqual(engine.execs.forContainer(cid), []);
   assert.throws(() => inspectExec(engine, sid), NotFound);
+});
+
+test('an ended session leaves no directory, and its exit code stays inspectable', async () => {
+  await withCtr('ex-clean', async (id) => {
+    // CLI, attached: the session's end is stored, then its directory removed, before the CLI exits.
+    const five = env.berth(['exec', id, 'sh', '-c', 'exit 5']);
+    assert.equal(five.code, 5, five.stderr);
+    assert.deepEqual(sessionDirs(id), [], 'the ended CLI session left its directory');
+    const s5 = inspectExec(engine, sessionOf(id, ['sh', '-c', 'exit 5']));
+    assert.equal(s5.running, false);
+    assert.equal(s5.exitCode, 5);
+
+    // Library, detached: the handle's exit resolves once the end is stored and the directory gone.
+    const six = await engine.exec(id, { cmd: ['sh', '-c', 'exit 6'], detach: true });
+    assert.equal(await six.exit, 6);
+    assert.deepEqual(sessionDirs(id), []);
+    assert.equal(inspectExec(engine, six.id).exitCode, 6);
+
+    // CLI `exec -d` leaves before its process ends: the directory stays while it runs; the next exec of
+    // the container stores its end (from conmon's exit file) and removes it, without any inspect.
+    const d = env.berth(['exec', '-d', id, 'sh', '-c', 'sleep 0.5; exit 7']);
+    assert.equal(d.code, 0, d.stderr);
+    const sid = sessionOf(id, ['sh', '-c', 'sleep 0.5; exit 7']);
+    assert.deepEqual(sessionDirs(id), [sid.slice(0, 12)], 'the running detached session has its directory');
+    const row = engine.execs.get(sid)!;
+    assert.equal(row.running, true);
+    const ended = await eventually(() => !existsSync(`/proc/${row.pid}`), 10_000, 50);
+    assert.ok(ended, 'the detached session never ended');
+    const next = env.berth(['exec', id, 'true']);
+    assert.equal(next.code, 0, next.stderr);
+    assert.deepEqual(sessionDirs(id), [], 'the next exec did not sweep the ended detached session');
+    const stored = engine.execs.get(sid)!;
+    assert.equal(stored.running, false);
+    assert.equal(stored.exitCode, 7, 'the sweep stored the exit code of the detached session');
+    assert.equal(inspectExec(engine, sid).exitCode, 7);
+
+    // stopExec still gets its code when the session's holder stores the end and removes the directory.
+    const long = await engine.exec(id, { cmd: ['sleep', '100'], detach: true });
+    const stopped = await stopExec(engine, long.id, 1);
+    assert.equal(stopped.exitCode, 143);
+    assert.equal(await long.exit, 143);
+    assert.deepEqual(sessionDirs(id), []);
+  });
+});
+
+test(`many execs do not grow the container: no directories left, ended sessions capped at ${KEEP_ENDED}`, async () => {
+  await withCtr('ex-many', async (id) => {
+    const dir = join(env.root, 'containers', id);
+    const warm = env.berth(['exec', id, 'true']);
+    assert.equal(warm.code, 0, warm.stderr);
+    const before = tree(dir);
+    for (let i = 0; i < 10; i++) {
+      const r = env.berth(['exec', i % 2 ? '-d' : '-i', id, 'true'], { input: '' });
+      assert.equal(r.code, 0, r.stderr);
+    }
+    // The last `exec -d` may still be running (its end is stored by the next exec, or an inspect).
+    const last = engine.execs.forContainer(id).at(-1)!;
+    const done = await eventually(() => !inspectExec(engine, last.id).running, 10_000, 50);
+    assert.ok(done, 'the last exec -d never ended');
+    assert.deepEqual(tree(dir), before, 'ten execs changed what the container directory holds');
+
+    // Past KEEP_ENDED ended sessions, those that ended first are forgotten; running ones never are, and one
+    // that ends after the others is kept however old it is.
+    const running = await engine.exec(id, { cmd: ['sleep', '100'], detach: true });
+    const first = engine.execs.forContainer(id)[0]!.id;
+    const ids: string[] = [];
+    for (let i = 0; i < KEEP_ENDED + 5; i += 5) {
+      const batch = await Promise.all(Array.from({ length: 5 }, () => engine.exec(id, { cmd: ['true'], detach: true })));
+      for (const h of batch) {
+        assert.equal(await h.exit, 0);
+        ids.push(h.id);
+      }
+    }
+    const rows = engine.execs.forContainer(id);
+    const endedRows = rows.filter((r) => r.exitCode !== null);
+    assert.equal(endedRows.length, KEEP_ENDED, `ended sessions kept: ${endedRows.length}`);
+    assert.ok(rows.some((r) => r.id === running.id && r.running), 'the running session was dropped');
+    assert.throws(() => inspectExec(engine, first), NotFound, 'the session that ended first is still there');
+    assert.equal(inspectExec(engine, ids.at(-1)!).exitCode, 0, 'the session that ended last is gone');
+    assert.deepEqual(sessionDirs(id), [running.id.slice(0, 12)], 'only the running session has a directory');
+    assert.equal((await stopExec(engine, running.id, 1)).exitCode, 143);
+    assert.equal(inspectExec(engine, running.id).exitCode, 143, 'the session that ended last was forgotten');
+    assert.equal(engine.execs.forContainer(id).filter((r) => r.exitCode !== null).length, KEEP_ENDED);
+    assert.deepEqual(tree(dir), before, 'the container directory grew');
+  });
 });

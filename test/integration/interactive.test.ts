@@ -1,7 +1,8 @@
 /**
- * Interactive containers as a docker user sees them: `run -it` on a real terminal (tmux gives the CLI a
- * pty): raw mode while attached and restored on every way out, SIGWINCH → the container's window size
- * through conmon's ctl FIFO, the detach keys (default and --detach-keys), `attach` again, exit codes.
+ * Interactive containers as a docker user sees them: `run -it` and `exec -it` on a real terminal (tmux gives
+ * the CLI a pty): raw mode while attached and restored on every way out, SIGWINCH → the container's (or the
+ * exec session's) window size through conmon's ctl FIFO, the detach keys (default and --detach-keys),
+ * `attach` again, detaching from an exec leaving its process running, exit codes.
  * Without a tty: stdin and its EOF reach the container, bulk data passes byte-exact, stdout and stderr
  * stay apart, `start -ai`, attach refusals, and signals proxied to the container.
  */
@@ -250,6 +251,72 @@ test('run -it: a container that exits by itself gives its output and exit code',
     assert.equal(status(name), 'exited 7');
   } finally {
     killSession('s4');
+    removeQuietly(name);
+  }
+});
+
+test('exec -it: a real pty of the terminal size, SIGWINCH resizes, exit 4 → 4, the terminal restored', async (t) => {
+  if (skipWithoutTmux(t)) return;
+  const name = 'exec-it';
+  try {
+    ok(['run', '-d', '--name', name, 'busybox', 'sleep', '1000']);
+    const pane = newSession('s5', 90, 25, ['exec', '-it', name, 'sh']);
+    await waitPane(pane, /\/ # /, 'the exec shell prompt');
+    await waitRaw(pane);
+
+    // A shell of its own in the container, on a terminal: it evaluates what we type, and is not PID 1.
+    typeLine(pane, 'echo exec-$((6*7)) pid-$$; tty');
+    const text = await waitPane(pane, /^exec-42 pid-(\d+)\s*$/m, 'exec-42 from the exec shell');
+    assert.notEqual(/^exec-42 pid-(\d+)\s*$/m.exec(text)![1], '1', 'the exec shell is the container init');
+    await waitPane(pane, /^\/dev\/pts\/\d+\s*$/m, 'tty naming a pty');
+
+    await tm.waitSize(pane, 25, 90);
+    tm.resize(pane, 110, 35);
+    await tm.waitSize(pane, 35, 110);
+
+    typeLine(pane, 'exit 4');
+    assertRestored(await waitExit(pane, 4), 'the exec shell exited');
+    assert.equal(status(name), 'running 0', 'the container outlives its exec');
+  } finally {
+    killSession('s5');
+    removeQuietly(name);
+  }
+});
+
+test('exec -it: ctrl-p ctrl-q detaches with 0, the exec process runs on; --detach-keys ctrl-x,x too', async (t) => {
+  if (skipWithoutTmux(t)) return;
+  const name = 'exec-detach';
+  /** The container's processes whose command line is exactly `cmd`. */
+  const procs = (cmd: string): number => ok(['exec', name, 'ps', '-o', 'args']).stdout.split('\n').filter((l) => l.trim() === cmd).length;
+  try {
+    ok(['run', '-d', '--name', name, 'busybox', 'sleep', '1000']);
+    const pane = newSession('s6', 100, 30, ['exec', '-it', name, 'sh', '-c', 'echo ready-one; exec cat']);
+    await waitPane(pane, /^ready-one\s*$/m, 'the exec process started');
+    await waitRaw(pane);
+    // The keys pass through raw to the process (its pty echoes them) until the detach sequence.
+    typeLine(pane, 'typed-before-detach');
+    await waitPane(pane, /typed-before-detach[\s\S]*typed-before-detach/, 'cat echoing the typed line');
+    tm.keys(pane, 'C-p', 'C-q');
+    assertRestored(await waitExit(pane, 0), 'detaching from exec -it');
+    assert.equal(procs('cat'), 1, 'the detached exec process is gone');
+    assert.equal(status(name), 'running 0');
+
+    // Other keys: ctrl-p ctrl-q is plain input (od shows its bytes; the pty must not eat ctrl-q as XON),
+    // ctrl-x x detaches.
+    const p2 = newWindow('s6', ['exec', '-it', '--detach-keys', 'ctrl-x,x', name, 'sh', '-c', 'stty -ixon; echo ready-two; od -An -tx1; echo od-done; exec sleep 998']);
+    await waitPane(p2, /^ready-two\s*$/m, 'the second exec process started');
+    await waitRaw(p2);
+    tm.keys(p2, 'C-p', 'C-q', 'Enter');
+    tm.keys(p2, 'C-d');
+    let text = await waitPane(p2, /^\s*10 11 0a\s*$/m, 'od showing ctrl-p ctrl-q reached the exec process');
+    text = await waitPane(p2, /^od-done\s*$/m, 'the exec process past od');
+    assert.doesNotMatch(text, /EXIT=/, 'ctrl-p ctrl-q detached despite --detach-keys');
+    tm.keys(p2, 'C-x', 'x');
+    text = await waitExit(p2, 0);
+    assertRestored(text, 'detaching from exec -it with ctrl-x,x');
+    assert.equal(procs('sleep 998'), 1, 'the exec process detached with ctrl-x,x is gone');
+  } finally {
+    killSession('s6');
     removeQuietly(name);
   }
 });
