@@ -59,7 +59,8 @@ function processesUnder(dir: string): number[] {
 
 const unescapeMount = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
-function mountsUnder(dir: string): string[] {
+/** Mount points at or below `dir`. */
+export function mountsUnder(dir: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean)
     .map((l) => unescapeMount(l.split(' ')[4]!))
     .filter((m) => m === dir || m.startsWith(dir + '/'));

@@ -21,7 +21,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { dockerdUnavailable, startDockerd, stopDockerd, type Dockerd } from './dockerd.ts';
+import { dockerdUnavailable, mountsUnder, startDockerd, stopDockerd, type Dockerd } from './dockerd.ts';
+import { podmanUlimits, startPodman, type PrivatePodman } from './podman.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const BERTH = join(REPO, 'bin', 'berth');
@@ -137,17 +138,6 @@ const ms = (x: number) => `${x.toFixed(1)} ms`;
 const round = (x: number) => Math.round(x * 100) / 100;
 
 /** The soft limit of an rlimit of this process (from /proc/self/limits), or undefined when unlimited. */
-function hostLimit(label: string): number | undefined {
-  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith(label));
-  const v = line?.slice(label.length).trim().split(/\s+/)[0];
-  return v && v !== 'unlimited' ? Number(v) : undefined;
-}
-
-const mountsUnder = (dir: string): string[] =>
-  readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean)
-    .map((l) => l.split(' ')[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
-    .filter((m) => m === dir || m.startsWith(dir + '/'));
-
 // ---- the bench ----------------------------------------------------------------------------------------------
 
 async function main(opts: Options): Promise<void> {
@@ -155,8 +145,7 @@ async function main(opts: Options): Promise<void> {
   const root = mkdtempSync('/tmp/berth-exec-bench-');
   const b = (...a: string[]) => [BERTH, '--root', root, ...a];
   let dockerd: Dockerd | undefined;
-  let podmanDir: string | undefined;
-  let podman: string[] = [];
+  let podman: PrivatePodman | undefined;
   const left: string[] = [];
 
   let cleaned = false;
@@ -164,18 +153,7 @@ async function main(opts: Options): Promise<void> {
     if (cleaned) return;
     cleaned = true;
     if (dockerd) for (const l of stopDockerd(dockerd)) left.push(`dockerd: ${l}`);
-    if (podmanDir) {
-      quiet([...podman, 'rm', '-f', '-t', '0', '-a']);
-      quiet([...podman, 'rmi', '-a', '-f']);
-      for (let round = 0; round < 3; round++) {
-        const mounts = mountsUnder(podmanDir).sort((x, y) => y.length - x.length);
-        if (!mounts.length) break;
-        for (const m of mounts) if (quiet(['umount', m]) !== 0) quiet(['umount', '-l', m]);
-      }
-      const still = mountsUnder(podmanDir);
-      if (still.length) left.push(`podman: STILL MOUNTED: ${still.join(' ')}`);
-      else rmSync(podmanDir, { recursive: true, force: true });
-    }
+    if (podman) left.push(...podman.stop());
     if (existsSync(root)) {
       quiet(b('rm', '-f', CTR));
       const ids = spawnSync(BERTH, ['--root', root, 'ps', '-aq', '--no-trunc'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
@@ -240,23 +218,15 @@ async function main(opts: Options): Promise<void> {
     if (!opts.podman) skipped['podman'] = '--no-podman';
     else if (!which('podman')) skipped['podman'] = 'not installed';
     else {
-      podmanDir = mkdtempSync('/tmp/berth-exec-bench-podman-');
-      for (const sub of ['root', 'runroot', 'tmp', 'net', 'volumes']) mkdirSync(join(podmanDir, sub));
-      podman = [
-        'podman', '--root', join(podmanDir, 'root'), '--runroot', join(podmanDir, 'runroot'), '--tmpdir', join(podmanDir, 'tmp'),
-        '--network-config-dir', join(podmanDir, 'net'), '--volumepath', join(podmanDir, 'volumes'),
-        '--events-backend', 'file', '--cgroup-manager', 'cgroupfs', '--storage-driver', 'overlay', '--runtime', runtime,
-      ];
+      podman = startPodman('/tmp/berth-exec-bench-podman-', runtime);
       podmanVersion = must(['podman', '--version']).trim();
-      must([...podman, 'import', '--change', 'CMD ["sh"]', tar, 'busybox:latest']);
-      const nofile = Math.min(hostLimit('Max open files') ?? 1024, 1024);
-      const nproc = Math.min(hostLimit('Max processes') ?? 4096, 4096);
-      must([...podman, 'run', '-d', '--network', 'none', '--ulimit', `nofile=${nofile}:${nofile}`, '--ulimit', `nproc=${nproc}:${nproc}`,
-        '--name', CTR, 'busybox', 'sleep', '1000000']);
-      add('podman exec', 'podman', false, [...podman, 'exec', CTR, 'true']);
-      add('podman exec -d', 'podman', true, [...podman, 'exec', '-d', CTR, 'true']);
-      notes.push(`podman: ${podmanVersion}, --runtime ${runtime}, overlay, cgroupfs, file events, private root/runroot/tmpdir; ulimits nofile=${nofile} nproc=${nproc}`);
-      console.log(`podman: ${podmanVersion}, private root in ${podmanDir}, runtime ${runtime}`);
+      must([...podman.argv, 'import', '--change', 'CMD ["sh"]', tar, 'busybox:latest']);
+      const limits = podmanUlimits();
+      must([...podman.argv, 'run', '-d', '--network', 'none', ...limits.flags, '--name', CTR, 'busybox', 'sleep', '1000000']);
+      add('podman exec', 'podman', false, [...podman.argv, 'exec', CTR, 'true']);
+      add('podman exec -d', 'podman', true, [...podman.argv, 'exec', '-d', CTR, 'true']);
+      notes.push(`podman: ${podmanVersion}, --runtime ${runtime}, overlay, cgroupfs, file events, private root/runroot/tmpdir; ${limits.note}`);
+      console.log(`podman: ${podmanVersion}, private root in ${podman.dir}, runtime ${runtime}`);
     }
     if (skipped['podman']) console.log(`podman: skipped (${skipped['podman']})`);
     rmSync(tar, { force: true });
@@ -321,7 +291,7 @@ async function main(opts: Options): Promise<void> {
 
     mkdirSync(resolve(RESULTS, '..'), { recursive: true });
     const shown = (argv: string[]) => argv.map((a) => (a === BERTH ? 'bin/berth' : a)).join(' ')
-      .replaceAll(root, '<root>').replaceAll(podmanDir ?? '\0', '<podman>').replaceAll(dockerd?.dir ?? '\0', '<dockerd>').replaceAll(bid, '<id>');
+      .replaceAll(root, '<root>').replaceAll(podman?.dir ?? '\0', '<podman>').replaceAll(dockerd?.dir ?? '\0', '<dockerd>').replaceAll(bid, '<id>');
     writeFileSync(RESULTS, JSON.stringify({
       date: new Date().toISOString(),
       host: { kernel: release(), cpus: cpus().length, cpu_model: cpus()[0]?.model ?? null, node: process.version, load_avg: readFileSync('/proc/loadavg', 'utf8').trim() },

@@ -11,6 +11,7 @@
 
 import { crunFixture } from "../test/fixtures/crun-hugetlb.ts";
 import { dockerdUnavailable, startDockerd, stopDockerd, type Dockerd } from "./dockerd.ts";
+import { podmanUlimits, startPodman, type PrivatePodman } from "./podman.ts";
 import { spawnSync } from "node:child_process";
 import type { SpawnSyncOptions } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -127,16 +128,13 @@ let cleanedUp = false;
 let undoFixture: (() => void) | undefined;
 /** The private dockerd this run started (when no docker answered), and podman's private store. */
 let dockerd: Dockerd | undefined;
-let podmanStore: string | undefined;
+let podman: PrivatePodman | undefined;
 
 function cleanup(): void {
   if (cleanedUp) return;
   cleanedUp = true;
   if (dockerd) for (const l of stopDockerd(dockerd)) process.stderr.write(`run-bench: dockerd cleanup: ${l}\n`);
-  if (podmanStore) {
-    sh(["podman", ...podmanFlags(podmanStore), "system", "reset", "--force"], { timeout: 60_000 });
-    rmSync(podmanStore, { recursive: true, force: true });
-  }
+  if (podman) for (const l of podman.stop()) process.stderr.write(`run-bench: podman cleanup: ${l}\n`);
   for (const [runtime, root] of runtimeRoots) {
     if (!existsSync(root)) continue;
     let ids: string[] = [];
@@ -152,12 +150,6 @@ function cleanup(): void {
 }
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(sig, () => { cleanup(); process.exit(128 + (sig === "SIGINT" ? 2 : sig === "SIGTERM" ? 15 : 1)); });
-}
-
-/** podman on a store of its own (never the host's), on runc, as this host needs. */
-function podmanFlags(store: string): string[] {
-  return ["--root", join(store, "root"), "--runroot", join(store, "run"), "--storage-driver", "overlay", "--runtime", "runc",
-    "--cgroup-manager", "cgroupfs", "--events-backend", "none"];
 }
 
 /** The busybox rootfs tarball every contender's image is made from (kept for the docker/podman imports). */
@@ -306,20 +298,16 @@ async function main(): Promise<number> {
     }
   }
   if (!which("podman")) { skipped["podman"] = "not installed"; console.log("podman: not installed, skipped"); }
-  else if (sh(["podman", "image", "exists", "busybox"], { timeout: 30_000 }).status === 0) {
-    contenders.push({ name: "podman", floor: false, argv: ["podman", "run", "--rm", "busybox", "true"], samples: [] });
-  } else {
-    // podman on a store of its own; busybox imported from the same tarball.
-    podmanStore = mkdtempSync("/tmp/berth-run-bench-podman-");
-    const pf = podmanFlags(podmanStore);
-    const imp = sh(["podman", ...pf, "import", "--change", 'CMD ["sh"]', busyboxTar, "busybox:latest"], { timeout: 120_000 });
-    // podman's default rlimits (nofile, nproc) exceed this host's hard limits and root here lacks
-    // CAP_SYS_RESOURCE to raise them: ask for less, as Berth never asks more than the host has.
-    const argv = ["podman", ...pf, "run", "--rm", "--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "busybox", "true"];
+  else {
+    // podman on a store of its own (the host's is never read or written); busybox from the same tarball.
+    podman = startPodman("/tmp/berth-run-bench-podman-", "runc");
+    const imp = sh([...podman.argv, "import", "--change", 'CMD ["sh"]', busyboxTar, "busybox:latest"], { timeout: 120_000 });
+    const limits = podmanUlimits();
+    const argv = [...podman.argv, "run", "--rm", "--network", "none", ...limits.flags, "busybox", "true"];
     const probe = imp.status === 0 ? sh(argv, { timeout: 120_000 }) : imp;
     if (probe.status === 0) {
       contenders.push({ name: "podman --network none", floor: false, argv, samples: [] });
-      notes.push("podman: a private store, on runc, --ulimit nofile=1024:1024 nproc=4096:4096 (its defaults exceed this host's hard limits)");
+      notes.push(`podman: a private store, on runc, ${limits.note} (its defaults exceed this host's hard limits)`);
     }
     else {
       skipped["podman"] = `cannot run here: ${firstLine(probe.stderr)}`;
@@ -387,7 +375,7 @@ async function main(): Promise<number> {
     ? `${ms(berthVsDocker.median)} vs ${DOCKER_RATIO} × ${ms(dockerS.median)} = ${ms(dockerS.median * DOCKER_RATIO)}  ${verdict(targets.quarter_of_docker.met)}` +
       (privateDocker ? " (both --network none)" : "")
     : `n/a (${!berthVsDocker ? "berth not measured" : `docker ${skipped["docker"] ?? "not measured"}`})`));
-  const podmanS = st.get("podman") ?? st.get("podman --network none");
+  const podmanS = st.get("podman --network none");
   if (podmanS && berthVsDocker) console.log(`  berth / podman        : ${(berthVsDocker.median / podmanS.median).toFixed(2)}×`);
 
   const result = {

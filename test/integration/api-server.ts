@@ -7,6 +7,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { startRegistry, type RegistryFixture } from '../fixtures/registry.ts';
 import { BERTH, eventually, runAsync, setupEnv, type Env, type Result } from './helpers.ts';
 
 export const DOCKER = '/usr/local/bin/docker';
@@ -108,4 +110,33 @@ export function readAll(res: IncomingMessage): Promise<Buffer> {
     res.on('end', () => resolve(Buffer.concat(chunks)));
     res.on('error', reject);
   });
+}
+
+/**
+ * A local registry holding this root's busybox as `<registry>/<path>` (pushed, then untagged here, so a
+ * pull has to download it). Undefined, with the test skipped, where no registry can be started. The
+ * caller stops it.
+ */
+export async function registryWithBusybox(t: TestContext, env: Env, path: string): Promise<{ reg: RegistryFixture; ref: string } | undefined> {
+  let reg: RegistryFixture;
+  try {
+    reg = await startRegistry();
+  } catch (e) {
+    if ((e as Error).message.startsWith('SKIP:')) {
+      t.skip((e as Error).message);
+      return undefined;
+    }
+    throw e;
+  }
+  const ref = `${reg.host}/${path}`;
+  try {
+    assert.equal(env.berth(['tag', 'busybox', ref]).code, 0);
+    const push = env.berth(['push', '-q', ref]);
+    assert.equal(push.code, 0, push.stderr);
+    assert.equal(env.berth(['rmi', ref]).code, 0);
+  } catch (e) {
+    await reg.stop();
+    throw e;
+  }
+  return { reg, ref };
 }

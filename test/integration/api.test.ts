@@ -11,7 +11,6 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FrameDecoder } from '../../src/engine/frame.ts';
-import { startRegistry, type RegistryFixture } from '../fixtures/registry.ts';
 import {
   assertDockerOk,
   call as callOn,
@@ -19,6 +18,7 @@ import {
   dockerAsync as dockerAsyncOn,
   open as openOn,
   readAll,
+  registryWithBusybox,
   needsDockerCli,
   startApiServer,
   type ApiServer,
@@ -494,19 +494,10 @@ test('docker images, image inspect, tag, rmi', cli, () => {
 });
 
 test('docker pull from a registry streams progress; the image runs', cli, async (t) => {
-  let reg: RegistryFixture;
+  const got = await registryWithBusybox(t, env, 'api/bb:1');
+  if (!got) return;
+  const { reg, ref } = got;
   try {
-    reg = await startRegistry();
-  } catch (e) {
-    if ((e as Error).message.startsWith('SKIP:')) return t.skip((e as Error).message);
-    throw e;
-  }
-  try {
-    const ref = `${reg.host}/api/bb:1`;
-    assert.equal(env.berth(['tag', 'busybox', ref]).code, 0);
-    const push = env.berth(['push', '-q', ref]);
-    assert.equal(push.code, 0, push.stderr);
-    assert.equal(env.berth(['rmi', ref]).code, 0);
     // run: create answers 404, the CLI pulls through /images/create and creates again.
     const run = await dockerAsync(['run', '--rm', '--network', 'none', ref, 'echo', 'pulled']);
     assert.equal(run.code, 0, run.stderr);
