@@ -79,15 +79,22 @@ type Raw = Record<string, string | number | null>;
  * Parsed configs by container id, with the text they came from. A config changes rarely (update, network
  * connect), so a long-lived process (the API server listing 1,000 containers) parses each once; the text
  * is still read and compared every time, so a change made by another process is never missed. Cached
- * configs are frozen: a caller that tried to change one in place would corrupt every later reader.
+ * configs (from a config's second read on) are frozen: a caller that changed one in place would corrupt
+ * every later reader.
  */
-const parsedConfigs = new Map<string, { text: string; config: ContainerConfig }>();
+const parsedConfigs = new Map<string, { text: string; config?: ContainerConfig }>();
 
 function configOf(id: string, text: string): ContainerConfig {
   const hit = parsedConfigs.get(id);
-  if (hit?.text === text) return hit.config;
-  const config = deepFreeze(JSON.parse(text) as ContainerConfig);
+  if (hit?.text === text && hit.config) return hit.config;
   if (parsedConfigs.size >= 10_000) parsedConfigs.clear();
+  // Kept (and frozen) from the second read of the same text on: a one-shot CLI command listing many
+  // containers reads each once and so pays neither for freezing nor for holding them.
+  if (hit?.text !== text) {
+    parsedConfigs.set(id, { text });
+    return JSON.parse(text) as ContainerConfig;
+  }
+  const config = deepFreeze(JSON.parse(text) as ContainerConfig);
   parsedConfigs.set(id, { text, config });
   return config;
 }
