@@ -85,13 +85,20 @@ export class CommandNotFound extends BerthError {
   readonly httpStatus = 400;
 }
 
-/** Map a runtime's failure text onto the error class docker users expect (126/127/125). */
+/**
+ * Map a runtime's failure text onto the error class docker users expect: 127 and 126 only when the failure
+ * is the container's command (runc: `exec: "CMD": …`; crun: "executable file `CMD` not found", "open
+ * executable", "exec container process"), 125 for everything else, such as a cgroup file the host lacks
+ * ("openat2 …/blkio.bfq.weight: no such file or directory") or a refused rlimit ("operation not permitted").
+ */
 export function classifyRuntimeError(text: string): BerthError {
   const t = text.toLowerCase();
-  if (/executable file not found|no such file or directory|not found in \$path/.test(t)) {
-    return new CommandNotFound(text);
-  }
-  if (/permission denied|operation not permitted|exec format error/.test(t)) return new CannotInvoke(text);
+  const runcExec = /exec: "[^"]*": (.*)/.exec(t)?.[1];
+  const crunExec = /(executable file `[^`]*` not found.*|open executable: .*|exec container process [^:]*: .*)/.exec(t)?.[1];
+  const cause = runcExec ?? crunExec;
+  if (cause === undefined) return new RuntimeFailure(text);
+  if (/not found|no such file or directory/.test(cause)) return new CommandNotFound(text);
+  if (/permission denied|exec format error|is a directory|not a directory/.test(cause)) return new CannotInvoke(text);
   return new RuntimeFailure(text);
 }
 
