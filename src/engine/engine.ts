@@ -37,6 +37,7 @@ import { inheritMounts } from './mounts.ts';
 import { findNetwork } from './networks.ts';
 import { refreshPeers, sweepNetworkOrphans } from './network-attach.ts';
 import { bringUp, lowerDirsFor, tearDown } from './bundle.ts';
+import { makeRootLayout } from './root-layout.ts';
 import type { ImageRow } from '../store/images.ts';
 import { trace } from '../sys/trace.ts';
 import { initBinary, launcher, readPid } from './host.ts';
@@ -127,8 +128,7 @@ export class Engine {
     // and so recreate a root its owner has since removed.
     if (this.closed) throw new RuntimeFailure('the engine is closed');
     if (!this.dbHandle) {
-      mkdirSync(join(this.root, 'containers'), { recursive: true, mode: 0o700 });
-      mkdirSync(join(this.root, 'layers'), { recursive: true, mode: 0o700 });
+      makeRootLayout(this.root);
       this.dbHandle = openDb(join(this.root, 'berth.db'));
     }
     return this.dbHandle;
