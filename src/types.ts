@@ -35,6 +35,16 @@ export interface ThrottleDevice {
   rate: number;
 }
 
+/** A per-device block I/O weight (`--blkio-weight-device /dev/sda:200`). */
+export interface WeightDevice {
+  /** Host device path as given. */
+  path: string;
+  major: number;
+  minor: number;
+  /** 10–1000. */
+  weight: number;
+}
+
 /**
  * cgroup resources, in docker's (cgroup v1) terms, as the OCI spec carries them; runtimes convert them to v2
  * files on v2 hosts (src/runtime/cgroups.ts documents the mapping). Undefined means unset.
@@ -63,6 +73,7 @@ export interface Resources {
   cpusetMems?: string;
   /** 10–1000. */
   blkioWeight?: number;
+  blkioWeightDevice?: WeightDevice[];
   blkioDeviceReadBps?: ThrottleDevice[];
   blkioDeviceWriteBps?: ThrottleDevice[];
   blkioDeviceReadIOps?: ThrottleDevice[];

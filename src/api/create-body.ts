@@ -38,6 +38,11 @@ function throttle(v: unknown): { path: string; rate: number }[] | undefined {
   return v.map((d) => ({ path: String(obj(d).Path ?? ''), rate: Number(obj(d).Rate ?? 0) }));
 }
 
+function weights(v: unknown): { path: string; weight: number }[] | undefined {
+  if (!Array.isArray(v) || v.length === 0) return undefined;
+  return v.map((d) => ({ path: String(obj(d).Path ?? ''), weight: Number(obj(d).Weight ?? 0) }));
+}
+
 /** A HostConfig.Mounts entry as a `--mount` spec. */
 function mountSpec(m: Obj): string {
   const parts = [`type=${String(m.Type ?? 'volume')}`];
@@ -142,6 +147,7 @@ export function createOptions(body: Obj, name: string | null): CreateOptions {
   opts.cpusetCpus = str(hc.CpusetCpus);
   opts.cpusetMems = str(hc.CpusetMems);
   opts.blkioWeight = num(hc.BlkioWeight);
+  opts.blkioWeightDevice = weights(hc.BlkioWeightDevice);
   opts.deviceReadBps = throttle(hc.BlkioDeviceReadBps);
   opts.deviceWriteBps = throttle(hc.BlkioDeviceWriteBps);
   opts.deviceReadIops = throttle(hc.BlkioDeviceReadIOps);

@@ -24,6 +24,7 @@ export const createOnlyResourceFlags = [
   { name: 'memory-swappiness', type: 'int', default: -1, description: 'Tune container memory swappiness (0 to 100)' },
   { name: 'oom-kill-disable', type: 'bool', description: 'Disable OOM Killer' },
   { name: 'oom-score-adj', type: 'int', description: "Tune host's OOM preferences (-1000 to 1000)" },
+  { name: 'blkio-weight-device', type: 'list', description: 'Block IO weight (relative device weight)' },
   { name: 'device-read-bps', type: 'list', description: 'Limit read rate (bytes per second) from a device' },
   { name: 'device-write-bps', type: 'list', description: 'Limit write rate (bytes per second) to a device' },
   { name: 'device-read-iops', type: 'list', description: 'Limit read rate (IO per second) from a device' },
@@ -54,6 +55,22 @@ function throttle(list: string[], flag: string, bytes: boolean): { path: string;
   });
 }
 
+/** docker's ValidateWeightDevice: `/dev/sda:200`, the weight 10–1000 or 0. */
+function weightDevices(list: string[]): { path: string; weight: number }[] | undefined {
+  if (list.length === 0) return undefined;
+  const fail = (spec: string, why: string) => new InvalidArgument(`invalid argument "${spec}" for "--blkio-weight-device" flag: ${why}`);
+  return list.map((spec) => {
+    const i = spec.indexOf(':');
+    if (i <= 0) throw fail(spec, `bad format: ${spec}`);
+    const path = spec.slice(0, i);
+    const v = spec.slice(i + 1);
+    if (!path.startsWith('/dev/')) throw fail(spec, `bad format for device path: ${spec}`);
+    const weight = Number(v);
+    if (!/^\d+$/.test(v) || (weight > 0 && (weight < 10 || weight > 1000))) throw fail(spec, `invalid weight for device: ${spec}`);
+    return { path, weight };
+  });
+}
+
 type Updatable = FlagValues<typeof updatableFlags>;
 type CreateOnly = FlagValues<typeof createOnlyResourceFlags>;
 
@@ -77,6 +94,7 @@ export function toResourceOptions(f: Updatable & Partial<CreateOnly>, changed: S
   if (changed.has('pids-limit')) o.pidsLimit = f['pids-limit'];
   if (changed.has('memory-swappiness')) o.memorySwappiness = f['memory-swappiness'];
   if (f['oom-kill-disable']) o.oomKillDisable = true;
+  o.blkioWeightDevice = weightDevices(f['blkio-weight-device'] ?? []);
   o.deviceReadBps = throttle(f['device-read-bps'] ?? [], '--device-read-bps', true);
   o.deviceWriteBps = throttle(f['device-write-bps'] ?? [], '--device-write-bps', true);
   o.deviceReadIops = throttle(f['device-read-iops'] ?? [], '--device-read-iops', false);

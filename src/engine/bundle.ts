@@ -81,6 +81,8 @@ export async function bringUp(engine: Engine, row: ContainerRow, drv: RuntimeDri
       rootfs: join(d, 'rootfs'),
       cgroupsPath: engine.cgroupPath(row),
       cgroupVersion: cg.version,
+      // Probed only where it matters: the swap file is all a spec leaves out for want of it.
+      swapLimit: row.config.resources.memory === undefined || engine.cgroupFeatures().swapLimit,
       hostRlimits: readHostRlimits(),
       initPath: row.config.init ? initBinary() : undefined,
       hooks: loadHooks(engine.hooksDir(), row.config),

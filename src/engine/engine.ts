@@ -19,6 +19,7 @@ import { ImageStore } from '../image/store.ts';
 import type { RuntimeDriver } from '../runtime/driver.ts';
 import { OciDriver } from '../runtime/oci.ts';
 import { cgroupInfo, chooseRuntime, probeRuntimes, type CgroupInfo, type RuntimeCandidate } from '../runtime/probe.ts';
+import { probeCgroupFeatures, type CgroupFeatures } from '../runtime/cgroup-features.ts';
 import { ContainerRepo, type ContainerRow } from '../store/containers.ts';
 import { openDb, type Db } from '../store/db.ts';
 import { ImageRepo } from '../store/images.ts';
@@ -110,6 +111,7 @@ export class Engine {
   private networkRepo?: NetworkRepo;
   private eventRepo?: EventRepo;
   private cgroup?: CgroupInfo;
+  private features?: CgroupFeatures;
   private drivers = new Map<string, RuntimeDriver>();
   private closed = false;
 
@@ -179,6 +181,14 @@ export class Engine {
 
   cgroups(): CgroupInfo {
     return (this.cgroup ??= cgroupInfo());
+  }
+
+  /**
+   * The limits this host's cgroups can take, file by file; probed once per engine (a `berth serve` sees a
+   * scheduler loaded after it started only when restarted, as dockerd does).
+   */
+  cgroupFeatures(): CgroupFeatures {
+    return (this.features ??= probeCgroupFeatures(this.cgroups().version));
   }
 
   close(): void {
@@ -444,7 +454,7 @@ export class Engine {
     const { config, warnings, volumes } = buildConfig(opts, img, {
       images: this.images,
       runtime: runtime!,
-      host: hostFacts(this.cgroups().version),
+      host: hostFacts(this.cgroups().version, () => this.cgroupFeatures()),
       inherited,
       newVolumeName: newId,
       containerId: (ref) => this.find(ref).id,
@@ -802,9 +812,9 @@ export class Engine {
   async update(ref: string, opts: ResourceOptions): Promise<string[]> {
     return this.withLock(ref, async (row) => {
       if (row.config.cgroups === 'disabled') throw new Conflict(`container ${row.name} runs without cgroups: its resources cannot be updated`);
-      const { resources, warnings } = resolveResources(opts, row.config.resources, hostFacts(this.cgroups().version), 'update');
+      const { resources, warnings } = resolveResources(opts, row.config.resources, hostFacts(this.cgroups().version, () => this.cgroupFeatures()), 'update');
       if (row.state === 'running' || row.state === 'paused') {
-        await this.driver(row.config.runtime).update(row.id, ociResources(resources));
+        await this.driver(row.config.runtime).update(row.id, ociResources(resources, { swapLimit: this.cgroupFeatures().swapLimit }));
       }
       this.containers.updateResources(row.id, resources);
       return warnings;

@@ -4,6 +4,7 @@ import { cpus, hostname, totalmem } from 'node:os';
 import { run } from '../sys/run.ts';
 import type { Engine } from './engine.ts';
 import { CONMON_PATHS } from '../runtime/oci.ts';
+import { featureWarnings } from '../runtime/cgroup-features.ts';
 
 export const BERTH_VERSION = '0.1.0';
 /** The Docker Engine API versions `berth serve` speaks (src/api). */
@@ -18,10 +19,20 @@ function osName(): string {
   }
 }
 
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
 export async function systemInfo(engine: Engine) {
   const rows = await engine.list(true);
   const rt = engine.runtimes();
   const cg = engine.cgroups();
+  const f = engine.cgroupFeatures();
+  const ipv4Forwarding = readText('/proc/sys/net/ipv4/ip_forward') === '1';
   return {
     ID: '',
     Containers: rows.length,
@@ -48,6 +59,18 @@ export async function systemInfo(engine: Engine) {
     ServerVersion: BERTH_VERSION,
     DockerRootDir: engine.root,
     BerthRootDir: engine.root,
+    // What the host's cgroups can take (docker's fields), and docker's warnings for what they cannot.
+    MemoryLimit: f.memoryLimit,
+    SwapLimit: f.swapLimit,
+    KernelMemory: f.kernelMemory,
+    OomKillDisable: f.oomKillDisable,
+    CpuCfsPeriod: f.cpuCfs,
+    CpuCfsQuota: f.cpuCfs,
+    CPUShares: f.cpuShares,
+    CPUSet: f.cpuset,
+    PidsLimit: f.pidsLimit,
+    IPv4Forwarding: ipv4Forwarding,
+    Warnings: [...featureWarnings(f, cg.version), ...(ipv4Forwarding ? [] : ['WARNING: IPv4 forwarding is disabled'])],
   };
 }
 

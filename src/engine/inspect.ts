@@ -81,6 +81,7 @@ export function hostConfigResources(r: Resources) {
     CpusetCpus: r.cpusetCpus ?? '',
     CpusetMems: r.cpusetMems ?? '',
     BlkioWeight: r.blkioWeight ?? 0,
+    BlkioWeightDevice: r.blkioWeightDevice?.map((d) => ({ Path: d.path, Weight: d.weight })) ?? [],
     BlkioDeviceReadBps: devices(r.blkioDeviceReadBps),
     BlkioDeviceWriteBps: devices(r.blkioDeviceWriteBps),
     BlkioDeviceReadIOps: devices(r.blkioDeviceReadIOps),

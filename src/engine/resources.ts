@@ -6,7 +6,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { InvalidArgument } from '../errors.ts';
-import type { Resources, ThrottleDevice } from '../types.ts';
+import { probeCgroupFeatures, type CgroupFeatures } from '../runtime/cgroup-features.ts';
+import type { Resources, ThrottleDevice, WeightDevice } from '../types.ts';
 
 /** What a user may ask for; field names follow docker's flags, sizes in bytes. */
 export interface ResourceOptions {
@@ -25,6 +26,7 @@ export interface ResourceOptions {
   cpusetCpus?: string;
   cpusetMems?: string;
   blkioWeight?: number;
+  blkioWeightDevice?: { path: string; weight: number }[];
   deviceReadBps?: { path: string; rate: number }[];
   deviceWriteBps?: { path: string; rate: number }[];
   deviceReadIops?: { path: string; rate: number }[];
@@ -38,65 +40,34 @@ export interface HostFacts {
   onlineCpus: Set<number>;
   onlineMems: Set<number>;
   cgroupVersion: 1 | 2;
-  /** The v1 memory controller can still take kernel memory limits. */
-  kernelMemory: boolean;
   /**
-   * The resource controllers containers can use, by their v2 names (v1's blkio is `io`); undefined means all.
-   * A limit whose controller is missing is dropped with docker's warning, as docker does on a v2 host that
-   * does not delegate it (or a v1 host that does not mount it), instead of failing in the runtime.
+   * The limits this host's cgroups can take, probed file by file (src/runtime/cgroup-features.ts). A limit the
+   * host cannot take is dropped with docker's warning, as docker does, instead of failing in the runtime.
    */
-  controllers?: ReadonlySet<Controller>;
+  features: CgroupFeatures;
 }
-
-export type Controller = 'memory' | 'cpu' | 'cpuset' | 'io' | 'pids';
-const CONTROLLERS: readonly Controller[] = ['memory', 'cpu', 'cpuset', 'io', 'pids'];
 
 /**
- * The controllers a container can be given limits in. v2: the root's cgroup.controllers (runc enables those
- * down to the container's cgroup). v1: those /proc/cgroups shows enabled and bound to a hierarchy (a mounted
- * v1 controller; on a hybrid host the ones in the v2 hierarchy show hierarchy 0). Undefined when the file
- * cannot be read: then nothing is dropped and the runtime has the last word.
+ * The host's CPUs, memory nodes and cgroup features. `features` may be a function: it is then called only when
+ * a limit is asked for, so a create without limits does not probe the cgroup tree.
  */
-export function availableControllers(cgroupVersion: 1 | 2, read: (path: string) => string | undefined): Set<Controller> | undefined {
-  const out = new Set<Controller>();
-  const text = read(cgroupVersion === 2 ? '/sys/fs/cgroup/cgroup.controllers' : '/proc/cgroups');
-  if (text === undefined) return undefined;
-  if (cgroupVersion === 2) {
-    for (const c of text.split(/\s+/)) {
-      if ((CONTROLLERS as readonly string[]).includes(c)) out.add(c as Controller);
-    }
-    return out;
-  }
-  for (const line of text.split('\n')) {
-    const [name, hierarchy, , enabled] = line.trim().split(/\s+/);
-    if (!name || name.startsWith('#') || hierarchy === '0' || enabled !== '1') continue;
-    const c = name === 'blkio' ? 'io' : name;
-    if ((CONTROLLERS as readonly string[]).includes(c)) out.add(c as Controller);
-  }
-  return out;
-}
-
-export function hostFacts(cgroupVersion: 1 | 2): HostFacts {
-  const readOr = (p: string) => {
+export function hostFacts(cgroupVersion: 1 | 2, features: CgroupFeatures | (() => CgroupFeatures) = () => probeCgroupFeatures(cgroupVersion)): HostFacts {
+  const read = (p: string, dflt: string) => {
     try {
-      return readFileSync(p, 'utf8');
+      return readFileSync(p, 'utf8').trim();
     } catch {
-      return undefined;
+      return dflt;
     }
   };
-  const read = (p: string, dflt: string) => readOr(p)?.trim() ?? dflt;
   const cpus = parseCpuList(read('/sys/devices/system/cpu/online', `0-${availableParallelism() - 1}`));
   return {
     cpus: cpus.size,
     onlineCpus: cpus,
     onlineMems: parseCpuList(read('/sys/devices/system/node/online', '0')),
     cgroupVersion,
-    // Not probed, always false: no kernel memory limit takes effect. v2 has none; on v1 kernels since 5.16
-    // never set it (the write failed with EOPNOTSUPP, later kernels keep memory.kmem.limit_in_bytes as a
-    // no-op: here, 6.18, a write of 64 MiB succeeds and the file still reads unlimited), and runc 1.0+ (1.1.5
-    // here) ignores linux.resources.memory.kernel anyway. A probe of the file would claim a limit nobody applies.
-    kernelMemory: false,
-    controllers: availableControllers(cgroupVersion, readOr),
+    get features() {
+      return typeof features === 'function' ? features() : features;
+    },
   };
 }
 
@@ -122,17 +93,30 @@ const SAME_NAMED = [
   'cpuShares', 'cpuPeriod', 'cpuQuota', 'cpusetCpus', 'cpusetMems', 'blkioWeight', 'pidsLimit',
 ] as const satisfies readonly (keyof ResourceOptions & keyof Resources)[];
 
+/** A block device's numbers, refusing what is not one with the flag's name. */
+function blockDevice(path: string, flag: string): { major: number; minor: number } {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) throw new InvalidArgument(`${flag}: no such device: ${path}`);
+  if (!st.isBlockDevice()) throw new InvalidArgument(`${flag}: ${path} is not a block device`);
+  const rdev = st.rdev;
+  return { major: Math.floor(rdev / 256) & 0xfff, minor: (rdev & 0xff) | (Math.floor(rdev / 4096) & 0xfff00) };
+}
+
 function throttles(list: { path: string; rate: number }[] | undefined, flag: string): ThrottleDevice[] | undefined {
   if (!list) return undefined;
   return list.map(({ path, rate }) => {
     if (!Number.isInteger(rate) || rate < 0) throw new InvalidArgument(`invalid rate for ${flag}: ${rate}`);
-    const st = statSync(path, { throwIfNoEntry: false });
-    if (!st) throw new InvalidArgument(`${flag}: no such device: ${path}`);
-    if (!st.isBlockDevice()) throw new InvalidArgument(`${flag}: ${path} is not a block device`);
-    const rdev = st.rdev;
-    const major = Math.floor(rdev / 256) & 0xfff;
-    const minor = (rdev & 0xff) | (Math.floor(rdev / 4096) & 0xfff00);
-    return { path, major, minor, rate };
+    return { path, ...blockDevice(path, flag), rate };
+  });
+}
+
+function weightDevices(list: { path: string; weight: number }[] | undefined): WeightDevice[] | undefined {
+  if (!list) return undefined;
+  return list.map(({ path, weight }) => {
+    if (!Number.isInteger(weight) || (weight !== 0 && (weight < 10 || weight > 1000))) {
+      throw new InvalidArgument(`invalid weight for device: ${path}:${weight}`);
+    }
+    return { path, ...blockDevice(path, '--blkio-weight-device'), weight };
   });
 }
 
@@ -153,6 +137,7 @@ export function resolveResources(
   };
   for (const k of SAME_NAMED) set(k, opts[k]);
   if (opts.cpus !== undefined) r.nanoCpus = Math.round(opts.cpus * 1e9);
+  set('blkioWeightDevice', weightDevices(opts.blkioWeightDevice));
   set('blkioDeviceReadBps', throttles(opts.deviceReadBps, '--device-read-bps'));
   set('blkioDeviceWriteBps', throttles(opts.deviceWriteBps, '--device-write-bps'));
   set('blkioDeviceReadIOps', throttles(opts.deviceReadIops, '--device-read-iops'));
@@ -162,46 +147,10 @@ export function resolveResources(
     throw new InvalidArgument(m);
   };
   if (r.memory !== undefined && (!Number.isFinite(r.memory) || r.memory < 6 * MB)) bad('Minimum memory limit allowed is 6MB');
-  discardUnsupported(r, base, host, warnings);
-  if (mode === 'update' && opts.memory !== undefined && opts.memorySwap === undefined && base.memorySwap !== undefined && base.memorySwap !== -1) {
-    if (opts.memory > base.memorySwap) {
-      bad('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
-    }
-  }
-  // docker records the default swap as a number at create (memory+swap = twice memory); update keeps it.
-  if (mode === 'create' && r.memory !== undefined && r.memorySwap === undefined) r.memorySwap = 2 * r.memory;
-  if (r.memorySwap !== undefined && r.memorySwap !== -1) {
-    if (r.memory === undefined) bad('You should always set the Memory limit when using Memoryswap limit');
-    if (r.memorySwap < r.memory!) bad('Minimum memoryswap limit should be larger than memory limit, see usage');
-  }
-  if (r.memoryReservation !== undefined) {
-    if (r.memoryReservation < 6 * MB) bad('Minimum memory reservation allowed is 6MB');
-    if (r.memory !== undefined && r.memory < r.memoryReservation) {
-      bad('Minimum memory limit can not be less than memory reservation limit, see usage');
-    }
-  }
-  if (r.kernelMemory !== undefined) {
-    if (r.kernelMemory < 4 * MB) bad('Minimum kernel memory limit allowed is 4MB');
-    if (!host.kernelMemory) {
-      warnings.push('Your kernel does not support kernel memory limit capabilities or the cgroup is not mounted. Limitation discarded.');
-      delete r.kernelMemory;
-    }
-  }
-  if (r.memorySwappiness !== undefined && r.memorySwappiness !== -1) {
-    if (!Number.isInteger(r.memorySwappiness) || r.memorySwappiness < 0 || r.memorySwappiness > 100) {
-      bad(`Invalid value: ${r.memorySwappiness}, valid memory swappiness range is 0-100`);
-    }
-    if (host.cgroupVersion === 2) {
-      warnings.push('Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.');
-      delete r.memorySwappiness;
-    }
-  }
+  if (r.kernelMemory !== undefined && r.kernelMemory < 4 * MB) bad('Minimum kernel memory limit allowed is 4MB');
   if (r.memorySwappiness === -1) delete r.memorySwappiness;
-  if (r.oomKillDisable && host.cgroupVersion === 2) {
-    warnings.push('Your kernel does not support OomKillDisable. OomKillDisable discarded.');
-    delete r.oomKillDisable;
-  } else if (r.oomKillDisable && r.memory === undefined) {
-    warnings.push("Disabling the OOM killer on containers without setting a '-m/--memory' limit may be dangerous.");
+  if (r.memorySwappiness !== undefined && (!Number.isInteger(r.memorySwappiness) || r.memorySwappiness < 0 || r.memorySwappiness > 100)) {
+    bad(`Invalid value: ${r.memorySwappiness}, valid memory swappiness range is 0-100`);
   }
   if (r.cpuShares !== undefined && (!Number.isInteger(r.cpuShares) || r.cpuShares < 0)) bad(`invalid CPU shares: ${r.cpuShares}`);
   if (r.nanoCpus !== undefined) {
@@ -241,47 +190,83 @@ export function resolveResources(
     bad('Range of blkio weight is from 10 to 1000');
   }
   if (r.pidsLimit !== undefined && !Number.isInteger(r.pidsLimit)) bad(`invalid pids limit: ${r.pidsLimit}`);
+  if (r.memoryReservation !== undefined && r.memoryReservation < 6 * MB) bad('Minimum memory reservation allowed is 6MB');
+  // Values are checked above on every host; what this host cannot take goes only now, with docker's warning.
+  discardUnsupported(r, base, host, warnings);
+  if (mode === 'update' && opts.memory !== undefined && opts.memorySwap === undefined && base.memorySwap !== undefined && base.memorySwap !== -1) {
+    if (opts.memory > base.memorySwap) {
+      bad('Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time');
+    }
+  }
+  // docker records the default swap as a number at create (memory+swap = twice memory); update keeps it.
+  if (mode === 'create' && r.memory !== undefined && r.memorySwap === undefined) r.memorySwap = 2 * r.memory;
+  if (r.memorySwap !== undefined && r.memorySwap !== -1) {
+    if (r.memory === undefined) bad('You should always set the Memory limit when using Memoryswap limit');
+    if (r.memorySwap < r.memory!) bad('Minimum memoryswap limit should be larger than memory limit, see usage');
+  }
+  if (r.memoryReservation !== undefined) {
+    if (r.memory !== undefined && r.memory < r.memoryReservation) {
+      bad('Minimum memory limit can not be less than memory reservation limit, see usage');
+    }
+  }
+  if (r.oomKillDisable && r.memory === undefined) {
+    warnings.push("Disabling the OOM killer on containers without setting a '-m/--memory' limit may be dangerous.");
+  }
   return { resources: r, warnings };
 }
 
 /**
- * Drop the limits whose controller the host lacks, with docker's warnings (verifyPlatformContainerResources)
- * for those asked for now (an update also drops, silently, what `base` holds of them); --cpus without the
- * cpu controller is refused, as docker refuses it.
+ * Drop the limits the host cannot take, each with docker's warning (verifyPlatformContainerResources) when it
+ * is asked for now; an update drops silently what `base` holds of them. `--cpus` without CFS is refused, as
+ * docker refuses it. The order of the checks, and so of the warnings, is docker's.
  */
 function discardUnsupported(r: Resources, base: Resources, host: HostFacts, warnings: string[]): void {
-  const has = (c: Controller) => host.controllers === undefined || host.controllers.has(c);
+  if (Object.keys(r).length === 0) return; // no limit: no need to know what the host can take
+  const f = host.features;
   const asked = (k: keyof Resources) => r[k] !== undefined && r[k] !== base[k];
   const drop = (keys: (keyof Resources)[], warning?: string) => {
     if (warning && keys.some(asked)) warnings.push(warning);
     for (const k of keys) delete r[k];
   };
-  if (!has('memory')) {
-    if (r.memory !== undefined) {
-      drop(['memory'], 'Your kernel does not support memory limit capabilities or the cgroup is not mounted. Limitation discarded.');
-      r.memorySwap = -1;
-    }
-    drop(['memoryReservation'], 'Your kernel does not support memory soft limit capabilities or the cgroup is not mounted. Limitation discarded.');
-    const swappiness = r.memorySwappiness !== undefined && r.memorySwappiness !== -1;
-    drop(['memorySwappiness'], swappiness ? 'Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.' : undefined);
-    drop(['oomKillDisable'], r.oomKillDisable ? 'Your kernel does not support OomKillDisable. OomKillDisable discarded.' : undefined);
+  if (!f.memoryLimit && r.memory !== undefined) {
+    drop(['memory'], 'Your kernel does not support memory limit capabilities or the cgroup is not mounted. Limitation discarded.');
+    r.memorySwap = -1;
   }
-  if (!has('pids')) {
+  if (!f.swapLimit && r.memory !== undefined && r.memorySwap !== -1) {
+    // Only the swap part goes: the memory limit still applies, and -1 keeps the runtime off the swap file.
+    if (asked('memory') || asked('memorySwap')) {
+      warnings.push('Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.');
+    }
+    r.memorySwap = -1;
+  }
+  if (!f.memorySwappiness) {
+    drop(['memorySwappiness'], 'Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.');
+  }
+  if (!f.memoryReservation) {
+    drop(['memoryReservation'], 'Your kernel does not support memory soft limit capabilities or the cgroup is not mounted. Limitation discarded.');
+  }
+  if (!f.kernelMemory) {
+    drop(['kernelMemory'], 'Your kernel does not support kernel memory limit capabilities or the cgroup is not mounted. Limitation discarded.');
+  }
+  if (!f.oomKillDisable) drop(['oomKillDisable'], r.oomKillDisable ? 'Your kernel does not support OomKillDisable. OomKillDisable discarded.' : undefined);
+  if (!f.pidsLimit) {
     drop(['pidsLimit'], r.pidsLimit !== undefined && r.pidsLimit > 0 ? 'Your kernel does not support PIDs limit capabilities or the cgroup is not mounted. PIDs limit discarded.' : undefined);
   }
-  if (!has('cpu')) {
-    if (r.nanoCpus) throw new InvalidArgument('NanoCPUs can not be set, as your kernel does not support CPU CFS scheduler or the cgroup is not mounted');
-    drop(['cpuShares'], 'Your kernel does not support CPU shares or the cgroup is not mounted. Shares discarded.');
-    drop(['cpuPeriod', 'cpuQuota'], 'Your kernel does not support CPU CFS scheduler. CPU period/quota discarded.');
+  if (!f.cpuCfs && r.nanoCpus) throw new InvalidArgument('NanoCPUs can not be set, as your kernel does not support CPU CFS scheduler or the cgroup is not mounted');
+  if (!f.cpuShares) drop(['cpuShares'], 'Your kernel does not support CPU shares or the cgroup is not mounted. Shares discarded.');
+  if (!f.cpuCfs) drop(['cpuPeriod', 'cpuQuota'], 'Your kernel does not support CPU CFS scheduler. CPU period/quota discarded.');
+  if (!f.cpuset) drop(['cpusetCpus', 'cpusetMems'], 'Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded.');
+  if (!f.blkioWeight) drop(['blkioWeight'], 'Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.');
+  if (!f.blkioWeightDevice && r.blkioWeightDevice?.length) {
+    drop(['blkioWeightDevice'], 'Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.');
   }
-  if (!has('cpuset')) drop(['cpusetCpus', 'cpusetMems'], 'Your kernel does not support cpuset or the cgroup is not mounted. Cpuset discarded.');
-  if (!has('io')) {
-    drop(['blkioWeight'], 'Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.');
-    drop(['blkioDeviceReadBps'], 'Your kernel does not support BPS Block I/O read limit or the cgroup is not mounted. Block I/O BPS read limit discarded.');
-    drop(['blkioDeviceWriteBps'], 'Your kernel does not support BPS Block I/O write limit or the cgroup is not mounted. Block I/O BPS write limit discarded.');
-    drop(['blkioDeviceReadIOps'], 'Your kernel does not support IOPS Block read limit or the cgroup is not mounted. Block I/O IOPS read limit discarded.');
-    drop(['blkioDeviceWriteIOps'], 'Your kernel does not support IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS write limit discarded.');
-  }
+  const throttle: [boolean, keyof Resources, string][] = [
+    [f.blkioReadBps, 'blkioDeviceReadBps', 'Your kernel does not support BPS Block I/O read limit or the cgroup is not mounted. Block I/O BPS read limit discarded.'],
+    [f.blkioWriteBps, 'blkioDeviceWriteBps', 'Your kernel does not support BPS Block I/O write limit or the cgroup is not mounted. Block I/O BPS write limit discarded.'],
+    [f.blkioReadIOps, 'blkioDeviceReadIOps', 'Your kernel does not support IOPS Block read limit or the cgroup is not mounted. Block I/O IOPS read limit discarded.'],
+    [f.blkioWriteIOps, 'blkioDeviceWriteIOps', 'Your kernel does not support IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS write limit discarded.'],
+  ];
+  for (const [ok, key, warning] of throttle) if (!ok) drop([key], warning);
 }
 
 export function validateOomScoreAdj(v: number | undefined): number | undefined {

@@ -236,6 +236,8 @@ export interface ResourceFileOptions {
    * when it exists), unconverted, as runc does. See hasBfqWeight.
    */
   bfq?: boolean;
+  /** The host has swap accounting (default true); without it no swap file is written. */
+  swapLimit?: boolean;
 }
 
 /** runc's ConvertCPUSharesToCgroupV2Value: [2, 262144] → [1, 10000]; 0 stays unset. */
@@ -265,7 +267,7 @@ export function swapToV2(memorySwap: number, memory: number): string | undefined
  * 100 ms period, pids ≤ 0 → unlimited); throws InvalidArgument for the combinations it rejects.
  */
 export function resourceFiles(version: 1 | 2, r: Resources, opts: ResourceFileOptions = {}): ResourceFile[] {
-  const oci = ociResources(r);
+  const oci = ociResources(r, { swapLimit: opts.swapLimit ?? true });
   const out: ResourceFile[] = [];
   const add = (file: string, value: number | string) => out.push({ file, value: String(value) });
   const mem = oci.memory;
@@ -283,6 +285,7 @@ export function resourceFiles(version: 1 | 2, r: Resources, opts: ResourceFileOp
     if (cpu?.cpus) add('cpuset/cpuset.cpus', cpu.cpus);
     if (cpu?.mems) add('cpuset/cpuset.mems', cpu.mems);
     if (bio?.weight) add(opts.bfq ? 'blkio/blkio.bfq.weight' : 'blkio/blkio.weight', bio.weight);
+    for (const d of bio?.weightDevice ?? []) add(opts.bfq ? 'blkio/blkio.bfq.weight_device' : 'blkio/blkio.weight_device', `${d.major}:${d.minor} ${d.weight}`);
     const v1Throttle = [
       ['read_bps_device', bio?.throttleReadBpsDevice],
       ['write_bps_device', bio?.throttleWriteBpsDevice],
@@ -305,6 +308,8 @@ export function resourceFiles(version: 1 | 2, r: Resources, opts: ResourceFileOp
   if (cpu?.mems) add('cpuset.mems', cpu.mems);
   if (oci.pids) add('pids.max', oci.pids.limit > 0 ? oci.pids.limit : 'max');
   if (bio?.weight) add(opts.bfq ? 'io.bfq.weight' : 'io.weight', opts.bfq ? bio.weight : blkioWeightToIoWeight(bio.weight));
+  // Per-device weights exist only through BFQ on v2 (runc writes them to io.bfq.weight, nowhere else).
+  if (opts.bfq) for (const d of bio?.weightDevice ?? []) add('io.bfq.weight', `${d.major}:${d.minor} ${d.weight}`);
   // runc writes one io.max line per throttle; the kernel keeps one line per device with all four keys.
   const devs = new Map<string, Record<'rbps' | 'wbps' | 'riops' | 'wiops', string>>();
   const v2Throttle = [
@@ -337,6 +342,7 @@ export function resourceFilePath(dirs: CgroupDirs, file: string): string | undef
  * Most files read back as written; the exceptions, v1 and v2:
  *   memory.oom_control          "oom_kill_disable 1\nunder_oom 0\n…"       (the oom_kill_disable line)
  *   blkio.weight/blkio.bfq.weight, io.weight/io.bfq.weight   "default 300\n8:0 500" or "300" (the default)
+ *   a per-device weight         "MAJ:MIN N" among the weight file's lines       (the device's line)
  *   blkio.throttle.*_device     one "MAJ:MIN N" line per device                (the device's line)
  *   io.max                      one "MAJ:MIN rbps=… wbps=… riops=… wiops=…" line per device
  */
@@ -345,6 +351,7 @@ export function fileHolds(file: string, value: string, text: string): boolean {
   const base = file.slice(file.lastIndexOf('/') + 1);
   const lines = got.split('\n').map((l) => l.trim());
   if (base === 'memory.oom_control') return lines.includes(`oom_kill_disable ${value}`);
+  if (/^(blkio|io)(\.bfq)?\.weight(_device)?$/.test(base) && value.includes(':')) return lines.includes(value);
   if (/^(blkio|io)(\.bfq)?\.weight$/.test(base)) {
     const m = /^(?:default\s+)?(\d+)$/.exec(lines[0] ?? '');
     return m !== null && m[1] === value;

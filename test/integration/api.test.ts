@@ -267,6 +267,31 @@ async function createMapped(dir: string): Promise<void> {
   assert.equal((await call('DELETE', `/containers/${id}`)).status, 204);
 }
 
+test('limits the host cannot take come back as create Warnings, and /info lists what the host lacks', async () => {
+  // The oracle is the container's own cgroup dir: a weight file there (BFQ's, or CFQ's of old) or not.
+  const created = await call('POST', '/containers/create?name=api-weight', createBody(['sleep', '30'], { HostConfig: { NetworkMode: 'none', BlkioWeight: 300, Memory: 32 * 1024 * 1024 } }));
+  assert.equal(created.status, 201, created.text);
+  const { Id: id, Warnings } = JSON.parse(created.text) as { Id: string; Warnings: string[] };
+  try {
+    assert.equal((await call('POST', `/containers/${id}/start`)).status, 204);
+    const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+    const dir = v2 ? `/sys/fs/cgroup/berth/${id}` : `/sys/fs/cgroup/blkio/berth/${id}`;
+    assert.ok(existsSync(dir), dir);
+    const weightFile = (v2 ? ['io.weight', 'io.bfq.weight'] : ['blkio.weight', 'blkio.bfq.weight']).find((f) => existsSync(join(dir, f)));
+    const dropped = 'Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.';
+    assert.equal(Warnings.includes(dropped), weightFile === undefined, JSON.stringify(Warnings));
+    const hc = (JSON.parse((await call('GET', `/containers/${id}/json`)).text) as { HostConfig: Record<string, unknown> }).HostConfig;
+    assert.equal(hc.BlkioWeight, weightFile ? 300 : 0);
+    assert.equal(hc.Memory, 32 * 1024 * 1024);
+    const info = JSON.parse((await call('GET', '/info')).text) as { Warnings: string[]; MemoryLimit: boolean };
+    assert.equal(info.MemoryLimit, true);
+    const noWeight = v2 ? 'WARNING: No io.weight support' : 'WARNING: No blkio weight support';
+    assert.equal(info.Warnings.includes(noWeight), weightFile === undefined, JSON.stringify(info.Warnings));
+  } finally {
+    assert.equal((await call('DELETE', `/containers/${id}?force=1`)).status, 204);
+  }
+});
+
 test('exec over HTTP: start without Upgrade streams frames; inspect gives the exit code; detached exec; 404s', async () => {
   const created = await call('POST', '/containers/create?name=api-exec', createBody(['sleep', '30']));
   const id = (JSON.parse(created.text) as { Id: string }).Id;

@@ -3,12 +3,20 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InvalidArgument } from '../../src/errors.ts';
 import { statSync } from 'node:fs';
-import { availableControllers, hostFacts, parseCpuList, resolveResources, validateOomScoreAdj, type HostFacts } from '../../src/engine/resources.ts';
+import { hostFacts, parseCpuList, resolveResources, validateOomScoreAdj, type HostFacts } from '../../src/engine/resources.ts';
+import { ALL_FEATURES, type CgroupFeatures } from '../../src/runtime/cgroup-features.ts';
 import { ociResources } from '../../src/runtime/spec/resources.ts';
 
 const MB = 1024 * 1024;
-const v1: HostFacts = { cpus: 2, onlineCpus: new Set([0, 1]), onlineMems: new Set([0]), cgroupVersion: 1, kernelMemory: true };
-const v2: HostFacts = { ...v1, cgroupVersion: 2, kernelMemory: false };
+const v1: HostFacts = { cpus: 2, onlineCpus: new Set([0, 1]), onlineMems: new Set([0]), cgroupVersion: 1, features: { ...ALL_FEATURES, kernelMemory: true } };
+/** What probeCgroupFeatures gives on a v2 host with every controller: v2 has no swappiness or OOM-kill-disable file. */
+const v2: HostFacts = { ...v1, cgroupVersion: 2, features: { ...ALL_FEATURES, memorySwappiness: false, oomKillDisable: false, cpuRealtime: false } };
+/** A host lacking the limits named. */
+const without = (host: HostFacts, ...missing: (keyof CgroupFeatures)[]): HostFacts => ({
+  ...host,
+  features: { ...host.features, ...Object.fromEntries(missing.map((k) => [k, false])) },
+});
+const NOTHING = Object.keys(ALL_FEATURES).filter((k) => k !== 'hugetlbSizes') as (keyof CgroupFeatures)[];
 
 const refuses = (opts: Parameters<typeof resolveResources>[0], msg: RegExp, host = v1, base = {}) =>
   assert.throws(() => resolveResources(opts, base, host), (e: unknown) => e instanceof InvalidArgument && msg.test((e as Error).message));
@@ -79,7 +87,7 @@ test('create records the default memory+swap as docker does: twice the memory', 
 });
 
 test('settings the host discards are dropped with docker warnings', () => {
-  const k = resolveResources({ kernelMemory: 64 * MB }, {}, { ...v1, kernelMemory: false });
+  const k = resolveResources({ kernelMemory: 64 * MB }, {}, without(v1, 'kernelMemory'));
   assert.equal(k.resources.kernelMemory, undefined);
   assert.match(k.warnings[0]!, /does not support kernel memory limit/);
   const s = resolveResources({ memorySwappiness: 10, oomKillDisable: true, memory: 64 * MB }, {}, v2);
@@ -107,59 +115,23 @@ test('ociResources for a live update: unlimited pids is -1, nano CPUs become quo
   assert.equal(ociResources({}).devices, undefined);
 });
 
-// ---- controllers the host lacks: docker's warnings, the limit dropped ----
+// ---- limits the host lacks: docker's warnings, the limit dropped ----
 
-const PROC_CGROUPS_HYBRID = `#subsys_name\thierarchy\tnum_cgroups\tenabled
-cpuset\t3\t5\t1
-cpu\t1\t5\t1
-cpuacct\t2\t5\t1
-blkio\t7\t5\t1
-memory\t4\t41\t1
-devices\t5\t5\t1
-freezer\t6\t5\t1
-net_cls\t0\t3\t1
-perf_event\t0\t3\t1
-net_prio\t0\t3\t1
-hugetlb\t0\t3\t1
-pids\t8\t5\t1
-`;
-
-test('availableControllers: v2 from cgroup.controllers, v1 from /proc/cgroups (bound and enabled; blkio is io)', () => {
-  const files = (m: Record<string, string>) => (p: string) => m[p];
-  const sorted = (s: Set<string> | undefined) => (s ? [...s].sort() : s);
-  assert.deepEqual(sorted(availableControllers(2, files({ '/sys/fs/cgroup/cgroup.controllers': 'cpuset cpu io memory hugetlb pids rdma misc\n' }))), [
-    'cpu', 'cpuset', 'io', 'memory', 'pids',
-  ]);
-  // this host seen through a cgroup2 mount: the v1 hierarchies hold every resource controller
-  assert.deepEqual(sorted(availableControllers(2, files({ '/sys/fs/cgroup/cgroup.controllers': 'hugetlb\n' }))), []);
-  assert.deepEqual(sorted(availableControllers(2, files({ '/sys/fs/cgroup/cgroup.controllers': '' }))), []);
-  // unreadable: unknown, so nothing is dropped
-  assert.equal(availableControllers(2, files({})), undefined);
-  assert.equal(availableControllers(1, files({})), undefined);
-  assert.deepEqual(sorted(availableControllers(1, files({ '/proc/cgroups': PROC_CGROUPS_HYBRID }))), ['cpu', 'cpuset', 'io', 'memory', 'pids']);
-  const noPids = PROC_CGROUPS_HYBRID.replace('pids\t8\t5\t1', 'pids\t0\t1\t1').replace('memory\t4\t41\t1', 'memory\t4\t41\t0');
-  assert.deepEqual(sorted(availableControllers(1, files({ '/proc/cgroups': noPids }))), ['cpu', 'cpuset', 'io']);
-  // the real host: whatever it is, the probe gives a set and never claims kernel memory
-  const h = hostFacts(1);
-  assert.ok(h.controllers === undefined || h.controllers instanceof Set);
-  assert.equal(h.kernelMemory, false);
-});
-
-test('a limit whose controller is missing is dropped with docker warning; --cpus is refused', () => {
-  const none: HostFacts = { ...v2, controllers: new Set() };
+test('a limit the host lacks is dropped with docker warning; --cpus is refused', () => {
+  const none = without(v2, ...NOTHING);
   const all = resolveResources(
     {
       memory: 64 * MB, memoryReservation: 32 * MB, memorySwappiness: 10, oomKillDisable: true, pidsLimit: 20, cpuShares: 512,
       cpuPeriod: 50000, cpuQuota: 25000, cpusetCpus: '0', cpusetMems: '0', blkioWeight: 300,
     },
     {},
-    { ...v1, controllers: new Set() },
+    without(v1, ...NOTHING),
   );
   assert.deepEqual(all.resources, { memorySwap: -1 });
   assert.deepEqual(all.warnings, [
     'Your kernel does not support memory limit capabilities or the cgroup is not mounted. Limitation discarded.',
-    'Your kernel does not support memory soft limit capabilities or the cgroup is not mounted. Limitation discarded.',
     'Your kernel does not support memory swappiness capabilities or the cgroup is not mounted. Memory swappiness discarded.',
+    'Your kernel does not support memory soft limit capabilities or the cgroup is not mounted. Limitation discarded.',
     'Your kernel does not support OomKillDisable. OomKillDisable discarded.',
     'Your kernel does not support PIDs limit capabilities or the cgroup is not mounted. PIDs limit discarded.',
     'Your kernel does not support CPU shares or the cgroup is not mounted. Shares discarded.',
@@ -185,11 +157,11 @@ test('a limit whose controller is missing is dropped with docker warning; --cpus
       'BPS Block I/O read limit', 'BPS Block I/O write limit', 'IOPS Block read limit', 'IOPS Block write limit',
     ]);
   }
-  // only the missing controller's limits go; a host with all of them keeps everything
-  const noPids = resolveResources({ memory: 64 * MB, pidsLimit: 20 }, {}, { ...v2, controllers: new Set(['memory', 'cpu', 'cpuset', 'io'] as const) });
+  // only the missing limit goes; a host with all of them keeps everything
+  const noPids = resolveResources({ memory: 64 * MB, pidsLimit: 20 }, {}, without(v2, 'pidsLimit'));
   assert.deepEqual(noPids.resources, { memory: 64 * MB, memorySwap: 128 * MB });
   assert.equal(noPids.warnings.length, 1);
-  const full = resolveResources({ memory: 64 * MB, pidsLimit: 20, cpus: 1 }, {}, { ...v2, controllers: new Set(['memory', 'cpu', 'cpuset', 'io', 'pids'] as const) });
+  const full = resolveResources({ memory: 64 * MB, pidsLimit: 20, cpus: 1 }, {}, v2);
   assert.deepEqual(full, { resources: { memory: 64 * MB, memorySwap: 128 * MB, pidsLimit: 20, nanoCpus: 1e9 }, warnings: [] });
   // update: the limit asked for is dropped with the warning, what the container held of them silently
   const upd = resolveResources({ memory: 96 * MB }, { pidsLimit: 10 }, none, 'update');
@@ -197,8 +169,41 @@ test('a limit whose controller is missing is dropped with docker warning; --cpus
   assert.deepEqual(upd.warnings, ['Your kernel does not support memory limit capabilities or the cgroup is not mounted. Limitation discarded.']);
 });
 
+test('per file, not per controller: a blkio controller without weight files keeps its throttles', () => {
+  const dev = ['/dev/vda', '/dev/sda', '/dev/nvme0n1', '/dev/xvda'].find((p) => statSync(p, { throwIfNoEntry: false })?.isBlockDevice());
+  const host = without(v1, 'blkioWeight', 'blkioWeightDevice');
+  const r = resolveResources({ blkioWeight: 300, ...(dev ? { deviceReadBps: [{ path: dev, rate: MB }], blkioWeightDevice: [{ path: dev, weight: 200 }] } : {}) }, {}, host);
+  assert.equal(r.resources.blkioWeight, undefined);
+  assert.equal(r.resources.blkioWeightDevice, undefined);
+  assert.equal(r.warnings[0], 'Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.');
+  if (dev) {
+    assert.equal(r.resources.blkioDeviceReadBps?.[0]?.rate, MB);
+    assert.equal(r.warnings[1], 'Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.');
+    // where the host has them, a per-device weight is kept with the device's numbers
+    const kept = resolveResources({ blkioWeightDevice: [{ path: dev, weight: 200 }] }, {}, v1).resources.blkioWeightDevice;
+    assert.equal(kept?.[0]?.weight, 200);
+    assert.ok(kept![0]!.major > 0);
+    assert.throws(() => resolveResources({ blkioWeightDevice: [{ path: dev, weight: 5 }] }, {}, v1), /invalid weight for device/);
+  }
+});
+
+test('no swap accounting: memory limited without swap, docker warning, and no swap in the spec', () => {
+  const host = without(v1, 'swapLimit');
+  const c = resolveResources({ memory: 64 * MB }, {}, host);
+  assert.deepEqual(c.resources, { memory: 64 * MB, memorySwap: -1 });
+  assert.deepEqual(c.warnings, ['Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap.']);
+  assert.deepEqual(resolveResources({ memory: 64 * MB, memorySwap: 256 * MB }, {}, host).resources.memorySwap, -1);
+  // no memory limit, no swap warning; an update of other limits repeats none
+  assert.deepEqual(resolveResources({ pidsLimit: 5 }, {}, host).warnings, []);
+  assert.deepEqual(resolveResources({ cpuShares: 100 }, c.resources, host, 'update').warnings, []);
+  // the runtime is handed no swap value at all (runc would write -1 to a file that is not there)
+  assert.deepEqual(ociResources(c.resources, { swapLimit: false }).memory, { limit: 64 * MB });
+  assert.deepEqual(ociResources(c.resources, { swapLimit: true }).memory, { limit: 64 * MB, swap: -1 });
+  assert.deepEqual(ociResources({ memory: 64 * MB }, { swapLimit: false }).memory, { limit: 64 * MB });
+});
+
 test('--kernel-memory: always dropped with docker warning, whatever the host (see hostFacts)', () => {
-  for (const host of [hostFacts(1), hostFacts(2), { ...v1, kernelMemory: false }]) {
+  for (const host of [hostFacts(1), hostFacts(2), without(v1, 'kernelMemory')]) {
     const k = resolveResources({ kernelMemory: 64 * MB, memory: 128 * MB }, {}, host);
     assert.equal(k.resources.kernelMemory, undefined);
     assert.ok(

@@ -49,6 +49,8 @@ export async function main(argv: string[], g: Globals): Promise<number> {
       ` Checkpoint: ${i.BerthCheckpoint}`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
+    // docker prints the server's warnings after the report, on stderr
+    if (i.Warnings.length > 0) process.stderr.write(`${i.Warnings.join('\n')}\n`);
     return 0;
   });
 }

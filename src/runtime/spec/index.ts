@@ -9,7 +9,7 @@ import { defaultDeviceRules } from './devices.ts';
 import { buildMounts, type OciMount } from './mounts.ts';
 import { MASKED_PATHS, READONLY_PATHS } from './paths.ts';
 import { clampRlimits, defaultRlimits, type HostRlimits } from './rlimits.ts';
-import { ociResources, type OciResources } from './resources.ts';
+import { ociResources, type OciResources, type ResourceHost } from './resources.ts';
 import { defaultSeccomp, type OciSeccomp } from './seccomp.ts';
 
 export type { OciResources } from './resources.ts';
@@ -93,6 +93,8 @@ export interface SpecContext {
   rootfs: string;
   cgroupsPath: string;
   cgroupVersion: 1 | 2;
+  /** The host has swap accounting (default true): without it the spec carries no swap limit at all. */
+  swapLimit?: boolean;
   /** From readHostRlimits(): requests above these hard limits are refused. */
   hostRlimits: HostRlimits;
   /** Host path of a static init (e.g. /usr/bin/catatonit); required when cfg.init. */
@@ -170,11 +172,11 @@ function rlimits(requested: readonly Rlimit[], host: HostRlimits): Rlimit[] {
   return [...byType.values()];
 }
 
-function resources(r: Resources, disabled: boolean, iso: Isolation): OciResources {
+function resources(r: Resources, disabled: boolean, iso: Isolation, host: ResourceHost): OciResources {
   const rules = iso.privileged ? [{ allow: true, access: 'rwm' }] : [...defaultDeviceRules(), ...iso.deviceRules];
   // Without a cgroup (--cgroups disabled) limits cannot apply; the device list still names the nodes.
   if (disabled) return { devices: rules };
-  const out: OciResources = { devices: rules, ...ociResources(r) };
+  const out: OciResources = { devices: rules, ...ociResources(r, host) };
   if (out.pids?.limit === -1) delete out.pids; // a new cgroup is unlimited already
   return out;
 }
@@ -219,7 +221,7 @@ export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): OciSpec {
     annotations: { ...cfg.annotations },
     linux: {
       namespaces: namespaces(iso, ctx),
-      resources: resources(cfg.resources, cfg.cgroups === 'disabled', iso),
+      resources: resources(cfg.resources, cfg.cgroups === 'disabled', iso, { swapLimit: ctx.swapLimit ?? true }),
       cgroupsPath: ctx.cgroupsPath,
       maskedPaths: [...iso.maskedPaths],
       readonlyPaths: [...iso.readonlyPaths],

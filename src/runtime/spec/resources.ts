@@ -19,6 +19,7 @@ export interface OciResources {
   cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
   blockIO?: {
     weight?: number;
+    weightDevice?: { major: number; minor: number; weight: number }[];
     throttleReadBpsDevice?: OciThrottle[];
     throttleWriteBpsDevice?: OciThrottle[];
     throttleReadIOPSDevice?: OciThrottle[];
@@ -30,7 +31,16 @@ export interface OciResources {
 /** docker's --cpus: a 100 ms period and the matching quota. */
 export const NANO_CPU_PERIOD = 100_000;
 
-function memory(r: Resources): OciResources['memory'] {
+/** What the host's cgroups can take, where the spec must leave a field out rather than say "unlimited". */
+export interface ResourceHost {
+  /**
+   * Swap accounting (v1 memory.memsw.*, v2 memory.swap.max). Without it the runtime must not be handed any
+   * swap value, -1 included: runc writes every swap it is given, and the file is not there.
+   */
+  swapLimit: boolean;
+}
+
+function memory(r: Resources, host: ResourceHost): OciResources['memory'] {
   const out: NonNullable<OciResources['memory']> = {};
   const { memory: limit, memorySwap } = r;
   if (limit === undefined) {
@@ -39,10 +49,10 @@ function memory(r: Resources): OciResources['memory'] {
     }
   } else {
     out.limit = limit;
-    if (memorySwap === undefined) out.swap = 2 * limit;
-    else if (memorySwap !== -1 && memorySwap < limit) {
+    if (memorySwap !== undefined && memorySwap !== -1 && memorySwap < limit) {
       throw new InvalidArgument('Minimum memoryswap limit should be larger than memory limit');
-    } else out.swap = memorySwap;
+    }
+    if (host.swapLimit) out.swap = memorySwap ?? 2 * limit;
   }
   if (r.memoryReservation !== undefined) out.reservation = r.memoryReservation;
   if (r.kernelMemory !== undefined) out.kernel = r.kernelMemory;
@@ -71,6 +81,8 @@ const throttle = (list: ThrottleDevice[] | undefined) => list?.map(({ major, min
 function blockIO(r: Resources): OciResources['blockIO'] {
   const out: NonNullable<OciResources['blockIO']> = {};
   if (r.blkioWeight !== undefined && r.blkioWeight > 0) out.weight = r.blkioWeight;
+  const weighted = r.blkioWeightDevice?.filter((d) => d.weight > 0);
+  if (weighted?.length) out.weightDevice = weighted.map(({ major, minor, weight }) => ({ major, minor, weight }));
   if (r.blkioDeviceReadBps?.length) out.throttleReadBpsDevice = throttle(r.blkioDeviceReadBps);
   if (r.blkioDeviceWriteBps?.length) out.throttleWriteBpsDevice = throttle(r.blkioDeviceWriteBps);
   if (r.blkioDeviceReadIOps?.length) out.throttleReadIOPSDevice = throttle(r.blkioDeviceReadIOps);
@@ -79,9 +91,9 @@ function blockIO(r: Resources): OciResources['blockIO'] {
 }
 
 /** The resources part of the spec (without the device rules, which buildSpec adds). */
-export function ociResources(r: Resources): OciResources {
+export function ociResources(r: Resources, host: ResourceHost = { swapLimit: true }): OciResources {
   const out: OciResources = {};
-  const mem = memory(r);
+  const mem = memory(r, host);
   if (mem) out.memory = mem;
   const c = cpu(r);
   if (c) out.cpu = c;
