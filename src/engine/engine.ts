@@ -36,7 +36,7 @@ import { VolumeStore } from '../volume/store.ts';
 import { dropVolumes, ensureVolumes, removeAnonymousVolumes } from './volumes.ts';
 import { inheritMounts } from './mounts.ts';
 import { findNetwork } from './networks.ts';
-import { refreshPeers, sweepNetworkOrphans } from './network-attach.ts';
+import { refreshPeers, settleWorkers, sweepNetworkOrphans } from './network-attach.ts';
 import { bringUp, lowerDirsFor, tearDown } from './bundle.ts';
 import { makeRootLayout } from './root-layout.ts';
 import type { ImageRow } from '../store/images.ts';
@@ -368,7 +368,11 @@ export class Engine {
 
   /** Finish what a process killed while holding a container's lock left undone. */
   private async repairStale(row: ContainerRow, deadPid: number): Promise<void> {
+    // The dead holder's network plugins may still be at work (conmon's exit command, run when the start
+    // pipe closed, can be here within milliseconds of the kill): let them finish before undoing anything.
+    const settled = row.net.netns ? settleWorkers([row.id]) : Promise.resolve();
     if (row.state === 'creating' || row.state === 'removing') {
+      await settled;
       await this.teardownRuntime(row);
       this.removeFiles(row.id);
       this.containers.delete(row.id);
@@ -398,7 +402,8 @@ export class Engine {
       this.notice(`adopted container ${row.id.slice(0, 12)}: it was started by an interrupted process (pid ${deadPid})`);
       return;
     }
-    if (!st && !cur.mounted && cur.conmonPid === 0) return;
+    if (!st && !cur.mounted && cur.conmonPid === 0 && !cur.net.netns) return;
+    await settled;
     await this.teardownRuntime(cur, true);
     this.notice(`reset container ${row.id.slice(0, 12)}: its start was interrupted (pid ${deadPid})`);
   }

@@ -145,8 +145,12 @@ export async function teardownNetworks(engine: Engine, row: ContainerRow): Promi
   // leases and rules (one iptables-restore for the masquerade chain instead of the bridge plugin's calls).
   await deleteNetns(netnsName(row.id));
   rmSync(join(markerDir(engine), netnsName(row.id)), { force: true });
-  for (const [name, n] of Object.entries(st.networks ?? {}).reverse()) {
-    await detach(engine, row, st.netns, name, n.ifName).catch((e: unknown) => {
+  // A start killed while a network's ADD ran never recorded that network: DEL it too (DEL is idempotent and
+  // finds what an ADD made from the container's id and leases).
+  const recorded = Object.entries(st.networks ?? {}).map(([name, n]) => [name, n.ifName] as const);
+  const unrecorded = (row.config.networking?.networks ?? []).flatMap((a, i) => (st.networks?.[a.name] ? [] : [[a.name, `eth${i}`] as const]));
+  for (const [name, ifName] of [...recorded, ...unrecorded].reverse()) {
+    await detach(engine, row, st.netns, name, ifName).catch((e: unknown) => {
       process.stderr.write(`berth: network ${name}: releasing container ${row.id.slice(0, 12)}: ${(e as Error).message}\n`);
     });
   }
@@ -228,8 +232,12 @@ export async function sweepNetworkOrphans(engine: Engine, inFlight: (row: Contai
   return found;
 }
 
-/** Wait for CNI plugins and `ip` a killed CLI left running for these containers (see networkWorkers). */
-async function settleWorkers(ids: string[]): Promise<void> {
+/**
+ * Wait for CNI plugins and `ip` a killed CLI left running for these containers (see networkWorkers). A
+ * teardown must not run beside them: a DEL that meets an ADD in flight releases the lease before the
+ * plugin adds its masquerade rules, which then name an address nobody holds and stay for good.
+ */
+export async function settleWorkers(ids: string[]): Promise<void> {
   const busy = await settleNetworkWorkers(new Set(ids), CNI_PATH, new Set(ids.map(netnsName)));
   if (busy.length > 0) process.stderr.write(`berth: network processes ${busy.join(', ')} still at work on ${ids.map((i) => i.slice(0, 12)).join(', ')}: swept anyway\n`);
 }
