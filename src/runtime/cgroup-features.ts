@@ -239,40 +239,33 @@ export function probeCgroupFeatures(version: 1 | 2, opts: ProbeOptions = {}): Cg
 }
 
 /**
- * What the host lacks, as docker's `info` warns of it (daemon/info_unix.go), plus the limits docker's info
- * does not name but its create warns about (blkio weights on v1, swappiness, real-time CPU).
+ * How docker's `info` names each missing limit (daemon/info_unix.go), per cgroup version; Berth adds the limits
+ * docker's info leaves out but its create warns about (swappiness, real-time CPU, the v1 block I/O weights).
+ * An empty name: the version has no such file, and its absence is no news.
  */
+const WARNING_NAMES: [CgroupFeature, v1: string, v2: string][] = [
+  ['memoryLimit', 'memory limit', 'memory limit'],
+  ['swapLimit', 'swap limit', 'swap limit'],
+  ['oomKillDisable', 'oom kill disable', ''],
+  ['memorySwappiness', 'memory swappiness', ''],
+  ['cpuCfs', 'cpu cfs quota', 'cpu cfs quota'],
+  ['cpuCfs', 'cpu cfs period', 'cpu cfs period'],
+  ['cpuShares', 'cpu shares', 'cpu shares'],
+  ['cpuset', 'cpuset', 'cpuset'],
+  ['pidsLimit', 'pids limit', 'pids limit'],
+  ['cpuRealtime', 'cpu realtime', ''],
+  ['blkioWeight', 'blkio weight', 'io.weight'],
+  ['blkioWeightDevice', 'blkio weight_device', 'io.weight (per device)'],
+  ['blkioReadBps', 'blkio throttle.read_bps_device', 'io.max (rbps)'],
+  ['blkioWriteBps', 'blkio throttle.write_bps_device', 'io.max (wbps)'],
+  ['blkioReadIOps', 'blkio throttle.read_iops_device', 'io.max (riops)'],
+  ['blkioWriteIOps', 'blkio throttle.write_iops_device', 'io.max (wiops)'],
+];
+
+/** What the host lacks, as `WARNING: No … support` lines in docker's words. */
 export function featureWarnings(f: CgroupFeatures, version: 1 | 2): string[] {
-  const w: string[] = [];
-  const lack = (ok: boolean, what: string) => {
-    if (!ok) w.push(`WARNING: No ${what} support`);
-  };
-  lack(f.memoryLimit, 'memory limit');
-  lack(f.swapLimit, 'swap limit');
-  if (version === 1) {
-    lack(f.oomKillDisable, 'oom kill disable');
-    lack(f.memorySwappiness, 'memory swappiness');
-  }
-  lack(f.cpuCfs, 'cpu cfs quota');
-  lack(f.cpuCfs, 'cpu cfs period');
-  lack(f.cpuShares, 'cpu shares');
-  lack(f.cpuset, 'cpuset');
-  lack(f.pidsLimit, 'pids limit');
-  if (version === 2) {
-    lack(f.blkioWeight, 'io.weight');
-    lack(f.blkioWeightDevice, 'io.weight (per device)');
-    lack(f.blkioReadBps, 'io.max (rbps)');
-    lack(f.blkioWriteBps, 'io.max (wbps)');
-    lack(f.blkioReadIOps, 'io.max (riops)');
-    lack(f.blkioWriteIOps, 'io.max (wiops)');
-  } else {
-    lack(f.cpuRealtime, 'cpu realtime');
-    lack(f.blkioWeight, 'blkio weight');
-    lack(f.blkioWeightDevice, 'blkio weight_device');
-    lack(f.blkioReadBps, 'blkio throttle.read_bps_device');
-    lack(f.blkioWriteBps, 'blkio throttle.write_bps_device');
-    lack(f.blkioReadIOps, 'blkio throttle.read_iops_device');
-    lack(f.blkioWriteIOps, 'blkio throttle.write_iops_device');
-  }
-  return w;
+  return WARNING_NAMES.flatMap(([feature, v1, v2]) => {
+    const name = version === 1 ? v1 : v2;
+    return name && !f[feature] ? [`WARNING: No ${name} support`] : [];
+  });
 }
