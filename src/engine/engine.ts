@@ -405,6 +405,9 @@ export class Engine {
     if (!st && !cur.mounted && cur.conmonPid === 0 && !cur.net.netns) return;
     await settled;
     await this.teardownRuntime(cur, true);
+    // The reset container never ran: the monitor of the interrupted start writes an exit file when the
+    // runtime's delete kills its init, and a later sync must not take that for this container's exit.
+    this.containers.update(cur.id, { conmonPid: 0, conmonStart: 0 });
     this.notice(`reset container ${row.id.slice(0, 12)}: its start was interrupted (pid ${deadPid})`);
   }
 
