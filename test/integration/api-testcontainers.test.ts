@@ -27,7 +27,7 @@ before(async () => {
   process.env.DOCKER_HOST = `unix://${api.sock}`;
   process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
   // Its lock files (taken even without Ryuk) go to os.tmpdir(): keep them inside the test root.
-  const tmp = join(env.root, 'tmp');
+  const tmp = join(env.root, 'testcontainers-tmp');
   mkdirSync(tmp);
   process.env.TMPDIR = tmp;
   tc = await import('testcontainers');
@@ -150,7 +150,7 @@ test('Wait.forLogMessage waits for the message; a message that never comes fails
 });
 
 test('content and files copied in before and after the start read back through exec; an archive comes out', async () => {
-  const host = join(env.root, 'tmp', 'copy-src');
+  const host = join(env.root, 'testcontainers-tmp', 'copy-src');
   mkdirSync(join(host, 'dir', 'sub'), { recursive: true });
   writeFileSync(join(host, 'file.txt'), 'from a host file\n');
   writeFileSync(join(host, 'dir', 'sub', 'deep.txt'), 'deep\n');
