@@ -5,7 +5,7 @@
  * registry settings, unchanged.
  */
 import { registryOptions } from '../image/registries.ts';
-import { parseImageName } from '../image/reference.ts';
+import { parseImageName } from '../registry/reference.ts';
 import { RegistryClient, type RegistryOptions } from '../registry/client.ts';
 import { ApiError, type Ctx } from './http.ts';
 

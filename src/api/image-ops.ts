@@ -5,7 +5,7 @@
 import { saveImages, loadImages } from '../image/save-load.ts';
 import { pushImage } from '../image/push.ts';
 import type { ProgressMessage } from '../image/pull.ts';
-import { parseImageName } from '../image/reference.ts';
+import { parseImageName } from '../registry/reference.ts';
 import { containerSizes } from '../engine/diff.ts';
 import { volumeJson } from '../engine/volume-inspect.ts';
 import { ApiError, commonHeaders, statusOf, type Ctx } from './http.ts';

@@ -1,6 +1,6 @@
 /** Image endpoints: list, inspect, pull (`/images/create?fromImage`), import (`?fromSrc=-`), remove, tag. */
 import { imageInspectJson } from '../engine/image-inspect.ts';
-import { familiarName } from '../image/reference.ts';
+import { familiarName } from '../registry/reference.ts';
 import { pullImage, type ProgressMessage } from '../image/pull.ts';
 import { withRegistryAuth } from './auth.ts';
 import { ApiError, statusOf, type Ctx } from './http.ts';

@@ -2,7 +2,7 @@
 import { Engine } from '../engine/engine.ts';
 import { isBerthError } from '../errors.ts';
 import { parseFlags, usageText, type FlagDef, type ParseResult } from './flags.ts';
-import type { Globals } from './main.ts';
+import type { Globals } from './globals.ts';
 
 export function engineFor(g: Globals): Engine {
   const root = g.root ?? process.env.BERTH_ROOT ?? '/var/lib/berth';

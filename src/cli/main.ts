@@ -3,17 +3,12 @@
  * called, so `berth run` loads what run needs and nothing else.
  */
 import { fail } from './common.ts';
+import type { Globals } from './globals.ts';
 import { trace } from '../sys/trace.ts';
 
 trace('main: loaded');
 
 type Loader = () => Promise<{ main(argv: string[], globals: Globals): Promise<number> }>;
-
-export interface Globals {
-  root?: string;
-  /** The verb path as typed, for messages ("container ls"). */
-  verb: string;
-}
 
 const commands: Record<string, Loader> = {
   run: () => import('./commands/run.ts'),

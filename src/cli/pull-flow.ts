@@ -4,7 +4,7 @@
  */
 import type { Engine } from '../engine/engine.ts';
 import { InvalidArgument } from '../errors.ts';
-import { familiarName } from '../image/reference.ts';
+import { familiarName } from '../registry/reference.ts';
 import { progressPrinter } from './progress.ts';
 
 export async function ensureImage(engine: Engine, ref: string, policy: string, quiet: boolean, platform?: string): Promise<void> {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { packPath } from '../archive/pack.ts';
 import { NoSuchImage } from '../errors.ts';
 import { applyChanges } from '../image/changes.ts';
-import { familiarName } from '../image/reference.ts';
+import { familiarName } from '../registry/reference.ts';
 import type { ImageConfigDoc } from '../store/images.ts';
 import type { Engine } from './engine.ts';
 

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { InvalidArgument } from '../errors.ts';
-import { parseReference } from './reference.ts';
+import { parseReference } from '../registry/reference.ts';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 

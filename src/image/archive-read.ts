@@ -11,12 +11,38 @@
  * descriptor gives here; an uncompressed layer's digest is its diff id and is checked against the config.
  */
 import { InvalidArgument } from '../errors.ts';
-import type { LoadedImage, LoadedLayer } from './archive.ts';
 import {
   MEDIA_DOCKER_LIST, MEDIA_DOCKER_MANIFEST, MEDIA_OCI_INDEX, MEDIA_OCI_MANIFEST, annotatedName, blobPath,
-  hostPlatform, isDigest, isLayerMedia, sha256, tagNames, type Platform,
+  hostPlatform, isDigest, isLayerMedia, sha256, tagNames, type Compression, type Platform,
 } from './archive-format.ts';
 import { invalid, spoolArchive, type Member, type Spool } from './archive-spool.ts';
+
+/** One image read from an archive. */
+export interface LoadedImage {
+  /** The config JSON as the archive holds it. */
+  config: Buffer;
+  /** `sha256:` of `config`: the image id. */
+  configDigest: string;
+  /** Bottom layer first. */
+  layers: LoadedLayer[];
+  /** Familiar tagged references (`busybox:latest`); empty for an untagged image. */
+  repoTags: string[];
+}
+
+export interface LoadedLayer {
+  /** The layer's file, extracted into the caller's workDir; possibly gzip or zstd compressed. */
+  file: string;
+  /**
+   * `sha256:` of the uncompressed tar, when the archive holds it uncompressed (it was hashed while being
+   * extracted and checked against the config's rootfs.diff_ids). Undefined for a compressed layer: the
+   * caller computes it while decompressing and checks it against the config.
+   */
+  diffId?: string;
+  /** `sha256:` and byte size of `file`, and its compression as sniffed from its first bytes. */
+  digest: string;
+  size: number;
+  compressed: Compression;
+}
 
 /** Indexes within indexes: real ones nest two deep (index.json → multi-platform index → manifest). */
 const MAX_DEPTH = 8;

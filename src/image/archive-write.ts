@@ -27,11 +27,41 @@
 import { createHash } from 'node:crypto';
 import { InvalidArgument, RuntimeFailure } from '../errors.ts';
 import { decompressStream, tarEntry, writeTar, type TarInput } from '../archive/tar.ts';
-import type { ArchiveFormat, ArchiveImage, ArchiveLayer } from './archive.ts';
 import {
   ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, LAYER_MEDIA, MEDIA_OCI_CONFIG, MEDIA_OCI_INDEX, MEDIA_OCI_MANIFEST,
-  OCI_LAYOUT_JSON, blobPath, configPlatform, isDigest, sha256, tagNames, type Platform, type TagNames,
+  OCI_LAYOUT_JSON, blobPath, configPlatform, isDigest, sha256, tagNames, type Compression, type Platform,
+  type TagNames,
 } from './archive-format.ts';
+
+export type ArchiveFormat = 'docker' | 'oci';
+
+/** One image to save: its config and layer blobs as the store holds them. */
+export interface ArchiveImage {
+  /** `sha256:<hex>` of `config`: the image id. */
+  configDigest: string;
+  /** The image config JSON, byte for byte as stored. */
+  config: Buffer;
+  /** Bottom layer first, as the config's rootfs.diff_ids. */
+  layers: ArchiveLayer[];
+  /** Familiar tagged references: `busybox:latest`, `localhost:5000/app:1`. May be empty. */
+  repoTags: string[];
+}
+
+export interface ArchiveLayer {
+  /** `sha256:` of the uncompressed layer tar. */
+  diffId: string;
+  /** The layer's blob as stored, from its first byte; may be called more than once. */
+  open(): AsyncIterable<Buffer>;
+  compressed: Compression;
+  /** Digest and byte size of the blob `open()` yields. */
+  digest: string;
+  size: number;
+  /**
+   * Byte size of the uncompressed tar, if known: a docker-archive then needs one pass over a compressed
+   * blob, not two (see the top of this file).
+   */
+  uncompressedSize?: number;
+}
 
 /** One file of the archive: its size up front, its body when it is written. */
 interface OutFile {

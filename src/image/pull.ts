@@ -11,7 +11,7 @@ import { availableParallelism } from 'node:os';
 import { InvalidArgument } from '../errors.ts';
 import { RegistryClient, type Descriptor, type RegistryOptions } from '../registry/client.ts';
 import type { ImageConfigDoc } from '../store/images.ts';
-import { canonicalString, familiarRepo, parseImageName, type ImageName } from './reference.ts';
+import { canonicalString, familiarRepo, parseImageName, type ImageName } from '../registry/reference.ts';
 import type { ImageStore } from './store.ts';
 
 export interface ProgressMessage {

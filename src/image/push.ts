@@ -9,7 +9,7 @@ import { RegistryClient, type Descriptor, type RegistryOptions } from '../regist
 import type { LayerRow } from '../store/images.ts';
 import type { ProgressMessage } from './pull.ts';
 import { eachLimited } from './pull.ts';
-import { canonicalString, familiarRepo, parseImageName } from './reference.ts';
+import { canonicalString, familiarRepo, parseImageName } from '../registry/reference.ts';
 import { compressionOf, MEDIA, type ImageStore } from './store.ts';
 
 export interface PushOptions {

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { NotFound } from '../errors.ts';
 import { readImageArchive, writeImageArchive, type ArchiveFormat, type ArchiveImage } from './archive.ts';
-import { familiarName } from './reference.ts';
+import { familiarName } from '../registry/reference.ts';
 import { compressionOf, mediaTypeForBlob, type ImageStore } from './store.ts';
 
 /** The archive stream of the given images (each a tag, id or digest reference). */

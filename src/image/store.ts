@@ -19,7 +19,7 @@ import { isAlive, selfIdentity } from '../sys/proc.ts';
 import { BlobStore, sha256 } from './blobs.ts';
 import { applyChanges } from './changes.ts';
 import { LayerDirs } from './layers.ts';
-import { familiarName, parseReference } from './reference.ts';
+import { familiarName, parseReference } from '../registry/reference.ts';
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 

@@ -22,29 +22,14 @@ import { trace } from '../sys/trace.ts';
 import { contains, formatIp, lastOf, parseCidr } from './ipaddr.ts';
 import { leaseResult, removeMasqChain } from './leftovers.ts';
 import { isNamespaceFile } from './netns.ts';
+import type { NetworkDef } from './network-def.ts';
 
 export { chainName, releaseOrphanLeases, sweepOrphanRules } from './leftovers.ts';
+export type { NetworkDef } from './network-def.ts';
 
 /** Where Debian installs the plugins. */
 export const CNI_PATH = '/usr/lib/cni';
 const CNI_VERSION = '1.0.0';
-
-/** A bridge network as the engine stores it. Immutable after creation. */
-export interface NetworkDef {
-  name: string;
-  /** 64 hex digits. */
-  id: string;
-  /** Host bridge device, at most 15 characters. */
-  bridge: string;
-  /**
-   * IPv4 first, then an optional IPv6 subnet. `ipRange` (a CIDR inside `subnet`) bounds dynamic addresses.
-   * `routes`: static routes every container gets, each via a gateway inside this subnet.
-   */
-  subnets: { subnet: string; gateway: string; ipRange?: string; routes?: { dst: string; gw: string }[] }[];
-  /** No masquerade, no default route, no port publishing. */
-  internal: boolean;
-  mtu?: number;
-}
 
 export interface PortMapping {
   hostPort: number;

@@ -12,8 +12,8 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { run } from '../sys/run.ts';
-import type { NetworkDef } from './cni.ts';
 import { contains, parseCidr } from './ipaddr.ts';
+import type { NetworkDef } from './network-def.ts';
 
 /** The iptables chain name the plugins derive from network name and container id (their pkg/utils). */
 export function chainName(prefix: string, netName: string, containerId: string): string {

@@ -11,7 +11,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rm
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { InvalidArgument, RuntimeFailure } from '../errors.ts';
-import { DOCKER_HUB } from '../image/reference.ts';
+import { DOCKER_HUB } from './reference.ts';
 import { HUB_AUTH_KEY, normaliseHost } from './hosts.ts';
 
 export interface Credentials {

@@ -12,7 +12,7 @@
  * falling through to the registry itself; pushes and logins go to the registry only.
  */
 import { InvalidArgument, NotFound, NotSupported, RuntimeFailure } from '../errors.ts';
-import { familiarRepo, type ImageName } from '../image/reference.ts';
+import { familiarRepo, type ImageName } from './reference.ts';
 import { defaultAuthFile, removeCredentials, storeCredentials, type Credentials } from './authfile.ts';
 import { blobHead, downloadBlob, failure, pullScope, pushBlob, pushScope, type Progress } from './blobs.ts';
 import { normaliseHost } from './hosts.ts';

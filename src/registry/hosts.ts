@@ -9,7 +9,7 @@
  * the system does not trust is reached over http or not at all.)
  */
 import { InvalidArgument } from '../errors.ts';
-import { DOCKER_HUB } from '../image/reference.ts';
+import { DOCKER_HUB } from './reference.ts';
 
 /** Where docker.io's registry API is served. */
 const HUB_API = 'registry-1.docker.io';

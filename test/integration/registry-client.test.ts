@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { InvalidArgument, NotFound, RuntimeFailure } from '../../src/errors.ts';
-import { parseImageName, type ImageName } from '../../src/image/reference.ts';
+import { parseImageName, type ImageName } from '../../src/registry/reference.ts';
 import { readCredentials, removeCredentials, storeCredentials } from '../../src/registry/authfile.ts';
 import { RegistryClient, type Descriptor } from '../../src/registry/client.ts';
 import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../../src/registry/manifest.ts';

@@ -10,7 +10,7 @@ import { AlreadyExists, InvalidArgument, NameConflict } from '../../src/errors.t
 import type { ContainerConfig } from '../../src/types.ts';
 import { resolveUser } from '../../src/engine/user.ts';
 import { parseSignal, signalNumber } from '../../src/engine/signals.ts';
-import { familiarName, parseReference } from '../../src/image/reference.ts';
+import { familiarName, parseReference } from '../../src/registry/reference.ts';
 import { applyChanges } from '../../src/image/changes.ts';
 import { parseLogChunk } from '../../src/engine/logs.ts';
 import { parseBytes } from '../../src/cli/create-flags.ts';

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidArgument, NotFound, NotSupported } from '../../src/errors.ts';
-import { canonicalString, familiarName, familiarRepo, parseImageName } from '../../src/image/reference.ts';
+import { canonicalString, familiarName, familiarRepo, parseImageName } from '../../src/registry/reference.ts';
 import { allowsHttp, apiHost, isLoopback, normaliseHost } from '../../src/registry/hosts.ts';
 import {
   DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, parseManifest, selectPlatform, type ImageIndex,

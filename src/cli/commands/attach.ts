@@ -4,7 +4,7 @@ import { parse, withEngine, type Command } from '../common.ts';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../engine/detach-keys.ts';
 import { attachAndWait } from '../attach-flow.ts';
 import { Conflict } from '../../errors.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'no-stdin', type: 'bool', description: 'Do not attach STDIN' },

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { NoSuchContainer } from '../../errors.ts';
 import { engineFor, report } from '../common.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 export async function main(argv: string[], g: Globals): Promise<number> {
   if (argv.length !== 1) return report(new (await import('../../errors.ts')).InvalidArgument('usage: berth container cleanup ID'), 'cleanup');

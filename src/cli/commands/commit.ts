@@ -1,7 +1,7 @@
 /** `berth commit [-a A] [-c CHANGE] [-m MSG] [-p] CONTAINER [REPOSITORY[:TAG]]` */
 import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'author', short: 'a', type: 'string', description: 'Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")' },

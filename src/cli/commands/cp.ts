@@ -14,7 +14,7 @@ import { extractTar } from '../../archive/extract.ts';
 import { copyFromContainer, copyToContainer, statInContainer } from '../../engine/copy.ts';
 import { InvalidArgument, NotFound } from '../../errors.ts';
 import type { Engine } from '../../engine/engine.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'archive', short: 'a', type: 'bool', description: 'Archive mode (copy all uid/gid information)' },

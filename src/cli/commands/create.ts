@@ -1,7 +1,7 @@
 /** `berth create`: make a container without starting it; prints its id. */
 import { withEngine, parse, type Command } from '../common.ts';
 import { createFlags, toCreateOptions } from '../create-flags.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 import { ensureImage } from '../pull-flow.ts';
 
 const cmd: Command<typeof createFlags> = {

@@ -1,7 +1,7 @@
 /** `berth diff CONTAINER`: files added (A), changed (C) and deleted (D) in the container's filesystem. */
 import { withEngine, parse, type Command } from '../common.ts';
 import { containerChanges } from '../../engine/diff.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const cmd: Command<readonly []> = {
   usage: 'CONTAINER',

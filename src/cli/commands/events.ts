@@ -7,7 +7,7 @@ import { parse, withEngine, type Command } from '../common.ts';
 import { dockerEvent, eventFilterArgs, eventLine, watchEvents } from '../../engine/events.ts';
 import { parseTimeArg } from '../../engine/time.ts';
 import { renderTemplate } from '../format.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'filter', short: 'f', type: 'list', description: 'Filter output based on conditions provided' },

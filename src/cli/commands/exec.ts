@@ -4,7 +4,7 @@ import { parse, withEngine, type Command } from '../common.ts';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../engine/detach-keys.ts';
 import { pump } from '../stream.ts';
 import { readEnvFile } from '../create-flags.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'detach', short: 'd', type: 'bool', description: 'Detached mode: run command in the background' },

@@ -5,7 +5,7 @@ import type { FlagDef } from '../flags.ts';
 import { fail, parse, withEngine, type Command } from '../common.ts';
 import { exportContainer } from '../../engine/copy.ts';
 import { toStdout } from '../stream.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [{ name: 'output', short: 'o', type: 'string', description: 'Write to a file, instead of STDOUT' }] as const satisfies readonly FlagDef[];
 

@@ -3,7 +3,7 @@ import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
 import { formatRows, humanSize, renderTemplate } from '../format.ts';
 import { humanDuration } from '../../engine/time.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'human', short: 'H', type: 'bool', default: true, description: 'Print sizes and dates in human readable format' },

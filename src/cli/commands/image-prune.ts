@@ -2,7 +2,7 @@
 import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
 import { humanSize } from '../format.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'all', short: 'a', type: 'bool', description: 'Remove all unused images, not just dangling ones' },

@@ -3,8 +3,8 @@ import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
 import { formatRows, humanSize, renderTemplate } from '../format.ts';
 import { humanDuration } from '../../engine/time.ts';
-import { familiarRepo, parseImageName } from '../../image/reference.ts';
-import type { Globals } from '../main.ts';
+import { familiarRepo, parseImageName } from '../../registry/reference.ts';
+import type { Globals } from '../globals.ts';
 import { InvalidArgument } from '../../errors.ts';
 import type { ImageRow } from '../../store/images.ts';
 

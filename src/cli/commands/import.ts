@@ -1,7 +1,7 @@
 /** `berth import [-c CHANGE] [-m MSG] FILE|- [REPOSITORY[:TAG]]`: a rootfs tarball as a one-layer image. */
 import type { FlagDef } from '../flags.ts';
 import { parse, withEngine, type Command } from '../common.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'change', short: 'c', type: 'list', description: 'Apply Dockerfile instruction to the created image' },

@@ -7,7 +7,7 @@ import { imageInspectJson } from '../../engine/image-inspect.ts';
 import { containerSizes } from '../../engine/diff.ts';
 import { InvalidArgument, NotFound } from '../../errors.ts';
 import type { Engine } from '../../engine/engine.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'format', short: 'f', type: 'string', description: 'Format output using a custom template' },

@@ -2,7 +2,7 @@
 import type { FlagDef } from '../flags.ts';
 import { eachRef, withEngine, parse, report, type Command } from '../common.ts';
 import { parseSignal } from '../../engine/signals.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'signal', short: 's', type: 'string', default: 'KILL', description: 'Signal to send to the container' },

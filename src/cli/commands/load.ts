@@ -4,7 +4,7 @@ import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
 import { InvalidArgument } from '../../errors.ts';
 import { loadImages } from '../../image/save-load.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'input', short: 'i', type: 'string', description: 'Read from tar archive file, instead of STDIN' },

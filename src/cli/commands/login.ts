@@ -4,7 +4,7 @@ import { withEngine, parse, type Command } from '../common.ts';
 import { InvalidArgument } from '../../errors.ts';
 import { RegistryClient } from '../../registry/client.ts';
 import { registryOptions } from '../../image/registries.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'username', short: 'u', type: 'string', description: 'Username' },

@@ -2,7 +2,7 @@
 import { withEngine, parse, type Command } from '../common.ts';
 import { RegistryClient } from '../../registry/client.ts';
 import { registryOptions } from '../../image/registries.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const cmd: Command<readonly []> = { usage: '[SERVER]', description: 'Log out from a registry', flags: [], args: [0, 1] };
 

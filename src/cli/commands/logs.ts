@@ -2,7 +2,7 @@
 import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
 import { InvalidArgument } from '../../errors.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'follow', short: 'f', type: 'bool', description: 'Follow log output' },

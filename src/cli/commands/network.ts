@@ -8,7 +8,7 @@ import type { NetworkRow } from '../../store/networks.ts';
 import { allNetworks, networkJson } from '../../engine/network-inspect.ts';
 import { connectNetwork, disconnectNetwork } from '../../engine/network-attach.ts';
 import { InvalidArgument, NotFound } from '../../errors.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 function labels(list: string[]): Record<string, string> {
   return Object.fromEntries(list.map((l) => (l.includes('=') ? [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] : [l, ''])));

@@ -1,7 +1,7 @@
 /** `berth port CONTAINER [PRIVATE_PORT[/PROTO]]`: the container's published ports. */
 import { fail, parse, withEngine, type Command } from '../common.ts';
 import { formatPort } from '../../network/ports.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const cmd: Command<readonly []> = { usage: 'CONTAINER [PRIVATE_PORT[/PROTO]]', description: 'List port mappings or a specific mapping for the container', flags: [], args: [1, 2] };
 

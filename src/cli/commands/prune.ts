@@ -1,7 +1,7 @@
 /** `berth container prune [-f]` */
 import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'force', short: 'f', type: 'bool', description: 'Do not prompt for confirmation' },

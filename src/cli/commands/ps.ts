@@ -7,7 +7,7 @@ import { psSummary } from '../../engine/inspect.ts';
 import { containerSizes } from '../../engine/diff.ts';
 import type { ContainerRow } from '../../store/containers.ts';
 import { InvalidArgument } from '../../errors.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'all', short: 'a', type: 'bool', description: 'Show all containers (default shows just running)' },

@@ -2,7 +2,7 @@
 import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
 import { progressPrinter } from '../progress.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'quiet', short: 'q', type: 'bool', description: 'Suppress verbose output' },

@@ -1,6 +1,6 @@
 /** `berth rename CONTAINER NEW_NAME` */
 import { withEngine, parse, type Command } from '../common.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const cmd: Command<readonly []> = {
   usage: 'CONTAINER NEW_NAME',

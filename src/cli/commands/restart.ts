@@ -1,7 +1,7 @@
 /** `berth restart [-t N] CONTAINER...` */
 import type { FlagDef } from '../flags.ts';
 import { eachRef, engineFor, parse, type Command } from '../common.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'time', short: 't', type: 'int', description: 'Seconds to wait before killing the container' },

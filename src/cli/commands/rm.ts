@@ -1,7 +1,7 @@
 /** `berth rm [-f] CONTAINER...` */
 import type { FlagDef } from '../flags.ts';
 import { eachRef, withEngine, parse, type Command } from '../common.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'force', short: 'f', type: 'bool', description: 'Force the removal of a running container (uses SIGKILL)' },

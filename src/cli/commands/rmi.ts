@@ -1,7 +1,7 @@
 /** `berth rmi [-f] IMAGE...` */
 import type { FlagDef } from '../flags.ts';
 import { engineFor, parse, report, type Command } from '../common.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'force', short: 'f', type: 'bool', description: 'Force removal of the image' },

@@ -4,7 +4,7 @@ import { InvalidArgument } from '../../errors.ts';
 import { withEngine, parse, type Command } from '../common.ts';
 import { createFlags, toCreateOptions } from '../create-flags.ts';
 import type { FlagDef } from '../flags.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 import { ensureImage } from '../pull-flow.ts';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../engine/detach-keys.ts';
 import { trace } from '../../sys/trace.ts';

@@ -6,7 +6,7 @@ import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
 import { InvalidArgument } from '../../errors.ts';
 import { saveImages } from '../../image/save-load.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'output', short: 'o', type: 'string', description: 'Write to a file, instead of STDOUT' },

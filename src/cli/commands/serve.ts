@@ -8,7 +8,7 @@ import type { FlagDef } from '../flags.ts';
 import { fail, parse, report, type Command } from '../common.ts';
 import { Engine } from '../../engine/engine.ts';
 import { isBerthError } from '../../errors.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 import type { ListenAddress, TlsConfig } from '../../api/listen.ts';
 
 export const DEFAULT_SOCKET = 'unix:///run/berth/berth.sock';

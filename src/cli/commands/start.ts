@@ -1,7 +1,7 @@
 /** `berth start [-a] CONTAINER...` */
 import type { FlagDef } from '../flags.ts';
 import { eachRef, engineFor, parse, report, type Command } from '../common.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 import { Conflict, InvalidArgument } from '../../errors.ts';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../engine/detach-keys.ts';
 

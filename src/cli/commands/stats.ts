@@ -5,7 +5,7 @@ import { formatG, formatRows, humanSize, truncateId } from '../format.ts';
 import { sampleOnce, statsEntry, streamStats, type DockerStats, type StatsTarget } from '../../engine/stats.ts';
 import type { Engine } from '../../engine/engine.ts';
 import { isBerthError, NoSuchContainer } from '../../errors.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'all', short: 'a', type: 'bool', description: 'Show all containers (default shows just running)' },

@@ -1,7 +1,7 @@
 /** `berth stop [-t N] [-s SIG] CONTAINER...`: the stop signal, then SIGKILL after the timeout. */
 import type { FlagDef } from '../flags.ts';
 import { eachRef, withEngine, parse, type Command } from '../common.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'time', short: 't', type: 'int', description: 'Seconds to wait before killing the container' },

@@ -3,7 +3,7 @@ import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
 import { formatRows, humanSize, renderTemplate } from '../format.ts';
 import { diskUsage } from '../../engine/system-df.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   { name: 'format', type: 'string', description: 'Format output using a custom template' },

@@ -1,7 +1,7 @@
 /** `berth tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]` */
 import { withEngine, parse, type Command } from '../common.ts';
-import { familiarName } from '../../image/reference.ts';
-import type { Globals } from '../main.ts';
+import { familiarName } from '../../registry/reference.ts';
+import type { Globals } from '../globals.ts';
 
 const cmd: Command<readonly []> = {
   usage: 'SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]',

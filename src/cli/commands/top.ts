@@ -2,7 +2,7 @@
 import { withEngine } from '../common.ts';
 import { run } from '../../sys/run.ts';
 import { InvalidArgument, RuntimeFailure } from '../../errors.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 export async function main(argv: string[], g: Globals): Promise<number> {
   if (argv.length < 1 || argv[0] === '--help') {

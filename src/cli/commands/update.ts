@@ -3,7 +3,7 @@ import type { FlagDef } from '../flags.ts';
 import { eachRef, parse, withEngine, type Command } from '../common.ts';
 import { toResourceOptions, updatableFlags } from '../resource-flags.ts';
 import { InvalidArgument } from '../../errors.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [
   ...updatableFlags,

@@ -3,7 +3,7 @@ import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
 import { renderTemplate } from '../format.ts';
 import { versionInfo } from '../../engine/info.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 const flags = [{ name: 'format', short: 'f', type: 'string', description: 'Format output using a custom template' }] as const satisfies readonly FlagDef[];
 const cmd: Command<typeof flags> = { usage: '[OPTIONS]', description: 'Show the version information', flags, args: [0, 0] };

@@ -7,7 +7,7 @@ import { matchVolume, pruneVolumes, removeVolume, type VolumeFilter } from '../.
 import { volumeJson } from '../../engine/volume-inspect.ts';
 import { newId } from '../../engine/names.ts';
 import { InvalidArgument } from '../../errors.ts';
-import type { Globals } from '../main.ts';
+import type { Globals } from '../globals.ts';
 
 function keyValues(list: string[], what: string): Record<string, string> {
   const out: Record<string, string> = {};
