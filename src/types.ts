@@ -256,7 +256,7 @@ export interface ContainerConfig {
   networking?: Networking;
 }
 
-/** The engine's container states. Docker's status strings are mapped in one place (engine/status.ts). */
+/** The engine's container states; their transitions, predicates and docker's words are in src/engine/state.ts. */
 export type ContainerState =
   | 'creating' // row exists, create still in progress (a dead owner means a crashed create)
   | 'created'

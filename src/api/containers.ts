@@ -9,6 +9,8 @@ import type { ContainerRow } from '../store/containers.ts';
 import { ApiError, type Ctx } from './http.ts';
 import { createOptions } from './create-body.ts';
 import { requestWarnings } from './state.ts';
+import { DOCKER_STATUS_WORDS, hasEnded, isLive } from '../engine/state.ts';
+import type { ContainerState } from '../types.ts';
 
 export async function create(ctx: Ctx): Promise<void> {
   const body = await ctx.json();
@@ -63,7 +65,7 @@ export async function list(ctx: Ctx): Promise<void> {
     if (!['id', 'name', 'status', 'exited', 'label', 'ancestor'].includes(k)) throw new ApiError(400, `invalid filter '${k}'`);
   }
   for (const v of filters.status ?? []) {
-    if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(v)) throw new ApiError(400, `invalid filter 'status=${v}'`);
+    if (!(DOCKER_STATUS_WORDS as readonly string[]).includes(v)) throw new ApiError(400, `invalid filter 'status=${v}'`);
   }
   for (const v of filters.name ?? []) {
     try {
@@ -86,7 +88,7 @@ export async function list(ctx: Ctx): Promise<void> {
 
 export function summary(r: ContainerRow): Record<string, unknown> {
   const s = psSummary(r, humanDuration);
-  const live = r.state === 'running' || r.state === 'paused';
+  const live = isLive(r.state);
   const ports = live
     ? (r.net.ports ?? []).map((p) => ({ IP: p.hostIP || '0.0.0.0', PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.protocol }))
     : [];
@@ -199,10 +201,10 @@ export async function wait(ctx: Ctx): Promise<void> {
   const out = ctx.startStream('application/json');
   let gone = false;
   out.onClose(() => (gone = true));
-  const ended = (s: string) => s === 'exited' || s === 'dead' || s === 'created' || s === 'removing';
+  const ended = (s: ContainerState) => !isLive(s);
   let code = first.exitCode;
   let error = '';
-  let sawRun = first.state === 'running' || first.state === 'paused';
+  let sawRun = isLive(first.state);
   const firstFinish = first.finishedAt;
   let reaping = false;
   const met = (): boolean => {
@@ -217,8 +219,8 @@ export async function wait(ctx: Ctx): Promise<void> {
       }
       throw e;
     }
-    if (r.state === 'running' || r.state === 'paused') sawRun = true;
-    if (r.state === 'exited' || r.state === 'dead') {
+    if (isLive(r.state)) sawRun = true;
+    if (hasEnded(r.state)) {
       code = r.exitCode;
       error = r.error;
       // A daemon reaps at once what conmon's exit command (a new process) would reap later: the mount,
@@ -231,7 +233,7 @@ export async function wait(ctx: Ctx): Promise<void> {
     if (condition === 'removed') return false;
     if (condition === 'not-running') return ended(r.state);
     // next-exit: an exit after this request (a finish time we had not seen).
-    return (r.state === 'exited' || r.state === 'dead') && (sawRun || r.finishedAt !== firstFinish);
+    return hasEnded(r.state) && (sawRun || r.finishedAt !== firstFinish);
   };
   const { watch } = await import('node:fs');
   let wake: (() => void) | undefined;

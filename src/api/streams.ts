@@ -17,6 +17,8 @@ import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from '../engine/d
 import { parseTimeArg, utcNano } from '../engine/time.ts';
 import { ApiError, compareVersions, MULTIPLEXED_STREAM, RAW_STREAM, type Ctx, type StreamOut } from './http.ts';
 import type { ExecRecord, PendingAttach } from './state.ts';
+import { isLive } from '../engine/state.ts';
+import type { ContainerState } from '../types.ts';
 
 /**
  * The content type of a stream: multiplexed frames say so from API 1.42 on, on an upgraded connection or
@@ -130,10 +132,10 @@ export async function attach(ctx: Ctx): Promise<void> {
  * API's start before the process runs (docker's CLI attaches first, then starts). A start from elsewhere
  * is noticed by polling (output before the connection is then missed). Null when it ends first.
  */
-async function attachSocket(ctx: Ctx, id: string, st: string, out: StreamOut): Promise<Socket | null> {
+async function attachSocket(ctx: Ctx, id: string, st: ContainerState, out: StreamOut): Promise<Socket | null> {
   const { engine, state } = ctx;
   const path = engine.attachPaths(id).socket;
-  if (st === 'running' || st === 'paused') return connectSeqpacket(path);
+  if (isLive(st)) return connectSeqpacket(path);
   if (st !== 'created' && st !== 'creating') return null;
   return new Promise<Socket | null>((resolve) => {
     let settled = false;
@@ -211,7 +213,7 @@ export async function logs(ctx: Ctx): Promise<void> {
     if (out.closed) return false;
     try {
       const r = engine.inspect(row.id);
-      return (r.state === 'running' || r.state === 'paused' || r.state === 'created') && !(r.state === 'created' && r.conmonPid === 0);
+      return (isLive(r.state) || r.state === 'created') && !(r.state === 'created' && r.conmonPid === 0);
     } catch {
       return false;
     }

@@ -39,12 +39,12 @@ import { findNetwork } from './networks.ts';
 import { refreshPeers, settleWorkers, sweepNetworkOrphans } from './network-attach.ts';
 import { bringUp, lowerDirsFor, tearDown } from './bundle.ts';
 import { makeRootLayout } from './root-layout.ts';
+import { canKill, canPause, canRemove, canStart, canStop, canUnpause, hasEnded, isLive, mayExit, move } from './state.ts';
 import type { ImageRow } from '../store/images.ts';
 import { trace } from '../sys/trace.ts';
 import { initBinary, launcher, readPid } from './host.ts';
 import { sleep, waitUntil } from './wait.ts';
 import { isAlive, procStartTime, selfIdentity } from '../sys/proc.ts';
-import type { ContainerState } from '../types.ts';
 import { buildConfig, type CreateOptions } from './config.ts';
 import { inspectExec, startExec, stopExec, type ExecHandle, type ExecOptions } from './exec.ts';
 import { hostFacts, resolveResources, type ResourceOptions } from './resources.ts';
@@ -93,7 +93,6 @@ export interface StartOptions {
   preserveFds?: number;
 }
 
-const LIVE: readonly ContainerState[] = ['created', 'running', 'paused'];
 
 /** The container locks the current async operation holds (see Engine.withLock). */
 const heldLocks = new AsyncLocalStorage<ReadonlySet<string>>();
@@ -312,7 +311,7 @@ export class Engine {
 
   /** Bring a row up to date with conmon's exit file and process liveness. Idempotent; no lock needed. */
   sync(row: ContainerRow): ContainerRow {
-    if (!LIVE.includes(row.state) || row.conmonPid === 0) return row;
+    if (!mayExit(row.state) || row.conmonPid === 0) return row;
     // A start in progress records an early exit itself, once it has marked the container running: a
     // reader that did it first would be overwritten, and the exit reported twice.
     if (row.state === 'created' && row.lockPid !== 0 && isAlive(row.lockPid, row.lockStart)) return row;
@@ -323,33 +322,33 @@ export class Engine {
     const exit = this.readExit(row.id);
     if (exit) {
       const patch = {
-        state: 'exited' as const,
         exitCode: exit.code,
         oomKilled: existsSync(join(this.dir(row.id), 'oom')),
         finishedAt: exit.time,
         pid: 0,
         pidStart: 0,
       };
-      if (this.containers.update(row.id, patch, LIVE) > 0) {
+      const [exited, guard] = move('exit', patch);
+      if (this.containers.update(row.id, exited, guard) > 0) {
         if (patch.oomKilled) this.emitContainer(row, 'oom');
         this.emitContainer(row, 'die', { exitCode: String(exit.code) });
       }
-      return { ...row, ...patch };
+      return { ...row, ...exited };
     }
     if (conmonGone) {
       // conmon is gone without an exit file (killed, or the host rebooted): the container cannot be trusted alive.
       const alive = row.pid > 0 && isAlive(row.pid, row.pidStart);
       if (!alive) {
         const patch = {
-          state: 'exited' as const,
           exitCode: -1,
           error: 'conmon exited without reporting an exit status',
           finishedAt: new Date().toISOString(),
           pid: 0,
           pidStart: 0,
         };
-        if (this.containers.update(row.id, patch, LIVE) > 0) this.emitContainer(row, 'die', { exitCode: '-1' });
-        return { ...row, ...patch };
+        const [exited, guard] = move('exit', patch);
+        if (this.containers.update(row.id, exited, guard) > 0) this.emitContainer(row, 'die', { exitCode: '-1' });
+        return { ...row, ...exited };
       }
     }
     return row;
@@ -387,18 +386,14 @@ export class Engine {
     const st = await this.driverFor(cur)?.state(cur.id).catch(() => null);
     if (st && (st.status === 'running' || st.status === 'paused') && st.pid > 0) {
       const conmonPid = readPid(join(this.dir(cur.id), 'conmon.pid'));
-      this.containers.update(
-        cur.id,
-        {
-          state: st.status,
-          startedAt: new Date().toISOString(),
-          pid: st.pid,
-          pidStart: procStartTime(st.pid) ?? 0,
-          conmonPid,
-          conmonStart: procStartTime(conmonPid) ?? 0,
-        },
-        ['created'],
-      );
+      const adopted = {
+        startedAt: new Date().toISOString(),
+        pid: st.pid,
+        pidStart: procStartTime(st.pid) ?? 0,
+        conmonPid,
+        conmonStart: procStartTime(conmonPid) ?? 0,
+      };
+      this.containers.update(cur.id, ...move(st.status === 'running' ? 'adoptRunning' : 'adoptPaused', adopted));
       this.notice(`adopted container ${row.id.slice(0, 12)}: it was started by an interrupted process (pid ${deadPid})`);
       return;
     }
@@ -502,7 +497,7 @@ export class Engine {
       // overlayfs shows the upper dir's mode as the container's `/`: it must be 0755 like an image root.
       for (const sub of ['diff', 'rootfs']) mkdirSync(join(d, sub), { mode: 0o755 });
       for (const sub of ['work', 'exit']) mkdirSync(join(d, sub), { mode: 0o700 });
-      this.containers.update(id, { state: 'created', lockPid: 0, lockStart: 0 });
+      this.containers.update(id, ...move('create', { lockPid: 0, lockStart: 0 }));
     } catch (e) {
       this.removeFiles(id);
       this.containers.delete(id);
@@ -558,7 +553,7 @@ export class Engine {
     return this.withLock(ref, async (row) => {
       if (row.state === 'running') return row;
       if (row.state === 'paused') throw new Conflict(`cannot start a paused container, try unpause instead`);
-      if (row.state !== 'created' && row.state !== 'exited') throw new Conflict(`container ${row.name} is ${row.state}`);
+      if (!canStart(row.state)) throw new Conflict(`container ${row.name} is ${row.state}`);
       if (row.state === 'exited' || row.mounted) await this.teardownRuntime(row);
       const drv = this.driver(row.config.runtime);
       let startedAt = '';
@@ -576,11 +571,7 @@ export class Engine {
         this.containers.update(row.id, { exitCode: err.exitCode, error: err.message, conmonPid: 0, conmonStart: 0, pid: 0, pidStart: 0 });
         throw err;
       }
-      this.containers.update(
-        row.id,
-        { state: 'running', startedAt, finishedAt: '', exitCode: 0, error: '', oomKilled: false },
-        ['created', 'exited'],
-      );
+      this.containers.update(row.id, ...move('start', { startedAt, finishedAt: '', exitCode: 0, error: '', oomKilled: false }));
       this.emitContainer(row, 'start');
       const now = this.sync(this.containers.get(row.id)!);
       // Peers on its user networks learn its name now that it runs.
@@ -607,7 +598,7 @@ export class Engine {
     const sig = signal ? parseSignal(signal) : undefined;
     const sent = await this.withLock(ref, async (r) => {
       row = r;
-      if (r.state !== 'running' && r.state !== 'paused') return false;
+      if (!canStop(r.state)) return false;
       const s = r.state === 'paused' ? 'SIGKILL' : (sig ?? r.config.stopSignal);
       const drv = this.driver(r.config.runtime);
       await drv.kill(r.id, s, r.state === 'paused');
@@ -620,7 +611,7 @@ export class Engine {
     const secs = timeout ?? row.config.stopTimeout;
     if (!(secs >= 0 && (await this.waitExit(row.id, secs * 1000)))) {
       await this.withLock(ref, async (r) => {
-        if (r.state === 'running' || r.state === 'paused') {
+        if (canKill(r.state)) {
           await this.driver(r.config.runtime).kill(r.id, 'SIGKILL', true);
           this.emitContainer(r, 'kill', { signal: '9' });
         }
@@ -635,7 +626,7 @@ export class Engine {
   async kill(ref: string, signal = 'SIGKILL'): Promise<ContainerRow> {
     const sig = parseSignal(signal);
     return this.withLock(ref, async (row) => {
-      if (row.state !== 'running' && row.state !== 'paused') {
+      if (!canKill(row.state)) {
         throw new Conflict(`cannot kill container: ${ref}: container ${row.id} is not running`);
       }
       await this.driver(row.config.runtime).kill(row.id, sig);
@@ -646,10 +637,10 @@ export class Engine {
 
   async pause(ref: string): Promise<ContainerRow> {
     return this.withLock(ref, async (row) => {
-      if (row.state === 'paused') throw new Conflict(`container ${row.id} is already paused`);
-      if (row.state !== 'running') throw new Conflict(`container ${row.id} is not running`);
+      if (canUnpause(row.state)) throw new Conflict(`container ${row.id} is already paused`);
+      if (!canPause(row.state)) throw new Conflict(`container ${row.id} is not running`);
       await this.driver(row.config.runtime).pause(row.id);
-      this.containers.update(row.id, { state: 'paused' }, ['running']);
+      this.containers.update(row.id, ...move('pause'));
       this.emitContainer(row, 'pause');
       return this.containers.get(row.id)!;
     });
@@ -657,20 +648,22 @@ export class Engine {
 
   async unpause(ref: string): Promise<ContainerRow> {
     return this.withLock(ref, async (row) => {
-      if (row.state !== 'paused') throw new Conflict(`container ${row.id} is not paused`);
+      if (!canUnpause(row.state)) throw new Conflict(`container ${row.id} is not paused`);
       await this.driver(row.config.runtime).unpause(row.id);
-      this.containers.update(row.id, { state: 'running' }, ['paused']);
+      this.containers.update(row.id, ...move('unpause'));
       this.emitContainer(row, 'unpause');
       return this.containers.get(row.id)!;
     });
   }
 
   async restart(ref: string, timeout?: number): Promise<ContainerRow> {
-    const row = await this.stop(ref, timeout);
-    const started = await this.start(row.id);
-    this.containers.update(row.id, { restartCount: started.restartCount + 1 });
-    this.emitContainer(started, 'restart');
-    return this.containers.get(row.id)!;
+    return this.withLock(ref, async (row) => {
+      await this.stop(row.id, timeout);
+      const started = await this.start(row.id);
+      this.containers.update(row.id, { restartCount: started.restartCount + 1 });
+      this.emitContainer(started, 'restart');
+      return this.containers.get(row.id)!;
+    });
   }
 
   // ---- wait, cleanup, remove ----
@@ -680,8 +673,7 @@ export class Engine {
     return waitUntil(() => {
       const row = this.containers.get(id);
       if (!row) return true;
-      const s = this.sync(row).state;
-      return s !== 'running' && s !== 'paused';
+      return !isLive(this.sync(row).state);
     }, ms, join(this.dir(id), 'exit'));
   }
 
@@ -696,8 +688,7 @@ export class Engine {
     await waitUntil(() => {
       const r = this.containers.get(row.id);
       if (!r) return true;
-      const s = this.sync(r);
-      return s.state === 'exited' || s.state === 'dead';
+      return hasEnded(this.sync(r).state);
     }, Infinity, join(this.dir(row.id), 'exit'));
     const r = this.containers.get(row.id);
     const code = r ? r.exitCode : (this.readExit(row.id)?.code ?? this.exitCodeOf(row.id) ?? -1);
@@ -707,6 +698,11 @@ export class Engine {
       await this.cleanup(row.id).catch((e: unknown) => {
         if (!(e instanceof NoSuchContainer)) throw e;
       });
+  /**
+   * Stop, then start, holding the lock once across both (stop and start take it again reentrantly): no other
+   * verb sees the container between the two. The old run's exit command waits for the lock, then finds the
+   * container running again and leaves it be.
+   */
     }
     return code;
   }
@@ -728,7 +724,7 @@ export class Engine {
         await this.options.hooks?.postStop?.(row);
       }
       if (row.config.autoRemove) {
-        this.containers.update(row.id, { state: 'removing' });
+        this.containers.update(row.id, ...move('remove'));
         this.removeFiles(row.id);
         this.containers.delete(row.id);
         this.emitContainer(row, 'destroy');
@@ -743,24 +739,32 @@ export class Engine {
   /** Remove a container; a running one only with force (SIGKILL first); `volumes` also drops its anonymous volumes. */
   async remove(ref: string, force = false, volumes = false): Promise<string> {
     return this.withLock(ref, async (row) => {
-      if ((row.state === 'running' || row.state === 'paused') && !force) {
+      if (isLive(row.state) && !force) {
         throw new Conflict(
           `cannot remove container "${ref}": container is ${row.state}: stop the container before removing or force remove`,
         );
       }
-      this.containers.update(row.id, { state: 'removing' });
-      if (row.state === 'running' || row.state === 'paused') {
-        const drv = this.driver(row.config.runtime);
-        await drv.kill(row.id, 'SIGKILL', true).catch(() => {});
-        if (row.state === 'paused') await drv.unpause(row.id).catch(() => {});
-        this.emitContainer(row, 'kill', { signal: '9' });
-        await waitUntil(() => this.readExit(row.id) !== null || !isAlive(row.conmonPid, row.conmonStart), 10_000);
-        // The row is `removing` now, so no other process's sync reports this exit: report it here.
-        this.emitContainer(row, 'die', { exitCode: String(this.readExit(row.id)?.code ?? 137) });
+      if (!canRemove(row.state)) throw new Conflict(`container ${row.name} is ${row.state}`);
+      this.containers.update(row.id, ...move('remove'));
+      try {
+        if (isLive(row.state)) {
+          const drv = this.driver(row.config.runtime);
+          await drv.kill(row.id, 'SIGKILL', true).catch(() => {});
+          if (row.state === 'paused') await drv.unpause(row.id).catch(() => {});
+          this.emitContainer(row, 'kill', { signal: '9' });
+          await waitUntil(() => this.readExit(row.id) !== null || !isAlive(row.conmonPid, row.conmonStart), 10_000);
+          // The row is `removing` now, so no other process's sync reports this exit: report it here.
+          this.emitContainer(row, 'die', { exitCode: String(this.readExit(row.id)?.code ?? 137) });
+        }
+        await this.teardownRuntime(row);
+        if (row.mounted) await this.options.hooks?.postStop?.(row);
+        this.removeFiles(row.id);
+      } catch (e) {
+        // What could not be undone stays visible, as docker's dead containers do; `rm` tries again.
+        const err = toBerth(e);
+        this.containers.update(row.id, ...move('removeFailed', { error: err.message }));
+        throw err;
       }
-      await this.teardownRuntime(row);
-      if (row.mounted) await this.options.hooks?.postStop?.(row);
-      this.removeFiles(row.id);
       this.containers.delete(row.id);
       this.emitContainer(row, 'destroy');
       if (volumes) await removeAnonymousVolumes(this, row);
@@ -790,7 +794,7 @@ export class Engine {
     const out: string[] = [];
     for (const row of this.containers.list()) {
       const r = this.sync(row);
-      if (r.state === 'exited' || r.state === 'created' || r.state === 'dead') {
+      if (!isLive(r.state) && canRemove(r.state)) {
         try {
           await this.remove(r.id);
           out.push(r.id);
@@ -806,7 +810,7 @@ export class Engine {
   async list(all = false): Promise<ContainerRow[]> {
     await this.repair();
     const rows = this.containers.list().map((r) => this.sync(r));
-    return all ? rows : rows.filter((r) => r.state === 'running' || r.state === 'paused');
+    return all ? rows : rows.filter((r) => isLive(r.state));
   }
 
   inspect(ref: string): ContainerRow {
@@ -821,7 +825,7 @@ export class Engine {
     return this.withLock(ref, async (row) => {
       if (row.config.cgroups === 'disabled') throw new Conflict(`container ${row.name} runs without cgroups: its resources cannot be updated`);
       const { resources, warnings } = resolveResources(opts, row.config.resources, hostFacts(this.cgroups().version, () => this.cgroupFeatures()), 'update');
-      if (row.state === 'running' || row.state === 'paused') {
+      if (isLive(row.state)) {
         await this.driver(row.config.runtime).update(row.id, ociResources(resources, { swapLimit: this.cgroupFeatures().swapLimit }));
       }
       this.containers.updateResources(row.id, resources);
@@ -847,7 +851,7 @@ export class Engine {
   /** Pids of the container's processes (for top). */
   async pids(ref: string): Promise<number[]> {
     const row = this.inspect(ref);
-    if (row.state !== 'running' && row.state !== 'paused') throw new Conflict(`container ${row.id} is not running`);
+    if (!isLive(row.state)) throw new Conflict(`container ${row.id} is not running`);
     return this.driver(row.config.runtime).pids(row.id);
   }
 
@@ -862,7 +866,7 @@ export class Engine {
     }
     const running = () => {
       const r = this.containers.get(row.id);
-      return r !== undefined && LIVE.includes(this.sync(r).state) && !(r.state === 'created' && r.conmonPid === 0);
+      return r !== undefined && mayExit(this.sync(r).state) && !(r.state === 'created' && r.conmonPid === 0);
     };
     await readLog(this.logPath(row.id), [this.dir(row.id), join(this.dir(row.id), 'exit')], running, out, opts);
   }

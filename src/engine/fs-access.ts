@@ -14,6 +14,7 @@ import { mountOverlay, unmount } from '../sys/mount.ts';
 import { isAlive } from '../sys/proc.ts';
 import type { Engine } from './engine.ts';
 import { etcBinds } from './network-attach.ts';
+import { isLive } from './state.ts';
 
 export interface ContainerFs {
   row: ContainerRow;
@@ -53,7 +54,7 @@ function containerFs(engine: Engine, row: ContainerRow, rootfs: string): Contain
 export async function withContainerFs<T>(engine: Engine, ref: string, fn: (fs: ContainerFs) => Promise<T>): Promise<T> {
   const row = engine.inspect(ref);
   const rootfs = join(engine.dir(row.id), 'rootfs');
-  if ((row.state === 'running' || row.state === 'paused') && row.mounted && isAlive(row.pid, row.pidStart)) {
+  if (isLive(row.state) && row.mounted && isAlive(row.pid, row.pidStart)) {
     return fn(containerFs(engine, row, rootfs));
   }
   return engine.withLock(ref, async (locked) => {

@@ -4,7 +4,8 @@
  */
 import { join } from 'node:path';
 import type { ContainerRow } from '../store/containers.ts';
-import type { ContainerState, Isolation, Resources, ThrottleDevice } from '../types.ts';
+import type { Isolation, Resources, ThrottleDevice } from '../types.ts';
+import { dockerStatus, isLive } from './state.ts';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -31,18 +32,6 @@ function hostConfigIsolation(iso: Isolation | undefined): Record<string, unknown
     MaskedPaths: iso?.maskedPaths ?? [],
     ReadonlyPaths: iso?.readonlyPaths ?? [],
   };
-}
-
-/** Docker's State.Status for an engine state. */
-export function dockerStatus(s: ContainerState): string {
-  switch (s) {
-    case 'creating':
-      return 'created';
-    case 'removing':
-      return 'removing';
-    default:
-      return s;
-  }
 }
 
 /** `docker ps` STATUS column: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". */
@@ -100,7 +89,7 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
   const c = r.config;
   const iso = c.isolation;
   const dir = join(ctx.root, 'containers', r.id);
-  const running = r.state === 'running' || r.state === 'paused';
+  const running = isLive(r.state);
   return {
     Id: r.id,
     Created: r.createdAt,
@@ -210,7 +199,7 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
 
 /** docker's NetworkSettings: the first network's address at the top, every network under Networks. */
 export function networkSettings(r: ContainerRow): Record<string, unknown> {
-  const live = r.state === 'running' || r.state === 'paused';
+  const live = isLive(r.state);
   const nets = live ? (r.net.networks ?? {}) : {};
   const attached = r.config.networking?.networks ?? [];
   const Networks: Record<string, unknown> = {};
@@ -258,7 +247,7 @@ export function networkSettings(r: ContainerRow): Record<string, unknown> {
 
 /** docker ps's PORTS: `0.0.0.0:8080->80/tcp, 53/udp`. */
 function portsText(r: ContainerRow): string {
-  const live = r.state === 'running' || r.state === 'paused';
+  const live = isLive(r.state);
   const bound = live ? (r.net.ports ?? []) : [];
   const parts = bound.map((p) => `${p.hostIP || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol}`);
   return parts.join(', ');

@@ -20,6 +20,7 @@ import type { NetworkAttachment, NetworkState, PortMapping } from '../types.ts';
 import type { OciMount } from '../runtime/spec/index.ts';
 import type { Engine } from './engine.ts';
 import { DEFAULT_NETWORK, findNetwork } from './networks.ts';
+import { isLive } from './state.ts';
 
 export const netnsName = (id: string) => `berth-${id.slice(0, 16)}`;
 
@@ -189,7 +190,7 @@ export async function sweepNetworkOrphans(engine: Engine, inFlight: (row: Contai
     if (undone) found.push(`the networks of ${r.id.slice(0, 12)} (its start was interrupted)`);
   }
   const rows = engine.containers.list();
-  const live = new Set(rows.filter((r) => r.net.netns || r.state === 'running' || r.state === 'paused' || inFlight(r)).map((r) => r.id));
+  const live = new Set(rows.filter((r) => r.net.netns || isLive(r.state) || inFlight(r)).map((r) => r.id));
   // Only namespaces this root made (it marks each one): other roots' containers share /run/netns.
   const marked: { ns: string; id: string }[] = [];
   for (const ns of named) {
@@ -351,7 +352,7 @@ export async function connectNetwork(engine: Engine, ref: string, network: strin
     if (n?.networks.some((a) => a.name === net.name)) throw new Conflict(`endpoint with name ${row.name} already exists in network ${net.name}`);
     const a: NetworkAttachment = { name: net.name, aliases: o.aliases ?? [], ...(o.ip ? { ip: o.ip } : {}) };
     const networking = { networks: [...(n?.networks ?? []), a], ports: n?.ports ?? [], dns: n?.dns ?? [], dnsSearch: n?.dnsSearch ?? [], dnsOptions: n?.dnsOptions ?? [], extraHosts: n?.extraHosts ?? [] };
-    if ((row.state === 'running' || row.state === 'paused') && row.net.netns) {
+    if (isLive(row.state) && row.net.netns) {
       const state = { ...row.net, networks: { ...row.net.networks } };
       const used = new Set(Object.values(state.networks).map((n) => n.ifName));
       let index = 0;

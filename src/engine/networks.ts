@@ -13,6 +13,7 @@ import type { NetworkRow, Subnet } from '../store/networks.ts';
 import { run } from '../sys/run.ts';
 import type { Engine } from './engine.ts';
 import { newId } from './names.ts';
+import { isLive } from './state.ts';
 
 export const DEFAULT_NETWORK = 'bridge';
 export const DEFAULT_BRIDGE = 'berth0';
@@ -215,7 +216,7 @@ export function networkUsers(engine: Engine, net: NetworkRow, liveOnly = false) 
   return engine.containers
     .list()
     .filter((c) => c.config.networking?.networks.some((a) => a.name === net.name || a.name === net.id))
-    .filter((c) => !liveOnly || c.state === 'running' || c.state === 'paused');
+    .filter((c) => !liveOnly || isLive(c.state));
 }
 
 /** `network rm`: refused while a running container is on it; removes the bridge and the leases. */

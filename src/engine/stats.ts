@@ -10,6 +10,8 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readCgroupStats, USER_HZ, type BlkioEntry } from '../runtime/cgroups.ts';
 import { cgroupInfo, type CgroupInfo } from '../runtime/probe.ts';
+import { isLive } from './state.ts';
+import type { ContainerState } from '../types.ts';
 
 /** What stats needs of a container (a ContainerRow satisfies it). */
 export interface StatsTarget {
@@ -18,7 +20,7 @@ export interface StatsTarget {
   /** The container's init pid; 0 when not running. */
   pid: number;
   /** Engine state; anything but running/paused reads as stopped (zeros). */
-  state?: string;
+  state?: ContainerState;
   /** The network mode matters: a container on the host's network has no counters of its own. */
   config: { cgroupParent?: string; isolation?: { network?: string } };
 }
@@ -139,7 +141,7 @@ export function containerCgroupPath(t: StatsTarget): string {
  */
 const hostNetwork = (t: StatsTarget) => t.config.isolation?.network === 'host';
 
-const live = (t: StatsTarget) => t.pid > 0 && (t.state === undefined || t.state === 'running' || t.state === 'paused');
+const live = (t: StatsTarget) => t.pid > 0 && (t.state === undefined || isLive(t.state));
 
 /**
  * One stats sample of a container in docker's JSON shape. `prev` is the previous sample (its cpu_stats become

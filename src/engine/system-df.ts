@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { treeSize } from '../sys/du.ts';
 import type { Engine } from './engine.ts';
 import { volumeUsers } from './volumes.ts';
+import { isLive } from './state.ts';
 
 export interface DfRow {
   type: 'Images' | 'Containers' | 'Local Volumes' | 'Build Cache';
@@ -44,7 +45,7 @@ export function diskUsage(engine: Engine): DfRow[] {
   }
   return [
     { type: 'Images', total: images.length, active: images.filter((i) => usedImages.has(i.id)).length, size: imageSize, reclaimable: imageSize - sum(activeLayers) },
-    { type: 'Containers', total: containers.length, active: containers.filter((c) => c.state === 'running' || c.state === 'paused').length, size: ctrSize, reclaimable: ctrIdle },
+    { type: 'Containers', total: containers.length, active: containers.filter((c) => isLive(c.state)).length, size: ctrSize, reclaimable: ctrIdle },
     { type: 'Local Volumes', total: volumes.length, active: volActive, size: volSize, reclaimable: volIdle },
     { type: 'Build Cache', total: 0, active: 0, size: 0, reclaimable: 0 },
   ];

@@ -499,6 +499,51 @@ test('restart gives a new StartedAt and a new process; status running', async ()
   }
 });
 
+test('restart holds the lock across stop and start: a pause sent meanwhile waits and pauses the new run', async () => {
+  // The process ignores SIGTERM, so the stop takes its whole -t 1 second: the pause comes in that gap.
+  const id = runD(['busybox', 'sh', '-c', 'trap "" TERM; while :; do sleep 1; done']);
+  try {
+    const before = inspect(id).State.Pid;
+    const restart = env.berthAsync(['restart', '-t', '1', id]);
+    await sleep(300);
+    const pause = env.berthAsync(['pause', id]);
+    const [r, p] = await Promise.all([restart, pause]);
+    assert.equal(r.code, 0, show(r));
+    // Between a stop and a start under two locks the pause found the container exited ("is not running").
+    assert.equal(p.code, 0, show(p));
+    const j = inspect(id);
+    assert.equal(j.State.Status, 'paused');
+    assert.notEqual(j.State.Pid, before, 'the pause froze the new run');
+    ok(['unpause', id]);
+    assert.equal(inspect(id).State.Status, 'running');
+  } finally {
+    rmf(id);
+  }
+});
+
+test('a removal that fails part way leaves the container dead; rm tries again and removes it', () => {
+  const id = ok(['create', '--network', 'none', 'busybox', 'true']).stdout.trim();
+  // A mount inside the container's dir makes removing the dir fail with EBUSY.
+  const blocker = join(env.root, 'containers', id, 'blocker');
+  spawnSync('mkdir', ['-p', blocker]);
+  assert.equal(spawnSync('mount', ['-t', 'tmpfs', 'blocker', blocker]).status, 0);
+  try {
+    const r = env.berth(['rm', id]);
+    assert.equal(r.code, 1, show(r));
+    assert.match(r.stderr, /^Error: .*(EBUSY|busy)/);
+    assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, r.stderr);
+    const j = inspect(id);
+    assert.equal(j.State.Status, 'dead');
+    assert.equal((j.State as unknown as { Dead: boolean }).Dead, true);
+    assert.match(j.State.Error, /EBUSY|busy/);
+    assert.match(ok(['ps', '-a', '--filter', 'status=dead', '--format', '{{.ID}} {{.Status}}']).stdout, new RegExp(`^${id.slice(0, 12)} Dead$`, 'm'));
+  } finally {
+    spawnSync('umount', [blocker]);
+  }
+  ok(['rm', id]);
+  assert.equal(env.berth(['inspect', id]).code, 1);
+});
+
 test('start of a stopped container runs it again', async () => {
   const id = runD(['busybox', 'sleep', '300']);
   try {

@@ -2,6 +2,7 @@
 import { fail, parse, withEngine, type Command } from '../common.ts';
 import { formatPort } from '../../network/ports.ts';
 import type { Globals } from '../globals.ts';
+import { isLive } from '../../engine/state.ts';
 
 const cmd: Command<readonly []> = { usage: 'CONTAINER [PRIVATE_PORT[/PROTO]]', description: 'List port mappings or a specific mapping for the container', flags: [], args: [1, 2] };
 
@@ -10,7 +11,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   if (typeof p === 'number') return p;
   return withEngine(g, 'port', async (engine) => {
     const row = engine.inspect(p.args[0]!);
-    const live = row.state === 'running' || row.state === 'paused';
+    const live = isLive(row.state);
     let ports = live ? (row.net.ports ?? []) : [];
     const want = p.args[1];
     if (want) {

@@ -8,6 +8,7 @@ import { containerSizes } from '../../engine/diff.ts';
 import type { ContainerRow } from '../../store/containers.ts';
 import { InvalidArgument } from '../../errors.ts';
 import type { Globals } from '../globals.ts';
+import { DOCKER_STATUS_WORDS, dockerStatus } from '../../engine/state.ts';
 
 const flags = [
   { name: 'all', short: 'a', type: 'bool', description: 'Show all containers (default shows just running)' },
@@ -53,10 +54,8 @@ function parseFilters(list: string[]): Filter[] {
       case 'name':
         return (r) => new RegExp(val).test(r.name);
       case 'status':
-        if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(val)) {
-          throw new InvalidArgument(`invalid filter 'status=${val}'`);
-        }
-        return (r) => (r.state === 'creating' ? 'created' : r.state) === val;
+        if (!(DOCKER_STATUS_WORDS as readonly string[]).includes(val)) throw new InvalidArgument(`invalid filter 'status=${val}'`);
+        return (r) => dockerStatus(r.state) === val;
       case 'exited':
         return (r) => r.state === 'exited' && r.exitCode === Number(val);
       case 'label': {
