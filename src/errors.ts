@@ -61,6 +61,12 @@ export class InvalidArgument extends BerthError {
   readonly httpStatus = 400;
 }
 
+/** A registry refused the credentials given (a login, or a pull or push with them). */
+export class Unauthorized extends BerthError {
+  readonly exitCode = 125;
+  readonly httpStatus = 401;
+}
+
 /** Asked for something this engine or host cannot do (checkpoint here, a refused runtime). */
 export class NotSupported extends BerthError {
   readonly exitCode = 125;

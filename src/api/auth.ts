@@ -4,9 +4,7 @@
  * registry client in memory, for that request alone; nothing is written. No credentials: the root's usual
  * registry settings, unchanged.
  */
-import { registryOptions } from '../image/registries.ts';
-import { parseImageName } from '../registry/reference.ts';
-import { RegistryClient, type RegistryOptions } from '../registry/client.ts';
+import type { Credentials } from '../registry/authfile.ts';
 import { ApiError, type Ctx } from './http.ts';
 
 export interface AuthConfig {
@@ -42,21 +40,10 @@ export function decodeRegistryAuth(header: string | string[] | undefined): AuthC
   return { username, password, serveraddress: typeof doc.serveraddress === 'string' ? doc.serveraddress : '' };
 }
 
-/**
- * Run `fn` with the registry options for `ref`: the root's settings, plus the request's `X-Registry-Auth`
- * credentials for the reference's registry when it sent any (held in memory for this request only).
- */
-export async function withRegistryAuth<T>(ctx: Ctx, ref: string, fn: (opts: RegistryOptions) => Promise<T>): Promise<T> {
-  const base = registryOptions(ctx.engine.root);
+/** The request's `X-Registry-Auth` credentials for the engine's pull or push, or undefined when it sent none. */
+export function requestCredentials(ctx: Ctx): Credentials | undefined {
   const auth = decodeRegistryAuth(ctx.req.headers['x-registry-auth']);
-  if (!auth) return fn(base);
-  let registry: string;
-  try {
-    registry = parseImageName(ref).registry;
-  } catch (e) {
-    throw new ApiError(400, (e as Error).message);
-  }
-  return fn({ ...base, credentials: { [registry]: { username: auth.username, password: auth.password } } });
+  return auth ? { username: auth.username, password: auth.password } : undefined;
 }
 
 /**
@@ -71,12 +58,7 @@ export async function login(ctx: Ctx): Promise<void> {
   server = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
   if (server === 'index.docker.io') server = 'docker.io';
   if (!username || !password) throw new ApiError(400, 'username and password are required');
-  try {
-    await new RegistryClient(registryOptions(ctx.engine.root)).login(server, username, password, false);
-  } catch (e) {
-    // docker answers a refused login with 401.
-    if (e instanceof Error && /login to .* failed/.test(e.message)) throw new ApiError(401, e.message);
-    throw e;
-  }
+  // Refused credentials are Unauthorized: 401, as docker answers.
+  await ctx.engine.login(server, username, password, false);
   ctx.send(200, { Status: 'Login Succeeded', IdentityToken: '' });
 }

@@ -3,13 +3,12 @@
  * disk-usage report `/system/df`.
  */
 import { saveImages, loadImages } from '../image/save-load.ts';
-import { pushImage } from '../image/push.ts';
 import type { ProgressMessage } from '../image/pull.ts';
 import { parseImageName } from '../registry/reference.ts';
 import { containerSizes } from '../engine/diff.ts';
 import { volumeJson } from '../engine/volume-inspect.ts';
 import { ApiError, commonHeaders, statusOf, type Ctx } from './http.ts';
-import { withRegistryAuth } from './auth.ts';
+import { requestCredentials } from './auth.ts';
 import { parseFilters, summary } from './containers.ts';
 import { imageSummary } from './images.ts';
 import { volumeUsage } from './networks.ts';
@@ -78,7 +77,7 @@ export async function push(ctx: Ctx): Promise<void> {
     out.write(`${JSON.stringify(m)}\r\n`);
   };
   try {
-    const r = await withRegistryAuth(ctx, ref, (registry) => pushImage(ctx.engine.images, ref, { registry, onProgress: (m: ProgressMessage) => line(m) }));
+    const r = await ctx.engine.push(ref, { credentials: requestCredentials(ctx), onProgress: (m: ProgressMessage) => line(m) });
     line({ progressDetail: {}, aux: { Tag: r.tag, Digest: r.digest, Size: r.size } });
     out!.end();
   } catch (e) {

@@ -1,8 +1,8 @@
 /** Image endpoints: list, inspect, pull (`/images/create?fromImage`), import (`?fromSrc=-`), remove, tag. */
 import { imageInspectJson } from '../engine/image-inspect.ts';
 import { familiarName } from '../registry/reference.ts';
-import { pullImage, type ProgressMessage } from '../image/pull.ts';
-import { withRegistryAuth } from './auth.ts';
+import type { ProgressMessage } from '../image/pull.ts';
+import { requestCredentials } from './auth.ts';
 import { ApiError, statusOf, type Ctx } from './http.ts';
 import { parseFilters } from './containers.ts';
 import type { ImageRow } from '../store/images.ts';
@@ -72,13 +72,11 @@ export async function create(ctx: Ctx): Promise<void> {
   };
   try {
     // The request's X-Registry-Auth credentials, when it sent any (src/api/auth.ts).
-    await withRegistryAuth(ctx, ref, (registry) =>
-      pullImage(ctx.engine.images, ref, {
-        platform: ctx.q('platform') || undefined,
-        registry,
-        onProgress: (m: ProgressMessage) => line(m),
-      }),
-    );
+    await ctx.engine.pull(ref, {
+      platform: ctx.q('platform') || undefined,
+      credentials: requestCredentials(ctx),
+      onProgress: (m: ProgressMessage) => line(m),
+    });
     // pullImage's own last lines are docker's `Digest:` and `Status:` ones; the CLI prints the name after.
     out ??= ctx.startStream('application/json');
     out.end();

@@ -25,7 +25,9 @@ import { openDb, type Db } from '../store/db.ts';
 import { ImageRepo } from '../store/images.ts';
 import { pullImage, type PullOptions, type PullResult } from '../image/pull.ts';
 import { pushImage, type PushOptions, type PushResult } from '../image/push.ts';
-import { registryOptions } from '../image/registries.ts';
+import type { Credentials } from '../registry/authfile.ts';
+import { RegistryClient, type RegistryOptions } from '../registry/client.ts';
+import { parseImageName } from '../registry/reference.ts';
 import { commitContainer, type CommitOptions } from './commit.ts';
 import { ExecRepo, type ExecSessionRow } from '../store/exec-sessions.ts';
 import { EventRepo, type EventType } from '../store/events.ts';
@@ -39,6 +41,7 @@ import { findNetwork } from './networks.ts';
 import { refreshPeers, settleWorkers, sweepNetworkOrphans } from './network-attach.ts';
 import { bringUp, lowerDirsFor, tearDown } from './bundle.ts';
 import { makeRootLayout } from './root-layout.ts';
+import { readDaemonConfig, type DaemonConfig } from './daemon-config.ts';
 import { canKill, canPause, canRemove, canStart, canStop, canUnpause, hasEnded, isLive, mayExit, move } from './state.ts';
 import type { ImageRow } from '../store/images.ts';
 import { trace } from '../sys/trace.ts';
@@ -111,6 +114,7 @@ export class Engine {
   private eventRepo?: EventRepo;
   private cgroup?: CgroupInfo;
   private features?: CgroupFeatures;
+  private daemonConfig?: DaemonConfig;
   private drivers = new Map<string, RuntimeDriver>();
   private closed = false;
 
@@ -163,14 +167,33 @@ export class Engine {
   get images(): ImageStore {
     return (this.imageStore ??= new ImageStore(this.root, new ImageRepo(this.db)));
   }
-  /** Pull an image from its registry (src/image/pull.ts); registry settings come from the root's config. */
-  pull(ref: string, opts: Omit<PullOptions, 'registry'> = {}): Promise<PullResult> {
-    return pullImage(this.images, ref, { ...opts, registry: registryOptions(this.root) });
+  /**
+   * Pull an image from its registry (src/image/pull.ts). Registry settings come from the configuration;
+   * `credentials` (a caller's own, such as an API request's X-Registry-Auth) serve the reference's registry
+   * for this pull only, instead of the auth file's.
+   */
+  pull(ref: string, opts: Omit<PullOptions, 'registry'> & { credentials?: Credentials } = {}): Promise<PullResult> {
+    const { credentials, ...rest } = opts;
+    return pullImage(this.images, ref, { ...rest, registry: this.registryOptions(credentialsFor(ref, credentials)) });
   }
 
-  /** Push a tagged image to its registry (src/image/push.ts). */
-  push(ref: string, opts: Omit<PushOptions, 'registry'> = {}): Promise<PushResult> {
-    return pushImage(this.images, ref, { ...opts, registry: registryOptions(this.root) });
+  /** Push a tagged image to its registry (src/image/push.ts); `credentials` as for pull. */
+  push(ref: string, opts: Omit<PushOptions, 'registry'> & { credentials?: Credentials } = {}): Promise<PushResult> {
+    const { credentials, ...rest } = opts;
+    return pushImage(this.images, ref, { ...rest, registry: this.registryOptions(credentialsFor(ref, credentials)) });
+  }
+
+  /**
+   * Check credentials against a registry (`docker login`); `store` keeps them in the docker-compatible auth
+   * file (the API checks only: its clients keep their own). Refused credentials throw Unauthorized.
+   */
+  login(server: string, username: string, password: string, store = true): Promise<void> {
+    return new RegistryClient(this.registryOptions()).login(server, username, password, store);
+  }
+
+  /** Forget a registry's stored credentials; false when there were none. */
+  logout(server: string): boolean {
+    return new RegistryClient(this.registryOptions()).logout(server);
   }
 
   /** Make an image of a container's changes (src/engine/commit.ts); returns the image id. */
@@ -202,12 +225,30 @@ export class Engine {
     this.eventRepo = undefined;
   }
 
-  /** The runtime candidates on this host and the default one, with reasons. */
+  /** The engine's configuration file (docker's daemon.json keys: runtimes, registries), read once. */
+  config(): DaemonConfig {
+    return (this.daemonConfig ??= readDaemonConfig(this.root));
+  }
+
+  /** Registry settings from the configuration; `credentials` (a caller's own, by registry) are kept nowhere. */
+  registryOptions(credentials?: RegistryOptions['credentials']): RegistryOptions {
+    const cfg = this.config();
+    const hostOf = (u: string) => u.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '');
+    const mirrors = cfg.registryMirrors.map(hostOf);
+    // A mirror given as http:// is meant to be reached over http.
+    const insecure = [...cfg.insecureRegistries.map(hostOf), ...cfg.registryMirrors.filter((m) => m.startsWith('http://')).map(hostOf)];
+    return { insecure, mirrors: mirrors.length ? { 'docker.io': mirrors } : {}, ...(credentials ? { credentials } : {}) };
+  }
+
+  /** The runtimes (built in and configured) and the default one, with reasons. */
   runtimes(): { candidates: RuntimeCandidate[]; chosen?: RuntimeCandidate; why: string } {
-    const candidates = probeRuntimes(this.cgroups());
-    if (this.options.runtime) {
-      const c = candidates.find((x) => x.name === this.options.runtime);
-      return { candidates, chosen: c, why: `${this.options.runtime}: set by the engine's configuration` };
+    const cfg = this.config();
+    const candidates = probeRuntimes(this.cgroups(), cfg.runtimes, cfg.file);
+    const named = this.options.runtime ?? cfg.defaultRuntime;
+    if (named) {
+      const c = candidates.find((x) => x.name === named);
+      const where = this.options.runtime ? "the engine's options" : `"default-runtime" in ${cfg.file}`;
+      return { candidates, chosen: c, why: c ? `${named}: set by ${where}` : `the default runtime ${named} (set by ${where}) is not a known runtime` };
     }
     return { candidates, ...chooseRuntime(candidates) };
   }
@@ -217,13 +258,13 @@ export class Engine {
     const { candidates, chosen, why } = this.runtimes();
     const cand = name ? candidates.find((c) => c.name === name) : chosen;
     if (!cand) {
-      if (name) throw new InvalidArgument(`unknown runtime "${name}": choose crun or runc`);
+      if (name) throw new InvalidArgument(`unknown or invalid runtime name: ${name} (known: ${candidates.map((c) => c.name).join(', ')})`);
       throw new NotSupported(why);
     }
     if (!cand.usable) throw new NotSupported(`runtime ${cand.name} cannot run containers here: ${cand.reason}`);
     let d = this.drivers.get(cand.name);
     if (!d) {
-      d = new OciDriver(cand.name, cand.path);
+      d = new OciDriver(cand.name, cand.path, { runtimeArgs: cand.runtimeArgs, kind: cand.kind });
       this.drivers.set(cand.name, d);
     }
     return d;
@@ -656,6 +697,11 @@ export class Engine {
     });
   }
 
+  /**
+   * Stop, then start, holding the lock once across both (stop and start take it again reentrantly): no other
+   * verb sees the container between the two. The old run's exit command waits for the lock, then finds the
+   * container running again and leaves it be.
+   */
   async restart(ref: string, timeout?: number): Promise<ContainerRow> {
     return this.withLock(ref, async (row) => {
       await this.stop(row.id, timeout);
@@ -698,11 +744,6 @@ export class Engine {
       await this.cleanup(row.id).catch((e: unknown) => {
         if (!(e instanceof NoSuchContainer)) throw e;
       });
-  /**
-   * Stop, then start, holding the lock once across both (stop and start take it again reentrantly): no other
-   * verb sees the container between the two. The old run's exit command waits for the lock, then finds the
-   * container running again and leaves it be.
-   */
     }
     return code;
   }
@@ -880,4 +921,9 @@ export class Engine {
 
 function toBerth(e: unknown): BerthError {
   return isBerthError(e) ? e : new RuntimeFailure(e instanceof Error ? e.message : String(e), { cause: e });
+}
+
+/** A caller's credentials keyed by the registry of `ref`, as RegistryOptions takes them. */
+function credentialsFor(ref: string, credentials: Credentials | undefined): RegistryOptions['credentials'] {
+  return credentials ? { [parseImageName(ref).registry]: credentials } : undefined;
 }

@@ -11,7 +11,7 @@
  * Pulls try the configured mirrors of a registry first (docker's registry-mirrors), any mirror failure
  * falling through to the registry itself; pushes and logins go to the registry only.
  */
-import { InvalidArgument, NotFound, NotSupported, RuntimeFailure } from '../errors.ts';
+import { InvalidArgument, NotFound, NotSupported, RuntimeFailure, Unauthorized } from '../errors.ts';
 import { familiarRepo, type ImageName } from './reference.ts';
 import { defaultAuthFile, removeCredentials, storeCredentials, type Credentials } from './authfile.ts';
 import { blobHead, downloadBlob, failure, pullScope, pushBlob, pushScope, type Progress } from './blobs.ts';
@@ -214,12 +214,12 @@ export class RegistryClient {
         try {
           authorization = `Bearer ${await this.#t.token(ep, [], creds, false)}`;
         } catch (e) {
-          if (e instanceof CredentialsRejected) throw new InvalidArgument(`login to ${host} failed: ${e.message}`);
+          if (e instanceof CredentialsRejected) throw new Unauthorized(`login to ${host} failed: ${e.message}`);
           throw e;
         }
       }
       const res = await this.#t.request(ep, [], 'GET', '/v2/', { authorization });
-      if (!res.ok) throw new InvalidArgument(`login to ${host} failed: ${await errorLine(res)}`);
+      if (!res.ok) throw new (res.status === 401 || res.status === 403 ? Unauthorized : RuntimeFailure)(`login to ${host} failed: ${await errorLine(res)}`);
       await res.body?.cancel();
     }
     if (store) storeCredentials(this.authFile, host, creds);

@@ -1,6 +1,7 @@
 /**
- * OciDriver: the one RuntimeDriver, parameterised by crun or runc. Containers are created under conmon,
- * which outlives the CLI, reports the init pid on its sync pipe and writes the exit file.
+ * OciDriver: the one RuntimeDriver, parameterised by an OCI runtime binary (crun, runc, or one named in the
+ * engine's configuration with its global options). Containers are created under conmon, which outlives the
+ * CLI, reports the init pid on its sync pipe and writes the exit file.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,15 +14,32 @@ import type { Created, CreateRequest, ExecRequest, ExecStarted, RuntimeDriver, R
 
 export const CONMON_PATHS = ['/usr/bin/conmon', '/usr/libexec/podman/conmon', '/usr/local/bin/conmon'];
 
+/** How a runtime is run: its global options (before the verb), and which runtime it is at heart. */
+export interface OciRuntimeOptions {
+  runtimeArgs?: readonly string[];
+  /** crun can run without cgroups; runc and unknown runtimes are not asked to. Default: from the name. */
+  kind?: 'crun' | 'runc' | 'other';
+  conmon?: string;
+}
+
 export class OciDriver implements RuntimeDriver {
   readonly name: string;
   readonly path: string;
   readonly conmon: string;
+  readonly runtimeArgs: readonly string[];
+  readonly kind: 'crun' | 'runc' | 'other';
 
-  constructor(name: string, path: string, conmon = CONMON_PATHS.find((p) => existsSync(p)) ?? '') {
+  constructor(name: string, path: string, opts: OciRuntimeOptions = {}) {
     this.name = name;
     this.path = path;
-    this.conmon = conmon;
+    this.conmon = opts.conmon ?? CONMON_PATHS.find((p) => existsSync(p)) ?? '';
+    this.runtimeArgs = opts.runtimeArgs ?? [];
+    this.kind = opts.kind ?? (name === 'crun' || name === 'runc' ? name : 'other');
+  }
+
+  /** Run the runtime with its global options first, as runc and crun take them. */
+  private runtime(args: string[], opts?: { input?: string }) {
+    return run(this.path, [...this.runtimeArgs, ...args], opts);
   }
 
   /** Arguments every conmon we start shares: ids, runtime, bundle, pid and exit files, runtime error log. */
@@ -37,6 +55,7 @@ export class OciDriver implements RuntimeDriver {
       '--exit-dir', exitDir,
       '--full-attach',
       '--no-sync-log',
+      ...this.runtimeArgs.flatMap((a) => ['--runtime-arg', a]),
       '--runtime-arg', '--log-format=json',
       '--runtime-arg', '--log',
       `--runtime-arg=${bundle}/oci-log`,
@@ -143,7 +162,7 @@ export class OciDriver implements RuntimeDriver {
   }
 
   async delete(id: string, force: boolean): Promise<void> {
-    const r = await run(this.path, force ? ['delete', '--force', id] : ['delete', id]);
+    const r = await this.runtime(force ? ['delete', '--force', id] : ['delete', id]);
     if (r.code !== 0 && !isAbsent(r.stderr)) throw new RuntimeFailure(`${this.name} delete: ${lastLine(r.stderr)}`);
   }
 
@@ -156,7 +175,7 @@ export class OciDriver implements RuntimeDriver {
   }
 
   async state(id: string): Promise<RuntimeState | null> {
-    const r = await run(this.path, ['state', id]);
+    const r = await this.runtime(['state', id]);
     if (r.code !== 0) {
       if (isAbsent(r.stderr)) return null;
       throw new RuntimeFailure(`${this.name} state: ${lastLine(r.stderr)}`);
@@ -171,7 +190,7 @@ export class OciDriver implements RuntimeDriver {
   }
 
   async update(id: string, resources: object): Promise<void> {
-    const r = await run(this.path, ['update', '--resources', '-', id], { input: JSON.stringify(resources) });
+    const r = await this.runtime(['update', '--resources', '-', id], { input: JSON.stringify(resources) });
     if (r.code !== 0) throw new RuntimeFailure(`${this.name} update: ${lastLine(r.stderr)}`);
   }
 
@@ -182,7 +201,7 @@ export class OciDriver implements RuntimeDriver {
   }
 
   features(): RuntimeFeatures {
-    return { supportsCheckpoint: false, supportsJsonErrors: true, supportsNoCgroups: this.name === 'crun' };
+    return { supportsCheckpoint: false, supportsJsonErrors: true, supportsNoCgroups: this.kind === 'crun' };
   }
 
   async runtimeInfo(): Promise<RuntimeInfo> {
@@ -191,7 +210,7 @@ export class OciDriver implements RuntimeDriver {
   }
 
   private async verb(args: string[]) {
-    const r = await run(this.path, args);
+    const r = await this.runtime(args);
     if (r.code !== 0) throw new RuntimeFailure(`${this.name} ${args[0]}: ${lastLine(r.stderr) || `exit ${r.code}`}`);
     return r;
   }

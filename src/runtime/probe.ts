@@ -35,8 +35,13 @@ function readControllers(dir: string): string[] {
 }
 
 export interface RuntimeCandidate {
-  name: 'crun' | 'runc';
+  /** crun and runc are built in; other names come from the engine's configuration. */
+  name: string;
   path: string;
+  /** Global options the runtime is run with (from the configuration). */
+  runtimeArgs: string[];
+  /** Which runtime it is at heart (a configured one is recognised by its binary's name), for its probes. */
+  kind: 'crun' | 'runc' | 'other';
   usable: boolean;
   /** Why it can or cannot be used, in one line. */
   reason: string;
@@ -47,22 +52,45 @@ const PATHS: Record<'crun' | 'runc', string[]> = {
   runc: ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc'],
 };
 
-export function probeRuntimes(cg: CgroupInfo = cgroupInfo()): RuntimeCandidate[] {
-  return (['crun', 'runc'] as const).map((name) => {
+/** A runtime named in the engine's configuration. */
+export interface RuntimeConfig {
+  path: string;
+  runtimeArgs: string[];
+}
+
+function kindOf(path: string): RuntimeCandidate['kind'] {
+  const base = path.slice(path.lastIndexOf('/') + 1);
+  return base === 'crun' || base === 'runc' ? base : 'other';
+}
+
+/** Why crun cannot run here, or undefined when it can. */
+function crunRefusal(cg: CgroupInfo): string | undefined {
+  if (cg.mode !== 'hybrid' || cg.v2Controllers.length === 0) return undefined;
+  return `crun refuses hybrid cgroups while the v2 hierarchy at /sys/fs/cgroup/unified holds controllers (${cg.v2Controllers.join(', ')})`;
+}
+
+/**
+ * crun and runc where installed, then the configured runtimes (`configured`, from `file`): each usable or
+ * not, with the reason. A configured name may replace a built-in one, as docker's daemon.json may.
+ */
+export function probeRuntimes(cg: CgroupInfo = cgroupInfo(), configured: Record<string, RuntimeConfig> = {}, file = 'the configuration'): RuntimeCandidate[] {
+  const judge = (name: string, path: string, runtimeArgs: string[], usableBecause: string): RuntimeCandidate => {
+    const kind = kindOf(path);
+    const base = { name, path, runtimeArgs, kind };
+    if (!existsSync(path)) return { ...base, usable: false, reason: `${path} does not exist` };
+    const refused = kind === 'crun' ? crunRefusal(cg) : undefined;
+    if (refused) return { ...base, usable: false, reason: refused };
+    return { ...base, usable: true, reason: usableBecause };
+  };
+  const out: RuntimeCandidate[] = [];
+  for (const name of ['crun', 'runc'] as const) {
+    if (configured[name]) continue;
     const path = PATHS[name].find((p) => existsSync(p));
-    if (!path) return { name, path: '', usable: false, reason: `${name} is not installed` };
-    if (name === 'crun' && cg.mode === 'hybrid' && cg.v2Controllers.length > 0) {
-      return {
-        name,
-        path,
-        usable: false,
-        reason:
-          `crun refuses hybrid cgroups while the v2 hierarchy at /sys/fs/cgroup/unified holds controllers ` +
-          `(${cg.v2Controllers.join(', ')})`,
-      };
-    }
-    return { name, path, usable: true, reason: `${name} supports cgroup ${cg.mode} on this host` };
-  });
+    if (!path) out.push({ name, path: '', runtimeArgs: [], kind: name, usable: false, reason: `${name} is not installed` });
+    else out.push(judge(name, path, [], `${name} supports cgroup ${cg.mode} on this host`));
+  }
+  for (const [name, rt] of Object.entries(configured)) out.push(judge(name, rt.path, rt.runtimeArgs, `configured in ${file}`));
+  return out;
 }
 
 /** The default runtime: crun where it works (it starts containers faster), else runc. */

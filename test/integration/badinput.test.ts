@@ -322,7 +322,7 @@ test('--runtime crun on a hybrid host with v2 controllers → 125 explaining why
 });
 
 test('--runtime nosuch → 125', () => {
-  expectError(['run', '--runtime', 'nosuch', 'busybox', 'true'], { code: 125, match: /unknown runtime "nosuch"/ });
+  expectError(['run', '--runtime', 'nosuch', 'busybox', 'true'], { code: 125, match: /^Error: unknown or invalid runtime name: nosuch \(known: [a-z, ]*runc[a-z, ]*\)$/m });
 });
 
 test('-u nosuchuser / nosuchgroup → 125', () => {

@@ -726,6 +726,52 @@ test('--runtime runc runs; an unusable runtime is refused with a reason', () => 
   assert.equal(ok(['ps', '-aq']).stdout, '', 'a refused run leaves no container');
 });
 
+test('runtimes from daemon.json: --runtime NAME runs one with its runtimeArgs; default-runtime; info lists them', (t) => {
+  const runc = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p));
+  if (!runc) return t.skip('runc is not installed');
+  // runc with a state dir of its own: only a runtime run with these runtimeArgs finds the container.
+  const state = mkdtempSync('/tmp/berth-lifecycle-runc-state-');
+  scratch.push(state);
+  const cfg = join(env.root, 'daemon.json');
+  writeFileSync(cfg, JSON.stringify({ runtimes: { myrunc: { path: runc, runtimeArgs: ['--root', state] } } }));
+  try {
+    const info = JSON.parse(ok(['info', '--format', '{{json .Runtimes}}']).stdout) as Record<string, { path: string }>;
+    assert.deepEqual(Object.keys(info).sort(), [...(existsSync('/usr/bin/crun') ? ['crun'] : []), 'myrunc', 'runc']);
+    assert.equal(info.myrunc!.path, runc);
+    const id = runD(['--runtime', 'myrunc', '--network', 'none', 'busybox', 'sleep', '300']);
+    try {
+      assert.equal(inspect(id).HostConfig.Runtime, 'myrunc');
+      const listed = spawnSync(runc, ['--root', state, 'list', '-q'], { encoding: 'utf8' });
+      assert.equal(listed.stdout.trim(), id, 'the container lives in myrunc\'s state dir');
+      assert.notEqual(spawnSync(runc, ['state', id]).status, 0, 'and not in runc\'s own');
+      // every later verb reaches it through the same options
+      assert.equal(ok(['exec', id, 'echo', 'in']).stdout, 'in\n');
+      ok(['pause', id]);
+      ok(['unpause', id]);
+      ok(['stop', '-t', '0', id]);
+      assert.equal(inspect(id).State.ExitCode, 137);
+    } finally {
+      rmf(id);
+    }
+    assert.equal(spawnSync(runc, ['--root', state, 'list', '-q'], { encoding: 'utf8' }).stdout.trim(), '');
+    // the default runtime is a key too
+    writeFileSync(cfg, JSON.stringify({ runtimes: { myrunc: { path: runc, runtimeArgs: ['--root', state] } }, 'default-runtime': 'myrunc' }));
+    const c = ok(['create', '--network', 'none', 'busybox', 'true']).stdout.trim();
+    assert.equal(inspect(c).HostConfig.Runtime, 'myrunc');
+    rmf(c);
+    const unknown = env.berth(['run', '--rm', '--runtime', 'nope', 'busybox', 'true']);
+    assert.equal(unknown.code, 125, show(unknown));
+    assert.match(unknown.stderr, /^Error: unknown or invalid runtime name: nope \(known: .*myrunc.*\)$/m);
+    writeFileSync(cfg, '{"runtimes": ');
+    const broken = env.berth(['run', '--rm', 'busybox', 'true']);
+    assert.equal(broken.code, 125, show(broken));
+    assert.match(broken.stderr, /daemon\.json: not valid JSON/);
+  } finally {
+    rmSync(cfg, { force: true });
+  }
+  assert.equal(ok(['ps', '-aq']).stdout, '');
+});
+
 test('-v /host:/ctr:ro refuses writes; the read-write bind writes through to the host', () => {
   const dir = hostDir();
   writeFileSync(join(dir, 'seen'), 'from-host\n');

@@ -18,7 +18,7 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { InvalidArgument, NotFound, RuntimeFailure } from '../../src/errors.ts';
+import { InvalidArgument, NotFound, RuntimeFailure, Unauthorized } from '../../src/errors.ts';
 import { parseImageName, type ImageName } from '../../src/registry/reference.ts';
 import { readCredentials, removeCredentials, storeCredentials } from '../../src/registry/authfile.ts';
 import { RegistryClient, type Descriptor } from '../../src/registry/client.ts';
@@ -453,7 +453,7 @@ describe('registry with htpasswd basic auth', () => {
     const c = new RegistryClient({ authFile: file });
     const name = parseImageName(`${reg!.host}/secret/app:1`);
     await rejects(c.resolve(name), NotFound, /^pull access denied for .*may require 'docker login'/);
-    await rejects(c.login(reg!.host, reg!.user!, 'wrong'), InvalidArgument,
+    await rejects(c.login(reg!.host, reg!.user!, 'wrong'), Unauthorized,
       new RegExp(`^login to ${reg!.host} failed: unauthorized: authentication required`));
     assert.ok(!existsSync(file), 'a failed login writes nothing');
     await c.login(reg!.host, reg!.user!, reg!.password!);
@@ -478,7 +478,7 @@ describe('registry with htpasswd basic auth', () => {
     const plain = new RegistryClient({ authFile: authFile('basic-check') });
     await plain.login(reg!.host, reg!.user!, reg!.password!, false);
     assert.ok(!existsSync(authFile('basic-check')), 'a check-only login writes no auth file');
-    await rejects(plain.login(reg!.host, reg!.user!, 'wrong', false), InvalidArgument, /failed: unauthorized/);
+    await rejects(plain.login(reg!.host, reg!.user!, 'wrong', false), Unauthorized, /failed: unauthorized/);
     assert.equal(readFileSync(file, 'utf8'), before, 'the auth file is untouched');
   });
 
@@ -516,7 +516,7 @@ describe('registry with token auth', () => {
     const c = new RegistryClient({ authFile: file });
     const name = parseImageName(`${reg!.host}/team/app:1`);
     await rejects(c.resolve(name), NotFound, /^pull access denied for .*team\/app.*unauthorized/);
-    await rejects(c.login(reg!.host, reg!.user!, 'wrong'), InvalidArgument,
+    await rejects(c.login(reg!.host, reg!.user!, 'wrong'), Unauthorized,
       /^login to .* failed: unauthorized: incorrect username or password$/);
     await c.login(`http://${reg!.host}/`, reg!.user!, reg!.password!);
     assert.deepEqual(readCredentials(file, reg!.host), { username: reg!.user, password: reg!.password });

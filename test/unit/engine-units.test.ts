@@ -532,8 +532,8 @@ test('probeRuntimes: pure v2 and pure v1 choose crun', { skip: both }, () => {
 });
 
 test('chooseRuntime: synthetic candidates (fake paths)', () => {
-  const crun = { name: 'crun' as const, path: '/fake/crun', usable: false, reason: 'crun is not installed' };
-  const runc = { name: 'runc' as const, path: '/fake/runc', usable: true, reason: 'runc ok' };
+  const crun = { name: 'crun', path: '/fake/crun', runtimeArgs: [], kind: 'crun' as const, usable: false, reason: 'crun is not installed' };
+  const runc = { name: 'runc', path: '/fake/runc', runtimeArgs: [], kind: 'runc' as const, usable: true, reason: 'runc ok' };
   assert.equal(chooseRuntime([crun, runc]).chosen?.path, '/fake/runc');
   assert.equal(chooseRuntime([{ ...crun, usable: true }, runc]).chosen?.path, '/fake/crun');
   const none = chooseRuntime([crun, { ...runc, usable: false, reason: 'runc is not installed' }]);

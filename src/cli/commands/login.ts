@@ -2,8 +2,6 @@
 import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
 import { InvalidArgument } from '../../errors.ts';
-import { RegistryClient } from '../../registry/client.ts';
-import { registryOptions } from '../../image/registries.ts';
 import type { Globals } from '../globals.ts';
 
 const flags = [
@@ -30,7 +28,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     }
     if (!user || !password) throw new InvalidArgument('Username and password are required (-u and -p or --password-stdin): there is no interactive prompt');
     if (p.flags.password) process.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
-    await new RegistryClient(registryOptions(engine.root)).login(server, user, password);
+    await engine.login(server, user, password);
     process.stdout.write('Login Succeeded\n');
     return 0;
   });

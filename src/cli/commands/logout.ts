@@ -1,7 +1,5 @@
 /** `berth logout [SERVER]` */
 import { withEngine, parse, type Command } from '../common.ts';
-import { RegistryClient } from '../../registry/client.ts';
-import { registryOptions } from '../../image/registries.ts';
 import type { Globals } from '../globals.ts';
 
 const cmd: Command<readonly []> = { usage: '[SERVER]', description: 'Log out from a registry', flags: [], args: [0, 1] };
@@ -11,7 +9,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   if (typeof p === 'number') return p;
   return withEngine(g, 'logout', async (engine) => {
     const server = p.args[0] ?? 'docker.io';
-    const removed = new RegistryClient(registryOptions(engine.root)).logout(server);
+    const removed = engine.logout(server);
     process.stdout.write(removed ? `Removing login credentials for ${server}\n` : `Not logged in to ${server}\n`);
     return 0;
   });

@@ -1,0 +1,90 @@
+/**
+ * The engine's configuration file, in docker's daemon.json keys so a docker user's settings carry over:
+ *
+ *   { "runtimes": { "NAME": { "path": "/usr/bin/x", "runtimeArgs": ["--flag"] } },
+ *     "default-runtime": "NAME",
+ *     "insecure-registries": ["host:5000"],
+ *     "registry-mirrors": ["http://mirror:5000"] }
+ *
+ * Read from `<root>/daemon.json`, else `/etc/berth/daemon.json`. The registry keys may also come from
+ * `registries.json` beside it (same places, the file older Berth roots have): both files' lists count.
+ * A file that is not valid JSON, or a key of the wrong shape, is refused naming the file and the key.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InvalidArgument } from '../errors.ts';
+
+/** A runtime named in the configuration: an OCI runtime binary and the global options it is run with. */
+export interface ConfiguredRuntime {
+  path: string;
+  runtimeArgs: string[];
+}
+
+export interface DaemonConfig {
+  /** The file the settings came from (for messages), or undefined when there is none. */
+  file?: string;
+  runtimes: Record<string, ConfiguredRuntime>;
+  defaultRuntime?: string;
+  insecureRegistries: string[];
+  registryMirrors: string[];
+}
+
+type Doc = Record<string, unknown>;
+
+/** The first of the files that exists, parsed; undefined when none does. */
+function readFirst(files: string[]): { file: string; doc: Doc } | undefined {
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (e) {
+      throw new InvalidArgument(`${file}: not valid JSON: ${(e as Error).message}`, { cause: e });
+    }
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new InvalidArgument(`${file}: must hold a JSON object`);
+    return { file, doc: doc as Doc };
+  }
+  return undefined;
+}
+
+function strings(file: string, doc: Doc, key: string): string[] {
+  const v = doc[key] ?? [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new InvalidArgument(`${file}: "${key}" must be a list of strings`);
+  return v;
+}
+
+function runtimes(file: string, doc: Doc): Record<string, ConfiguredRuntime> {
+  const v = doc.runtimes ?? {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidArgument(`${file}: "runtimes" must be an object of runtimes by name`);
+  const out: Record<string, ConfiguredRuntime> = {};
+  for (const [name, def] of Object.entries(v as Doc)) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new InvalidArgument(`${file}: runtime name "${name}" is not valid`);
+    const d = (def ?? {}) as Doc;
+    if (typeof d.path !== 'string' || !d.path.startsWith('/')) throw new InvalidArgument(`${file}: runtime "${name}" needs an absolute "path"`);
+    out[name] = { path: d.path, runtimeArgs: strings(file, d, 'runtimeArgs') };
+  }
+  return out;
+}
+
+export function readDaemonConfig(root: string, etc = '/etc/berth'): DaemonConfig {
+  const main = readFirst([join(root, 'daemon.json'), join(etc, 'daemon.json')]);
+  const legacy = readFirst([join(root, 'registries.json'), join(etc, 'registries.json')]);
+  const cfg: DaemonConfig = { file: main?.file, runtimes: {}, insecureRegistries: [], registryMirrors: [] };
+  if (main) {
+    cfg.runtimes = runtimes(main.file, main.doc);
+    const dflt = main.doc['default-runtime'];
+    if (dflt !== undefined && typeof dflt !== 'string') throw new InvalidArgument(`${main.file}: "default-runtime" must be a runtime's name`);
+    cfg.defaultRuntime = dflt;
+  }
+  for (const src of [main, legacy]) {
+    if (!src) continue;
+    cfg.insecureRegistries.push(...strings(src.file, src.doc, 'insecure-registries'));
+    cfg.registryMirrors.push(...strings(src.file, src.doc, 'registry-mirrors'));
+  }
+  return cfg;
+}

@@ -1,0 +1,82 @@
+/** The engine's configuration file (docker's daemon.json keys) and the runtimes it names. */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { readDaemonConfig } from '../../src/engine/daemon-config.ts';
+import { InvalidArgument } from '../../src/errors.ts';
+import { chooseRuntime, probeRuntimes, type CgroupInfo } from '../../src/runtime/probe.ts';
+import { scratchDir } from './util.ts';
+
+const HYBRID: CgroupInfo = { mode: 'hybrid', version: 1, v2Controllers: ['hugetlb'] };
+const V2: CgroupInfo = { mode: 'v2', version: 2, v2Controllers: ['cpu', 'memory'] };
+
+test('daemon.json: runtimes, default-runtime and registries; the root before /etc; registries.json still counts', (t) => {
+  const dir = scratchDir(t, 'berth-cfg-');
+  const root = join(dir, 'root');
+  const etc = join(dir, 'etc');
+  mkdirSync(root);
+  mkdirSync(etc);
+  assert.deepEqual(readDaemonConfig(root, etc), { file: undefined, runtimes: {}, insecureRegistries: [], registryMirrors: [] });
+  writeFileSync(join(etc, 'daemon.json'), JSON.stringify({ 'default-runtime': 'from-etc' }));
+  assert.equal(readDaemonConfig(root, etc).defaultRuntime, 'from-etc');
+  writeFileSync(
+    join(root, 'daemon.json'),
+    JSON.stringify({
+      runtimes: { myrunc: { path: '/usr/sbin/runc', runtimeArgs: ['--debug'] }, plain: { path: '/opt/x' } },
+      'default-runtime': 'myrunc',
+      'insecure-registries': ['reg:5000'],
+      'some-docker-key-berth-ignores': true,
+    }),
+  );
+  writeFileSync(join(root, 'registries.json'), JSON.stringify({ 'registry-mirrors': ['http://mirror:5000'] }));
+  assert.deepEqual(readDaemonConfig(root, etc), {
+    file: join(root, 'daemon.json'),
+    runtimes: { myrunc: { path: '/usr/sbin/runc', runtimeArgs: ['--debug'] }, plain: { path: '/opt/x', runtimeArgs: [] } },
+    defaultRuntime: 'myrunc',
+    insecureRegistries: ['reg:5000'],
+    registryMirrors: ['http://mirror:5000'],
+  });
+});
+
+test('daemon.json: bad files and keys are refused naming the file and the key', (t) => {
+  const dir = scratchDir(t, 'berth-cfg-');
+  const bad = (doc: string, msg: RegExp) => {
+    writeFileSync(join(dir, 'daemon.json'), doc);
+    assert.throws(() => readDaemonConfig(dir, join(dir, 'none')), (e: unknown) => e instanceof InvalidArgument && msg.test((e as Error).message) && (e as Error).message.includes('daemon.json'));
+  };
+  bad('{', /not valid JSON/);
+  bad('[]', /must hold a JSON object/);
+  bad('{"runtimes": []}', /"runtimes" must be an object/);
+  bad('{"runtimes": {"x": {"path": "relative"}}}', /runtime "x" needs an absolute "path"/);
+  bad('{"runtimes": {"x": {"path": "/bin/x", "runtimeArgs": "--a"}}}', /"runtimeArgs" must be a list of strings/);
+  bad('{"runtimes": {"bad name": {"path": "/bin/x"}}}', /runtime name "bad name" is not valid/);
+  bad('{"default-runtime": 3}', /"default-runtime" must be a runtime's name/);
+  bad('{"insecure-registries": "reg:5000"}', /"insecure-registries" must be a list of strings/);
+});
+
+test('configured runtimes join the built-in ones, probed by what they are at heart', () => {
+  const configured = {
+    myrunc: { path: '/usr/sbin/runc', runtimeArgs: ['--debug'] },
+    mycrun: { path: '/usr/bin/crun', runtimeArgs: [] },
+    ghost: { path: '/nonexistent/runtime', runtimeArgs: [] },
+  };
+  const c = probeRuntimes(HYBRID, configured, '/r/daemon.json');
+  const by = (n: string) => c.find((x) => x.name === n)!;
+  assert.deepEqual(c.map((x) => x.name), ['crun', 'runc', 'myrunc', 'mycrun', 'ghost']);
+  assert.equal(by('myrunc').kind, 'runc');
+  assert.deepEqual(by('myrunc').runtimeArgs, ['--debug']);
+  assert.equal(by('ghost').usable, false);
+  assert.match(by('ghost').reason, /\/nonexistent\/runtime does not exist/);
+  // crun's refusal of this host's layout applies to a crun by any name
+  if (by('crun').path) {
+    assert.equal(by('mycrun').usable, false);
+    assert.match(by('mycrun').reason, /crun refuses hybrid cgroups/);
+    assert.equal(probeRuntimes(V2, configured).find((x) => x.name === 'mycrun')!.usable, true);
+  }
+  if (by('runc').path) assert.match(by('myrunc').reason, /configured in \/r\/daemon.json/);
+  // a configured name may replace a built-in one
+  const replaced = probeRuntimes(HYBRID, { runc: { path: '/usr/sbin/runc', runtimeArgs: ['--debug'] } });
+  assert.deepEqual(replaced.filter((x) => x.name === 'runc').map((x) => x.runtimeArgs), [['--debug']]);
+  assert.equal(chooseRuntime(replaced).chosen?.name ?? 'none', replaced.find((x) => x.name === 'runc')!.usable ? 'runc' : 'none');
+});
