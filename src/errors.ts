@@ -73,7 +73,7 @@ export class NotSupported extends BerthError {
   readonly httpStatus = 501;
 }
 
-/** The OCI runtime, conmon or the host failed. */
+/** The OCI runtime, its monitor or the host failed. */
 export class RuntimeFailure extends BerthError {
   readonly exitCode = 125;
   readonly httpStatus = 500;

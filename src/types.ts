@@ -234,7 +234,7 @@ export interface ContainerConfig {
   cgroupParent?: string;
   /** `--cgroups disabled`: no cgroup at all (crun only). */
   cgroups?: 'enabled' | 'disabled';
-  /** Where the container's output goes: conmon's k8s-file log (default), journald, or nowhere. */
+  /** Where the container's output goes: the monitor's k8s-file log (default), journald, or nowhere. */
   logDriver?: 'k8s-file' | 'journald' | 'none';
   /** k8s-file: replace the log with an empty one when it reaches this many bytes (`--log-opt max-size`). */
   logSizeMax?: number;

@@ -1,16 +1,12 @@
 /** Container endpoints that are plain request/response (plus wait's delayed body). */
-import { join } from 'node:path';
-import { resizeTerminal } from '../engine/attach.ts';
 import { psSummary } from '../engine/inspect.ts';
-import { connectSeqpacket } from '../sys/seqpacket.ts';
-import { NoSuchContainer } from '../errors.ts';
 import { humanDuration } from '../engine/time.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import { ApiError, type Ctx } from './http.ts';
 import { createOptions } from './create-body.ts';
 import { requestWarnings } from './state.ts';
-import { DOCKER_STATUS_WORDS, hasEnded, isLive } from '../engine/state.ts';
-import type { ContainerState } from '../types.ts';
+import { DOCKER_STATUS_WORDS, isLive } from '../engine/state.ts';
+import type { WaitCondition } from '../engine/wait-for.ts';
 
 export async function create(ctx: Ctx): Promise<void> {
   const body = await ctx.json();
@@ -126,11 +122,9 @@ export async function start(ctx: Ctx): Promise<void> {
     if (row.state === 'running') return ctx.send(304);
     try {
       await engine.start(id, {
-        beforeStart: async () => {
-          // Clients that attached before the start get conmon's socket before the process runs.
-          for (const a of state.takeAttachers(id)) {
-            a.connect(await connectSeqpacket(engine.attachPaths(id).socket).catch(() => null));
-          }
+        beforeStart: async (_row, connect) => {
+          // Clients that attached before the start are connected before the process runs.
+          for (const a of state.takeAttachers(id)) a.connect(await connect().catch(() => null));
         },
       });
     } catch (e) {
@@ -184,7 +178,7 @@ export async function resize(ctx: Ctx): Promise<void> {
   const h = ctx.qint('h', 0)!;
   const w = ctx.qint('w', 0)!;
   if (row.state !== 'running') throw new ApiError(409, `Container ${row.id} is not running`);
-  if (row.config.tty) await resizeTerminal(ctx.engine.attachPaths(row.id).ctl, h, w);
+  await ctx.engine.resize(row.id, h, w);
   ctx.send(200);
 }
 
@@ -196,69 +190,12 @@ export async function wait(ctx: Ctx): Promise<void> {
   const { engine } = ctx;
   const condition = ctx.q('condition') || 'not-running';
   if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw new ApiError(400, `invalid condition: "${condition}"`);
-  const first = engine.inspect(ctx.params[0]!);
-  const id = first.id;
+  const id = engine.find(ctx.params[0]!).id;
   const out = ctx.startStream('application/json');
-  let gone = false;
-  out.onClose(() => (gone = true));
-  const ended = (s: ContainerState) => !isLive(s);
-  let code = first.exitCode;
-  let error = '';
-  let sawRun = isLive(first.state);
-  const firstFinish = first.finishedAt;
-  let reaping = false;
-  const met = (): boolean => {
-    let r: ContainerRow;
-    try {
-      r = engine.inspect(id);
-    } catch (e) {
-      if (e instanceof NoSuchContainer) {
-        // Removed (--rm) before this poll saw it exit: its die event has the code.
-        code = engine.exitCodeOf(id) ?? code;
-        return true;
-      }
-      throw e;
-    }
-    if (isLive(r.state)) sawRun = true;
-    if (hasEnded(r.state)) {
-      code = r.exitCode;
-      error = r.error;
-      // A daemon reaps at once what conmon's exit command (a new process) would reap later: the mount,
-      // the runtime's state and, for --rm, the container. `docker run --rm` waits for that.
-      if (r.mounted && !reaping) {
-        reaping = true;
-        engine.cleanup(id).then(() => wake?.(), () => wake?.());
-      }
-    }
-    if (condition === 'removed') return false;
-    if (condition === 'not-running') return ended(r.state);
-    // next-exit: an exit after this request (a finish time we had not seen).
-    return hasEnded(r.state) && (sawRun || r.finishedAt !== firstFinish);
-  };
-  const { watch } = await import('node:fs');
-  let wake: (() => void) | undefined;
-  let watcher: ReturnType<typeof watch> | undefined;
-  try {
-    watcher = watch(join(engine.dir(id), 'exit'), () => wake?.());
-    watcher.on('error', () => {});
-  } catch {
-    watcher = undefined;
-  }
-  try {
-    for (let interval = 5; !gone; interval = Math.min(interval * 2, 100)) {
-      if (met()) break;
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, interval);
-        wake = () => {
-          clearTimeout(t);
-          r();
-        };
-      });
-    }
-  } finally {
-    watcher?.close();
-  }
-  if (gone) return;
-  out.write(`${JSON.stringify({ StatusCode: code, ...(error ? { Error: { Message: error } } : {}) })}\n`);
+  const hungUp = new AbortController();
+  out.onClose(() => hungUp.abort());
+  const r = await engine.waitFor(id, condition as WaitCondition, hungUp.signal);
+  if (!r) return;
+  out.write(`${JSON.stringify({ StatusCode: r.code, ...(r.error ? { Error: { Message: r.error } } : {}) })}\n`);
   out.end();
 }

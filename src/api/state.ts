@@ -1,16 +1,16 @@
 /**
  * What the API server keeps in memory between requests: clients attached to a container that has not
- * started yet (connected to conmon when it starts), exec instances created but not yet started, and a
+ * started yet (connected when it starts), exec instances created but not yet started, and a
  * per-container queue so that this process never runs two state changes of one container at once (the
  * engine's lock is per process: it would let them both in).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Socket } from 'node:net';
+import type { AttachStream } from '../runtime/driver.ts';
 import type { ExecHandle } from '../engine/exec.ts';
 
-/** A client waiting for a created container's start, to connect to its attach socket. */
+/** A client waiting for a created container's start, to be connected to its stdio. */
 export interface PendingAttach {
-  connect(socket: Socket | null): void;
+  connect(stream: AttachStream | null): void;
   /** Whether it still wants the connection (the client may have gone). */
   readonly wanted: boolean;
 }

@@ -1,24 +1,20 @@
 /**
  * The streaming endpoints: attach (hijacked), logs, and exec (create, start hijacked, inspect, resize).
  * Output is docker's multiplexed frames (src/engine/frame.ts) unless the process has a tty; input is
- * passed to conmon's attach socket with docker's half-close rules.
+ * passed to the process's stdio with docker's half-close rules.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { AttachSession, resizeTerminal } from '../engine/attach.ts';
 import { encodeFrame } from '../engine/frame.ts';
-import { readLog } from '../engine/logs.ts';
-import { join } from 'node:path';
-import { Conflict, InvalidArgument, NotFound, NotSupported, isBerthError } from '../errors.ts';
-import { connectSeqpacket } from '../sys/seqpacket.ts';
+import { Conflict, InvalidArgument, NotFound, isBerthError } from '../errors.ts';
 import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from '../engine/detach-keys.ts';
 import { parseTimeArg, utcNano } from '../engine/time.ts';
 import { ApiError, compareVersions, MULTIPLEXED_STREAM, RAW_STREAM, type Ctx, type StreamOut } from './http.ts';
 import type { ExecRecord, PendingAttach } from './state.ts';
 import { isLive } from '../engine/state.ts';
 import type { ContainerState } from '../types.ts';
+import type { AttachStream } from '../runtime/driver.ts';
 
 /**
  * The content type of a stream: multiplexed frames say so from API 1.42 on, on an upgraded connection or
@@ -45,9 +41,8 @@ interface PumpOptions {
   emit(stream: 1 | 2, data: Buffer): void;
 }
 
-/** Pump one conmon attach connection to a client until conmon closes it, the client detaches or hangs up. */
-function pump(socket: Socket, o: PumpOptions): Promise<'ended' | 'detached' | 'gone'> {
-  const session = new AttachSession(socket);
+/** Pump one stdio connection to a client until the monitor closes it, the client detaches or hangs up. */
+function pump(session: AttachStream, o: PumpOptions): Promise<'ended' | 'detached' | 'gone'> {
   return new Promise((resolve) => {
     let done = false;
     const matcher = new DetachMatcher(o.tty ? o.detachKeys : Buffer.alloc(0));
@@ -64,7 +59,7 @@ function pump(socket: Socket, o: PumpOptions): Promise<'ended' | 'detached' | 'g
       const { forward, detach } = matcher.feed(chunk);
       if (forward.length > 0 && !session.write(forward)) {
         o.input?.pause();
-        socket.once('drain', () => o.input?.resume());
+        session.onDrain(() => o.input?.resume());
       }
       if (detach) {
         o.out.end();
@@ -117,31 +112,30 @@ export async function attach(ctx: Ctx): Promise<void> {
   const { out, input, pending } = ctx.hijack(contentType(ctx, tty, true));
   const emit = emitter(out, tty, ctx.qbool('stdout'), ctx.qbool('stderr'));
   // Wait for the start (or connect) in the same tick as the 101: a start can follow it at once.
-  const connecting = ctx.qbool('stream') ? attachSocket(ctx, id, row.state, out) : Promise.resolve(null);
+  const connecting = ctx.qbool('stream') ? attachStream(ctx, id, row.state, out) : Promise.resolve(null);
   if (ctx.qbool('logs') && (row.config.logDriver ?? 'k8s-file') === 'k8s-file') {
     await engine.readLogs(id, (rec) => emit(rec.stream === 'stderr' ? 2 : 1, rec.data)).catch(() => {});
   }
-  const socket = await connecting.catch(() => null);
-  if (!socket) return out.end();
-  const how = await pump(socket, { out, input: ctx.upgraded ? input : undefined, pending, tty, stdin, closeStdinOnEof: row.config.stdinOnce ?? false, detachKeys, emit });
+  const stream = await connecting.catch(() => null);
+  if (!stream) return out.end();
+  const how = await pump(stream, { out, input: ctx.upgraded ? input : undefined, pending, tty, stdin, closeStdinOnEof: row.config.stdinOnce ?? false, detachKeys, emit });
   if (how === 'ended') out.end();
 }
 
 /**
- * conmon's attach socket for a container: at once when it runs; for a created one, handed over by the
- * API's start before the process runs (docker's CLI attaches first, then starts). A start from elsewhere
- * is noticed by polling (output before the connection is then missed). Null when it ends first.
+ * The container's stdio: at once when it runs; for a created one, handed over by the API's start before
+ * the process runs (docker's CLI attaches first, then starts). A start from elsewhere is noticed by polling
+ * (output before the connection is then missed). Null when it ends first.
  */
-async function attachSocket(ctx: Ctx, id: string, st: ContainerState, out: StreamOut): Promise<Socket | null> {
+async function attachStream(ctx: Ctx, id: string, st: ContainerState, out: StreamOut): Promise<AttachStream | null> {
   const { engine, state } = ctx;
-  const path = engine.attachPaths(id).socket;
-  if (isLive(st)) return connectSeqpacket(path);
+  if (isLive(st)) return engine.attach(id);
   if (st !== 'created' && st !== 'creating') return null;
-  return new Promise<Socket | null>((resolve) => {
+  return new Promise<AttachStream | null>((resolve) => {
     let settled = false;
-    const settle = (s: Socket | null) => {
+    const settle = (s: AttachStream | null) => {
       if (settled) {
-        s?.destroy();
+        s?.close();
         return;
       }
       settled = true;
@@ -168,7 +162,7 @@ async function attachSocket(ctx: Ctx, id: string, st: ContainerState, out: Strea
       // Still in the set while it runs: started from elsewhere. Out of it: a start took it and connects.
       if (s === 'running' && (state.attachers.get(id)?.has(pa) ?? false)) {
         state.removeAttacher(id, pa);
-        connectSeqpacket(path).then(settle, () => settle(null));
+        engine.attach(id).then(settle, () => settle(null));
       }
     }, 200);
   });
@@ -181,9 +175,6 @@ export async function logs(ctx: Ctx): Promise<void> {
   const wantOut = ctx.qbool('stdout');
   const wantErr = ctx.qbool('stderr');
   if (!wantOut && !wantErr) throw new ApiError(400, 'Bad parameters: you must choose at least one stream');
-  if ((row.config.logDriver ?? 'k8s-file') !== 'k8s-file') {
-    throw new NotSupported(`configured logging driver does not support reading (${row.config.logDriver})`);
-  }
   const tailText = ctx.q('tail');
   let tail: number | undefined;
   if (tailText && tailText !== 'all') {
@@ -209,19 +200,10 @@ export async function logs(ctx: Ctx): Promise<void> {
   const atLineStart = { stdout: true, stderr: true };
   // The engine's follow, with one more reason to stop: the client hung up (a quiet container's follower
   // would otherwise poll on until the container ends).
-  const live = () => {
-    if (out.closed) return false;
-    try {
-      const r = engine.inspect(row.id);
-      return (isLive(r.state) || r.state === 'created') && !(r.state === 'created' && r.conmonPid === 0);
-    } catch {
-      return false;
-    }
-  };
-  await readLog(
-    engine.logPath(row.id),
-    [engine.dir(row.id), join(engine.dir(row.id), 'exit')],
-    live,
+  const hungUp = new AbortController();
+  out.onClose(() => hungUp.abort());
+  await engine.readLogs(
+    row.id,
     (rec) => {
       if (out.closed) return;
       const s = rec.stream === 'stderr' ? 2 : 1;
@@ -229,7 +211,7 @@ export async function logs(ctx: Ctx): Promise<void> {
       atLineStart[rec.stream] = rec.data.length > 0 && rec.data[rec.data.length - 1] === 0x0a;
       emit(s, data);
     },
-    { follow: ctx.qbool('follow'), tail, since, until },
+    { follow: ctx.qbool('follow'), tail, since, until, signal: hungUp.signal },
   );
   out.end();
 }
@@ -324,12 +306,12 @@ export async function execStart(ctx: Ctx): Promise<void> {
   rec.session = h.id;
   rec.pid = h.pid;
   rec.handle = h;
-  if (tty && rec.size) resizeTerminal(h.ctlPath, rec.size[0], rec.size[1]).catch(() => {});
+  if (tty && rec.size) h.resize(rec.size[0], rec.size[1]).catch(() => {});
   const exit = h.exit.then(
     (code) => (ended(ctx, rec, code), code),
     () => (ended(ctx, rec, -1), -1),
   );
-  const how = await pump(h.socket!, { out, input: ctx.upgraded ? input : undefined, pending, tty, stdin, closeStdinOnEof: true, detachKeys: parseDetachKeys(rec.detachKeys), emit });
+  const how = await pump(h.stream!, { out, input: ctx.upgraded ? input : undefined, pending, tty, stdin, closeStdinOnEof: true, detachKeys: parseDetachKeys(rec.detachKeys), emit });
   if (how === 'ended') {
     // The exit code is recorded before the stream ends: the CLI inspects the exec right after EOF.
     await exit;
@@ -376,6 +358,6 @@ export async function execResize(ctx: Ctx): Promise<void> {
   if (rec.started && !rec.running) throw new Conflict(`Exec ${rec.id} is not running`);
   // Before the process is up (the CLI resizes right after the 101), the size is applied when it is.
   if (!rec.handle) rec.size = [h, w];
-  else if (rec.tty) await resizeTerminal(rec.handle.ctlPath, h, w);
+  else if (rec.tty) await rec.handle.resize(h, w);
   ctx.send(200);
 }

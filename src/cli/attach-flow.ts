@@ -1,11 +1,10 @@
 /**
- * Attached containers for the CLI (run -i/-t, start -a, attach): connect to conmon's attach socket, pump
+ * Attached containers for the CLI (run -i/-t, start -a, attach): connect to the container's stdio, pump
  * the streams, forward signals when there is no terminal, and return the container's exit code, or 0 when
  * the user detached (the container runs on).
  */
-import type { Socket } from 'node:net';
 import type { Engine } from '../engine/engine.ts';
-import { connectSeqpacket } from '../sys/seqpacket.ts';
+import type { AttachStream } from '../runtime/driver.ts';
 import { pump } from './stream.ts';
 
 export interface AttachFlowOptions {
@@ -19,17 +18,16 @@ export interface AttachFlowOptions {
 }
 
 export async function attachAndWait(engine: Engine, id: string, o: AttachFlowOptions): Promise<number> {
-  const paths = engine.attachPaths(id);
-  let socket: Socket | undefined;
+  let stream: AttachStream | undefined;
   if (o.start) {
     await engine.start(id, {
       preserveFds: o.preserveFds,
-      beforeStart: async () => {
-        socket = await connectSeqpacket(paths.socket);
+      beforeStart: async (_row, connect) => {
+        stream = await connect();
       },
     });
   } else {
-    socket = await connectSeqpacket(paths.socket);
+    stream = await engine.attach(id);
   }
   const proxies: [NodeJS.Signals, () => void][] = [];
   if (o.sigProxy && !o.tty) {
@@ -40,7 +38,7 @@ export async function attachAndWait(engine: Engine, id: string, o: AttachFlowOpt
     }
   }
   try {
-    const how = await pump(socket!, { tty: o.tty, stdin: o.stdin, detachKeys: o.detachKeys, ctlPath: paths.ctl });
+    const how = await pump(stream!, { tty: o.tty, stdin: o.stdin, detachKeys: o.detachKeys, resize: (rows, cols) => engine.resize(id, rows, cols) });
     if (how === 'detached') {
       if (o.tty) process.stderr.write('\r\nread escape sequence\r\n');
       return 0;

@@ -1,25 +1,23 @@
 /**
  * The CLI's end of an attached stream (exec, run -i/-t, attach, start -a): the user's terminal in raw mode
- * (restored on every way out), window size to conmon's control FIFO, stdin with docker's detach keys and its
- * EOF passed on, the container's stdout and stderr kept apart.
+ * (restored on every way out), its window size passed on, stdin with docker's detach keys and its EOF
+ * passed on, the container's stdout and stderr kept apart.
  */
-import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
-import { AttachSession, resizeTerminal } from '../engine/attach.ts';
 import { DetachMatcher } from '../engine/detach-keys.ts';
+import type { AttachStream } from '../runtime/driver.ts';
 
 export interface PumpOptions {
   tty: boolean;
   /** Forward our stdin. */
   stdin: boolean;
   detachKeys: Buffer;
-  /** conmon's ctl FIFO, for window sizes (tty only). */
-  ctlPath?: string;
+  /** Pass the terminal's size on (tty only). */
+  resize?: (rows: number, cols: number) => Promise<void>;
 }
 
 /** Run the stream until the container side closes ('ended') or the user detaches ('detached'). */
-export function pump(socket: Socket, opts: PumpOptions): Promise<'ended' | 'detached'> {
-  const session = new AttachSession(socket);
+export function pump(session: AttachStream, opts: PumpOptions): Promise<'ended' | 'detached'> {
   return new Promise((resolve) => {
     const stdin = process.stdin;
     const raw = opts.tty && opts.stdin && stdin.isTTY;
@@ -27,19 +25,17 @@ export function pump(socket: Socket, opts: PumpOptions): Promise<'ended' | 'deta
     const matcher = new DetachMatcher(opts.tty ? opts.detachKeys : Buffer.alloc(0));
     let done = false;
     const resize = () => {
-      if (opts.ctlPath && process.stdout.isTTY) {
-        resizeTerminal(opts.ctlPath, process.stdout.rows, process.stdout.columns).catch(() => {});
-      }
+      if (opts.resize && process.stdout.isTTY) opts.resize(process.stdout.rows, process.stdout.columns).catch(() => {});
     };
     const restore = () => {
       if (raw) stdin.setRawMode(false);
     };
     const onInput = (chunk: Buffer) => {
       const { forward, detach } = matcher.feed(chunk);
-      // Backpressure: stop reading our stdin until the socket drains.
+      // Backpressure: stop reading our stdin until the stream drains.
       if (forward.length > 0 && !session.write(forward)) {
         stdin.pause();
-        socket.once('drain', () => stdin.resume());
+        session.onDrain(() => stdin.resume());
       }
       if (detach) finish('detached');
     };
@@ -60,8 +56,8 @@ export function pump(socket: Socket, opts: PumpOptions): Promise<'ended' | 'deta
     };
     const write = (out: NodeJS.WriteStream, data: Buffer) => {
       if (!out.write(data)) {
-        socket.pause();
-        out.once('drain', () => socket.resume());
+        session.pause();
+        out.once('drain', () => session.resume());
       }
     };
     process.on('exit', restore);

@@ -1,9 +1,9 @@
 /**
  * The runtime side of a container's life: bringing it up (the overlay mounted, volumes and networks
- * wired, the OCI bundle written, the runtime's container created under conmon) and tearing it down.
+ * wired, the OCI bundle written, the runtime's container created under its monitor) and tearing it down.
  * The Engine calls these under the container's lock.
  */
-import { chmodSync, existsSync, lchownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeFailure } from '../errors.ts';
 import type { RuntimeDriver } from '../runtime/driver.ts';
@@ -23,22 +23,20 @@ import { mappedLowerDirs, toHost } from './userns-rootfs.ts';
 import { releaseVolumes, resolveMounts } from './volumes.ts';
 
 /**
- * Mount the rootfs, write the bundle and create the runtime's container under conmon. conmon is
+ * Mount the rootfs, write the bundle and create the runtime's container under its monitor. The monitor is
  * spawned first and waits on its start pipe, so its start-up overlaps the mount and the spec.
  */
 export async function bringUp(engine: Engine, row: ContainerRow, drv: RuntimeDriver, opts: StartOptions): Promise<void> {
   const d = engine.dir(row.id);
   const img = engine.images.repo.get(row.imageId);
   if (!img) throw new RuntimeFailure(`image ${row.imageId.slice(0, 12)} of container ${row.name} is gone`);
-  for (const f of ['oom', 'oci-log', 'pidfile', 'conmon.pid', `exit/${row.id}`]) rmSync(join(d, f), { force: true });
   let ready!: { resolve: () => void; reject: (e: unknown) => void };
   const bundleReady = new Promise<void>((resolve, reject) => (ready = { resolve, reject }));
   const exitCommand = opts.attached || engine.exitCommand.length === 0 ? undefined : [...engine.exitCommand, 'container', 'cleanup', row.id];
-  trace('init: conmon');
+  trace('init: monitor');
   const created = drv.create({
     id: row.id,
     bundle: d,
-    exitDir: join(d, 'exit'),
     logPath: (row.config.logDriver ?? 'k8s-file') === 'k8s-file' ? engine.logPath(row.id) : null,
     logDriver: row.config.logDriver === 'journald' ? 'journald' : 'none',
     logSizeMax: row.config.logSizeMax,
@@ -111,18 +109,18 @@ export async function bringUp(engine: Engine, row: ContainerRow, drv: RuntimeDri
   engine.containers.update(row.id, {
     pid: c.pid,
     pidStart: procStartTime(c.pid) ?? 0,
-    conmonPid: c.conmonPid,
-    conmonStart: procStartTime(c.conmonPid) ?? 0,
+    monitorPid: c.monitorPid,
+    monitorStart: procStartTime(c.monitorPid) ?? 0,
   });
 }
 
-/** Undo the runtime side of a container: the runtime's record, conmon, the rootfs mount. */
+/** Undo the runtime side of a container: the runtime's record, the monitor, the rootfs mount. */
 export async function tearDown(engine: Engine, row: ContainerRow, runtimeToo = false): Promise<void> {
   // Independent of each other: the runtime's record and cgroup, our rootfs mount, the networks.
   const fresh = engine.containers.get(row.id);
   const parts: Promise<unknown>[] = [unmount(join(engine.dir(row.id), 'rootfs'), row.mounted)];
   if (fresh?.net.netns) parts.push(teardownNetworks(engine, fresh));
-  if (runtimeToo || row.conmonPid !== 0 || row.pid !== 0 || row.state !== 'created') {
+  if (runtimeToo || row.monitorPid !== 0 || row.pid !== 0 || row.state !== 'created') {
     trace('teardown: runtime delete, unmount');
     parts.push(engine.driverFor(row)?.delete(row.id, true) ?? Promise.resolve());
   }
@@ -130,8 +128,8 @@ export async function tearDown(engine: Engine, row: ContainerRow, runtimeToo = f
   if (row.config.isolation?.ipc === 'shareable') await unmount(join(engine.dir(row.id), 'shm'));
   if (row.config.mounts.some((m) => m.type === 'volume')) await releaseVolumes(engine, row);
   trace('teardown: done');
-  // conmon is not waited for: it may be running our exit command, which waits for engine very lock.
-  // conmonPid stays: it names the last run's monitor, which remove waits for.
+  // The monitor is not waited for: it may be running our exit command, which waits for this very lock.
+  // monitorPid stays: it names the last run's monitor, which remove waits for.
   engine.containers.update(row.id, { mounted: false, pid: 0, pidStart: 0 });
 }
 

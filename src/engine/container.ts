@@ -3,7 +3,7 @@
  * its own; every call reads the store afresh.
  */
 import type { Engine } from './engine.ts';
-import type { LogRecord } from './logs.ts';
+import type { LogRecord } from '../runtime/driver.ts';
 import { inspectJson } from './inspect.ts';
 import type { ContainerRow } from '../store/containers.ts';
 
@@ -16,7 +16,7 @@ export class Container {
     this.id = id;
   }
 
-  /** The engine's current view (reconciled with conmon's exit file). */
+  /** The engine's current view (reconciled with what its monitor recorded). */
   state(): ContainerRow {
     return this.engine.inspect(this.id);
   }

@@ -1,10 +1,10 @@
 /**
  * The Engine: the one writer of container state, shared by the CLI, the API server and library users.
- * Stored state is a cache of the truth (conmon's exit file, the pid's identity, the runtime); every verb
+ * Stored state is a cache of the truth (the monitor's record of the exit, the pid's identity, the runtime); every verb
  * re-checks it under the container's lock before acting.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Conflict,
@@ -16,7 +16,7 @@ import {
   type BerthError,
 } from '../errors.ts';
 import { ImageStore } from '../image/store.ts';
-import type { RuntimeDriver } from '../runtime/driver.ts';
+import type { AttachStream, LogReadOptions, LogRecord, MonitorExit, RuntimeDriver } from '../runtime/driver.ts';
 import { OciDriver } from '../runtime/oci.ts';
 import { cgroupInfo, chooseRuntime, probeRuntimes, type CgroupInfo, type RuntimeCandidate } from '../runtime/probe.ts';
 import { probeCgroupFeatures, type CgroupFeatures } from '../runtime/cgroup-features.ts';
@@ -45,15 +45,15 @@ import { readDaemonConfig, type DaemonConfig } from './daemon-config.ts';
 import { canKill, canPause, canRemove, canStart, canStop, canUnpause, hasEnded, isLive, mayExit, move } from './state.ts';
 import type { ImageRow } from '../store/images.ts';
 import { trace } from '../sys/trace.ts';
-import { initBinary, launcher, readPid } from './host.ts';
+import { initBinary, launcher } from './host.ts';
 import { sleep, waitUntil } from './wait.ts';
+import { waitForCondition, type WaitCondition, type WaitResult } from './wait-for.ts';
 import { isAlive, procStartTime, selfIdentity } from '../sys/proc.ts';
 import { buildConfig, type CreateOptions } from './config.ts';
 import { inspectExec, startExec, stopExec, type ExecHandle, type ExecOptions } from './exec.ts';
 import { hostFacts, resolveResources, type ResourceOptions } from './resources.ts';
 import { ociResources } from '../runtime/spec/resources.ts';
 import { Container } from './container.ts';
-import { readLog, type LogReadOptions, type LogRecord } from './logs.ts';
 import { loadHooks } from './hooks.ts';
 import { newId, randomName, validateName } from './names.ts';
 import { parseSignal, signalNumber } from './signals.ts';
@@ -76,7 +76,7 @@ export interface EngineOptions {
   /** Directory of OCI hook JSON files (default <root>/hooks.d). */
   hooksDir?: string;
   hooks?: LifecycleHooks;
-  /** argv prefix conmon runs as the exit command (`… container cleanup ID` is appended); default bin/berth --root ROOT. */
+  /** argv prefix the monitor runs as the exit command (`… container cleanup ID` is appended); default bin/berth --root ROOT. */
   exitCommand?: string[];
   /** Where notices go (repairs the engine made): default stderr. */
   notice?: (msg: string) => void;
@@ -88,10 +88,10 @@ export interface StartOptions {
   /** The caller waits for the exit and cleans up itself (a foreground run): no exit command. */
   attached?: boolean;
   /**
-   * Called once the runtime has created the container and before its process runs: the moment to
-   * connect to the attach socket (conmon does not replay output).
+   * Called once the runtime has created the container and before its process runs: the moment to connect
+   * to its stdio (`connect`, once per client), since the monitor replays no output.
    */
-  beforeStart?: (c: ContainerRow) => Promise<void>;
+  beforeStart?: (c: ContainerRow, connect: () => Promise<AttachStream>) => Promise<void>;
   /** Pass this process's fds 3…3+N-1 on to the container's process (`--preserve-fds`). */
   preserveFds?: number;
 }
@@ -103,7 +103,7 @@ const heldLocks = new AsyncLocalStorage<ReadonlySet<string>>();
 export class Engine {
   readonly root: string;
   readonly options: EngineOptions;
-  /** conmon runs this (plus `container cleanup ID`) when a container exits. */
+  /** The monitor runs this (plus `container cleanup ID`) when a container exits. */
   readonly exitCommand: string[];
   private dbHandle?: Db;
   private containerRepo?: ContainerRepo;
@@ -122,7 +122,7 @@ export class Engine {
     this.options = options;
     this.root = options.root ?? process.env.BERTH_ROOT ?? '/var/lib/berth';
     // A postStop callback can only run in this process: without an explicit exit command, such an
-    // engine cleans up itself when it sees the exit (wait, list, any verb) instead of conmon's command.
+    // engine cleans up itself when it sees the exit (wait, list, any verb) instead of the monitor's command.
     this.exitCommand = options.exitCommand ?? (options.hooks?.postStop ? [] : [launcher(), '--root', this.root]);
   }
 
@@ -284,14 +284,7 @@ export class Engine {
   dir(id: string): string {
     return join(this.root, 'containers', id);
   }
-  private exitFile(id: string): string {
-    return join(this.dir(id), 'exit', id);
-  }
-  /** conmon's attach socket and control FIFO for a container. */
-  attachPaths(id: string): { socket: string; ctl: string } {
-    return { socket: join(this.dir(id), 'attach'), ctl: join(this.dir(id), 'ctl') };
-  }
-
+  /** Where the container's log is written (the monitor's format; see RuntimeDriver.readLog). */
   logPath(id: string): string {
     return join(this.dir(id), 'ctr.log');
   }
@@ -350,21 +343,22 @@ export class Engine {
 
   // ---- reconciliation ----
 
-  /** Bring a row up to date with conmon's exit file and process liveness. Idempotent; no lock needed. */
+  /** Bring a row up to date with the monitor's record and process liveness. Idempotent; no lock needed. */
   sync(row: ContainerRow): ContainerRow {
-    if (!mayExit(row.state) || row.conmonPid === 0) return row;
+    if (!mayExit(row.state) || row.monitorPid === 0) return row;
     // A start in progress records an early exit itself, once it has marked the container running: a
     // reader that did it first would be overwritten, and the exit reported twice.
     if (row.state === 'created' && row.lockPid !== 0 && isAlive(row.lockPid, row.lockStart)) return row;
-    // conmon writes the exit file and then exits. Observe liveness once, before the read: a monitor seen
-    // gone whose file is still missing then truly left none (a file written after the read belongs to a
+    // The monitor records the exit and then exits. Observe liveness once, before the read: a monitor seen
+    // gone whose record is still missing then truly left none (a record written after the read belongs to a
     // monitor that was alive at the check).
-    const conmonGone = !isAlive(row.conmonPid, row.conmonStart);
-    const exit = this.readExit(row.id);
+    const monitorGone = !isAlive(row.monitorPid, row.monitorStart);
+    const seen = this.watcher(row).observe(this.dir(row.id), row.id);
+    const exit = seen.exit;
     if (exit) {
       const patch = {
         exitCode: exit.code,
-        oomKilled: existsSync(join(this.dir(row.id), 'oom')),
+        oomKilled: seen.oomKilled,
         finishedAt: exit.time,
         pid: 0,
         pidStart: 0,
@@ -376,13 +370,13 @@ export class Engine {
       }
       return { ...row, ...exited };
     }
-    if (conmonGone) {
-      // conmon is gone without an exit file (killed, or the host rebooted): the container cannot be trusted alive.
+    if (monitorGone) {
+      // The monitor is gone without recording an exit (killed, or the host rebooted): the container cannot be trusted alive.
       const alive = row.pid > 0 && isAlive(row.pid, row.pidStart);
       if (!alive) {
         const patch = {
           exitCode: -1,
-          error: 'conmon exited without reporting an exit status',
+          error: 'the monitor exited without reporting an exit status',
           finishedAt: new Date().toISOString(),
           pid: 0,
           pidStart: 0,
@@ -395,20 +389,22 @@ export class Engine {
     return row;
   }
 
-  private readExit(id: string): { code: number; time: string } | null {
-    try {
-      const f = this.exitFile(id);
-      const text = readFileSync(f, 'utf8').trim();
-      if (text === '') return null;
-      return { code: Number(text), time: statSync(f).mtime.toISOString() };
-    } catch {
-      return null;
-    }
+  /** The exit the container's monitor recorded, if any. */
+  private recordedExit(row: ContainerRow): MonitorExit | null {
+    return this.watcher(row).observe(this.dir(row.id), row.id).exit;
+  }
+
+  /**
+   * The driver that watches a container: its runtime's, or, for a runtime no longer configured, the default
+   * one, which still reads the same monitor's files. Cached drivers first: sync runs for every listed row.
+   */
+  watcher(row: ContainerRow): RuntimeDriver {
+    return this.drivers.get(row.config.runtime) ?? this.driverFor(row) ?? this.driver();
   }
 
   /** Finish what a process killed while holding a container's lock left undone. */
   private async repairStale(row: ContainerRow, deadPid: number): Promise<void> {
-    // The dead holder's network plugins may still be at work (conmon's exit command, run when the start
+    // The dead holder's network plugins may still be at work (the monitor's exit command, run when the start
     // pipe closed, can be here within milliseconds of the kill): let them finish before undoing anything.
     const settled = row.net.netns ? settleWorkers([row.id]) : Promise.resolve();
     if (row.state === 'creating' || row.state === 'removing') {
@@ -422,28 +418,28 @@ export class Engine {
     // The start it made (if any) is no longer in progress: an exit it left is this container's to record.
     const cur = this.sync({ ...row, lockPid: 0, lockStart: 0 });
     if (cur.state !== 'created') return;
-    // Killed during a start: conmon may have gone on (the start pipe's EOF lets it run the runtime) before
+    // Killed during a start: the monitor may have gone on (for conmon, the start pipe's EOF lets it run the runtime) before
     // its pid was recorded. Ask the runtime: a process that runs is adopted, anything less is undone.
     const st = await this.driverFor(cur)?.state(cur.id).catch(() => null);
     if (st && (st.status === 'running' || st.status === 'paused') && st.pid > 0) {
-      const conmonPid = readPid(join(this.dir(cur.id), 'conmon.pid'));
+      const monitorPid = this.watcher(cur).monitorPid(this.dir(cur.id));
       const adopted = {
         startedAt: new Date().toISOString(),
         pid: st.pid,
         pidStart: procStartTime(st.pid) ?? 0,
-        conmonPid,
-        conmonStart: procStartTime(conmonPid) ?? 0,
+        monitorPid,
+        monitorStart: procStartTime(monitorPid) ?? 0,
       };
       this.containers.update(cur.id, ...move(st.status === 'running' ? 'adoptRunning' : 'adoptPaused', adopted));
       this.notice(`adopted container ${row.id.slice(0, 12)}: it was started by an interrupted process (pid ${deadPid})`);
       return;
     }
-    if (!st && !cur.mounted && cur.conmonPid === 0 && !cur.net.netns) return;
+    if (!st && !cur.mounted && cur.monitorPid === 0 && !cur.net.netns) return;
     await settled;
     await this.teardownRuntime(cur, true);
     // The reset container never ran: the monitor of the interrupted start writes an exit file when the
     // runtime's delete kills its init, and a later sync must not take that for this container's exit.
-    this.containers.update(cur.id, { conmonPid: 0, conmonStart: 0 });
+    this.containers.update(cur.id, { monitorPid: 0, monitorStart: 0 });
     this.notice(`reset container ${row.id.slice(0, 12)}: its start was interrupted (pid ${deadPid})`);
   }
 
@@ -464,7 +460,7 @@ export class Engine {
     // Only a mounted container can need this (listing just those keeps `ps` cheap with many containers).
     for (const row of this.containers.mounted()) {
       const cur = this.sync(row);
-      if (cur.state === 'exited' && cur.mounted && cur.lockPid === 0 && this.conmonGone(cur)) {
+      if (cur.state === 'exited' && cur.mounted && cur.lockPid === 0 && this.monitorGone(cur)) {
         await this.cleanup(cur.id).catch((e: unknown) => {
           if (!(e instanceof NoSuchContainer)) throw e;
         });
@@ -474,8 +470,8 @@ export class Engine {
     if (swept.length > 0) this.notice(`released network leftovers no container owns: ${swept.join(', ')}`);
   }
 
-  private conmonGone(row: ContainerRow): boolean {
-    return row.conmonPid === 0 || !isAlive(row.conmonPid, row.conmonStart);
+  private monitorGone(row: ContainerRow): boolean {
+    return row.monitorPid === 0 || !isAlive(row.monitorPid, row.monitorStart);
   }
 
   private warn(msg: string): void {
@@ -537,7 +533,7 @@ export class Engine {
       mkdirSync(d, { mode: 0o700 });
       // overlayfs shows the upper dir's mode as the container's `/`: it must be 0755 like an image root.
       for (const sub of ['diff', 'rootfs']) mkdirSync(join(d, sub), { mode: 0o755 });
-      for (const sub of ['work', 'exit']) mkdirSync(join(d, sub), { mode: 0o700 });
+      mkdirSync(join(d, 'work'), { mode: 0o700 });
       this.containers.update(id, ...move('create', { lockPid: 0, lockStart: 0 }));
     } catch (e) {
       this.removeFiles(id);
@@ -576,7 +572,7 @@ export class Engine {
     return new Container(this, this.find(ref).id);
   }
 
-  /** Create and start; the container runs on under conmon (use wait() / logs() on the handle). */
+  /** Create and start; the container runs on under its monitor (use wait() / logs() on the handle). */
   async run(opts: CreateOptions): Promise<Container> {
     const row = await this.create(opts);
     try {
@@ -600,7 +596,7 @@ export class Engine {
       let startedAt = '';
       try {
         await this.init(row, drv, opts);
-        await opts.beforeStart?.(this.containers.get(row.id)!);
+        await opts.beforeStart?.(this.containers.get(row.id)!, () => drv.attach(this.dir(row.id)));
         trace('start: runtime start');
         // Taken before the process can run, so it is never after the exit file's FinishedAt.
         startedAt = new Date().toISOString();
@@ -609,7 +605,7 @@ export class Engine {
       } catch (e) {
         await this.teardownRuntime(this.containers.get(row.id)!).catch(() => {});
         const err = toBerth(e);
-        this.containers.update(row.id, { exitCode: err.exitCode, error: err.message, conmonPid: 0, conmonStart: 0, pid: 0, pidStart: 0 });
+        this.containers.update(row.id, { exitCode: err.exitCode, error: err.message, monitorPid: 0, monitorStart: 0, pid: 0, pidStart: 0 });
         throw err;
       }
       this.containers.update(row.id, ...move('start', { startedAt, finishedAt: '', exitCode: 0, error: '', oomKilled: false }));
@@ -714,13 +710,15 @@ export class Engine {
 
   // ---- wait, cleanup, remove ----
 
-  /** Wait until the container's exit file appears, up to ms (Infinity for ever). True when it exited. */
+  /** Wait until the container's monitor records its exit, up to ms (Infinity for ever). True when it exited. */
   async waitExit(id: string, ms: number): Promise<boolean> {
+    const first = this.containers.get(id);
+    if (!first) return true;
     return waitUntil(() => {
       const row = this.containers.get(id);
       if (!row) return true;
       return !isLive(this.sync(row).state);
-    }, ms, join(this.dir(id), 'exit'));
+    }, ms, this.watcher(first).watchPaths(this.dir(id)));
   }
 
   /** What a container exited with last, from its `die` event: still known after it was removed. */
@@ -735,10 +733,10 @@ export class Engine {
       const r = this.containers.get(row.id);
       if (!r) return true;
       return hasEnded(this.sync(r).state);
-    }, Infinity, join(this.dir(row.id), 'exit'));
+    }, Infinity, this.watcher(row).watchPaths(this.dir(row.id)));
     const r = this.containers.get(row.id);
-    const code = r ? r.exitCode : (this.readExit(row.id)?.code ?? this.exitCodeOf(row.id) ?? -1);
-    // Release the mount and runtime state now rather than leave it to conmon's exit command (which an
+    const code = r ? r.exitCode : (this.recordedExit(row)?.code ?? this.exitCodeOf(row.id) ?? -1);
+    // Release the mount and runtime state now rather than leave it to the monitor's exit command (which an
     // engine with a postStop callback does not use); idempotent, and it honours --rm.
     if (r?.mounted) {
       await this.cleanup(row.id).catch((e: unknown) => {
@@ -748,12 +746,17 @@ export class Engine {
     return code;
   }
 
+  /** Wait for a condition of the container (the API's `wait`); undefined once `signal` aborts. See src/engine/wait-for.ts. */
+  waitFor(ref: string, condition: WaitCondition, signal?: AbortSignal): Promise<WaitResult | undefined> {
+    return waitForCondition(this, ref, condition, signal);
+  }
+
   /**
    * After an exit: release the runtime's record and the mount, run postStop, and remove an auto-remove
-   * container. conmon's exit command runs this; so does a foreground run and `stop`.
+   * container. The monitor's exit command runs this; so does a foreground run and `stop`.
    */
   async cleanup(ref: string): Promise<ContainerRow> {
-    // A remove in progress tears everything down itself and waits for this container's conmon, which
+    // A remove in progress tears everything down itself and waits for this container's monitor, which
     // may be running this very cleanup as its exit command: taking the lock here would stall both.
     const seen = this.find(ref);
     if (seen.state === 'removing') return seen;
@@ -793,9 +796,9 @@ export class Engine {
           await drv.kill(row.id, 'SIGKILL', true).catch(() => {});
           if (row.state === 'paused') await drv.unpause(row.id).catch(() => {});
           this.emitContainer(row, 'kill', { signal: '9' });
-          await waitUntil(() => this.readExit(row.id) !== null || !isAlive(row.conmonPid, row.conmonStart), 10_000);
+          await waitUntil(() => this.recordedExit(row) !== null || !isAlive(row.monitorPid, row.monitorStart), 10_000);
           // The row is `removing` now, so no other process's sync reports this exit: report it here.
-          this.emitContainer(row, 'die', { exitCode: String(this.readExit(row.id)?.code ?? 137) });
+          this.emitContainer(row, 'die', { exitCode: String(this.recordedExit(row)?.code ?? 137) });
         }
         await this.teardownRuntime(row);
         if (row.mounted) await this.options.hooks?.postStop?.(row);
@@ -809,9 +812,9 @@ export class Engine {
       this.containers.delete(row.id);
       this.emitContainer(row, 'destroy');
       if (volumes) await removeAnonymousVolumes(this, row);
-      // conmon outlives the container by its exit command (which sees the row gone and returns): wait,
+      // The monitor outlives the container by its exit command (which sees the row gone and returns): wait,
       // so that a remove leaves no monitor behind.
-      if (row.conmonPid !== 0) await waitUntil(() => !isAlive(row.conmonPid, row.conmonStart), 10_000);
+      if (row.monitorPid !== 0) await waitUntil(() => !isAlive(row.monitorPid, row.monitorStart), 10_000);
       return row.id;
     });
   }
@@ -890,6 +893,24 @@ export class Engine {
   }
 
   /** Pids of the container's processes (for top). */
+  /**
+   * Connect to a running container's stdio (`docker attach`). The monitor replays nothing: what the
+   * container printed before is in its log only.
+   */
+  async attach(ref: string): Promise<AttachStream> {
+    const row = this.inspect(ref);
+    if (!isLive(row.state)) throw new Conflict('You cannot attach to a stopped container, start it first');
+    return this.watcher(row).attach(this.dir(row.id));
+  }
+
+  /** Set a running container's terminal size; a container without a tty has none, and is left alone. */
+  async resize(ref: string, rows: number, cols: number): Promise<void> {
+    const row = this.inspect(ref);
+    if (!row.config.tty) return;
+    if (!isLive(row.state)) throw new Conflict(`container ${row.id} is not running`);
+    await this.watcher(row).resize(this.dir(row.id), rows, cols);
+  }
+
   async pids(ref: string): Promise<number[]> {
     const row = this.inspect(ref);
     if (!isLive(row.state)) throw new Conflict(`container ${row.id} is not running`);
@@ -897,19 +918,20 @@ export class Engine {
   }
 
   /**
-   * Read the container's log; with `follow`, keep reading until the container exits (conmon writes the
-   * exit file only after the last output reached the log, so nothing is lost).
+   * Read the container's log; with `follow`, keep reading until the container exits (nothing is lost: the
+   * monitor records the exit after the last output) or `signal` aborts (the reader went away).
    */
-  async readLogs(ref: string, out: (rec: LogRecord) => void, opts: LogReadOptions = {}): Promise<void> {
+  async readLogs(ref: string, out: (rec: LogRecord) => void, opts: LogReadOptions & { signal?: AbortSignal } = {}): Promise<void> {
     const row = this.find(ref);
     if ((row.config.logDriver ?? 'k8s-file') !== 'k8s-file') {
       throw new NotSupported(`configured logging driver does not support reading (${row.config.logDriver})`);
     }
     const running = () => {
+      if (opts.signal?.aborted) return false;
       const r = this.containers.get(row.id);
-      return r !== undefined && mayExit(this.sync(r).state) && !(r.state === 'created' && r.conmonPid === 0);
+      return r !== undefined && mayExit(this.sync(r).state) && !(r.state === 'created' && r.monitorPid === 0);
     };
-    await readLog(this.logPath(row.id), [this.dir(row.id), join(this.dir(row.id), 'exit')], running, out, opts);
+    await this.watcher(row).readLog(this.dir(row.id), this.logPath(row.id), running, out, opts);
   }
 
   async checkpoint(ref: string): Promise<never> {

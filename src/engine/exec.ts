@@ -1,11 +1,11 @@
 /**
- * Exec sessions: a process run in a running container through the runtime's exec under conmon, recorded
+ * Exec sessions: a process run in a running container through the runtime's exec under a monitor, recorded
  * (command, pid, exit code) so any face can inspect it later.
  *
- * A session's directory (containers/<id>/exec/<id12>/: the process spec, conmon's FIFOs, pid and exit files)
+ * A session's directory (containers/<id>/exec/<id12>/: the process spec and the monitor's files, its bundle)
  * lives only while its process runs: once the exit code is in the session's row the directory is removed.
- * The end is recorded by whichever comes first: the process that holds the session (conmon's sync pipe, or
- * its exit file for `exec -d`), an inspect, or the sweep each exec of the container does while its conmon
+ * The end is recorded by whichever comes first: the process that holds the session (the monitor's report, or
+ * its exit file for `exec -d`), an inspect, or the sweep each exec of the container does while its monitor
  * starts and at its end (sessions whose process is gone and whose exit file is there; an `exec -d` from the
  * CLI leaves before its process ends). Rows of ended sessions are kept for inspection: per container the
  * KEEP_ENDED that ended last (docker keeps an ended exec instance 5 to 10 minutes; a count also bounds a
@@ -13,9 +13,9 @@
  * container.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { Conflict, InvalidArgument, NotFound } from '../errors.ts';
+import type { AttachStream, ExecStarted } from '../runtime/driver.ts';
 import { heldCapabilities } from '../runtime/spec/capabilities.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import type { ExecConfig, ExecSessionRow } from '../store/exec-sessions.ts';
@@ -49,10 +49,10 @@ export interface ExecOptions {
 export interface ExecHandle {
   id: string;
   pid: number;
-  /** The attach socket (conmon's SEQPACKET protocol), unless detached. */
-  socket?: Socket;
-  /** conmon's control FIFO (terminal resize). */
-  ctlPath: string;
+  /** The process's stdio, unless detached. */
+  stream?: AttachStream;
+  /** Set the process's terminal size (tty sessions). */
+  resize(rows: number, cols: number): Promise<void>;
   /** Resolves with the exit code; the session row is updated first. */
   exit: Promise<number>;
 }
@@ -106,15 +106,16 @@ export async function startExec(engine: Engine, ref: string, opts: ExecOptions):
   };
   const id = newId();
   const sdir = sessionDir(engine, row.id, id);
-  mkdirSync(join(sdir, 'exit'), { recursive: true, mode: 0o700 });
+  mkdirSync(sdir, { recursive: true, mode: 0o700 });
   writeFileSync(join(sdir, 'process.json'), JSON.stringify(spec));
   engine.execs.insert(id, row.id, config);
   const what = opts.cmd.join(' ');
   engine.emitContainer(row, `exec_create: ${what}`, { execID: id });
   trace('exec: created');
-  let socket: Socket | undefined;
+  const drv = engine.driver(c.runtime);
+  let started: ExecStarted | undefined;
   try {
-    const starting = engine.driver(c.runtime).exec({
+    const starting = drv.exec({
       id: row.id,
       session: id,
       dir: sdir,
@@ -122,23 +123,15 @@ export async function startExec(engine: Engine, ref: string, opts: ExecOptions):
       stdin: config.stdin,
       attach: !config.detach,
       preserveFds: opts.preserveFds,
-      connect: async (path) => {
-        const { connectSeqpacket } = await import('../sys/seqpacket.ts');
-        trace('exec: attach ready');
-        socket = await connectSeqpacket(path);
-        trace('exec: connected');
-        return socket;
-      },
     });
-    // conmon is starting (spawned above): meanwhile load the attach socket's FFI (not once the socket is up),
-    // and tidy up after the container's earlier sessions (housekeeping: a failure is not this exec's).
-    if (!config.detach) void import('../sys/seqpacket.ts').then((m) => m.preloadSeqpacket(), () => {});
+    // The monitor is starting (spawned above): meanwhile tidy up after the container's earlier sessions
+    // (housekeeping: a failure is not this exec's).
     try {
       sweep(engine, row.id, row);
     } catch {
       /* the next exec sweeps */
     }
-    const started = await starting;
+    started = await starting;
     trace('exec: pid');
     engine.execs.started(id, started.pid, procStartTime(started.pid) ?? 0);
     engine.emitContainer(row, `exec_start: ${what}`, { execID: id });
@@ -153,9 +146,9 @@ export async function startExec(engine: Engine, ref: string, opts: ExecOptions):
         return code;
       }
     });
-    return { id, pid: started.pid, socket, ctlPath: join(sdir, 'ctl'), exit };
+    return { id, pid: started.pid, stream: started.stream, resize: (rows, cols) => drv.resize(sdir, rows, cols), exit };
   } catch (e) {
-    socket?.destroy();
+    started?.stream?.close();
     recordEnd(engine, row.id, row, id, 'exitCode' in (e as object) ? (e as { exitCode: number }).exitCode : 125);
     throw e;
   }
@@ -176,7 +169,7 @@ function storeEnd(engine: Engine, containerId: string, row: ContainerRow | undef
 }
 
 /**
- * Remove a session's directory. conmon unlinks its attach socket there as it exits, after the exit code is
+ * Remove a session's directory. The monitor (conmon) unlinks its attach socket there as it exits, after the exit code is
  * out: a removal that meets that file gone midway gives up (rmSync's force), so it is done again.
  */
 function removeDir(path: string): void {
@@ -191,13 +184,13 @@ function removeDir(path: string): void {
 }
 
 /**
- * Record the end of the container's sessions whose process is gone and whose exit file conmon wrote (their
+ * Record the end of the container's sessions whose process is gone and whose exit the monitor recorded (their
  * holder left, or has not looked yet), and forget the ended sessions but the KEEP_ENDED that ended last.
  */
 function sweep(engine: Engine, containerId: string, row: ContainerRow | undefined): void {
   for (const s of engine.execs.runningIn(containerId)) {
     if (isAlive(s.pid, s.pidStart)) continue;
-    const code = readExitCode(exitFile(engine, s));
+    const code = sessionExit(engine, s);
     if (code !== null) storeEnd(engine, containerId, row, s.id, code);
   }
   for (const gone of engine.execs.pruneEnded(containerId, KEEP_ENDED)) removeDir(sessionDir(engine, containerId, gone));
@@ -207,30 +200,24 @@ function sessionDir(engine: Engine, containerId: string, sessionId: string): str
   return join(engine.dir(containerId), 'exec', sessionId.slice(0, 12));
 }
 
-function exitFile(engine: Engine, s: ExecSessionRow): string {
-  return join(sessionDir(engine, s.containerId, s.id), 'exit', s.containerId);
-}
-
-function readExitCode(path: string): number | null {
-  try {
-    const text = readFileSync(path, 'utf8').trim();
-    return text === '' ? null : Number(text);
-  } catch {
-    return null;
-  }
+/** The exit code the session's monitor recorded, null while there is none (or its directory is gone). */
+function sessionExit(engine: Engine, s: ExecSessionRow): number | null {
+  const c = engine.containers.get(s.containerId);
+  if (!c) return null;
+  return engine.watcher(c).observe(sessionDir(engine, s.containerId, s.id), s.containerId).exit?.code ?? null;
 }
 
 /**
- * A session, reconciled with conmon's exit file once its process is gone. Until conmon has written that
- * file (just after the process ends) the code is unknown: shown as null, never stored as a guess.
+ * A session, reconciled with its monitor's record once its process is gone. Until the monitor has recorded
+ * the exit (just after the process ends) the code is unknown: shown as null, never stored as a guess.
  */
 export function inspectExec(engine: Engine, ref: string): ExecSessionRow {
   const found = engine.execs.lookup(ref);
   if (found.length !== 1) throw new NotFound(found.length > 1 ? `multiple exec sessions match ${ref}` : `No such exec instance: ${ref}`);
   const s = found[0]!;
   if (s.running && !isAlive(s.pid, s.pidStart)) {
-    const code = readExitCode(exitFile(engine, s));
-    // No exit file: conmon has not written it yet, or another process stored the end and removed it.
+    const code = sessionExit(engine, s);
+    // No exit recorded: the monitor has not written it yet, or another process stored the end and removed it.
     if (code === null) {
       const now = engine.execs.get(s.id);
       return now && now.exitCode !== null ? now : { ...s, running: false };
@@ -253,10 +240,9 @@ export async function stopExec(engine: Engine, ref: string, timeout = 10): Promi
   while (isAlive(s.pid, s.pidStart) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
   signal('SIGKILL');
   while (isAlive(s.pid, s.pidStart)) await new Promise((r) => setTimeout(r, 20));
-  // conmon writes the exit code just after it reaps the process: give it that moment.
+  // The monitor records the exit code just after it reaps the process: give it that moment.
   // (Or another process has stored the end and removed the file.)
-  const file = exitFile(engine, s);
-  const known = () => readExitCode(file) !== null || (engine.execs.get(s.id)?.exitCode ?? null) !== null;
+  const known = () => sessionExit(engine, s) !== null || (engine.execs.get(s.id)?.exitCode ?? null) !== null;
   for (let i = 0; i < 100 && !known(); i++) await new Promise((r) => setTimeout(r, 20));
   return inspectExec(engine, s.id);
 }

@@ -1,8 +1,8 @@
-/** Host lookups the engine needs: its own launcher, an init binary, pid files. */
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+/** Host lookups the engine needs: its own launcher and an init binary. */
+import { existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** The project's launcher, for conmon's exit command: bin/berth of the checkout this code runs from. */
+/** The project's launcher, for the monitor's exit command: bin/berth of the checkout this code runs from. */
 export function launcher(): string {
   // dist/berth.mjs (the CLI bundle), dist/engine/*.js (the library) and src/engine/*.ts sit one or two levels down.
   for (const rel of ['../bin/berth', '../../bin/berth']) {
@@ -10,14 +10,6 @@ export function launcher(): string {
     if (existsSync(p)) return realpathSync(p);
   }
   return 'berth';
-}
-
-export function readPid(path: string): number {
-  try {
-    return Number(readFileSync(path, 'utf8').trim()) || 0;
-  } catch {
-    return 0;
-  }
 }
 
 export function initBinary(): string | undefined {

@@ -1,9 +1,8 @@
 /** System facts for `info` and `version`, in docker's field names plus Berth's own. */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { run } from '../sys/run.ts';
 import type { Engine } from './engine.ts';
-import { CONMON_PATHS } from '../runtime/oci.ts';
 import { featureWarnings } from '../runtime/cgroup-features.ts';
 
 export const BERTH_VERSION = '0.1.0';
@@ -81,11 +80,8 @@ export async function versionInfo(engine: Engine) {
     const r = await run(c.path, ['--version']);
     components.push({ Name: c.name, Version: (r.stdout.split('\n')[0] ?? '').replace(/^\S+ version /, '') });
   }
-  const conmon = CONMON_PATHS.find((p) => existsSync(p));
-  if (conmon) {
-    const r = await run(conmon, ['--version']);
-    components.push({ Name: 'conmon', Version: (r.stdout.split('\n')[0] ?? '').replace(/^conmon version /, '') });
-  }
+  const monitor = rt.chosen ? await engine.driver(rt.chosen.name).monitorInfo().catch(() => null) : null;
+  if (monitor) components.push({ Name: monitor.name, Version: monitor.version });
   return {
     Version: BERTH_VERSION,
     ApiVersion: API_VERSION,

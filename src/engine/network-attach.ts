@@ -68,9 +68,9 @@ function holdsPorts(engine: Engine, r: ContainerRow): boolean {
   if (!r.net.netns || !r.net.ports?.length) return false;
   if (r.state === 'created') return r.lockPid !== 0 && isAlive(r.lockPid, r.lockStart);
   if (r.state !== 'running' && r.state !== 'paused') return false;
-  // Exited but not cleaned up yet: the exit file is written, or conmon and the process are both gone.
-  if (existsSync(join(engine.dir(r.id), 'exit', r.id))) return false;
-  return (r.conmonPid !== 0 && isAlive(r.conmonPid, r.conmonStart)) || (r.pid !== 0 && isAlive(r.pid, r.pidStart));
+  // Exited but not cleaned up yet: the monitor recorded the exit, or the monitor and the process are both gone.
+  if (engine.watcher(r).observe(engine.dir(r.id), r.id).exit) return false;
+  return (r.monitorPid !== 0 && isAlive(r.monitorPid, r.monitorStart)) || (r.pid !== 0 && isAlive(r.pid, r.pidStart));
 }
 
 /** The host ports containers other than `self` hold (see holdsPorts). */
@@ -202,7 +202,7 @@ export async function sweepNetworkOrphans(engine: Engine, inFlight: (row: Contai
     try {
       marked.push({ ns, id: readFileSync(join(markers, ns), 'utf8').trim() });
     } catch (e) {
-      // Gone since the listing: another process (a container's cleanup run by conmon) tore it down.
+      // Gone since the listing: another process (a container's cleanup run by its monitor) tore it down.
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
   }

@@ -6,19 +6,19 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /**
- * Poll `done` with a short, growing interval until it holds or ms pass. With `watchDir`, an inotify
- * event there (conmon renaming the exit file into place) wakes the check at once.
+ * Poll `done` with a short, growing interval until it holds or ms pass. With `watchDirs`, an inotify event
+ * in one of them (a monitor recording an exit: RuntimeDriver.watchPaths) wakes the check at once.
  */
-export async function waitUntil(done: () => boolean, ms: number, watchDir?: string): Promise<boolean> {
+export async function waitUntil(done: () => boolean, ms: number, watchDirs: readonly string[] = []): Promise<boolean> {
   const deadline = Date.now() + ms;
   let interval = 2;
   let wake: (() => void) | undefined;
-  let watcher: FSWatcher | undefined;
-  if (watchDir) {
+  const watchers: FSWatcher[] = [];
+  for (const dir of watchDirs) {
     try {
-      watcher = watch(watchDir, () => wake?.());
+      watchers.push(watch(dir, () => wake?.()));
     } catch {
-      watcher = undefined;
+      // gone already: the poll still ends the wait
     }
   }
   try {
@@ -32,9 +32,9 @@ export async function waitUntil(done: () => boolean, ms: number, watchDir?: stri
           r();
         };
       });
-      interval = Math.min(interval * 2, watcher ? 200 : 50);
+      interval = Math.min(interval * 2, watchers.length > 0 ? 200 : 50);
     }
   } finally {
-    watcher?.close();
+    for (const w of watchers) w.close();
   }
 }

@@ -1,14 +1,75 @@
 /**
- * The execution-driver contract between the engine and an OCI runtime. A driver is a thin wrapper: it holds
- * no state logic (the engine owns the state machine) and reports the runtime's own view when asked.
+ * The execution-driver contract between the engine and an OCI runtime with its monitor. A driver is a thin
+ * wrapper: it holds no state logic (the engine owns the state machine) and reports what the runtime and the
+ * monitor saw when asked. Only a driver knows its monitor (for OciDriver, conmon): the files it keeps in a
+ * container's bundle directory, its attach socket, its control FIFO and its log format. The engine gives
+ * the driver a bundle directory per container (and per exec session) and asks about it by that directory.
  */
+import type { EventEmitter } from 'node:events';
+
+export type StreamName = 'stdout' | 'stderr';
+
+/** One record of a container's log. */
+export interface LogRecord {
+  /** RFC 3339 with nanoseconds, as the monitor stamped it. */
+  time: string;
+  stream: StreamName;
+  /** The program's bytes, with the newline it printed (none for a fragment of a longer line). */
+  data: Buffer;
+}
+
+export interface LogReadOptions {
+  /** Keep reading until the container exits. */
+  follow?: boolean;
+  /** Only the last N lines (of the records in range). */
+  tail?: number;
+  /** Unix ms bounds on the record times. */
+  since?: number;
+  until?: number;
+}
+
+export interface AttachStreamEvents {
+  stdout: [data: Buffer];
+  stderr: [data: Buffer];
+  /** The monitor closed the connection (the process exited, or the monitor went away). */
+  end: [];
+  error: [err: Error];
+}
+
+/** A client's connection to a process's stdio through its monitor. */
+export interface AttachStream extends EventEmitter<AttachStreamEvents> {
+  /** Send input; false when the caller should wait for onDrain before sending more. */
+  write(data: Buffer | string): boolean;
+  /** Call `fn` once the input queued so far has gone out. */
+  onDrain(fn: () => void): void;
+  /** stdin EOF (a half-close): the process sees its stdin end, output keeps flowing. */
+  closeStdin(): Promise<void>;
+  /** Stop and resume the flow of output (backpressure from a slow reader). */
+  pause(): void;
+  resume(): void;
+  /** Drop the connection (a detach): the process runs on. */
+  close(): void;
+}
+
+/** The exit a monitor recorded: the code (128+signal when killed) and when. */
+export interface MonitorExit {
+  code: number;
+  /** ISO time of the exit. */
+  time: string;
+}
+
+/** What a driver sees of a container in its bundle directory. */
+export interface Observation {
+  /** null while the monitor has recorded no exit. */
+  exit: MonitorExit | null;
+  /** The kernel's OOM killer killed a process of the container. */
+  oomKilled: boolean;
+}
 
 export interface CreateRequest {
   id: string;
-  /** Bundle directory holding config.json; conmon runs with it as cwd (its `oom` file lands there). */
+  /** Bundle directory holding config.json; the monitor keeps its files there too. */
   bundle: string;
-  /** conmon writes the exit status to `<exitDir>/<id>`. */
-  exitDir: string;
   /** k8s-file log path, or null for no log (see logDriver). */
   logPath: string | null;
   /** Where output goes when logPath is null: journald, or nowhere. */
@@ -35,31 +96,31 @@ export interface CreateRequest {
 export interface ExecRequest {
   /** The container to exec into. */
   id: string;
-  /** Session id; conmon's -u. */
+  /** Session id. */
   session: string;
-  /** Session dir: process.json is read from here; attach socket, ctl, exit dir and pid file live here. */
+  /** The session's bundle dir: process.json is read from here; the monitor keeps its files here too. */
   dir: string;
   tty: boolean;
   stdin: boolean;
-  /** Attach (connect the attach socket before the process starts); false for `exec -d`. */
+  /** Attach (connected before the process starts, so no output is missed); false for `exec -d`. */
   attach: boolean;
   /** Extra fds (3…) the process inherits, as `--preserve-fds N`. */
   preserveFds?: number;
-  /** Connect to the attach socket once it exists; the driver waits for it before letting the process run. */
-  connect?: (socketPath: string) => Promise<unknown>;
 }
 
 export interface ExecStarted {
   pid: number;
+  /** The process's stdio, when attached. */
+  stream?: AttachStream;
   /** Resolves with the process's exit code (128+signal when killed). */
   exit: Promise<number>;
 }
 
 export interface Created {
-  /** The container's init pid, from conmon's sync pipe. */
+  /** The container's init pid. */
   pid: number;
-  /** The long-lived conmon monitor's pid. */
-  conmonPid: number;
+  /** The long-lived monitor's pid. */
+  monitorPid: number;
 }
 
 export type RuntimeStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
@@ -87,10 +148,28 @@ export interface RuntimeInfo {
 export interface RuntimeDriver {
   readonly name: string;
   readonly path: string;
-  /** Create the container under conmon; resolves once the runtime reports the init pid. */
+  /** Create the container under its monitor; resolves once the runtime reports the init pid. */
   create(req: CreateRequest): Promise<Created>;
-  /** Run a process in a running container under conmon (exec session). */
+  /** Run a process in a running container under a monitor of its own (exec session, `dir` its bundle). */
   exec(req: ExecRequest): Promise<ExecStarted>;
+  /**
+   * What the monitor recorded in a bundle dir (a container's, or an exec session's with the container's
+   * id): its exit and whether it was OOM-killed. Reads files only: safe from any process at any time.
+   */
+  observe(bundle: string, id: string): Observation;
+  /** The monitor's pid as the monitor recorded it, 0 when unknown. */
+  monitorPid(bundle: string): number;
+  /** Paths whose changes (inotify) tell of an exit or of new log output, for waiters to wake early. */
+  watchPaths(bundle: string): string[];
+  /** Connect to the process's stdio in a bundle dir (a running container's, or an exec session's). */
+  attach(bundle: string): Promise<AttachStream>;
+  /** Set the terminal size of the process in a bundle dir (tty only). */
+  resize(bundle: string, rows: number, cols: number): Promise<void>;
+  /**
+   * Read a log the monitor wrote at `logPath` (its format is the monitor's); with `follow`, keep reading
+   * while `live()` holds. Nothing is lost at the end: the monitor records the exit after the last output.
+   */
+  readLog(bundle: string, logPath: string, live: () => boolean, out: (rec: LogRecord) => void, opts?: LogReadOptions): Promise<void>;
   /** Let the created container's process run. */
   start(id: string): Promise<void>;
   /** Send a signal (name like SIGTERM or number) to init, or with `all` to every process. */
@@ -109,4 +188,6 @@ export interface RuntimeDriver {
   checkpoint(id: string, imageDir: string): Promise<void>;
   features(): RuntimeFeatures;
   runtimeInfo(): Promise<RuntimeInfo>;
+  /** The monitor's name and version, or null when it has none installed. */
+  monitorInfo(): Promise<{ name: string; version: string } | null>;
 }

@@ -4,13 +4,20 @@
  * CLI, reports the init pid on its sync pipe and writes the exit file.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { NotSupported, RuntimeFailure, classifyRuntimeError } from '../errors.ts';
 import { run, lastLine } from '../sys/run.ts';
-import type { Created, CreateRequest, ExecRequest, ExecStarted, RuntimeDriver, RuntimeFeatures, RuntimeInfo, RuntimeState } from './driver.ts';
+import { trace } from '../sys/trace.ts';
+import { AttachSession, resizeTerminal } from './conmon/attach.ts';
+import { conmonFiles, readExitFile, readPidFile } from './conmon/files.ts';
+import { readLog as readK8sFileLog } from './conmon/log.ts';
+import type {
+  AttachStream, Created, CreateRequest, ExecRequest, ExecStarted, LogReadOptions, LogRecord, Observation, RuntimeDriver, RuntimeFeatures,
+  RuntimeInfo, RuntimeState,
+} from './driver.ts';
 
 export const CONMON_PATHS = ['/usr/bin/conmon', '/usr/libexec/podman/conmon', '/usr/local/bin/conmon'];
 
@@ -64,9 +71,13 @@ export class OciDriver implements RuntimeDriver {
 
   create(req: CreateRequest): Promise<Created> {
     if (!this.conmon) return Promise.reject(new RuntimeFailure('conmon is not installed (apt-get install conmon)'));
+    const f = conmonFiles(req.bundle, req.id);
+    // What an earlier run of this container left: its exit would read as this run's.
+    for (const old of [f.oom, f.ociLog, f.pid, f.monitorPid, f.exit]) rmSync(old, { force: true });
+    mkdirSync(f.exitDir, { recursive: true, mode: 0o700 });
     const args = [
-      ...this.conmonArgs(req.id, req.id, req.bundle, `${req.bundle}/pidfile`, req.exitDir),
-      '--conmon-pidfile', `${req.bundle}/conmon.pid`,
+      ...this.conmonArgs(req.id, req.id, req.bundle, f.pid, f.exitDir),
+      '--conmon-pidfile', f.monitorPid,
       '-l', req.logPath ? `k8s-file:${req.logPath}` : req.logDriver === 'journald' ? 'journald:' : 'none',
     ];
     if (req.logPath && req.logSizeMax) args.push('--log-size-max', String(req.logSizeMax));
@@ -98,7 +109,7 @@ export class OciDriver implements RuntimeDriver {
         c.go();
         const pid = await c.sync.next();
         if (pid.data === undefined || pid.data <= 0) throw runtimeError(pid.message, req.bundle);
-        return { pid: pid.data, conmonPid: readPidFile(`${req.bundle}/conmon.pid`) };
+        return { pid: pid.data, monitorPid: readPidFile(f.monitorPid) };
       } finally {
         c.close();
       }
@@ -107,8 +118,10 @@ export class OciDriver implements RuntimeDriver {
 
   async exec(req: ExecRequest): Promise<ExecStarted> {
     if (!this.conmon) throw new RuntimeFailure('conmon is not installed (apt-get install conmon)');
+    const f = conmonFiles(req.dir, req.id);
+    mkdirSync(f.exitDir, { recursive: true, mode: 0o700 });
     const args = [
-      ...this.conmonArgs(req.id, req.session, req.dir, `${req.dir}/exec_pid`, `${req.dir}/exit`),
+      ...this.conmonArgs(req.id, req.session, req.dir, f.execPid, f.exitDir),
       '-l', 'none',
       '-e',
       '--exec-process-spec', `${req.dir}/process.json`,
@@ -119,18 +132,27 @@ export class OciDriver implements RuntimeDriver {
     // conmon 2.1.6 has no --preserve-fds of its own: the runtime's exec gets it (after the verb).
     if (req.preserveFds) args.push(`--runtime-opt=--preserve-fds=${req.preserveFds}`);
     const c = spawnConmon(this.conmon, args, req.dir, req.attach, req.preserveFds ?? 0);
+    // conmon is starting: meanwhile load the attach socket's FFI (not once the socket is up).
+    const seqpacket = req.attach ? import('../sys/seqpacket.ts') : undefined;
+    void seqpacket?.then((m) => m.preloadSeqpacket(), () => {});
     let started = false;
+    let stream: AttachSession | undefined;
     try {
       c.go();
       if (req.attach) {
         // conmon says the attach socket exists, then waits for a second byte before it runs the process.
         const ready = await c.attach!.next();
         if (ready.data !== 0) throw runtimeError(ready.message, req.dir);
-        const conn = await req.connect?.(`${req.dir}/attach`);
-        // A caller that lets go of the session while its process runs (a detach: it destroys the socket,
+        trace('exec: attach ready');
+        const conn = await (await seqpacket!).connectSeqpacket(f.attach);
+        trace('exec: connected');
+        stream = new AttachSession(conn);
+        // A caller that lets go of the session while its process runs (a detach: it closes the stream,
         // which conmon did not end) must not be held by conmon's pipes until the process ends: they stay
         // open but unref'd, so a caller that lives on (the API server) still gets the exit.
-        if (conn instanceof Socket) conn.once('close', () => { if (!conn.readableEnded && !conn.errored) c.unref(); });
+        conn.once('close', () => {
+          if (!conn.readableEnded && !conn.errored) c.unref();
+        });
         c.go();
       }
       const pid = await c.sync.next();
@@ -140,17 +162,47 @@ export class OciDriver implements RuntimeDriver {
         // Detached: let go of conmon now (it records the exit code in the exit file) so a caller that
         // exits is not held until the process ends; watch the file without keeping the event loop alive.
         c.close();
-        return { pid: pid.data, exit: waitForExitFile(`${req.dir}/exit/${req.id}`) };
+        return { pid: pid.data, exit: waitForExitFile(f.exit) };
       }
       const exit = c.sync.next().then(
         (m) => (typeof m.data === 'number' ? m.data : -1),
-        () => readExitFile(`${req.dir}/exit/${req.id}`),
+        () => readExitFile(f.exit)?.code ?? -1,
       );
       void exit.finally(() => c.close());
-      return { pid: pid.data, exit };
+      return { pid: pid.data, stream, exit };
     } finally {
-      if (!started) c.close();
+      if (!started) {
+        stream?.close();
+        c.close();
+      }
     }
+  }
+
+  observe(bundle: string, id: string): Observation {
+    const f = conmonFiles(bundle, id);
+    return { exit: readExitFile(f.exit), oomKilled: existsSync(f.oom) };
+  }
+
+  monitorPid(bundle: string): number {
+    return readPidFile(conmonFiles(bundle, '').monitorPid);
+  }
+
+  watchPaths(bundle: string): string[] {
+    // The log grows in the bundle dir; the exit file is renamed into its own dir.
+    return [bundle, conmonFiles(bundle, '').exitDir];
+  }
+
+  async attach(bundle: string): Promise<AttachStream> {
+    const { connectSeqpacket } = await import('../sys/seqpacket.ts');
+    return new AttachSession(await connectSeqpacket(conmonFiles(bundle, '').attach));
+  }
+
+  resize(bundle: string, rows: number, cols: number): Promise<void> {
+    return resizeTerminal(conmonFiles(bundle, '').ctl, rows, cols);
+  }
+
+  readLog(bundle: string, logPath: string, live: () => boolean, out: (rec: LogRecord) => void, opts?: LogReadOptions): Promise<void> {
+    return readK8sFileLog(logPath, this.watchPaths(bundle), live, out, opts);
   }
 
   async start(id: string): Promise<void> {
@@ -208,6 +260,12 @@ export class OciDriver implements RuntimeDriver {
     const r = await run(this.path, ['--version']);
     return { name: this.name, path: this.path, version: (r.stdout.split('\n')[0] ?? '').trim() };
   }
+  async monitorInfo(): Promise<{ name: string; version: string } | null> {
+    if (!this.conmon) return null;
+    const r = await run(this.conmon, ['--version']);
+    return { name: 'conmon', version: (r.stdout.split('\n')[0] ?? '').replace(/^conmon version /, '') };
+  }
+
 
   private async verb(args: string[]) {
     const r = await this.runtime(args);
@@ -311,7 +369,7 @@ function spawnConmon(conmon: string, args: string[], cwd: string, attachPipe: bo
 
 /** A runtime failure as docker's exit code class: conmon's message, else the runtime's --log file. */
 function runtimeError(message: string | undefined, bundle: string): Error {
-  return classifyRuntimeError(cleanRuntimeMessage(message || readOciLog(`${bundle}/oci-log`) || 'conmon exited before the runtime reported a pid'));
+  return classifyRuntimeError(cleanRuntimeMessage(message || readOciLog(conmonFiles(bundle, '').ociLog) || 'conmon exited before the runtime reported a pid'));
 }
 
 /**
@@ -335,25 +393,8 @@ function waitForExitFile(path: string): Promise<number> {
   });
 }
 
-function readExitFile(path: string): number {
-  try {
-    const n = Number(readFileSync(path, 'utf8').trim());
-    return Number.isFinite(n) ? n : -1;
-  } catch {
-    return -1;
-  }
-}
-
 function isAbsent(stderr: string): boolean {
   return /does not exist|no such file|not found|container .* not exist/i.test(stderr);
-}
-
-function readPidFile(path: string): number {
-  try {
-    return Number(readFileSync(path, 'utf8').trim()) || 0;
-  } catch {
-    return 0;
-  }
 }
 
 /** The last JSON error line the runtime appended to its --log file. */

@@ -15,8 +15,8 @@ export interface ContainerRow {
   state: ContainerState;
   pid: number;
   pidStart: number;
-  conmonPid: number;
-  conmonStart: number;
+  monitorPid: number;
+  monitorStart: number;
   exitCode: number;
   oomKilled: boolean;
   error: string;
@@ -39,8 +39,8 @@ export type ContainerPatch = Partial<
     | 'state'
     | 'pid'
     | 'pidStart'
-    | 'conmonPid'
-    | 'conmonStart'
+    | 'monitorPid'
+    | 'monitorStart'
     | 'exitCode'
     | 'oomKilled'
     | 'error'
@@ -59,8 +59,8 @@ const columns: Record<keyof ContainerPatch, string> = {
   state: 'state',
   pid: 'pid',
   pidStart: 'pid_start',
-  conmonPid: 'conmon_pid',
-  conmonStart: 'conmon_start',
+  monitorPid: 'monitor_pid',
+  monitorStart: 'monitor_start',
   exitCode: 'exit_code',
   oomKilled: 'oom_killed',
   error: 'error',
@@ -116,8 +116,8 @@ function fromRaw(r: Raw): ContainerRow {
     state: r.state as ContainerState,
     pid: r.pid as number,
     pidStart: r.pid_start as number,
-    conmonPid: r.conmon_pid as number,
-    conmonStart: r.conmon_start as number,
+    monitorPid: r.monitor_pid as number,
+    monitorStart: r.monitor_start as number,
     exitCode: r.exit_code as number,
     oomKilled: r.oom_killed === 1,
     error: r.error as string,

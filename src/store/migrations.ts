@@ -111,4 +111,9 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX events_time ON events(time_us);
   `,
+  `
+  -- The monitor is the runtime driver's business (conmon for OciDriver): the schema names it generically.
+  ALTER TABLE containers RENAME COLUMN conmon_pid TO monitor_pid;
+  ALTER TABLE containers RENAME COLUMN conmon_start TO monitor_start;
+  `,
 ];

@@ -254,7 +254,7 @@ test('library: sessions are recorded, inspectable while running and after the en
     const h = await engine.exec(id, { cmd: ['sleep', '2'], detach: true });
     assert.match(h.id, /^[0-9a-f]{64}$/);
     assert.ok(h.pid > 0);
-    assert.equal(h.socket, undefined, 'a detached session has no attach socket');
+    assert.equal(h.stream, undefined, 'a detached session has no stdio stream');
     const live = inspectExec(engine, h.id);
     assert.equal(live.running, true);
     assert.equal(live.exitCode, null);

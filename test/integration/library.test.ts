@@ -143,7 +143,7 @@ test('a preStart that throws aborts the start and leaves the container created a
     const st = failing.inspect(row.id);
     assert.equal(st.state, 'created');
     assert.equal(st.mounted, false);
-    assert.equal(st.conmonPid, 0);
+    assert.equal(st.monitorPid, 0);
     assert.match(st.error, /refused by preStart/);
     assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(join(env.root, 'containers', row.id)), 'rootfs unmounted');
     await failing.remove(row.id);

@@ -1,6 +1,6 @@
 /**
  * Real AF_UNIX SOCK_SEQPACKET sockets (src/sys/seqpacket.ts) under a directory whose socket path is longer
- * than sun_path's 108 bytes, the attach protocol on top (src/engine/attach.ts), and the ctl FIFO.
+ * than sun_path's 108 bytes, the attach protocol on top (src/runtime/conmon/attach.ts), and the ctl FIFO.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectSeqpacket, listenSeqpacket, shutdownWrite, type SeqpacketServer } from '../../src/sys/seqpacket.ts';
-import { AttachSession, MAX_INPUT_PACKET, reopenLog, resizeTerminal } from '../../src/engine/attach.ts';
+import { AttachSession, MAX_INPUT_PACKET, reopenLog, resizeTerminal } from '../../src/runtime/conmon/attach.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'berth-seqpacket-'));
 const deep = join(tmp, 'a'.repeat(60), 'b'.repeat(60));

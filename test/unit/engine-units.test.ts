@@ -12,7 +12,7 @@ import { resolveUser } from '../../src/engine/user.ts';
 import { parseSignal, signalNumber } from '../../src/engine/signals.ts';
 import { familiarName, parseReference } from '../../src/registry/reference.ts';
 import { applyChanges } from '../../src/image/changes.ts';
-import { parseLogChunk } from '../../src/engine/logs.ts';
+import { parseLogChunk } from '../../src/runtime/conmon/log.ts';
 import { parseBytes } from '../../src/cli/create-flags.ts';
 import { parseTmpfs, parseVolume } from '../../src/engine/config.ts';
 import { inheritMounts, mergeMounts, parseMount } from '../../src/engine/mounts.ts';
@@ -553,14 +553,14 @@ test('a stored pid is trusted only with its start time: a reused pid is not the 
   try {
     insert(engine.containers, ID_A, 'reused');
     // The row says running under a conmon and a process whose pid now belongs to this test process.
-    engine.containers.update(ID_A, { state: 'running', pid: process.pid, pidStart: me + 1, conmonPid: process.pid, conmonStart: me + 1 });
+    engine.containers.update(ID_A, { state: 'running', pid: process.pid, pidStart: me + 1, monitorPid: process.pid, monitorStart: me + 1 });
     const synced = engine.inspect('reused');
     assert.equal(synced.state, 'exited', 'the live process with that pid is not the container');
     assert.equal(synced.exitCode, -1);
-    assert.match(synced.error, /conmon exited without reporting an exit status/);
+    assert.match(synced.error, /the monitor exited without reporting an exit status/);
     // With the right start time the same pid is the container's: nothing changes.
     insert(engine.containers, ID_B, 'genuine');
-    engine.containers.update(ID_B, { state: 'running', pid: process.pid, pidStart: me, conmonPid: process.pid, conmonStart: me });
+    engine.containers.update(ID_B, { state: 'running', pid: process.pid, pidStart: me, monitorPid: process.pid, monitorStart: me });
     assert.equal(engine.inspect('genuine').state, 'running');
   } finally {
     engine.close();

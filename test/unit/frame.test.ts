@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeFrame, FrameDecoder, HEADER_SIZE } from '../../src/engine/frame.ts';
-import { demux } from '../../src/engine/attach.ts';
+import { demux } from '../../src/runtime/conmon/attach.ts';
 
 test('encodeFrame writes the 8-byte header and the payload', () => {
   const f = encodeFrame(2, Buffer.from('oops\n'));

@@ -1,5 +1,5 @@
 /**
- * `berth container cleanup ID`: conmon's exit command. Releases the exited container's runtime state and
+ * `berth container cleanup ID`: the monitor's exit command. Releases the exited container's runtime state and
  * mount, removes it if it was run with --rm. Quiet: nobody reads its output.
  */
 import { existsSync } from 'node:fs';

@@ -45,7 +45,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
       preserveFds: p.flags['preserve-fds'] || undefined,
     });
     if (p.flags.detach) return 0;
-    const how = await pump(handle.socket!, { tty: p.flags.tty, stdin: p.flags.interactive, detachKeys, ctlPath: handle.ctlPath });
+    const how = await pump(handle.stream!, { tty: p.flags.tty, stdin: p.flags.interactive, detachKeys, resize: handle.resize });
     if (how === 'detached') return 0;
     return await handle.exit;
   });

@@ -24,7 +24,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     const tail = p.flags.tail === 'all' ? undefined : Number(p.flags.tail);
     if (tail !== undefined && !Number.isInteger(tail)) throw new InvalidArgument(`invalid value for "tail": ${p.flags.tail}`);
     const ts = p.flags.timestamps;
-    // A timestamp starts each line, not each fragment of a line conmon wrote in pieces.
+    // A timestamp starts each line, not each fragment of a line the monitor wrote in pieces.
     const atLineStart = { stdout: true, stderr: true };
     await engine.readLogs(
       p.args[0]!,

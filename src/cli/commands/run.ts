@@ -45,7 +45,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
       return 0;
     }
     // Plain output of a logged container: follow its log (no FFI to load, the fastest path). Anything
-    // interactive, or a container without a readable log, goes through conmon's attach socket.
+    // interactive, or a container without a readable log, goes through its attached stdio.
     if (!opts.tty && !opts.openStdin && (opts.logDriver ?? 'k8s-file') === 'k8s-file') {
       return await foreground(engine, ctr.id, p.flags['sig-proxy'], autoRemove, preserveFds);
     }

@@ -14,7 +14,8 @@
 import { EventEmitter } from 'node:events';
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import type net from 'node:net';
-import { shutdownWrite } from '../sys/seqpacket.ts';
+import { shutdownWrite } from '../../sys/seqpacket.ts';
+import type { AttachStream, AttachStreamEvents } from '../driver.ts';
 
 export const STDOUT_PREFIX = 2;
 export const STDERR_PREFIX = 3;
@@ -41,28 +42,27 @@ export function demux(chunk: Buffer): Demuxed | null {
   return null;
 }
 
-export interface AttachSessionEvents {
-  stdout: [data: Buffer];
-  stderr: [data: Buffer];
-  /** conmon closed the connection (the container exited, or conmon went away). */
-  end: [];
-  error: [err: Error];
-}
-
 /**
- * One client connection to conmon's attach socket. Emits 'stdout'/'stderr' with payloads, 'end' when
- * conmon closes; write() sends input; closeStdin() half-closes (conmon sees stdin EOF).
+ * One client connection to conmon's attach socket, as an AttachStream: 'stdout'/'stderr' with payloads,
+ * 'end' when conmon closes; write() sends input; closeStdin() half-closes (conmon sees stdin EOF).
  */
-export class AttachSession extends EventEmitter<AttachSessionEvents> {
+export class AttachSession extends EventEmitter<AttachStreamEvents> implements AttachStream {
   readonly socket: net.Socket;
   private ended = false;
 
   constructor(socket: net.Socket) {
     super();
     this.socket = socket;
-    socket.on('data', (chunk: Buffer) => {
-      const d = demux(chunk);
-      if (d && d.data.length > 0) this.emit(d.stream, d.data);
+    // Output flows from the first stdout or stderr listener on: a session made before its reader is ready
+    // (connected ahead of a start) keeps what arrives meanwhile in the socket, not in events nobody hears.
+    let flowing = false;
+    (this as EventEmitter).on('newListener', (event: string | symbol) => {
+      if (flowing || (event !== 'stdout' && event !== 'stderr')) return;
+      flowing = true;
+      socket.on('data', (chunk: Buffer) => {
+        const d = demux(chunk);
+        if (d && d.data.length > 0) this.emit(d.stream, d.data);
+      });
     });
     socket.on('end', () => this.finish());
     socket.on('close', () => this.finish());
@@ -72,6 +72,18 @@ export class AttachSession extends EventEmitter<AttachSessionEvents> {
       if (code === 'EPIPE' || code === 'ECONNRESET') return this.finish();
       this.emit('error', err);
     });
+  }
+
+  onDrain(fn: () => void): void {
+    this.socket.once('drain', fn);
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
   }
 
   /** Send input, split into packets conmon reads whole. Returns false when the caller should wait for 'drain' on socket. */

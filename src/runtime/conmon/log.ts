@@ -3,15 +3,8 @@
  * joined to what follows (conmon appended a newline to it that was not the program's).
  */
 import { closeSync, fstatSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
+import type { LogReadOptions, LogRecord, StreamName } from '../driver.ts';
 
-export type StreamName = 'stdout' | 'stderr';
-
-export interface LogRecord {
-  time: string;
-  stream: StreamName;
-  /** The program's bytes, with the newline it printed (none for a fragment). */
-  data: Buffer;
-}
 
 /** One line of the file (without its newline) as a record; null when it is not one. */
 function parseLine(line: Buffer): LogRecord | null {
@@ -186,16 +179,6 @@ export class LogTail {
       closeSync(fd);
     }
   }
-}
-
-export interface LogReadOptions {
-  /** Keep reading until the container exits. */
-  follow?: boolean;
-  /** Only the last N lines (of the records in range; see LogTail.readTail). */
-  tail?: number;
-  /** Unix ms bounds on the record times. */
-  since?: number;
-  until?: number;
 }
 
 /**
