@@ -23,6 +23,7 @@ import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { dockerdUnavailable, mountsUnder, startDockerd, stopDockerd, type Dockerd } from './dockerd.ts';
 import { podmanUlimits, startPodman, type PrivatePodman } from './podman.ts';
+import { stats } from './stats.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const BERTH = join(REPO, 'bin', 'berth');
@@ -115,24 +116,6 @@ function timeOnce(c: Contender): number {
 }
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
-
-interface Stats {
-  median: number;
-  p90: number;
-  min: number;
-  max: number;
-}
-
-function stats(xs: number[]): Stats {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return {
-    median: n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2,
-    p90: s[Math.max(0, Math.ceil(0.9 * n) - 1)]!,
-    min: s[0]!,
-    max: s[n - 1]!,
-  };
-}
 
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 const round = (x: number) => Math.round(x * 100) / 100;

@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { cpus, release } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { median } from './stats.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const BERTH = join(REPO, 'bin', 'berth');
@@ -72,11 +73,6 @@ function timed(argv: string[]): number {
 const has = (cmd: string): boolean => sh(['sh', '-c', `command -v ${cmd}`]).ok;
 const tick = (): Promise<void> => new Promise((done) => setImmediate(done));
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-}
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 // --- the test image ---------------------------------------------------------------------------------------

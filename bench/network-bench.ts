@@ -15,6 +15,7 @@ import { connect } from 'node:net';
 import { cpus, release } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { median } from './stats.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const RESULTS = join(REPO, 'bench', 'results', 'network-latest.json');
@@ -76,12 +77,6 @@ function must(argv: string[], timeout?: number): string {
 const has = (cmd: string): boolean => sh(['sh', '-c', `command -v ${cmd}`]).ok;
 const tick = (): Promise<void> => new Promise((done) => setImmediate(done));
 const sleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-}
 
 // --- background servers ----------------------------------------------------------------------------------
 // Detached, so each server leads its own process group: a ^C on the terminal does not reach it, and cleanup

@@ -12,6 +12,7 @@
 import { crunFixture } from "../test/fixtures/crun-hugetlb.ts";
 import { dockerdUnavailable, startDockerd, stopDockerd, type Dockerd } from "./dockerd.ts";
 import { podmanUlimits, startPodman, type PrivatePodman } from "./podman.ts";
+import { stats } from "./stats.ts";
 import { spawnSync } from "node:child_process";
 import type { SpawnSyncOptions } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -40,14 +41,6 @@ interface Contender {
   argv: string[];
   env?: NodeJS.ProcessEnv;
   samples: number[];
-}
-
-interface Stats {
-  median: number;
-  p90: number;
-  min: number;
-  max: number;
-  mean: number;
 }
 
 class RunFailure extends Error {}
@@ -102,14 +95,6 @@ function which(cmd: string): string | undefined {
 
 function firstLine(s: string): string {
   return s.trim().split("\n").filter(Boolean).pop()?.trim() ?? "";
-}
-
-function stats(samples: number[]): Stats {
-  const s = [...samples].sort((a, b) => a - b);
-  const n = s.length;
-  const median = n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-  const p90 = s[Math.max(0, Math.ceil(0.9 * n) - 1)]!;
-  return { median, p90, min: s[0]!, max: s[n - 1]!, mean: s.reduce((a, b) => a + b, 0) / n };
 }
 
 const ms = (x: number): string => `${x.toFixed(1)} ms`;

@@ -13,7 +13,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { startApiServer, type ApiServer } from './api-server.ts';
-import { eventually, sleep, type Env } from './helpers.ts';
+import { cli, eventually, sleep, type Env } from './helpers.ts';
 import { assertRestored, HAVE_TMUX, skipWithoutTmux, TmuxServer } from './tmux.ts';
 
 const DOCKER = ['/usr/local/bin/docker', '/usr/bin/docker'].find((p) => existsSync(p));
@@ -64,16 +64,8 @@ function dockerRun(args: string[]): { code: number; stdout: string; stderr: stri
   return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
 }
 
-function berth(args: string[]): string {
-  const r = env.berth(args);
-  assert.equal(r.code, 0, `berth ${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
-  return r.stdout;
-}
-
-/** State and exit code, through the CLI (not the API). */
-function status(name: string): string {
-  return env.berth(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name]).stdout.trim();
-}
+/** berth: run the CLI, require exit 0, its stdout. status: state and exit code, through the CLI (not the API). */
+const { out: berth, status } = cli(() => env);
 
 /** A failed assertion shows what the server said. */
 function withLog(msg: string): string {

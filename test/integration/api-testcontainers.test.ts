@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startApiServer, type ApiServer } from './api-server.ts';
-import type { Env } from './helpers.ts';
+import { cli, type Env } from './helpers.ts';
 
 type TC = typeof import('testcontainers');
 
@@ -38,13 +38,13 @@ after(async () => {
   await api?.stop();
 });
 
-function berth(args: string[]): string {
-  const r = env.berth(args);
-  assert.equal(r.code, 0, `berth ${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
-  return r.stdout;
-}
+/** Run the CLI, require exit 0, its stdout. */
+const { out: berth } = cli(() => env);
 
-/** The container's ids in `berth ps -a`, full length. */
+/**
+ * The container's ids in `berth ps -a`, full length. Not the shared allIds: this one requires ps to succeed
+ * (a failing ps would make "no container left" pass vacuously) and keeps ps's order.
+ */
 function allIds(): string[] {
   return berth(['ps', '-aq', '--no-trunc']).split('\n').filter(Boolean);
 }

@@ -63,6 +63,7 @@ function lines(s: string): string[] {
   return s.split('\n').filter((l) => l.trim() !== '');
 }
 
+/** Not helpers.ts's show: the message names the command too, as every expectation here is about one. */
 function show(args: string[], r: Result): string {
   return `berth ${args.join(' ')} → ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 }

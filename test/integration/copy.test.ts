@@ -7,17 +7,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, chownSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { setupEnv, type Env, type Result } from './helpers.ts';
+import { cli, setupEnv, type Env } from './helpers.ts';
 
 let env: Env;
 let work: string;
 let ctr: string;
 
-function ok(args: string[], input?: string | Buffer): Result {
-  const r = env.berth(args, { input });
-  assert.equal(r.code, 0, `berth ${args.join(' ')}\nexit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
+const { ok } = cli(() => env);
 
 /** A tree with a file owned by 1234:5678 at mode 0640 and an old mtime, a setuid file, a symlink and a subdir. */
 function makeTree(dir: string): void {
@@ -87,7 +83,7 @@ test('tar streams: cp ctr:path - and cp - ctr:dir', () => {
   const out = spawnSync('tar', ['-tvf', '-'], { input: Buffer.from(env.berth(['cp', 'cpbox:/etc/passwd', '-'], {}).stdout, 'latin1'), encoding: 'utf8' });
   assert.match(out.stdout, /^-rw-r--r-- 0\/0\s+\d+ .* passwd\n$/);
   const tar = spawnSync('tar', ['-C', join(work), '-cf', '-', 'tree'], { maxBuffer: 1 << 24 }).stdout;
-  ok(['cp', '-', 'cpbox:/tmp'], tar);
+  ok(['cp', '-', 'cpbox:/tmp'], { input: tar });
   assert.equal(ok(['exec', 'cpbox', 'stat', '-c', '%u:%g', '/tmp/tree/owned']).stdout, '1234:5678\n');
 });
 
@@ -107,11 +103,11 @@ test('paths that climb out through symlinks stay inside the container', () => {
   const evilDir = mkdtempSync(join(work, 'tarlink-'));
   symlinkSync('/', join(evilDir, 'root'));
   const t1 = spawnSync('tar', ['-C', evilDir, '-cf', '-', 'root'], { maxBuffer: 1 << 24 }).stdout;
-  ok(['cp', '-', 'cpbox:/tmp'], t1);
+  ok(['cp', '-', 'cpbox:/tmp'], { input: t1 });
   mkdirSync(join(evilDir, 'x', 'root', 'etc'), { recursive: true });
   writeFileSync(join(evilDir, 'x', 'root', 'etc', 'planted'), 'p\n');
   const t2 = spawnSync('tar', ['-C', join(evilDir, 'x'), '-cf', '-', 'root/etc/planted'], { maxBuffer: 1 << 24 }).stdout;
-  ok(['cp', '-', 'cpbox:/tmp'], t2);
+  ok(['cp', '-', 'cpbox:/tmp'], { input: t2 });
   assert.ok(!existsSync('/etc/planted'), 'nothing written through the planted link on the host');
   // The planted link is resolved with the target directory as its root: the file lands below /tmp.
   assert.equal(ok(['exec', 'cpbox', 'cat', '/tmp/etc/planted']).stdout, 'p\n');

@@ -11,7 +11,7 @@ import { closeSync, existsSync, openSync, readdirSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { Engine, NotFound } from '../../src/index.ts';
 import { inspectExec, KEEP_ENDED, stopExec } from '../../src/engine/exec.ts';
-import { BERTH, eventually, setupEnv, type Env, conmonsOf } from './helpers.ts';
+import { BERTH, cli, eventually, setupEnv, type Env, conmonsOf } from './helpers.ts';
 
 let env: Env;
 let engine: Engine;
@@ -30,16 +30,14 @@ after(async () => {
   env.teardown();
 });
 
+const { runD } = cli(() => env);
 
 /**
  * Run a `sleep` container, hand its id to fn, then check that no exec conmon lingers (only the
  * container's own conmon within ~2 s) and remove the container.
  */
 async function withCtr(name: string, fn: (id: string) => Promise<void> | void): Promise<void> {
-  const r = env.berth(['run', '-d', '--name', name, 'busybox', 'sleep', '1000']);
-  assert.equal(r.code, 0, r.stderr);
-  const id = r.stdout.trim();
-  assert.match(id, /^[0-9a-f]{64}$/);
+  const id = runD(['--name', name, 'busybox', 'sleep', '1000']);
   try {
     await fn(id);
     const settled = await eventually(() => conmonsOf(id).length <= 1, 2_000);

@@ -1,7 +1,9 @@
 /**
  * Integration fixture: a private engine root per test file with the busybox image imported through
- * berth's own `import`, a CLI runner, and leak checks (mounts, conmon processes, cgroups).
+ * berth's own `import`, a CLI runner, the small CLI helpers every test file uses (cli: ok, runD, rmf,
+ * inspect, …), and leak checks (mounts, conmon processes, cgroups).
  */
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -72,6 +74,112 @@ export function setupEnv(name: string): Env {
   rmSync(tar, { force: true });
   if (imp.code !== 0) throw new Error(`import busybox: ${imp.stderr}`);
   return env;
+}
+
+/** A berth run as an assertion message shows it. */
+export function show(r: Result): string {
+  return `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+}
+
+/** Options of one berth run: stdin, timeout, environment. */
+export type BerthOpts = Parameters<Env['berth']>[1];
+
+/** What `inspect` says of a container: the fields tests read typed, any other as unknown. */
+export interface InspectState extends Record<string, unknown> {
+  Status: string;
+  Running: boolean;
+  Paused: boolean;
+  OOMKilled: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+export interface InspectJson {
+  Id: string;
+  Name: string;
+  State: InspectState;
+  HostConfig: { Runtime: string; ReadonlyRootfs: boolean } & Record<string, unknown>;
+  Config: { Labels: Record<string, string>; StopSignal: string; StopTimeout?: number };
+}
+
+/** The small CLI helpers of the test files, bound to one engine root. */
+export interface Cli {
+  /** Run berth and require exit 0. */
+  ok(args: string[], opts?: BerthOpts): Result;
+  /** ok's stdout. */
+  out(args: string[], opts?: BerthOpts): string;
+  /** `run -d …`: requires exit 0 and a full (64-hex) id, returns the id. The caller removes it. */
+  runD(args: string[]): string;
+  /** runD, with what `run` printed on stderr (docker's warnings). */
+  runDWarned(args: string[]): { id: string; stderr: string };
+  /** `rm -f` these (nothing to do for none), requiring exit 0. */
+  rmf(...refs: string[]): void;
+  /** `rm -f` these without looking at the outcome (cleanup in `finally`). */
+  removeQuietly(...refs: string[]): void;
+  /** `inspect ref`: its one object. */
+  inspect(ref: string): InspectJson;
+  /** `inspect -f format ref`, trimmed. */
+  inspect(ref: string, format: string): string;
+  /** "<status> <exit code>" of a container, unchecked (polls call it while things change). */
+  status(ref: string): string;
+  /** `ps -q …` as a list of ids. */
+  psIds(args?: string[]): string[];
+  /** Every container's full id (`ps -aq --no-trunc`), sorted; unchecked, like teardown's. */
+  allIds(): string[];
+  /** The container directories of the root, sorted. */
+  containerDirs(): string[];
+}
+
+/**
+ * The CLI helpers bound to `env`. Test files set their Env in before(): pass a getter,
+ * `const { ok, runD, rmf } = cli(() => env);`, and it is read at each call.
+ */
+export function cli(env: Env | (() => Env)): Cli {
+  const e = typeof env === 'function' ? env : () => env;
+  const ok = (args: string[], opts?: BerthOpts): Result => {
+    const r = e().berth(args, opts);
+    assert.equal(r.code, 0, `berth ${args.join(' ')}\n${show(r)}`);
+    return r;
+  };
+  const runDWarned = (args: string[]): { id: string; stderr: string } => {
+    const r = ok(['run', '-d', ...args]);
+    const id = r.stdout.trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    return { id, stderr: r.stderr };
+  };
+  function inspect(ref: string): InspectJson;
+  function inspect(ref: string, format: string): string;
+  function inspect(ref: string, format?: string): InspectJson | string {
+    if (format !== undefined) return ok(['inspect', '-f', format, ref]).stdout.trim();
+    const arr = JSON.parse(ok(['inspect', ref]).stdout) as InspectJson[];
+    assert.equal(arr.length, 1);
+    return arr[0]!;
+  }
+  return {
+    ok,
+    out: (args, opts) => ok(args, opts).stdout,
+    runD: (args) => runDWarned(args).id,
+    runDWarned,
+    rmf(...refs) {
+      if (refs.length === 0) return;
+      const r = e().berth(['rm', '-f', ...refs]);
+      assert.equal(r.code, 0, `rm -f ${refs.join(' ')}: ${show(r)}`);
+    },
+    removeQuietly(...refs) {
+      e().berth(['rm', '-f', ...refs]);
+    },
+    inspect,
+    status: (ref) => e().berth(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', ref]).stdout.trim(),
+    psIds: (args = []) => ok(['ps', '-q', ...args]).stdout.split('\n').filter(Boolean),
+    allIds: () => e().berth(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean).sort(),
+    containerDirs() {
+      const d = join(e().root, 'containers');
+      return existsSync(d) ? readdirSync(d).sort() : [];
+    },
+  };
 }
 
 /** Run a command without blocking this process; its output is collected. `input` (if any) is its stdin. */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, InvalidArgument } from '../../src/index.ts';
-import { eventually, setupEnv, type Env, conmonsOf } from './helpers.ts';
+import { cli, eventually, setupEnv, type Env, conmonsOf } from './helpers.ts';
 
 let env: Env;
 let out: string;
@@ -46,11 +46,8 @@ function written(prefix: string, id: string): OciState[] {
     .filter((s) => s.id === id);
 }
 
-function idOf(name: string): string {
-  const r = env.berth(['inspect', '-f', '{{.Id}}', name]);
-  assert.equal(r.code, 0, r.stderr);
-  return r.stdout.trim();
-}
+const { inspect } = cli(() => env);
+const idOf = (name: string): string => inspect(name, '{{.Id}}');
 
 
 before(() => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setupEnv, type Env } from './helpers.ts';
+import { cli, setupEnv, type Env } from './helpers.ts';
 import { startRegistry } from '../fixtures/registry.ts';
 import { haveSkopeo } from '../fixtures/oci-image.ts';
 
@@ -25,11 +25,8 @@ after(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-function ok(args: string[], opts?: Parameters<Env['berth']>[1]): string {
-  const r = env.berth(args, opts);
-  assert.equal(r.code, 0, `berth ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+/** Run berth, require exit 0 and return its stdout (the shared `out`, called ok here). */
+const { out: ok } = cli(() => env);
 
 const run = (image: string, script: string) => ok(['run', '--rm', '--network', 'none', image, 'sh', '-c', script]).trim();
 

@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setupEnv, eventually, type Env } from './helpers.ts';
+import { cli, setupEnv, eventually, type Env } from './helpers.ts';
 import { lgetxattr } from '../../src/sys/fsx.ts';
 import { startRegistry, type RegistryFixture } from '../fixtures/registry.ts';
 import { haveSkopeo, ociLayout, skopeoPush, tarOf } from '../fixtures/oci-image.ts';
@@ -54,11 +54,8 @@ async function publish(name: string, layers: Buffer[], bare = false, compress: P
   return `${reg!.host}/${name}`;
 }
 
-function ok(args: string[], opts?: Parameters<Env['berth']>[1]): string {
-  const r = env.berth(args, opts);
-  assert.equal(r.code, 0, `berth ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+/** Run berth, require exit 0 and return its stdout (the shared `out`, called ok here). */
+const { out: ok } = cli(() => env);
 
 /** What the store holds on disk: layer dirs, blobs, links, and anything temporary. */
 function storeState(): { layers: string[]; blobs: string[]; links: number; temps: string[] } {

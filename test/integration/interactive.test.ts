@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BERTH, eventually, setupEnv, sleep, type Env, type Result } from './helpers.ts';
+import { BERTH, cli, eventually, setupEnv, show, sleep, type Env, type Result } from './helpers.ts';
 import { assertRestored, HAVE_TMUX, skipWithoutTmux, TmuxServer } from './tmux.ts';
 
 let env: Env;
@@ -34,23 +34,7 @@ after(() => {
 
 // ---- helpers ----
 
-function show(r: Result): string {
-  return `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-}
-
-function ok(args: string[]): Result {
-  const r = env.berth(args);
-  assert.equal(r.code, 0, `berth ${args.join(' ')} failed: ${show(r)}`);
-  return r;
-}
-
-function status(name: string): string {
-  return env.berth(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', name]).stdout.trim();
-}
-
-function removeQuietly(...names: string[]): void {
-  env.berth(['rm', '-f', ...names]);
-}
+const { ok, status, removeQuietly } = cli(() => env);
 
 const berthArgv = (args: string[]): string[] => [BERTH, '--root', env.root, ...args];
 const tmux = (args: string[]): string => tm.tmux(args);

@@ -19,7 +19,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { BERTH, leaksUnder, REPO, runAsync, setupEnv, type Env, type Result } from './helpers.ts';
+import { BERTH, cli, leaksUnder, REPO, runAsync, setupEnv, show, type Env, type Result } from './helpers.ts';
 
 let env: Env;
 /** Directory holding the compiled probe, bound read-only at /probe. */
@@ -37,6 +37,9 @@ const ATTEMPTS = [
 ] as const;
 type Attempt = (typeof ATTEMPTS)[number];
 type Verdict = 'ALLOWED' | 'BLOCKED';
+
+// Bound before the hooks: before() builds an image with them.
+const { ok, runD, rmf, allIds, containerDirs } = cli(() => env);
 
 before(() => {
   env = setupEnv('isolation');
@@ -60,27 +63,9 @@ after(() => {
 
 // ---- helpers ----
 
-function show(r: Result): string {
-  return `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-}
-
-function ok(args: string[]): Result {
-  const r = env.berth(args);
-  assert.equal(r.code, 0, `berth ${args.join(' ')}\n${show(r)}`);
-  return r;
-}
 
 function runOut(args: string[]): string {
   return ok(['run', '--rm', ...args]).stdout;
-}
-
-function allIds(): string[] {
-  return env.berth(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean).sort();
-}
-
-function containerDirs(): string[] {
-  const d = join(env.root, 'containers');
-  return existsSync(d) ? readdirSync(d).sort() : [];
 }
 
 /** The command fails with `why` on stderr and leaves no new container, directory, mount, conmon or cgroup. */
@@ -96,16 +81,6 @@ function refused(args: string[], why: RegExp, code: number | undefined = 125): R
   assert.deepEqual(containerDirs(), dirs, 'no container directory is left');
   assert.deepEqual(leaksUnder(env.root), leaks, 'no mount, conmon or cgroup is left');
   return r;
-}
-
-function rmf(...ids: string[]): void {
-  const r = env.berth(['rm', '-f', ...ids]);
-  assert.equal(r.code, 0, `rm -f: ${r.stderr}`);
-}
-
-/** A detached container; the caller removes it. */
-function runD(args: string[]): string {
-  return ok(['run', '-d', ...args]).stdout.trim();
 }
 
 /** The OCI spec of a container (written when it is started). */

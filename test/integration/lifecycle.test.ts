@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BERTH, berthCgroups, eventually, leaksUnder, setupEnv, sleep, type Env, type Result } from './helpers.ts';
+import { BERTH, berthCgroups, cli, eventually, leaksUnder, setupEnv, show, sleep, type Env, type Result } from './helpers.ts';
 
 let env: Env;
 const scratch: string[] = [];
@@ -24,60 +24,7 @@ after(() => {
 
 // ---- small helpers ----
 
-function show(r: Result): string {
-  return `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-}
-
-/** Run berth and require exit 0. */
-function ok(args: string[]): Result {
-  const r = env.berth(args);
-  assert.equal(r.code, 0, `berth ${args.join(' ')} failed: ${show(r)}`);
-  return r;
-}
-
-/** `run -d …` and return the full id. */
-function runD(args: string[]): string {
-  const id = ok(['run', '-d', ...args]).stdout.trim();
-  assert.match(id, /^[0-9a-f]{64}$/);
-  return id;
-}
-
-interface InspectState {
-  Status: string;
-  Running: boolean;
-  Paused: boolean;
-  OOMKilled: boolean;
-  Pid: number;
-  ExitCode: number;
-  Error: string;
-  StartedAt: string;
-  FinishedAt: string;
-}
-
-interface InspectJson {
-  Id: string;
-  Name: string;
-  State: InspectState;
-  HostConfig: { Runtime: string; ReadonlyRootfs: boolean };
-  Config: { Labels: Record<string, string>; StopSignal: string; StopTimeout?: number };
-}
-
-function inspect(ref: string): InspectJson {
-  const r = ok(['inspect', ref]);
-  const arr = JSON.parse(r.stdout) as InspectJson[];
-  assert.equal(arr.length, 1);
-  return arr[0]!;
-}
-
-function rmf(...refs: string[]): void {
-  if (refs.length === 0) return;
-  const r = env.berth(['rm', '-f', ...refs]);
-  assert.equal(r.code, 0, `rm -f ${refs.join(' ')}: ${show(r)}`);
-}
-
-function psIds(args: string[] = []): string[] {
-  return ok(['ps', '-q', ...args]).stdout.split('\n').filter(Boolean);
-}
+const { ok, runD, inspect, rmf, psIds } = cli(() => env);
 
 function logsOf(ref: string): Result {
   return ok(['logs', ref]);

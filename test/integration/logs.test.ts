@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
-import { BERTH, eventually, setupEnv, type Env, conmonsOf } from './helpers.ts';
+import { BERTH, cli, eventually, setupEnv, type Env, conmonsOf } from './helpers.ts';
 
 let env: Env;
 
@@ -24,14 +24,12 @@ after(async () => {
   env.teardown();
 });
 
+/** rm: `rm -f` without looking at the outcome (cleanup). */
+const { runD, removeQuietly: rm } = cli(() => env);
 
 /** `run -d` a busybox shell script; returns the container id. */
 function runSh(script: string, extra: string[] = []): string {
-  const r = env.berth(['run', '-d', ...extra, 'busybox', 'sh', '-c', script]);
-  assert.equal(r.code, 0, r.stderr);
-  const id = r.stdout.trim();
-  assert.match(id, /^[0-9a-f]{64}$/);
-  return id;
+  return runD([...extra, 'busybox', 'sh', '-c', script]);
 }
 
 /** Wait for the container to exit; returns its exit code. */
@@ -39,10 +37,6 @@ function waitExit(id: string): number {
   const w = env.berth(['wait', id], { timeoutMs: 60_000 });
   assert.equal(w.code, 0, w.stderr);
   return Number(w.stdout.trim());
-}
-
-function rm(...ids: string[]): void {
-  env.berth(['rm', '-f', ...ids]);
 }
 
 const TS = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z) (.*)$/;

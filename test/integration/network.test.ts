@@ -11,18 +11,12 @@ import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
-import { BERTH, REPO, eventually, rootBridge, setupEnv, type Env, type Result } from './helpers.ts';
+import { BERTH, REPO, cli, eventually, rootBridge, setupEnv, type Env } from './helpers.ts';
 
 let env: Env;
 const SUBNET = '10.240.7.0/24';
 
-function ok(args: string[]): Result {
-  const r = env.berth(args);
-  assert.equal(r.code, 0, `berth ${args.join(' ')}\nexit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
-const runD = (args: string[]) => ok(['run', '-d', ...args]).stdout.trim();
-const inspect = (id: string, f: string) => ok(['inspect', '-f', f, id]).stdout.trim();
+const { ok, runD, inspect } = cli(() => env);
 
 /** GET http://host:port/path from this process. */
 function httpGet(host: string, port: number, path = '/'): Promise<string> {

@@ -23,7 +23,7 @@ import { fileHolds, hasBfqWeight, readCgroupStats, resourceFilePath, resourceFil
 import type { CgroupInfo } from '../../src/runtime/probe.ts';
 import type { Resources } from '../../src/types.ts';
 import { crunFixture } from '../fixtures/crun-hugetlb.ts';
-import { BERTH, eventually, leaksUnder, setupEnv, sleep, type Env } from './helpers.ts';
+import { BERTH, cli, eventually, leaksUnder, setupEnv, sleep, type Env } from './helpers.ts';
 
 const CG = '/sys/fs/cgroup';
 const MiB = 1024 * 1024;
@@ -65,6 +65,8 @@ after(() => {
 });
 
 // ---- helpers ----
+
+const { runD, runDWarned, inspect, rmf, allIds, containerDirs } = cli(() => env);
 
 /** The container's directories (v1: one per controller; v2: the one dir), as src/runtime/cgroups.ts names them. */
 function dirsOf(id: string, parent = '/berth'): CgroupDirs {
@@ -119,19 +121,6 @@ function weightOf(text: string): number {
   return m ? Number(m[1]) : NaN;
 }
 
-function runD(args: string[]): string {
-  return runDWarned(args).id;
-}
-
-/** `run -d`, with what it printed on stderr (docker's warnings). */
-function runDWarned(args: string[]): { id: string; stderr: string } {
-  const r = env.berth(['run', '-d', ...args]);
-  assert.equal(r.code, 0, `run -d ${args.join(' ')}: ${r.stderr}`);
-  const id = r.stdout.trim();
-  assert.match(id, /^[0-9a-f]{64}$/);
-  return { id, stderr: r.stderr };
-}
-
 /**
  * Whether the container's cgroup has a block I/O weight file (v1 blkio.weight or BFQ's blkio.bfq.weight; v2
  * io.weight or io.bfq.weight): the tests' own look at the host, which differs between machines of one kind
@@ -144,34 +133,16 @@ function weightOffered(id: string): boolean {
   return dir !== undefined && names.some((n) => existsSync(join(dir, n)));
 }
 
-function inspect(id: string): { State: Record<string, unknown>; HostConfig: Record<string, unknown> } {
-  const r = env.berth(['inspect', id]);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout)[0];
-}
-
-function rmf(...ids: string[]): void {
-  if (ids.length === 0) return;
-  const r = env.berth(['rm', '-f', ...ids]);
-  assert.equal(r.code, 0, `rm -f: ${r.stderr}`);
-}
-
-function allIds(): string[] {
-  return env.berth(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean).sort();
-}
-
-function containerDirs(): string[] {
-  const d = join(env.root, 'containers');
-  return existsSync(d) ? readdirSync(d).sort() : [];
-}
-
 function nproc(): number {
   const r = spawnSync('nproc', { encoding: 'utf8' });
   const n = Number(r.stdout?.trim());
   return Number.isInteger(n) && n > 0 ? n : availableParallelism();
 }
 
-/** Wait until the container's logs contain `text` (or time runs out); returns the logs. */
+/**
+ * Wait until the container's logs contain `text` (or time runs out); returns the logs. Not lifecycle's
+ * logsContain: this one reads both streams, tolerates a failing `logs` while it polls, and returns the text.
+ */
 async function logsContain(id: string, text: string, ms = 15_000): Promise<string> {
   let out = '';
   await eventually(() => {

@@ -8,15 +8,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setupEnv, type Env, type Result } from './helpers.ts';
+import { cli, setupEnv, type Env } from './helpers.ts';
 
 let env: Env;
 
-function ok(args: string[]): Result {
-  const r = env.berth(args);
-  assert.equal(r.code, 0, `berth ${args.join(' ')}\nexit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
+const { ok } = cli(() => env);
 
 /** The first range of `user` in /etc/subuid: [start, count]. */
 function subRange(user: string): [number, number] {

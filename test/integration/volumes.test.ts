@@ -8,18 +8,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO, setupEnv, type Env, type Result } from './helpers.ts';
+import { cli, REPO, setupEnv, show, type Env } from './helpers.ts';
 
 let env: Env;
 
-function show(r: Result): string {
-  return `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-}
-function ok(args: string[]): Result {
-  const r = env.berth(args);
-  assert.equal(r.code, 0, `berth ${args.join(' ')}\n${show(r)}`);
-  return r;
-}
+const { ok } = cli(() => env);
 const volumes = () => ok(['volume', 'ls', '-q']).stdout.split('\n').filter(Boolean).sort();
 
 before(() => {
