@@ -11,7 +11,7 @@ import { buildSpec } from '../runtime/spec/index.ts';
 import { readHostRlimits } from '../runtime/spec/rlimits.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import type { ImageRow } from '../store/images.ts';
-import { isMounted, mountFs, mountOverlay, unmount } from '../sys/mount.ts';
+import { isMounted, mountFs, unmount } from '../sys/mount.ts';
 import { procStartTime } from '../sys/proc.ts';
 import { trace } from '../sys/trace.ts';
 import type { Engine, StartOptions } from './engine.ts';
@@ -56,7 +56,7 @@ export async function bringUp(engine: Engine, row: ContainerRow, drv: RuntimeDri
   const networked = bridged && !ownNetns ? setupNetworks(engine, row) : Promise.resolve(undefined);
   networked.catch(() => {});
   try {
-    await mountOverlay(await lowerDirsFor(engine, row, img), join(d, 'diff'), join(d, 'work'), join(d, 'rootfs'), engine.root);
+    await engine.rootfs.mount(await lowerDirsFor(engine, row, img), join(d, 'diff'), join(d, 'work'), join(d, 'rootfs'), engine.root);
     engine.containers.update(row.id, { mounted: true });
     trace('init: mounted');
     const cg = engine.cgroups();
@@ -118,7 +118,7 @@ export async function bringUp(engine: Engine, row: ContainerRow, drv: RuntimeDri
 export async function tearDown(engine: Engine, row: ContainerRow, runtimeToo = false): Promise<void> {
   // Independent of each other: the runtime's record and cgroup, our rootfs mount, the networks.
   const fresh = engine.containers.get(row.id);
-  const parts: Promise<unknown>[] = [unmount(join(engine.dir(row.id), 'rootfs'), row.mounted)];
+  const parts: Promise<unknown>[] = [engine.rootfs.unmount(join(engine.dir(row.id), 'rootfs'), row.mounted)];
   if (fresh?.net.netns) parts.push(teardownNetworks(engine, fresh));
   if (runtimeToo || row.monitorPid !== 0 || row.pid !== 0 || row.state !== 'created') {
     trace('teardown: runtime delete, unmount');

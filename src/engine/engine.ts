@@ -41,6 +41,7 @@ import { findNetwork } from './networks.ts';
 import { refreshPeers, settleWorkers, sweepNetworkOrphans } from './network-attach.ts';
 import { bringUp, lowerDirsFor, tearDown } from './bundle.ts';
 import { makeRootLayout } from './root-layout.ts';
+import { overlayRootfs, type RootfsMounter } from './rootfs.ts';
 import { readDaemonConfig, type DaemonConfig } from './daemon-config.ts';
 import { canKill, canPause, canRemove, canStart, canStop, canUnpause, hasEnded, isLive, mayExit, move } from './state.ts';
 import type { ImageRow } from '../store/images.ts';
@@ -82,6 +83,13 @@ export interface EngineOptions {
   notice?: (msg: string) => void;
   /** Where warnings go (settings this host discards, as docker warns): default stderr. */
   warn?: (msg: string) => void;
+  /**
+   * One runtime driver for every container instead of the host's OCI runtimes, its name the containers'
+   * runtime: how the engine's own logic is tested without root (src/runtime/fake.ts).
+   */
+  driver?: RuntimeDriver;
+  /** How a container's root filesystem is made (default: an overlay mount; see src/engine/rootfs.ts). */
+  rootfs?: RootfsMounter;
 }
 
 export interface StartOptions {
@@ -201,6 +209,11 @@ export class Engine {
     return commitContainer(this, ref, opts);
   }
 
+  /** How container root filesystems are made (EngineOptions.rootfs, else an overlay mount). */
+  get rootfs(): RootfsMounter {
+    return this.options.rootfs ?? overlayRootfs;
+  }
+
   cgroups(): CgroupInfo {
     return (this.cgroup ??= cgroupInfo());
   }
@@ -242,6 +255,11 @@ export class Engine {
 
   /** The runtimes (built in and configured) and the default one, with reasons. */
   runtimes(): { candidates: RuntimeCandidate[]; chosen?: RuntimeCandidate; why: string } {
+    const given = this.options.driver;
+    if (given) {
+      const only: RuntimeCandidate = { name: given.name, path: given.path, runtimeArgs: [], kind: 'other', usable: true, reason: 'given to the engine' };
+      return { candidates: [only], chosen: only, why: `${given.name}: given to the engine` };
+    }
     const cfg = this.config();
     const candidates = probeRuntimes(this.cgroups(), cfg.runtimes, cfg.file);
     const named = this.options.runtime ?? cfg.defaultRuntime;
@@ -264,7 +282,7 @@ export class Engine {
     if (!cand.usable) throw new NotSupported(`runtime ${cand.name} cannot run containers here: ${cand.reason}`);
     let d = this.drivers.get(cand.name);
     if (!d) {
-      d = new OciDriver(cand.name, cand.path, { runtimeArgs: cand.runtimeArgs, kind: cand.kind });
+      d = this.options.driver ?? new OciDriver(cand.name, cand.path, { runtimeArgs: cand.runtimeArgs, kind: cand.kind });
       this.drivers.set(cand.name, d);
     }
     return d;

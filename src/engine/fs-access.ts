@@ -10,7 +10,6 @@ import { join, posix } from 'node:path';
 import { resolveInMounts } from '../archive/securejoin.ts';
 import { RuntimeFailure } from '../errors.ts';
 import type { ContainerRow } from '../store/containers.ts';
-import { mountOverlay, unmount } from '../sys/mount.ts';
 import { isAlive } from '../sys/proc.ts';
 import type { Engine } from './engine.ts';
 import { etcBinds } from './network-attach.ts';
@@ -62,11 +61,11 @@ export async function withContainerFs<T>(engine: Engine, ref: string, fn: (fs: C
     const img = engine.images.repo.get(locked.imageId);
     if (!img) throw new RuntimeFailure(`image ${locked.imageId.slice(0, 12)} of container ${locked.name} is gone`);
     const mountedHere = !locked.mounted;
-    if (mountedHere) await mountOverlay(await engine.lowerDirsFor(locked, img), join(d, 'diff'), join(d, 'work'), rootfs, engine.root);
+    if (mountedHere) await engine.rootfs.mount(await engine.lowerDirsFor(locked, img), join(d, 'diff'), join(d, 'work'), rootfs, engine.root);
     try {
       return await fn(containerFs(engine, locked, rootfs));
     } finally {
-      if (mountedHere) await unmount(rootfs, true);
+      if (mountedHere) await engine.rootfs.unmount(rootfs, true);
     }
   });
 }
