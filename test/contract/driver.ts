@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { CannotInvoke, CommandNotFound } from '../../src/errors.ts';
 import type { AttachStream, RuntimeDriver } from '../../src/runtime/driver.ts';
 import { isAlive, procStartTime } from '../../src/sys/proc.ts';
@@ -46,14 +46,27 @@ let seq = 0;
 
 export function driverContract(name: string, setup: () => ContractSetup): void {
   describe(`RuntimeDriver contract: ${name}`, () => {
-    const s = setup();
-    const d = s.driver;
-    const work = mkdtempSync('/tmp/berth-test-contract-');
+    let s: ContractSetup;
+    let d: RuntimeDriver;
+    let work = '';
     const made: string[] = [];
+    let cleaned = false;
+    const cleanup = () => {
+      if (cleaned) return;
+      cleaned = true;
+      s?.cleanup();
+      if (work) rmSync(work, { recursive: true, force: true });
+    };
+    before(() => {
+      s = setup();
+      d = s.driver;
+      work = mkdtempSync('/tmp/berth-test-contract-');
+      // A run cut short (a timeout, a signal) must not leave the scratch dirs either.
+      process.once('exit', cleanup);
+    });
     after(async () => {
       for (const id of made) await d.delete(id, true).catch(() => {});
-      s.cleanup();
-      rmSync(work, { recursive: true, force: true });
+      cleanup();
     });
 
     /** A created container running `args`; returns its id, bundle and what create reported. */
