@@ -4,8 +4,9 @@
  * registry client in memory, for that request alone; nothing is written. No credentials: the root's usual
  * registry settings, unchanged.
  */
+import { InvalidArgument } from '../errors.ts';
 import type { Credentials } from '../registry/authfile.ts';
-import { ApiError, type Ctx } from './http.ts';
+import { type Ctx } from './http.ts';
 
 export interface AuthConfig {
   username: string;
@@ -57,7 +58,7 @@ export async function login(ctx: Ctx): Promise<void> {
   let server = typeof body.serveraddress === 'string' && body.serveraddress ? body.serveraddress : 'docker.io';
   server = server.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
   if (server === 'index.docker.io') server = 'docker.io';
-  if (!username || !password) throw new ApiError(400, 'username and password are required');
+  if (!username || !password) throw new InvalidArgument('username and password are required');
   // Refused credentials are Unauthorized: 401, as docker answers.
   await ctx.engine.login(server, username, password, false);
   ctx.send(200, { Status: 'Login Succeeded', IdentityToken: '' });

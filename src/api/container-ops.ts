@@ -9,7 +9,7 @@ import { CHANGE_KIND, containerChanges } from '../engine/diff.ts';
 import { sampleOnce, statsSnapshot, streamStats, type DockerStats } from '../engine/stats.ts';
 import { Conflict, InvalidArgument, NoSuchContainer, RuntimeFailure } from '../errors.ts';
 import { run } from '../sys/run.ts';
-import { ApiError, commonHeaders, type Ctx } from './http.ts';
+import { commonHeaders, type Ctx } from './http.ts';
 
 /** `GET /containers/{id}/top?ps_args=` → `{Titles, Processes}` from the host's ps, narrowed to the container. */
 export async function top(ctx: Ctx): Promise<void> {
@@ -71,7 +71,7 @@ export async function stats(ctx: Ctx): Promise<void> {
 /** `POST /containers/{id}/rename?name=` */
 export async function rename(ctx: Ctx): Promise<void> {
   const name = ctx.q('name');
-  if (!name) throw new ApiError(400, 'new name is required');
+  if (!name) throw new InvalidArgument('new name is required');
   const id = ctx.engine.find(ctx.params[0]!).id;
   await ctx.state.locks.run(id, () => ctx.engine.rename(id, name.replace(/^\//, '')));
   ctx.send(204);
@@ -88,7 +88,7 @@ export async function changes(ctx: Ctx): Promise<void> {
 /** Stream a tar to the response once its first bytes exist (so an early failure still gets its status). */
 async function sendTar(ctx: Ctx, tar: Readable, extra: Record<string, string> = {}): Promise<void> {
   const res = ctx.res;
-  if (!res) throw new ApiError(400, 'this endpoint cannot be upgraded');
+  if (!res) throw new InvalidArgument('this endpoint cannot be upgraded');
   ctx.answered = true;
   res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/x-tar', ...extra });
   if (ctx.req.method === 'HEAD') {
@@ -131,7 +131,7 @@ function statHeader(st: PathStat): string {
 
 function archivePath(ctx: Ctx): string {
   const p = ctx.q('path');
-  if (!p) throw new ApiError(400, 'path is required');
+  if (!p) throw new InvalidArgument('path is required');
   return p;
 }
 
@@ -157,7 +157,7 @@ export async function archiveGet(ctx: Ctx): Promise<void> {
 /** `PUT /containers/{id}/archive?path=&noOverwriteDirNonDir=&copyUIDGID=`: extract the body (a tar) into a directory. */
 export async function archivePut(ctx: Ctx): Promise<void> {
   const path = archivePath(ctx);
-  if (!ctx.res) throw new ApiError(400, 'this endpoint cannot be upgraded');
+  if (!ctx.res) throw new InvalidArgument('this endpoint cannot be upgraded');
   await copyToContainer(ctx.engine, ctx.params[0]!, path, ctx.bodyStream(), { preserveOwner: ctx.qbool('copyUIDGID') });
   ctx.send(200);
 }
@@ -166,7 +166,7 @@ export async function archivePut(ctx: Ctx): Promise<void> {
 export async function prune(ctx: Ctx): Promise<void> {
   const { parseFilters } = await import('./containers.ts');
   const filters = parseFilters(ctx.q('filters'));
-  for (const k of Object.keys(filters)) if (filters[k]!.length > 0) throw new ApiError(400, `invalid filter '${k}': not supported by this server`);
+  for (const k of Object.keys(filters)) if (filters[k]!.length > 0) throw new InvalidArgument(`invalid filter '${k}': not supported by this server`);
   const ids = await ctx.engine.prune();
   ctx.send(200, { ContainersDeleted: ids, SpaceReclaimed: 0 });
 }

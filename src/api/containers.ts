@@ -1,8 +1,9 @@
 /** Container endpoints that are plain request/response (plus wait's delayed body). */
+import { InvalidArgument, Conflict } from '../errors.ts';
 import { psSummary } from '../engine/inspect.ts';
 import { humanDuration } from '../engine/time.ts';
 import type { ContainerRow } from '../store/containers.ts';
-import { ApiError, type Ctx } from './http.ts';
+import { type Ctx } from './http.ts';
 import { createOptions } from './create-body.ts';
 import { requestWarnings } from './state.ts';
 import { DOCKER_STATUS_WORDS, isLive } from '../engine/state.ts';
@@ -23,13 +24,13 @@ export function parseFilters(raw: string | null): Record<string, string[]> {
   try {
     v = JSON.parse(raw);
   } catch {
-    throw new ApiError(400, `invalid filter: ${raw}`);
+    throw new InvalidArgument(`invalid filter: ${raw}`);
   }
   const out: Record<string, string[]> = {};
   for (const [k, val] of Object.entries((v ?? {}) as Record<string, unknown>)) {
     if (Array.isArray(val)) out[k] = val.map(String);
     else if (val && typeof val === 'object') out[k] = Object.entries(val).filter(([, on]) => on).map(([x]) => x);
-    else throw new ApiError(400, `invalid filter '${k}'`);
+    else throw new InvalidArgument(`invalid filter '${k}'`);
   }
   return out;
 }
@@ -58,16 +59,16 @@ function matchOne(key: string, val: string, r: ContainerRow): boolean {
 export async function list(ctx: Ctx): Promise<void> {
   const filters = parseFilters(ctx.q('filters'));
   for (const k of Object.keys(filters)) {
-    if (!['id', 'name', 'status', 'exited', 'label', 'ancestor'].includes(k)) throw new ApiError(400, `invalid filter '${k}'`);
+    if (!['id', 'name', 'status', 'exited', 'label', 'ancestor'].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
   }
   for (const v of filters.status ?? []) {
-    if (!(DOCKER_STATUS_WORDS as readonly string[]).includes(v)) throw new ApiError(400, `invalid filter 'status=${v}'`);
+    if (!(DOCKER_STATUS_WORDS as readonly string[]).includes(v)) throw new InvalidArgument(`invalid filter 'status=${v}'`);
   }
   for (const v of filters.name ?? []) {
     try {
       new RegExp(v);
     } catch {
-      throw new ApiError(400, `invalid filter 'name=${v}': not a regular expression`);
+      throw new InvalidArgument(`invalid filter 'name=${v}': not a regular expression`);
     }
   }
   const all = ctx.qbool('all') || 'status' in filters || 'exited' in filters;
@@ -177,7 +178,7 @@ export async function resize(ctx: Ctx): Promise<void> {
   const row = ctx.engine.inspect(ctx.params[0]!);
   const h = ctx.qint('h', 0)!;
   const w = ctx.qint('w', 0)!;
-  if (row.state !== 'running') throw new ApiError(409, `Container ${row.id} is not running`);
+  if (row.state !== 'running') throw new Conflict(`Container ${row.id} is not running`);
   await ctx.engine.resize(row.id, h, w);
   ctx.send(200);
 }
@@ -189,7 +190,7 @@ export async function resize(ctx: Ctx): Promise<void> {
 export async function wait(ctx: Ctx): Promise<void> {
   const { engine } = ctx;
   const condition = ctx.q('condition') || 'not-running';
-  if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw new ApiError(400, `invalid condition: "${condition}"`);
+  if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw new InvalidArgument(`invalid condition: "${condition}"`);
   const id = engine.find(ctx.params[0]!).id;
   const out = ctx.startStream('application/json');
   const hungUp = new AbortController();

@@ -2,8 +2,8 @@
  * `POST /containers/create`: docker's container config (Config + HostConfig + NetworkingConfig) turned
  * into the engine's CreateOptions. Zero values mean "unset", as the daemon reads them.
  */
+import { InvalidArgument } from '../errors.ts';
 import type { CreateOptions } from '../engine/config.ts';
-import { ApiError } from './http.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -17,19 +17,19 @@ function strs(v: unknown, field: string): string[] | undefined {
   if (v === null || v === undefined) return undefined;
   if (typeof v === 'string') return [v];
   if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
-  throw new ApiError(400, `invalid ${field}: expected a string or an array of strings`);
+  throw new InvalidArgument(`invalid ${field}: expected a string or an array of strings`);
 }
 
 function list(v: unknown, field: string): string[] | undefined {
   if (v === null || v === undefined) return undefined;
   if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
-  throw new ApiError(400, `invalid ${field}: expected an array of strings`);
+  throw new InvalidArgument(`invalid ${field}: expected an array of strings`);
 }
 
 function record(v: unknown, field: string): Record<string, string> | undefined {
   if (v === null || v === undefined) return undefined;
   const o = obj(v);
-  if (Object.values(o).some((x) => typeof x !== 'string')) throw new ApiError(400, `invalid ${field}: expected an object of strings`);
+  if (Object.values(o).some((x) => typeof x !== 'string')) throw new InvalidArgument(`invalid ${field}: expected an object of strings`);
   return o as Record<string, string>;
 }
 
@@ -59,7 +59,7 @@ function mountSpec(m: Obj): string {
 
 export function createOptions(body: Obj, name: string | null): CreateOptions {
   const image = str(body.Image);
-  if (!image) throw new ApiError(400, 'No image specified: Config.Image is required');
+  if (!image) throw new InvalidArgument('No image specified: Config.Image is required');
   const hc = obj(body.HostConfig);
   const opts: CreateOptions = { image };
   if (name) opts.name = name.replace(/^\//, '');

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine/engine.ts';
 import { BERTH_VERSION } from '../engine/info.ts';
-import { isBerthError } from '../errors.ts';
+import { InvalidArgument, isBerthError } from '../errors.ts';
 import type { ApiState } from './state.ts';
 
 import { API_VERSION, MIN_API_VERSION } from '../engine/info.ts';
@@ -25,18 +25,8 @@ export function commonHeaders(): Record<string, string> {
   };
 }
 
-/** An error with its HTTP status, for what the API itself refuses (bad JSON, bad query values). */
-export class ApiError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
-}
-
 /** The HTTP status of any error: Berth's typed errors carry theirs (src/errors.ts); anything else is 500. */
 export function statusOf(e: unknown): number {
-  if (e instanceof ApiError) return e.status;
   if (isBerthError(e)) return e.httpStatus;
   return 500;
 }
@@ -105,7 +95,7 @@ export class Ctx {
     const v = this.q(name);
     if (v === null || v === '') return dflt;
     const n = Number(v);
-    if (!Number.isFinite(n)) throw new ApiError(400, `invalid value for ${name}: ${v}`);
+    if (!Number.isFinite(n)) throw new InvalidArgument(`invalid value for ${name}: ${v}`);
     return Math.trunc(n);
   }
 
@@ -143,7 +133,7 @@ export class Ctx {
       for await (const c of this.req) chunks.push(c as Buffer);
     } catch (e) {
       // The client went away mid-body (or sent broken chunking): its request, not the server, failed.
-      throw new ApiError(400, `reading the request body: ${(e as Error).message}`);
+      throw new InvalidArgument(`reading the request body: ${(e as Error).message}`);
     }
     return Buffer.concat(chunks);
   }
@@ -153,7 +143,7 @@ export class Ctx {
     try {
       for await (const c of this.req) yield c as Buffer;
     } catch (e) {
-      throw new ApiError(400, `reading the request body: ${(e as Error).message}`);
+      throw new InvalidArgument(`reading the request body: ${(e as Error).message}`);
     }
   }
 
@@ -166,7 +156,7 @@ export class Ctx {
       if (v === null || typeof v !== 'object') throw new Error('not an object');
       return v as T;
     } catch (e) {
-      throw new ApiError(400, `invalid JSON: ${(e as Error).message}`);
+      throw new InvalidArgument(`invalid JSON: ${(e as Error).message}`);
     }
   }
 

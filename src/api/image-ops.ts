@@ -2,12 +2,13 @@
  * More image endpoints: save (`/images/get`), load, push (a progress stream), history, prune, and the
  * disk-usage report `/system/df`.
  */
+import { InvalidArgument } from '../errors.ts';
 import { saveImages, loadImages } from '../image/save-load.ts';
 import type { ProgressMessage } from '../image/pull.ts';
 import { parseImageName } from '../registry/reference.ts';
 import { containerSizes } from '../engine/diff.ts';
 import { volumeJson } from '../engine/volume-inspect.ts';
-import { ApiError, commonHeaders, statusOf, type Ctx } from './http.ts';
+import { commonHeaders, statusOf, type Ctx } from './http.ts';
 import { requestCredentials } from './auth.ts';
 import { parseFilters, summary } from './containers.ts';
 import { imageSummary } from './images.ts';
@@ -16,12 +17,12 @@ import { volumeUsage } from './networks.ts';
 /** `GET /images/get?names=…` and `GET /images/{name}/get`: a docker-archive tar of the images. */
 export async function save(ctx: Ctx): Promise<void> {
   const names = ctx.params[0] ? [ctx.params[0]] : ctx.url.searchParams.getAll('names').filter(Boolean);
-  if (names.length === 0) throw new ApiError(400, 'no images named (names=…)');
+  if (names.length === 0) throw new InvalidArgument('no images named (names=…)');
   // Resolving every name happens here, before the status goes out: a missing image is a 404.
   const it = saveImages(ctx.engine.images, names, 'docker')[Symbol.asyncIterator]();
   const first = await it.next();
   const res = ctx.res;
-  if (!res) throw new ApiError(400, 'this endpoint cannot be upgraded');
+  if (!res) throw new InvalidArgument('this endpoint cannot be upgraded');
   ctx.answered = true;
   res.writeHead(200, { ...commonHeaders(), 'Content-Type': 'application/x-tar' });
   let gone = false;
@@ -55,7 +56,7 @@ export async function save(ctx: Ctx): Promise<void> {
 
 /** `POST /images/load?quiet=`: the body is an image archive; the reply is JSON lines `{"stream":"Loaded image: …\n"}`. */
 export async function load(ctx: Ctx): Promise<void> {
-  if (!ctx.res) throw new ApiError(400, 'this endpoint cannot be upgraded');
+  if (!ctx.res) throw new InvalidArgument('this endpoint cannot be upgraded');
   const lines = await loadImages(ctx.engine.images, ctx.bodyStream());
   const body = lines.map((l) => `${JSON.stringify({ stream: `${l}\n` })}\n`).join('');
   ctx.send(200, body, 'application/json');
@@ -110,10 +111,10 @@ export async function prune(ctx: Ctx): Promise<void> {
   const { engine } = ctx;
   const filters = parseFilters(ctx.q('filters'));
   for (const [k, vals] of Object.entries(filters)) {
-    if (k !== 'dangling' && vals.length > 0) throw new ApiError(400, `invalid filter '${k}': not supported by this server`);
+    if (k !== 'dangling' && vals.length > 0) throw new InvalidArgument(`invalid filter '${k}': not supported by this server`);
   }
   const dangling = filters.dangling?.[0];
-  if (dangling !== undefined && !['true', 'false', '1', '0'].includes(dangling)) throw new ApiError(400, `invalid filter 'dangling=${dangling}'`);
+  if (dangling !== undefined && !['true', 'false', '1', '0'].includes(dangling)) throw new InvalidArgument(`invalid filter 'dangling=${dangling}'`);
   const all = dangling === 'false' || dangling === '0';
   const r = engine.images.prune(all, (id) => engine.containers.countUsingImage(id));
   ctx.send(200, {

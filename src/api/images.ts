@@ -1,9 +1,10 @@
 /** Image endpoints: list, inspect, pull (`/images/create?fromImage`), import (`?fromSrc=-`), remove, tag. */
+import { InvalidArgument } from '../errors.ts';
 import { imageInspectJson } from '../engine/image-inspect.ts';
 import { familiarName } from '../registry/reference.ts';
 import type { ProgressMessage } from '../image/pull.ts';
 import { requestCredentials } from './auth.ts';
-import { ApiError, statusOf, type Ctx } from './http.ts';
+import { statusOf, type Ctx } from './http.ts';
 import { parseFilters } from './containers.ts';
 import type { ImageRow } from '../store/images.ts';
 
@@ -11,7 +12,7 @@ export async function list(ctx: Ctx): Promise<void> {
   const { engine } = ctx;
   const filters = parseFilters(ctx.q('filters'));
   for (const k of Object.keys(filters)) {
-    if (!['dangling', 'label', 'reference'].includes(k)) throw new ApiError(400, `invalid filter '${k}'`);
+    if (!['dangling', 'label', 'reference'].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
   }
   const out = [];
   for (const img of engine.images.repo.list()) {
@@ -61,7 +62,7 @@ export async function create(ctx: Ctx): Promise<void> {
   const from = ctx.q('fromImage');
   if (!from) {
     if (ctx.q('fromSrc')) return importFrom(ctx);
-    throw new ApiError(400, 'fromImage or fromSrc is required');
+    throw new InvalidArgument('fromImage or fromSrc is required');
   }
   const tag = ctx.q('tag');
   const ref = tag ? `${from}${tag.startsWith('sha256:') ? '@' : ':'}${tag}` : from;
@@ -94,7 +95,7 @@ export async function create(ctx: Ctx): Promise<void> {
  */
 async function importFrom(ctx: Ctx): Promise<void> {
   const src = ctx.q('fromSrc');
-  if (src !== '-') throw new ApiError(400, `importing from a URL is not supported (fromSrc=${src}): send the archive as the request body`);
+  if (src !== '-') throw new InvalidArgument(`importing from a URL is not supported (fromSrc=${src}): send the archive as the request body`);
   const repo = ctx.q('repo');
   const tag = ctx.q('tag');
   const ref = repo ? (tag ? `${repo}:${tag}` : repo) : undefined;
@@ -121,12 +122,12 @@ export async function tag(ctx: Ctx): Promise<void> {
   const { engine } = ctx;
   const img = engine.images.resolve(ctx.params[0]!);
   const repo = ctx.q('repo');
-  if (!repo) throw new ApiError(400, 'repository name (repo) is required');
+  if (!repo) throw new InvalidArgument('repository name (repo) is required');
   let target: string;
   try {
     target = familiarName(`${repo}:${ctx.q('tag') || 'latest'}`);
   } catch (e) {
-    throw new ApiError(400, (e as Error).message);
+    throw new InvalidArgument((e as Error).message);
   }
   engine.images.tag(target, img.id);
   ctx.send(201);

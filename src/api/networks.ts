@@ -10,14 +10,14 @@ import { matchVolume, pruneVolumes, removeVolume, volumeUsers, type VolumeFilter
 import { volumeJson } from '../engine/volume-inspect.ts';
 import { newId } from '../engine/names.ts';
 import { InvalidArgument, NotFound } from '../errors.ts';
-import { ApiError, type Ctx } from './http.ts';
+import { type Ctx } from './http.ts';
 import { parseFilters } from './containers.ts';
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 function strMap(v: unknown, what: string): Record<string, string> {
   if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new ApiError(400, `invalid ${what}: an object of strings is expected`);
+  if (typeof v !== 'object' || Array.isArray(v)) throw new InvalidArgument(`invalid ${what}: an object of strings is expected`);
   return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, String(x ?? '')]));
 }
 
@@ -41,9 +41,9 @@ function findNet(ctx: Ctx, ref: string): NetworkSummary {
 export async function networkList(ctx: Ctx): Promise<void> {
   const filters = parseFilters(ctx.q('filters'));
   for (const k of Object.keys(filters)) {
-    if (!['name', 'id', 'driver', 'label', 'type', 'scope', 'dangling'].includes(k)) throw new ApiError(400, `invalid filter '${k}'`);
+    if (!['name', 'id', 'driver', 'label', 'type', 'scope', 'dangling'].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
   }
-  for (const t of filters.type ?? []) if (t !== 'custom' && t !== 'builtin') throw new ApiError(400, `invalid filter: 'type'='${t}'`);
+  for (const t of filters.type ?? []) if (t !== 'custom' && t !== 'builtin') throw new InvalidArgument(`invalid filter: 'type'='${t}'`);
   const match = (n: NetworkSummary, k: string, v: string): boolean => {
     switch (k) {
       case 'name':
@@ -81,7 +81,7 @@ export async function networkInspect(ctx: Ctx): Promise<void> {
 export async function networkCreate(ctx: Ctx): Promise<void> {
   const body = await ctx.json();
   const name = str(body.Name);
-  if (!name) throw new ApiError(400, 'network name is required');
+  if (!name) throw new InvalidArgument('network name is required');
   const ipam = (body.IPAM ?? {}) as { Driver?: string; Config?: { Subnet?: string; Gateway?: string; IPRange?: string }[] | null };
   if (ipam.Driver && ipam.Driver !== 'default') throw new InvalidArgument(`IPAM driver "${ipam.Driver}" is not supported: use default`);
   const config = Array.isArray(ipam.Config) ? ipam.Config : [];
@@ -115,7 +115,7 @@ export async function networkRemove(ctx: Ctx): Promise<void> {
 /** `POST /networks/prune?filters={"label":[…]}` */
 export async function networkPrune(ctx: Ctx): Promise<void> {
   const filters = parseFilters(ctx.q('filters'));
-  for (const k of Object.keys(filters)) if (k !== 'label') throw new ApiError(400, `invalid filter '${k}'`);
+  for (const k of Object.keys(filters)) if (k !== 'label') throw new InvalidArgument(`invalid filter '${k}'`);
   await ctx.engine.repair();
   const names = await pruneNetworks(ctx.engine, filters.label ?? []);
   ctx.send(200, { NetworksDeleted: names });
@@ -125,7 +125,7 @@ export async function networkPrune(ctx: Ctx): Promise<void> {
 export async function networkConnect(ctx: Ctx): Promise<void> {
   const body = await ctx.json();
   const container = str(body.Container);
-  if (!container) throw new ApiError(400, 'a container is required');
+  if (!container) throw new InvalidArgument('a container is required');
   const n = findNet(ctx, ctx.params[0]!);
   const ep = (body.EndpointConfig ?? {}) as { IPAMConfig?: { IPv4Address?: string } | null; Aliases?: string[] | null };
   const aliases = Array.isArray(ep.Aliases) ? ep.Aliases.map(String) : [];
@@ -137,7 +137,7 @@ export async function networkConnect(ctx: Ctx): Promise<void> {
 export async function networkDisconnect(ctx: Ctx): Promise<void> {
   const body = await ctx.json();
   const container = str(body.Container);
-  if (!container) throw new ApiError(400, 'a container is required');
+  if (!container) throw new InvalidArgument('a container is required');
   const n = findNet(ctx, ctx.params[0]!);
   await disconnectNetwork(ctx.engine, container, n.name);
   ctx.send(200);
@@ -153,13 +153,13 @@ function volumeFilter(ctx: Ctx, extra: string[] = []): { f: VolumeFilter; all: b
   for (const [k, vals] of Object.entries(filters)) {
     if (vals.length === 0) continue;
     if (k === 'dangling') {
-      for (const v of vals) if (!['true', 'false', '1', '0'].includes(v)) throw new ApiError(400, `invalid filter 'dangling=${v}'`);
+      for (const v of vals) if (!['true', 'false', '1', '0'].includes(v)) throw new InvalidArgument(`invalid filter 'dangling=${v}'`);
       f.dangling = vals[0] === 'true' || vals[0] === '1';
     } else if (k === 'label') f.labels = vals;
     else if (k === 'name') f.name = vals;
     else if (k === 'driver') f.driver = vals;
     else if (k === 'all' && extra.includes('all')) all = vals.some((v) => v === 'true' || v === '1');
-    else throw new ApiError(400, `invalid filter '${k}'`);
+    else throw new InvalidArgument(`invalid filter '${k}'`);
   }
   return { f, all };
 }

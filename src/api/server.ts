@@ -2,6 +2,7 @@
  * The Docker Engine API over node:http: one Engine (the CLI's store and root), docker's routes with and
  * without a `/v1.xx` prefix, docker's headers and error bodies, hijacked streams for attach and exec.
  */
+import { InvalidArgument, NotFound } from '../errors.ts';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -15,7 +16,7 @@ import { login } from './auth.ts';
 import * as images from './images.ts';
 import * as streams from './streams.ts';
 import * as system from './system.ts';
-import { API_VERSION, ApiError, compareVersions, Ctx, MIN_API_VERSION, nodeHttp, statusOf } from './http.ts';
+import { API_VERSION, compareVersions, Ctx, MIN_API_VERSION, nodeHttp, statusOf } from './http.ts';
 import { ApiState } from './state.ts';
 import { trace } from '../sys/trace.ts';
 import { nodeHttps, tlsServerOptions, type TlsConfig } from './listen.ts';
@@ -163,9 +164,9 @@ async function dispatch(ctx: Ctx): Promise<void> {
   const m = /^\/v([0-9]+\.[0-9]+)(\/.*)$/.exec(path);
   if (m) {
     const v = m[1]!;
-    if (compareVersions(v, API_VERSION) > 0) throw new ApiError(400, `client version ${v} is too new. Maximum supported API version is ${API_VERSION}`);
+    if (compareVersions(v, API_VERSION) > 0) throw new InvalidArgument(`client version ${v} is too new. Maximum supported API version is ${API_VERSION}`);
     if (compareVersions(v, MIN_API_VERSION) < 0) {
-      throw new ApiError(400, `client version ${v} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+      throw new InvalidArgument(`client version ${v} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
     }
     ctx.version = v;
     path = m[2]!;
@@ -188,5 +189,5 @@ async function dispatch(ctx: Ctx): Promise<void> {
     trace(`api: ${method} ${ctx.path} handled`);
     return;
   }
-  throw new ApiError(404, 'page not found');
+  throw new NotFound('page not found');
 }

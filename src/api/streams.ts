@@ -10,7 +10,7 @@ import { encodeFrame } from '../engine/frame.ts';
 import { Conflict, InvalidArgument, NotFound, isBerthError } from '../errors.ts';
 import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from '../engine/detach-keys.ts';
 import { parseTimeArg, utcNano } from '../engine/time.ts';
-import { ApiError, compareVersions, MULTIPLEXED_STREAM, RAW_STREAM, type Ctx, type StreamOut } from './http.ts';
+import { compareVersions, MULTIPLEXED_STREAM, RAW_STREAM, type Ctx, type StreamOut } from './http.ts';
 import type { ExecRecord, PendingAttach } from './state.ts';
 import { isLive } from '../engine/state.ts';
 import type { ContainerState } from '../types.ts';
@@ -174,12 +174,12 @@ export async function logs(ctx: Ctx): Promise<void> {
   const row = engine.inspect(ctx.params[0]!);
   const wantOut = ctx.qbool('stdout');
   const wantErr = ctx.qbool('stderr');
-  if (!wantOut && !wantErr) throw new ApiError(400, 'Bad parameters: you must choose at least one stream');
+  if (!wantOut && !wantErr) throw new InvalidArgument('Bad parameters: you must choose at least one stream');
   const tailText = ctx.q('tail');
   let tail: number | undefined;
   if (tailText && tailText !== 'all') {
     const n = Number(tailText);
-    if (!Number.isInteger(n)) throw new ApiError(400, `invalid value for "tail": ${tailText}`);
+    if (!Number.isInteger(n)) throw new InvalidArgument(`invalid value for "tail": ${tailText}`);
     if (n >= 0) tail = n;
   }
   const time = (name: string) => {
@@ -188,7 +188,7 @@ export async function logs(ctx: Ctx): Promise<void> {
     try {
       return parseTimeArg(v, name);
     } catch (e) {
-      throw new ApiError(400, (e as Error).message);
+      throw new InvalidArgument((e as Error).message);
     }
   };
   const since = time('since');
