@@ -7,30 +7,13 @@ import type { Readable } from 'node:stream';
 import { copyFromContainer, copyToContainer, statInContainer, exportContainer, type PathStat } from '../engine/copy.ts';
 import { CHANGE_KIND, containerChanges } from '../engine/diff.ts';
 import { sampleOnce, statsSnapshot, streamStats, type DockerStats } from '../engine/stats.ts';
-import { Conflict, InvalidArgument, NoSuchContainer, RuntimeFailure } from '../errors.ts';
-import { run } from '../sys/run.ts';
+import { InvalidArgument, NoSuchContainer } from '../errors.ts';
 import { commonHeaders, type Ctx } from './http.ts';
 
 /** `GET /containers/{id}/top?ps_args=` → `{Titles, Processes}` from the host's ps, narrowed to the container. */
 export async function top(ctx: Ctx): Promise<void> {
-  const row = ctx.engine.inspect(ctx.params[0]!);
-  if (row.state !== 'running' && row.state !== 'paused') throw new Conflict(`Container ${row.id} is not running`);
-  const pids = new Set((await ctx.engine.pids(row.id)).map(String));
-  const psArgs = (ctx.q('ps_args') || '-ef').split(/\s+/).filter(Boolean);
-  const r = await run('ps', psArgs);
-  if (r.code !== 0) throw new RuntimeFailure(`ps ${psArgs.join(' ')}: ${r.stderr.trim()}`);
-  const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
-  const titles = (lines[0] ?? '').trim().split(/\s+/);
-  const col = titles.indexOf('PID');
-  if (col < 0) throw new InvalidArgument(`Couldn't find PID field in ps output`);
-  const processes: string[][] = [];
-  for (const l of lines.slice(1)) {
-    // The last column (the command) keeps its spaces.
-    const fields = l.trim().split(/\s+/);
-    const cells = [...fields.slice(0, titles.length - 1), fields.slice(titles.length - 1).join(' ')];
-    if (pids.has(cells[col]!)) processes.push(cells);
-  }
-  ctx.send(200, { Titles: titles, Processes: processes });
+  const t = await ctx.engine.top(ctx.params[0]!, (ctx.q('ps_args') || '-ef').split(/\s+/).filter(Boolean));
+  ctx.send(200, { Titles: t.titles, Processes: t.processes });
 }
 
 /**
@@ -73,7 +56,7 @@ export async function rename(ctx: Ctx): Promise<void> {
   const name = ctx.q('name');
   if (!name) throw new InvalidArgument('new name is required');
   const id = ctx.engine.find(ctx.params[0]!).id;
-  await ctx.state.locks.run(id, () => ctx.engine.rename(id, name.replace(/^\//, '')));
+  await ctx.engine.rename(id, name.replace(/^\//, ''));
   ctx.send(204);
 }
 

@@ -1,8 +1,8 @@
 /**
  * What the API server keeps in memory between requests: clients attached to a container that has not
- * started yet (connected when it starts), exec instances created but not yet started, and a
- * per-container queue so that this process never runs two state changes of one container at once (the
- * engine's lock is per process: it would let them both in).
+ * started yet (connected when it starts) and exec instances created but not yet started. Two requests that
+ * change one container take turns in the engine's lock (reentrant only within one operation), as two
+ * processes would.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AttachStream } from '../runtime/driver.ts';
@@ -39,29 +39,9 @@ export interface ExecRecord {
   size?: [number, number];
 }
 
-export class KeyedMutex {
-  private tails = new Map<string, Promise<void>>();
-
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((r) => (release = r));
-    const tail = prev.then(() => mine);
-    this.tails.set(key, tail);
-    await prev;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
-}
-
 export class ApiState {
   readonly attachers = new Map<string, Set<PendingAttach>>();
   readonly execs = new Map<string, ExecRecord>();
-  readonly locks = new KeyedMutex();
 
   addAttacher(containerId: string, a: PendingAttach): void {
     let s = this.attachers.get(containerId);

@@ -221,9 +221,7 @@ export async function logs(ctx: Ctx): Promise<void> {
 /** `POST /containers/{id}/exec` */
 export async function execCreate(ctx: Ctx): Promise<void> {
   const body = await ctx.json();
-  const row = ctx.engine.inspect(ctx.params[0]!);
-  if (row.state === 'paused') throw new Conflict(`Container ${row.id} is paused, unpause the container before exec`);
-  if (row.state !== 'running') throw new Conflict(`Container ${row.id} is not running`);
+  const row = ctx.engine.execTarget(ctx.params[0]!);
   const cmd = body.Cmd;
   if (!Array.isArray(cmd) || cmd.length === 0 || !cmd.every((c) => typeof c === 'string')) throw new InvalidArgument('No exec command specified');
   const strings = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
@@ -271,8 +269,7 @@ export async function execStart(ctx: Ctx): Promise<void> {
   const body = await ctx.json();
   const rec = execRecord(ctx);
   if (rec.started) throw new Conflict(`Exec command ${rec.id} is already running`);
-  const row = engine.inspect(rec.containerId);
-  if (row.state !== 'running') throw new Conflict(`Container ${row.id} is not running`);
+  engine.execTarget(rec.containerId);
   const detach = body.Detach === true;
   const tty = typeof body.Tty === 'boolean' ? body.Tty || rec.tty : rec.tty;
   rec.started = true;

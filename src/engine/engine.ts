@@ -41,6 +41,8 @@ import { findNetwork } from './networks.ts';
 import { refreshPeers, settleWorkers, sweepNetworkOrphans } from './network-attach.ts';
 import { bringUp, lowerDirsFor, tearDown } from './bundle.ts';
 import { makeRootLayout } from './root-layout.ts';
+import { topOf, type TopResult } from './top.ts';
+import { checkFilters, matchesFilters, wantsStopped, type ContainerFilters } from './container-filters.ts';
 import { overlayRootfs, type RootfsMounter } from './rootfs.ts';
 import { readDaemonConfig, type DaemonConfig } from './daemon-config.ts';
 import { canKill, canPause, canRemove, canStart, canStop, canUnpause, hasEnded, isLive, mayExit, move } from './state.ts';
@@ -51,7 +53,7 @@ import { sleep, waitUntil } from './wait.ts';
 import { waitForCondition, type WaitCondition, type WaitResult } from './wait-for.ts';
 import { isAlive, procStartTime, selfIdentity } from '../sys/proc.ts';
 import { buildConfig, type CreateOptions } from './config.ts';
-import { inspectExec, startExec, stopExec, type ExecHandle, type ExecOptions } from './exec.ts';
+import { execTarget, inspectExec, startExec, stopExec, type ExecHandle, type ExecOptions } from './exec.ts';
 import { hostFacts, resolveResources, type ResourceOptions } from './resources.ts';
 import { ociResources } from '../runtime/spec/resources.ts';
 import { Container } from './container.ts';
@@ -604,8 +606,20 @@ export class Engine {
 
   // ---- start ----
 
+  /** Start a created or exited container; a failed start of an auto-remove container removes it, as docker's does. */
   async start(ref: string, opts: StartOptions = {}): Promise<ContainerRow> {
+    let autoRemove = false;
+    try {
+      return await this.startLocked(ref, opts, (r) => (autoRemove = r.config.autoRemove ?? false));
+    } catch (e) {
+      if (autoRemove) await this.remove(ref, true, true).catch(() => {});
+      throw e;
+    }
+  }
+
+  private async startLocked(ref: string, opts: StartOptions, seen: (row: ContainerRow) => void): Promise<ContainerRow> {
     return this.withLock(ref, async (row) => {
+      seen(row);
       if (row.state === 'running') return row;
       if (row.state === 'paused') throw new Conflict(`cannot start a paused container, try unpause instead`);
       if (!canStart(row.state)) throw new Conflict(`container ${row.name} is ${row.state}`);
@@ -868,11 +882,16 @@ export class Engine {
     return out;
   }
 
-  /** All containers (running only unless `all`), freshly reconciled. */
-  async list(all = false): Promise<ContainerRow[]> {
+  /**
+   * The containers, freshly reconciled: running ones unless `all` (or a filter that asks for stopped ones),
+   * narrowed by docker's filters (src/engine/container-filters.ts; refused when malformed).
+   */
+  async list(all = false, filters: ContainerFilters = {}): Promise<ContainerRow[]> {
+    checkFilters(filters);
     await this.repair();
     const rows = this.containers.list().map((r) => this.sync(r));
-    return all ? rows : rows.filter((r) => isLive(r.state));
+    const wanted = all || wantsStopped(filters) ? rows : rows.filter((r) => isLive(r.state));
+    return wanted.filter((r) => matchesFilters(filters, r));
   }
 
   inspect(ref: string): ContainerRow {
@@ -898,6 +917,11 @@ export class Engine {
   /** Run a process in a running container (`exec`); see src/engine/exec.ts. */
   exec(ref: string, opts: ExecOptions): Promise<ExecHandle> {
     return startExec(this, ref, opts);
+  }
+
+  /** The container an exec would run in, refused as docker refuses it (not running, paused). */
+  execTarget(ref: string): ContainerRow {
+    return execTarget(this, ref);
   }
 
   /** An exec session, reconciled with its exit file. */
@@ -927,6 +951,11 @@ export class Engine {
     if (!row.config.tty) return;
     if (!isLive(row.state)) throw new Conflict(`container ${row.id} is not running`);
     await this.watcher(row).resize(this.dir(row.id), rows, cols);
+  }
+
+  /** The container's processes as the host's ps shows them (`top`); see src/engine/top.ts. */
+  top(ref: string, psArgs?: string[]): Promise<TopResult> {
+    return topOf(this, ref, psArgs);
   }
 
   async pids(ref: string): Promise<number[]> {

@@ -25,6 +25,7 @@ import type { Engine } from './engine.ts';
 import { newId } from './names.ts';
 import { parseSignal } from './signals.ts';
 import { resolveUser } from './user.ts';
+import { canExec } from './state.ts';
 
 /** Ended sessions whose rows are kept per container (those that ended last); older ones are forgotten. */
 export const KEEP_ENDED = 100;
@@ -57,15 +58,21 @@ export interface ExecHandle {
   exit: Promise<number>;
 }
 
+/** The container an exec may run in, reconciled: a running one (docker refuses paused and stopped ones). */
+export function execTarget(engine: Engine, ref: string): ContainerRow {
+  const row = engine.inspect(ref);
+  if (row.state === 'paused') throw new Conflict(`Container ${row.id} is paused, unpause the container before exec`);
+  if (!canExec(row.state)) throw new Conflict(`Container ${row.id} is not running`);
+  return row;
+}
+
 export async function startExec(engine: Engine, ref: string, opts: ExecOptions): Promise<ExecHandle> {
   if (opts.cmd.length === 0 || opts.cmd[0] === '') throw new InvalidArgument('No exec command specified');
   if (opts.preserveFds !== undefined && (!Number.isInteger(opts.preserveFds) || opts.preserveFds < 0)) {
     throw new InvalidArgument(`invalid --preserve-fds: ${opts.preserveFds}`);
   }
   trace('exec: begin');
-  const row = engine.inspect(ref);
-  if (row.state === 'paused') throw new Conflict(`Container ${row.id} is paused, unpause the container before exec`);
-  if (row.state !== 'running') throw new Conflict(`Container ${row.id} is not running`);
+  const row = execTarget(engine, ref);
   const dir = engine.dir(row.id);
   const proc = (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { process: Record<string, unknown> }).process;
   const c = row.config;

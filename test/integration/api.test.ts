@@ -292,6 +292,21 @@ test('limits the host cannot take come back as create Warnings, and /info lists 
   }
 });
 
+test('concurrent state changes of one container take turns in the engine lock: 5 restarts, all 204, RestartCount 5', async () => {
+  const created = await call('POST', '/containers/create?name=api-turns', createBody(['sleep', '300']));
+  const { Id: id } = JSON.parse(created.text) as { Id: string };
+  try {
+    assert.equal((await call('POST', `/containers/${id}/start`)).status, 204);
+    const all = await Promise.all(Array.from({ length: 5 }, () => call('POST', `/containers/${id}/restart?t=0`)));
+    assert.deepEqual(all.map((r) => r.status), [204, 204, 204, 204, 204], all.map((r) => r.text).join('\n'));
+    const j = JSON.parse((await call('GET', `/containers/${id}/json`)).text) as { State: { Status: string }; RestartCount: number };
+    assert.equal(j.State.Status, 'running');
+    assert.equal(j.RestartCount, 5);
+  } finally {
+    assert.equal((await call('DELETE', `/containers/${id}?force=1`)).status, 204);
+  }
+});
+
 test('exec over HTTP: start without Upgrade streams frames; inspect gives the exit code; detached exec; 404s', async () => {
   const created = await call('POST', '/containers/create?name=api-exec', createBody(['sleep', '30']));
   const id = (JSON.parse(created.text) as { Id: string }).Id;

@@ -5,10 +5,8 @@ import { formatRows, humanSize, renderTemplate } from '../format.ts';
 import { humanDuration } from '../../engine/time.ts';
 import { psSummary } from '../../engine/inspect.ts';
 import { containerSizes } from '../../engine/diff.ts';
-import type { ContainerRow } from '../../store/containers.ts';
-import { InvalidArgument } from '../../errors.ts';
 import type { Globals } from '../globals.ts';
-import { DOCKER_STATUS_WORDS, dockerStatus } from '../../engine/state.ts';
+import { parseFilterArgs } from '../../engine/container-filters.ts';
 
 const flags = [
   { name: 'all', short: 'a', type: 'bool', description: 'Show all containers (default shows just running)' },
@@ -40,44 +38,13 @@ const HEADERS = {
   Size: 'SIZE',
 };
 
-type Filter = (r: ContainerRow) => boolean;
-
-function parseFilters(list: string[]): Filter[] {
-  return list.map((f) => {
-    const i = f.indexOf('=');
-    if (i <= 0) throw new InvalidArgument(`bad format of filter (expected name=value): ${f}`);
-    const key = f.slice(0, i);
-    const val = f.slice(i + 1);
-    switch (key) {
-      case 'id':
-        return (r) => r.id.startsWith(val);
-      case 'name':
-        return (r) => new RegExp(val).test(r.name);
-      case 'status':
-        if (!(DOCKER_STATUS_WORDS as readonly string[]).includes(val)) throw new InvalidArgument(`invalid filter 'status=${val}'`);
-        return (r) => dockerStatus(r.state) === val;
-      case 'exited':
-        return (r) => r.state === 'exited' && r.exitCode === Number(val);
-      case 'label': {
-        const j = val.indexOf('=');
-        return j < 0 ? (r) => val in r.config.labels : (r) => r.config.labels[val.slice(0, j)] === val.slice(j + 1);
-      }
-      case 'ancestor':
-        return (r) => r.config.image === val || r.imageId.startsWith(val.replace(/^sha256:/, ''));
-      default:
-        throw new InvalidArgument(`invalid filter '${key}'`);
-    }
-  });
-}
 
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'ps');
   if (typeof p === 'number') return p;
   return withEngine(g, 'ps', async (engine) => {
-    const filters = parseFilters(p.flags.filter);
     const n = p.flags.latest ? 1 : p.flags.last;
-    let rows = await engine.list(p.flags.all || n > 0 || filters.length > 0);
-    rows = rows.filter((r) => filters.every((f) => f(r)));
+    let rows = await engine.list(p.flags.all || n > 0, parseFilterArgs(p.flags.filter));
     if (n > 0) rows = rows.slice(0, n);
     const trunc = !p.flags['no-trunc'];
     const items = rows.map((r) => {

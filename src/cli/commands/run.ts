@@ -38,49 +38,29 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     await engine.repair();
     await ensureImage(engine, opts.image, p.flags.pull, p.flags.quiet, p.flags.platform || undefined);
     const ctr = await engine.create(opts);
-    const autoRemove = opts.autoRemove ?? false;
     if (p.flags.detach) {
-      await startOrUnwind(engine, ctr.id, () => engine.start(ctr.id, { preserveFds }), autoRemove);
+      await engine.start(ctr.id, { preserveFds });
       process.stdout.write(`${ctr.id}\n`);
       return 0;
     }
     // Plain output of a logged container: follow its log (no FFI to load, the fastest path). Anything
     // interactive, or a container without a readable log, goes through its attached stdio.
     if (!opts.tty && !opts.openStdin && (opts.logDriver ?? 'k8s-file') === 'k8s-file') {
-      return await foreground(engine, ctr.id, p.flags['sig-proxy'], autoRemove, preserveFds);
+      return await foreground(engine, ctr.id, p.flags['sig-proxy'], preserveFds);
     }
     const { attachAndWait } = await import('../attach-flow.ts');
-    let code = 0;
-    await startOrUnwind(
-      engine,
-      ctr.id,
-      async () => {
-        code = await attachAndWait(engine, ctr.id, {
-          start: true,
-          tty: opts.tty ?? false,
-          stdin: opts.openStdin ?? false,
-          detachKeys,
-          sigProxy: p.flags['sig-proxy'],
-          preserveFds,
-        });
-      },
-      autoRemove,
-    );
-    return code;
+    return attachAndWait(engine, ctr.id, {
+      start: true,
+      tty: opts.tty ?? false,
+      stdin: opts.openStdin ?? false,
+      detachKeys,
+      sigProxy: p.flags['sig-proxy'],
+      preserveFds,
+    });
   });
 }
 
-/** Start; a failed start of an auto-remove container removes it, as docker does. */
-async function startOrUnwind(engine: Engine, id: string, start: () => Promise<unknown>, autoRemove: boolean): Promise<void> {
-  try {
-    await start();
-  } catch (e) {
-    if (autoRemove) await engine.remove(id, true, true).catch(() => {});
-    throw e;
-  }
-}
-
-async function foreground(engine: Engine, id: string, sigProxy: boolean, autoRemove: boolean, preserveFds: number): Promise<number> {
+async function foreground(engine: Engine, id: string, sigProxy: boolean, preserveFds: number): Promise<number> {
   const proxies: [NodeJS.Signals, () => void][] = [];
   if (sigProxy) {
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as NodeJS.Signals[]) {
@@ -90,7 +70,7 @@ async function foreground(engine: Engine, id: string, sigProxy: boolean, autoRem
     }
   }
   try {
-    await startOrUnwind(engine, id, () => engine.start(id, { attached: true, preserveFds }), autoRemove);
+    await engine.start(id, { attached: true, preserveFds });
     trace('run: following');
     await engine.readLogs(id, (rec) => (rec.stream === 'stderr' ? process.stderr : process.stdout).write(rec.data), { follow: true });
     trace('run: exited');

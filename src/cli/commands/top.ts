@@ -1,7 +1,5 @@
 /** `berth top CONTAINER [ps OPTIONS]`: the host's ps, narrowed to the container's processes. */
 import { withEngine } from '../common.ts';
-import { run } from '../../sys/run.ts';
-import { InvalidArgument, RuntimeFailure } from '../../errors.ts';
 import type { Globals } from '../globals.ts';
 
 export async function main(argv: string[], g: Globals): Promise<number> {
@@ -10,18 +8,8 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     return argv.length < 1 ? 1 : 0;
   }
   return withEngine(g, 'top', async (engine) => {
-    const pids = new Set((await engine.pids(argv[0]!)).map(String));
-    const psArgs = argv.length > 1 ? argv.slice(1) : ['-ef'];
-    const r = await run('ps', psArgs);
-    if (r.code !== 0) throw new RuntimeFailure(`ps ${psArgs.join(' ')}: ${r.stderr.trim()}`);
-    const lines = r.stdout.split('\n').filter(Boolean);
-    const header = lines[0] ?? '';
-    const col = header.trim().split(/\s+/).indexOf('PID');
-    if (col < 0) throw new InvalidArgument(`Couldn't find PID field in ps output`);
-    process.stdout.write(`${header}\n`);
-    for (const l of lines.slice(1)) {
-      if (pids.has(l.trim().split(/\s+/)[col]!)) process.stdout.write(`${l}\n`);
-    }
+    const t = await engine.top(argv[0]!, argv.slice(1));
+    process.stdout.write([t.header, ...t.lines].map((l) => `${l}\n`).join(''));
     return 0;
   });
 }
