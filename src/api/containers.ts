@@ -2,7 +2,7 @@
 import { InvalidArgument, Conflict } from '../errors.ts';
 import { psSummary } from '../engine/inspect.ts';
 import { humanDuration } from '../engine/time.ts';
-import type { ContainerRow } from '../store/containers.ts';
+import type { ContainerRow } from '../engine/types.ts';
 import { type Ctx } from './http.ts';
 import { createOptions } from './create-body.ts';
 import { requestWarnings } from './state.ts';

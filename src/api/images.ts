@@ -6,7 +6,7 @@ import type { ProgressMessage } from '../image/pull.ts';
 import { requestCredentials } from './auth.ts';
 import { statusOf, type Ctx } from './http.ts';
 import { parseFilters } from './containers.ts';
-import type { ImageRow } from '../store/images.ts';
+import type { ImageRow } from '../engine/types.ts';
 
 export async function list(ctx: Ctx): Promise<void> {
   const { engine } = ctx;

@@ -5,7 +5,7 @@
  * processes would.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { AttachStream } from '../runtime/driver.ts';
+import type { AttachStream } from '../engine/types.ts';
 import type { ExecHandle } from '../engine/exec.ts';
 
 /** A client waiting for a created container's start, to be connected to its stdio. */

@@ -14,7 +14,7 @@ import { compareVersions, MULTIPLEXED_STREAM, RAW_STREAM, type Ctx, type StreamO
 import type { ExecRecord, PendingAttach } from './state.ts';
 import { isLive } from '../engine/state.ts';
 import type { ContainerState } from '../types.ts';
-import type { AttachStream } from '../runtime/driver.ts';
+import type { AttachStream } from '../engine/types.ts';
 
 /**
  * The content type of a stream: multiplexed frames say so from API 1.42 on, on an upgraded connection or

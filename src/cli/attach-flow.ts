@@ -4,7 +4,7 @@
  * the user detached (the container runs on).
  */
 import type { Engine } from '../engine/engine.ts';
-import type { AttachStream } from '../runtime/driver.ts';
+import type { AttachStream } from '../engine/types.ts';
 import { pump } from './stream.ts';
 
 export interface AttachFlowOptions {

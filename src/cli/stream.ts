@@ -5,7 +5,7 @@
  */
 import { pipeline } from 'node:stream/promises';
 import { DetachMatcher } from '../engine/detach-keys.ts';
-import type { AttachStream } from '../runtime/driver.ts';
+import type { AttachStream } from '../engine/types.ts';
 
 export interface PumpOptions {
   tty: boolean;

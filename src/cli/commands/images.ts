@@ -6,7 +6,7 @@ import { humanDuration } from '../../engine/time.ts';
 import { familiarRepo, parseImageName } from '../../registry/reference.ts';
 import type { Globals } from '../globals.ts';
 import { InvalidArgument } from '../../errors.ts';
-import type { ImageRow } from '../../store/images.ts';
+import type { ImageRow } from '../../engine/types.ts';
 
 const flags = [
   { name: 'all', short: 'a', type: 'bool', description: 'Show all images' },

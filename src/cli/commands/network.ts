@@ -4,7 +4,7 @@ import { eachRef, engineFor, parse, report, withEngine, type Command } from '../
 import { formatRows } from '../format.ts';
 import { printObjects } from './inspect.ts';
 import { createUserNetwork, pruneNetworks, removeNetwork, routesOf } from '../../engine/networks.ts';
-import type { NetworkRow } from '../../store/networks.ts';
+import type { NetworkRow } from '../../engine/types.ts';
 import { allNetworks, networkJson } from '../../engine/network-inspect.ts';
 import { connectNetwork, disconnectNetwork } from '../../engine/network-attach.ts';
 import { InvalidArgument, NotFound } from '../../errors.ts';
