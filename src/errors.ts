@@ -111,3 +111,8 @@ export function classifyRuntimeError(text: string): BerthError {
 export function isBerthError(e: unknown): e is BerthError {
   return e instanceof BerthError;
 }
+
+/** Any error as one of ours: an unknown one is a RuntimeFailure, with the original as its cause. */
+export function asBerthError(e: unknown): BerthError {
+  return isBerthError(e) ? e : new RuntimeFailure(e instanceof Error ? e.message : String(e), { cause: e });
+}

@@ -6,7 +6,8 @@
 import { createUserNetwork, pruneNetworks, removeNetwork } from '../engine/networks.ts';
 import { allNetworks, networkJson, type NetworkSummary } from '../engine/network-inspect.ts';
 import { connectNetwork, disconnectNetwork } from '../engine/network-attach.ts';
-import { matchVolume, pruneVolumes, removeVolume, volumeUsers, type VolumeFilter } from '../engine/volumes.ts';
+import { volumeUsers } from '../engine/volumes.ts';
+import { matchVolume, pruneVolumes, removeVolume, type VolumeFilter } from '../engine/verbs/volume.ts';
 import { volumeJson } from '../engine/volume-inspect.ts';
 import { newId } from '../engine/names.ts';
 import { InvalidArgument, NotFound } from '../errors.ts';

@@ -14,7 +14,7 @@ import type { ImageRow } from '../store/images.ts';
 import { isMounted, mountFs, unmount } from '../sys/mount.ts';
 import { procStartTime } from '../sys/proc.ts';
 import { trace } from '../sys/trace.ts';
-import type { Engine, StartOptions } from './engine.ts';
+import type { EngineCore as Engine, StartOptions } from './core.ts';
 import { loadHooks } from './hooks.ts';
 import { initBinary } from './host.ts';
 import { sharedNamespaces } from './isolation.ts';

@@ -10,7 +10,7 @@ import { NoSuchImage } from '../errors.ts';
 import { applyChanges } from '../image/changes.ts';
 import { familiarName } from '../registry/reference.ts';
 import type { ImageConfigDoc } from '../store/images.ts';
-import type { Engine } from './engine.ts';
+import type { EngineCore as Engine } from './core.ts';
 
 export interface CommitOptions {
   tag?: string;

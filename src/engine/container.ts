@@ -2,16 +2,28 @@
  * A handle on one container for library users: the Engine's verbs bound to an id. It holds no state of
  * its own; every call reads the store afresh.
  */
-import type { Engine } from './engine.ts';
-import type { LogRecord } from '../runtime/driver.ts';
-import { inspectJson } from './inspect.ts';
+import type { LogReadOptions, LogRecord } from '../runtime/driver.ts';
 import type { ContainerRow } from '../store/containers.ts';
+import type { EngineCore } from './core.ts';
+import { inspectJson } from './inspect.ts';
+
+/** What a handle needs of the Engine (src/engine/engine.ts): its core and the verbs it binds. */
+export interface ContainerVerbs extends Pick<EngineCore, 'root' | 'images' | 'inspect' | 'logPath'> {
+  start(ref: string): Promise<unknown>;
+  stop(ref: string, timeout?: number): Promise<unknown>;
+  kill(ref: string, signal?: string): Promise<unknown>;
+  pause(ref: string): Promise<unknown>;
+  unpause(ref: string): Promise<unknown>;
+  wait(ref: string): Promise<number>;
+  readLogs(ref: string, out: (rec: LogRecord) => void, opts?: LogReadOptions): Promise<void>;
+  remove(ref: string, force?: boolean, volumes?: boolean): Promise<unknown>;
+}
 
 export class Container {
-  readonly engine: Engine;
+  readonly engine: ContainerVerbs;
   readonly id: string;
 
-  constructor(engine: Engine, id: string) {
+  constructor(engine: ContainerVerbs, id: string) {
     this.engine = engine;
     this.id = id;
   }

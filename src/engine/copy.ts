@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { extractTar, type ExtractSummary } from '../archive/extract.ts';
 import { packPath } from '../archive/pack.ts';
 import { InvalidArgument, NotFound } from '../errors.ts';
-import type { Engine } from './engine.ts';
+import type { EngineCore as Engine } from './core.ts';
 import { withContainerFs } from './fs-access.ts';
 
 /** What docker's archive API reports of a path (X-Docker-Container-Path-Stat). */

@@ -5,7 +5,7 @@
  */
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Engine } from './engine.ts';
+import type { EngineCore as Engine } from './core.ts';
 import { treeSize } from '../sys/du.ts';
 
 export interface Change {

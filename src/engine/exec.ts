@@ -21,7 +21,7 @@ import type { ContainerRow } from '../store/containers.ts';
 import type { ExecConfig, ExecSessionRow } from '../store/exec-sessions.ts';
 import { isAlive, procStartTime } from '../sys/proc.ts';
 import { trace } from '../sys/trace.ts';
-import type { Engine } from './engine.ts';
+import type { EngineCore as Engine } from './core.ts';
 import { newId } from './names.ts';
 import { parseSignal } from './signals.ts';
 import { resolveUser } from './user.ts';

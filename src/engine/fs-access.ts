@@ -11,9 +11,10 @@ import { resolveInMounts } from '../archive/securejoin.ts';
 import { RuntimeFailure } from '../errors.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import { isAlive } from '../sys/proc.ts';
-import type { Engine } from './engine.ts';
+import type { EngineCore as Engine } from './core.ts';
 import { etcBinds } from './network-attach.ts';
 import { isLive } from './state.ts';
+import { lowerDirsFor } from './bundle.ts';
 
 export interface ContainerFs {
   row: ContainerRow;
@@ -61,7 +62,7 @@ export async function withContainerFs<T>(engine: Engine, ref: string, fn: (fs: C
     const img = engine.images.repo.get(locked.imageId);
     if (!img) throw new RuntimeFailure(`image ${locked.imageId.slice(0, 12)} of container ${locked.name} is gone`);
     const mountedHere = !locked.mounted;
-    if (mountedHere) await engine.rootfs.mount(await engine.lowerDirsFor(locked, img), join(d, 'diff'), join(d, 'work'), rootfs, engine.root);
+    if (mountedHere) await engine.rootfs.mount(await lowerDirsFor(engine, locked, img), join(d, 'diff'), join(d, 'work'), rootfs, engine.root);
     try {
       return await fn(containerFs(engine, locked, rootfs));
     } finally {

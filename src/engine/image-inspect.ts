@@ -1,5 +1,5 @@
 /** Docker's `image inspect` shape. */
-import type { Engine } from './engine.ts';
+import type { EngineCore as Engine } from './core.ts';
 
 export function imageInspectJson(engine: Engine, ref: string): Record<string, unknown> {
   const img = engine.images.resolve(ref);

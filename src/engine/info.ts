@@ -2,8 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { run } from '../sys/run.ts';
-import type { Engine } from './engine.ts';
+import type { EngineCore as Engine } from './core.ts';
 import { featureWarnings } from '../runtime/cgroup-features.ts';
+import { list } from './verbs/list.ts';
 
 export const BERTH_VERSION = '0.1.0';
 /** The Docker Engine API versions `berth serve` speaks (src/api). */
@@ -27,7 +28,7 @@ function readText(path: string): string {
 }
 
 export async function systemInfo(engine: Engine) {
-  const rows = await engine.list(true);
+  const rows = await list(engine, true);
   const rt = engine.runtimes();
   const cg = engine.cgroups();
   const f = engine.cgroupFeatures();

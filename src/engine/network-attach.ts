@@ -18,7 +18,7 @@ import type { ContainerRow } from '../store/containers.ts';
 import type { NetworkRow } from '../store/networks.ts';
 import type { NetworkAttachment, NetworkState, PortMapping } from '../types.ts';
 import type { OciMount } from '../runtime/spec/index.ts';
-import type { Engine } from './engine.ts';
+import type { EngineCore as Engine } from './core.ts';
 import { DEFAULT_NETWORK, findNetwork } from './networks.ts';
 import { isLive } from './state.ts';
 

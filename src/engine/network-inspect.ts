@@ -1,7 +1,7 @@
 /** `network inspect` and `network ls` in docker's shapes, with the pseudo-networks host and none. */
 import { createHash } from 'node:crypto';
 import type { NetworkRow } from '../store/networks.ts';
-import type { Engine } from './engine.ts';
+import type { EngineCore as Engine } from './core.ts';
 import { DEFAULT_NETWORK, defaultNetwork, networkUsers } from './networks.ts';
 
 export interface NetworkSummary {

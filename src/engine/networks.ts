@@ -11,7 +11,7 @@ import { Conflict, InvalidArgument, NotFound } from '../errors.ts';
 import { contains, formatCidr, formatIp, hostRange, nth, overlaps, parseCidr, parseIp, parseSubnet } from '../network/ipaddr.ts';
 import type { NetworkRow, Subnet } from '../store/networks.ts';
 import { run } from '../sys/run.ts';
-import type { Engine } from './engine.ts';
+import type { EngineCore as Engine } from './core.ts';
 import { newId } from './names.ts';
 import { isLive } from './state.ts';
 

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { treeSize } from '../sys/du.ts';
-import type { Engine } from './engine.ts';
+import type { EngineCore as Engine } from './core.ts';
 import { volumeUsers } from './volumes.ts';
 import { isLive } from './state.ts';
 

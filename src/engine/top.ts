@@ -6,7 +6,7 @@
 import { Conflict, InvalidArgument, RuntimeFailure } from '../errors.ts';
 import { run } from '../sys/run.ts';
 import { isLive } from './state.ts';
-import type { Engine } from './engine.ts';
+import type { EngineCore as Engine } from './core.ts';
 
 export interface TopResult {
   /** ps's header line and the container's rows, as printed. */
@@ -20,7 +20,7 @@ export interface TopResult {
 export async function topOf(engine: Engine, ref: string, psArgs: string[] = ['-ef']): Promise<TopResult> {
   const row = engine.inspect(ref);
   if (!isLive(row.state)) throw new Conflict(`Container ${row.id} is not running`);
-  const pids = new Set((await engine.pids(row.id)).map(String));
+  const pids = new Set((await engine.driver(row.config.runtime).pids(row.id)).map(String));
   const r = await run('ps', psArgs.length > 0 ? psArgs : ['-ef']);
   if (r.code !== 0) throw new RuntimeFailure(`ps ${psArgs.join(' ')}: ${r.stderr.trim()}`);
   const all = r.stdout.split('\n').filter((l) => l.trim() !== '');

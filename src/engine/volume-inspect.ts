@@ -1,5 +1,5 @@
 /** `volume inspect`'s JSON, in docker's shape (empty labels and options print as null, as docker's do). */
-import type { Engine } from './engine.ts';
+import type { EngineCore as Engine } from './core.ts';
 
 export function volumeJson(engine: Engine, name: string): Record<string, unknown> {
   const v = engine.volumes.get(name);

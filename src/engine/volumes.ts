@@ -1,27 +1,24 @@
 /**
  * The engine's side of volumes: which containers use one, making the ones a create needs (and undoing
  * that when the create fails), turning a container's volume mounts into binds at start, releasing typed
- * volumes at stop, and the `volume` verbs. The data itself is src/volume/store.ts's.
+ * volumes at stop. The `volume` verbs are in verbs/volume.ts; the data itself is src/volume/store.ts's.
  */
 import { lchownSync, lstatSync } from 'node:fs';
 import { resolveInRoot } from '../archive/securejoin.ts';
-import { Conflict } from '../errors.ts';
 import type { ContainerRow } from '../store/containers.ts';
-import type { VolumeRow } from '../store/volumes.ts';
 import type { IdMap, MountSpec } from '../types.ts';
 import { toHost } from './userns-rootfs.ts';
 import type { VolumeCreateOptions } from '../volume/store.ts';
-import type { Engine } from './engine.ts';
+import type { EngineCore as Engine } from './core.ts';
 import { newId } from './names.ts';
-
-const LIVE = new Set(['running', 'paused']);
+import { isLive } from './state.ts';
 
 /** Containers whose config mounts the volume, optionally only those running. */
 export function volumeUsers(engine: Engine, name: string, liveOnly = false, except?: string): ContainerRow[] {
   return engine.containers
     .list()
     .filter((c) => c.id !== except && c.config.mounts.some((m) => m.type === 'volume' && m.source === name))
-    .filter((c) => !liveOnly || LIVE.has(c.state) || c.mounted);
+    .filter((c) => !liveOnly || isLive(c.state) || c.mounted);
 }
 
 /** Create the volumes a new container names that do not exist yet; returns the ones it made. */
@@ -91,48 +88,4 @@ export async function removeAnonymousVolumes(engine: Engine, row: ContainerRow):
     if (volumeUsers(engine, m.source, false, row.id).length > 0) continue;
     await engine.volumes.remove(m.source).catch(() => {});
   }
-}
-
-/** `volume rm [-f]`: refused while a container uses it; with force those containers are removed first. */
-export async function removeVolume(engine: Engine, name: string, force: boolean): Promise<void> {
-  engine.volumes.get(name);
-  const users = volumeUsers(engine, name);
-  if (users.length > 0 && !force) {
-    throw new Conflict(`remove ${name}: volume is in use - [${users.map((u) => u.id).join(', ')}]`);
-  }
-  for (const u of users) await engine.remove(u.id, true);
-  await engine.volumes.remove(name);
-}
-
-export interface VolumeFilter {
-  /** Match every `label` (key or key=value) given. */
-  labels?: string[];
-  dangling?: boolean;
-  name?: string[];
-  driver?: string[];
-}
-
-export function matchVolume(engine: Engine, v: VolumeRow, f: VolumeFilter): boolean {
-  for (const l of f.labels ?? []) {
-    const i = l.indexOf('=');
-    const [k, val] = i < 0 ? [l, undefined] : [l.slice(0, i), l.slice(i + 1)];
-    if (!(k in v.labels) || (val !== undefined && v.labels[k] !== val)) return false;
-  }
-  if (f.name && !f.name.some((n) => v.name.includes(n))) return false;
-  if (f.driver && !f.driver.includes(v.driver)) return false;
-  if (f.dangling !== undefined && (volumeUsers(engine, v.name).length === 0) !== f.dangling) return false;
-  return true;
-}
-
-/** `volume prune`: unused volumes, anonymous ones only unless `all` (docker 23+). Returns names and sizes. */
-export async function pruneVolumes(engine: Engine, all: boolean, f: VolumeFilter): Promise<{ name: string; size: number }[]> {
-  const out: { name: string; size: number }[] = [];
-  for (const v of engine.volumes.repo.list()) {
-    if (!all && !v.anonymous) continue;
-    if (!matchVolume(engine, v, { ...f, dangling: true })) continue;
-    const size = engine.volumes.size(v.name);
-    await engine.volumes.remove(v.name);
-    out.push({ name: v.name, size });
-  }
-  return out;
 }

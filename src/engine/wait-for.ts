@@ -6,9 +6,10 @@
  */
 import { NoSuchContainer } from '../errors.ts';
 import type { ContainerRow } from '../store/containers.ts';
-import type { Engine } from './engine.ts';
+import type { EngineCore as Engine } from './core.ts';
 import { hasEnded, isLive } from './state.ts';
 import { waitUntil } from './wait.ts';
+import { cleanup } from './verbs/cleanup.ts';
 
 export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
 
@@ -45,7 +46,7 @@ export async function waitForCondition(engine: Engine, ref: string, condition: W
       error = r.error;
       if (r.mounted && !reaping) {
         reaping = true;
-        engine.cleanup(id).catch(() => {});
+        cleanup(engine, id).catch(() => {});
       }
     }
     if (condition === 'removed') return false;

@@ -3,7 +3,7 @@ import type { FlagDef } from '../flags.ts';
 import { eachRef, engineFor, parse, report, withEngine, type Command } from '../common.ts';
 import { formatRows, humanSize } from '../format.ts';
 import { printObjects } from './inspect.ts';
-import { matchVolume, pruneVolumes, removeVolume, type VolumeFilter } from '../../engine/volumes.ts';
+import { matchVolume, pruneVolumes, removeVolume, type VolumeFilter } from '../../engine/verbs/volume.ts';
 import { volumeJson } from '../../engine/volume-inspect.ts';
 import { newId } from '../../engine/names.ts';
 import { InvalidArgument } from '../../errors.ts';

@@ -1,0 +1,67 @@
+/** `rm` and `container prune`. */
+import { Conflict, NoSuchContainer, asBerthError } from '../../errors.ts';
+import { isAlive } from '../../sys/proc.ts';
+import type { EngineCore } from '../core.ts';
+import { canRemove, isLive, move } from '../state.ts';
+import { removeAnonymousVolumes } from '../volumes.ts';
+import { waitUntil } from '../wait.ts';
+import { repair } from './repair.ts';
+import { teardownRuntime } from './teardown.ts';
+import { removeFiles } from './teardown.ts';
+
+/** Remove a container; a running one only with force (SIGKILL first); `volumes` also drops its anonymous volumes. */
+export async function remove(engine: EngineCore, ref: string, force = false, volumes = false): Promise<string> {
+  return engine.withLock(ref, async (row) => {
+    if (isLive(row.state) && !force) {
+      throw new Conflict(
+        `cannot remove container "${ref}": container is ${row.state}: stop the container before removing or force remove`,
+      );
+    }
+    if (!canRemove(row.state)) throw new Conflict(`container ${row.name} is ${row.state}`);
+    engine.containers.update(row.id, ...move('remove'));
+    try {
+      if (isLive(row.state)) {
+        const drv = engine.driver(row.config.runtime);
+        await drv.kill(row.id, 'SIGKILL', true).catch(() => {});
+        if (row.state === 'paused') await drv.unpause(row.id).catch(() => {});
+        engine.emitContainer(row, 'kill', { signal: '9' });
+        await waitUntil(() => engine.recordedExit(row) !== null || !isAlive(row.monitorPid, row.monitorStart), 10_000);
+        // The row is `removing` now, so no other process's sync reports this exit: report it here.
+        engine.emitContainer(row, 'die', { exitCode: String(engine.recordedExit(row)?.code ?? 137) });
+      }
+      await teardownRuntime(engine, row);
+      if (row.mounted) await engine.options.hooks?.postStop?.(row);
+      removeFiles(engine, row.id);
+    } catch (e) {
+      // What could not be undone stays visible, as docker's dead containers do; `rm` tries again.
+      const err = asBerthError(e);
+      engine.containers.update(row.id, ...move('removeFailed', { error: err.message }));
+      throw err;
+    }
+    engine.containers.delete(row.id);
+    engine.emitContainer(row, 'destroy');
+    if (volumes) await removeAnonymousVolumes(engine, row);
+    // The monitor outlives the container by its exit command (which sees the row gone and returns): wait,
+    // so that a remove leaves no monitor behind.
+    if (row.monitorPid !== 0) await waitUntil(() => !isAlive(row.monitorPid, row.monitorStart), 10_000);
+    return row.id;
+  });
+}
+
+/** Remove every stopped container; returns the removed ids. */
+export async function prune(engine: EngineCore): Promise<string[]> {
+  await repair(engine);
+  const out: string[] = [];
+  for (const row of engine.containers.list()) {
+    const r = engine.sync(row);
+    if (!isLive(r.state) && canRemove(r.state)) {
+      try {
+        await remove(engine, r.id);
+        out.push(r.id);
+      } catch (e) {
+        if (!(e instanceof NoSuchContainer) && !(e instanceof Conflict)) throw e;
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,14 @@
+/** Undoing the runtime side of a container: its runtime record, monitor and mount (src/engine/bundle.ts), and its files. */
+import { rmSync } from 'node:fs';
+import type { ContainerRow } from '../../store/containers.ts';
+import type { EngineCore } from '../core.ts';
+import { tearDown } from '../bundle.ts';
+
+/** Undo the runtime side of a container (src/engine/bundle.ts). */
+export async function teardownRuntime(engine: EngineCore, row: ContainerRow, runtimeToo = false): Promise<void> {
+  await tearDown(engine, row, runtimeToo);
+}
+
+export function removeFiles(engine: EngineCore, id: string): void {
+  rmSync(engine.dir(id), { recursive: true, force: true });
+}
