@@ -14,7 +14,7 @@ import type { ImageRow } from '../store/images.ts';
 import { isMounted, mountFs, unmount } from '../sys/mount.ts';
 import { procStartTime } from '../sys/proc.ts';
 import { trace } from '../sys/trace.ts';
-import type { EngineCore as Engine, StartOptions } from './core.ts';
+import type { EngineCore, StartOptions } from './core.ts';
 import { loadHooks } from './hooks.ts';
 import { initBinary } from './host.ts';
 import { sharedNamespaces } from './isolation.ts';
@@ -26,7 +26,7 @@ import { releaseVolumes, resolveMounts } from './volumes.ts';
  * Mount the rootfs, write the bundle and create the runtime's container under its monitor. The monitor is
  * spawned first and waits on its start pipe, so its start-up overlaps the mount and the spec.
  */
-export async function bringUp(engine: Engine, row: ContainerRow, drv: RuntimeDriver, opts: StartOptions): Promise<void> {
+export async function bringUp(engine: EngineCore, row: ContainerRow, drv: RuntimeDriver, opts: StartOptions): Promise<void> {
   const d = engine.dir(row.id);
   const img = engine.images.repo.get(row.imageId);
   if (!img) throw new RuntimeFailure(`image ${row.imageId.slice(0, 12)} of container ${row.name} is gone`);
@@ -115,7 +115,7 @@ export async function bringUp(engine: Engine, row: ContainerRow, drv: RuntimeDri
 }
 
 /** Undo the runtime side of a container: the runtime's record, the monitor, the rootfs mount. */
-export async function tearDown(engine: Engine, row: ContainerRow, runtimeToo = false): Promise<void> {
+export async function tearDown(engine: EngineCore, row: ContainerRow, runtimeToo = false): Promise<void> {
   // Independent of each other: the runtime's record and cgroup, our rootfs mount, the networks.
   const fresh = engine.containers.get(row.id);
   const parts: Promise<unknown>[] = [engine.rootfs.unmount(join(engine.dir(row.id), 'rootfs'), row.mounted)];
@@ -137,7 +137,7 @@ export async function tearDown(engine: Engine, row: ContainerRow, runtimeToo = f
  * The overlay's lower dirs for a container: the image's layers, or for a user-namespaced container its
  * own copies shifted into its id range (with its upper dir owned by its root).
  */
-export async function lowerDirsFor(engine: Engine, row: ContainerRow, img: ImageRow): Promise<string[]> {
+export async function lowerDirsFor(engine: EngineCore, row: ContainerRow, img: ImageRow): Promise<string[]> {
   const userns = row.config.isolation?.userns;
   if (!userns) return engine.images.lowerDirs(img);
   const d = engine.dir(row.id);

@@ -10,7 +10,7 @@ import { NoSuchImage } from '../errors.ts';
 import { applyChanges } from '../image/changes.ts';
 import { familiarName } from '../registry/reference.ts';
 import type { ImageConfigDoc } from '../store/images.ts';
-import type { EngineCore as Engine } from './core.ts';
+import type { EngineCore } from './core.ts';
 
 export interface CommitOptions {
   tag?: string;
@@ -24,7 +24,7 @@ export interface CommitOptions {
 /** The engine's own mount points (created empty in the upper dir by the runtime): not the container's. */
 const ENGINE_STUBS = new Set(['etc/hosts', 'etc/hostname', 'etc/resolv.conf']);
 
-export async function commitContainer(engine: Engine, ref: string, opts: CommitOptions = {}): Promise<string> {
+export async function commitContainer(engine: EngineCore, ref: string, opts: CommitOptions = {}): Promise<string> {
   return engine.withLock(ref, async (row) => {
     const base = engine.images.repo.get(row.imageId);
     if (!base) throw new NoSuchImage(row.imageId);

@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { extractTar, type ExtractSummary } from '../archive/extract.ts';
 import { packPath } from '../archive/pack.ts';
 import { InvalidArgument, NotFound } from '../errors.ts';
-import type { EngineCore as Engine } from './core.ts';
+import type { EngineCore } from './core.ts';
 import { withContainerFs } from './fs-access.ts';
 
 /** What docker's archive API reports of a path (X-Docker-Container-Path-Stat). */
@@ -47,7 +47,7 @@ function pathStat(host: string, ctrPath: string): PathStat {
 }
 
 /** Stat a container path (the final symlink not followed unless `follow`, as docker's HEAD archive). */
-export async function statInContainer(engine: Engine, ref: string, path: string, follow = false): Promise<PathStat> {
+export async function statInContainer(engine: EngineCore, ref: string, path: string, follow = false): Promise<PathStat> {
   return withContainerFs(engine, ref, async (fs) => pathStat(fs.resolve(path, follow), path));
 }
 
@@ -56,7 +56,7 @@ export async function statInContainer(engine: Engine, ref: string, path: string,
  * base name; '.' for a directory's contents). `sink` consumes the stream while the files are reachable.
  */
 export async function copyFromContainer(
-  engine: Engine,
+  engine: EngineCore,
   ref: string,
   path: string,
   sink: (tar: Readable, stat: PathStat) => Promise<void>,
@@ -75,7 +75,7 @@ export async function copyFromContainer(
  * symlink met on the way is resolved inside the container. `noOverwriteDirNonDir` as docker's API.
  */
 export async function copyToContainer(
-  engine: Engine,
+  engine: EngineCore,
   ref: string,
   dir: string,
   tar: AsyncIterable<Buffer>,
@@ -94,6 +94,6 @@ export async function copyToContainer(
 }
 
 /** `export`: the container's whole filesystem as a tar stream, entries named without a leading `./`. */
-export async function exportContainer(engine: Engine, ref: string, sink: (tar: Readable) => Promise<void>): Promise<void> {
+export async function exportContainer(engine: EngineCore, ref: string, sink: (tar: Readable) => Promise<void>): Promise<void> {
   await withContainerFs(engine, ref, async (fs) => sink(await packPath(fs.resolve('/', true), { name: '' })));
 }

@@ -5,7 +5,7 @@
  */
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EngineCore as Engine } from './core.ts';
+import type { EngineCore } from './core.ts';
 import { treeSize } from '../sys/du.ts';
 
 export interface Change {
@@ -14,7 +14,7 @@ export interface Change {
 }
 
 /** docker's SizeRw (the container's own files) and SizeRootFs (those plus the image's). */
-export function containerSizes(engine: Engine, ref: string): { rw: number; rootFs: number } {
+export function containerSizes(engine: EngineCore, ref: string): { rw: number; rootFs: number } {
   const row = engine.find(ref);
   const rw = treeSize(join(engine.dir(row.id), 'diff'));
   return { rw, rootFs: rw + (engine.images.repo.get(row.imageId)?.size ?? 0) };
@@ -28,7 +28,7 @@ function isWhiteout(p: string): boolean {
   return st.isCharacterDevice() && st.rdev === 0;
 }
 
-export function containerChanges(engine: Engine, ref: string): Change[] {
+export function containerChanges(engine: EngineCore, ref: string): Change[] {
   const row = engine.inspect(ref);
   const img = engine.images.repo.get(row.imageId);
   const lowers = img ? engine.images.lowerDirs(img) : [];

@@ -21,7 +21,7 @@ import type { ContainerRow } from '../store/containers.ts';
 import type { ExecConfig, ExecSessionRow } from '../store/exec-sessions.ts';
 import { isAlive, procStartTime } from '../sys/proc.ts';
 import { trace } from '../sys/trace.ts';
-import type { EngineCore as Engine } from './core.ts';
+import type { EngineCore } from './core.ts';
 import { newId } from './names.ts';
 import { parseSignal } from './signals.ts';
 import { resolveUser } from './user.ts';
@@ -59,14 +59,14 @@ export interface ExecHandle {
 }
 
 /** The container an exec may run in, reconciled: a running one (docker refuses paused and stopped ones). */
-export function execTarget(engine: Engine, ref: string): ContainerRow {
+export function execTarget(engine: EngineCore, ref: string): ContainerRow {
   const row = engine.inspect(ref);
   if (row.state === 'paused') throw new Conflict(`Container ${row.id} is paused, unpause the container before exec`);
   if (!canExec(row.state)) throw new Conflict(`Container ${row.id} is not running`);
   return row;
 }
 
-export async function startExec(engine: Engine, ref: string, opts: ExecOptions): Promise<ExecHandle> {
+export async function startExec(engine: EngineCore, ref: string, opts: ExecOptions): Promise<ExecHandle> {
   if (opts.cmd.length === 0 || opts.cmd[0] === '') throw new InvalidArgument('No exec command specified');
   if (opts.preserveFds !== undefined && (!Number.isInteger(opts.preserveFds) || opts.preserveFds < 0)) {
     throw new InvalidArgument(`invalid --preserve-fds: ${opts.preserveFds}`);
@@ -165,12 +165,12 @@ export async function startExec(engine: Engine, ref: string, opts: ExecOptions):
  * Store a session's end, report it (`exec_die`) from whichever process stored it first, and remove the
  * session's directory (the code is in the row now); then sweep the container's other sessions.
  */
-function recordEnd(engine: Engine, containerId: string, row: ContainerRow | undefined, id: string, code: number): void {
+function recordEnd(engine: EngineCore, containerId: string, row: ContainerRow | undefined, id: string, code: number): void {
   storeEnd(engine, containerId, row, id, code);
   sweep(engine, containerId, row);
 }
 
-function storeEnd(engine: Engine, containerId: string, row: ContainerRow | undefined, id: string, code: number): void {
+function storeEnd(engine: EngineCore, containerId: string, row: ContainerRow | undefined, id: string, code: number): void {
   if (engine.execs.ended(id, code) && row) engine.emitContainer(row, 'exec_die', { execID: id, exitCode: String(code) });
   removeDir(sessionDir(engine, containerId, id));
 }
@@ -194,7 +194,7 @@ function removeDir(path: string): void {
  * Record the end of the container's sessions whose process is gone and whose exit the monitor recorded (their
  * holder left, or has not looked yet), and forget the ended sessions but the KEEP_ENDED that ended last.
  */
-function sweep(engine: Engine, containerId: string, row: ContainerRow | undefined): void {
+function sweep(engine: EngineCore, containerId: string, row: ContainerRow | undefined): void {
   for (const s of engine.execs.runningIn(containerId)) {
     if (isAlive(s.pid, s.pidStart)) continue;
     const code = sessionExit(engine, s);
@@ -203,12 +203,12 @@ function sweep(engine: Engine, containerId: string, row: ContainerRow | undefine
   for (const gone of engine.execs.pruneEnded(containerId, KEEP_ENDED)) removeDir(sessionDir(engine, containerId, gone));
 }
 
-function sessionDir(engine: Engine, containerId: string, sessionId: string): string {
+function sessionDir(engine: EngineCore, containerId: string, sessionId: string): string {
   return join(engine.dir(containerId), 'exec', sessionId.slice(0, 12));
 }
 
 /** The exit code the session's monitor recorded, null while there is none (or its directory is gone). */
-function sessionExit(engine: Engine, s: ExecSessionRow): number | null {
+function sessionExit(engine: EngineCore, s: ExecSessionRow): number | null {
   const c = engine.containers.get(s.containerId);
   if (!c) return null;
   return engine.watcher(c).observe(sessionDir(engine, s.containerId, s.id), s.containerId).exit?.code ?? null;
@@ -218,7 +218,7 @@ function sessionExit(engine: Engine, s: ExecSessionRow): number | null {
  * A session, reconciled with its monitor's record once its process is gone. Until the monitor has recorded
  * the exit (just after the process ends) the code is unknown: shown as null, never stored as a guess.
  */
-export function inspectExec(engine: Engine, ref: string): ExecSessionRow {
+export function inspectExec(engine: EngineCore, ref: string): ExecSessionRow {
   const found = engine.execs.lookup(ref);
   if (found.length !== 1) throw new NotFound(found.length > 1 ? `multiple exec sessions match ${ref}` : `No such exec instance: ${ref}`);
   const s = found[0]!;
@@ -236,7 +236,7 @@ export function inspectExec(engine: Engine, ref: string): ExecSessionRow {
 }
 
 /** Stop a running exec: SIGTERM, then SIGKILL after `timeout` seconds. */
-export async function stopExec(engine: Engine, ref: string, timeout = 10): Promise<ExecSessionRow> {
+export async function stopExec(engine: EngineCore, ref: string, timeout = 10): Promise<ExecSessionRow> {
   const s = inspectExec(engine, ref);
   if (!s.running) return s;
   const signal = (sig: string) => {

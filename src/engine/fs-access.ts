@@ -11,7 +11,7 @@ import { resolveInMounts } from '../archive/securejoin.ts';
 import { RuntimeFailure } from '../errors.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import { isAlive } from '../sys/proc.ts';
-import type { EngineCore as Engine } from './core.ts';
+import type { EngineCore } from './core.ts';
 import { etcBinds } from './network-attach.ts';
 import { isLive } from './state.ts';
 import { lowerDirsFor } from './bundle.ts';
@@ -33,7 +33,7 @@ const depth = (p: string) => p.split('/').filter(Boolean).length;
  * started) the hosts, resolv.conf and hostname files the engine keeps for it, mounted over it in the
  * runtime's order (parents first). A path is resolved through all of them at once (resolveInMounts).
  */
-function resolver(engine: Engine, row: ContainerRow, rootfs: string): ContainerFs['locate'] {
+function resolver(engine: EngineCore, row: ContainerRow, rootfs: string): ContainerFs['locate'] {
   const user = row.config.mounts
     .filter((m) => m.type !== 'tmpfs')
     .map((m) => ({ destination: posix.normalize(m.destination), source: m.type === 'volume' ? engine.volumes.mountpoint(m.source) : m.source, readonly: m.readonly }));
@@ -45,13 +45,13 @@ function resolver(engine: Engine, row: ContainerRow, rootfs: string): ContainerF
   };
 }
 
-function containerFs(engine: Engine, row: ContainerRow, rootfs: string): ContainerFs {
+function containerFs(engine: EngineCore, row: ContainerRow, rootfs: string): ContainerFs {
   const locate = resolver(engine, row, rootfs);
   return { row, root: rootfs, locate, resolve: (p, follow) => locate(p, follow).host };
 }
 
 /** Run fn with the container's filesystem reachable; works on running, paused, created and exited containers. */
-export async function withContainerFs<T>(engine: Engine, ref: string, fn: (fs: ContainerFs) => Promise<T>): Promise<T> {
+export async function withContainerFs<T>(engine: EngineCore, ref: string, fn: (fs: ContainerFs) => Promise<T>): Promise<T> {
   const row = engine.inspect(ref);
   const rootfs = join(engine.dir(row.id), 'rootfs');
   if (isLive(row.state) && row.mounted && isAlive(row.pid, row.pidStart)) {

@@ -1,7 +1,7 @@
 /** Docker's `image inspect` shape. */
-import type { EngineCore as Engine } from './core.ts';
+import type { EngineCore } from './core.ts';
 
-export function imageInspectJson(engine: Engine, ref: string): Record<string, unknown> {
+export function imageInspectJson(engine: EngineCore, ref: string): Record<string, unknown> {
   const img = engine.images.resolve(ref);
   const c = img.config;
   return {

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { run } from '../sys/run.ts';
-import type { EngineCore as Engine } from './core.ts';
+import type { EngineCore } from './core.ts';
 import { featureWarnings } from '../runtime/cgroup-features.ts';
 import { list } from './verbs/list.ts';
 
@@ -27,7 +27,7 @@ function readText(path: string): string {
   }
 }
 
-export async function systemInfo(engine: Engine) {
+export async function systemInfo(engine: EngineCore) {
   const rows = await list(engine, true);
   const rt = engine.runtimes();
   const cg = engine.cgroups();
@@ -74,7 +74,7 @@ export async function systemInfo(engine: Engine) {
   };
 }
 
-export async function versionInfo(engine: Engine) {
+export async function versionInfo(engine: EngineCore) {
   const rt = engine.runtimes();
   const components: { Name: string; Version: string }[] = [];
   for (const c of rt.candidates.filter((x) => x.path)) {

@@ -18,7 +18,7 @@ import type { ContainerRow } from '../store/containers.ts';
 import type { NetworkRow } from '../store/networks.ts';
 import type { NetworkAttachment, NetworkState, PortMapping } from '../types.ts';
 import type { OciMount } from '../runtime/spec/index.ts';
-import type { EngineCore as Engine } from './core.ts';
+import type { EngineCore } from './core.ts';
 import { DEFAULT_NETWORK, findNetwork } from './networks.ts';
 import { isLive } from './state.ts';
 
@@ -29,11 +29,11 @@ function def(n: NetworkRow): NetworkDef {
 }
 
 /** Where host-local keeps leases (ipam/<net>/<ip>) and cniAdd its cached results. */
-const dataDir = (engine: Engine) => join(engine.root, 'cni');
+const dataDir = (engine: EngineCore) => join(engine.root, 'cni');
 const hostname = (row: ContainerRow) => row.config.hostname || row.id.slice(0, 12);
 
 /** Attach to one network; returns its part of the container's NetworkState. */
-async function attach(engine: Engine, row: ContainerRow, netns: string, a: NetworkAttachment, index: number, ports: NetworkState['ports']) {
+async function attach(engine: EngineCore, row: ContainerRow, netns: string, a: NetworkAttachment, index: number, ports: NetworkState['ports']) {
   const net = findNetwork(engine, a.name);
   const got = await cniAdd({
     containerId: row.id,
@@ -57,14 +57,14 @@ async function attach(engine: Engine, row: ContainerRow, netns: string, a: Netwo
   };
 }
 
-async function detach(engine: Engine, row: ContainerRow, netns: string, name: string, ifName: string): Promise<void> {
+async function detach(engine: EngineCore, row: ContainerRow, netns: string, name: string, ifName: string): Promise<void> {
   const net = engine.networks.find(name);
   if (!net) return; // removed with its leases; nothing of ours is left on it
   await cniDel({ containerId: row.id, netnsPath: netns, ifName, net: def(net), dataDir: dataDir(engine) });
 }
 
 /** Whether a container holds the host ports it publishes: it runs (until its exit is seen), or its start is in flight. */
-function holdsPorts(engine: Engine, r: ContainerRow): boolean {
+function holdsPorts(engine: EngineCore, r: ContainerRow): boolean {
   if (!r.net.netns || !r.net.ports?.length) return false;
   if (r.state === 'created') return r.lockPid !== 0 && isAlive(r.lockPid, r.lockStart);
   if (r.state !== 'running' && r.state !== 'paused') return false;
@@ -74,7 +74,7 @@ function holdsPorts(engine: Engine, r: ContainerRow): boolean {
 }
 
 /** The host ports containers other than `self` hold (see holdsPorts). */
-function portsInUse(engine: Engine, self: string): PortMapping[] {
+function portsInUse(engine: EngineCore, self: string): PortMapping[] {
   return engine.containers.list().flatMap((r) => (r.id !== self && holdsPorts(engine, r) ? r.net.ports! : []));
 }
 
@@ -84,7 +84,7 @@ function portsInUse(engine: Engine, self: string): PortMapping[] {
  * maps. The check and the write are one IMMEDIATE transaction, so of two starts that want one port
  * only the first gets it (the other sees the first's row); a pick that lost that race is made again.
  */
-async function claimPorts(engine: Engine, row: ContainerRow, wanted: readonly PortMapping[], state: NetworkState): Promise<void> {
+async function claimPorts(engine: EngineCore, row: ContainerRow, wanted: readonly PortMapping[], state: NetworkState): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     const ports = await resolvePorts(wanted, portsInUse(engine, row.id));
     const claimed = tx(engine.db, () => {
@@ -107,7 +107,7 @@ async function claimPorts(engine: Engine, row: ContainerRow, wanted: readonly Po
  * Bring up the container's networks (mode `bridge`) in a new netns. On failure everything made so far
  * is undone. The state is stored on the row before returning, so a crash leaves what repair needs.
  */
-export async function setupNetworks(engine: Engine, row: ContainerRow, pid?: number): Promise<NetworkState> {
+export async function setupNetworks(engine: EngineCore, row: ContainerRow, pid?: number): Promise<NetworkState> {
   const networking = row.config.networking;
   const wanted = networking?.ports ?? [];
   // A port another container has fails the start before anything is made (claimPorts decides for good).
@@ -139,7 +139,7 @@ export async function setupNetworks(engine: Engine, row: ContainerRow, pid?: num
 }
 
 /** Undo setupNetworks (idempotent; works from the stored state after a crash). */
-export async function teardownNetworks(engine: Engine, row: ContainerRow): Promise<void> {
+export async function teardownNetworks(engine: EngineCore, row: ContainerRow): Promise<void> {
   const st = row.net;
   if (!st.netns) return;
   // The namespace goes first: that removes the veths at once, and the plugins' DEL then only releases
@@ -166,7 +166,7 @@ export async function teardownNetworks(engine: Engine, row: ContainerRow): Promi
  * still holds a netns was left so by a killed start: its networks are torn down here, under its lock.
  * Cheap when there is nothing to do: directory listings only, iptables is read only when an orphan was found.
  */
-export async function sweepNetworkOrphans(engine: Engine, inFlight: (row: ContainerRow) => boolean): Promise<string[]> {
+export async function sweepNetworkOrphans(engine: EngineCore, inFlight: (row: ContainerRow) => boolean): Promise<string[]> {
   const markers = markerDir(engine);
   const named = existsSync(markers) ? readdirSync(markers) : [];
   const nets = engine.networks.list();
@@ -244,13 +244,13 @@ export async function settleWorkers(ids: string[]): Promise<void> {
 }
 
 /** Marks of the named netns this root made (`<root>/netns/<name>`, holding the container's id). */
-const markerDir = (engine: Engine) => join(engine.root, 'netns');
+const markerDir = (engine: EngineCore) => join(engine.root, 'netns');
 
 /**
  * Mark the container's netns as this root's. Written whole and renamed into place: a sweep reading a
  * mark half-written would see no container's id in it and take a namespace being made for an orphan.
  */
-function mark(engine: Engine, id: string): void {
+function mark(engine: EngineCore, id: string): void {
   const dir = markerDir(engine);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `.${netnsName(id)}.${process.pid}`);
@@ -264,7 +264,7 @@ function namesOn(c: ContainerRow, network: string): string[] {
   return [c.name, ...(a?.aliases ?? []), c.id.slice(0, 12)];
 }
 
-function hostsText(engine: Engine, row: ContainerRow): string {
+function hostsText(engine: EngineCore, row: ContainerRow): string {
   const st = row.net;
   const mine = Object.values(st.networks ?? {});
   const peers: { ip: string; names: string[] }[] = [];
@@ -281,13 +281,13 @@ function hostsText(engine: Engine, row: ContainerRow): string {
 }
 
 /** Rewrite a container's own hosts file (its addresses arrived after the file was bound in). */
-export function rewriteHosts(engine: Engine, row: ContainerRow): void {
+export function rewriteHosts(engine: EngineCore, row: ContainerRow): void {
   const file = join(engine.dir(row.id), 'etc', 'hosts');
   if (existsSync(file)) writeInPlace(file, hostsText(engine, row));
 }
 
 /** Rewrite the hosts files of running containers on these networks (a peer came or went). */
-export async function refreshPeers(engine: Engine, changed: ContainerRow, networks: string[]): Promise<void> {
+export async function refreshPeers(engine: EngineCore, changed: ContainerRow, networks: string[]): Promise<void> {
   const user = networks.filter((n) => n !== DEFAULT_NETWORK);
   if (user.length === 0) return;
   for (const c of engine.containers.list()) {
@@ -302,7 +302,7 @@ export async function refreshPeers(engine: Engine, changed: ContainerRow, networ
  * The container's /etc/hosts, /etc/resolv.conf and /etc/hostname, written into its directory and bound
  * in (unless the user mounts something there). Host network: the host's own files.
  */
-export function etcMounts(engine: Engine, row: ContainerRow): OciMount[] {
+export function etcMounts(engine: EngineCore, row: ContainerRow): OciMount[] {
   const iso = row.config.isolation;
   const user = new Set(row.config.mounts.map((m) => m.destination));
   const bind = (destination: string, source: string): OciMount[] =>
@@ -332,7 +332,7 @@ export function etcMounts(engine: Engine, row: ContainerRow): OciMount[] {
  * the other container's) and exist now, for reaching them as the container does (`cp`). Not the host's
  * own files of host mode: a copy into the container must not write the host's /etc/hosts.
  */
-export function etcBinds(engine: Engine, row: ContainerRow): { destination: string; source: string }[] {
+export function etcBinds(engine: EngineCore, row: ContainerRow): { destination: string; source: string }[] {
   const iso = row.config.isolation;
   if (iso?.network === 'host') return [];
   const dir = iso?.network.startsWith('container:') ? join(engine.dir(iso.network.slice(10)), 'etc') : join(engine.dir(row.id), 'etc');
@@ -342,7 +342,7 @@ export function etcBinds(engine: Engine, row: ContainerRow): { destination: stri
 }
 
 /** `network connect`: add a network to a container's config; a running container is attached now. */
-export async function connectNetwork(engine: Engine, ref: string, network: string, o: { ip?: string; aliases?: string[] }): Promise<void> {
+export async function connectNetwork(engine: EngineCore, ref: string, network: string, o: { ip?: string; aliases?: string[] }): Promise<void> {
   const net = findNetwork(engine, network);
   await engine.withLock(ref, async (row) => {
     const n = row.config.networking;
@@ -369,7 +369,7 @@ export async function connectNetwork(engine: Engine, ref: string, network: strin
 }
 
 /** `network disconnect`: the reverse; a running container loses the interface now. */
-export async function disconnectNetwork(engine: Engine, ref: string, network: string): Promise<void> {
+export async function disconnectNetwork(engine: EngineCore, ref: string, network: string): Promise<void> {
   const net = findNetwork(engine, network);
   await engine.withLock(ref, async (row) => {
     const n = row.config.networking;

@@ -1,7 +1,7 @@
 /** `network inspect` and `network ls` in docker's shapes, with the pseudo-networks host and none. */
 import { createHash } from 'node:crypto';
 import type { NetworkRow } from '../store/networks.ts';
-import type { EngineCore as Engine } from './core.ts';
+import type { EngineCore } from './core.ts';
 import { DEFAULT_NETWORK, defaultNetwork, networkUsers } from './networks.ts';
 
 export interface NetworkSummary {
@@ -15,7 +15,7 @@ export interface NetworkSummary {
 const pseudoId = (name: string) => createHash('sha256').update(`berth-network-${name}`).digest('hex');
 
 /** Every network `ls` shows: the default bridge (made if missing), host, none, then user networks. */
-export function allNetworks(engine: Engine): NetworkSummary[] {
+export function allNetworks(engine: EngineCore): NetworkSummary[] {
   defaultNetwork(engine);
   const rows = engine.networks.list();
   const out: NetworkSummary[] = rows.filter((r) => r.name === DEFAULT_NETWORK).map((r) => ({ id: r.id, name: r.name, driver: r.driver, row: r }));
@@ -24,7 +24,7 @@ export function allNetworks(engine: Engine): NetworkSummary[] {
   return out;
 }
 
-export function networkJson(engine: Engine, n: NetworkSummary): Record<string, unknown> {
+export function networkJson(engine: EngineCore, n: NetworkSummary): Record<string, unknown> {
   const r = n.row;
   const containers: Record<string, unknown> = {};
   if (r) {

@@ -11,7 +11,7 @@ import { Conflict, InvalidArgument, NotFound } from '../errors.ts';
 import { contains, formatCidr, formatIp, hostRange, nth, overlaps, parseCidr, parseIp, parseSubnet } from '../network/ipaddr.ts';
 import type { NetworkRow, Subnet } from '../store/networks.ts';
 import { run } from '../sys/run.ts';
-import type { EngineCore as Engine } from './core.ts';
+import type { EngineCore } from './core.ts';
 import { newId } from './names.ts';
 import { isLive } from './state.ts';
 
@@ -86,7 +86,7 @@ function attachRoutes(specs: readonly string[], subnets: Subnet[], o: NetworkCre
 }
 
 /** The network a name, id or id prefix names; `bridge` is made on first use. */
-export function findNetwork(engine: Engine, ref: string): NetworkRow {
+export function findNetwork(engine: EngineCore, ref: string): NetworkRow {
   const found = engine.networks.find(ref);
   if (found) return found;
   if (ref === DEFAULT_NETWORK) return defaultNetwork(engine);
@@ -98,7 +98,7 @@ export function findNetwork(engine: Engine, ref: string): NetworkRow {
  * change it). Another root (a test's, a second engine's) gets a bridge and a free /24 of its own, so
  * two roots never hand out the same addresses on one bridge.
  */
-export function defaultNetwork(engine: Engine): NetworkRow {
+export function defaultNetwork(engine: EngineCore): NetworkRow {
   const existing = engine.networks.find(DEFAULT_NETWORK);
   if (existing) return existing;
   const main = engine.root === DEFAULT_ROOT;
@@ -113,7 +113,7 @@ export function defaultNetwork(engine: Engine): NetworkRow {
   }
 }
 
-function usedSubnets(engine: Engine) {
+function usedSubnets(engine: EngineCore) {
   return engine.networks.list().flatMap((n) => n.subnets.map((s) => parseSubnet(s.subnet)));
 }
 
@@ -132,7 +132,7 @@ function hostRoutes() {
 }
 
 /** The next /24 of the pool that no network of this root uses and no host route covers. */
-function freeSubnet(engine: Engine): string {
+function freeSubnet(engine: EngineCore): string {
   const taken = [...usedSubnets(engine), ...hostRoutes()];
   for (let i = 0; i < 512; i++) {
     const c = parseSubnet(formatCidr({ version: 4, base: POOL.base + BigInt(i * 256), prefix: 24 }));
@@ -171,7 +171,7 @@ function subnetsOf(o: NetworkCreateOptions, auto4: string | undefined, id: strin
   return out.sort((a, b) => Number(a.subnet.includes(':')) - Number(b.subnet.includes(':')));
 }
 
-export function createNetwork(engine: Engine, o: NetworkCreateOptions, bridge?: string, auto4?: string): NetworkRow {
+export function createNetwork(engine: EngineCore, o: NetworkCreateOptions, bridge?: string, auto4?: string): NetworkRow {
   if (PSEUDO.has(o.name)) throw new Conflict(`network with name ${o.name} already exists`);
   if (!NAME.test(o.name)) throw new InvalidArgument(`invalid network name "${o.name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   if ((o.driver ?? 'bridge') !== 'bridge') throw new InvalidArgument(`network driver "${o.driver}" is not supported: use bridge`);
@@ -203,7 +203,7 @@ export function createNetwork(engine: Engine, o: NetworkCreateOptions, bridge?: 
 }
 
 /** `network create` with an automatic subnet when none is given. */
-export async function createUserNetwork(engine: Engine, o: NetworkCreateOptions): Promise<NetworkRow> {
+export async function createUserNetwork(engine: EngineCore, o: NetworkCreateOptions): Promise<NetworkRow> {
   if (o.name === DEFAULT_NETWORK) defaultNetwork(engine); // `bridge` is pre-defined: this reports it exists
   const auto4 = (o.subnet ?? []).some((s) => !s.includes(':')) ? undefined : freeSubnet(engine);
   const net = createNetwork(engine, o, undefined, auto4);
@@ -212,7 +212,7 @@ export async function createUserNetwork(engine: Engine, o: NetworkCreateOptions)
 }
 
 /** Containers whose config attaches them to the network; `liveOnly` keeps running ones. */
-export function networkUsers(engine: Engine, net: NetworkRow, liveOnly = false) {
+export function networkUsers(engine: EngineCore, net: NetworkRow, liveOnly = false) {
   return engine.containers
     .list()
     .filter((c) => c.config.networking?.networks.some((a) => a.name === net.name || a.name === net.id))
@@ -220,7 +220,7 @@ export function networkUsers(engine: Engine, net: NetworkRow, liveOnly = false) 
 }
 
 /** `network rm`: refused while a running container is on it; removes the bridge and the leases. */
-export async function removeNetwork(engine: Engine, ref: string): Promise<NetworkRow> {
+export async function removeNetwork(engine: EngineCore, ref: string): Promise<NetworkRow> {
   if (PSEUDO.has(ref) || ref === DEFAULT_NETWORK) throw new Conflict(`${ref} is a pre-defined network and cannot be removed`);
   const net = findNetwork(engine, ref);
   const active = networkUsers(engine, net, true);
@@ -233,7 +233,7 @@ export async function removeNetwork(engine: Engine, ref: string): Promise<Networ
 }
 
 /** `network prune`: user networks no container uses. */
-export async function pruneNetworks(engine: Engine, labels: string[] = []): Promise<string[]> {
+export async function pruneNetworks(engine: EngineCore, labels: string[] = []): Promise<string[]> {
   const out: string[] = [];
   for (const n of engine.networks.list()) {
     if (n.name === DEFAULT_NETWORK || networkUsers(engine, n).length > 0) continue;

@@ -6,7 +6,7 @@
 import { Conflict, InvalidArgument, RuntimeFailure } from '../errors.ts';
 import { run } from '../sys/run.ts';
 import { isLive } from './state.ts';
-import type { EngineCore as Engine } from './core.ts';
+import type { EngineCore } from './core.ts';
 
 export interface TopResult {
   /** ps's header line and the container's rows, as printed. */
@@ -17,7 +17,7 @@ export interface TopResult {
   processes: string[][];
 }
 
-export async function topOf(engine: Engine, ref: string, psArgs: string[] = ['-ef']): Promise<TopResult> {
+export async function topOf(engine: EngineCore, ref: string, psArgs: string[] = ['-ef']): Promise<TopResult> {
   const row = engine.inspect(ref);
   if (!isLive(row.state)) throw new Conflict(`Container ${row.id} is not running`);
   const pids = new Set((await engine.driver(row.config.runtime).pids(row.id)).map(String));

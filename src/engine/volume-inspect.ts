@@ -1,7 +1,7 @@
 /** `volume inspect`'s JSON, in docker's shape (empty labels and options print as null, as docker's do). */
-import type { EngineCore as Engine } from './core.ts';
+import type { EngineCore } from './core.ts';
 
-export function volumeJson(engine: Engine, name: string): Record<string, unknown> {
+export function volumeJson(engine: EngineCore, name: string): Record<string, unknown> {
   const v = engine.volumes.get(name);
   const orNull = (o: Record<string, string>) => (Object.keys(o).length > 0 ? o : null);
   return {

@@ -9,12 +9,12 @@ import type { ContainerRow } from '../store/containers.ts';
 import type { IdMap, MountSpec } from '../types.ts';
 import { toHost } from './userns-rootfs.ts';
 import type { VolumeCreateOptions } from '../volume/store.ts';
-import type { EngineCore as Engine } from './core.ts';
+import type { EngineCore } from './core.ts';
 import { newId } from './names.ts';
 import { isLive } from './state.ts';
 
 /** Containers whose config mounts the volume, optionally only those running. */
-export function volumeUsers(engine: Engine, name: string, liveOnly = false, except?: string): ContainerRow[] {
+export function volumeUsers(engine: EngineCore, name: string, liveOnly = false, except?: string): ContainerRow[] {
   return engine.containers
     .list()
     .filter((c) => c.id !== except && c.config.mounts.some((m) => m.type === 'volume' && m.source === name))
@@ -22,7 +22,7 @@ export function volumeUsers(engine: Engine, name: string, liveOnly = false, exce
 }
 
 /** Create the volumes a new container names that do not exist yet; returns the ones it made. */
-export function ensureVolumes(engine: Engine, requests: VolumeCreateOptions[]): string[] {
+export function ensureVolumes(engine: EngineCore, requests: VolumeCreateOptions[]): string[] {
   const made: string[] = [];
   try {
     for (const r of requests) {
@@ -36,7 +36,7 @@ export function ensureVolumes(engine: Engine, requests: VolumeCreateOptions[]): 
 }
 
 /** Remove volumes a failed create made (they have no other user yet). */
-export async function dropVolumes(engine: Engine, names: string[]): Promise<void> {
+export async function dropVolumes(engine: EngineCore, names: string[]): Promise<void> {
   for (const n of names) await engine.volumes.remove(n).catch(() => {});
 }
 
@@ -46,7 +46,7 @@ function imagePathIn(rootfs: string, dest: string): string {
 }
 
 /** The container's mounts with each volume turned into a bind of its data (mounted, and filled once). */
-export async function resolveMounts(engine: Engine, row: ContainerRow, rootfs: string): Promise<MountSpec[]> {
+export async function resolveMounts(engine: EngineCore, row: ContainerRow, rootfs: string): Promise<MountSpec[]> {
   const out: MountSpec[] = [];
   for (const m of row.config.mounts) {
     if (m.type !== 'volume') {
@@ -74,7 +74,7 @@ function ownForUserns(dir: string, uids: IdMap[], gids: IdMap[]): void {
 }
 
 /** After a stop: unmount typed volumes (a tmpfs volume's data goes) that no other live container uses. */
-export async function releaseVolumes(engine: Engine, row: ContainerRow): Promise<void> {
+export async function releaseVolumes(engine: EngineCore, row: ContainerRow): Promise<void> {
   for (const m of row.config.mounts) {
     if (m.type !== 'volume') continue;
     if (volumeUsers(engine, m.source, true, row.id).length === 0) await engine.volumes.release(m.source).catch(() => {});
@@ -82,7 +82,7 @@ export async function releaseVolumes(engine: Engine, row: ContainerRow): Promise
 }
 
 /** After a container is gone (`rm -v`, `--rm`): its anonymous volumes that nothing else uses. */
-export async function removeAnonymousVolumes(engine: Engine, row: ContainerRow): Promise<void> {
+export async function removeAnonymousVolumes(engine: EngineCore, row: ContainerRow): Promise<void> {
   for (const m of row.config.mounts) {
     if (m.type !== 'volume' || !m.anonymous) continue;
     if (volumeUsers(engine, m.source, false, row.id).length > 0) continue;

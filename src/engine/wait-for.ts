@@ -6,7 +6,7 @@
  */
 import { NoSuchContainer } from '../errors.ts';
 import type { ContainerRow } from '../store/containers.ts';
-import type { EngineCore as Engine } from './core.ts';
+import type { EngineCore } from './core.ts';
 import { hasEnded, isLive } from './state.ts';
 import { waitUntil } from './wait.ts';
 import { cleanup } from './verbs/cleanup.ts';
@@ -20,7 +20,7 @@ export interface WaitResult {
 }
 
 /** Resolves when the condition is met, or with undefined once `signal` aborts (the waiter went away). */
-export async function waitForCondition(engine: Engine, ref: string, condition: WaitCondition, signal?: AbortSignal): Promise<WaitResult | undefined> {
+export async function waitForCondition(engine: EngineCore, ref: string, condition: WaitCondition, signal?: AbortSignal): Promise<WaitResult | undefined> {
   const first = engine.inspect(ref);
   const id = first.id;
   let code = first.exitCode;

@@ -1,12 +1,12 @@
 /** The `volume` verbs: rm (with force, of the containers using it too), the list filters, prune. */
 import { Conflict } from '../../errors.ts';
 import type { VolumeRow } from '../../store/volumes.ts';
-import type { EngineCore as Engine } from '../core.ts';
+import type { EngineCore } from '../core.ts';
 import { volumeUsers } from '../volumes.ts';
 import { remove } from './remove.ts';
 
 /** `volume rm [-f]`: refused while a container uses it; with force those containers are removed first. */
-export async function removeVolume(engine: Engine, name: string, force: boolean): Promise<void> {
+export async function removeVolume(engine: EngineCore, name: string, force: boolean): Promise<void> {
   engine.volumes.get(name);
   const users = volumeUsers(engine, name);
   if (users.length > 0 && !force) {
@@ -24,7 +24,7 @@ export interface VolumeFilter {
   driver?: string[];
 }
 
-export function matchVolume(engine: Engine, v: VolumeRow, f: VolumeFilter): boolean {
+export function matchVolume(engine: EngineCore, v: VolumeRow, f: VolumeFilter): boolean {
   for (const l of f.labels ?? []) {
     const i = l.indexOf('=');
     const [k, val] = i < 0 ? [l, undefined] : [l.slice(0, i), l.slice(i + 1)];
@@ -37,7 +37,7 @@ export function matchVolume(engine: Engine, v: VolumeRow, f: VolumeFilter): bool
 }
 
 /** `volume prune`: unused volumes, anonymous ones only unless `all` (docker 23+). Returns names and sizes. */
-export async function pruneVolumes(engine: Engine, all: boolean, f: VolumeFilter): Promise<{ name: string; size: number }[]> {
+export async function pruneVolumes(engine: EngineCore, all: boolean, f: VolumeFilter): Promise<{ name: string; size: number }[]> {
   const out: { name: string; size: number }[] = [];
   for (const v of engine.volumes.repo.list()) {
     if (!all && !v.anonymous) continue;

@@ -1,0 +1,80 @@
+/** `create`: a container made from its image and options, atomically (on failure nothing is left). */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { NameConflict, NotSupported } from '../../errors.ts';
+import type { ContainerRow } from '../../store/containers.ts';
+import { selfIdentity } from '../../sys/proc.ts';
+import { trace } from '../../sys/trace.ts';
+import { buildConfig, type CreateOptions } from '../config.ts';
+import type { EngineCore } from '../core.ts';
+import { loadHooks } from '../hooks.ts';
+import { initBinary } from '../host.ts';
+import { inheritMounts } from '../mounts.ts';
+import { newId, randomName, validateName } from '../names.ts';
+import { findNetwork } from '../networks.ts';
+import { hostFacts } from '../resources.ts';
+import { move } from '../state.ts';
+import { dropVolumes, ensureVolumes } from '../volumes.ts';
+import { removeFiles } from './teardown.ts';
+
+/** Create a container (state `created`); nothing runs yet. Atomic: on failure nothing is left. */
+export async function create(engine: EngineCore, opts: CreateOptions): Promise<ContainerRow> {
+  trace('create: begin');
+  const img = engine.images.resolve(opts.image);
+  const runtime = opts.runtime ?? engine.runtimes().chosen?.name;
+  engine.driver(runtime); // refuse an unusable runtime before anything is written
+  const inherited = (opts.volumesFrom ?? []).flatMap((spec) => inheritMounts(spec, engine.find(spec.split(':')[0]!).config.mounts));
+  const { config, warnings, volumes } = buildConfig(opts, img, {
+    images: engine.images,
+    runtime: runtime!,
+    host: hostFacts(engine.cgroups().version, () => engine.cgroupFeatures()),
+    inherited,
+    newVolumeName: newId,
+    containerId: (ref) => engine.find(ref).id,
+    network: (name) => findNetwork(engine, name),
+    cgroupVersion: engine.cgroups().version,
+    usedIds: () => {
+      const maps = engine.containers.list().flatMap((c) => (c.config.isolation?.userns ? [c.config.isolation.userns] : []));
+      return { uid: maps.flatMap((m) => m.uidMappings), gid: maps.flatMap((m) => m.gidMappings) };
+    },
+  });
+  if (config.cgroups === 'disabled' && !engine.driver(runtime).features().supportsNoCgroups) {
+    throw new NotSupported(`${runtime} cannot run a container without cgroups: --cgroups disabled needs crun`);
+  }
+  for (const w of warnings) engine.warn(w);
+  if (config.init && !initBinary()) throw new NotSupported('--init needs catatonit or tini-static (apt-get install catatonit)');
+  loadHooks(engine.hooksDir(), config); // a malformed hooks file fails the create, not a later start
+  const id = newId();
+  const me = selfIdentity();
+  let name = opts.name !== undefined ? validateName(opts.name) : randomName();
+  const madeVolumes = ensureVolumes(engine, volumes);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      engine.containers.insert({ id, name, imageId: img.id, config, state: 'creating', createdAt: new Date().toISOString(), lockPid: me.pid, lockStart: me.start });
+      break;
+    } catch (e) {
+      if (opts.name === undefined && attempt < 20 && e instanceof NameConflict) {
+        name = randomName();
+        continue;
+      }
+      await dropVolumes(engine, madeVolumes);
+      throw e;
+    }
+  }
+  try {
+    const d = engine.dir(id);
+    mkdirSync(d, { mode: 0o700 });
+    // overlayfs shows the upper dir's mode as the container's `/`: it must be 0755 like an image root.
+    for (const sub of ['diff', 'rootfs']) mkdirSync(join(d, sub), { mode: 0o755 });
+    mkdirSync(join(d, 'work'), { mode: 0o700 });
+    engine.containers.update(id, ...move('create', { lockPid: 0, lockStart: 0 }));
+  } catch (e) {
+    removeFiles(engine, id);
+    engine.containers.delete(id);
+    await dropVolumes(engine, madeVolumes);
+    throw e;
+  }
+  const made = engine.containers.get(id)!;
+  engine.emitContainer(made, 'create');
+  return made;
+}

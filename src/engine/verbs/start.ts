@@ -1,0 +1,55 @@
+/** `start`: bringing a created or exited container up under its monitor and letting it run. */
+import { Conflict, asBerthError } from '../../errors.ts';
+import type { ContainerRow } from '../../store/containers.ts';
+import { trace } from '../../sys/trace.ts';
+import { bringUp } from '../bundle.ts';
+import type { EngineCore, StartOptions } from '../core.ts';
+import { refreshPeers } from '../network-attach.ts';
+import { canStart, move } from '../state.ts';
+import { teardownRuntime } from './teardown.ts';
+import { remove } from './remove.ts';
+
+/** Start a created or exited container; a failed start of an auto-remove container removes it, as docker's does. */
+export async function start(engine: EngineCore, ref: string, opts: StartOptions = {}): Promise<ContainerRow> {
+  let autoRemove = false;
+  try {
+    return await startLocked(engine, ref, opts, (r) => (autoRemove = r.config.autoRemove ?? false));
+  } catch (e) {
+    if (autoRemove) await remove(engine, ref, true, true).catch(() => {});
+    throw e;
+  }
+}
+
+async function startLocked(engine: EngineCore, ref: string, opts: StartOptions, seen: (row: ContainerRow) => void): Promise<ContainerRow> {
+  return engine.withLock(ref, async (row) => {
+    seen(row);
+    if (row.state === 'running') return row;
+    if (row.state === 'paused') throw new Conflict(`cannot start a paused container, try unpause instead`);
+    if (!canStart(row.state)) throw new Conflict(`container ${row.name} is ${row.state}`);
+    if (row.state === 'exited' || row.mounted) await teardownRuntime(engine, row);
+    const drv = engine.driver(row.config.runtime);
+    let startedAt = '';
+    try {
+      // Mount, wire and create the runtime's container (src/engine/bundle.ts).
+      await bringUp(engine, row, drv, opts);
+      await opts.beforeStart?.(engine.containers.get(row.id)!, () => drv.attach(engine.dir(row.id)));
+      trace('start: runtime start');
+      // Taken before the process can run, so it is never after the exit file's FinishedAt.
+      startedAt = new Date().toISOString();
+      await drv.start(row.id);
+      trace('start: started');
+    } catch (e) {
+      await teardownRuntime(engine, engine.containers.get(row.id)!).catch(() => {});
+      const err = asBerthError(e);
+      engine.containers.update(row.id, { exitCode: err.exitCode, error: err.message, monitorPid: 0, monitorStart: 0, pid: 0, pidStart: 0 });
+      throw err;
+    }
+    engine.containers.update(row.id, ...move('start', { startedAt, finishedAt: '', exitCode: 0, error: '', oomKilled: false }));
+    engine.emitContainer(row, 'start');
+    const now = engine.sync(engine.containers.get(row.id)!);
+    // Peers on its user networks learn its name now that it runs.
+    if (now.net.networks) await refreshPeers(engine, now, Object.keys(now.net.networks));
+    await engine.options.hooks?.start?.(now);
+    return now;
+  });
+}
