@@ -6,13 +6,12 @@ import { InvalidArgument } from '../errors.ts';
 import { saveImages, loadImages } from '../image/save-load.ts';
 import type { ProgressMessage } from '../image/pull.ts';
 import { parseImageName } from '../registry/reference.ts';
-import { containerSizes } from '../engine/diff.ts';
+import { diskUsageDetail } from '../engine/system-df.ts';
 import { volumeJson } from '../engine/volume-inspect.ts';
 import { commonHeaders, statusOf, type Ctx } from './http.ts';
 import { requestCredentials } from './auth.ts';
 import { parseFilters, summary } from './containers.ts';
 import { imageSummary } from './images.ts';
-import { volumeUsage } from './networks.ts';
 
 /** `GET /images/get?names=…` and `GET /images/{name}/get`: a docker-archive tar of the images. */
 export async function save(ctx: Ctx): Promise<void> {
@@ -125,19 +124,12 @@ export async function prune(ctx: Ctx): Promise<void> {
 
 /** `GET /system/df`: images (with their container counts), containers (with sizes), volumes (with usage). */
 export async function df(ctx: Ctx): Promise<void> {
-  const { engine } = ctx;
-  const containers = await engine.list(true);
-  const images = engine.images.repo.list();
-  const layerSize = new Map(engine.images.repo.layers().map((l) => [l.id, l.size]));
-  const layersSize = [...new Set(images.flatMap((i) => i.layers))].reduce((n, id) => n + (layerSize.get(id) ?? 0), 0);
+  const d = diskUsageDetail(ctx.engine);
   ctx.send(200, {
-    LayersSize: layersSize,
-    Images: images.map((img) => ({ ...imageSummary(img), Containers: containers.filter((c) => c.imageId === img.id).length, SharedSize: 0 })),
-    Containers: containers.map((c) => {
-      const s = containerSizes(engine, c.id);
-      return { ...summary(c), SizeRw: s.rw, SizeRootFs: s.rootFs };
-    }),
-    Volumes: engine.volumes.repo.list().map((v) => ({ ...volumeJson(engine, v.name), UsageData: volumeUsage(ctx, v.name) })),
+    LayersSize: d.layersSize,
+    Images: d.images.map((i) => ({ ...imageSummary(i.image), Containers: i.containers, SharedSize: 0 })),
+    Containers: d.containers.map((c) => ({ ...summary(c.row), SizeRw: c.sizeRw, SizeRootFs: c.sizeRootFs })),
+    Volumes: d.volumes.map((v) => ({ ...volumeJson(ctx.engine, v.name), UsageData: { Size: v.size, RefCount: v.refCount } })),
     BuildCache: [],
   });
 }

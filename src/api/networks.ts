@@ -6,7 +6,6 @@
 import { createUserNetwork, pruneNetworks, removeNetwork } from '../engine/networks.ts';
 import { allNetworks, networkJson, type NetworkSummary } from '../engine/network-inspect.ts';
 import { connectNetwork, disconnectNetwork } from '../engine/network-attach.ts';
-import { volumeUsers } from '../engine/volumes.ts';
 import { matchVolume, pruneVolumes, removeVolume, type VolumeFilter } from '../engine/verbs/volume.ts';
 import { volumeJson } from '../engine/volume-inspect.ts';
 import { newId } from '../engine/names.ts';
@@ -211,7 +210,3 @@ function prunesNamedToo(ctx: Ctx): boolean {
   return maj === 1 && min < 42;
 }
 
-/** A volume's `UsageData` for `/system/df`. */
-export function volumeUsage(ctx: Ctx, name: string): { Size: number; RefCount: number } {
-  return { Size: ctx.engine.volumes.size(name), RefCount: volumeUsers(ctx.engine, name).length };
-}
