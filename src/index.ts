@@ -13,7 +13,7 @@ export { Container } from './engine/container.ts';
 export type { CreateOptions } from './engine/config.ts';
 export type { ResourceOptions } from './engine/resources.ts';
 export type { LogReadOptions, LogRecord, StreamName } from './runtime/driver.ts';
-export type { ExecHandle, ExecOptions } from './engine/exec.ts';
+export type { ExecHandle, ExecOptions, ExecStartOptions } from './engine/exec.ts';
 export type { ExecConfig, ExecSessionRow } from './store/exec-sessions.ts';
 export { encodeFrame, FrameDecoder } from './engine/frame.ts';
 export type { ContainerRow } from './store/containers.ts';

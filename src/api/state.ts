@@ -1,12 +1,11 @@
 /**
  * What the API server keeps in memory between requests: clients attached to a container that has not
- * started yet (connected when it starts) and exec instances created but not yet started. Two requests that
- * change one container take turns in the engine's lock (reentrant only within one operation), as two
- * processes would.
+ * started yet (connected when it starts: a connection, which only this process can hold). Everything else,
+ * exec instances included, is the engine's. Two requests that change one container take turns in the
+ * engine's lock (reentrant only within one operation), as two processes would.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AttachStream } from '../engine/types.ts';
-import type { ExecHandle } from '../engine/exec.ts';
 
 /** A client waiting for a created container's start, to be connected to its stdio. */
 export interface PendingAttach {
@@ -15,33 +14,8 @@ export interface PendingAttach {
   readonly wanted: boolean;
 }
 
-export interface ExecRecord {
-  id: string;
-  containerId: string;
-  cmd: string[];
-  env: string[];
-  user: string;
-  workdir: string;
-  tty: boolean;
-  privileged: boolean;
-  attachStdin: boolean;
-  attachStdout: boolean;
-  attachStderr: boolean;
-  detachKeys: string;
-  /** The engine's session id, once started. */
-  session?: string;
-  handle?: ExecHandle;
-  started: boolean;
-  running: boolean;
-  exitCode: number | null;
-  pid: number;
-  /** A terminal size asked for before the process started: [rows, cols]. */
-  size?: [number, number];
-}
-
 export class ApiState {
   readonly attachers = new Map<string, Set<PendingAttach>>();
-  readonly execs = new Map<string, ExecRecord>();
 
   addAttacher(containerId: string, a: PendingAttach): void {
     let s = this.attachers.get(containerId);

@@ -3,15 +3,14 @@
  * Output is docker's multiplexed frames (src/engine/frame.ts) unless the process has a tty; input is
  * passed to the process's stdio with docker's half-close rules.
  */
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { encodeFrame } from '../engine/frame.ts';
-import { Conflict, InvalidArgument, NotFound, isBerthError } from '../errors.ts';
+import { Conflict, InvalidArgument } from '../errors.ts';
 import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from '../engine/detach-keys.ts';
 import { parseTimeArg, utcNano } from '../engine/time.ts';
 import { compareVersions, MULTIPLEXED_STREAM, RAW_STREAM, type Ctx, type StreamOut } from './http.ts';
-import type { ExecRecord, PendingAttach } from './state.ts';
+import type { PendingAttach } from './state.ts';
 import { isLive } from '../engine/state.ts';
 import type { ContainerState } from '../types.ts';
 import type { AttachStream } from '../engine/types.ts';
@@ -218,97 +217,57 @@ export async function logs(ctx: Ctx): Promise<void> {
 
 // ---- exec ----
 
-/** `POST /containers/{id}/exec` */
+/** `POST /containers/{id}/exec`: the engine records it; `POST /exec/{id}/start` runs it. */
 export async function execCreate(ctx: Ctx): Promise<void> {
   const body = await ctx.json();
-  const row = ctx.engine.execTarget(ctx.params[0]!);
   const cmd = body.Cmd;
   if (!Array.isArray(cmd) || cmd.length === 0 || !cmd.every((c) => typeof c === 'string')) throw new InvalidArgument('No exec command specified');
   const strings = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
-  const id = randomBytes(32).toString('hex');
-  const rec: ExecRecord = {
-    id,
-    containerId: row.id,
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const s = ctx.engine.execCreate(ctx.params[0]!, {
     cmd: cmd as string[],
     env: strings(body.Env),
-    user: typeof body.User === 'string' ? body.User : '',
-    workdir: typeof body.WorkingDir === 'string' ? body.WorkingDir : '',
+    user: text(body.User),
+    workdir: text(body.WorkingDir),
     tty: body.Tty === true,
     privileged: body.Privileged === true,
-    attachStdin: body.AttachStdin === true,
-    attachStdout: body.AttachStdout === true,
-    attachStderr: body.AttachStderr === true,
-    detachKeys: typeof body.DetachKeys === 'string' && body.DetachKeys !== '' ? body.DetachKeys : DEFAULT_DETACH_KEYS,
-    started: false,
-    running: false,
-    exitCode: null,
-    pid: 0,
-  };
-  parseDetachKeys(rec.detachKeys);
-  ctx.state.execs.set(id, rec);
-  ctx.send(201, { Id: id });
-}
-
-function execRecord(ctx: Ctx): ExecRecord {
-  const ref = ctx.params[0]!;
-  const rec = ctx.state.execs.get(ref) ?? [...ctx.state.execs.values()].find((r) => r.id.startsWith(ref) && ref.length >= 12);
-  if (!rec) throw new NotFound(`No such exec instance: ${ref}`);
-  return rec;
-}
-
-function ended(ctx: Ctx, rec: ExecRecord, code: number): void {
-  rec.running = false;
-  rec.exitCode = code;
-  // An exec instance lives a while after its end for inspection, as the daemon keeps it.
-  setTimeout(() => ctx.state.execs.delete(rec.id), 10 * 60_000).unref();
+    stdin: body.AttachStdin === true,
+    stdout: body.AttachStdout === true,
+    stderr: body.AttachStderr === true,
+    detachKeys: text(body.DetachKeys),
+  });
+  ctx.send(201, { Id: s.id });
 }
 
 /** `POST /exec/{id}/start` `{"Detach","Tty"}` */
 export async function execStart(ctx: Ctx): Promise<void> {
   const { engine } = ctx;
   const body = await ctx.json();
-  const rec = execRecord(ctx);
-  if (rec.started) throw new Conflict(`Exec command ${rec.id} is already running`);
-  engine.execTarget(rec.containerId);
+  const ref = ctx.params[0]!;
+  // What can be refused with a status is refused before the hijack; the engine decides the race.
+  const s = engine.execInspect(ref);
+  if (s.started) throw new Conflict(s.exitCode === null ? `Exec command ${s.id} is already running` : `Exec command ${s.id} has already run`);
+  engine.execTarget(s.containerId);
   const detach = body.Detach === true;
-  const tty = typeof body.Tty === 'boolean' ? body.Tty || rec.tty : rec.tty;
-  rec.started = true;
-  rec.running = true;
-  const opts = { cmd: rec.cmd, env: rec.env, user: rec.user || undefined, workdir: rec.workdir || undefined, tty, privileged: rec.privileged };
+  const tty = typeof body.Tty === 'boolean' ? body.Tty || s.config.tty : s.config.tty;
   if (detach) {
-    try {
-      const h = await engine.exec(rec.containerId, { ...opts, detach: true });
-      rec.session = h.id;
-      rec.pid = h.pid;
-      rec.handle = h;
-      h.exit.then((code) => ended(ctx, rec, code), () => ended(ctx, rec, -1));
-    } catch (e) {
-      ended(ctx, rec, isBerthError(e) ? e.exitCode : 126);
-      throw e;
-    }
+    await engine.execStart(s.id, { detach: true, tty });
     return ctx.send(200);
   }
-  const stdin = rec.attachStdin && ctx.upgraded;
+  const stdin = s.config.stdin && ctx.upgraded;
   const { out, input, pending } = ctx.hijack(contentType(ctx, tty, true));
-  const emit = emitter(out, tty, rec.attachStdout, rec.attachStderr);
+  const emit = emitter(out, tty, s.config.stdout !== false, s.config.stderr !== false);
   let h;
   try {
-    h = await engine.exec(rec.containerId, { ...opts, stdin: rec.attachStdin });
+    h = await engine.execStart(s.id, { tty });
   } catch (e) {
-    // Past the status line: the error goes in the stream, and the exit code says it failed (126/127).
-    ended(ctx, rec, isBerthError(e) && (e.exitCode === 126 || e.exitCode === 127) ? e.exitCode : 126);
+    // Past the status line: the error goes in the stream; the session's exit code says it failed (126/127).
     out.write(tty ? `${(e as Error).message}\r\n` : encodeFrame(1, Buffer.from(`${(e as Error).message}\r\n`)));
     return out.end();
   }
-  rec.session = h.id;
-  rec.pid = h.pid;
-  rec.handle = h;
-  if (tty && rec.size) h.resize(rec.size[0], rec.size[1]).catch(() => {});
-  const exit = h.exit.then(
-    (code) => (ended(ctx, rec, code), code),
-    () => (ended(ctx, rec, -1), -1),
-  );
-  const how = await pump(h.stream!, { out, input: ctx.upgraded ? input : undefined, pending, tty, stdin, closeStdinOnEof: true, detachKeys: parseDetachKeys(rec.detachKeys), emit });
+  const exit = h.exit.catch(() => -1);
+  const detachKeys = parseDetachKeys(s.config.detachKeys ?? DEFAULT_DETACH_KEYS);
+  const how = await pump(h.stream!, { out, input: ctx.upgraded ? input : undefined, pending, tty, stdin, closeStdinOnEof: true, detachKeys, emit });
   if (how === 'ended') {
     // The exit code is recorded before the stream ends: the CLI inspects the exec right after EOF.
     await exit;
@@ -318,43 +277,25 @@ export async function execStart(ctx: Ctx): Promise<void> {
 
 /** `GET /exec/{id}/json` */
 export async function execInspect(ctx: Ctx): Promise<void> {
-  const rec = execRecord(ctx);
-  let running = rec.running;
-  let exitCode = rec.exitCode;
-  let pid = rec.pid;
-  if (rec.session && rec.exitCode === null) {
-    try {
-      const s = ctx.engine.execInspect(rec.session);
-      running = s.running;
-      exitCode = s.exitCode;
-      pid = s.pid;
-    } catch {
-      /* its container is gone: what we recorded stands */
-    }
-  }
+  const s = ctx.engine.execInspect(ctx.params[0]!);
+  const c = s.config;
   ctx.send(200, {
-    ID: rec.id,
-    Running: running,
-    ExitCode: running ? null : exitCode,
-    ProcessConfig: { tty: rec.tty, entrypoint: rec.cmd[0], arguments: rec.cmd.slice(1), privileged: rec.privileged, user: rec.user },
-    OpenStdin: rec.attachStdin,
-    OpenStdout: rec.attachStdout,
-    OpenStderr: rec.attachStderr,
+    ID: s.id,
+    Running: s.running,
+    ExitCode: s.running ? null : s.exitCode,
+    ProcessConfig: { tty: c.tty, entrypoint: c.cmd[0], arguments: c.cmd.slice(1), privileged: c.privileged, user: c.user },
+    OpenStdin: c.stdin,
+    OpenStdout: c.stdout !== false,
+    OpenStderr: c.stderr !== false,
     CanRemove: false,
-    ContainerID: rec.containerId,
-    DetachKeys: '',
-    Pid: pid,
+    ContainerID: s.containerId,
+    DetachKeys: c.detachKeys ?? '',
+    Pid: s.pid,
   });
 }
 
 /** `POST /exec/{id}/resize?h&w` */
 export async function execResize(ctx: Ctx): Promise<void> {
-  const rec = execRecord(ctx);
-  const h = ctx.qint('h', 0)!;
-  const w = ctx.qint('w', 0)!;
-  if (rec.started && !rec.running) throw new Conflict(`Exec ${rec.id} is not running`);
-  // Before the process is up (the CLI resizes right after the 101), the size is applied when it is.
-  if (!rec.handle) rec.size = [h, w];
-  else if (rec.tty) await rec.handle.resize(h, w);
+  await ctx.engine.execResize(ctx.params[0]!, ctx.qint('h', 0)!, ctx.qint('w', 0)!);
   ctx.send(200);
 }

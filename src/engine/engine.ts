@@ -17,7 +17,7 @@ import type { CreateOptions } from './config.ts';
 import { Container } from './container.ts';
 import type { ContainerFilters } from './container-filters.ts';
 import { EngineCore, type StartOptions } from './core.ts';
-import { execTarget, inspectExec, startExec, stopExec, type ExecHandle, type ExecOptions } from './exec.ts';
+import { createExec, execTarget, inspectExec, resizeExec, runExec, startExec, stopExec, type ExecHandle, type ExecOptions, type ExecStartOptions } from './exec.ts';
 import type { ResourceOptions } from './resources.ts';
 import { topOf, type TopResult } from './top.ts';
 import { rename, update } from './verbs/change.ts';
@@ -196,9 +196,24 @@ export class Engine extends EngineCore {
     return update(this, ref, opts);
   }
 
-  /** Run a process in a running container (`exec`); see src/engine/exec.ts. */
+  /** Run a process in a running container (`exec`: create and start at once); see src/engine/exec.ts. */
   exec(ref: string, opts: ExecOptions): Promise<ExecHandle> {
-    return startExec(this, ref, opts);
+    return runExec(this, ref, opts);
+  }
+
+  /** Record an exec to start later (docker's exec create); it is kept with its container. */
+  execCreate(ref: string, opts: ExecOptions): ExecSessionRow {
+    return createExec(this, ref, opts);
+  }
+
+  /** Start a created exec, once (docker's exec start). */
+  execStart(sessionRef: string, opts: ExecStartOptions = {}): Promise<ExecHandle> {
+    return startExec(this, sessionRef, opts);
+  }
+
+  /** Set an exec's terminal size: now if it runs, when it starts if it has not. */
+  execResize(sessionRef: string, rows: number, cols: number): Promise<void> {
+    return resizeExec(this, sessionRef, rows, cols);
   }
 
   /** The container an exec would run in, refused as docker refuses it (not running, paused). */

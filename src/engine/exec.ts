@@ -1,6 +1,8 @@
 /**
  * Exec sessions: a process run in a running container through the runtime's exec under a monitor, recorded
- * (command, pid, exit code) so any face can inspect it later.
+ * (command, pid, exit code) so any face can inspect it later. A session is created (its command checked and
+ * recorded; docker's exec create), started once by whichever process claims it (exec start), and ends; `berth
+ * exec` does the first two at once.
  *
  * A session's directory (containers/<id>/exec/<id12>/: the process spec and the monitor's files, its bundle)
  * lives only while its process runs: once the exit code is in the session's row the directory is removed.
@@ -26,10 +28,12 @@ import { newId } from './names.ts';
 import { parseSignal } from './signals.ts';
 import { resolveUser } from './user.ts';
 import { canExec } from './state.ts';
+import { parseDetachKeys } from './detach-keys.ts';
 
 /** Ended sessions whose rows are kept per container (those that ended last); older ones are forgotten. */
 export const KEEP_ENDED = 100;
 
+/** What an exec runs and how (docker's exec create). */
 export interface ExecOptions {
   cmd: string[];
   env?: string[];
@@ -39,11 +43,23 @@ export interface ExecOptions {
   tty?: boolean;
   /** Keep stdin open and forward it. */
   stdin?: boolean;
+  /** Which outputs whoever starts it attaches to (docker's AttachStdout/AttachStderr); default both. */
+  stdout?: boolean;
+  stderr?: boolean;
   /** Do not attach: the process runs on, its output discarded (`exec -d`). */
   detach?: boolean;
   /** Every capability the engine holds. */
   privileged?: boolean;
+  /** The key sequence that detaches a client attached to it (`--detach-keys`). */
+  detachKeys?: string;
   /** Pass the caller's fds 3…3+N-1 on to the process. */
+  preserveFds?: number;
+}
+
+/** How a created exec is started (docker's exec start): detached or not, and a terminal after all. */
+export interface ExecStartOptions {
+  detach?: boolean;
+  tty?: boolean;
   preserveFds?: number;
 }
 
@@ -66,41 +82,60 @@ export function execTarget(engine: EngineCore, ref: string): ContainerRow {
   return row;
 }
 
-export async function startExec(engine: EngineCore, ref: string, opts: ExecOptions): Promise<ExecHandle> {
+/**
+ * Record an exec in a running container, to be started later (docker's exec create): what can be checked
+ * before it runs is checked here. Created sessions never started are kept per container up to KEEP_ENDED.
+ */
+export function createExec(engine: EngineCore, ref: string, opts: ExecOptions): ExecSessionRow {
+  const { row, config } = checked(engine, ref, opts);
+  const id = newId();
+  engine.execs.insert(id, row.id, config, false);
+  engine.execs.pruneUnstarted(row.id, KEEP_ENDED);
+  engine.emitContainer(row, `exec_create: ${config.cmd.join(' ')}`, { execID: id });
+  return engine.execs.get(id)!;
+}
+
+/** Start a created exec, once (docker's exec start). */
+export async function startExec(engine: EngineCore, sessionRef: string, opts: ExecStartOptions = {}): Promise<ExecHandle> {
+  const s = lookupOne(engine, sessionRef);
+  if (s.started) throw new Conflict(s.exitCode === null ? `Exec command ${s.id} is already running` : `Exec command ${s.id} has already run`);
+  const row = execTarget(engine, s.containerId);
+  const config: ExecConfig = { ...s.config, tty: opts.tty ?? s.config.tty, detach: opts.detach ?? false };
+  if (!engine.execs.claim(s.id, config)) throw new Conflict(`Exec command ${s.id} is already running`);
+  return launch(engine, row, s.id, config, opts.preserveFds);
+}
+
+/** Create an exec and start it at once (`berth exec`, the library's exec). */
+export async function runExec(engine: EngineCore, ref: string, opts: ExecOptions): Promise<ExecHandle> {
+  trace('exec: begin');
+  const { row, config } = checked(engine, ref, opts);
+  const id = newId();
+  engine.execs.insert(id, row.id, config, true);
+  engine.emitContainer(row, `exec_create: ${config.cmd.join(' ')}`, { execID: id });
+  trace('exec: created');
+  return launch(engine, row, id, config, opts.preserveFds);
+}
+
+/** Set a session's terminal size: now if its process runs, when it runs if it has not yet. */
+export async function resizeExec(engine: EngineCore, sessionRef: string, rows: number, cols: number): Promise<void> {
+  const s = lookupOne(engine, sessionRef);
+  if (s.exitCode !== null) throw new Conflict(`Exec ${s.id} is not running`);
+  if (!s.config.tty || engine.execs.keepSize(s.id, rows, cols)) return;
+  const c = engine.containers.get(s.containerId);
+  if (c) await engine.driver(c.config.runtime).resize(sessionDir(engine, c.id, s.id), rows, cols);
+}
+
+/** The container an exec runs in, and the exec's record, with what can be checked before it runs checked. */
+function checked(engine: EngineCore, ref: string, opts: ExecOptions): { row: ContainerRow; config: ExecConfig } {
   if (opts.cmd.length === 0 || opts.cmd[0] === '') throw new InvalidArgument('No exec command specified');
   if (opts.preserveFds !== undefined && (!Number.isInteger(opts.preserveFds) || opts.preserveFds < 0)) {
     throw new InvalidArgument(`invalid --preserve-fds: ${opts.preserveFds}`);
   }
-  trace('exec: begin');
+  for (const e of opts.env ?? []) if (e.startsWith('=')) throw new InvalidArgument(`invalid environment variable: ${e}`);
+  if (opts.detachKeys !== undefined) parseDetachKeys(opts.detachKeys);
   const row = execTarget(engine, ref);
-  const dir = engine.dir(row.id);
-  const proc = (JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { process: Record<string, unknown> }).process;
-  const c = row.config;
-  const img = engine.images.repo.get(row.imageId);
-  const user = opts.user
-    ? resolveUser(opts.user, img ? engine.images.readFile(img, '/etc/passwd') : null, img ? engine.images.readFile(img, '/etc/group') : null)
-    : { uid: c.uid, gid: c.gid, additionalGids: c.additionalGids };
-  const env = new Map(c.env.map((e) => [e.split('=')[0]!, e]));
-  for (const e of opts.env ?? []) {
-    const i = e.indexOf('=');
-    if (i === 0) throw new InvalidArgument(`invalid environment variable: ${e}`);
-    if (i < 0) {
-      const v = process.env[e];
-      if (v !== undefined) env.set(e, `${e}=${v}`);
-    } else env.set(e.slice(0, i), e);
-  }
-  const workdir = opts.workdir || c.cwd;
+  const workdir = opts.workdir || row.config.cwd;
   if (!workdir.startsWith('/')) throw new InvalidArgument(`the working directory '${workdir}' is invalid, it needs to be an absolute path`);
-  const caps = opts.privileged ? heldCapabilities() : undefined;
-  const spec = {
-    ...proc,
-    terminal: opts.tty ?? false,
-    args: opts.cmd,
-    env: [...env.values()],
-    cwd: workdir,
-    user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-    ...(caps ? { capabilities: { bounding: caps, effective: caps, permitted: caps } } : {}),
-  };
   const config: ExecConfig = {
     cmd: opts.cmd,
     env: opts.env ?? [],
@@ -110,26 +145,64 @@ export async function startExec(engine: EngineCore, ref: string, opts: ExecOptio
     stdin: opts.stdin ?? false,
     detach: opts.detach ?? false,
     privileged: opts.privileged ?? false,
+    ...(opts.stdout === false ? { stdout: false } : {}),
+    ...(opts.stderr === false ? { stderr: false } : {}),
+    ...(opts.detachKeys !== undefined ? { detachKeys: opts.detachKeys } : {}),
   };
-  const id = newId();
+  return { row, config };
+}
+
+/** By full id or unique prefix. */
+function lookupOne(engine: EngineCore, ref: string): ExecSessionRow {
+  const found = engine.execs.lookup(ref);
+  if (found.length !== 1) throw new NotFound(found.length > 1 ? `multiple exec sessions match ${ref}` : `No such exec instance: ${ref}`);
+  return found[0]!;
+}
+
+/**
+ * Run a started session's process: its spec (the container's process with the exec's command, user,
+ * environment and directory) in the session's directory, under the driver's monitor. A failure ends the
+ * session with the failure's exit code.
+ */
+async function launch(engine: EngineCore, row: ContainerRow, id: string, config: ExecConfig, preserveFds: number | undefined): Promise<ExecHandle> {
+  const c = row.config;
   const sdir = sessionDir(engine, row.id, id);
-  mkdirSync(sdir, { recursive: true, mode: 0o700 });
-  writeFileSync(join(sdir, 'process.json'), JSON.stringify(spec));
-  engine.execs.insert(id, row.id, config);
-  const what = opts.cmd.join(' ');
-  engine.emitContainer(row, `exec_create: ${what}`, { execID: id });
-  trace('exec: created');
   const drv = engine.driver(c.runtime);
   let started: ExecStarted | undefined;
   try {
+    const proc = (JSON.parse(readFileSync(join(engine.dir(row.id), 'config.json'), 'utf8')) as { process: Record<string, unknown> }).process;
+    const img = engine.images.repo.get(row.imageId);
+    const user = config.user
+      ? resolveUser(config.user, img ? engine.images.readFile(img, '/etc/passwd') : null, img ? engine.images.readFile(img, '/etc/group') : null)
+      : { uid: c.uid, gid: c.gid, additionalGids: c.additionalGids };
+    const env = new Map(c.env.map((e) => [e.split('=')[0]!, e]));
+    for (const e of config.env) {
+      const i = e.indexOf('=');
+      if (i < 0) {
+        const v = process.env[e];
+        if (v !== undefined) env.set(e, `${e}=${v}`);
+      } else env.set(e.slice(0, i), e);
+    }
+    const caps = config.privileged ? heldCapabilities() : undefined;
+    const spec = {
+      ...proc,
+      terminal: config.tty,
+      args: config.cmd,
+      env: [...env.values()],
+      cwd: config.workdir,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      ...(caps ? { capabilities: { bounding: caps, effective: caps, permitted: caps } } : {}),
+    };
+    mkdirSync(sdir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(sdir, 'process.json'), JSON.stringify(spec));
     const starting = drv.exec({
       id: row.id,
       session: id,
       dir: sdir,
       tty: config.tty,
-      stdin: config.stdin,
+      stdin: config.stdin && !config.detach,
       attach: !config.detach,
-      preserveFds: opts.preserveFds,
+      preserveFds,
     });
     // The monitor is starting (spawned above): meanwhile tidy up after the container's earlier sessions
     // (housekeeping: a failure is not this exec's).
@@ -141,7 +214,10 @@ export async function startExec(engine: EngineCore, ref: string, opts: ExecOptio
     started = await starting;
     trace('exec: pid');
     engine.execs.started(id, started.pid, procStartTime(started.pid) ?? 0);
-    engine.emitContainer(row, `exec_start: ${what}`, { execID: id });
+    engine.emitContainer(row, `exec_start: ${config.cmd.join(' ')}`, { execID: id });
+    // A size asked for before the pid was recorded is in the row now (see ExecRepo.keepSize).
+    const size = config.tty ? engine.execs.get(id)?.config.size : undefined;
+    if (size) await drv.resize(sdir, size[0], size[1]).catch(() => {});
     const exit = started.exit.then((code) => {
       trace('exec: exit');
       try {
@@ -219,9 +295,7 @@ function sessionExit(engine: EngineCore, s: ExecSessionRow): number | null {
  * the exit (just after the process ends) the code is unknown: shown as null, never stored as a guess.
  */
 export function inspectExec(engine: EngineCore, ref: string): ExecSessionRow {
-  const found = engine.execs.lookup(ref);
-  if (found.length !== 1) throw new NotFound(found.length > 1 ? `multiple exec sessions match ${ref}` : `No such exec instance: ${ref}`);
-  const s = found[0]!;
+  const s = lookupOne(engine, ref);
   if (s.running && !isAlive(s.pid, s.pidStart)) {
     const code = sessionExit(engine, s);
     // No exit recorded: the monitor has not written it yet, or another process stored the end and removed it.

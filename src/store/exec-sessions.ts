@@ -1,4 +1,8 @@
-/** Exec sessions: what was run in a container, its pid and, once it ended, its exit code. */
+/**
+ * Exec sessions: what is to be run or was run in a container, its pid and, once it ended, its exit code.
+ * A session is created (its command recorded), started once (`started`; then its pid, `running`), and ends
+ * (its exit code).
+ */
 import type { Db } from './db.ts';
 
 export interface ExecConfig {
@@ -10,6 +14,13 @@ export interface ExecConfig {
   stdin: boolean;
   detach: boolean;
   privileged: boolean;
+  /** The outputs whoever starts it attaches to (docker's AttachStdout/AttachStderr); absent: both. */
+  stdout?: boolean;
+  stderr?: boolean;
+  /** The key sequence that detaches a client attached to it (docker's DetachKeys); absent: the default. */
+  detachKeys?: string;
+  /** A terminal size asked for before the process ran, [rows, cols]: applied once it runs. */
+  size?: [number, number];
 }
 
 export interface ExecSessionRow {
@@ -18,6 +29,8 @@ export interface ExecSessionRow {
   config: ExecConfig;
   pid: number;
   pidStart: number;
+  /** Someone started it (a session is started once); its pid follows. */
+  started: boolean;
   running: boolean;
   /** null until the process ended. */
   exitCode: number | null;
@@ -32,6 +45,7 @@ const fromRaw = (r: Raw): ExecSessionRow => ({
   config: JSON.parse(r.config as string) as ExecConfig,
   pid: r.pid as number,
   pidStart: r.pid_start as number,
+  started: r.started === 1,
   running: r.running === 1,
   exitCode: r.exit_code as number | null,
   createdAt: r.created_at as string,
@@ -43,10 +57,26 @@ export class ExecRepo {
     this.db = db;
   }
 
-  insert(id: string, containerId: string, config: ExecConfig): void {
+  /** Record a session; `started` when whoever creates it also starts it (no claim then). */
+  insert(id: string, containerId: string, config: ExecConfig, started: boolean): void {
     this.db
-      .prepare('INSERT INTO exec_sessions (id, container_id, config, created_at) VALUES (?, ?, ?, ?)')
-      .run(id, containerId, JSON.stringify(config), new Date().toISOString());
+      .prepare('INSERT INTO exec_sessions (id, container_id, config, started, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(id, containerId, JSON.stringify(config), started ? 1 : 0, new Date().toISOString());
+  }
+
+  /** Take a created session to start it, with the configuration it starts with. False if it was started already. */
+  claim(id: string, config: ExecConfig): boolean {
+    return Number(this.db.prepare('UPDATE exec_sessions SET started = 1, config = ? WHERE id = ? AND started = 0').run(JSON.stringify(config), id).changes) > 0;
+  }
+
+  /**
+   * Keep a terminal size for when the process runs. False once its pid is recorded (resize the process
+   * then): whoever starts a session reads the size after recording the pid, so a size is never missed.
+   */
+  keepSize(id: string, rows: number, cols: number): boolean {
+    return (
+      Number(this.db.prepare("UPDATE exec_sessions SET config = json_set(config, '$.size', json(?)) WHERE id = ? AND pid = 0").run(JSON.stringify([rows, cols]), id).changes) > 0
+    );
   }
 
   started(id: string, pid: number, pidStart: number): void {
@@ -96,6 +126,16 @@ export class ExecRepo {
       )
       .all(containerId, containerId, keep) as { id: string }[];
     return rows.map((r) => r.id);
+  }
+
+  /** Forget the container's sessions never started but the `keep` created last (a client may create and walk away). */
+  pruneUnstarted(containerId: string, keep: number): void {
+    this.db
+      .prepare(
+        `DELETE FROM exec_sessions WHERE container_id = ? AND started = 0 AND id NOT IN
+           (SELECT id FROM exec_sessions WHERE container_id = ? AND started = 0 ORDER BY rowid DESC LIMIT ?)`,
+      )
+      .run(containerId, containerId, keep);
   }
 
   forContainer(containerId: string): ExecSessionRow[] {

@@ -116,4 +116,9 @@ export const migrations: readonly string[] = [
   ALTER TABLE containers RENAME COLUMN conmon_pid TO monitor_pid;
   ALTER TABLE containers RENAME COLUMN conmon_start TO monitor_start;
   `,
+  `
+  -- An exec can be created now and started later (docker's exec create, then start). Every session
+  -- recorded before this was started as it was made: the default says so.
+  ALTER TABLE exec_sessions ADD COLUMN started INTEGER NOT NULL DEFAULT 1 CHECK (started IN (0, 1));
+  `,
 ];

@@ -166,6 +166,41 @@ test('exec: output through the stream, the exit recorded on the session, a missi
   await engine.remove(c.id, true);
 });
 
+test('exec create then start: recorded by the engine, started once, a size asked before the start applied, unstarted ones bounded', async () => {
+  const c = await engine.run({ ...none, cmd: ['sleep', '100'] });
+  const since = engine.events.after(0).at(-1)?.seq ?? 0;
+  const created = engine.execCreate(c.id, { cmd: ['sh', '-c', 'echo later; exit 5'], tty: true, stderr: false, detachKeys: 'ctrl-x' });
+  assert.deepEqual([created.started, created.running, created.exitCode, created.pid], [false, false, null, 0]);
+  assert.deepEqual(engine.events.after(since).map((e) => e.action), ['exec_create: sh -c echo later; exit 5']);
+  // Another engine on the same store sees it (it is not one process's memory).
+  const other = new Engine({ root, driver, rootfs: copiedRootfs, exitCommand: [] });
+  try {
+    assert.equal(other.execInspect(created.id.slice(0, 12)).config.detachKeys, 'ctrl-x');
+  } finally {
+    other.close();
+  }
+  await engine.execResize(created.id, 30, 100);
+  const h = await engine.execStart(created.id);
+  assert.deepEqual(driver.sizeOf(join(engine.dir(c.id), 'exec', created.id.slice(0, 12))), [30, 100]);
+  let out = '';
+  h.stream!.on('stdout', (d) => (out += d.toString()));
+  assert.equal(await h.exit, 5);
+  assert.match(out, /later/);
+  const ended = engine.execInspect(created.id);
+  assert.deepEqual([ended.started, ended.running, ended.exitCode, ended.config.stderr], [true, false, 5, false]);
+  await assert.rejects(engine.execStart(created.id), (e: Error) => e instanceof Conflict && /has already run/.test(e.message));
+  await assert.rejects(engine.execResize(created.id, 1, 1), Conflict);
+  assert.throws(() => engine.execCreate(c.id, { cmd: ['true'], detachKeys: 'ctrl-' }), /Invalid detach keys/);
+  assert.throws(() => engine.execCreate(c.id, { cmd: ['true'], workdir: 'rel' }), /needs to be an absolute path/);
+
+  const first = engine.execCreate(c.id, { cmd: ['true'] });
+  for (let i = 0; i < 100; i++) engine.execCreate(c.id, { cmd: ['true'] });
+  assert.equal(engine.execs.forContainer(c.id).filter((s) => !s.started).length, 100, 'unstarted sessions kept per container');
+  assert.throws(() => engine.execInspect(first.id), /No such exec instance/, 'the oldest unstarted one was forgotten');
+  await engine.remove(c.id, true);
+  assert.deepEqual(engine.execs.forContainer(c.id), []);
+});
+
 /** A (pid, start time) that names no live process: a lock holder that died. */
 function deadProcess(): { pid: number; start: number } {
   const p = spawnSync('true');

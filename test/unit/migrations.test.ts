@@ -46,6 +46,7 @@ const EFFECTS: Effect[] = [
   },
   { tables: ['events'] },
   { renamed: { containers: { conmon_pid: 'monitor_pid', conmon_start: 'monitor_start' } } },
+  { columns: { exec_sessions: { started: 1 } } },
 ];
 
 // ---- representative rows ----
@@ -293,6 +294,7 @@ for (let n = 1; n <= migrations.length; n++) {
         assert.deepEqual(execs.runningIn(WEB).map((s) => s.id), [EXEC_LIVE]);
         assert.equal(execs.get(EXEC_DONE)?.exitCode, 0);
         assert.deepEqual(execs.get(EXEC_LIVE)?.config, execConfig);
+        assert.equal(execs.get(EXEC_DONE)?.started, true, 'a session recorded before exec create and start were apart was started');
       }
       if (oldTables.has('volumes')) {
         const vols = new VolumeRepo(db);
