@@ -61,6 +61,13 @@ export class InvalidArgument extends BerthError {
   readonly httpStatus = 400;
 }
 
+/** An image archive (docker save, OCI layout) that cannot be loaded: its message says why, after `invalid archive:`. */
+export class InvalidArchive extends InvalidArgument {
+  constructor(why: string, options?: ErrorOptions) {
+    super(`invalid archive: ${why}`, options);
+  }
+}
+
 /** A registry refused the credentials given (a login, or a pull or push with them). */
 export class Unauthorized extends BerthError {
   readonly exitCode = 125;

@@ -14,7 +14,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { InvalidArgument, RuntimeFailure } from '../errors.ts';
+import { InvalidArchive, InvalidArgument, RuntimeFailure } from '../errors.ts';
 import { decompressStream, readTar, type TarEntry } from '../archive/tar.ts';
 import { sniffCompression, type Compression } from './archive-format.ts';
 
@@ -36,8 +36,7 @@ const MAX_LINKS = 40;
 const MAX_JSON = 64 << 20;
 const BLOB_RE = /^blobs\/(sha256|sha512)\/([a-f0-9]+)$/;
 
-export const invalid = (why: string, cause?: unknown) =>
-  new InvalidArgument(`invalid archive: ${why}`, cause === undefined ? undefined : { cause });
+export const invalid = (why: string, cause?: unknown) => new InvalidArchive(why, cause === undefined ? undefined : { cause });
 
 /** The members of a spooled archive, by archive path. */
 export class Spool {
@@ -135,7 +134,7 @@ export async function spoolArchive(input: AsyncIterable<Buffer>, workDir: string
       }
     }
   } catch (e) {
-    if (!(e instanceof InvalidArgument) || e.message.startsWith('invalid archive: ')) throw e;
+    if (!(e instanceof InvalidArgument) || e instanceof InvalidArchive) throw e;
     if (entries === 0) throw invalid('the input is not a tar archive (plain, gzip or zstd)', e);
     throw invalid(e.message, e);
   }

@@ -64,7 +64,7 @@ export class LayerDirs {
       const { diffId, bytes } = 'file' in input ? await unpackInWorker(input.file, join(tmp, 'diff')) : await unpackInto(input, join(tmp, 'diff'));
       const summary = { bytes };
       if (expectedDiffId && diffId !== expectedDiffId) {
-        throw new InvalidArgument(`${what}: content digest ${diffId} does not match the image config's ${expectedDiffId}`);
+        throw new InvalidArgument(`content digest ${diffId} does not match the image config's ${expectedDiffId}`);
       }
       const id = diffId.slice(7);
       const final = join(this.root, 'layers', id);
@@ -78,12 +78,8 @@ export class LayerDirs {
       return { diffId, size: summary.bytes, link: this.ensureLink(id) };
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });
-      if (e instanceof BerthError) {
-        if (e instanceof InvalidArgument && !e.message.startsWith(what)) {
-          throw new InvalidArgument(`${what}: ${e.message}`, { cause: e });
-        }
-        throw e;
-      }
+      // Whatever was wrong with the content (a bad tar, a digest mismatch, a refused member) is said of this layer.
+      if (e instanceof BerthError && !(e instanceof InvalidArgument)) throw e;
       throw new InvalidArgument(`${what}: ${(e as Error).message}`, { cause: e });
     }
   }

@@ -5,7 +5,7 @@
 import type { ContainerConfig, ContainerState, NetworkState } from '../types.ts';
 import { AlreadyExists, NameConflict } from '../errors.ts';
 import type { Db } from './db.ts';
-import { tx } from './db.ts';
+import { isUniqueViolation, tx } from './db.ts';
 
 export interface ContainerRow {
   id: string;
@@ -197,7 +197,7 @@ export class ContainerRepo {
     try {
       return Number(this.db.prepare(sql).run(...params).changes);
     } catch (e) {
-      if (patch.name !== undefined && /UNIQUE/.test(String(e))) {
+      if (patch.name !== undefined && isUniqueViolation(e)) {
         const holder = this.db.prepare('SELECT id FROM containers WHERE name = ?').get(patch.name) as Raw;
         throw new NameConflict(patch.name, holder.id as string);
       }

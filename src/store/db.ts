@@ -40,3 +40,12 @@ export function tx<T>(db: Db, fn: () => T): T {
     throw e;
   }
 }
+
+/** Whether `e` is SQLite refusing a row that repeats a UNIQUE or PRIMARY KEY value (by its extended result code). */
+export function isUniqueViolation(e: unknown): boolean {
+  const code = (e as { errcode?: unknown } | null)?.errcode;
+  return code === SQLITE_CONSTRAINT_UNIQUE || code === SQLITE_CONSTRAINT_PRIMARYKEY;
+}
+
+const SQLITE_CONSTRAINT_PRIMARYKEY = 1555;
+const SQLITE_CONSTRAINT_UNIQUE = 2067;

@@ -1,6 +1,6 @@
 /** Networks: name, bridge, subnets and flags. Which containers are on one lives in their configs. */
 import { AlreadyExists } from '../errors.ts';
-import type { Db } from './db.ts';
+import { isUniqueViolation, type Db } from './db.ts';
 
 export interface Subnet {
   subnet: string;
@@ -51,7 +51,7 @@ export class NetworkRepo {
         .prepare('INSERT INTO networks (id, name, driver, bridge, subnets, internal, ipv6, mtu, labels, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
         .run(n.id, n.name, n.driver, n.bridge, JSON.stringify(n.subnets), n.internal ? 1 : 0, n.ipv6 ? 1 : 0, n.mtu, JSON.stringify(n.labels), n.createdAt);
     } catch (e) {
-      if (/UNIQUE/.test(String(e))) throw new AlreadyExists(`network with name ${n.name} already exists`);
+      if (isUniqueViolation(e)) throw new AlreadyExists(`network with name ${n.name} already exists`);
       throw e;
     }
   }

@@ -1,6 +1,6 @@
 /** Volumes: name, driver options and labels; whether a first user still has to fill it (copy-up). */
 import { AlreadyExists } from '../errors.ts';
-import type { Db } from './db.ts';
+import { isUniqueViolation, type Db } from './db.ts';
 
 export interface VolumeRow {
   name: string;
@@ -38,7 +38,7 @@ export class VolumeRepo {
         .prepare('INSERT INTO volumes (name, driver, options, labels, anonymous, created_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(v.name, v.driver, JSON.stringify(v.options), JSON.stringify(v.labels), v.anonymous ? 1 : 0, v.createdAt);
     } catch (e) {
-      if ((e as { errcode?: number }).errcode === 1555 || /UNIQUE/.test(String(e))) throw new AlreadyExists(`volume ${v.name} already exists`);
+      if (isUniqueViolation(e)) throw new AlreadyExists(`volume ${v.name} already exists`);
       throw e;
     }
   }
