@@ -85,12 +85,8 @@ export class LogTail {
    * counts the lines of its log. A last line still without its newline counts as one.
    */
   readTail(n: number, keep: (rec: LogRecord) => boolean = () => true): LogRecord[] {
-    let fd: number;
-    try {
-      fd = openSync(this.path, 'r');
-    } catch {
-      return [];
-    }
+    const fd = openIfThere(this.path);
+    if (fd === null) return [];
     try {
       const st = fstatSync(fd);
       this.inode = st.ino;
@@ -148,12 +144,8 @@ export class LogTail {
 
   /** Read whatever was appended since the last call. */
   read(): LogRecord[] {
-    let fd: number;
-    try {
-      fd = openSync(this.path, 'r');
-    } catch {
-      return [];
-    }
+    const fd = openIfThere(this.path);
+    if (fd === null) return [];
     try {
       const st = fstatSync(fd);
       const size = st.size;
@@ -227,5 +219,14 @@ export async function readLog(
     }
   } finally {
     for (const w of watchers) w.close();
+  }
+}
+
+/** The log opened for reading; null while there is none (the monitor has not made it, or it was removed). */
+function openIfThere(path: string): number | null {
+  try {
+    return openSync(path, 'r');
+  } catch {
+    return null;
   }
 }
