@@ -1,5 +1,11 @@
-/** After the suite: no test root's mounts, conmon processes or Berth cgroups may remain on the host. */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+/**
+ * After the suite: no test root's mounts, conmon processes or Berth cgroups may remain on the host.
+ *
+ * `leaks.ts --before FILE` records what is already there before the suite starts (an earlier run that was
+ * killed leaves its containers behind, and this suite did not make them); `leaks.ts --since FILE` then counts
+ * only what is new, and names the older leftovers without failing on them.
+ */
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { berthCgroups } from './integration/helpers.ts';
 
 const problems: string[] = [];
@@ -26,8 +32,18 @@ const roots = new Set(readdirSync('/tmp').filter((d) => d.startsWith('berth-test
 for (const cg of berthCgroups()) problems.push(`cgroup ${cg}`);
 if (roots.size > 0) problems.push(...[...roots].map((r) => `test root /tmp/${r}`));
 for (const d of readdirSync('/tmp').filter((n) => /^berth-(registry|images-work|images-local|victim|podman)-/.test(n))) problems.push(`test dir /tmp/${d}`);
-if (problems.length > 0) {
-  console.error(`leaks: ${problems.length} left behind:\n${problems.join('\n')}`);
+const [mode, file] = process.argv.slice(2);
+if (mode === '--before' && file) {
+  writeFileSync(file, JSON.stringify(problems));
+  if (problems.length > 0) console.log(`leaks: ${problems.length} left on this host before the suite (not counted):\n${problems.join('\n')}`);
+  process.exit(0);
+}
+const earlier = new Set<string>(mode === '--since' && file && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : []);
+const leftOver = problems.filter((p) => earlier.has(p));
+const made = problems.filter((p) => !earlier.has(p));
+if (leftOver.length > 0) console.log(`leaks: ${leftOver.length} were there before the suite and are not counted:\n${leftOver.join('\n')}`);
+if (made.length > 0) {
+  console.error(`leaks: ${made.length} left behind:\n${made.join('\n')}`);
   process.exit(1);
 }
 console.log('leaks: none (mounts, conmon processes, registries, cgroups, netns, bridges, veths, test roots and dirs)');
