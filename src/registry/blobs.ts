@@ -22,7 +22,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError, InvalidArgument, NotFound, RuntimeFailure } from '../errors.ts';
 import { checkDigest, type Descriptor } from './manifest.ts';
-import { backoff, errorLine, isTransient, type Endpoint, type Transport } from './transport.ts';
+import { backoff, errorLine, isTransient, reasonOf, type Endpoint, type RequestBody, type Transport } from './transport.ts';
 
 export type Progress = (done: number, total: number) => void;
 
@@ -34,13 +34,14 @@ class Retryable extends Error {}
 
 const retryable = (e: unknown) => e instanceof Retryable || (!(e instanceof BerthError) && isTransient(e));
 
+/** Runs `attempt` until it succeeds, retrying what may pass; whatever escapes is a BerthError naming `what`. */
 async function withRetries<T>(retries: number, what: string, attempt: () => Promise<T>): Promise<T> {
   for (let i = 0; ; i++) {
     try {
       return await attempt();
     } catch (e) {
-      if (!retryable(e)) throw e;
-      if (i >= retries) throw new RuntimeFailure(`${what}: ${(e as Error).message}`, { cause: e });
+      if (e instanceof BerthError) throw e;
+      if (!retryable(e) || i >= retries) throw new RuntimeFailure(`${what}: ${reasonOf(e)}`, { cause: e });
       await sleep(backoff(i));
     }
   }
@@ -77,7 +78,13 @@ export async function downloadBlob(
   checkDigest(desc.digest);
   if (!Number.isSafeInteger(desc.size) || desc.size < 0) throw new InvalidArgument(`invalid blob size: ${desc.size}`);
   const what = `${ep.name}/${path}@${desc.digest}`;
-  await withRetries(t.opts.retries, what, () => downloadOnce(t, ep, path, desc, dest, what, onProgress));
+  try {
+    await withRetries(t.opts.retries, `fetching blob ${what}`, () => downloadOnce(t, ep, path, desc, dest, what, onProgress));
+  } catch (e) {
+    // Attempts within this call resume the partial file; a failed call leaves nothing behind.
+    await rm(`${dest}.partial`, { force: true });
+    throw e;
+  }
 }
 
 async function downloadOnce(
@@ -117,6 +124,10 @@ async function downloadOnce(
         onProgress?.(have, desc.size);
       }
       await fh.sync();
+    } catch (e) {
+      if (e instanceof BerthError) throw e;
+      // The connection dropped or stalled mid-body: what arrived stays in the partial file for the next attempt.
+      throw new Retryable(`the connection was cut after ${have} of ${desc.size} bytes: ${reasonOf(e)}`);
     } finally {
       await fh.close();
     }
@@ -141,7 +152,7 @@ export async function blobHead(t: Transport, ep: Endpoint, scopes: string[], pat
 }
 
 /** A read stream of the file that reports progress as it is consumed. */
-function countingBody(file: string, total: number, onProgress?: Progress): () => BodyInit {
+function countingBody(file: string, total: number, onProgress?: Progress): () => RequestBody {
   return () => {
     let done = 0;
     const src = createReadStream(file);
@@ -151,7 +162,7 @@ function countingBody(file: string, total: number, onProgress?: Progress): () =>
         onProgress(done, total);
       });
     }
-    return Readable.toWeb(src) as unknown as BodyInit;
+    return Readable.toWeb(src) as unknown as ReadableStream<Uint8Array>;
   };
 }
 
@@ -199,7 +210,7 @@ async function openUpload(t: Transport, ep: Endpoint, scopes: string[], path: st
 }
 
 async function upload(
-  t: Transport, ep: Endpoint, scopes: string[], start: string, desc: Descriptor, body: () => BodyInit, what: string,
+  t: Transport, ep: Endpoint, scopes: string[], start: string, desc: Descriptor, body: () => RequestBody, what: string,
 ): Promise<void> {
   let patch: Response;
   try {

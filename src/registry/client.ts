@@ -11,7 +11,7 @@
  * Pulls try the configured mirrors of a registry first (docker's registry-mirrors), any mirror failure
  * falling through to the registry itself; pushes and logins go to the registry only.
  */
-import { InvalidArgument, NotFound, NotSupported, RuntimeFailure, Unauthorized } from '../errors.ts';
+import { BerthError, InvalidArgument, NotFound, NotSupported, RuntimeFailure, Unauthorized } from '../errors.ts';
 import { familiarRepo, type ImageName } from './reference.ts';
 import { defaultAuthFile, removeCredentials, storeCredentials, type Credentials } from './authfile.ts';
 import { blobHead, downloadBlob, failure, pullScope, pushBlob, pushScope, type Progress } from './blobs.ts';
@@ -20,7 +20,8 @@ import {
   checkDigest, digestOf, hostPlatform, MANIFEST_ACCEPT, parseManifest, platformString, selectPlatform,
   type Descriptor, type ImageManifest, type ParsedManifest, type Platform,
 } from './manifest.ts';
-import { basic, CredentialsRejected, errorLine, Transport, type Endpoint } from './transport.ts';
+import { readBounded } from './http.ts';
+import { basic, CredentialsRejected, errorLine, reasonOf, Transport, type Endpoint } from './transport.ts';
 
 export type { Descriptor, ImageManifest, Platform } from './manifest.ts';
 export type { Progress } from './blobs.ts';
@@ -36,6 +37,8 @@ export interface RegistryOptions {
   credentials?: Record<string, Credentials>;
   /** More attempts after a transient failure (connection reset or refused, 5xx, 429), with backoff. Default 3. */
   retries?: number;
+  /** Silence from a registry (connecting, before an answer, within a body) after which a request fails. Default 60 s. */
+  idleTimeoutMs?: number;
 }
 
 export interface ResolvedImage {
@@ -70,7 +73,9 @@ export class RegistryClient {
     const retries = opts.retries ?? 3;
     if (!Number.isInteger(retries) || retries < 0) throw new InvalidArgument(`invalid retries: ${retries}`);
     const credentials = new Map(Object.entries(opts.credentials ?? {}).map(([host, c]) => [normaliseHost(host), c]));
-    this.#t = new Transport({ authFile: this.authFile, credentials, insecure: opts.insecure ?? [], retries });
+    const idleMs = opts.idleTimeoutMs ?? 60_000;
+    if (!(idleMs > 0)) throw new InvalidArgument(`invalid idle timeout: ${idleMs}`);
+    this.#t = new Transport({ authFile: this.authFile, credentials, insecure: opts.insecure ?? [], retries, idleMs });
     for (const [reg, hosts] of Object.entries(opts.mirrors ?? {})) {
       this.#mirrors.set(normaliseHost(reg), hosts.map(normaliseHost));
     }
@@ -132,10 +137,13 @@ export class RegistryClient {
       if (res.status === 404) throw new NotFound(`manifest for ${shown} not found: ${line}`);
       throw new RuntimeFailure(`${ep.name}: ${line}`);
     }
-    const declared = Number(res.headers.get('content-length'));
-    if (declared > MANIFEST_MAX) throw new RuntimeFailure(`${shown}: manifest of ${declared} bytes is too big`);
-    const raw = Buffer.from(await res.arrayBuffer());
-    if (raw.length > MANIFEST_MAX) throw new RuntimeFailure(`${shown}: manifest of ${raw.length} bytes is too big`);
+    let raw: Buffer;
+    try {
+      raw = await readBounded(res, MANIFEST_MAX, `${shown}: manifest`);
+    } catch (e) {
+      if (e instanceof BerthError) throw e;
+      throw new RuntimeFailure(`${ep.name}: reading manifest ${shown}: ${reasonOf(e)}`, { cause: e });
+    }
     const byDigest = ref.includes(':');
     const digest = digestOf(raw, byDigest ? ref : 'sha256:');
     const announced = res.headers.get('docker-content-digest');

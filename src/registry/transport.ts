@@ -20,6 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError, RuntimeFailure } from '../errors.ts';
 import { readCredentials, type Credentials } from './authfile.ts';
 import { allowsHttp, apiHost } from './hosts.ts';
+import { exchange, readBounded, readPrefix } from './http.ts';
 
 export interface Challenge {
   scheme: 'basic' | 'bearer';
@@ -37,12 +38,14 @@ export interface Endpoint {
 export interface RequestOptions {
   headers?: Record<string, string>;
   /** Makes the body again for each attempt (a stream can be sent once). */
-  body?: () => BodyInit;
+  body?: () => RequestBody;
   /** Overrides the client's retry count: 0 for requests that must not be sent twice (a PATCH of upload data). */
   retries?: number;
   /** Sent as is instead of the stored credentials (login's check of new ones); no 401 re-learning. */
   authorization?: string;
 }
+
+export type RequestBody = Uint8Array | ReadableStream<Uint8Array>;
 
 /** A token server (or a basic-auth registry) refused the credentials we sent. */
 export class CredentialsRejected extends RuntimeFailure {}
@@ -53,20 +56,35 @@ export interface TransportOptions {
   credentials?: ReadonlyMap<string, Credentials>;
   insecure: string[];
   retries: number;
+  /** Silence from a server (connecting, before its headers, between body chunks) that fails a request. */
+  idleMs: number;
 }
 
 const USER_AGENT = 'berth/0.1';
 const MAX_REDIRECTS = 10;
+/** Bounds on what is read into memory from a registry (containers/image draws the same lines). */
+const TOKEN_MAX = 1 << 20;
+const ERROR_BODY_MAX = 64 << 10;
 /** Network errors worth another attempt: the server or something in between dropped us. */
 const TRANSIENT_CODES = new Set([
   'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
   'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
 ]);
 
-/** The errno-like code of a failed fetch or body read (undici wraps the socket error in `cause`). */
+/**
+ * OpenSSL's reason for a failed TLS exchange: Node reports some (a plain-http server answering our
+ * ClientHello) only as `write EPROTO …:SSL routines:<function>:<reason>:<file>:<line>:`.
+ */
+function sslReason(e: unknown): string | undefined {
+  return /SSL routines:[^:]*:([^:]+):/.exec((e as Error)?.message ?? '')?.[1];
+}
+
+/** The errno-like code of a failed request or body read (a wrapped socket error sits in `cause`). */
 export function errorCode(e: unknown): string | undefined {
   for (let x: unknown = e, i = 0; x && i < 4; x = (x as { cause?: unknown }).cause, i++) {
     const code = (x as { code?: unknown }).code;
+    const ssl = code === 'EPROTO' ? sslReason(x) : undefined;
+    if (ssl) return `ERR_SSL_${ssl.toUpperCase().replace(/\W+/g, '_')}`;
     if (typeof code === 'string') return code;
   }
   return undefined;
@@ -74,9 +92,14 @@ export function errorCode(e: unknown): string | undefined {
 
 export function isTransient(e: unknown): boolean {
   const code = errorCode(e);
-  if (code) return TRANSIENT_CODES.has(code);
-  // A body cut short surfaces as a bare TypeError('terminated') from undici.
-  return e instanceof TypeError && e.message === 'terminated';
+  return !!code && TRANSIENT_CODES.has(code);
+}
+
+/** A network error in words, with its code: what a one-line failure says after naming the peer. */
+export function reasonOf(e: unknown): string {
+  const code = errorCode(e);
+  const text = (e as Error)?.message ?? String(e);
+  return code && !text.includes(code) ? `${text} (${code})` : text;
 }
 
 const isTls = (code: string | undefined) =>
@@ -85,7 +108,7 @@ const isTls = (code: string | undefined) =>
 /** Why a connection failed, in words; a TLS failure against a plain-http server says how to allow http. */
 function networkReason(name: string, e: unknown): string {
   const code = errorCode(e);
-  const why = (e as { cause?: Error }).cause?.message ?? (e as Error).message;
+  const why = sslReason(e) ?? (e as { cause?: Error }).cause?.message ?? (e as Error).message;
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
     return 'http: server gave HTTP response to HTTPS client; plain http is only used for loopback registries ' +
       `and those marked insecure (add "${name}" to insecure registries)`;
@@ -125,7 +148,7 @@ const codeWords = (code: unknown) => (typeof code === 'string' ? code.toLowerCas
 
 /** One line from a registry's (or token server's) error response; consumes the body. */
 export async function errorLine(res: Response): Promise<string> {
-  const text = await res.text().catch(() => '');
+  const text = await readPrefix(res, ERROR_BODY_MAX);
   try {
     const j = JSON.parse(text) as { errors?: { code?: unknown; message?: unknown }[]; details?: unknown; error?: unknown };
     if (Array.isArray(j.errors) && j.errors.length > 0) {
@@ -310,7 +333,13 @@ export class Transport {
       if (res.status !== 401 && res.status !== 403) throw new RuntimeFailure(`${ep.name}: token server: ${line}`);
       throw new CredentialsRejected(line.startsWith('unauthorized') ? line : `unauthorized: ${line}`);
     }
-    const body = (await res.json().catch(() => ({}))) as { token?: unknown; access_token?: unknown; expires_in?: unknown };
+    const raw = await readBounded(res, TOKEN_MAX, `${ep.name}: token server ${url.host}: the answer`);
+    let body: { token?: unknown; access_token?: unknown; expires_in?: unknown } = {};
+    try {
+      body = JSON.parse(raw.toString('utf8')) ?? {};
+    } catch {
+      // not JSON: no token, said below
+    }
     const token = typeof body.token === 'string' && body.token ? body.token
       : typeof body.access_token === 'string' ? body.access_token : '';
     if (!token) throw new RuntimeFailure(`${ep.name}: token server ${url.host} answered without a token`);
@@ -324,7 +353,7 @@ export class Transport {
    * scheme rule, and the Authorization header is dropped when the origin changes.
    */
   async #fetch(
-    url: URL, method: string, o: { headers?: Record<string, string>; body?: () => BodyInit },
+    url: URL, method: string, o: { headers?: Record<string, string>; body?: () => RequestBody },
     retries: number, redirects: boolean,
   ): Promise<Response> {
     for (let attempt = 0; ; attempt++) {
@@ -347,18 +376,14 @@ export class Transport {
   }
 
   async #follow(
-    start: URL, startMethod: string, o: { headers?: Record<string, string>; body?: () => BodyInit }, redirects: boolean,
+    start: URL, startMethod: string, o: { headers?: Record<string, string>; body?: () => RequestBody }, redirects: boolean,
   ): Promise<Response> {
     let url = start;
     let method = startMethod;
     const headers = { 'user-agent': USER_AGENT, ...o.headers };
     let body = o.body;
     for (let hop = 0; ; hop++) {
-      const b = body?.();
-      const res = await fetch(url, {
-        method, headers, body: b, redirect: 'manual',
-        ...(b instanceof ReadableStream ? { duplex: 'half' } : {}),
-      } as RequestInit);
+      const res = await exchange(url, { method, headers, body: body?.(), idleMs: this.opts.idleMs });
       const location = res.headers.get('location');
       if (!redirects || ![301, 302, 303, 307, 308].includes(res.status) || !location) return res;
       await res.body?.cancel();
