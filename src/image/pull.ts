@@ -38,6 +38,8 @@ export interface PullResult {
   upToDate: boolean;
 }
 
+const CONFIG_MAX = 4 << 20;
+
 export function parsePlatform(p: string | undefined): { os: string; architecture: string; variant?: string } {
   if (!p) return { os: 'linux', architecture: 'amd64' };
   const [os, architecture, variant] = p.split('/');
@@ -75,6 +77,10 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
     return done(wasTagged, existing.id);
   }
 
+  // The config is read into memory to be parsed: bounded as a manifest is (containers/image: 4 MiB too).
+  if (configDesc.size > CONFIG_MAX) {
+    throw new InvalidArgument(`${ref}: image config of ${configDesc.size} bytes is too big (the limit is ${CONFIG_MAX})`);
+  }
   const lease = store.lease();
   store.blobs.ensureDir();
   const fetched: string[] = [];
