@@ -68,6 +68,16 @@ export class InvalidArchive extends InvalidArgument {
   }
 }
 
+/**
+ * The disk holding the store has too little free space for the work to go on (below the reserve the
+ * engine keeps free: src/image/unpack-limits.ts). Not the content's fault: it would fit elsewhere.
+ */
+export class NoSpace extends BerthError {
+  readonly exitCode = 125;
+  /** Insufficient Storage. */
+  readonly httpStatus = 507;
+}
+
 /** A registry refused the credentials given (a login, or a pull or push with them). */
 export class Unauthorized extends BerthError {
   readonly exitCode = 125;

@@ -1,6 +1,7 @@
 /** docker's resource flags, shared by run/create and update, and their translation into ResourceOptions. */
 import type { ResourceOptions } from '../engine/resources.ts';
 import { InvalidArgument } from '../errors.ts';
+import { bytesIn } from '../units.ts';
 import type { FlagDef, FlagValues } from './flags.ts';
 
 /** Flags `docker update` takes too. */
@@ -35,10 +36,9 @@ export const createOnlyResourceFlags = [
 
 /** docker's RAMInBytes: `512m`, `1g`, `100k`, `2048` (bytes); case-insensitive, optional `b`. */
 export function parseBytes(value: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?$/i.exec(value.trim());
-  if (!m) throw new InvalidArgument(`invalid argument "${value}" for "${flag}" flag: invalid size: '${value}'`);
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[m[2]!.toLowerCase()]!;
-  return Math.floor(Number(m[1]) * mult);
+  const n = bytesIn(value);
+  if (n === undefined) throw new InvalidArgument(`invalid argument "${value}" for "${flag}" flag: invalid size: '${value}'`);
+  return n;
 }
 
 function throttle(list: string[], flag: string, bytes: boolean): { path: string; rate: number }[] | undefined {

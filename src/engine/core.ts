@@ -151,7 +151,8 @@ export abstract class EngineCore {
   }
 
   get images(): ImageStore {
-    return (this.imageStore ??= new ImageStore(this.root, new ImageRepo(this.db)));
+    // The size caps come from the configuration, read when a pull, load or import first needs them.
+    return (this.imageStore ??= new ImageStore(this.root, new ImageRepo(this.db), () => this.config()));
   }
 
   /** How container root filesystems are made (EngineOptions.rootfs, else an overlay mount). */
@@ -183,7 +184,7 @@ export abstract class EngineCore {
     this.eventRepo = undefined;
   }
 
-  /** The engine's configuration file (docker's daemon.json keys: runtimes, registries), read once. */
+  /** The engine's configuration file (docker's daemon.json keys: runtimes, registries; size caps), read once. */
   config(): DaemonConfig {
     return (this.daemonConfig ??= readDaemonConfig(this.root));
   }

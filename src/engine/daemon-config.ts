@@ -4,15 +4,22 @@
  *   { "runtimes": { "NAME": { "path": "/usr/bin/x", "runtimeArgs": ["--flag"] } },
  *     "default-runtime": "NAME",
  *     "insecure-registries": ["host:5000"],
- *     "registry-mirrors": ["http://mirror:5000"] }
+ *     "registry-mirrors": ["http://mirror:5000"],
+ *     "max-layer-size": "16GiB", "max-image-size": "64GiB" }
  *
  * Read from `<root>/daemon.json`, else `/etc/berth/daemon.json`. The registry keys may also come from
  * `registries.json` beside it (same places, the file older Berth roots have): both files' lists count.
  * A file that is not valid JSON, or a key of the wrong shape, is refused naming the file and the key.
+ *
+ * The size keys are Berth's own (docker has none): the most a layer, and all of an image's layers together,
+ * may expand to when pulled, loaded or imported (src/image/unpack-limits.ts). Bytes as a number, or a size
+ * string in docker's units (`"16GiB"`, `"500MB"`: binary, as `--memory`).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgument } from '../errors.ts';
+import { DEFAULT_CAPS } from '../image/unpack-limits.ts';
+import { bytesIn } from '../units.ts';
 
 /** A runtime named in the configuration: an OCI runtime binary and the global options it is run with. */
 export interface ConfiguredRuntime {
@@ -27,6 +34,10 @@ export interface DaemonConfig {
   defaultRuntime?: string;
   insecureRegistries: string[];
   registryMirrors: string[];
+  /** `max-layer-size`: the most bytes of uncompressed tar one layer may expand to. */
+  maxLayerSize: number;
+  /** `max-image-size`: the most an image's layers may expand to together. */
+  maxImageSize: number;
 }
 
 type Doc = Record<string, unknown>;
@@ -71,11 +82,27 @@ function runtimes(file: string, doc: Doc): Record<string, ConfiguredRuntime> {
   return out;
 }
 
+/** A size key: bytes as a positive whole number, or a string in docker's units. */
+function size(file: string, doc: Doc, key: string, dflt: number): number {
+  const v = doc[key];
+  if (v === undefined) return dflt;
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? bytesIn(v) : undefined;
+  if (n === undefined || !Number.isSafeInteger(n) || n <= 0) {
+    throw new InvalidArgument(`${file}: "${key}" must be a size: bytes as a number, or a string such as "16GiB" or "500MB" (not ${JSON.stringify(v)})`);
+  }
+  return n;
+}
+
 export function readDaemonConfig(root: string, etc = '/etc/berth'): DaemonConfig {
   const main = readFirst([join(root, 'daemon.json'), join(etc, 'daemon.json')]);
   const legacy = readFirst([join(root, 'registries.json'), join(etc, 'registries.json')]);
-  const cfg: DaemonConfig = { file: main?.file, runtimes: {}, insecureRegistries: [], registryMirrors: [] };
+  const cfg: DaemonConfig = {
+    file: main?.file, runtimes: {}, insecureRegistries: [], registryMirrors: [],
+    ...DEFAULT_CAPS,
+  };
   if (main) {
+    cfg.maxLayerSize = size(main.file, main.doc, 'max-layer-size', DEFAULT_CAPS.maxLayerSize);
+    cfg.maxImageSize = size(main.file, main.doc, 'max-image-size', DEFAULT_CAPS.maxImageSize);
     cfg.runtimes = runtimes(main.file, main.doc);
     const dflt = main.doc['default-runtime'];
     if (dflt !== undefined && typeof dflt !== 'string') throw new InvalidArgument(`${main.file}: "default-runtime" must be a runtime's name`);

@@ -33,6 +33,7 @@ export async function systemInfo(engine: EngineCore) {
   const cg = engine.cgroups();
   const f = engine.cgroupFeatures();
   const ipv4Forwarding = readText('/proc/sys/net/ipv4/ip_forward') === '1';
+  const cfg = engine.config();
   return {
     ID: '',
     Containers: rows.length,
@@ -59,6 +60,9 @@ export async function systemInfo(engine: EngineCore) {
     ServerVersion: BERTH_VERSION,
     DockerRootDir: engine.root,
     BerthRootDir: engine.root,
+    // What a pulled, loaded or imported layer and image may expand to (daemon.json: max-layer-size, max-image-size).
+    BerthMaxLayerSize: cfg.maxLayerSize,
+    BerthMaxImageSize: cfg.maxImageSize,
     // What the host's cgroups can take (docker's fields), and docker's warnings for what they cannot.
     MemoryLimit: f.memoryLimit,
     SwapLimit: f.swapLimit,

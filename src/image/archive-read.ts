@@ -15,7 +15,7 @@ import {
   MEDIA_DOCKER_LIST, MEDIA_DOCKER_MANIFEST, MEDIA_OCI_INDEX, MEDIA_OCI_MANIFEST, annotatedName, blobPath,
   hostPlatform, isDigest, isLayerMedia, sha256, tagNames, type Compression, type Platform,
 } from './archive-format.ts';
-import { invalid, spoolArchive, type Member, type Spool } from './archive-spool.ts';
+import { invalid, spoolArchive, type Member, type Spool, type SpoolLimits } from './archive-spool.ts';
 
 /** One image read from an archive. */
 export interface LoadedImage {
@@ -66,10 +66,11 @@ interface ManifestItem {
  * The images in `input`, a possibly gzip- or zstd-compressed tar, in the order the archive lists them.
  * Every regular file of the archive is extracted into `workDir` (an empty directory the caller owns and
  * removes); each layer's `file` is one of them. Throws InvalidArgument `invalid archive: …` for anything
- * that is not a readable docker-archive or OCI layout, or whose content does not match its digests.
+ * that is not a readable docker-archive or OCI layout, or whose content does not match its digests (or
+ * with `limits`, a member too large for a layer: archive-spool.ts).
  */
-export async function readImageArchive(input: AsyncIterable<Buffer>, workDir: string): Promise<LoadedImage[]> {
-  const spool = await spoolArchive(input, workDir);
+export async function readImageArchive(input: AsyncIterable<Buffer>, workDir: string, limits?: SpoolLimits): Promise<LoadedImage[]> {
+  const spool = await spoolArchive(input, workDir, limits);
   if (spool.find('manifest.json')) return readDockerArchive(spool);
   if (spool.find('index.json')) return readOciLayout(spool);
   const paths = spool.paths();

@@ -10,6 +10,9 @@
  * first copy), and a link pointing out of the archive is refused. Devices and fifos are ignored.
  *
  * Each file is hashed as it is written; a member named `blobs/<algorithm>/<hex>` must match its name.
+ * With limits, no member may be larger than a layer archive within `max-layer-size` (nothing else in an
+ * image archive comes near one), and the disk's free space is watched as members are written
+ * (src/image/unpack-limits.ts): a gzip archive can hold an uncompressed layer of any size.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
@@ -17,6 +20,8 @@ import { join, posix } from 'node:path';
 import { InvalidArchive, InvalidArgument, RuntimeFailure } from '../errors.ts';
 import { decompressStream, readTar, type TarEntry } from '../archive/tar.ts';
 import { sniffCompression, type Compression } from './archive-format.ts';
+import { archiveBound, DiskWatch } from './unpack-limits.ts';
+import { exactSize, roughSize } from '../units.ts';
 
 /** A regular file of the archive, now on disk. */
 export interface Member {
@@ -116,11 +121,19 @@ function linkTarget(path: string, e: TarEntry): string {
   return joined === '.' ? '' : joined.replace(/\/+$/, '');
 }
 
+/** What spooling is held to: the layer cap its members are checked against, and the disk it watches. */
+export interface SpoolLimits {
+  maxLayerSize: number;
+  /** Watches the work dir's file system. */
+  disk: DiskWatch;
+}
+
 /**
  * Reads the (possibly gzip or zstd compressed) tar `input` into `workDir`. Throws InvalidArgument
- * `invalid archive: …` for input that is not a tar, a refused member, or a blob not matching its name.
+ * `invalid archive: …` for input that is not a tar, a refused member, or a blob not matching its name;
+ * NoSpace when the disk falls below its reserve.
  */
-export async function spoolArchive(input: AsyncIterable<Buffer>, workDir: string): Promise<Spool> {
+export async function spoolArchive(input: AsyncIterable<Buffer>, workDir: string, limits?: SpoolLimits): Promise<Spool> {
   const spool = new Spool();
   const seen = { bytes: 0 };
   let entries = 0;
@@ -130,7 +143,10 @@ export async function spoolArchive(input: AsyncIterable<Buffer>, workDir: string
       const path = normalize(entry.name);
       if (entry.type === 'symlink' || entry.type === 'hardlink') spool.addLink(path, linkTarget(path, entry));
       else if (entry.type === 'file' && path !== '') {
-        spool.addFile(await spoolFile(body, path, join(workDir, `member-${entries}`)));
+        if (limits && entry.size > archiveBound(limits.maxLayerSize)) {
+          throw invalid(`${path} is ${roughSize(entry.size)}, more than a layer may expand to (max-layer-size ${exactSize(limits.maxLayerSize)})`);
+        }
+        spool.addFile(await spoolFile(body, path, join(workDir, `member-${entries}`), limits?.disk));
       }
     }
   } catch (e) {
@@ -149,7 +165,7 @@ async function* counted(chunks: AsyncIterable<Buffer>, seen: { bytes: number }):
   }
 }
 
-async function spoolFile(body: AsyncIterable<Buffer>, path: string, file: string): Promise<Member> {
+async function spoolFile(body: AsyncIterable<Buffer>, path: string, file: string, disk?: DiskWatch): Promise<Member> {
   const blob = BLOB_RE.exec(path);
   const hash = createHash('sha256');
   const named: Hash | undefined = blob && blob[1] !== 'sha256' ? createHash(blob[1]!) : undefined;
@@ -160,6 +176,7 @@ async function spoolFile(body: AsyncIterable<Buffer>, path: string, file: string
   });
   try {
     for await (const chunk of body) {
+      disk?.add(chunk.length);
       hash.update(chunk);
       named?.update(chunk);
       if (head.length < 4) head = Buffer.concat([head, chunk.subarray(0, 4)]);

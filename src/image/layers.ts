@@ -13,10 +13,11 @@ import {
   existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { BerthError, InvalidArgument } from '../errors.ts';
+import { BerthError, InvalidArgument, NoSpace } from '../errors.ts';
 import { isAlive, selfIdentity } from '../sys/proc.ts';
 import { unpackInto } from './unpack.ts';
 import { unpackInWorker } from './unpack-pool.ts';
+import type { ImageBudget, UnpackLimits } from './unpack-limits.ts';
 
 const LINK_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -52,16 +53,20 @@ export class LayerDirs {
    * Unpack a layer archive (plain, gzip or zstd) into its dir. With `expectedDiffId`, an archive whose
    * uncompressed digest differs is refused. Entries that would land outside the layer (`..`, absolute
    * names, paths through symlinks, hard links or whiteouts aiming out) fail it with InvalidArgument naming
-   * the entry; nothing outside the temp dir is touched, and the temp dir is removed.
+   * the entry; nothing outside the temp dir is touched, and the temp dir is removed. So is a layer that
+   * expands past `budget`'s caps, or one that would leave the disk below its reserve (unpack-limits.ts).
    */
-  async unpack(input: AsyncIterable<Buffer> | { file: string }, expectedDiffId?: string, what = 'layer'): Promise<Unpacked> {
+  async unpack(input: AsyncIterable<Buffer> | { file: string }, expectedDiffId?: string, what = 'layer', budget?: ImageBudget): Promise<Unpacked> {
     const me = selfIdentity();
     const tmp = join(this.root, 'layers', `.tmp-${me.pid}-${me.start}-${randomBytes(4).toString('hex')}`);
     mkdirSync(join(tmp, 'diff'), { recursive: true, mode: 0o755 });
     try {
+      const limits: UnpackLimits = { budget, disk: join(this.root, 'layers') };
       // A stored blob unpacks on a worker thread: the file creations and writes are synchronous calls,
       // and layers of one pull then unpack on several CPUs while the main thread downloads.
-      const { diffId, bytes } = 'file' in input ? await unpackInWorker(input.file, join(tmp, 'diff')) : await unpackInto(input, join(tmp, 'diff'));
+      const { diffId, bytes } = 'file' in input
+        ? await unpackInWorker(input.file, join(tmp, 'diff'), limits)
+        : await unpackInto(input, join(tmp, 'diff'), limits);
       const summary = { bytes };
       if (expectedDiffId && diffId !== expectedDiffId) {
         throw new InvalidArgument(`content digest ${diffId} does not match the image config's ${expectedDiffId}`);
@@ -78,7 +83,9 @@ export class LayerDirs {
       return { diffId, size: summary.bytes, link: this.ensureLink(id) };
     } catch (e) {
       rmSync(tmp, { recursive: true, force: true });
-      // Whatever was wrong with the content (a bad tar, a digest mismatch, a refused member) is said of this layer.
+      // Whatever was wrong with the content (a bad tar, a digest mismatch, a refused member, a size past a
+      // cap) is said of this layer; so is a disk that filled while it unpacked.
+      if (e instanceof NoSpace) throw new NoSpace(`${what}: ${e.message}`, { cause: e });
       if (e instanceof BerthError && !(e instanceof InvalidArgument)) throw e;
       throw new InvalidArgument(`${what}: ${(e as Error).message}`, { cause: e });
     }

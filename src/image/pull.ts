@@ -4,15 +4,19 @@
  * image. Progress is reported as docker's JSON messages (`{id, status, progressDetail}`), which the CLI
  * renders as bars or lines and the API server forwards as they are.
  *
- * Nothing is recorded until every layer is on disk; a pull killed midway leaves blobs, partial fetches and
- * unpacked layers that the next pull reuses (a partial fetch resumes) and gc reclaims.
+ * Nothing is recorded until every layer is on disk. A pull that fails (a registry that cuts or lies, a
+ * hostile layer, one past the size caps of src/image/unpack-limits.ts, a full disk) leaves nothing: the
+ * blobs this pull fetched and the layers it unpacked are removed. Only a pull killed midway leaves blobs,
+ * partial fetches and unpacked layers, which the next pull reuses (a partial fetch resumes) and gc reclaims.
  */
 import { availableParallelism } from 'node:os';
-import { InvalidArgument } from '../errors.ts';
+import { InvalidArgument, NoSpace } from '../errors.ts';
 import { RegistryClient, type Descriptor, type RegistryOptions } from '../registry/client.ts';
 import type { ImageConfigDoc } from '../store/images.ts';
 import { canonicalString, familiarRepo, parseImageName, type ImageName } from '../registry/reference.ts';
 import type { ImageStore } from './store.ts';
+import { archiveBound, checkArchiveSize, checkRoom } from './unpack-limits.ts';
+import { exactSize, roughSize } from '../units.ts';
 
 export interface ProgressMessage {
   id?: string;
@@ -81,9 +85,20 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
   if (configDesc.size > CONFIG_MAX) {
     throw new InvalidArgument(`${ref}: image config of ${configDesc.size} bytes is too big (the limit is ${CONFIG_MAX})`);
   }
+  const short = (d: Descriptor) => d.digest.slice(7, 19);
+  // The descriptors' sizes already refuse some images too large, before anything is fetched: a download
+  // is held to its descriptor's size, and a compressed archive is never much larger than the tar it holds.
+  const budget = store.budget();
+  for (const l of layers) refuseWith(`${ref}: layer ${short(l)}`, () => checkArchiveSize(l.size, budget));
+  const archives = layers.reduce((n, l) => n + l.size, 0);
+  if (archives > archiveBound(budget.maxImageSize)) {
+    throw new InvalidArgument(`${ref}: its layers' archives alone are ${roughSize(archives)}, more than the ${exactSize(budget.maxImageSize)} an image may expand to (max-image-size)`);
+  }
+
   const lease = store.lease();
   store.blobs.ensureDir();
   const fetched: string[] = [];
+  const unpacked: string[] = [];
   try {
     lease.hold(configDesc.digest, ...layers.map((l) => l.digest));
     await store.blobs.withFetchLock(configDesc.digest, async () => {
@@ -98,7 +113,6 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
       throw new InvalidArgument(`${ref}: the manifest has ${layers.length} layers but the config lists ${diffIds.length}`);
     }
     lease.hold(...diffIds);
-    const short = (d: Descriptor) => d.digest.slice(7, 19);
     for (const [i, l] of layers.entries()) {
       say({ id: short(l), status: store.hasLayer(diffIds[i]!) ? 'Already exists' : 'Pulling fs layer' });
     }
@@ -108,11 +122,13 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
     const unpacks = limiter(Math.max(2, availableParallelism()));
     await eachLimited(layers.map((l, i) => [l, i] as const), layers.length, async ([l, i]) => {
       const diffId = diffIds[i]!;
-      if (store.hasLayer(diffId)) return;
+      const what = `${ref}: layer ${short(l)}`;
+      if (store.hasLayer(diffId)) return store.chargeExisting(budget, diffId, what);
       if (!/tar/.test(l.mediaType)) throw new InvalidArgument(`${ref}: layer ${short(l)} has unsupported media type ${l.mediaType}`);
       // Another pull of the same layer may be fetching it: wait for it rather than write the same partial file.
       const fetchedHere = await downloads(() => store.blobs.withFetchLock(l.digest, async () => {
         if (store.blobs.has(l.digest)) return false;
+        refuseWith(what, () => checkRoom(store.blobs.dir, l.size));
         let last = 0;
         await client.fetchBlob(name, l, store.blobs.path(l.digest), (current, total) => {
           const now = Date.now();
@@ -129,22 +145,33 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
       }
       await unpacks(async () => {
         say({ id: short(l), status: 'Extracting', progressDetail: { current: 0, total: l.size } });
-        await store.layerFromBlob(l.digest, l.mediaType, diffId, `${ref}: layer ${short(l)}`);
+        await store.layerFromBlob(l.digest, l.mediaType, diffId, what, budget);
       });
+      unpacked.push(diffId.slice(7));
       store.repo.addBlobSource(l.digest, `${name.registry}/${name.path}`);
       say({ id: short(l), status: 'Pull complete' });
     });
     const id = store.addImage(configBytes, { tag, repoDigest });
     return done(false, id);
   } catch (e) {
-    // Refused content is not kept: nothing of a bad image stays in the store. (After a transport
-    // failure the blobs stay, so the next pull need not fetch them again.)
-    if (e instanceof InvalidArgument) {
-      for (const d of fetched) if (!store.repo.get(d.slice(7)) && !store.repo.layerByBlob(d)) store.blobs.remove(d);
-    }
+    // A failed pull leaves the store as it found it: refused content, an image the disk had no room for
+    // and a registry that failed midway alike (what other images or pulls use stays).
+    lease.release();
+    store.discard(fetched, unpacked);
     throw e;
   } finally {
     lease.release();
+  }
+}
+
+/** Run check, saying what it refused (or had no room for) is `what`. */
+function refuseWith(what: string, check: () => void): void {
+  try {
+    check();
+  } catch (e) {
+    if (e instanceof InvalidArgument) throw new InvalidArgument(`${what}: ${e.message}`, { cause: e });
+    if (e instanceof NoSpace) throw new NoSpace(`${what}: ${e.message}`, { cause: e });
+    throw e;
   }
 }
 

@@ -19,6 +19,7 @@ import { isAlive, selfIdentity } from '../sys/proc.ts';
 import { BlobStore, sha256 } from './blobs.ts';
 import { applyChanges } from './changes.ts';
 import { LayerDirs } from './layers.ts';
+import { chargeImage, DEFAULT_CAPS, imageBudget, type ImageBudget, type SizeCaps } from './unpack-limits.ts';
 import { familiarName, parseReference } from '../registry/reference.ts';
 
 export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -61,13 +62,21 @@ export class ImageStore {
   readonly repo: ImageRepo;
   readonly blobs: BlobStore;
   readonly dirs: LayerDirs;
+  /** The configured caps on what a pulled, loaded or imported image expands to; read when first needed. */
+  readonly caps: () => SizeCaps;
   private eventLog?: EventRepo;
 
-  constructor(root: string, repo: ImageRepo) {
+  constructor(root: string, repo: ImageRepo, caps: () => SizeCaps = () => DEFAULT_CAPS) {
     this.root = root;
     this.repo = repo;
     this.blobs = new BlobStore(root);
     this.dirs = new LayerDirs(root);
+    this.caps = caps;
+  }
+
+  /** A new budget for one image's layers, shared by all its unpacks (src/image/unpack-limits.ts). */
+  budget(): ImageBudget {
+    return imageBudget(this.caps());
   }
 
   layerDir(id: string): string {
@@ -176,17 +185,31 @@ export class ImageStore {
   }
 
   /**
-   * Unpack a stored blob as a layer (unless that content is already unpacked) and record it. Returns
-   * the layer's row.
+   * Count a layer already in the store against an image's budget, with its recorded size (its file data:
+   * a little less than its tar). InvalidArgument, said of `what`, past the image's cap.
    */
-  async layerFromBlob(blobDigest: string, mediaType: string, expectedDiffId?: string, what?: string): Promise<LayerRow> {
+  chargeExisting(budget: ImageBudget, diffId: string, what: string): void {
+    try {
+      chargeImage(budget, this.repo.layer(diffId.replace(/^sha256:/, ''))?.size ?? 0);
+    } catch (e) {
+      throw new InvalidArgument(`${what}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /**
+   * Unpack a stored blob as a layer (unless that content is already unpacked) and record it. Returns
+   * the layer's row. With `budget`, the layer counts against it (see src/image/unpack-limits.ts).
+   */
+  async layerFromBlob(blobDigest: string, mediaType: string, expectedDiffId?: string, what?: string, budget?: ImageBudget): Promise<LayerRow> {
+    what ??= `layer ${blobDigest.slice(7, 19)}`;
     if (expectedDiffId && this.hasLayer(expectedDiffId)) {
+      if (budget) this.chargeExisting(budget, expectedDiffId, what);
       const row = this.repo.layer(expectedDiffId.slice(7))!;
       if (!row.blobDigest) this.repo.putLayer({ ...row, blobDigest, blobType: mediaType, blobSize: this.blobs.size(blobDigest) ?? 0 });
       return this.repo.layer(row.id)!;
     }
     if (!this.blobs.has(blobDigest)) throw new NotFound(`blob ${blobDigest} is not in the store`);
-    const u = await this.dirs.unpack({ file: this.blobs.path(blobDigest) }, expectedDiffId, what ?? `layer ${blobDigest.slice(7, 19)}`);
+    const u = await this.dirs.unpack({ file: this.blobs.path(blobDigest) }, expectedDiffId, what, budget);
     const row: LayerRow = {
       id: u.diffId.slice(7),
       size: u.size,
@@ -201,11 +224,11 @@ export class ImageStore {
   }
 
   /** Store a layer archive stream as a blob, then unpack it. The media type follows its compression. */
-  async layerFromStream(input: AsyncIterable<Buffer>, lease: Lease, expectedDiffId?: string, what?: string): Promise<LayerRow> {
+  async layerFromStream(input: AsyncIterable<Buffer>, lease: Lease, expectedDiffId?: string, what?: string, budget?: ImageBudget): Promise<LayerRow> {
     const { digest } = await this.blobs.write(input);
     lease.hold(digest);
     try {
-      return await this.layerFromBlob(digest, mediaTypeForBlob(this.blobs.path(digest)), expectedDiffId, what);
+      return await this.layerFromBlob(digest, mediaTypeForBlob(this.blobs.path(digest)), expectedDiffId, what, budget);
     } catch (e) {
       // An archive that does not unpack is not kept.
       if (!this.repo.layerByBlob(digest)) this.blobs.remove(digest);
@@ -261,7 +284,7 @@ export class ImageStore {
     const lease = this.lease();
     try {
       const stream = typeof input === 'string' ? createReadStream(input, { highWaterMark: 1 << 20 }) : input;
-      const layer = await this.layerFromStream(stream, lease, undefined, 'import');
+      const layer = await this.layerFromStream(stream, lease, undefined, 'import', this.budget());
       lease.hold(`sha256:${layer.id}`);
       const now = new Date().toISOString();
       const doc: ImageConfigDoc = {
@@ -407,6 +430,25 @@ export class ImageStore {
       }
     }
     return out;
+  }
+
+  /**
+   * Remove what a refused pull or load made: these blobs and layers (by id), unless an image uses them or
+   * a live lease (another pull's or load's) holds them, as gc() decides. Release the caller's lease first.
+   */
+  discard(blobs: string[], layerIds: string[]): void {
+    const leased = this.leased();
+    const used = new Set(this.repo.list().flatMap((img) => img.layers));
+    for (const id of layerIds) {
+      const row = this.repo.layer(id);
+      if (used.has(id) || leased.has(`sha256:${id}`) || (row?.blobDigest && leased.has(row.blobDigest))) continue;
+      this.dirs.remove(id, row?.link ?? '');
+      if (row) this.repo.deleteLayer(id);
+    }
+    for (const d of blobs) {
+      if (leased.has(d) || this.repo.get(d.slice(7)) || this.repo.layerByBlob(d)) continue;
+      this.blobs.remove(d);
+    }
   }
 
   /**

@@ -7,8 +7,9 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { InvalidArgument, NotFound, RuntimeFailure } from '../errors.ts';
+import { InvalidArgument, NoSpace, NotFound, RuntimeFailure } from '../errors.ts';
 import { unpackInto } from './unpack.ts';
+import type { UnpackLimits } from './unpack-limits.ts';
 
 /** The bundle's worker (dist/unpack-worker.mjs), tsc's output beside this file, or the source itself. */
 const CANDIDATES = ['./unpack-worker.mjs', './unpack-worker.js', './unpack-worker.ts'];
@@ -35,13 +36,20 @@ export interface WorkerReply {
   message?: string;
 }
 
-const KINDS: Record<string, new (m: string) => Error> = { InvalidArgument, NotFound, RuntimeFailure };
+const KINDS: Record<string, new (m: string) => Error> = { InvalidArgument, NoSpace, NotFound, RuntimeFailure };
 
-export async function unpackInWorker(file: string, dir: string): Promise<{ diffId: string; bytes: number }> {
+/** What the worker is given: `limits` as they are (an image budget's counter is shared with the worker). */
+export interface WorkerData {
+  file: string;
+  dir: string;
+  limits: UnpackLimits;
+}
+
+export async function unpackInWorker(file: string, dir: string, limits: UnpackLimits): Promise<{ diffId: string; bytes: number }> {
   const s = workerScript();
-  if (!s) return unpackInto(createReadStream(file, { highWaterMark: 1 << 20 }), dir);
+  if (!s) return unpackInto(createReadStream(file, { highWaterMark: 1 << 20 }), dir, limits);
   const reply = await new Promise<WorkerReply>((resolve, reject) => {
-    const w = new Worker(s, { workerData: { file, dir } });
+    const w = new Worker(s, { workerData: { file, dir, limits } satisfies WorkerData });
     let got: WorkerReply | undefined;
     w.once('message', (m: WorkerReply) => (got = m));
     w.once('error', reject);

@@ -1,17 +1,17 @@
 /** Worker thread entry: unpack one layer blob into a dir and report its diff id (src/image/unpack-pool.ts). */
 import { createReadStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { InvalidArgument, NotFound } from '../errors.ts';
+import { InvalidArgument, NoSpace, NotFound } from '../errors.ts';
 import { unpackInto } from './unpack.ts';
-import type { WorkerReply } from './unpack-pool.ts';
+import type { WorkerData, WorkerReply } from './unpack-pool.ts';
 
-const { file, dir } = workerData as { file: string; dir: string };
+const { file, dir, limits } = workerData as WorkerData;
 let reply: WorkerReply;
 try {
-  reply = { ok: true, ...(await unpackInto(createReadStream(file, { highWaterMark: 1 << 20 }), dir)) };
+  reply = { ok: true, ...(await unpackInto(createReadStream(file, { highWaterMark: 1 << 20 }), dir, limits)) };
 } catch (e) {
-    // Error classes do not cross threads: name the family, and the pool rebuilds it.
-  const kind = e instanceof InvalidArgument ? 'InvalidArgument' : e instanceof NotFound ? 'NotFound' : 'RuntimeFailure';
+  // Error classes do not cross threads: name the family, and the pool rebuilds it.
+  const kind = e instanceof InvalidArgument ? 'InvalidArgument' : e instanceof NoSpace ? 'NoSpace' : e instanceof NotFound ? 'NotFound' : 'RuntimeFailure';
   reply = { ok: false, kind, message: (e as Error).message };
 }
 parentPort!.postMessage(reply);

@@ -1,18 +1,23 @@
 /**
- * The core of unpacking a layer: decompress, hash the uncompressed tar (its diff id) and extract it with
- * the layer policy (src/archive/extract.ts). Shared by the main thread and the unpack worker.
+ * The core of unpacking a layer: decompress, hash the uncompressed tar (its diff id), count it against the
+ * limits (src/image/unpack-limits.ts) and extract it with the layer policy (src/archive/extract.ts). Shared
+ * by the main thread and the unpack worker.
  */
 import { createHash } from 'node:crypto';
 import { extractTar } from '../archive/extract.ts';
 import { decompressStream } from '../archive/tar.ts';
+import { LayerMeter, type UnpackLimits } from './unpack-limits.ts';
 
 /**
  * Unpack a layer stream into an existing dir; returns the digest of the uncompressed tar and the bytes of
- * file data. Used in-process and by the unpack worker (src/image/unpack-worker.ts).
+ * file data. Used in-process and by the unpack worker (src/image/unpack-worker.ts). Every byte of the tar,
+ * the end blocks and anything after them included, is counted against `limits` before it is extracted:
+ * past a cap, or with the disk below its reserve, InvalidArgument says which.
  */
-export async function unpackInto(input: AsyncIterable<Buffer>, dir: string): Promise<{ diffId: string; bytes: number }> {
+export async function unpackInto(input: AsyncIterable<Buffer>, dir: string, limits: UnpackLimits): Promise<{ diffId: string; bytes: number }> {
   const h = createHash('sha256');
-  const src = decompressStream(input)[Symbol.asyncIterator]();
+  const meter = new LayerMeter(limits);
+  const src = metered(decompressStream(input), meter)[Symbol.asyncIterator]();
   let ended = false;
   async function* feed(): AsyncGenerator<Buffer> {
     for (;;) {
@@ -40,3 +45,10 @@ export async function unpackInto(input: AsyncIterable<Buffer>, dir: string): Pro
   return { diffId: `sha256:${h.digest('hex')}`, bytes };
 }
 
+
+async function* metered(chunks: AsyncIterable<Buffer>, meter: LayerMeter): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) {
+    meter.add(chunk.length);
+    yield chunk;
+  }
+}

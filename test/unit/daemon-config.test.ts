@@ -17,7 +17,8 @@ test('daemon.json: runtimes, default-runtime and registries; the root before /et
   const etc = join(dir, 'etc');
   mkdirSync(root);
   mkdirSync(etc);
-  assert.deepEqual(readDaemonConfig(root, etc), { file: undefined, runtimes: {}, insecureRegistries: [], registryMirrors: [] });
+  const caps = { maxLayerSize: 16 * 1024 ** 3, maxImageSize: 64 * 1024 ** 3 };
+  assert.deepEqual(readDaemonConfig(root, etc), { file: undefined, runtimes: {}, insecureRegistries: [], registryMirrors: [], ...caps });
   writeFileSync(join(etc, 'daemon.json'), JSON.stringify({ 'default-runtime': 'from-etc' }));
   assert.equal(readDaemonConfig(root, etc).defaultRuntime, 'from-etc');
   writeFileSync(
@@ -36,6 +37,7 @@ test('daemon.json: runtimes, default-runtime and registries; the root before /et
     defaultRuntime: 'myrunc',
     insecureRegistries: ['reg:5000'],
     registryMirrors: ['http://mirror:5000'],
+    ...caps,
   });
 });
 
@@ -53,6 +55,30 @@ test('daemon.json: bad files and keys are refused naming the file and the key', 
   bad('{"runtimes": {"bad name": {"path": "/bin/x"}}}', /runtime name "bad name" is not valid/);
   bad('{"default-runtime": 3}', /"default-runtime" must be a runtime's name/);
   bad('{"insecure-registries": "reg:5000"}', /"insecure-registries" must be a list of strings/);
+  bad('{"max-layer-size": "lots"}', /"max-layer-size" must be a size: bytes as a number, or a string such as "16GiB" or "500MB" \(not "lots"\)/);
+  bad('{"max-image-size": 0}', /"max-image-size" must be a size/);
+  bad('{"max-image-size": -5}', /"max-image-size" must be a size/);
+  bad('{"max-layer-size": 1.5}', /"max-layer-size" must be a size/);
+  bad('{"max-layer-size": ["8MiB"]}', /"max-layer-size" must be a size/);
+  bad('{"max-layer-size": "8 parsecs"}', /"max-layer-size" must be a size/);
+});
+
+test('daemon.json: max-layer-size and max-image-size as bytes or in docker\'s (binary) units', (t) => {
+  const dir = scratchDir(t, 'berth-cfg-');
+  const sizes = (doc: unknown) => {
+    writeFileSync(join(dir, 'daemon.json'), JSON.stringify(doc));
+    const c = readDaemonConfig(dir, join(dir, 'none'));
+    return [c.maxLayerSize, c.maxImageSize];
+  };
+  assert.deepEqual(sizes({}), [16 * 1024 ** 3, 64 * 1024 ** 3], 'the defaults');
+  assert.deepEqual(sizes({ 'max-layer-size': 8388608 }), [8 << 20, 64 * 1024 ** 3]);
+  assert.deepEqual(sizes({ 'max-layer-size': '8MiB', 'max-image-size': '1g' }), [8 << 20, 1024 ** 3]);
+  assert.deepEqual(sizes({ 'max-layer-size': '500MB', 'max-image-size': '2TB' }), [500 << 20, 2 * 1024 ** 4], 'MB is MiB, as --memory');
+  assert.deepEqual(sizes({ 'max-layer-size': '1.5GiB', 'max-image-size': '16GiB' }), [1.5 * 1024 ** 3, 16 * 1024 ** 3]);
+  // registries.json is only for registries
+  writeFileSync(join(dir, 'daemon.json'), '{}');
+  writeFileSync(join(dir, 'registries.json'), JSON.stringify({ 'max-layer-size': '1MiB' }));
+  assert.equal(readDaemonConfig(dir, join(dir, 'none')).maxLayerSize, 16 * 1024 ** 3);
 });
 
 test('configured runtimes join the built-in ones, probed by what they are at heart', () => {

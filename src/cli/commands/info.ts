@@ -4,6 +4,7 @@ import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
 import { renderTemplate } from '../format.ts';
 import { systemInfo } from '../../engine/info.ts';
+import { exactSize } from '../../units.ts';
 import type { Globals } from '../globals.ts';
 
 const flags = [{ name: 'format', short: 'f', type: 'string', description: 'Format output using a custom template' }] as const satisfies readonly FlagDef[];
@@ -31,6 +32,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
       ` Images: ${i.Images}`,
       ` Server Version: ${i.ServerVersion}`,
       ` Storage Driver: ${i.Driver}`,
+      `  Size Caps: ${exactSize(i.BerthMaxLayerSize)} a layer, ${exactSize(i.BerthMaxImageSize)} an image (max-layer-size, max-image-size)`,
       ` Logging Driver: ${i.LoggingDriver}`,
       ` Cgroup Driver: ${i.CgroupDriver}`,
       ` Cgroup Version: ${i.CgroupVersion} (${i.BerthCgroupMode})`,

@@ -62,6 +62,14 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   // The same root as every verb (--root, else $BERTH_ROOT); the engine's warnings go to the request that caused them.
   const engine = new Engine({ root: g.root ?? process.env.BERTH_ROOT ?? '/var/lib/berth', warn: apiWarn });
   try {
+    // A daemon reads its configuration before it serves: a bad key fails start-up, not each request.
+    engine.config();
+  } catch (e) {
+    engine.close();
+    if (isBerthError(e)) return fail(`Error: ${e.message}`, 125);
+    throw e;
+  }
+  try {
     return await serve(engine, addrs, tls);
   } catch (e) {
     return report(e, 'serve');
