@@ -71,8 +71,10 @@ export function driverContract(name: string, setup: () => ContractSetup): void {
 
     /** A created container running `args`; returns its id, bundle and what create reported. */
     async function create(args: string[], opts: { stdin?: boolean } = {}) {
-      const id = `contract${process.pid}x${++seq}`.padEnd(64, '0');
-      const bundle = join(work, id.slice(0, 20));
+      // Closed by a separator: padded alone, the 1st and the 10th would be one id.
+      const name = `contract${process.pid}x${++seq}x`;
+      const id = name.padEnd(64, '0');
+      const bundle = join(work, name);
       mkdirSync(bundle);
       s.bundle(bundle, id, args, opts);
       made.push(id);
