@@ -198,6 +198,23 @@ export function driverContract(name: string, setup: () => ContractSetup): void {
       assert.ok(dir.error instanceof CannotInvoke, String(dir.error));
     });
 
+    test('leftovers: the containers under a dir with their bundles, and their live monitors; nothing of another dir', async () => {
+      const { id, bundle, created } = await create(['sleep', '100']);
+      await d.start(id);
+      const got = await d.leftovers(work);
+      assert.deepEqual(got.containers.filter((c) => c.id === id), [{ id, bundle }]);
+      assert.ok(got.monitors.includes(created.monitorPid), `monitors ${got.monitors.join(',')} include ${created.monitorPid}`);
+      // A dir whose name merely begins like this one's is another dir.
+      const other = await d.leftovers(`${work}x`);
+      assert.deepEqual(other.containers.filter((c) => c.id === id), []);
+      assert.ok(!other.monitors.includes(created.monitorPid));
+      await d.delete(id, true);
+      await until(() => !isAlive(created.monitorPid, procStartTime(created.monitorPid) ?? 0), 'the monitor to leave');
+      const after = await d.leftovers(work);
+      assert.deepEqual(after.containers.filter((c) => c.id === id), []);
+      assert.ok(!after.monitors.includes(created.monitorPid));
+    });
+
     test('a monitor that dies records nothing: observe tells no exit, and the process runs on', async () => {
       const { id, bundle, created } = await create(['sleep', '100']);
       await d.start(id);
