@@ -16,12 +16,13 @@ import { existsSync, readdirSync, readFileSync, realpathSync, rmdirSync, rmSync 
 import { join, resolve } from 'node:path';
 import { Conflict, NoSuchContainer } from '../../errors.ts';
 import { removeBridge } from '../../network/stale-bridge.ts';
-import { deleteNetns } from '../../network/netns.ts';
+import { deleteNetns, NETNS_DIR } from '../../network/netns.ts';
 import type { RuntimeDriver } from '../../runtime/driver.ts';
 import { existingCgroupDirs } from '../../runtime/cgroups.ts';
 import { mountPoints, unmount } from '../../sys/mount.ts';
 import { openersOf, procStartTime } from '../../sys/proc.ts';
 import type { EngineCore } from '../core.ts';
+import { netnsName } from '../network-attach.ts';
 import { defaultBridge, NETNS_PREFIX } from '../networks.ts';
 import { ROOT_DIRS } from '../root-layout.ts';
 import { sleep, waitUntil } from '../wait.ts';
@@ -59,8 +60,10 @@ export async function reset(engine: EngineCore): Promise<ResetReport> {
   engine.close();
   const fail = (what: string) => (e: unknown) => void report.errors.push(`${what}: ${message(e)}`);
   await runtimeLeftovers(engine, join(real, 'containers'), owned, report, fail);
-  for (const ns of marks(real)) {
-    if (existsSync(`/run/netns/${ns}`)) await deleteNetns(ns).then(() => report.found.push(`netns ${ns}`), fail(`netns ${ns}`));
+  for (const id of containerDirs(real)) owned.ids.add(id);
+  // The namespaces the root marked, and those named after its containers (a deleted root's marks are gone).
+  for (const ns of new Set([...marks(real), ...[...owned.ids].map(netnsName)])) {
+    if (existsSync(join(NETNS_DIR, ns))) await deleteNetns(ns).then(() => report.found.push(`netns ${ns}`), fail(`netns ${ns}`));
   }
   const recorded = new Set(owned.bridges);
   for (const b of new Set([...recorded, ...bridgesInResults(real)])) {
@@ -73,7 +76,6 @@ export async function reset(engine: EngineCore): Promise<ResetReport> {
   }
   const under = (p: string) => p.startsWith(`${real}/`) || p.startsWith(`${root}/`);
   for (const mp of mountPoints().filter(under).sort((a, b) => b.length - a.length)) await unmount(mp, true).catch(fail(`mount ${mp}`));
-  for (const id of containerDirs(real)) owned.ids.add(id);
   for (const id of owned.ids) await removeCgroups(owned.cgroups.get(id) ?? cgroupOfBundle(join(real, 'containers', id)) ?? `/berth/${id}`).catch(fail(`cgroup of ${id.slice(0, 12)}`));
   await removeFiles(engine, real, under, report);
   if (report.found.length > 0) engine.notice(`removed what no record of the root named: ${report.found.join(', ')}`);
