@@ -51,6 +51,7 @@ const commands: Record<string, Loader> = {
   load: () => import('./commands/load.ts'),
   'image prune': () => import('./commands/image-prune.ts'),
   'system df': () => import('./commands/system-df.ts'),
+  'system reset': () => import('./commands/system-reset.ts'),
   'system events': () => import('./commands/events.ts'),
   'container prune': () => import('./commands/prune.ts'),
   'container cleanup': () => import('./commands/cleanup.ts'),
@@ -136,7 +137,7 @@ Commands:
   version     Show the version information
   container   Manage containers (prune, ls, rm, …)
   image       Manage images (inspect, ls, rm, import, pull, push, tag, history, save, load, prune)
-  system      Manage Berth (df, service)
+  system      Manage Berth (df, reset, service)
   volume      Manage volumes (create, ls, inspect, rm, prune)
   network     Manage networks (create, ls, inspect, rm, prune, connect, disconnect)
 `;

@@ -114,7 +114,15 @@ export abstract class EngineCore {
     if (this.closed) throw new RuntimeFailure('the engine is closed');
     if (!this.dbHandle) {
       makeRootLayout(this.root);
-      this.dbHandle = openDb(join(this.root, 'berth.db'));
+      const path = join(this.root, 'berth.db');
+      try {
+        this.dbHandle = openDb(path);
+      } catch (e) {
+        // Damaged beyond SQLite's reading (SQLITE_CORRUPT, SQLITE_NOTADB): no verb can work on this root.
+        const code = (e as { errcode?: unknown }).errcode;
+        if (code !== 11 && code !== 26) throw e;
+        throw new RuntimeFailure(`the state database ${path} cannot be read (${(e as Error).message}): \`berth system reset\` starts the root afresh`, { cause: e });
+      }
     }
     return this.dbHandle;
   }

@@ -28,6 +28,7 @@ import { list } from './verbs/list.ts';
 import { login, logout, pull, push } from './verbs/registry.ts';
 import { prune, remove } from './verbs/remove.ts';
 import { repair, repairStale } from './verbs/repair.ts';
+import { reset, type ResetReport } from './verbs/reset.ts';
 import { restart } from './verbs/restart.ts';
 import { kill, pause, unpause } from './verbs/signal.ts';
 import { start } from './verbs/start.ts';
@@ -36,6 +37,7 @@ import { wait, waitExit } from './verbs/wait.ts';
 import { waitForCondition, type WaitCondition, type WaitResult } from './wait-for.ts';
 
 export type { EngineOptions, LifecycleHooks, StartOptions } from './core.ts';
+export type { ResetReport } from './verbs/reset.ts';
 
 /**
  * The public facade: every verb, each in its own file under src/engine/verbs (or beside it), called with
@@ -90,6 +92,17 @@ export class Engine extends EngineCore {
     return repair(this);
   }
 
+
+  /**
+   * Remove everything of this engine's root (podman's `system reset`): containers (running ones killed),
+   * volumes, networks with their bridges and firewall rules, images, mounts, cgroups, then the root's files
+   * and state database; its configuration files stay. What no record names (a root deleted by hand, an
+   * unreadable database) is found on the host by this root's path (src/engine/verbs/reset.ts). Refused
+   * while another process holds the root's store. The engine is closed afterwards.
+   */
+  async reset(): Promise<ResetReport> {
+    return reset(this);
+  }
 
   /** Create a container (state `created`); nothing runs yet. Atomic: on failure nothing is left. */
   async create(opts: CreateOptions): Promise<ContainerRow> {

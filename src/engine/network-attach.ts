@@ -19,10 +19,10 @@ import type { NetworkRow } from '../store/networks.ts';
 import type { NetworkAttachment, NetworkState, PortMapping } from '../types.ts';
 import type { OciMount } from '../runtime/spec/index.ts';
 import type { EngineCore } from './core.ts';
-import { DEFAULT_NETWORK, findNetwork } from './networks.ts';
+import { DEFAULT_NETWORK, findNetwork, NETNS_PREFIX } from './networks.ts';
 import { isLive } from './state.ts';
 
-export const netnsName = (id: string) => `berth-${id.slice(0, 16)}`;
+export const netnsName = (id: string) => `${NETNS_PREFIX}${id.slice(0, 16)}`;
 
 function def(n: NetworkRow): NetworkDef {
   return { name: n.name, id: n.id, bridge: n.bridge, subnets: n.subnets, internal: n.internal, ...(n.mtu ? { mtu: n.mtu } : {}) };

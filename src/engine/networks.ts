@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { Conflict, InvalidArgument, NotFound } from '../errors.ts';
 import { contains, formatCidr, formatIp, hostRange, nth, overlaps, parseCidr, parseIp, parseSubnet } from '../network/ipaddr.ts';
 import type { NetworkRow, Subnet } from '../store/networks.ts';
+import { removeBridge } from '../network/stale-bridge.ts';
+import { tx } from '../store/db.ts';
 import { run } from '../sys/run.ts';
 import type { EngineCore } from './core.ts';
 import { newId } from './names.ts';
@@ -17,6 +19,8 @@ import { isLive } from './state.ts';
 
 export const DEFAULT_NETWORK = 'bridge';
 export const DEFAULT_BRIDGE = 'berth0';
+/** Containers' named network namespaces are `berth-<id16>` (see network-attach.ts). */
+export const NETNS_PREFIX = 'berth-';
 /** The engine root whose default network is berth0. */
 const DEFAULT_ROOT = '/var/lib/berth';
 /** The default network's subnet (BERTH_BRIDGE_SUBNET overrides it when the network is first made). */
@@ -93,6 +97,11 @@ export function findNetwork(engine: EngineCore, ref: string): NetworkRow {
   throw new NotFound(`network ${ref} not found`);
 }
 
+/** The bridge of a root's default network: berth0 for the default root, else one named after the root's path. */
+export function defaultBridge(root: string): string {
+  return root === DEFAULT_ROOT ? DEFAULT_BRIDGE : `bd-${createHash('sha256').update(root).digest('hex').slice(0, 12)}`;
+}
+
 /**
  * The default network: berth0 with 10.77.0.0/16 for the default engine root (BERTH_BRIDGE_SUBNET to
  * change it). Another root (a test's, a second engine's) gets a bridge and a free /24 of its own, so
@@ -102,15 +111,29 @@ export function defaultNetwork(engine: EngineCore): NetworkRow {
   const existing = engine.networks.find(DEFAULT_NETWORK);
   if (existing) return existing;
   const main = engine.root === DEFAULT_ROOT;
-  const subnet = process.env.BERTH_BRIDGE_SUBNET || (main ? DEFAULT_SUBNET : freeSubnet(engine));
-  try {
-    return createNetwork(engine, { name: DEFAULT_NETWORK, subnet: [subnet] }, main ? DEFAULT_BRIDGE : `bd-${createHash('sha256').update(engine.root).digest('hex').slice(0, 12)}`);
-  } catch (e) {
-    // Another process made it first.
-    const again = engine.networks.find(DEFAULT_NETWORK);
-    if (again) return again;
-    throw e;
-  }
+  const bridge = defaultBridge(engine.root);
+  // One transaction: the process that makes the row is the only one that may find the bridge a leftover.
+  return tx(engine.db, () => {
+    const made = engine.networks.find(DEFAULT_NETWORK);
+    if (made) return made;
+    replaceLeftBridge(engine, bridge);
+    const subnet = process.env.BERTH_BRIDGE_SUBNET || (main ? DEFAULT_SUBNET : freeSubnet(engine));
+    return createNetwork(engine, { name: DEFAULT_NETWORK, subnet: [subnet] }, bridge);
+  });
+}
+
+/**
+ * The default network's bridge on the host while no row of this root names it: a root deleted at this
+ * path left it (the name is the path's), with an address the new network's gateway may not have, which
+ * the bridge plugin refuses. It goes, with what its dead containers left (src/network/stale-bridge.ts);
+ * the bridge plugin makes it again at the first start.
+ */
+function replaceLeftBridge(engine: EngineCore, bridge: string): void {
+  if (!existsSync(`/sys/class/net/${bridge}`)) return;
+  const gone = removeBridge(bridge, NETNS_PREFIX);
+  if (!gone) return;
+  const what = [gone.subnets.join(', '), gone.namespaces.length > 0 ? `${gone.namespaces.length} namespaces` : '', `${gone.rules} firewall rules`];
+  engine.notice(`replaced bridge ${bridge} left by an earlier engine root at ${engine.root} (${what.filter(Boolean).join('; ')})`);
 }
 
 function usedSubnets(engine: EngineCore) {

@@ -93,7 +93,8 @@ function abandoned(file: string): boolean {
 }
 
 const FAMILIES = ['iptables', 'ip6tables'] as const;
-const PER_CONTAINER_CHAIN = /^CNI-(DN-)?[0-9a-f]{20,}$/;
+/** The chains the plugins make per container: bridge's masquerade chain and portmap's DNAT chain. */
+export const PER_CONTAINER_CHAIN = /^CNI-(DN-)?[0-9a-f]{20,}$/;
 
 async function saved(tool: string, table: string): Promise<string[] | null> {
   // A host without ip6tables (or without the table) has nothing to sweep there.
@@ -110,7 +111,8 @@ async function restore(tool: string, table: string, statements: string[]): Promi
   for (const s of statements) await run(`${tool}-restore`, ['--noflush'], { input: script([s]) });
 }
 
-function unlinkChains(lines: string[], chains: Set<string>): string[] {
+/** The statements that remove `chains` from a saved table: the rules jumping to them, then the chains. */
+export function unlinkChains(lines: string[], chains: Set<string>): string[] {
   const refs = lines.filter((l) => l.startsWith('-A ') && !chains.has(l.split(' ')[1]!) && chains.has(/ -j (\S+)$/.exec(l)?.[1] ?? ''));
   // Flush all before deleting any: a chain can only go once nothing jumps to it.
   return [...refs.map((l) => `-D ${l.slice(3)}`), ...[...chains].map((c) => `-F ${c}`), ...[...chains].map((c) => `-X ${c}`)];

@@ -366,3 +366,19 @@ export function hasBfqWeight(dirs: CgroupDirs): boolean {
   const b = dirs.v1.blkio;
   return b !== undefined && !existsSync(`${b}/blkio.weight`) && existsSync(`${b}/blkio.bfq.weight`);
 }
+
+/**
+ * The directories of a cgroup that exist now, in every hierarchy mounted under `root` (on v2 the one; on
+ * v1/hybrid one per mount, named= hierarchies and the unified one included; a controller's symlink to a
+ * combined mount is not counted twice).
+ */
+export function existingCgroupDirs(cgroupPath: string, root = '/sys/fs/cgroup'): string[] {
+  const rel = cgroupPath.startsWith('/') ? cgroupPath : `/${cgroupPath}`;
+  let mounts: string[] = [];
+  try {
+    mounts = readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch {
+    // no cgroup filesystem
+  }
+  return [`${root}${rel}`, ...mounts.map((m) => `${root}/${m}${rel}`)].filter((d) => existsSync(d));
+}

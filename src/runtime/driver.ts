@@ -130,6 +130,11 @@ export interface RuntimeState {
   pid: number;
 }
 
+export interface Leftovers {
+  containers: { id: string; bundle: string }[];
+  monitors: number[];
+}
+
 export interface RuntimeFeatures {
   /** Checkpoint/restore works on this host (CRIU present and usable). */
   supportsCheckpoint: boolean;
@@ -180,6 +185,12 @@ export interface RuntimeDriver {
   unpause(id: string): Promise<void>;
   /** The runtime's view, or null when it knows no such container. */
   state(id: string): Promise<RuntimeState | null>;
+  /**
+   * What the runtime and the monitor still hold for bundles under `dir` (a root's containers dir): the
+   * containers the runtime has a record of, and the pids of live monitors (exec sessions' too). How
+   * `system reset` finds what a root left that its own records do not name (a root deleted by hand).
+   */
+  leftovers(dir: string): Promise<Leftovers>;
   /** Pids of every process in the container. */
   pids(id: string): Promise<number[]>;
   /** Change resources of a live container (OCI linux.resources JSON). */

@@ -17,8 +17,9 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { CannotInvoke, CommandNotFound, RuntimeFailure } from '../errors.ts';
+import { procStartTime } from '../sys/proc.ts';
 import type {
-  AttachStream, AttachStreamEvents, Created, CreateRequest, ExecRequest, ExecStarted, LogReadOptions, LogRecord, MonitorExit,
+  AttachStream, AttachStreamEvents, Created, CreateRequest, ExecRequest, ExecStarted, Leftovers, LogReadOptions, LogRecord, MonitorExit,
   Observation, RuntimeDriver, RuntimeFeatures, RuntimeInfo, RuntimeState,
 } from './driver.ts';
 
@@ -333,6 +334,15 @@ export class FakeDriver implements RuntimeDriver {
   async state(id: string): Promise<RuntimeState | null> {
     const m = this.containers.get(id);
     return m ? { status: m.status, pid: m.status === 'stopped' ? 0 : m.pid } : null;
+  }
+
+  async leftovers(dir: string): Promise<Leftovers> {
+    const prefix = `${dir.replace(/\/+$/, '')}/`;
+    const under = [...this.byBundle.values()].filter((m) => m.bundle.startsWith(prefix));
+    return {
+      containers: [...this.containers].filter(([, m]) => m.bundle.startsWith(prefix)).map(([id, m]) => ({ id, bundle: m.bundle })),
+      monitors: under.flatMap((m) => (m.monitor.pid !== undefined && procStartTime(m.monitor.pid) !== null ? [m.monitor.pid] : [])),
+    };
   }
 
   async pids(id: string): Promise<number[]> {

@@ -13,9 +13,10 @@ import { run, lastLine } from '../sys/run.ts';
 import { trace } from '../sys/trace.ts';
 import { AttachSession, resizeTerminal } from './conmon/attach.ts';
 import { conmonFiles, readExitFile, readPidFile } from './conmon/files.ts';
+import { monitorsUnder } from './conmon/processes.ts';
 import { readLog as readK8sFileLog } from './conmon/log.ts';
 import type {
-  AttachStream, Created, CreateRequest, ExecRequest, ExecStarted, LogReadOptions, LogRecord, Observation, RuntimeDriver, RuntimeFeatures,
+  AttachStream, Created, CreateRequest, ExecRequest, ExecStarted, Leftovers, LogReadOptions, LogRecord, Observation, RuntimeDriver, RuntimeFeatures,
   RuntimeInfo, RuntimeState,
 } from './driver.ts';
 
@@ -234,6 +235,17 @@ export class OciDriver implements RuntimeDriver {
     }
     const s = JSON.parse(r.stdout) as { status: RuntimeState['status']; pid?: number };
     return { status: s.status, pid: s.pid ?? 0 };
+  }
+
+  async leftovers(dir: string): Promise<Leftovers> {
+    const r = await this.verb(['list', '--format', 'json']);
+    // runc prints `null` for none, crun an empty array.
+    const listed = (JSON.parse(r.stdout.trim() || '[]') as { id: string; bundle: string }[] | null) ?? [];
+    const prefix = `${dir.replace(/\/+$/, '')}/`;
+    return {
+      containers: listed.filter((c) => c.bundle.startsWith(prefix)).map((c) => ({ id: c.id, bundle: c.bundle })),
+      monitors: monitorsUnder(this.conmon, dir),
+    };
   }
 
   async pids(id: string): Promise<number[]> {

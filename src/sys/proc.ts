@@ -2,7 +2,7 @@
  * Process identity. A pid alone is never trusted: pids are reused, so every stored pid travels with its
  * start time (field 22 of /proc/<pid>/stat, clock ticks since boot) and is live only while both match.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 export interface ProcIdentity {
   pid: number;
@@ -42,4 +42,28 @@ let self: ProcIdentity | undefined;
 export function selfIdentity(): ProcIdentity {
   self ??= identityOf(process.pid) ?? { pid: process.pid, start: 0 };
   return self;
+}
+
+/** Processes other than this one that hold `path` open (by their fds' links), each with its command line. */
+export function openersOf(path: string): { pid: number; command: string }[] {
+  const out: { pid: number; command: string }[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+    try {
+      const fds = readdirSync(`/proc/${p}/fd`);
+      if (!fds.some((fd) => safeReadlink(`/proc/${p}/fd/${fd}`) === path)) continue;
+      out.push({ pid: Number(p), command: readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ') });
+    } catch {
+      // exited meanwhile, or not ours to read
+    }
+  }
+  return out;
+}
+
+function safeReadlink(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return '';
+  }
 }

@@ -71,8 +71,10 @@ export function driverContract(name: string, setup: () => ContractSetup): void {
 
     /** A created container running `args`; returns its id, bundle and what create reported. */
     async function create(args: string[], opts: { stdin?: boolean } = {}) {
-      const id = `contract${process.pid}x${++seq}`.padEnd(64, '0');
-      const bundle = join(work, id.slice(0, 20));
+      // Closed by a separator: padded alone, the 1st and the 10th would be one id.
+      const name = `contract${process.pid}x${++seq}x`;
+      const id = name.padEnd(64, '0');
+      const bundle = join(work, name);
       mkdirSync(bundle);
       s.bundle(bundle, id, args, opts);
       made.push(id);
@@ -194,6 +196,23 @@ export function driverContract(name: string, setup: () => ContractSetup): void {
       assert.equal(await d.state(missing.id), null);
       const dir = await tryCreate(['/etc']);
       assert.ok(dir.error instanceof CannotInvoke, String(dir.error));
+    });
+
+    test('leftovers: the containers under a dir with their bundles, and their live monitors; nothing of another dir', async () => {
+      const { id, bundle, created } = await create(['sleep', '100']);
+      await d.start(id);
+      const got = await d.leftovers(work);
+      assert.deepEqual(got.containers.filter((c) => c.id === id), [{ id, bundle }]);
+      assert.ok(got.monitors.includes(created.monitorPid), `monitors ${got.monitors.join(',')} include ${created.monitorPid}`);
+      // A dir whose name merely begins like this one's is another dir.
+      const other = await d.leftovers(`${work}x`);
+      assert.deepEqual(other.containers.filter((c) => c.id === id), []);
+      assert.ok(!other.monitors.includes(created.monitorPid));
+      await d.delete(id, true);
+      await until(() => !isAlive(created.monitorPid, procStartTime(created.monitorPid) ?? 0), 'the monitor to leave');
+      const after = await d.leftovers(work);
+      assert.deepEqual(after.containers.filter((c) => c.id === id), []);
+      assert.ok(!after.monitors.includes(created.monitorPid));
     });
 
     test('a monitor that dies records nothing: observe tells no exit, and the process runs on', async () => {

@@ -119,6 +119,7 @@ const CASES: Case[] = [
   [['network', 'prune', '-f'], 0],
   [['events', '--since', '1h', '--until', '0s'], 0],
   [['system', 'df'], 0, /^TYPE\s+TOTAL\s+ACTIVE/],
+  [['system', 'reset', '-f'], 0],
   [['info'], 0, /Default Runtime: (crun|runc)/],
   [['version'], 0, /API version:\s+1\.51/],
 ];

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Engine } from '../../src/engine/engine.ts';
@@ -202,6 +202,31 @@ test('exec create then start: recorded by the engine, started once, a size asked
 });
 
 /** A (pid, start time) that names no live process: a lock holder that died. */
+test('reset: containers (a running one killed) and volumes go, images with the files; configuration and files not the engine\'s stay; the engine closes', async () => {
+  const r = mkdtempSync('/var/tmp/berth-engine-fake-reset-');
+  const d = new FakeDriver();
+  const said: string[] = [];
+  const e = new Engine({ root: r, driver: d, rootfs: copiedRootfs, exitCommand: [], notice: (m) => said.push(m), warn: (m) => said.push(m) });
+  try {
+    await e.images.importTar(join(root, 'busybox.tar'), 'busybox:latest', []);
+    const running = e.inspect((await e.run({ ...none, cmd: ['sleep', '100'] })).id);
+    const exited = await e.run({ ...none, cmd: ['true'] });
+    assert.equal(await exited.wait(), 0);
+    e.volumes.create({ name: 'data' }, () => 'unused');
+    writeFileSync(join(r, 'daemon.json'), '{}');
+    writeFileSync(join(r, 'notes.txt'), 'mine');
+    const report = await e.reset();
+    assert.deepEqual(report, { errors: [], found: [] });
+    assert.deepEqual(readdirSync(r).sort(), ['daemon.json', 'notes.txt']);
+    assert.ok(!isAlive(running.pid, running.pidStart), 'the running container was killed');
+    assert.match(said.join('\n'), /kept in .*, not the engine's: notes\.txt/);
+    assert.throws(() => e.containers, /the engine is closed/);
+  } finally {
+    d.shutdown();
+    rmSync(r, { recursive: true, force: true });
+  }
+});
+
 function deadProcess(): { pid: number; start: number } {
   const p = spawnSync('true');
   return { pid: p.pid!, start: 1 };

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { join } from 'node:path';
 import { chainName, conflist, type NetworkDef } from '../../src/network/cni.ts';
 import { leaseResult, releaseOrphanLeases } from '../../src/network/leftovers.ts';
+import { subnetRuleStatements } from '../../src/network/stale-bridge.ts';
 import { formatIp, parseCidr, parseIp } from '../../src/network/ipaddr.ts';
 import { renderHostname, renderHosts, renderResolv, writeInPlace } from '../../src/network/hosts.ts';
 import { InvalidArgument } from '../../src/errors.ts';
@@ -374,4 +375,48 @@ test('releaseOrphanLeases leaves a lease host-local is still writing (empty), un
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('subnetRuleStatements: a dead bridge’s containers’ chains and forward rules go; other subnets’ and shared chains stay', () => {
+  const cid = (c: string) => c.repeat(64);
+  const comment = (id: string, dnat = '') => `-m comment --comment "${dnat}name: \\"bridge\\" id: \\"${id}\\""`;
+  // Lines as iptables-save printed them for two containers: 10.78.1.2 (on the dead bridge, with a published
+  // port) and 10.78.2.2 (another root's).
+  const nat = [
+    ':CNI-5a4ab5e1cba6aec5ebc64255 - [0:0]',
+    ':CNI-36ce2139d762a339d86bd9a0 - [0:0]',
+    ':CNI-DN-5a4ab5e1cba6aec5ebc64 - [0:0]',
+    ':CNI-HOSTPORT-DNAT - [0:0]',
+    '-A POSTROUTING -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ',
+    `-A POSTROUTING -s 10.78.1.2/32 ${comment(cid('a'))} -j CNI-5a4ab5e1cba6aec5ebc64255`,
+    `-A POSTROUTING -s 10.78.2.2/32 ${comment(cid('b'))} -j CNI-36ce2139d762a339d86bd9a0`,
+    `-A CNI-5a4ab5e1cba6aec5ebc64255 -d 10.78.1.0/24 ${comment(cid('a'))} -j ACCEPT`,
+    `-A CNI-36ce2139d762a339d86bd9a0 -d 10.78.2.0/24 ${comment(cid('b'))} -j ACCEPT`,
+    '-A CNI-DN-5a4ab5e1cba6aec5ebc64 -s 10.78.1.0/24 -p tcp -m tcp --dport 8080 -j CNI-HOSTPORT-SETMARK',
+    '-A CNI-DN-5a4ab5e1cba6aec5ebc64 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.78.1.2:80',
+    `-A CNI-HOSTPORT-DNAT -p tcp ${comment(cid('a'), 'dnat ')} -m multiport --dports 8080 -j CNI-DN-5a4ab5e1cba6aec5ebc64`,
+  ];
+  const dead = [parseCidr('10.78.1.0/24')!];
+  assert.deepEqual(subnetRuleStatements(nat, 'nat', dead).sort(), [
+    `-D POSTROUTING -s 10.78.1.2/32 ${comment(cid('a'))} -j CNI-5a4ab5e1cba6aec5ebc64255`,
+    `-D CNI-HOSTPORT-DNAT -p tcp ${comment(cid('a'), 'dnat ')} -m multiport --dports 8080 -j CNI-DN-5a4ab5e1cba6aec5ebc64`,
+    '-F CNI-5a4ab5e1cba6aec5ebc64255',
+    '-F CNI-DN-5a4ab5e1cba6aec5ebc64',
+    '-X CNI-5a4ab5e1cba6aec5ebc64255',
+    '-X CNI-DN-5a4ab5e1cba6aec5ebc64',
+  ].sort());
+  const filter = [
+    ':CNI-FORWARD - [0:0]',
+    '-A FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD',
+    '-A CNI-FORWARD -m comment --comment "CNI firewall plugin admin overrides" -j CNI-ADMIN',
+    '-A CNI-FORWARD -d 10.78.1.2/32 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    '-A CNI-FORWARD -s 10.78.1.2/32 -j ACCEPT',
+    '-A CNI-FORWARD -d 10.78.2.2/32 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    '-A CNI-FORWARD -s 10.78.2.2/32 -j ACCEPT',
+  ];
+  assert.deepEqual(subnetRuleStatements(filter, 'filter', dead), [
+    '-D CNI-FORWARD -d 10.78.1.2/32 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+    '-D CNI-FORWARD -s 10.78.1.2/32 -j ACCEPT',
+  ]);
+  assert.deepEqual(subnetRuleStatements(nat, 'nat', [parseCidr('10.99.0.0/16')!]), []);
 });
