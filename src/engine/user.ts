@@ -52,7 +52,9 @@ function numeric(s: string): number | null {
 export function resolveUser(spec: string, passwdText: string | null, groupText: string | null): ResolvedUser {
   const passwd = parsePasswd(passwdText);
   const groups = parseGroup(groupText);
-  const [userPart = '', groupPart] = (spec || 'root').split(':', 2);
+  // No user asked: root's entry when the image has one, else uid 0 as is (docker runs an image without
+  // /etc/passwd as root too; only a user named in --user or USER must be found).
+  const [userPart = '', groupPart] = (spec || (passwd.some((p) => p.name === 'root') ? 'root' : '0')).split(':', 2);
   if (userPart === '' && spec !== '') throw new InvalidArgument(`invalid user: ${spec}`);
   let uid: number;
   let gid: number;

@@ -59,6 +59,12 @@ test('resolveUser: empty spec is root with /root home', () => {
   assert.deepEqual(u.additionalGids, [10]);
 });
 
+test('resolveUser: empty spec in an image without /etc/passwd is uid 0; a named user must be found', () => {
+  const u = resolveUser('', null, null);
+  assert.deepEqual([u.uid, u.gid, u.home, u.additionalGids], [0, 0, '/', []]);
+  assert.throws(() => resolveUser('root', null, null), /unable to find user root: no matching entries in passwd file/);
+});
+
 test('resolveUser: names resolve through passwd', () => {
   const u = resolveUser('bob', PASSWD, GROUP);
   assert.deepEqual([u.uid, u.gid, u.home, u.name], [1001, 100, '/home/bob', 'bob']);
