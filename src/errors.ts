@@ -78,6 +78,13 @@ export class NoSpace extends BerthError {
   readonly httpStatus = 507;
 }
 
+/** A request or document larger than the engine accepts (a JSON body past its bound, say). */
+export class TooLarge extends BerthError {
+  readonly exitCode = 125;
+  /** Content Too Large. */
+  readonly httpStatus = 413;
+}
+
 /** A registry refused the credentials given (a login, or a pull or push with them). */
 export class Unauthorized extends BerthError {
   readonly exitCode = 125;

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine/engine.ts';
 import { BERTH_VERSION } from '../engine/info.ts';
-import { InvalidArgument, isBerthError } from '../errors.ts';
+import { InvalidArgument, isBerthError, TooLarge } from '../errors.ts';
 import type { ApiState } from './state.ts';
 
 import { API_VERSION, MIN_API_VERSION } from '../engine/info.ts';
@@ -14,6 +14,18 @@ import { API_VERSION, MIN_API_VERSION } from '../engine/info.ts';
 export { API_VERSION, MIN_API_VERSION };
 export const RAW_STREAM = 'application/vnd.docker.raw-stream';
 export const MULTIPLEXED_STREAM = 'application/vnd.docker.multiplexed-stream';
+
+/**
+ * What one request may cost the server: a JSON body is read whole, so it is bounded (docker's largest, a
+ * container create with its env and labels, is kilobytes); any body, JSON or an archive streamed to
+ * disk, fails when its client goes quiet for `bodyIdleMs`.
+ */
+export interface BodyLimits {
+  jsonMax: number;
+  bodyIdleMs: number;
+}
+
+export const DEFAULT_BODY_LIMITS: BodyLimits = { jsonMax: 4 << 20, bodyIdleMs: 60_000 };
 
 /** Headers docker puts on every response. */
 export function commonHeaders(): Record<string, string> {
@@ -68,7 +80,13 @@ export class Ctx {
   /** Set once a status line went out: later errors can only end the stream. */
   answered = false;
 
-  constructor(engine: Engine, state: ApiState, req: IncomingMessage, res?: ServerResponse, socket?: Duplex, head?: Buffer) {
+  readonly limits: BodyLimits;
+
+  constructor(
+    engine: Engine, state: ApiState, req: IncomingMessage, res?: ServerResponse, socket?: Duplex, head?: Buffer,
+    limits = DEFAULT_BODY_LIMITS,
+  ) {
+    this.limits = limits;
     this.engine = engine;
     this.state = state;
     this.req = req;
@@ -99,12 +117,40 @@ export class Ctx {
     return Math.trunc(n);
   }
 
-  /** The request body, whole. On an upgraded socket it is read by Content-Length; what follows stays in `head`. */
+  /** Refuses a body past `max` before reading it; the connection closes after the answer (its body is unread). */
+  #refuseLarger(declared: number, max: number): void {
+    if (declared > max) {
+      this.res?.setHeader('Connection', 'close');
+      throw new TooLarge(`request body of ${declared} bytes is too large (the limit is ${max})`);
+    }
+  }
+
+  /** Fails the body's reading when the client sends nothing for the idle time; returns the undo. */
+  #watchIdle(): () => void {
+    const ms = this.limits.bodyIdleMs;
+    const sock = this.req.socket;
+    // A hijacked socket is read directly: closing it ends the read.
+    const onTimeout = () => (this.socket ?? this.req).destroy(new Error(`no data for ${ms / 1000} s`));
+    sock.setTimeout(ms);
+    sock.on('timeout', onTimeout);
+    return () => {
+      sock.off('timeout', onTimeout);
+      sock.setTimeout(0);
+    };
+  }
+
+  /**
+   * The request body, whole, up to the JSON bound. On an upgraded socket it is read by Content-Length;
+   * what follows stays in `head`.
+   */
   async body(): Promise<Buffer> {
+    const max = this.limits.jsonMax;
+    this.#refuseLarger(Number(this.req.headers['content-length'] ?? 0), max);
     if (this.socket) {
       const len = Number(this.req.headers['content-length'] ?? 0);
       if (!(len > 0)) return Buffer.alloc(0);
       const sock = this.socket;
+      const unwatch = this.#watchIdle();
       while (this.head.length < len) {
         const chunk = await new Promise<Buffer | null>((resolve) => {
           const onData = (b: Buffer) => done(b);
@@ -124,26 +170,43 @@ export class Ctx {
         if (chunk === null) break;
         this.head = Buffer.concat([this.head, chunk]);
       }
+      unwatch();
       const body = this.head.subarray(0, len);
       this.head = this.head.subarray(len);
       return body;
     }
     const chunks: Buffer[] = [];
+    let size = 0;
+    const unwatch = this.#watchIdle();
     try {
-      for await (const c of this.req) chunks.push(c as Buffer);
+      for await (const c of this.req) {
+        size += (c as Buffer).length;
+        // Chunked, with no length to refuse up front: stop at the bound.
+        if (size > max) {
+          this.res?.setHeader('Connection', 'close');
+          throw new TooLarge(`request body is too large: more than ${max} bytes`);
+        }
+        chunks.push(c as Buffer);
+      }
     } catch (e) {
-      // The client went away mid-body (or sent broken chunking): its request, not the server, failed.
+      if (e instanceof TooLarge) throw e;
+      // The client went away mid-body, sent broken chunking or went quiet: its request, not the server, failed.
       throw new InvalidArgument(`reading the request body: ${(e as Error).message}`);
+    } finally {
+      unwatch();
     }
     return Buffer.concat(chunks);
   }
 
-  /** The body as a stream (an archive): a client gone mid-body is a 400, not a server failure. */
+  /** The body as a stream (an archive): a client gone or quiet mid-body is a 400, not a server failure. */
   async *bodyStream(): AsyncGenerator<Buffer> {
+    const unwatch = this.#watchIdle();
     try {
       for await (const c of this.req) yield c as Buffer;
     } catch (e) {
       throw new InvalidArgument(`reading the request body: ${(e as Error).message}`);
+    } finally {
+      unwatch();
     }
   }
 

@@ -16,7 +16,9 @@ import { login } from './auth.ts';
 import * as images from './images.ts';
 import * as streams from './streams.ts';
 import * as system from './system.ts';
-import { API_VERSION, compareVersions, Ctx, MIN_API_VERSION, nodeHttp, statusOf } from './http.ts';
+import {
+  API_VERSION, compareVersions, Ctx, DEFAULT_BODY_LIMITS, MIN_API_VERSION, nodeHttp, statusOf, type BodyLimits,
+} from './http.ts';
 import { ApiState } from './state.ts';
 import { trace } from '../sys/trace.ts';
 import { nodeHttps, tlsServerOptions, type TlsConfig } from './listen.ts';
@@ -92,6 +94,22 @@ export interface ApiServer {
 }
 
 /**
+ * What a client may hold of the server. A request must finish its headers within `headersTimeoutMs`
+ * (node turns that check off when requestTimeout is 0, which uploads of any length need, so it is set
+ * here); one client (an address over TCP; every caller of a unix socket alike) may hold
+ * `connectionsPerClient` connections at once, the next one answered 503 and closed.
+ */
+export interface ServerLimits extends BodyLimits {
+  headersTimeoutMs: number;
+  connectionsPerClient: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: ServerLimits = { ...DEFAULT_BODY_LIMITS, headersTimeoutMs: 30_000, connectionsPerClient: 512 };
+
+const TOO_MANY = 'HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n' +
+  '{"message":"too many connections from this client"}';
+
+/**
  * The API as a node:http server, or node:https with `tls` (listen.ts: TCP listeners). Both emit the same
  * 'request' and 'upgrade' events, so hijacked streams work the same over either.
  */
@@ -100,9 +118,10 @@ export function createApiServer(
   state = new ApiState(),
   log: (msg: string) => void = (m) => process.stderr.write(`${m}\n`),
   tls?: TlsConfig,
+  limits: ServerLimits = DEFAULT_SERVER_LIMITS,
 ): ApiServer {
   const sockets = new Set<Duplex>();
-  const options = { maxHeaderSize: 1 << 20, requestTimeout: 0 };
+  const options = { maxHeaderSize: 1 << 20, requestTimeout: 0, headersTimeout: limits.headersTimeoutMs };
   // allowHalfOpen, as node:http has and node:https lacks: the docker CLI half-closes a hijacked TLS
   // connection (TCP FIN) when stdin ends, and the container's output must still reach it.
   const server: Server = tls ? nodeHttps().createServer({ ...options, allowHalfOpen: true, ...tlsServerOptions(tls) }) : nodeHttp().createServer(options);
@@ -111,9 +130,27 @@ export function createApiServer(
     s.on('close', () => sockets.delete(s));
     s.on('error', () => {});
   };
+  const perClient = new Map<string, number>();
+  const admit = (s: Socket) => {
+    const client = s.remoteAddress ?? 'unix';
+    const held = perClient.get(client) ?? 0;
+    if (held >= limits.connectionsPerClient) {
+      s.on('error', () => {});
+      s.end(TOO_MANY);
+      s.destroySoon();
+      return;
+    }
+    perClient.set(client, held + 1);
+    s.once('close', () => {
+      const n = (perClient.get(client) ?? 1) - 1;
+      if (n > 0) perClient.set(client, n);
+      else perClient.delete(client);
+    });
+    track(s);
+  };
   // Every accepted socket; over TLS also the TLS socket on top of it, once its handshake is done (https
   // serves HTTP on 'secureConnection'), so close() drops handshakes in progress and live streams alike.
-  server.on('connection', track);
+  server.on('connection', admit);
   if (tls) {
     server.on('secureConnection', track);
     // A refused handshake (no client certificate, one the CA did not sign, plain HTTP): that client only.
@@ -139,13 +176,13 @@ export function createApiServer(
   };
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     res.on('error', () => {});
-    run(new Ctx(engine, state, req, res));
+    run(new Ctx(engine, state, req, res, undefined, undefined, limits));
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
-    run(new Ctx(engine, state, req, undefined, socket, head));
+    run(new Ctx(engine, state, req, undefined, socket, head, limits));
   });
   return {
     server,
