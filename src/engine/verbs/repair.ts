@@ -77,6 +77,14 @@ export async function repair(engine: EngineCore): Promise<void> {
       });
     }
   }
+  // Network leftovers come only from processes killed midway: a long-lived engine (berth serve, a library
+  // user) looks for them now and then, not on every list, which is its hottest read.
+  const now = Date.now();
+  if (now - (lastNetworkSweep.get(engine) ?? -Infinity) < NETWORK_SWEEP_EVERY_MS) return;
+  lastNetworkSweep.set(engine, now);
   const swept = await sweepNetworkOrphans(engine, (r) => r.lockPid !== 0 && isAlive(r.lockPid, r.lockStart));
   if (swept.length > 0) engine.notice(`released network leftovers no container owns: ${swept.join(', ')}`);
 }
+
+const NETWORK_SWEEP_EVERY_MS = 10_000;
+const lastNetworkSweep = new WeakMap<EngineCore, number>();
