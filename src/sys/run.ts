@@ -3,6 +3,7 @@
  * the same error shape and a timeout.
  */
 import { spawn } from 'node:child_process';
+import { runOnThread, spawningOffThread } from './spawn-thread.ts';
 
 export interface RunResult {
   code: number;
@@ -18,6 +19,7 @@ export interface RunOptions {
 }
 
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  if (spawningOffThread()) return runOnThread(cmd, args, opts);
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
       cwd: opts.cwd,

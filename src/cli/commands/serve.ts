@@ -10,6 +10,7 @@ import { Engine } from '../../engine/engine.ts';
 import { isBerthError } from '../../errors.ts';
 import type { Globals } from '../globals.ts';
 import type { ListenAddress, TlsConfig } from '../../api/listen.ts';
+import { spawnOffThread } from '../../sys/spawn-thread.ts';
 
 export const DEFAULT_SOCKET = 'unix:///run/berth/berth.sock';
 
@@ -85,6 +86,8 @@ export async function main(argv: string[], g: Globals): Promise<number> {
 async function serve(engine: Engine, addrs: ListenAddress[], tls: TlsConfig | undefined): Promise<number> {
   const { createApiServer } = await import('../../api/server.ts');
   const { listenTcp, listenUnix, showAddress } = await import('../../api/listen.ts');
+  // A fork in the main thread would stop every client for its length (src/sys/spawn-thread.ts).
+  spawnOffThread();
   // A daemon outlives any one request: a stray rejection is reported, not fatal to every client.
   const onStray = (e: unknown) => process.stderr.write(`berth serve: unhandled: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.on('unhandledRejection', onStray);

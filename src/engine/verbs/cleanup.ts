@@ -24,7 +24,7 @@ export async function cleanup(engine: EngineCore, ref: string): Promise<Containe
     }
     if (row.config.autoRemove) {
       engine.containers.update(row.id, ...move('remove'));
-      removeFiles(engine, row.id);
+      await removeFiles(engine, row.id);
       engine.containers.delete(row.id);
       engine.emitContainer(row, 'destroy');
       await removeAnonymousVolumes(engine, row);

@@ -69,7 +69,7 @@ export async function create(engine: EngineCore, opts: CreateOptions): Promise<C
     mkdirSync(join(d, 'work'), { mode: 0o700 });
     engine.containers.update(id, ...move('create', { lockPid: 0, lockStart: 0 }));
   } catch (e) {
-    removeFiles(engine, id);
+    await removeFiles(engine, id);
     engine.containers.delete(id);
     await dropVolumes(engine, madeVolumes);
     throw e;

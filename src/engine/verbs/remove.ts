@@ -31,7 +31,7 @@ export async function remove(engine: EngineCore, ref: string, force = false, vol
       }
       await teardownRuntime(engine, row);
       if (row.mounted) await engine.options.hooks?.postStop?.(row);
-      removeFiles(engine, row.id);
+      await removeFiles(engine, row.id);
     } catch (e) {
       // What could not be undone stays visible, as docker's dead containers do; `rm` tries again.
       const err = asBerthError(e);

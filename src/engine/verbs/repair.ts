@@ -21,7 +21,7 @@ export async function repairStale(engine: EngineCore, row: ContainerRow, deadPid
   if (row.state === 'creating' || row.state === 'removing') {
     await settled;
     await teardownRuntime(engine, row);
-    removeFiles(engine, row.id);
+    await removeFiles(engine, row.id);
     engine.containers.delete(row.id);
     engine.notice(`cleaned up container ${row.id.slice(0, 12)} left half-made by an interrupted process (pid ${deadPid})`);
     return;

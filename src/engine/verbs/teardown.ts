@@ -1,5 +1,5 @@
 /** Undoing the runtime side of a container: its runtime record, monitor and mount (src/engine/bundle.ts), and its files. */
-import { rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import type { ContainerRow } from '../../store/containers.ts';
 import type { EngineCore } from '../core.ts';
 import { tearDown } from '../bundle.ts';
@@ -9,6 +9,7 @@ export async function teardownRuntime(engine: EngineCore, row: ContainerRow, run
   await tearDown(engine, row, runtimeToo);
 }
 
-export function removeFiles(engine: EngineCore, id: string): void {
-  rmSync(engine.dir(id), { recursive: true, force: true });
+/** Removes the container's directory; asynchronously, as a long-lived engine must not stop for a big upper dir. */
+export async function removeFiles(engine: EngineCore, id: string): Promise<void> {
+  await rm(engine.dir(id), { recursive: true, force: true });
 }

@@ -1,0 +1,101 @@
+/**
+ * Spawning host tools from a worker thread, for processes that serve many requests (`berth serve`).
+ *
+ * Node's spawn forks and execs in the calling thread and waits there until the exec has happened, so each
+ * call stops the event loop for as long as fork takes, which grows with the process's memory: profiled
+ * under 16 clients, `berth serve` spent 39% of its main thread inside spawn (runc, mount, umount), and every
+ * other client, a `/_ping` included, waited behind it. A worker thread's spawn stops only that thread.
+ *
+ * The worker is plain JavaScript evaluated from this file (no bundle of its own) and needs nothing but
+ * node:child_process. It is referenced only while a call is in flight, so it never keeps a process alive.
+ * A short-lived CLI keeps spawning in its own thread: starting a worker would cost it more than it saves.
+ */
+import { Worker } from 'node:worker_threads';
+import type { RunOptions, RunResult } from './run.ts';
+
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { spawn } = require('node:child_process');
+parentPort.on('message', ({ id, cmd, args, opts }) => {
+  const reply = (m) => parentPort.postMessage({ id, ...m });
+  let child;
+  try {
+    child = spawn(cmd, args, {
+      cwd: opts.cwd, env: opts.env, timeout: opts.timeoutMs ?? 60000,
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+  } catch (e) {
+    return reply({ error: { message: e.message, code: e.code } });
+  }
+  const out = [];
+  const err = [];
+  child.stdout.on('data', (b) => out.push(b));
+  child.stderr.on('data', (b) => err.push(b));
+  child.on('error', (e) => reply({ error: { message: e.message, code: e.code } }));
+  child.on('close', (code, signal) => reply({ result: {
+    code: code ?? (signal ? 128 : 1),
+    stdout: Buffer.concat(out).toString('utf8'),
+    stderr: Buffer.concat(err).toString('utf8'),
+  } }));
+  if (opts.input !== undefined) {
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.input);
+  }
+});
+`;
+
+interface Pending {
+  resolve: (r: RunResult) => void;
+  reject: (e: Error) => void;
+}
+
+let worker: Worker | undefined;
+let enabled = false;
+let nextId = 0;
+const pending = new Map<number, Pending>();
+
+/** From now on, run() in this process spawns on the worker thread. */
+export function spawnOffThread(): void {
+  enabled = true;
+}
+
+export function spawningOffThread(): boolean {
+  return enabled;
+}
+
+function theWorker(): Worker {
+  if (worker) return worker;
+  const w = new Worker(WORKER_SOURCE, { eval: true });
+  w.on('message', (m: { id: number; result?: RunResult; error?: { message: string; code?: string } }) => {
+    const p = pending.get(m.id);
+    if (!p) return;
+    pending.delete(m.id);
+    if (pending.size === 0) w.unref();
+    if (m.result) p.resolve(m.result);
+    else p.reject(Object.assign(new Error(m.error?.message ?? 'spawn failed'), { code: m.error?.code }));
+  });
+  // A worker that dies fails what it held; the next call starts another.
+  w.on('error', (e) => fail(w, e));
+  w.on('exit', (code) => fail(w, new Error(`the spawning thread exited (${code})`)));
+  w.unref();
+  worker = w;
+  return w;
+}
+
+function fail(w: Worker, e: Error): void {
+  if (worker !== w) return;
+  worker = undefined;
+  for (const p of pending.values()) p.reject(e);
+  pending.clear();
+}
+
+export function runOnThread(cmd: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const w = theWorker();
+    const id = nextId++;
+    pending.set(id, { resolve, reject });
+    w.ref();
+    // The thread's own process.env is a copy from its start: the caller's environment is sent each time.
+    w.postMessage({ id, cmd, args: [...args], opts: { ...opts, env: { ...(opts.env ?? process.env) } } });
+  });
+}
