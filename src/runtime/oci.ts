@@ -9,7 +9,9 @@ import { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { NotSupported, RuntimeFailure, classifyRuntimeError } from '../errors.ts';
+import { closeFds, osPipe, readEnd, writeEnd } from '../sys/os-pipe.ts';
 import { run, lastLine } from '../sys/run.ts';
+import { spawnDetachedOnThread, spawningOffThread } from '../sys/spawn-thread.ts';
 import { trace } from '../sys/trace.ts';
 import { AttachSession, resizeTerminal } from './conmon/attach.ts';
 import { conmonFiles, readExitFile, readPidFile } from './conmon/files.ts';
@@ -104,7 +106,7 @@ export class OciDriver implements RuntimeDriver {
         try {
           await (req.bundleReady ?? Promise.resolve());
         } catch (e) {
-          c.child.kill('SIGKILL');
+          c.kill('SIGKILL');
           throw e;
         }
         c.go();
@@ -342,7 +344,18 @@ class MessagePipe {
  * runtime's --preserve-fds), then sync, start and (exec) attach pipes, named to conmon by _OCI_*PIPE.
  * `go()` writes one byte to the start pipe; `close()` lets go of every pipe.
  */
-function spawnConmon(conmon: string, args: string[], cwd: string, attachPipe: boolean, preserveFds = 0) {
+interface ConmonHandle {
+  kill(signal: NodeJS.Signals): void;
+  sync: { next(): Promise<ConmonMessage> };
+  attach?: { next(): Promise<ConmonMessage> };
+  go(): void;
+  /** Keep the pipes and conmon's handle but let the event loop end without them. */
+  unref(): void;
+  close(): void;
+}
+
+function spawnConmon(conmon: string, args: string[], cwd: string, attachPipe: boolean, preserveFds = 0): ConmonHandle {
+  if (spawningOffThread()) return spawnConmonOffThread(conmon, args, cwd, attachPipe, preserveFds);
   const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'ignore', 'ignore'];
   for (let i = 0; i < preserveFds; i++) stdio.push(3 + i);
   const syncFd = stdio.length;
@@ -361,11 +374,10 @@ function spawnConmon(conmon: string, args: string[], cwd: string, attachPipe: bo
   const sync = new MessagePipe(syncStream);
   const attach = attachStream ? new MessagePipe(attachStream) : undefined;
   return {
-    child,
+    kill: (signal) => child.kill(signal),
     sync: { next: () => Promise.race([sync.next(), failed]) },
     attach: attach ? { next: () => Promise.race([attach.next(), failed]) } : undefined,
-    go: () => start.write('0'),
-    /** Keep the pipes and conmon's handle but let the event loop end without them. */
+    go: () => void start.write('0'),
     unref: () => {
       for (const p of [syncStream, start, attachStream]) (p as unknown as Socket | undefined)?.unref();
       child.unref();
@@ -376,6 +388,51 @@ function spawnConmon(conmon: string, args: string[], cwd: string, attachPipe: bo
       attachStream?.destroy();
       child.unref();
     },
+  };
+}
+
+/**
+ * spawnConmon for a long-lived engine (src/sys/spawn-thread.ts): the pipes are made here (fds of this
+ * process), conmon is forked on the spawning thread with their far ends, and this thread reads and writes
+ * the near ends as sockets. Calls made before conmon runs wait for it, in order.
+ */
+function spawnConmonOffThread(conmon: string, args: string[], cwd: string, attachPipe: boolean, preserveFds: number): ConmonHandle {
+  const started = (async () => {
+    const sync = await osPipe();
+    const start = await osPipe();
+    const attach = attachPipe ? await osPipe() : undefined;
+    const stdio: ('ignore' | number)[] = ['ignore', 'ignore', 'ignore'];
+    for (let i = 0; i < preserveFds; i++) stdio.push(3 + i);
+    const syncFd = stdio.length;
+    stdio.push(sync[1], start[0]);
+    if (attach) stdio.push(attach[1]);
+    const env: NodeJS.ProcessEnv = { ...process.env, _OCI_SYNCPIPE: String(syncFd), _OCI_STARTPIPE: String(syncFd + 1) };
+    if (attach) env._OCI_ATTACHPIPE = String(syncFd + 2);
+    let pid: number;
+    try {
+      pid = await spawnDetachedOnThread(conmon, args, { cwd, env, stdio });
+    } catch (e) {
+      closeFds(sync[0], start[1], attach?.[0]);
+      throw new RuntimeFailure(`cannot start conmon: ${(e as Error).message}`);
+    } finally {
+      // conmon has its copies: ours of its ends would keep the pipes open after it is gone.
+      closeFds(sync[1], start[0], attach?.[1]);
+    }
+    const startStream = writeEnd(start[1]);
+    startStream.on('error', () => {});
+    const syncStream = readEnd(sync[0]);
+    const attachStream = attach ? readEnd(attach[0]) : undefined;
+    return { pid, syncStream, startStream, attachStream, sync: new MessagePipe(syncStream), attach: attachStream ? new MessagePipe(attachStream) : undefined };
+  })();
+  started.catch(() => {});
+  const streams = (s: Awaited<typeof started>) => [s.syncStream, s.startStream, s.attachStream];
+  return {
+    kill: (signal) => void started.then((s) => process.kill(s.pid, signal), () => {}),
+    sync: { next: () => started.then((s) => s.sync.next()) },
+    attach: attachPipe ? { next: () => started.then((s) => s.attach!.next()) } : undefined,
+    go: () => void started.then((s) => s.startStream.write('0'), () => {}),
+    unref: () => void started.then((s) => { for (const p of streams(s)) p?.unref(); }, () => {}),
+    close: () => void started.then((s) => { for (const p of streams(s)) p?.destroy(); }, () => {}),
   };
 }
 

@@ -10,15 +10,27 @@
  * node:child_process. It is referenced only while a call is in flight, so it never keeps a process alive.
  * A short-lived CLI keeps spawning in its own thread: starting a worker would cost it more than it saves.
  */
-import { Worker } from 'node:worker_threads';
+import { SHARE_ENV, Worker } from 'node:worker_threads';
 import type { RunOptions, RunResult } from './run.ts';
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { spawn } = require('node:child_process');
-parentPort.on('message', ({ id, cmd, args, opts }) => {
+parentPort.on('message', ({ id, cmd, args, opts, detached }) => {
   const reply = (m) => parentPort.postMessage({ id, ...m });
   let child;
+  if (detached) {
+    // A monitor that outlives the call: its pipes are fds the caller made; only its pid comes back.
+    try {
+      child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: opts.stdio, detached: true });
+    } catch (e) {
+      return reply({ error: { message: e.message, code: e.code } });
+    }
+    child.once('spawn', () => reply({ pid: child.pid }));
+    child.once('error', (e) => reply({ error: { message: e.message, code: e.code } }));
+    child.unref();
+    return;
+  }
   try {
     child = spawn(cmd, args, {
       cwd: opts.cwd, env: opts.env, timeout: opts.timeoutMs ?? 60000,
@@ -45,8 +57,16 @@ parentPort.on('message', ({ id, cmd, args, opts }) => {
 `;
 
 interface Pending {
-  resolve: (r: RunResult) => void;
+  resolve: (r: Reply) => void;
   reject: (e: Error) => void;
+}
+
+/** What the thread answers: a finished run's result, a detached spawn's pid, or the error either met. */
+interface Reply {
+  id: number;
+  result?: RunResult;
+  pid?: number;
+  error?: { message: string; code?: string };
 }
 
 let worker: Worker | undefined;
@@ -65,14 +85,15 @@ export function spawningOffThread(): boolean {
 
 function theWorker(): Worker {
   if (worker) return worker;
-  const w = new Worker(WORKER_SOURCE, { eval: true });
-  w.on('message', (m: { id: number; result?: RunResult; error?: { message: string; code?: string } }) => {
+  // SHARE_ENV: the thread sees this process's environment as it is now, so it need not be sent with each call.
+  const w = new Worker(WORKER_SOURCE, { eval: true, env: SHARE_ENV });
+  w.on('message', (m: Reply) => {
     const p = pending.get(m.id);
     if (!p) return;
     pending.delete(m.id);
     if (pending.size === 0) w.unref();
-    if (m.result) p.resolve(m.result);
-    else p.reject(Object.assign(new Error(m.error?.message ?? 'spawn failed'), { code: m.error?.code }));
+    if (m.error) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
+    else p.resolve(m);
   });
   // A worker that dies fails what it held; the next call starts another.
   w.on('error', (e) => fail(w, e));
@@ -89,13 +110,28 @@ function fail(w: Worker, e: Error): void {
   pending.clear();
 }
 
-export function runOnThread(cmd: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
+function ask(message: Record<string, unknown>): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const w = theWorker();
     const id = nextId++;
     pending.set(id, { resolve, reject });
     w.ref();
-    // The thread's own process.env is a copy from its start: the caller's environment is sent each time.
-    w.postMessage({ id, cmd, args: [...args], opts: { ...opts, env: { ...(opts.env ?? process.env) } } });
+    w.postMessage({ id, ...message });
   });
+}
+
+export async function runOnThread(cmd: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
+  const r = await ask({ cmd, args: [...args], opts });
+  return r.result!;
+}
+
+/**
+ * Starts a detached process on the thread with the given stdio (fds of this process, or 'ignore') and
+ * resolves with its pid once it runs. Nothing of it is kept: the caller watches it through its fds.
+ */
+export async function spawnDetachedOnThread(
+  cmd: string, args: readonly string[], opts: { cwd: string; env: NodeJS.ProcessEnv; stdio: ('ignore' | number)[] },
+): Promise<number> {
+  const r = await ask({ cmd, args: [...args], detached: true, opts: { cwd: opts.cwd, env: { ...opts.env }, stdio: opts.stdio } });
+  return r.pid!;
 }
