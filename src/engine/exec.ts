@@ -15,6 +15,7 @@
  * container.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Conflict, InvalidArgument, NotFound } from '../errors.ts';
 import type { AttachStream, ExecStarted } from '../runtime/driver.ts';
@@ -207,7 +208,7 @@ async function launch(engine: EngineCore, row: ContainerRow, id: string, config:
     // The monitor is starting (spawned above): meanwhile tidy up after the container's earlier sessions
     // (housekeeping: a failure is not this exec's).
     try {
-      sweep(engine, row.id, row);
+      await sweep(engine, row.id, row, removeDirAsync);
     } catch {
       /* the next exec sweeps */
     }
@@ -218,10 +219,10 @@ async function launch(engine: EngineCore, row: ContainerRow, id: string, config:
     // A size asked for before the pid was recorded is in the row now (see ExecRepo.keepSize).
     const size = config.tty ? engine.execs.get(id)?.config.size : undefined;
     if (size) await drv.resize(sdir, size[0], size[1]).catch(() => {});
-    const exit = started.exit.then((code) => {
+    const exit = started.exit.then(async (code) => {
       trace('exec: exit');
       try {
-        recordEnd(engine, row.id, row, id, code);
+        await recordEnd(engine, row.id, row, id, code, removeDirAsync);
         // The code stored first is the session's (the exit file is gone when another process stored it).
         return engine.execs.get(id)?.exitCode ?? code;
       } catch {
@@ -232,7 +233,7 @@ async function launch(engine: EngineCore, row: ContainerRow, id: string, config:
     return { id, pid: started.pid, stream: started.stream, resize: (rows, cols) => drv.resize(sdir, rows, cols), exit };
   } catch (e) {
     started?.stream?.close();
-    recordEnd(engine, row.id, row, id, 'exitCode' in (e as object) ? (e as { exitCode: number }).exitCode : 125);
+    await recordEnd(engine, row.id, row, id, 'exitCode' in (e as object) ? (e as { exitCode: number }).exitCode : 125, removeDirAsync);
     throw e;
   }
 }
@@ -241,14 +242,36 @@ async function launch(engine: EngineCore, row: ContainerRow, id: string, config:
  * Store a session's end, report it (`exec_die`) from whichever process stored it first, and remove the
  * session's directory (the code is in the row now); then sweep the container's other sessions.
  */
-function recordEnd(engine: EngineCore, containerId: string, row: ContainerRow | undefined, id: string, code: number): void {
-  storeEnd(engine, containerId, row, id, code);
-  sweep(engine, containerId, row);
+async function recordEnd(
+  engine: EngineCore, containerId: string, row: ContainerRow | undefined, id: string, code: number, remove: Remover,
+): Promise<void> {
+  await storeEnd(engine, containerId, row, id, code, remove);
+  await sweep(engine, containerId, row, remove);
 }
 
-function storeEnd(engine: EngineCore, containerId: string, row: ContainerRow | undefined, id: string, code: number): void {
+/** The end is stored at once (before any wait); then the directory goes. */
+async function storeEnd(
+  engine: EngineCore, containerId: string, row: ContainerRow | undefined, id: string, code: number, remove: Remover,
+): Promise<void> {
   if (engine.execs.ended(id, code) && row) engine.emitContainer(row, 'exec_die', { execID: id, exitCode: String(code) });
-  removeDir(sessionDir(engine, containerId, id));
+  await remove(sessionDir(engine, containerId, id));
+}
+
+/**
+ * How a session's directory is removed: asynchronously where the caller waits anyway (an exec's start and
+ * end: a long-lived engine must not stop for it), synchronously where the caller is synchronous (inspect).
+ */
+type Remover = (path: string) => void | Promise<void>;
+
+async function removeDirAsync(path: string): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    try {
+      await rm(path, { recursive: true, force: true });
+    } catch {
+      /* raced again: retried */
+    }
+    if (!existsSync(path)) return;
+  }
 }
 
 /**
@@ -270,13 +293,13 @@ function removeDir(path: string): void {
  * Record the end of the container's sessions whose process is gone and whose exit the monitor recorded (their
  * holder left, or has not looked yet), and forget the ended sessions but the KEEP_ENDED that ended last.
  */
-function sweep(engine: EngineCore, containerId: string, row: ContainerRow | undefined): void {
+async function sweep(engine: EngineCore, containerId: string, row: ContainerRow | undefined, remove: Remover): Promise<void> {
   for (const s of engine.execs.runningIn(containerId)) {
     if (isAlive(s.pid, s.pidStart)) continue;
     const code = sessionExit(engine, s);
-    if (code !== null) storeEnd(engine, containerId, row, s.id, code);
+    if (code !== null) await storeEnd(engine, containerId, row, s.id, code, remove);
   }
-  for (const gone of engine.execs.pruneEnded(containerId, KEEP_ENDED)) removeDir(sessionDir(engine, containerId, gone));
+  for (const gone of engine.execs.pruneEnded(containerId, KEEP_ENDED)) await remove(sessionDir(engine, containerId, gone));
 }
 
 function sessionDir(engine: EngineCore, containerId: string, sessionId: string): string {
@@ -303,7 +326,9 @@ export function inspectExec(engine: EngineCore, ref: string): ExecSessionRow {
       const now = engine.execs.get(s.id);
       return now && now.exitCode !== null ? now : { ...s, running: false };
     }
-    recordEnd(engine, s.containerId, engine.containers.get(s.containerId), s.id, code);
+    // Synchronous removal: the end and this session's directory are done before this returns; the sweep of
+    // the container's other sessions that follows is housekeeping (a closed engine skips it).
+    recordEnd(engine, s.containerId, engine.containers.get(s.containerId), s.id, code, removeDir).catch(() => {});
     return engine.execs.get(s.id) ?? { ...s, running: false, exitCode: code };
   }
   return s;

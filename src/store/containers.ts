@@ -239,6 +239,8 @@ export class ContainerRepo {
 
   delete(id: string): void {
     this.db.prepare('DELETE FROM containers WHERE id = ?').run(id);
+    // A long-lived process creates and removes containers by the thousand: their parsed configs go with them.
+    parsedConfigs.delete(id);
   }
 
   /** Rows whose lock is held (possibly by a dead process). */

@@ -12,7 +12,31 @@ export function openDb(path: string): Db {
   const db = new DatabaseSync(path, { timeout: 30_000 });
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
   migrate(db);
+  cacheStatements(db);
   return db;
+}
+
+/** Statements kept per connection; past this many distinct texts the cache starts over (a few are built). */
+const STATEMENT_CACHE = 256;
+
+/**
+ * The repositories prepare their statements where they use them; a long-lived process (berth serve) runs
+ * the same few hundred texts thousands of times, and compiling each anew costs its main thread. Each text
+ * is compiled once per connection. Safe because every use runs a statement to completion (get, all, run)
+ * before the next one starts: nothing holds one open across another use.
+ */
+function cacheStatements(db: Db): void {
+  const prepare = db.prepare.bind(db);
+  const cache = new Map<string, ReturnType<Db['prepare']>>();
+  db.prepare = (sql: string) => {
+    let s = cache.get(sql);
+    if (!s) {
+      if (cache.size >= STATEMENT_CACHE) cache.clear();
+      s = prepare(sql);
+      cache.set(sql, s);
+    }
+    return s;
+  };
 }
 
 /** Apply the migrations not yet applied, each in its own transaction. */

@@ -343,12 +343,15 @@ test('networkWorkers finds the plugins and `ip` still at work on given container
     const ip = fake('ip', {}, ['netns', 'berth-c1']);
     fake('ip', {}, ['netns', 'berth-c3']);
     const found = () => networkWorkers(new Set(['c1']), dir, new Set(['berth-c1'])).sort((a, b) => a - b);
+    // The children exec their argv0 after spawn returns, and a child still between fork and exec reads as
+    // its parent (node, with this process's environment): wait for the set, not for a count.
+    const want = [mine, ip].sort((a, b) => a - b);
     let got = found();
-    for (let i = 0; i < 100 && got.length < 2; i++) {
-      await new Promise((r) => setTimeout(r, 20)); // the children exec'd their argv0 after spawn returned
+    for (let i = 0; i < 100 && JSON.stringify(got) !== JSON.stringify(want); i++) {
+      await new Promise((r) => setTimeout(r, 20));
       got = found();
     }
-    assert.deepEqual(got, [mine, ip].sort((a, b) => a - b));
+    assert.deepEqual(got, want);
     assert.deepEqual(networkWorkers(new Set(['c9']), dir, new Set(['berth-c9'])), []);
     const settle = settleNetworkWorkers(new Set(['c1']), dir, new Set(['berth-c1']), 10_000);
     for (const c of started) c.kill('SIGKILL');
