@@ -21,4 +21,5 @@ export type { ContainerConfig, ContainerState, MountSpec, Rlimit, Resources, Thr
 export type { PullOptions, PullResult, ProgressMessage } from './image/pull.ts';
 export type { PushOptions, PushResult } from './image/push.ts';
 export type { CommitOptions } from './engine/commit.ts';
+export type { ExitWatch } from './engine/exit-watch.ts';
 export * from './errors.ts';

@@ -15,6 +15,7 @@ import { isMounted, mountFs, unmount } from '../sys/mount.ts';
 import { procStartTime } from '../sys/proc.ts';
 import { trace } from '../sys/trace.ts';
 import type { EngineCore, StartOptions } from './core.ts';
+import { exitCommandFor } from './exit-handoff.ts';
 import { loadHooks } from './hooks.ts';
 import { initBinary } from './host.ts';
 import { sharedNamespaces } from './isolation.ts';
@@ -32,7 +33,7 @@ export async function bringUp(engine: EngineCore, row: ContainerRow, drv: Runtim
   if (!img) throw new RuntimeFailure(`image ${row.imageId.slice(0, 12)} of container ${row.name} is gone`);
   let ready!: { resolve: () => void; reject: (e: unknown) => void };
   const bundleReady = new Promise<void>((resolve, reject) => (ready = { resolve, reject }));
-  const exitCommand = opts.attached || engine.exitCommand.length === 0 ? undefined : [...engine.exitCommand, 'container', 'cleanup', row.id];
+  const exitCommand = opts.attached ? undefined : exitCommandFor(engine, row.id);
   trace('init: monitor');
   const created = drv.create({
     id: row.id,

@@ -22,6 +22,7 @@ import type { ResourceOptions } from './resources.ts';
 import { topOf, type TopResult } from './top.ts';
 import { rename, update } from './verbs/change.ts';
 import { cleanup } from './verbs/cleanup.ts';
+import { watchExits, type ExitWatch } from './exit-watch.ts';
 import { create } from './verbs/create.ts';
 import { attach, pids, readLogs, resize } from './verbs/io.ts';
 import { list } from './verbs/list.ts';
@@ -177,6 +178,15 @@ export class Engine extends EngineCore {
    */
   async cleanup(ref: string): Promise<ContainerRow> {
     return cleanup(this, ref);
+  }
+
+  /**
+   * Take the exits of this root's containers and clean each up in this process, instead of a CLI process
+   * started per exit (src/engine/exit-handoff.ts). For an engine that stays up, as `berth serve` does; close
+   * the watch before the engine.
+   */
+  watchExits(): Promise<ExitWatch> {
+    return watchExits(this);
   }
 
   /** Remove a container; a running one only with force (SIGKILL first); `volumes` also drops its anonymous volumes. */

@@ -93,6 +93,8 @@ async function serve(engine: Engine, addrs: ListenAddress[], tls: TlsConfig | un
   process.on('unhandledRejection', onStray);
   const servers: ReturnType<typeof createApiServer>[] = [];
   const socketFiles: string[] = [];
+  // A daemon takes its containers' exits itself: a CLI process started per exit costs every client.
+  const exits = await engine.watchExits();
   // Printed once every address listens: a failure part-way is one line, and `API listening` means all of them.
   const lines: string[] = [];
   try {
@@ -131,6 +133,7 @@ async function serve(engine: Engine, addrs: ListenAddress[], tls: TlsConfig | un
     return 0;
   } finally {
     await Promise.all(servers.map((s) => s.close()));
+    await exits.close();
     for (const path of socketFiles) unlinkQuiet(path);
     process.off('unhandledRejection', onStray);
   }
