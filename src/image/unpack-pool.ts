@@ -8,6 +8,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InvalidArgument, NoSpace, NotFound, RuntimeFailure } from '../errors.ts';
+import { ownNice } from '../sys/thread-priority.ts';
 import { unpackInto } from './unpack.ts';
 import type { UnpackLimits } from './unpack-limits.ts';
 
@@ -43,13 +44,15 @@ export interface WorkerData {
   file: string;
   dir: string;
   limits: UnpackLimits;
+  /** The nice value to run at: the process's own (src/sys/thread-priority.ts). */
+  nice: number;
 }
 
 export async function unpackInWorker(file: string, dir: string, limits: UnpackLimits): Promise<{ diffId: string; bytes: number }> {
   const s = workerScript();
   if (!s) return unpackInto(createReadStream(file, { highWaterMark: 1 << 20 }), dir, limits);
   const reply = await new Promise<WorkerReply>((resolve, reject) => {
-    const w = new Worker(s, { workerData: { file, dir, limits } satisfies WorkerData });
+    const w = new Worker(s, { workerData: { file, dir, limits, nice: ownNice() } satisfies WorkerData });
     let got: WorkerReply | undefined;
     w.once('message', (m: WorkerReply) => (got = m));
     w.once('error', reject);

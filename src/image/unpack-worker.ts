@@ -2,10 +2,13 @@
 import { createReadStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { InvalidArgument, NoSpace, NotFound } from '../errors.ts';
+import { setThisThreadNice } from '../sys/thread-priority.ts';
 import { unpackInto } from './unpack.ts';
 import type { WorkerData, WorkerReply } from './unpack-pool.ts';
 
-const { file, dir, limits } = workerData as WorkerData;
+const { file, dir, limits, nice } = workerData as WorkerData;
+// Made by a thread that may run above the process's priority (berth serve's): unpacking is bulk work.
+setThisThreadNice(nice);
 let reply: WorkerReply;
 try {
   reply = { ok: true, ...(await unpackInto(createReadStream(file, { highWaterMark: 1 << 20 }), dir, limits)) };

@@ -12,10 +12,17 @@
  */
 import { SHARE_ENV, Worker } from 'node:worker_threads';
 import type { RunOptions, RunResult } from './run.ts';
+import { ownNice } from './thread-priority.ts';
 
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const { spawn } = require('node:child_process');
+// Made by a thread that may run above the process's priority (berth serve's): what this one spawns, containers
+// included, runs at the process's own.
+try {
+  const os = require('node:os');
+  if (os.getPriority(0) !== workerData.nice) os.setPriority(0, workerData.nice);
+} catch {}
 parentPort.on('message', ({ id, cmd, args, opts, detached }) => {
   const reply = (m) => parentPort.postMessage({ id, ...m });
   let child;
@@ -86,7 +93,7 @@ export function spawningOffThread(): boolean {
 function theWorker(): Worker {
   if (worker) return worker;
   // SHARE_ENV: the thread sees this process's environment as it is now, so it need not be sent with each call.
-  const w = new Worker(WORKER_SOURCE, { eval: true, env: SHARE_ENV });
+  const w = new Worker(WORKER_SOURCE, { eval: true, env: SHARE_ENV, workerData: { nice: ownNice() } });
   w.on('message', (m: Reply) => {
     const p = pending.get(m.id);
     if (!p) return;

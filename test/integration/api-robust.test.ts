@@ -3,14 +3,20 @@
  * chunking, oversized headers, bad versions, bad JSON, bad filters and query values, unknown routes,
  * methods and objects) each get a proper HTTP error with docker's JSON body, and the server keeps serving;
  * 50 concurrent clients listing containers and pinging all get correct answers; pipelined requests on one
- * connection are answered in order.
+ * connection are answered in order. The thread that parses requests runs above what the server starts
+ * (containers and their monitors keep the server's own priority), and the server takes its containers'
+ * exits itself.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startApiServer, type ApiServer } from './api-server.ts';
+import { call, startApiServer, type ApiServer } from './api-server.ts';
+import { eventually } from './helpers.ts';
 
 let api: ApiServer;
 let sock = '';
@@ -246,4 +252,33 @@ test('50 concurrent clients listing containers and pinging all get correct answe
   assert.equal((await raw(req('GET', '/_ping')))?.status, 200);
   assert.ok(api.alive(), 'the server is still running');
   assert.doesNotMatch(api.log(), /berth serve: |unhandled|TypeError|ReferenceError/, api.log().slice(-5000));
+});
+
+/** The nice value of a thread (a process's main thread when tid is its pid). */
+const niceOf = (pid: number, tid = pid) => {
+  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+};
+
+test('requests are parsed above the priority of what the server starts; it takes its containers\' exits', async () => {
+  const ownNice = niceOf(process.pid);
+  assert.equal(niceOf(api.pid), Math.max(-20, ownNice - 5), 'the request thread runs 5 steps up');
+  const created = await call(sock, 'POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'sleep 1; exit 7'], HostConfig: { NetworkMode: 'none' } });
+  assert.equal(created.status, 201, created.text);
+  const id = (JSON.parse(created.text) as { Id: string }).Id;
+  assert.equal((await call(sock, 'POST', `/containers/${id}/start`)).status, 204);
+  const state = JSON.parse((await call(sock, 'GET', `/containers/${id}/json`)).text) as { State: { Pid: number } };
+  assert.ok(state.State.Pid > 0);
+  assert.equal(niceOf(state.State.Pid), ownNice, 'the container runs at the server\'s own priority');
+  const monitor = Number(readFileSync(join(api.env.root, 'containers', id, 'conmon.pid'), 'utf8'));
+  assert.equal(niceOf(monitor), ownNice, 'so does its monitor');
+  // The server holds the exit-watch lock: the exit command hands the exit over (flock exits 75 on a conflict).
+  const probe = spawnSync('flock', ['-n', '-s', '-E', '75', join(api.env.root, 'exit-watch.lock'), 'true']);
+  assert.equal(probe.status, 75);
+  const mounted = () => readFileSync('/proc/self/mountinfo', 'utf8').includes(join(api.env.root, 'containers', id));
+  await eventually(() => !mounted() || undefined, 15_000);
+  const after = JSON.parse((await call(sock, 'GET', `/containers/${id}/json`)).text) as { State: { Status: string; ExitCode: number } };
+  assert.deepEqual([after.State.Status, after.State.ExitCode], ['exited', 7]);
+  assert.deepEqual(readdirSync(join(api.env.root, 'exits')), []);
+  assert.equal((await call(sock, 'DELETE', `/containers/${id}`)).status, 204);
 });

@@ -18,6 +18,8 @@ export const needsDockerCli = { skip: existsSync(DOCKER) ? false : `no docker CL
 export interface ApiServer {
   env: Env;
   sock: string;
+  /** The server process's pid. */
+  pid: number;
   /** What the server wrote to stderr so far (for failure messages). */
   log(): string;
   /** The server process is still running. */
@@ -36,6 +38,7 @@ export async function startApiServer(name: string): Promise<ApiServer> {
   return {
     env,
     sock,
+    pid: server.pid!,
     log: () => log,
     alive: () => server.exitCode === null && server.signalCode === null,
     async stop() {

@@ -11,6 +11,7 @@ import { isBerthError } from '../../errors.ts';
 import type { Globals } from '../globals.ts';
 import type { ListenAddress, TlsConfig } from '../../api/listen.ts';
 import { spawnOffThread } from '../../sys/spawn-thread.ts';
+import { raiseThisThread } from '../../sys/thread-priority.ts';
 
 export const DEFAULT_SOCKET = 'unix:///run/berth/berth.sock';
 
@@ -83,11 +84,16 @@ export async function main(argv: string[], g: Globals): Promise<number> {
  * Listen on every address (one server each, sharing the engine and the API's state; TCP ones over TLS
  * when configured) until SIGINT/SIGTERM. If any address fails, every one opened so far is closed again.
  */
+/** How far the request thread's nice value goes below the process's: 5 steps weigh ~3 times as much with CFS. */
+const SERVE_PRIORITY_STEPS = 5;
+
 async function serve(engine: Engine, addrs: ListenAddress[], tls: TlsConfig | undefined): Promise<number> {
   const { createApiServer } = await import('../../api/server.ts');
   const { listenTcp, listenUnix, showAddress } = await import('../../api/listen.ts');
   // A fork in the main thread would stop every client for its length (src/sys/spawn-thread.ts).
   spawnOffThread();
+  // The request thread runs above what it starts: a busy host still answers (src/sys/thread-priority.ts).
+  raiseThisThread(SERVE_PRIORITY_STEPS);
   // A daemon outlives any one request: a stray rejection is reported, not fatal to every client.
   const onStray = (e: unknown) => process.stderr.write(`berth serve: unhandled: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.on('unhandledRejection', onStray);
