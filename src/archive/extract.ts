@@ -17,7 +17,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { BerthError, InvalidArgument, NotFound, RuntimeFailure } from '../errors.ts';
+import { BerthError, InvalidArgument, NoSpace, NotFound, RuntimeFailure } from '../errors.ts';
 import { lsetxattr, mknod } from '../sys/fsx.ts';
 import { resolveInRoot } from './securejoin.ts';
 import { decompressStream, readTar, type TarEntry } from './tar.ts';
@@ -81,6 +81,10 @@ export async function extractTar(
       summary.bytes += await x.entry(entry, body);
     } catch (e) {
       if (e instanceof BerthError) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        throw new NoSpace(`extract ${entry.name}: the file system of ${destDir} is full (${code === 'ENOSPC' ? 'no space or inodes left' : 'quota exceeded'})`, { cause: e });
+      }
       throw new RuntimeFailure(`extract ${entry.name}: ${(e as Error).message}`, { cause: e });
     }
   }

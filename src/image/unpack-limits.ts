@@ -9,7 +9,9 @@
  *
  * And the disk: while a layer unpacks (or a load spools its archive), the free space of the file system is
  * read every so often (statfs) and the work stops when it falls below a reserve, the smaller of 2 GiB and 5%
- * of the file system, so an image never takes the last of a disk others need.
+ * of the file system, so an image never takes the last of a disk others need. Inodes likewise, where the
+ * file system has a fixed number (ext4; not btrfs or xfs): a layer of a million empty files takes little
+ * space and every inode, and is stopped below the smaller of 100,000 and 5% of them.
  *
  * A cap exceeded is an InvalidArgument (the content is refused), a disk below its reserve NoSpace; after
  * either, what the pull or load made is removed.
@@ -69,29 +71,51 @@ export function checkArchiveSize(size: number, caps: SizeCaps): void {
   }
 }
 
-/** statfs's numbers the free-space decision reads. */
+/** statfs's numbers the free-space decision reads; `files` is 0 where inodes are made as needed. */
 export interface SpaceFacts {
   bsize: number;
   blocks: number;
   bavail: number;
+  files?: number;
+  ffree?: number;
+}
+
+export interface SpaceVerdict {
+  free: number;
+  reserve: number;
+  /** Free inodes and those kept free; both Infinity where the file system has no fixed number. */
+  freeInodes: number;
+  inodeReserve: number;
+  enough: boolean;
 }
 
 /**
  * Whether a file system has room to go on: `free` (available to users, as df's Avail) against the reserve,
- * the smaller of 2 GiB and 5% of its size.
+ * the smaller of 2 GiB and 5% of its size; free inodes against the smaller of 100,000 and 5% of them.
  */
-export function spaceVerdict(s: SpaceFacts): { free: number; reserve: number; enough: boolean } {
+export function spaceVerdict(s: SpaceFacts): SpaceVerdict {
   const free = s.bavail * s.bsize;
   const reserve = Math.min(2 * GiB, Math.floor(s.blocks * s.bsize * 0.05));
-  return { free, reserve, enough: free >= reserve };
+  const fixed = (s.files ?? 0) > 0;
+  const freeInodes = fixed ? (s.ffree ?? 0) : Infinity;
+  const inodeReserve = fixed ? Math.min(100_000, Math.floor(s.files! * 0.05)) : Infinity;
+  return { free, reserve, freeInodes, inodeReserve, enough: free >= reserve && (!fixed || freeInodes >= inodeReserve) };
 }
+
+/** A tar entry takes at least one 512-byte header: bytes read bound the inodes an unpack can have made. */
+const TAR_BLOCK = 512;
+
+/** The largest piece counted at once (a statfs is read between pieces at most every interval). */
+const GRAIN = 64 * 1024;
 
 /**
  * Bytes written between two reads of the free space: 64 MiB (a statfs costs microseconds), less on a file
- * system whose reserve is small, so that at most half the reserve goes between two reads.
+ * system whose reserve is small, so that at most half the reserve (of bytes, and of inodes at one per tar
+ * header) goes between two reads.
  */
-export function checkInterval(reserve: number): number {
-  return Math.min(64 * MiB, Math.max(MiB, Math.floor(reserve / 2)));
+export function checkInterval(reserve: number, inodeReserve = Infinity): number {
+  const byInodes = Number.isFinite(inodeReserve) ? Math.floor(inodeReserve / 2) * TAR_BLOCK : Infinity;
+  return Math.min(64 * MiB, byInodes, Math.max(MiB, Math.floor(reserve / 2)));
 }
 
 /** NoSpace when writing `bytes` more (a download) would take the file system of `path` below its reserve. */
@@ -121,13 +145,21 @@ export class DiskWatch {
     if (this.#since >= this.#interval) this.check();
   }
 
+  /** The most bytes to hand on at once: at most the interval, so that a piece cannot pass a whole one. */
+  grain(): number {
+    return Math.min(GRAIN, this.#interval);
+  }
+
   check(): void {
     const v = spaceVerdict(this.#statfs(this.#path));
-    if (!v.enough) {
+    if (v.free < v.reserve) {
       throw new NoSpace(`stopped with ${roughSize(v.free)} free on the file system of ${this.#path}, less than the ${roughSize(v.reserve)} kept free`);
     }
+    if (v.freeInodes < v.inodeReserve) {
+      throw new NoSpace(`stopped with ${v.freeInodes} free inodes on the file system of ${this.#path}, less than the ${v.inodeReserve} kept free`);
+    }
     this.#since = 0;
-    this.#interval = checkInterval(v.reserve);
+    this.#interval = checkInterval(v.reserve, v.inodeReserve);
   }
 }
 
@@ -140,6 +172,11 @@ export class LayerMeter {
   constructor(limits: UnpackLimits, statfs?: (path: string) => SpaceFacts) {
     this.#budget = limits.budget;
     this.#disk = new DiskWatch(limits.disk, statfs);
+  }
+
+  /** The most bytes to count at once (see DiskWatch.grain). */
+  grain(): number {
+    return this.#disk.grain();
   }
 
   add(bytes: number): void {

@@ -46,9 +46,18 @@ export async function unpackInto(input: AsyncIterable<Buffer>, dir: string, limi
 }
 
 
+/**
+ * Counts each piece before it goes on. A chunk is cut into pieces of at most the meter's grain: the disk is
+ * read between pieces, after the extractor wrote what came before, and a 1 MiB chunk of empty files' headers
+ * (2,048 inodes) must not pass between two reads whole.
+ */
 async function* metered(chunks: AsyncIterable<Buffer>, meter: LayerMeter): AsyncGenerator<Buffer> {
   for await (const chunk of chunks) {
-    meter.add(chunk.length);
-    yield chunk;
+    for (let at = 0; at < chunk.length; ) {
+      const piece = chunk.subarray(at, at + meter.grain());
+      at += piece.length;
+      meter.add(piece.length);
+      yield piece;
+    }
   }
 }

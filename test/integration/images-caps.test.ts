@@ -4,7 +4,7 @@
  * image and the layer, and nothing of it is left (no layer dir, no blob, no temp dir, no image). Hostile
  * layers are built here: a file of zeros compresses to almost nothing. Loads always run; pulls need Debian's
  * docker-registry and skopeo, and skip with a message without them; the full-disk case mounts a 64 MiB tmpfs
- * as an engine root.
+ * as an engine root, and the inode case one of 4,000 inodes.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -216,6 +216,65 @@ test('a disk that fills while a layer unpacks: refused naming the layer with wha
   } finally {
     const u = spawnSync('umount', [root], { encoding: 'utf8' });
     rmdirSync(root);
+    assert.equal(u.status, 0, u.stderr);
+  }
+});
+
+test('a layer of many empty files on a disk with few inodes: refused naming the layer with the inodes free; nothing is left (a tmpfs root of 4,000 inodes)', async (t) => {
+  const root = mkdtempSync('/tmp/berth-caps-inodes-');
+  const mnt = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256m,nr_inodes=4000,mode=0711', 'tmpfs', root], { encoding: 'utf8' });
+  if (mnt.status !== 0) {
+    rmdirSync(root);
+    return t.skip(`cannot mount a tmpfs: ${mnt.stderr.trim()}`);
+  }
+  try {
+    const berth = (args: string[]) => spawnSync(BERTH, ['--root', root, ...args], { encoding: 'utf8', timeout: 120_000 });
+    mkdirSync(join(root, 'in'));
+    // 6,000 empty files: 3 MiB of tar headers, next to nothing of disk, more inodes than the disk has.
+    const files = Array.from({ length: 6000 }, (_, i) => ({ name: `f${i}`, data: '' }));
+    const many = join(root, 'in', 'many.tar');
+    writeFileSync(many, await dockerArchive([{ tags: ['caps/many:1'], layers: [await tarOf(files)] }]));
+    const before = storeState(root);
+    const r = berth(['load', '-i', many]);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, new RegExp(`^Error: caps/many:1: layer [0-9a-f]{12}: stopped with \\d+ free inodes on the file system of ${root}/layers, less than the 200 kept free\\n$`));
+    assert.deepEqual(storeState(root), { ...before, layers: [], blobs: [], temps: [] });
+    // the inodes it took are free again: a layer of 1,000 files fits
+    rmSync(many);
+    const fits = join(root, 'in', 'fits.tar');
+    writeFileSync(fits, await dockerArchive([{ tags: ['caps/fits:1'], layers: [await tarOf(files.slice(0, 1000))] }]));
+    const f = berth(['load', '-i', fits]);
+    assert.equal(f.status, 0, f.stderr);
+    assert.match(f.stdout, /Loaded image: caps\/fits:1/);
+  } finally {
+    const u = spawnSync('umount', [root], { encoding: 'utf8' });
+    rmdirSync(root);
+    assert.equal(u.status, 0, u.stderr);
+  }
+});
+
+test('an extract that runs out of inodes or space is NoSpace naming the file system, not an internal failure', async (t) => {
+  const dir = mkdtempSync('/tmp/berth-caps-enospc-');
+  const mnt = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16m,nr_inodes=50,mode=0711', 'tmpfs', dir], { encoding: 'utf8' });
+  if (mnt.status !== 0) {
+    rmdirSync(dir);
+    return t.skip(`cannot mount a tmpfs: ${mnt.stderr.trim()}`);
+  }
+  try {
+    const { extractTar } = await import('../../src/archive/extract.ts');
+    const { NoSpace } = await import('../../src/errors.ts');
+    const tar = await tarOf(Array.from({ length: 100 }, (_, i) => ({ name: `f${i}`, data: '' })));
+    const once = async function* () {
+      yield tar;
+    };
+    await assert.rejects(extractTar(once(), dir, { plain: true, onSymlinkInPath: 'reject', whiteouts: 'overlay' }), (e: unknown) => {
+      assert.ok(e instanceof NoSpace, String(e));
+      assert.match((e as Error).message, new RegExp(`^extract f\\d+: the file system of ${dir} is full \\(no space or inodes left\\)$`));
+      return true;
+    });
+  } finally {
+    const u = spawnSync('umount', [dir], { encoding: 'utf8' });
+    rmdirSync(dir);
     assert.equal(u.status, 0, u.stderr);
   }
 });

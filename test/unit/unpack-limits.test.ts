@@ -44,8 +44,8 @@ test('sizes: docker\'s RAMInBytes in, exact and rounded binary sizes out', () =>
 const fs = (total: number, free: number): SpaceFacts => ({ bsize: 4096, blocks: total / 4096, bavail: free / 4096 });
 
 test('free space: the reserve is the smaller of 2 GiB and 5% of the file system', () => {
-  assert.deepEqual(spaceVerdict(fs(100 * GiB, 3 * GiB)), { free: 3 * GiB, reserve: 2 * GiB, enough: true });
-  assert.deepEqual(spaceVerdict(fs(100 * GiB, 2 * GiB - 4096)), { free: 2 * GiB - 4096, reserve: 2 * GiB, enough: false });
+  assert.deepEqual(spaceVerdict(fs(100 * GiB, 3 * GiB)), { free: 3 * GiB, reserve: 2 * GiB, freeInodes: Infinity, inodeReserve: Infinity, enough: true });
+  assert.deepEqual(spaceVerdict(fs(100 * GiB, 2 * GiB - 4096)), { free: 2 * GiB - 4096, reserve: 2 * GiB, freeInodes: Infinity, inodeReserve: Infinity, enough: false });
   // a small file system keeps 5%
   assert.equal(spaceVerdict(fs(20 * GiB, 1.5 * GiB)).reserve, 1 * GiB);
   assert.equal(spaceVerdict(fs(20 * GiB, 1.5 * GiB)).enough, true);
@@ -81,6 +81,31 @@ test('DiskWatch reads statfs once at the start and then every interval; refuses 
   // a download must leave the reserve too
   checkRoom('/x', 6 * MiB, () => fs(64 * MiB, 10 * MiB));
   assert.throws(() => checkRoom('/x', 7 * MiB, () => fs(64 * MiB, 10 * MiB)), /7\.0MiB would leave 3\.0MiB free on the file system of \/x, less than the 3\.2MiB kept free/);
+});
+
+test('inodes: where the file system has a fixed number, an unpack stops below the reserve of them; elsewhere they do not count', () => {
+  const withInodes = (files: number, ffree: number): SpaceFacts => ({ ...fs(100 * GiB, 50 * GiB), files, ffree });
+  assert.equal(spaceVerdict(withInodes(6_553_600, 100_000)).inodeReserve, 100_000);
+  assert.equal(spaceVerdict(withInodes(6_553_600, 100_000)).enough, true);
+  assert.equal(spaceVerdict(withInodes(6_553_600, 99_999)).enough, false);
+  assert.equal(spaceVerdict(withInodes(1_000_000, 50_000)).inodeReserve, 50_000);
+  // btrfs and xfs report no fixed count (files 0): inodes never stop an unpack there
+  assert.equal(spaceVerdict(withInodes(0, 0)).enough, true);
+  assert.equal(spaceVerdict(withInodes(0, 0)).freeInodes, Infinity);
+  // at most half the inode reserve can be used between two reads, at one inode per 512-byte tar header
+  assert.equal(checkInterval(2 * GiB, 50_000), 25_000 * 512);
+  assert.equal(checkInterval(2 * GiB, 1_000_000), 64 * MiB);
+  let ffree = 200_000;
+  let reads = 0;
+  const w = new DiskWatch('/some/layers', () => (reads++, withInodes(1_000_000, ffree)));
+  ffree = 49_999;
+  w.add(25_000 * 512 - 1);
+  assert.equal(reads, 1);
+  assert.throws(() => w.add(1), (e: unknown) => {
+    assert.ok(e instanceof NoSpace);
+    assert.equal((e as Error).message, 'stopped with 49999 free inodes on the file system of /some/layers, less than the 50000 kept free');
+    return true;
+  });
 });
 
 const roomy = () => fs(100 * GiB, 50 * GiB);
