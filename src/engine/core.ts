@@ -204,7 +204,13 @@ export abstract class EngineCore {
     const mirrors = cfg.registryMirrors.map(hostOf);
     // A mirror given as http:// is meant to be reached over http.
     const insecure = [...cfg.insecureRegistries.map(hostOf), ...cfg.registryMirrors.filter((m) => m.startsWith('http://')).map(hostOf)];
-    return { insecure, mirrors: mirrors.length ? { 'docker.io': mirrors } : {}, ...(credentials ? { credentials } : {}) };
+    return {
+      insecure,
+      mirrors: mirrors.length ? { 'docker.io': mirrors } : {},
+      downloadAttempts: cfg.maxDownloadAttempts,
+      uploadAttempts: cfg.maxUploadAttempts,
+      ...(credentials ? { credentials } : {}),
+    };
   }
 
   /** The runtimes (built in and configured) and the default one, with reasons. */

@@ -5,7 +5,8 @@
  *     "default-runtime": "NAME",
  *     "insecure-registries": ["host:5000"],
  *     "registry-mirrors": ["http://mirror:5000"],
- *     "max-layer-size": "16GiB", "max-image-size": "64GiB" }
+ *     "max-layer-size": "16GiB", "max-image-size": "64GiB",
+ *     "max-download-attempts": 5, "max-upload-attempts": 5 }
  *
  * Read from `<root>/daemon.json`, else `/etc/berth/daemon.json`. The registry keys may also come from
  * `registries.json` beside it (same places, the file older Berth roots have): both files' lists count.
@@ -38,6 +39,9 @@ export interface DaemonConfig {
   maxLayerSize: number;
   /** `max-image-size`: the most an image's layers may expand to together. */
   maxImageSize: number;
+  /** docker's `max-download-attempts` and `max-upload-attempts`: attempts at one blob. */
+  maxDownloadAttempts: number;
+  maxUploadAttempts: number;
 }
 
 type Doc = Record<string, unknown>;
@@ -93,16 +97,29 @@ function size(file: string, doc: Doc, key: string, dflt: number): number {
   return n;
 }
 
+/** A count key: a whole number of at least 1. */
+function count(file: string, doc: Doc, key: string, dflt: number): number {
+  const v = doc[key];
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new InvalidArgument(`${file}: "${key}" must be a whole number of at least 1 (not ${JSON.stringify(v)})`);
+  return v;
+}
+
+/** docker's defaults for the attempts at one blob. */
+const ATTEMPTS = 5;
+
 export function readDaemonConfig(root: string, etc = '/etc/berth'): DaemonConfig {
   const main = readFirst([join(root, 'daemon.json'), join(etc, 'daemon.json')]);
   const legacy = readFirst([join(root, 'registries.json'), join(etc, 'registries.json')]);
   const cfg: DaemonConfig = {
     file: main?.file, runtimes: {}, insecureRegistries: [], registryMirrors: [],
-    ...DEFAULT_CAPS,
+    ...DEFAULT_CAPS, maxDownloadAttempts: ATTEMPTS, maxUploadAttempts: ATTEMPTS,
   };
   if (main) {
     cfg.maxLayerSize = size(main.file, main.doc, 'max-layer-size', DEFAULT_CAPS.maxLayerSize);
     cfg.maxImageSize = size(main.file, main.doc, 'max-image-size', DEFAULT_CAPS.maxImageSize);
+    cfg.maxDownloadAttempts = count(main.file, main.doc, 'max-download-attempts', ATTEMPTS);
+    cfg.maxUploadAttempts = count(main.file, main.doc, 'max-upload-attempts', ATTEMPTS);
     cfg.runtimes = runtimes(main.file, main.doc);
     const dflt = main.doc['default-runtime'];
     if (dflt !== undefined && typeof dflt !== 'string') throw new InvalidArgument(`${main.file}: "default-runtime" must be a runtime's name`);

@@ -71,7 +71,7 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Downloads a blob to `dest` (see the file comment); `retries` more attempts resume the partial file. */
+/** Downloads a blob to `dest` (see the file comment); up to `downloadAttempts`, each resuming the partial file. */
 export async function downloadBlob(
   t: Transport, ep: Endpoint, path: string, desc: Descriptor, dest: string, onProgress?: Progress,
 ): Promise<void> {
@@ -79,7 +79,7 @@ export async function downloadBlob(
   if (!Number.isSafeInteger(desc.size) || desc.size < 0) throw new InvalidArgument(`invalid blob size: ${desc.size}`);
   const what = `${ep.name}/${path}@${desc.digest}`;
   try {
-    await withRetries(t.opts.retries, `fetching blob ${what}`, () => downloadOnce(t, ep, path, desc, dest, what, onProgress));
+    await withRetries(t.opts.downloadAttempts - 1, `fetching blob ${what}`, () => downloadOnce(t, ep, path, desc, dest, what, onProgress));
   } catch (e) {
     // Attempts within this call resume the partial file; a failed call leaves nothing behind.
     await rm(`${dest}.partial`, { force: true });
@@ -193,7 +193,7 @@ export async function pushBlob(
       location = undefined;
     }
   }
-  await withRetries(t.opts.retries, `pushing blob ${what}`, async () => {
+  await withRetries(t.opts.uploadAttempts - 1, `pushing blob ${what}`, async () => {
     const loc = location ?? (await openUpload(t, ep, scopes, path, what));
     location = undefined;
     await upload(t, ep, scopes, loc, desc, countingBody(file, size, onProgress), what);

@@ -37,6 +37,10 @@ export interface RegistryOptions {
   credentials?: Record<string, Credentials>;
   /** More attempts after a transient failure (connection reset or refused, 5xx, 429), with backoff. Default 3. */
   retries?: number;
+  /** Attempts at one blob's download, each resuming the last, and at its upload (docker's
+   * max-download-attempts and max-upload-attempts). Default 5 each. */
+  downloadAttempts?: number;
+  uploadAttempts?: number;
   /** Silence from a registry (connecting, before an answer, within a body) after which a request fails. Default 60 s. */
   idleTimeoutMs?: number;
 }
@@ -75,7 +79,16 @@ export class RegistryClient {
     const credentials = new Map(Object.entries(opts.credentials ?? {}).map(([host, c]) => [normaliseHost(host), c]));
     const idleMs = opts.idleTimeoutMs ?? 60_000;
     if (!(idleMs > 0)) throw new InvalidArgument(`invalid idle timeout: ${idleMs}`);
-    this.#t = new Transport({ authFile: this.authFile, credentials, insecure: opts.insecure ?? [], retries, idleMs });
+    const attempts = (n: number | undefined, what: string) => {
+      const v = n ?? 5;
+      if (!Number.isInteger(v) || v < 1) throw new InvalidArgument(`invalid ${what}: ${v}`);
+      return v;
+    };
+    this.#t = new Transport({
+      authFile: this.authFile, credentials, insecure: opts.insecure ?? [], retries, idleMs,
+      downloadAttempts: attempts(opts.downloadAttempts, 'download attempts'),
+      uploadAttempts: attempts(opts.uploadAttempts, 'upload attempts'),
+    });
     for (const [reg, hosts] of Object.entries(opts.mirrors ?? {})) {
       this.#mirrors.set(normaliseHost(reg), hosts.map(normaliseHost));
     }

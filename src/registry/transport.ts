@@ -56,6 +56,9 @@ export interface TransportOptions {
   credentials?: ReadonlyMap<string, Credentials>;
   insecure: string[];
   retries: number;
+  /** Attempts at one blob's download (each resuming the last) and upload. */
+  downloadAttempts: number;
+  uploadAttempts: number;
   /** Silence from a server (connecting, before its headers, between body chunks) that fails a request. */
   idleMs: number;
 }

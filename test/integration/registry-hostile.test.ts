@@ -5,7 +5,7 @@
  * `berth serve` keeps serving; and nothing is read into memory beyond its bound.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RuntimeFailure } from '../../src/errors.ts';
@@ -47,9 +47,25 @@ describe('a pull from a hostile registry', () => {
     const lines = errorLines(r.stderr);
     assert.equal(lines.length, 1, show(r));
     assert.match(lines[0]!, new RegExp(`${reg.host}/hostile/img@${reg.layer.digest}: the connection was cut after \\d+ of ${reg.layer.size} bytes`));
-    assert.equal(reg.layerRequests(), 4, 'one attempt and three retries');
+    assert.equal(reg.layerRequests(), 5, 'five attempts, as docker makes');
     assert.deepEqual(storeFiles(env.root), before, 'no blob, partial file or layer of the failed pull stays');
     assert.doesNotMatch(env.berth(['images', '--format', '{{.Repository}}']).stdout, /hostile/);
+
+    // As many as daemon.json's max-download-attempts says; a count that is no count is refused.
+    const config = join(env.root, 'daemon.json');
+    writeFileSync(config, JSON.stringify({ 'max-download-attempts': 2 }));
+    try {
+      const two = await env.berthAsync(['pull', '-q', ref]);
+      assert.notEqual(two.code, 0, show(two));
+      assert.equal(reg.layerRequests(), 7, 'two more attempts');
+      writeFileSync(config, JSON.stringify({ 'max-download-attempts': 0 }));
+      const bad = await env.berthAsync(['pull', '-q', ref]);
+      assert.equal(bad.code, 1, show(bad));
+      assert.equal(bad.stderr, `Error: ${config}: "max-download-attempts" must be a whole number of at least 1 (not 0)\n`);
+      assert.equal(reg.layerRequests(), 7);
+    } finally {
+      rmSync(config, { force: true });
+    }
 
     // The same registry, healthy again: the pull and a run work.
     reg.faultLayer(undefined);

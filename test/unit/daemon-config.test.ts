@@ -17,7 +17,7 @@ test('daemon.json: runtimes, default-runtime and registries; the root before /et
   const etc = join(dir, 'etc');
   mkdirSync(root);
   mkdirSync(etc);
-  const caps = { maxLayerSize: 16 * 1024 ** 3, maxImageSize: 64 * 1024 ** 3 };
+  const caps = { maxLayerSize: 16 * 1024 ** 3, maxImageSize: 64 * 1024 ** 3, maxDownloadAttempts: 5, maxUploadAttempts: 5 };
   assert.deepEqual(readDaemonConfig(root, etc), { file: undefined, runtimes: {}, insecureRegistries: [], registryMirrors: [], ...caps });
   writeFileSync(join(etc, 'daemon.json'), JSON.stringify({ 'default-runtime': 'from-etc' }));
   assert.equal(readDaemonConfig(root, etc).defaultRuntime, 'from-etc');
@@ -61,6 +61,20 @@ test('daemon.json: bad files and keys are refused naming the file and the key', 
   bad('{"max-layer-size": 1.5}', /"max-layer-size" must be a size/);
   bad('{"max-layer-size": ["8MiB"]}', /"max-layer-size" must be a size/);
   bad('{"max-layer-size": "8 parsecs"}', /"max-layer-size" must be a size/);
+  bad('{"max-download-attempts": 0}', /"max-download-attempts" must be a whole number of at least 1 \(not 0\)/);
+  bad('{"max-upload-attempts": "3"}', /"max-upload-attempts" must be a whole number of at least 1 \(not "3"\)/);
+  bad('{"max-download-attempts": 2.5}', /"max-download-attempts" must be a whole number/);
+});
+
+test('daemon.json: max-download-attempts and max-upload-attempts, 5 each unless set (docker\'s keys and defaults)', (t) => {
+  const dir = scratchDir(t, 'berth-cfg-');
+  const attempts = (doc: unknown) => {
+    writeFileSync(join(dir, 'daemon.json'), JSON.stringify(doc));
+    const c = readDaemonConfig(dir, join(dir, 'none'));
+    return [c.maxDownloadAttempts, c.maxUploadAttempts];
+  };
+  assert.deepEqual(attempts({}), [5, 5]);
+  assert.deepEqual(attempts({ 'max-download-attempts': 1, 'max-upload-attempts': 12 }), [1, 12]);
 });
 
 test('daemon.json: max-layer-size and max-image-size as bytes or in docker\'s (binary) units', (t) => {
