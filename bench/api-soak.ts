@@ -8,7 +8,8 @@
 // start it, exec `true` in it, inspect it, remove it with force; list images; info. A prober sends GET /_ping
 // every 20 ms throughout and records its latency. Every second the server's RSS and open fds are read from
 // /proc (for dockerd: dockerd's own process). Reported per phase: ops/s, errors, p50/p99 latencies of ops
-// and pings, pings over 1 s; RSS and fds at start, peak and after the idle period. Loopback only; a private
+// and pings, pings over 1 s; RSS and fds at start, peak and after the idle period, and RSS at the end of each
+// minute of load (memory that levels off, or keeps growing). Loopback only; a private
 // Berth root under /tmp; everything is removed at the end. A measurement, not a test: exits 0 whatever the
 // numbers, non-zero only when setup fails.
 
@@ -137,14 +138,19 @@ async function cycle(sock: string, op: (f: () => Promise<boolean>) => Promise<vo
   await op(async () => (await call(sock, 'GET', '/info')).status === 200);
 }
 
-interface Result { engine: string; load: Phase; burst: Phase; rss: { start: number; peak: number; idle: number }; fds: { start: number; peak: number; idle: number } }
+interface Result { engine: string; load: Phase; burst: Phase; rss: { start: number; peak: number; idle: number; byMinute: number[] }; fds: { start: number; peak: number; idle: number } }
 
 async function soak(engine: string, sock: string, pid: number, seconds: number, clients: number, idle: number): Promise<Result> {
-  const rss = { start: rssMiB(pid), peak: 0, idle: 0 };
+  const rss = { start: rssMiB(pid), peak: 0, idle: 0, byMinute: [] as number[] };
   const fd = { start: fds(pid), peak: 0, idle: 0 };
+  const t0 = Date.now();
   const sampler = setInterval(() => {
     try {
-      rss.peak = Math.max(rss.peak, rssMiB(pid));
+      const now = rssMiB(pid);
+      rss.peak = Math.max(rss.peak, now);
+      // Whether memory levels off or keeps growing under the same load: RSS at the end of each minute.
+      const minute = Math.floor((Date.now() - t0) / 60_000);
+      if (minute >= 1 && minute <= seconds / 60 && rss.byMinute.length < minute) rss.byMinute.push(now);
       fd.peak = Math.max(fd.peak, fds(pid));
     } catch { /* gone */ }
   }, 1000);
@@ -182,6 +188,7 @@ function show(r: Result): void {
       `ping p50 ${f(p.pingP50)} ms p99 ${f(p.pingP99)} ms max ${f(p.pingMax)} ms, ${p.pingsOver1s}/${p.pings} over 1 s`);
   }
   console.log(`  ${r.engine.padEnd(12)} RSS MiB start ${f(r.rss.start)} peak ${f(r.rss.peak)} idle ${f(r.rss.idle)}; fds start ${r.fds.start} peak ${r.fds.peak} idle ${r.fds.idle}`);
+  if (r.rss.byMinute.length > 0) console.log(`  ${r.engine.padEnd(12)} RSS MiB under load, minute by minute: ${r.rss.byMinute.map(f).join(' ')}`);
 }
 
 async function main(): Promise<void> {
