@@ -12,6 +12,7 @@ export { Engine, type EngineOptions, type LifecycleHooks, type StartOptions } fr
 export { Container } from './engine/container.ts';
 export type { CreateOptions } from './engine/config.ts';
 export type { ResourceOptions } from './engine/resources.ts';
+export type { UpdateOptions } from './engine/verbs/change.ts';
 export type { LogReadOptions, LogRecord, StreamName } from './runtime/driver.ts';
 export type { ExecHandle, ExecOptions, ExecStartOptions } from './engine/exec.ts';
 export type { ExecConfig, ExecSessionRow } from './store/exec-sessions.ts';
@@ -21,5 +22,6 @@ export type { ContainerConfig, ContainerState, MountSpec, Rlimit, Resources, Thr
 export type { PullOptions, PullResult, ProgressMessage } from './image/pull.ts';
 export type { PushOptions, PushResult } from './image/push.ts';
 export type { CommitOptions } from './engine/commit.ts';
-export type { ExitWatch } from './engine/exit-watch.ts';
+export type { Supervisor, SupervisorOptions } from './engine/supervisor.ts';
+export type { RestartPolicy, RestartPolicyName } from './types.ts';
 export * from './errors.ts';

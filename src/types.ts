@@ -248,12 +248,23 @@ export interface ContainerConfig {
   /** Run an init (catatonit/tini) as pid 1 that reaps and forwards signals. */
   init: boolean;
   autoRemove: boolean;
+  /** Absent in containers made before restart policies existed: `no`. Changed by `update --restart`. */
+  restartPolicy?: RestartPolicy;
   /** OCI runtime name: crun | runc. */
   runtime: string;
   /** Absent in containers made before isolation options existed: docker's defaults. */
   isolation?: Isolation;
   /** Absent in containers made before networks existed: no networks, no ports. */
   networking?: Networking;
+}
+
+/** docker's restart policy names (src/engine/restart-policy.ts has their rules). */
+export type RestartPolicyName = 'no' | 'always' | 'on-failure' | 'unless-stopped';
+
+export interface RestartPolicy {
+  name: RestartPolicyName;
+  /** on-failure only: the most restarts, 0 for no limit. */
+  maximumRetryCount: number;
 }
 
 /** The engine's container states; their transitions, predicates and docker's words are in src/engine/state.ts. */

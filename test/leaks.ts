@@ -1,5 +1,5 @@
 /**
- * After the suite: no test root's mounts, conmon processes or Berth cgroups may remain on the host.
+ * After the suite: no test root's mounts, conmon or supervisor processes or Berth cgroups may remain on the host.
  *
  * `leaks.ts --before FILE` records what is already there before the suite starts (an earlier run that was
  * killed leaves its containers behind, and this suite did not make them); `leaks.ts --since FILE` then counts
@@ -17,6 +17,8 @@ for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
   try {
     const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     if (cmd.startsWith('/usr/bin/conmon\0') && cmd.includes('/berth-test-')) problems.push(`conmon pid ${pid}`);
+    // A test root's supervisor (src/engine/supervisor.ts) ends by itself once nothing needs it.
+    if (cmd.includes('\0supervise\0') && cmd.includes('/berth-test-')) problems.push(`supervisor pid ${pid}`);
     // Registries the image tests start (test/fixtures/registry.ts) must be stopped by them.
     if (cmd.includes('docker-registry\0') && cmd.includes('/berth-registry-')) problems.push(`docker-registry pid ${pid}`);
   } catch {
@@ -46,4 +48,4 @@ if (made.length > 0) {
   console.error(`leaks: ${made.length} left behind:\n${made.join('\n')}`);
   process.exit(1);
 }
-console.log('leaks: none (mounts, conmon processes, registries, cgroups, netns, bridges, veths, test roots and dirs)');
+console.log('leaks: none (mounts, conmon and supervisor processes, registries, cgroups, netns, bridges, veths, test roots and dirs)');

@@ -4,7 +4,8 @@ import { psSummary } from '../engine/inspect.ts';
 import { humanDuration } from '../engine/time.ts';
 import type { ContainerRow } from '../engine/types.ts';
 import { type Ctx } from './http.ts';
-import { createOptions } from './create-body.ts';
+import { createOptions, resourceOptions, restartPolicyOf } from './create-body.ts';
+import type { UpdateOptions } from '../engine/verbs/change.ts';
 import { requestWarnings } from './state.ts';
 import { isLive } from '../engine/state.ts';
 import type { WaitCondition } from '../engine/wait-for.ts';
@@ -15,6 +16,16 @@ export async function create(ctx: Ctx): Promise<void> {
   const warnings: string[] = [];
   const row = await requestWarnings.run(warnings, () => ctx.engine.create(opts));
   ctx.send(201, { Id: row.id, Warnings: warnings });
+}
+
+/** `POST /containers/{id}/update`: resource limits (applied live) and the restart policy; docker's `{Warnings}`. */
+export async function update(ctx: Ctx): Promise<void> {
+  const body = await ctx.json();
+  const opts: UpdateOptions = resourceOptions(body);
+  const policy = restartPolicyOf(body.RestartPolicy);
+  if (policy) opts.restartPolicy = policy;
+  const warnings = await ctx.engine.update(ctx.params[0]!, opts);
+  ctx.send(200, { Warnings: warnings });
 }
 
 /** `filters` as Go sends it (`{"label":{"k=v":true}}`) or as dockerode does (`{"label":["k=v"]}`). */

@@ -4,6 +4,7 @@
  */
 import { InvalidArgument } from '../errors.ts';
 import type { CreateOptions } from '../engine/config.ts';
+import type { ResourceOptions } from '../engine/resources.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -133,26 +134,9 @@ export function createOptions(body: Obj, name: string | null): CreateOptions {
     opts.logOpts = driver && driver !== 'json-file' && driver !== 'local' ? logOpts : logOpts['max-size'] ? { 'max-size': logOpts['max-size'] } : {};
   }
 
-  // Resources.
-  opts.memory = num(hc.Memory);
-  opts.memorySwap = num(hc.MemorySwap);
-  opts.memoryReservation = num(hc.MemoryReservation);
-  opts.kernelMemory = num(hc.KernelMemory);
-  if (typeof hc.MemorySwappiness === 'number' && hc.MemorySwappiness >= 0) opts.memorySwappiness = hc.MemorySwappiness;
-  if (hc.OomKillDisable === true) opts.oomKillDisable = true;
-  opts.cpuShares = num(hc.CpuShares);
-  if (num(hc.NanoCpus)) opts.cpus = (hc.NanoCpus as number) / 1e9;
-  opts.cpuPeriod = num(hc.CpuPeriod);
-  opts.cpuQuota = num(hc.CpuQuota);
-  opts.cpusetCpus = str(hc.CpusetCpus);
-  opts.cpusetMems = str(hc.CpusetMems);
-  opts.blkioWeight = num(hc.BlkioWeight);
-  opts.blkioWeightDevice = weights(hc.BlkioWeightDevice);
-  opts.deviceReadBps = throttle(hc.BlkioDeviceReadBps);
-  opts.deviceWriteBps = throttle(hc.BlkioDeviceWriteBps);
-  opts.deviceReadIops = throttle(hc.BlkioDeviceReadIOps);
-  opts.deviceWriteIops = throttle(hc.BlkioDeviceWriteIOps);
-  if (typeof hc.PidsLimit === 'number' && hc.PidsLimit > 0) opts.pidsLimit = hc.PidsLimit;
+  Object.assign(opts, resourceOptions(hc));
+  const policy = restartPolicyOf(hc.RestartPolicy);
+  if (policy) opts.restartPolicy = policy;
 
   // Networking.
   const ports = obj(hc.PortBindings);
@@ -182,4 +166,41 @@ export function createOptions(body: Obj, name: string | null): CreateOptions {
 
   for (const k of Object.keys(opts) as (keyof CreateOptions)[]) if (opts[k] === undefined) delete opts[k];
   return opts;
+}
+
+/** docker's resource fields (a create's HostConfig, an update's body) as ResourceOptions. */
+export function resourceOptions(hc: Obj): ResourceOptions {
+  const r: ResourceOptions = {};
+  r.memory = num(hc.Memory);
+  r.memorySwap = num(hc.MemorySwap);
+  r.memoryReservation = num(hc.MemoryReservation);
+  r.kernelMemory = num(hc.KernelMemory);
+  if (typeof hc.MemorySwappiness === 'number' && hc.MemorySwappiness >= 0) r.memorySwappiness = hc.MemorySwappiness;
+  if (hc.OomKillDisable === true) r.oomKillDisable = true;
+  r.cpuShares = num(hc.CpuShares);
+  if (num(hc.NanoCpus)) r.cpus = (hc.NanoCpus as number) / 1e9;
+  r.cpuPeriod = num(hc.CpuPeriod);
+  r.cpuQuota = num(hc.CpuQuota);
+  r.cpusetCpus = str(hc.CpusetCpus);
+  r.cpusetMems = str(hc.CpusetMems);
+  r.blkioWeight = num(hc.BlkioWeight);
+  r.blkioWeightDevice = weights(hc.BlkioWeightDevice);
+  r.deviceReadBps = throttle(hc.BlkioDeviceReadBps);
+  r.deviceWriteBps = throttle(hc.BlkioDeviceWriteBps);
+  r.deviceReadIops = throttle(hc.BlkioDeviceReadIOps);
+  r.deviceWriteIops = throttle(hc.BlkioDeviceWriteIOps);
+  if (typeof hc.PidsLimit === 'number' && hc.PidsLimit > 0) r.pidsLimit = hc.PidsLimit;
+  for (const k of Object.keys(r) as (keyof ResourceOptions)[]) if (r[k] === undefined) delete r[k];
+  return r;
+}
+
+/** docker's RestartPolicy object; an empty name is no policy given (whatever the count, as docker's daemon allows). */
+export function restartPolicyOf(v: unknown): { name: string; maximumRetryCount: number } | undefined {
+  if (v === undefined || v === null) return undefined;
+  const p = obj(v);
+  const name = str(p.Name) ?? '';
+  const count = p.MaximumRetryCount === undefined || p.MaximumRetryCount === null ? 0 : p.MaximumRetryCount;
+  if (typeof count !== 'number') throw new InvalidArgument('invalid restart policy: MaximumRetryCount must be a number');
+  if (name === '') return undefined;
+  return { name, maximumRetryCount: count };
 }

@@ -38,6 +38,7 @@ const routes: [string, RegExp, Handler][] = [
   ['POST', new RegExp(`^/containers/${ID}/stop$`), containers.stop],
   ['POST', new RegExp(`^/containers/${ID}/kill$`), containers.kill],
   ['POST', new RegExp(`^/containers/${ID}/restart$`), containers.restart],
+  ['POST', new RegExp(`^/containers/${ID}/update$`), containers.update],
   ['POST', new RegExp(`^/containers/${ID}/pause$`), containers.pause],
   ['POST', new RegExp(`^/containers/${ID}/unpause$`), containers.unpause],
   ['POST', new RegExp(`^/containers/${ID}/wait$`), containers.wait],

@@ -1,6 +1,7 @@
 /** The flags `run` and `create` share, and their translation into the engine's CreateOptions. */
 import { readFileSync } from 'node:fs';
 import type { CreateOptions } from '../engine/config.ts';
+import { parseRestartFlag, validateRestartPolicy } from '../engine/restart-policy.ts';
 import { InvalidArgument } from '../errors.ts';
 import type { FlagDef, FlagValues } from './flags.ts';
 import { createOnlyResourceFlags, parseBytes, toResourceOptions, updatableFlags } from './resource-flags.ts';
@@ -32,6 +33,7 @@ export const createFlags = [
   { name: 'tty', short: 't', type: 'bool', description: 'Allocate a pseudo-TTY' },
   { name: 'interactive', short: 'i', type: 'bool', description: 'Keep STDIN open even if not attached' },
   { name: 'rm', type: 'bool', description: 'Automatically remove the container when it exits' },
+  { name: 'restart', type: 'string', default: 'no', description: 'Restart policy to apply when a container exits (no, always, on-failure[:N], unless-stopped)' },
   { name: 'log-driver', type: 'string', default: 'k8s-file', description: 'Logging driver for the container (k8s-file, journald, none)' },
   { name: 'log-opt', type: 'list', description: 'Log driver options (max-size=10m)' },
   { name: 'privileged', type: 'bool', description: 'Give extended privileges to this container' },
@@ -111,6 +113,11 @@ export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args:
     stdinOnce: f.interactive,
     autoRemove: f.rm,
   };
+  if (changed.has('restart')) {
+    // Checked here, before any pull: docker's CLI refuses the pair, and its daemon the policy, before an image is fetched.
+    if (f.rm && f.restart !== '' && f.restart !== 'no') throw new InvalidArgument('conflicting options: cannot specify both --restart and --rm');
+    opts.restartPolicy = validateRestartPolicy(parseRestartFlag(f.restart));
+  }
   if (changed.has('name')) opts.name = f.name;
   if (changed.has('workdir')) opts.workdir = f.workdir;
   if (changed.has('user')) opts.user = f.user;

@@ -55,6 +55,7 @@ const commands: Record<string, Loader> = {
   'system events': () => import('./commands/events.ts'),
   'container prune': () => import('./commands/prune.ts'),
   'container cleanup': () => import('./commands/cleanup.ts'),
+  'system supervise': () => import('./commands/supervise.ts'),
   'image inspect': () => import('./commands/image-inspect.ts'),
   'container inspect': () => import('./commands/container-inspect.ts'),
   serve: () => import('./commands/serve.ts'),

@@ -10,6 +10,7 @@ import type { ContainerConfig, IdMap, MountSpec, Rlimit } from '../types.ts';
 import { DEFAULT_PATH } from '../image/store.ts';
 import { clampRlimits, defaultRlimits, parseUlimit, readHostRlimits } from '../runtime/spec/rlimits.ts';
 import { parseSignal } from './signals.ts';
+import { validateRestartPolicy } from './restart-policy.ts';
 import { parseGroup, resolveUser } from './user.ts';
 import { resolveIsolation, type IsolationOptions } from './isolation.ts';
 import { resolveNetworking, type NetworkOptions } from './net-config.ts';
@@ -52,6 +53,8 @@ export interface CreateOptions extends ResourceOptions, IsolationOptions, Networ
   annotations?: Record<string, string>;
   runtime?: string;
   autoRemove?: boolean;
+  /** docker's RestartPolicy (checked by validateRestartPolicy); absent is `no`. */
+  restartPolicy?: { name?: string; maximumRetryCount?: number };
   /** -1000–1000. */
   oomScoreAdj?: number;
   /** Parent cgroup (default /berth). */
@@ -129,6 +132,8 @@ export function buildConfig(
   const { resources, warnings } = resolveResources(opts, {}, host);
   const networking = resolveNetworking(opts, isolation, Object.keys(ic.ExposedPorts ?? {}), ctx.network, (m) => warnings.push(m));
   const cgroupParent = opts.cgroupParent === undefined ? undefined : normalizeCgroupParent(opts.cgroupParent);
+  const restartPolicy = validateRestartPolicy(opts.restartPolicy ?? {});
+  if (opts.autoRemove && restartPolicy.name !== 'no') throw new InvalidArgument("can't create 'AutoRemove' container with restart policy");
   const stopTimeout = opts.stopTimeout ?? 10;
   if (!Number.isInteger(stopTimeout) || stopTimeout < -1) throw new InvalidArgument(`invalid stop timeout: ${opts.stopTimeout}`);
 
@@ -162,6 +167,7 @@ export function buildConfig(
     stopTimeout,
     init: opts.init ?? false,
     autoRemove: opts.autoRemove ?? false,
+    restartPolicy,
     runtime,
     isolation,
     networking,

@@ -2,16 +2,17 @@
  * docker's container list filters, as `ps --filter KEY=VALUE` and the API's `filters` JSON both mean them
  * (the daemon's rule): different keys must all match; several values of one key are alternatives, but for
  * `label`, where every one must match. A `status` or `exited` filter lists stopped containers without
- * `--all`, as docker's does.
+ * `--all`, as docker's does. `restart-policy` (podman's key) matches the policy's name.
  */
 import { InvalidArgument } from '../errors.ts';
 import type { ContainerRow } from '../store/containers.ts';
-import { DOCKER_STATUS_WORDS, dockerStatus } from './state.ts';
+import { POLICY_NAMES } from './restart-policy.ts';
+import { DOCKER_STATUS_WORDS, dockerStatusOf } from './state.ts';
 
 /** Values by filter key. */
 export type ContainerFilters = Record<string, string[]>;
 
-const KEYS = ['id', 'name', 'status', 'exited', 'label', 'ancestor'] as const;
+const KEYS = ['id', 'name', 'status', 'exited', 'label', 'ancestor', 'restart-policy'] as const;
 
 /** `KEY=VALUE` strings (the CLI's --filter) as filters; a string without `=` is refused with docker's words. */
 export function parseFilterArgs(list: readonly string[]): ContainerFilters {
@@ -31,6 +32,7 @@ export function checkFilters(f: ContainerFilters): void {
     for (const v of values) {
       if (key === 'status' && !(DOCKER_STATUS_WORDS as readonly string[]).includes(v)) throw new InvalidArgument(`invalid filter 'status=${v}'`);
       if (key === 'exited' && !/^-?\d+$/.test(v)) throw new InvalidArgument(`invalid filter 'exited=${v}'`);
+      if (key === 'restart-policy' && !(POLICY_NAMES as readonly string[]).includes(v)) throw new InvalidArgument(`invalid filter 'restart-policy=${v}'`);
       if (key === 'name') {
         try {
           new RegExp(v.replace(/^\//, ''));
@@ -54,7 +56,9 @@ function matchOne(key: string, val: string, r: ContainerRow): boolean {
     case 'name':
       return new RegExp(val.replace(/^\//, '')).test(r.name);
     case 'status':
-      return dockerStatus(r.state) === val;
+      return dockerStatusOf(r) === val;
+    case 'restart-policy':
+      return (r.config.restartPolicy?.name ?? 'no') === val;
     case 'exited':
       return r.state === 'exited' && r.exitCode === Number(val);
     case 'label': {

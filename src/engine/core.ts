@@ -74,6 +74,16 @@ export interface StartOptions {
   beforeStart?: (c: ContainerRow, connect: () => Promise<AttachStream>) => Promise<void>;
   /** Pass this process's fds 3…3+N-1 on to the container's process (`--preserve-fds`). */
   preserveFds?: number;
+  /**
+   * A restart policy's start: the wait before the next restart goes on doubling. A user's start (without
+   * this) starts the wait over and forgets that the user stopped the container.
+   */
+  byPolicy?: boolean;
+}
+
+/** Told of each restart a cleanup in this process schedules (set by a supervisor running in it). */
+export interface RestartListener {
+  restartDue(id: string, at: string): void;
 }
 
 /** The container locks the current async operation holds (see Engine.withLock). */
@@ -96,6 +106,8 @@ export abstract class EngineCore {
   private daemonConfig?: DaemonConfig;
   private drivers = new Map<string, RuntimeDriver>();
   private closed = false;
+  /** The supervisor running in this process, if any (src/engine/supervisor.ts). */
+  restartListener?: RestartListener;
 
   constructor(options: EngineOptions = {}) {
     this.options = options;

@@ -18,11 +18,11 @@ import { Container } from './container.ts';
 import type { ContainerFilters } from './container-filters.ts';
 import { EngineCore, type StartOptions } from './core.ts';
 import { createExec, execTarget, inspectExec, resizeExec, runExec, startExec, stopExec, type ExecHandle, type ExecOptions, type ExecStartOptions } from './exec.ts';
-import type { ResourceOptions } from './resources.ts';
 import { topOf, type TopResult } from './top.ts';
-import { rename, update } from './verbs/change.ts';
+import { rename, update, type UpdateOptions } from './verbs/change.ts';
 import { cleanup } from './verbs/cleanup.ts';
-import { watchExits, type ExitWatch } from './exit-watch.ts';
+import { supervise, type Supervisor, type SupervisorOptions } from './supervisor.ts';
+import { startAll, type StartAllResult } from './verbs/start-all.ts';
 import { create } from './verbs/create.ts';
 import { attach, pids, readLogs, resize } from './verbs/io.ts';
 import { list } from './verbs/list.ts';
@@ -181,12 +181,20 @@ export class Engine extends EngineCore {
   }
 
   /**
-   * Take the exits of this root's containers and clean each up in this process, instead of a CLI process
-   * started per exit (src/engine/exit-handoff.ts). For an engine that stays up, as `berth serve` does; close
-   * the watch before the engine.
+   * Run the root's supervisor in this process (src/engine/supervisor.ts): take the exits of the root's
+   * containers and clean each up here instead of in a CLI process started per exit, and run the restarts
+   * their policies schedule. For an engine that stays up, as `berth serve` does; close it before the engine.
    */
-  watchExits(): Promise<ExitWatch> {
-    return watchExits(this);
+  supervise(opts: SupervisorOptions = { exitWhenIdle: false }): Promise<Supervisor> {
+    return supervise(this, opts);
+  }
+
+  /**
+   * Start every stopped container the filters name (`start --all`); with a `restart-policy` filter, only those
+   * their policy brings back after a reboot (src/engine/verbs/start-all.ts). One result per container.
+   */
+  startAll(filters: ContainerFilters = {}): Promise<StartAllResult[]> {
+    return startAll(this, filters);
   }
 
   /** Remove a container; a running one only with force (SIGKILL first); `volumes` also drops its anonymous volumes. */
@@ -213,9 +221,10 @@ export class Engine extends EngineCore {
 
   /**
    * Change the resource limits of a container, as `docker update`: checked like create's, applied to a
-   * live container through the runtime, and kept for its next start. Returns docker's warnings.
+   * live container through the runtime, and kept for its next start; and its restart policy, from its next
+   * exit. Returns docker's warnings.
    */
-  async update(ref: string, opts: ResourceOptions): Promise<string[]> {
+  async update(ref: string, opts: UpdateOptions): Promise<string[]> {
     return update(this, ref, opts);
   }
 

@@ -7,11 +7,14 @@ import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NoSuchContainer } from '../errors.ts';
 import { tryLockFile, unlockFile } from '../sys/flock.ts';
+import type { ContainerRow } from '../store/containers.ts';
 import type { EngineCore } from './core.ts';
 import { handoffPaths } from './exit-handoff.ts';
 import { cleanup } from './verbs/cleanup.ts';
 
 export interface ExitWatch {
+  /** This watcher holds the root's lock: exits are handed to it. */
+  held(): boolean;
   /** Stop taking exits: the lock goes first, so that no exit is handed to a watcher that no longer reads. */
   close(): Promise<void>;
 }
@@ -21,9 +24,9 @@ const RETRY_LOCK_MS = 1000;
 
 /**
  * Take the exits of this engine's root (one watcher per root; another engine that holds the lock keeps it,
- * and this one takes over when it goes) and clean each up in this process.
+ * and this one takes over when it goes) and clean each up in this process; `cleaned` sees each row after.
  */
-export async function watchExits(engine: EngineCore): Promise<ExitWatch> {
+export async function watchExits(engine: EngineCore, cleaned?: (row: ContainerRow) => void): Promise<ExitWatch> {
   const { lock, exits } = handoffPaths(engine);
   mkdirSync(exits, { recursive: true, mode: 0o700 });
   const inFlight = new Map<string, Promise<void>>();
@@ -34,7 +37,7 @@ export async function watchExits(engine: EngineCore): Promise<ExitWatch> {
   const cleanOne = (id: string) => {
     if (inFlight.has(id)) return;
     const done = cleanup(engine, id)
-      .then(() => undefined)
+      .then((row) => cleaned?.(row))
       .catch((e: unknown) => {
         if (!(e instanceof NoSuchContainer) && !closed) engine.warn(`cleaning up container ${id.slice(0, 12)} after its exit: ${e instanceof Error ? e.message : String(e)}`);
       })
@@ -83,6 +86,7 @@ export async function watchExits(engine: EngineCore): Promise<ExitWatch> {
   void drain();
 
   return {
+    held: () => fd !== null && !closed,
     async close() {
       if (closed) return;
       closed = true;

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { ContainerRow } from '../store/containers.ts';
 import type { Isolation, Resources, ThrottleDevice } from '../types.ts';
-import { dockerStatus, isLive } from './state.ts';
+import { dockerStatusOf, isLive } from './state.ts';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -42,6 +42,7 @@ export function statusText(r: ContainerRow, now = Date.now(), human: (ms: number
     case 'paused':
       return `Up ${human(now - Date.parse(r.startedAt))} (Paused)`;
     case 'exited':
+      if (r.restartAt !== '') return `Restarting (${r.exitCode}) ${human(now - Date.parse(r.finishedAt || r.restartAt))} ago`;
       return r.finishedAt ? `Exited (${r.exitCode}) ${human(now - Date.parse(r.finishedAt))} ago` : `Exited (${r.exitCode})`;
     case 'removing':
       return 'Removal In Progress';
@@ -96,10 +97,10 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
     Path: c.args[0],
     Args: c.args.slice(1),
     State: {
-      Status: dockerStatus(r.state),
+      Status: dockerStatusOf(r),
       Running: running,
       Paused: r.state === 'paused',
-      Restarting: false,
+      Restarting: dockerStatusOf(r) === 'restarting',
       OOMKilled: r.oomKilled,
       Dead: r.state === 'dead',
       Pid: running ? r.pid : 0,
@@ -128,7 +129,7 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
       LogConfig: { Type: 'k8s-file', Config: {} },
       NetworkMode: iso?.network ?? 'none',
       PortBindings: {},
-      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+      RestartPolicy: { Name: c.restartPolicy?.name ?? 'no', MaximumRetryCount: c.restartPolicy?.maximumRetryCount ?? 0 },
       AutoRemove: c.autoRemove,
       ReadonlyRootfs: c.readonlyRootfs,
       Tmpfs: Object.fromEntries(c.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.destination, m.options.join(',')])),
@@ -263,7 +264,7 @@ export function psSummary(r: ContainerRow, human: (ms: number) => string, now = 
     CreatedAt: new Date(r.createdAt).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC'),
     RunningFor: `${human(now - Date.parse(r.createdAt))} ago`,
     Ports: portsText(r),
-    State: dockerStatus(r.state),
+    State: dockerStatusOf(r),
     Status: statusText(r, now, human),
     Size: '0B',
     Names: r.name,

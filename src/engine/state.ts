@@ -71,5 +71,10 @@ export function dockerStatus(s: ContainerState): string {
   return s === 'creating' ? 'created' : s;
 }
 
+/** Docker's State.Status for a container: `restarting` while a restart its policy scheduled is due. */
+export function dockerStatusOf(r: { state: ContainerState; restartAt: string }): string {
+  return r.state === 'exited' && r.restartAt !== '' ? 'restarting' : dockerStatus(r.state);
+}
+
 /** The words docker's `status=` filter takes (ps, the API's container list). */
 export const DOCKER_STATUS_WORDS = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'] as const;

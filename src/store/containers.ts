@@ -22,6 +22,12 @@ export interface ContainerRow {
   error: string;
   mounted: boolean;
   restartCount: number;
+  /** When a restart policy runs it again (ISO time); '' when no restart is due. Docker's `restarting`. */
+  restartAt: string;
+  /** The wait before its last restart (the next doubles it); 0 when none. */
+  restartDelayMs: number;
+  /** The user stopped it (stop, or kill with SIGKILL or its stop signal) since it last started. */
+  stoppedByUser: boolean;
   createdAt: string;
   startedAt: string;
   finishedAt: string;
@@ -46,6 +52,9 @@ export type ContainerPatch = Partial<
     | 'error'
     | 'mounted'
     | 'restartCount'
+    | 'restartAt'
+    | 'restartDelayMs'
+    | 'stoppedByUser'
     | 'startedAt'
     | 'finishedAt'
     | 'lockPid'
@@ -66,6 +75,9 @@ const columns: Record<keyof ContainerPatch, string> = {
   error: 'error',
   mounted: 'mounted',
   restartCount: 'restart_count',
+  restartAt: 'restart_at',
+  restartDelayMs: 'restart_delay_ms',
+  stoppedByUser: 'stopped_by_user',
   startedAt: 'started_at',
   finishedAt: 'finished_at',
   lockPid: 'lock_pid',
@@ -123,6 +135,9 @@ function fromRaw(r: Raw): ContainerRow {
     error: r.error as string,
     mounted: r.mounted === 1,
     restartCount: r.restart_count as number,
+    restartAt: (r.restart_at as string | undefined) ?? '',
+    restartDelayMs: (r.restart_delay_ms as number | undefined) ?? 0,
+    stoppedByUser: r.stopped_by_user === 1,
     createdAt: r.created_at as string,
     startedAt: r.started_at as string,
     finishedAt: r.finished_at as string,
@@ -226,7 +241,7 @@ export class ContainerRepo {
     this.patchConfig(id, (c) => (c.networking = networking));
   }
 
-  /** The only changes a config takes after create: resources and networks, in one transaction. */
+  /** The only changes a config takes after create: resources, networks and the restart policy, in one transaction. */
   private patchConfig(id: string, change: (c: ContainerConfig) => void): void {
     tx(this.db, () => {
       const r = this.db.prepare('SELECT config FROM containers WHERE id = ?').get(id) as Raw | undefined;
@@ -243,12 +258,36 @@ export class ContainerRepo {
     parsedConfigs.delete(id);
   }
 
-  /** Rows whose lock is held (possibly by a dead process). */
   /** Rows whose rootfs is still mounted (the only ones repair may have to clean up). */
   mounted(): ContainerRow[] {
     return (this.db.prepare('SELECT * FROM containers WHERE mounted != 0').all() as Raw[]).map(fromRaw);
   }
 
+  /** Containers an exit left due to run again (docker's `restarting`). */
+  restartsDue(): ContainerRow[] {
+    return (this.db.prepare("SELECT * FROM containers WHERE restart_at != ''").all() as Raw[]).map(fromRaw);
+  }
+
+  /**
+   * How many containers a supervisor watches over: those due to restart, and live ones whose restart policy
+   * may bring them back. (A config is written by this module only, always with the same JSON shape.)
+   */
+  supervisedCount(): number {
+    const r = this.db
+      .prepare(
+        `SELECT count(*) AS n FROM containers WHERE restart_at != ''
+           OR (state IN ('running', 'paused') AND coalesce(json_extract(config, '$.restartPolicy.name'), 'no') != 'no')`,
+      )
+      .get() as { n: number };
+    return r.n;
+  }
+
+  /** Replace a container's restart policy (`update --restart`): it applies from its next exit. */
+  updateRestartPolicy(id: string, policy: NonNullable<ContainerConfig['restartPolicy']>): void {
+    this.patchConfig(id, (c) => (c.restartPolicy = policy));
+  }
+
+  /** Rows whose lock is held (possibly by a dead process). */
   locked(): ContainerRow[] {
     return (this.db.prepare('SELECT * FROM containers WHERE lock_pid != 0').all() as Raw[]).map(fromRaw);
   }

@@ -121,4 +121,11 @@ export const migrations: readonly string[] = [
   -- recorded before this was started as it was made: the default says so.
   ALTER TABLE exec_sessions ADD COLUMN started INTEGER NOT NULL DEFAULT 1 CHECK (started IN (0, 1));
   `,
+  `
+  -- Restart policies (src/engine/restart-policy.ts): when an exited container is due to run again ('' when
+  -- it is not), the wait that preceded its last restart, and whether the user stopped it since it started.
+  ALTER TABLE containers ADD COLUMN restart_at TEXT NOT NULL DEFAULT '';
+  ALTER TABLE containers ADD COLUMN restart_delay_ms INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE containers ADD COLUMN stopped_by_user INTEGER NOT NULL DEFAULT 0 CHECK (stopped_by_user IN (0, 1));
+  `,
 ];

@@ -276,7 +276,7 @@ test('requests are parsed above the priority of what the server starts; it takes
   const probe = spawnSync('flock', ['-n', '-s', '-E', '75', join(api.env.root, 'exit-watch.lock'), 'true']);
   assert.equal(probe.status, 75);
   const mounted = () => readFileSync('/proc/self/mountinfo', 'utf8').includes(join(api.env.root, 'containers', id));
-  await eventually(() => !mounted() || undefined, 15_000);
+  assert.ok(await eventually(() => !mounted() || undefined, 15_000), 'cleaned up in time');
   const after = JSON.parse((await call(sock, 'GET', `/containers/${id}/json`)).text) as { State: { Status: string; ExitCode: number } };
   assert.deepEqual([after.State.Status, after.State.ExitCode], ['exited', 7]);
   assert.deepEqual(readdirSync(join(api.env.root, 'exits')), []);

@@ -34,22 +34,22 @@ function watcherEngine(): { engine: Engine; cleaned: string[] } {
 
 test('while an engine watches, exits are cleaned up in its process; after it stops, by the CLI again', async () => {
   const { engine, cleaned } = watcherEngine();
-  const watch = await engine.watchExits();
+  const watch = await engine.supervise();
   try {
     const id = runD(['busybox', 'sh', '-c', 'sleep 0.2; exit 3']);
-    await eventually(() => cleaned.includes(id) || undefined);
+    assert.ok(await eventually(() => cleaned.includes(id) || undefined), 'in time');
     assert.equal(inspect(id, '{{.State.Status}} {{.State.ExitCode}}'), 'exited 3');
-    await eventually(() => !mounted(id) || undefined);
+    assert.ok(await eventually(() => !mounted(id) || undefined), 'in time');
     // Waited for in this process only: a `ps` now would clean up an exit the watcher has not reached yet.
     const gone = runD(['--rm', 'busybox', 'true']);
-    await eventually(() => cleaned.includes(gone) || undefined);
-    await eventually(() => !allIds().includes(gone) || undefined);
+    assert.ok(await eventually(() => cleaned.includes(gone) || undefined), 'in time');
+    assert.ok(await eventually(() => !allIds().includes(gone) || undefined), 'in time');
     assert.deepEqual(handedOver(), []);
   } finally {
     await watch.close();
   }
   const after = runD(['busybox', 'true']);
-  await eventually(() => !mounted(after) || undefined);
+  assert.ok(await eventually(() => !mounted(after) || undefined), 'in time');
   assert.equal(inspect(after, '{{.State.Status}}'), 'exited');
   assert.ok(!cleaned.includes(after), 'with the watch closed the exit is not handed over');
   engine.close();
@@ -62,7 +62,7 @@ test('an exit handed to a holder that reads nothing is cleaned up by the next ps
   try {
     await sleep(300);
     const id = runD(['busybox', 'true']);
-    await eventually(() => handedOver().includes(id) || undefined);
+    assert.ok(await eventually(() => handedOver().includes(id) || undefined), 'in time');
     await sleep(300);
     assert.ok(mounted(id), 'nobody cleaned it up yet');
     ok(['ps', '-a']);
@@ -73,9 +73,9 @@ test('an exit handed to a holder that reads nothing is cleaned up by the next ps
   }
   await new Promise((r) => holder.once('exit', r));
   const { engine, cleaned } = watcherEngine();
-  const watch = await engine.watchExits();
+  const watch = await engine.supervise();
   try {
-    await eventually(() => handedOver().length === 0 || undefined);
+    assert.ok(await eventually(() => handedOver().length === 0 || undefined), 'in time');
     assert.deepEqual(cleaned, [], 'nothing was left to clean up');
   } finally {
     await watch.close();

@@ -63,6 +63,9 @@ export function setupEnv(name: string): Env {
       if (ids.length > 0) env.berth(['rm', '-f', ...ids]);
       // The root's default network keeps its bridge, as docker keeps docker0; a test root takes it along.
       env.berth(['network', 'prune', '-f']);
+      // A supervisor ends by itself within seconds of its last supervised container (src/engine/supervisor.ts).
+      const until = Date.now() + 10_000;
+      while (supervisorsOf(root).length > 0 && Date.now() < until) spawnSync('sleep', ['0.2']);
       spawnSync('ip', ['link', 'del', rootBridge(root)]);
       const leaks = leaksUnder(root, removedIds);
       if (existsSync(`/sys/class/net/${rootBridge(root)}`)) leaks.push(`bridge ${rootBridge(root)}`);
@@ -210,6 +213,21 @@ export function conmonsOf(needle: string): number[] {
   return out;
 }
 
+/** Processes of `berth system supervise` on this root (src/engine/supervisor.ts). */
+export function supervisorsOf(root: string): number[] {
+  const out: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const at = args.indexOf('--root');
+      if (at >= 0 && args[at + 1] === root && args.includes('supervise')) out.push(Number(pid));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
 /** The bridge of a non-default root's default network (src/engine/networks.ts names it so). */
 export function rootBridge(root: string): string {
   return `bd-${createHash('sha256').update(root).digest('hex').slice(0, 12)}`;
@@ -226,6 +244,7 @@ export function leaksUnder(root: string, removed: readonly string[] = []): strin
     if (mp && mp.startsWith(root)) out.push(`mount ${mp}`);
   }
   for (const pid of conmonsOf(root)) out.push(`conmon pid ${pid}`);
+  for (const pid of supervisorsOf(root)) out.push(`supervisor pid ${pid}`);
   const ctrs = existsSync(join(root, 'containers')) ? readdirSync(join(root, 'containers')) : [];
   for (const id of new Set([...ctrs, ...removed])) {
     for (const c of ['memory', 'pids', 'cpu', 'freezer', 'devices', 'unified', '.']) {

@@ -99,8 +99,8 @@ async function serve(engine: Engine, addrs: ListenAddress[], tls: TlsConfig | un
   process.on('unhandledRejection', onStray);
   const servers: ReturnType<typeof createApiServer>[] = [];
   const socketFiles: string[] = [];
-  // A daemon takes its containers' exits itself: a CLI process started per exit costs every client.
-  const exits = await engine.watchExits();
+  // The root's supervisor runs here while serving (exits, restarts): a CLI process per exit costs every client.
+  const supervisor = await engine.supervise({ exitWhenIdle: false });
   // Printed once every address listens: a failure part-way is one line, and `API listening` means all of them.
   const lines: string[] = [];
   try {
@@ -139,7 +139,7 @@ async function serve(engine: Engine, addrs: ListenAddress[], tls: TlsConfig | un
     return 0;
   } finally {
     await Promise.all(servers.map((s) => s.close()));
-    await exits.close();
+    await supervisor.close();
     for (const path of socketFiles) unlinkQuiet(path);
     process.off('unhandledRejection', onStray);
   }

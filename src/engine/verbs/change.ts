@@ -4,6 +4,7 @@ import { ociResources } from '../../runtime/spec/resources.ts';
 import type { EngineCore } from '../core.ts';
 import { validateName } from '../names.ts';
 import { hostFacts, resolveResources, type ResourceOptions } from '../resources.ts';
+import { validateRestartPolicy } from '../restart-policy.ts';
 import { isLive } from '../state.ts';
 
 export async function rename(engine: EngineCore, ref: string, newName: string): Promise<void> {
@@ -15,18 +16,35 @@ export async function rename(engine: EngineCore, ref: string, newName: string): 
   });
 }
 
+/** What `update` changes: resource limits, and the restart policy. */
+export interface UpdateOptions extends ResourceOptions {
+  restartPolicy?: { name?: string; maximumRetryCount?: number };
+}
+
 /**
  * Change the resource limits of a container, as `docker update`: checked like create's, applied to a
- * live container through the runtime, and kept for its next start. Returns docker's warnings.
+ * live container through the runtime, and kept for its next start; and its restart policy, which applies
+ * from its next exit. Returns docker's warnings.
  */
-export async function update(engine: EngineCore, ref: string, opts: ResourceOptions): Promise<string[]> {
+export async function update(engine: EngineCore, ref: string, opts: UpdateOptions): Promise<string[]> {
+  const { restartPolicy, ...resourceOpts } = opts;
+  const policy = restartPolicy === undefined ? undefined : validateRestartPolicy(restartPolicy);
   return engine.withLock(ref, async (row) => {
+    if (policy && policy.name !== 'no' && row.config.autoRemove) {
+      throw new InvalidArgument('Restart policy cannot be updated because AutoRemove is enabled for the container');
+    }
+    if (Object.values(resourceOpts).every((v) => v === undefined)) {
+      if (policy) engine.containers.updateRestartPolicy(row.id, policy);
+      return [];
+    }
     if (row.config.cgroups === 'disabled') throw new Conflict(`container ${row.name} runs without cgroups: its resources cannot be updated`);
-    const { resources, warnings } = resolveResources(opts, row.config.resources, hostFacts(engine.cgroups().version, () => engine.cgroupFeatures()), 'update');
+    const { resources, warnings } = resolveResources(resourceOpts, row.config.resources, hostFacts(engine.cgroups().version, () => engine.cgroupFeatures()), 'update');
     if (isLive(row.state)) {
       await engine.driver(row.config.runtime).update(row.id, ociResources(resources, { swapLimit: engine.cgroupFeatures().swapLimit }));
     }
+    // Written once every check and the live change passed: a refused update changes nothing.
     engine.containers.updateResources(row.id, resources);
+    if (policy) engine.containers.updateRestartPolicy(row.id, policy);
     return warnings;
   });
 }

@@ -17,6 +17,9 @@ export async function remove(engine: EngineCore, ref: string, force = false, vol
         `cannot remove container "${ref}": container is ${row.state}: stop the container before removing or force remove`,
       );
     }
+    if (row.restartAt !== '' && !force) {
+      throw new Conflict(`cannot remove container "${ref}": container is restarting: stop the container before removing or force remove`);
+    }
     if (!canRemove(row.state)) throw new Conflict(`container ${row.name} is ${row.state}`);
     engine.containers.update(row.id, ...move('remove'));
     try {
@@ -54,7 +57,7 @@ export async function prune(engine: EngineCore): Promise<string[]> {
   const out: string[] = [];
   for (const row of engine.containers.list()) {
     const r = engine.sync(row);
-    if (!isLive(r.state) && canRemove(r.state)) {
+    if (!isLive(r.state) && canRemove(r.state) && r.restartAt === '') {
       try {
         await remove(engine, r.id);
         out.push(r.id);

@@ -9,6 +9,7 @@ import { isAlive, procStartTime, selfIdentity } from '../../sys/proc.ts';
 import type { EngineCore } from '../core.ts';
 import { settleWorkers, sweepNetworkOrphans } from '../network-attach.ts';
 import { move } from '../state.ts';
+import { wakeSupervisor } from '../supervisor-launch.ts';
 import { cleanup } from './cleanup.ts';
 import { teardownRuntime } from './teardown.ts';
 import { removeFiles } from './teardown.ts';
@@ -77,6 +78,8 @@ export async function repair(engine: EngineCore): Promise<void> {
       });
     }
   }
+  // A supervisor that died (or was never started: a host reboot) is started again by the next command.
+  if (!engine.restartListener && engine.containers.supervisedCount() > 0) await wakeSupervisor(engine);
   // Network leftovers come only from processes killed midway: a long-lived engine (berth serve, a library
   // user) looks for them now and then, not on every list, which is its hottest read.
   const now = Date.now();

@@ -11,6 +11,9 @@ export async function kill(engine: EngineCore, ref: string, signal = 'SIGKILL'):
     if (!canKill(row.state)) {
       throw new Conflict(`cannot kill container: ${ref}: container ${row.id} is not running`);
     }
+    // docker's rule: SIGKILL or the container's stop signal is the user stopping it; its restart policy
+    // does not bring it back. Set before the signal, so the exit finds it.
+    if (sig === 'SIGKILL' || sig === row.config.stopSignal) engine.containers.update(row.id, { stoppedByUser: true });
     await engine.driver(row.config.runtime).kill(row.id, sig);
     engine.emitContainer(row, 'kill', { signal: String(signalNumber(sig)) });
     return row;

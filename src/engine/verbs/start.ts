@@ -8,12 +8,16 @@ import { refreshPeers } from '../network-attach.ts';
 import { canStart, move } from '../state.ts';
 import { teardownRuntime } from './teardown.ts';
 import { remove } from './remove.ts';
+import { wakeSupervisor } from '../supervisor-launch.ts';
 
 /** Start a created or exited container; a failed start of an auto-remove container removes it, as docker's does. */
 export async function start(engine: EngineCore, ref: string, opts: StartOptions = {}): Promise<ContainerRow> {
   let autoRemove = false;
   try {
-    return await startLocked(engine, ref, opts, (r) => (autoRemove = r.config.autoRemove ?? false));
+    const row = await startLocked(engine, ref, opts, (r) => (autoRemove = r.config.autoRemove ?? false));
+    // Its exit may call for a restart after a wait: a supervisor must be there to run it.
+    if ((row.config.restartPolicy?.name ?? 'no') !== 'no' && !engine.restartListener) await wakeSupervisor(engine);
+    return row;
   } catch (e) {
     if (autoRemove) await remove(engine, ref, true, true).catch(() => {});
     throw e;
@@ -41,10 +45,12 @@ async function startLocked(engine: EngineCore, ref: string, opts: StartOptions, 
     } catch (e) {
       await teardownRuntime(engine, engine.containers.get(row.id)!).catch(() => {});
       const err = asBerthError(e);
-      engine.containers.update(row.id, { exitCode: err.exitCode, error: err.message, monitorPid: 0, monitorStart: 0, pid: 0, pidStart: 0 });
+      engine.containers.update(row.id, { exitCode: err.exitCode, error: err.message, monitorPid: 0, monitorStart: 0, pid: 0, pidStart: 0, restartAt: '' });
       throw err;
     }
-    engine.containers.update(row.id, ...move('start', { startedAt, finishedAt: '', exitCode: 0, error: '', oomKilled: false }));
+    // RestartCount counts on (docker's is cumulative, `restart` adds to it too); a user's start begins the wait anew.
+    const policy = opts.byPolicy ? {} : { restartDelayMs: 0 };
+    engine.containers.update(row.id, ...move('start', { startedAt, finishedAt: '', exitCode: 0, error: '', oomKilled: false, restartAt: '', stoppedByUser: false, ...policy }));
     engine.emitContainer(row, 'start');
     const now = engine.sync(engine.containers.get(row.id)!);
     // Peers on its user networks learn its name now that it runs.

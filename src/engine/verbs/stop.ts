@@ -12,7 +12,11 @@ export async function stop(engine: EngineCore, ref: string, timeout?: number, si
   const sig = signal ? parseSignal(signal) : undefined;
   const sent = await engine.withLock(ref, async (r) => {
     row = r;
+    // A restart its policy scheduled is called off: the user stopped it (docker's stop of a restarting container).
+    if (r.restartAt !== '') engine.containers.update(r.id, { restartAt: '', stoppedByUser: true });
     if (!canStop(r.state)) return false;
+    // Before the signal: whichever process sees the exit first must not restart it.
+    engine.containers.update(r.id, { stoppedByUser: true });
     const s = r.state === 'paused' ? 'SIGKILL' : (sig ?? r.config.stopSignal);
     const drv = engine.driver(r.config.runtime);
     await drv.kill(r.id, s, r.state === 'paused');
