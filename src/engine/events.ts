@@ -82,6 +82,32 @@ export function dockerEvent(ev: EventRecord): Record<string, unknown> {
   };
 }
 
+/**
+ * An event as docker's CLI templates see it: its Go struct's field names (`{{.TimeNano}}`, `{{.Status}}`,
+ * `{{.Scope}}`), while `{{json .}}` prints the message as the API sends it.
+ */
+export class TemplateEvent {
+  readonly #msg: Record<string, unknown>;
+  readonly #timeUs: number;
+  constructor(ev: EventRecord) {
+    this.#msg = dockerEvent(ev);
+    this.#timeUs = ev.timeUs;
+  }
+  get Status(): unknown { return this.#msg.status ?? ''; }
+  get ID(): unknown { return this.#msg.id ?? ''; }
+  get From(): unknown { return this.#msg.from ?? ''; }
+  get Type(): unknown { return this.#msg.Type; }
+  get Action(): unknown { return this.#msg.Action; }
+  get Actor(): unknown { return this.#msg.Actor; }
+  get Scope(): unknown { return this.#msg.scope; }
+  get Time(): unknown { return this.#msg.time; }
+  // Exact: nanoseconds since 1970 are past a double's 53 bits.
+  get TimeNano(): unknown { return BigInt(this.#timeUs) * 1000n; }
+  toJSON(): Record<string, unknown> {
+    return this.#msg;
+  }
+}
+
 /** `docker events`' default line: `TIME TYPE ACTION ID (k=v, …)`, time in UTC with nanoseconds. */
 export function eventLine(ev: EventRecord): string {
   const secs = Math.floor(ev.timeUs / 1e6);

@@ -65,7 +65,7 @@ test('a container life: exec, pause, rename, stop and rm each reported once, wit
   }
   const r = env.berth(['events', '--since', since, '--until', nowSecs(), '--filter', `container=${id.slice(0, 12)}`, '--format', 'json']);
   assert.equal(r.code, 0, r.stderr);
-  const evs = lines(r.stdout).map((l) => JSON.parse(l) as { Action: string; Actor: { ID: string; Attributes: Record<string, string> } });
+  const evs = lines(r.stdout).map((l) => JSON.parse(l) as { Action: string; timeNano: number; Actor: { ID: string; Attributes: Record<string, string> } });
   const actions = evs.map((e) => e.Action.split(':')[0]);
   assert.deepEqual(actions, ['create', 'start', 'exec_create', 'exec_start', 'exec_die', 'pause', 'unpause', 'rename', 'kill', 'kill', 'die', 'stop', 'destroy']);
   assert.ok(evs.every((e) => e.Actor.ID === id && e.Actor.Attributes.tier === 'db' && e.Actor.Attributes.image === 'busybox'), 'labels and image on every event');
@@ -78,6 +78,13 @@ test('a container life: exec, pause, rename, stop and rm each reported once, wit
   // Filters narrow: only the die, and nothing for another container's name.
   const die = env.berth(['events', '--since', since, '--until', nowSecs(), '--filter', 'event=die', '--filter', 'label=tier=db', '--format', '{{.Actor.Attributes.exitCode}}']);
   assert.deepEqual(lines(die.stdout), ['137']);
+  // docker's Go field names in templates, the nanoseconds exact, the same instant as the JSON message's.
+  const go = env.berth(['events', '--since', since, '--until', nowSecs(), '--filter', 'event=die', '--filter', 'label=tier=db', '--format', '{{.Status}} {{.ID}} {{.Scope}} {{.Time}} {{.TimeNano}}']);
+  const [status, actor, scope, secs, nanos] = lines(go.stdout)[0]!.split(' ');
+  assert.deepEqual([status, actor, scope], ['die', id, 'local']);
+  assert.match(nanos!, /^\d{19}$/);
+  assert.equal(BigInt(nanos!) / 1_000_000_000n, BigInt(secs!));
+  assert.equal(BigInt(nanos!) / 1000n, BigInt(Math.round(evs[10]!.timeNano / 1000)), "the JSON number is a double: compare microseconds");
   const none = env.berth(['events', '--since', since, '--until', nowSecs(), '--filter', 'container=no-such-name']);
   assert.equal(none.code, 0);
   assert.equal(none.stdout, '');

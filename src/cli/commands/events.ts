@@ -4,7 +4,7 @@
  */
 import type { FlagDef } from '../flags.ts';
 import { parse, withEngine, type Command } from '../common.ts';
-import { dockerEvent, eventFilterArgs, eventLine, watchEvents } from '../../engine/events.ts';
+import { eventFilterArgs, eventLine, TemplateEvent, watchEvents } from '../../engine/events.ts';
 import { parseTimeArg } from '../../engine/time.ts';
 import { renderTemplate } from '../format.ts';
 import type { Globals } from '../globals.ts';
@@ -35,7 +35,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     process.stdout.on('error', interrupt);
     try {
       for await (const ev of watchEvents(engine.events, { since, until, filter, signal: stop.signal })) {
-        process.stdout.write(`${tpl ? renderTemplate(tpl, dockerEvent(ev)) : eventLine(ev)}\n`);
+        process.stdout.write(`${tpl ? renderTemplate(tpl, new TemplateEvent(ev)) : eventLine(ev)}\n`);
       }
     } finally {
       process.off('SIGINT', interrupt);
