@@ -4,7 +4,8 @@
 // is installed (bench/setup-dockerd). Each run: `run -d --restart always busybox sh -c 'sleep 0.5; exit 1'`,
 // then the container's events: the first `die` to the next `start`, by their timeNano. Both engines wait
 // 100 ms before a first restart (docker's backoff): that is in the figure. Then the supervisor's memory:
-// its RSS with N containers of a restart policy running (default 50).
+// its RSS with one, then N (default 50), healthy containers running, each probed every second, after 10 s
+// of probes.
 //
 //   node bench/restart-bench.ts [--runs N (10)] [--containers N (50)] [--no-dockerd]
 //
@@ -75,17 +76,20 @@ function supervisorOf(root: string): number | undefined {
   return undefined;
 }
 
-/** The supervisor's RSS with one, then `n`, running containers of a restart policy; per container. */
+/** The supervisor's RSS with one, then `n`, healthy containers (a check every second); per container. */
 async function supervisorMemory(root: string, n: number): Promise<{ one: number; many: number; perContainerKiB: number }> {
   const cli = [BERTH, '--root', root];
-  const ids = [must([...cli, 'run', '-d', '--restart', 'always', '--network', 'none', 'busybox', 'sleep', '1000']).trim()];
-  await sleep(3000);
+  const healthy = () => must([...cli, 'run', '-d', '--health-cmd', 'true', '--health-interval', '1s', '--network', 'none', 'busybox', 'sleep', '1000']).trim();
+  const ids = [healthy()];
+  await sleep(10_000);
   const pid = supervisorOf(root);
   if (!pid) throw new Error('no supervisor runs for the root');
   const one = rssMiB(pid);
-  for (let i = 1; i < n; i++) ids.push(must([...cli, 'run', '-d', '--restart', 'always', '--network', 'none', 'busybox', 'sleep', '1000']).trim());
-  await sleep(3000);
+  for (let i = 1; i < n; i++) ids.push(healthy());
+  await sleep(10_000);
   const many = rssMiB(pid);
+  const unhealthy = ids.filter((id) => must([...cli, 'inspect', '-f', '{{.State.Health.Status}}', id]).trim() !== 'healthy');
+  if (unhealthy.length > 0) throw new Error(`${unhealthy.length} of ${n} containers are not healthy`);
   if (supervisorOf(root) !== pid) throw new Error('the supervisor changed meanwhile');
   must([...cli, 'rm', '-f', ...ids]);
   return { one, many, perContainerKiB: ((many - one) * 1024) / (n - 1) };
@@ -118,7 +122,7 @@ async function main(): Promise<void> {
       must([...dockerd.docker, 'import', '--change', 'CMD ["sh"]', tar, 'busybox:latest']);
       results.dockerd = await measure(`dockerd ${dockerd.version}`, dockerd.docker, runs);
     }
-    console.log(`the supervisor's memory with ${containers} containers of a restart policy`);
+    console.log(`the supervisor's memory with ${containers} healthy containers, probed every second`);
     const mem = await supervisorMemory(root, containers);
     results.supervisor = mem;
     console.log(`  RSS ${mem.one.toFixed(1)} MiB with 1, ${mem.many.toFixed(1)} MiB with ${containers}: ${mem.perContainerKiB.toFixed(0)} KiB per container`);

@@ -248,6 +248,8 @@ export interface ContainerConfig {
   /** Run an init (catatonit/tini) as pid 1 that reaps and forwards signals. */
   init: boolean;
   autoRemove: boolean;
+  /** Absent when neither the container nor its image has a check. */
+  healthcheck?: HealthConfig;
   /** Absent in containers made before restart policies existed: `no`. Changed by `update --restart`. */
   restartPolicy?: RestartPolicy;
   /** OCI runtime name: crun | runc. */
@@ -256,6 +258,35 @@ export interface ContainerConfig {
   isolation?: Isolation;
   /** Absent in containers made before networks existed: no networks, no ports. */
   networking?: Networking;
+}
+
+/**
+ * A container's health check, merged from its own and its image's (src/engine/healthcheck.ts). Durations in
+ * nanoseconds, 0 meaning docker's default; a test of ['NONE'] turns the image's check off.
+ */
+export interface HealthConfig {
+  /** ['CMD', argv…], ['CMD-SHELL', command] or ['NONE']. */
+  test: string[];
+  interval: number;
+  timeout: number;
+  startPeriod: number;
+  startInterval: number;
+  retries: number;
+}
+
+/** One probe's result, as docker's State.Health.Log shows it. */
+export interface HealthResult {
+  start: string;
+  end: string;
+  exitCode: number;
+  output: string;
+}
+
+export interface HealthState {
+  status: 'starting' | 'healthy' | 'unhealthy';
+  failingStreak: number;
+  /** The last 5 results, oldest first. */
+  log: HealthResult[];
 }
 
 /** docker's restart policy names (src/engine/restart-policy.ts has their rules). */

@@ -5,6 +5,7 @@
 import { InvalidArgument } from '../errors.ts';
 import type { CreateOptions } from '../engine/config.ts';
 import type { ResourceOptions } from '../engine/resources.ts';
+import type { HealthInput } from '../engine/healthcheck.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -78,6 +79,7 @@ export function createOptions(body: Obj, name: string | null): CreateOptions {
   opts.labels = record(body.Labels, 'Labels');
   opts.stopSignal = str(body.StopSignal);
   if (typeof body.StopTimeout === 'number') opts.stopTimeout = body.StopTimeout;
+  if (body.Healthcheck !== undefined && body.Healthcheck !== null) opts.healthcheck = healthcheckOf(obj(body.Healthcheck));
 
   opts.autoRemove = bool(hc.AutoRemove);
   const mode = str(hc.NetworkMode);
@@ -204,3 +206,18 @@ export function restartPolicyOf(v: unknown): { name: string; maximumRetryCount: 
   if (name === '') return undefined;
   return { name, maximumRetryCount: count };
 }
+
+/** docker's Config.Healthcheck: a test (argv with its kind first) and durations in nanoseconds. */
+function healthcheckOf(h: Obj): HealthInput {
+  const out: HealthInput = {};
+  const test = strs(h.Test, 'Healthcheck.Test');
+  if (test) out.Test = test;
+  for (const k of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries'] as const) {
+    const v = h[k];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number') throw new InvalidArgument(`Healthcheck.${k} must be a number`);
+    out[k] = v;
+  }
+  return out;
+}
+

@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import type { CreateOptions } from '../engine/config.ts';
 import { parseRestartFlag, validateRestartPolicy } from '../engine/restart-policy.ts';
+import { validateHealth, type HealthInput } from '../engine/healthcheck.ts';
+import { parseGoDuration } from '../durations.ts';
 import { InvalidArgument } from '../errors.ts';
 import type { FlagDef, FlagValues } from './flags.ts';
 import { createOnlyResourceFlags, parseBytes, toResourceOptions, updatableFlags } from './resource-flags.ts';
@@ -33,6 +35,13 @@ export const createFlags = [
   { name: 'tty', short: 't', type: 'bool', description: 'Allocate a pseudo-TTY' },
   { name: 'interactive', short: 'i', type: 'bool', description: 'Keep STDIN open even if not attached' },
   { name: 'rm', type: 'bool', description: 'Automatically remove the container when it exits' },
+  { name: 'health-cmd', type: 'string', description: 'Command to run to check health' },
+  { name: 'health-interval', type: 'string', default: '0s', description: 'Time between running the check (ms|s|m|h) (default 0s)' },
+  { name: 'health-timeout', type: 'string', default: '0s', description: 'Maximum time to allow one check to run (ms|s|m|h) (default 0s)' },
+  { name: 'health-start-period', type: 'string', default: '0s', description: 'Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)' },
+  { name: 'health-start-interval', type: 'string', default: '0s', description: 'Time between running the check during the start period (ms|s|m|h) (default 0s)' },
+  { name: 'health-retries', type: 'int', description: 'Consecutive failures needed to report unhealthy' },
+  { name: 'no-healthcheck', type: 'bool', description: 'Disable any container-specified HEALTHCHECK' },
   { name: 'restart', type: 'string', default: 'no', description: 'Restart policy to apply when a container exits (no, always, on-failure[:N], unless-stopped)' },
   { name: 'log-driver', type: 'string', default: 'k8s-file', description: 'Logging driver for the container (k8s-file, journald, none)' },
   { name: 'log-opt', type: 'list', description: 'Log driver options (max-size=10m)' },
@@ -118,6 +127,8 @@ export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args:
     if (f.rm && f.restart !== '' && f.restart !== 'no') throw new InvalidArgument('conflicting options: cannot specify both --restart and --rm');
     opts.restartPolicy = validateRestartPolicy(parseRestartFlag(f.restart));
   }
+  const health = healthFlags(f, changed);
+  if (health) opts.healthcheck = health;
   if (changed.has('name')) opts.name = f.name;
   if (changed.has('workdir')) opts.workdir = f.workdir;
   if (changed.has('user')) opts.user = f.user;
@@ -168,3 +179,34 @@ export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args:
   if (changed.has('shm-size')) opts.shmSize = parseBytes(f['shm-size'], '--shm-size');
   return { ...opts, ...toResourceOptions(f, changed) };
 }
+
+const HEALTH_DURATIONS = [
+  ['health-interval', 'Interval'],
+  ['health-timeout', 'Timeout'],
+  ['health-start-period', 'StartPeriod'],
+  ['health-start-interval', 'StartInterval'],
+] as const;
+
+/** The `--health-*` flags as docker's CLI turns them into Config.Healthcheck (its checks and messages). */
+function healthFlags(f: FlagValues<typeof createFlags>, changed: ReadonlySet<string>): HealthInput | undefined {
+  const given = ['health-cmd', 'health-retries', ...HEALTH_DURATIONS.map(([flag]) => flag)].some((n) => changed.has(n));
+  if (f['no-healthcheck']) {
+    if (given) throw new InvalidArgument('--no-healthcheck conflicts with --health-* options');
+    return { Test: ['NONE'] };
+  }
+  if (!given) return undefined;
+  const h: HealthInput = {};
+  if (f['health-cmd']) h.Test = ['CMD-SHELL', f['health-cmd']];
+  for (const [flag, key] of HEALTH_DURATIONS) {
+    const ns = parseGoDuration(f[flag]);
+    if (ns === null) throw new InvalidArgument(`invalid argument "${f[flag]}" for "--${flag}" flag: time: invalid duration "${f[flag]}"`);
+    if (ns < 0) throw new InvalidArgument(`--${flag} cannot be negative`);
+    h[key] = ns;
+  }
+  const retries = changed.has('health-retries') ? f['health-retries'] : 0;
+  if (retries < 0) throw new InvalidArgument('--health-retries cannot be negative');
+  h.Retries = retries;
+  validateHealth(h);
+  return h;
+}
+

@@ -11,6 +11,7 @@ import { DEFAULT_PATH } from '../image/store.ts';
 import { clampRlimits, defaultRlimits, parseUlimit, readHostRlimits } from '../runtime/spec/rlimits.ts';
 import { parseSignal } from './signals.ts';
 import { validateRestartPolicy } from './restart-policy.ts';
+import { resolveHealth, type HealthInput } from './healthcheck.ts';
 import { parseGroup, resolveUser } from './user.ts';
 import { resolveIsolation, type IsolationOptions } from './isolation.ts';
 import { resolveNetworking, type NetworkOptions } from './net-config.ts';
@@ -53,6 +54,8 @@ export interface CreateOptions extends ResourceOptions, IsolationOptions, Networ
   annotations?: Record<string, string>;
   runtime?: string;
   autoRemove?: boolean;
+  /** docker's Config.Healthcheck (`--health-*`, `--no-healthcheck`), over the image's HEALTHCHECK. */
+  healthcheck?: HealthInput;
   /** docker's RestartPolicy (checked by validateRestartPolicy); absent is `no`. */
   restartPolicy?: { name?: string; maximumRetryCount?: number };
   /** -1000–1000. */
@@ -133,6 +136,7 @@ export function buildConfig(
   const networking = resolveNetworking(opts, isolation, Object.keys(ic.ExposedPorts ?? {}), ctx.network, (m) => warnings.push(m));
   const cgroupParent = opts.cgroupParent === undefined ? undefined : normalizeCgroupParent(opts.cgroupParent);
   const restartPolicy = validateRestartPolicy(opts.restartPolicy ?? {});
+  const healthcheck = resolveHealth(opts.healthcheck, ic.Healthcheck as HealthInput | undefined);
   if (opts.autoRemove && restartPolicy.name !== 'no') throw new InvalidArgument("can't create 'AutoRemove' container with restart policy");
   const stopTimeout = opts.stopTimeout ?? 10;
   if (!Number.isInteger(stopTimeout) || stopTimeout < -1) throw new InvalidArgument(`invalid stop timeout: ${opts.stopTimeout}`);
@@ -168,6 +172,7 @@ export function buildConfig(
     init: opts.init ?? false,
     autoRemove: opts.autoRemove ?? false,
     restartPolicy,
+    ...(healthcheck ? { healthcheck } : {}),
     runtime,
     isolation,
     networking,

@@ -12,7 +12,8 @@ import { DOCKER_STATUS_WORDS, dockerStatusOf } from './state.ts';
 /** Values by filter key. */
 export type ContainerFilters = Record<string, string[]>;
 
-const KEYS = ['id', 'name', 'status', 'exited', 'label', 'ancestor', 'restart-policy'] as const;
+const KEYS = ['id', 'name', 'status', 'exited', 'label', 'ancestor', 'restart-policy', 'health'] as const;
+const HEALTH_WORDS = ['starting', 'healthy', 'unhealthy', 'none'];
 
 /** `KEY=VALUE` strings (the CLI's --filter) as filters; a string without `=` is refused with docker's words. */
 export function parseFilterArgs(list: readonly string[]): ContainerFilters {
@@ -32,6 +33,7 @@ export function checkFilters(f: ContainerFilters): void {
     for (const v of values) {
       if (key === 'status' && !(DOCKER_STATUS_WORDS as readonly string[]).includes(v)) throw new InvalidArgument(`invalid filter 'status=${v}'`);
       if (key === 'exited' && !/^-?\d+$/.test(v)) throw new InvalidArgument(`invalid filter 'exited=${v}'`);
+      if (key === 'health' && !HEALTH_WORDS.includes(v)) throw new InvalidArgument(`Unrecognised filter value for health: ${v}`);
       if (key === 'restart-policy' && !(POLICY_NAMES as readonly string[]).includes(v)) throw new InvalidArgument(`invalid filter 'restart-policy=${v}'`);
       if (key === 'name') {
         try {
@@ -57,6 +59,10 @@ function matchOne(key: string, val: string, r: ContainerRow): boolean {
       return new RegExp(val.replace(/^\//, '')).test(r.name);
     case 'status':
       return dockerStatusOf(r) === val;
+    case 'health': {
+      const probing = !!r.config.healthcheck && r.config.healthcheck.test[0] !== 'NONE';
+      return val === 'none' ? !probing : probing && r.health?.status === val;
+    }
     case 'restart-policy':
       return (r.config.restartPolicy?.name ?? 'no') === val;
     case 'exited':

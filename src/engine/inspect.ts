@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { ContainerRow } from '../store/containers.ts';
-import type { Isolation, Resources, ThrottleDevice } from '../types.ts';
+import type { HealthConfig, HealthState, Isolation, Resources, ThrottleDevice } from '../types.ts';
 import { dockerStatusOf, isLive } from './state.ts';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -34,11 +34,37 @@ function hostConfigIsolation(iso: Isolation | undefined): Record<string, unknown
   };
 }
 
+/** docker's State.Health. */
+export function dockerHealth(h: HealthState) {
+  return {
+    Status: h.status,
+    FailingStreak: h.failingStreak,
+    Log: h.log.map((l) => ({ Start: l.start, End: l.end, ExitCode: l.exitCode, Output: l.output })),
+  };
+}
+
+/** docker's Config.Healthcheck: the test, and the durations and retries that are set (zero ones are left out). */
+export function dockerHealthConfig(h: HealthConfig) {
+  const out: Record<string, unknown> = { Test: h.test };
+  if (h.interval) out.Interval = h.interval;
+  if (h.timeout) out.Timeout = h.timeout;
+  if (h.startPeriod) out.StartPeriod = h.startPeriod;
+  if (h.startInterval) out.StartInterval = h.startInterval;
+  if (h.retries) out.Retries = h.retries;
+  return out;
+}
+
+/** ps's health suffix: ` (healthy)`, ` (unhealthy)`, ` (health: starting)`; none without a check. */
+function healthSuffix(r: ContainerRow): string {
+  if (!r.health || r.config.healthcheck?.test[0] === 'NONE') return '';
+  return r.health.status === 'starting' ? ' (health: starting)' : ` (${r.health.status})`;
+}
+
 /** `docker ps` STATUS column: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". */
 export function statusText(r: ContainerRow, now = Date.now(), human: (ms: number) => string): string {
   switch (r.state) {
     case 'running':
-      return `Up ${human(now - Date.parse(r.startedAt))}`;
+      return `Up ${human(now - Date.parse(r.startedAt))}${healthSuffix(r)}`;
     case 'paused':
       return `Up ${human(now - Date.parse(r.startedAt))} (Paused)`;
     case 'exited':
@@ -108,6 +134,7 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
       Error: r.error,
       StartedAt: r.startedAt || ZERO_TIME,
       FinishedAt: r.finishedAt || ZERO_TIME,
+      ...(r.health && c.healthcheck?.test[0] !== 'NONE' ? { Health: dockerHealth(r.health) } : {}),
     },
     Image: `sha256:${r.imageId}`,
     ResolvConfPath: '',
@@ -193,6 +220,7 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
       Labels: c.labels,
       StopSignal: c.stopSignal,
       StopTimeout: c.stopTimeout,
+      ...(c.healthcheck ? { Healthcheck: dockerHealthConfig(c.healthcheck) } : {}),
     },
     NetworkSettings: networkSettings(r),
   };

@@ -1,11 +1,12 @@
 /**
  * The supervisor: one per engine root, the part of the engine that acts when no command is running. It takes
  * the root's exits (src/engine/exit-watch.ts: conmon's exit command hands each over while it holds the lock)
- * and cleans them up, and it runs the restarts their policies schedule when they are due.
+ * and cleans them up, it runs the restarts their policies schedule when they are due, and it probes the
+ * health of running containers that have a check (src/engine/health-monitor.ts).
  *
  * Daemonless: `berth system supervise` runs it as a process of its own, started on demand
  * (src/engine/supervisor-launch.ts) by a start or an exit that needs it, and ending once nothing needs it: no
- * restart is due and no live container has a restart policy. `berth serve` runs the same code in its own
+ * restart is due, no live container has a restart policy and none that runs has a health check. `berth serve` runs the same code in its own
  * process for as long as it serves (it holds the same lock, so no second supervisor starts meanwhile).
  *
  * Nothing is lost when it dies: an exit then runs the CLI's cleanup, which schedules the restart and starts
@@ -17,6 +18,7 @@ import { NoSuchContainer } from '../errors.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import type { EngineCore } from './core.ts';
 import { watchExits } from './exit-watch.ts';
+import { HealthMonitor } from './health-monitor.ts';
 import { restartNow } from './verbs/auto-restart.ts';
 
 export interface SupervisorOptions {
@@ -63,6 +65,7 @@ export async function supervise(engine: EngineCore, opts: SupervisorOptions): Pr
   };
 
   engine.restartListener = { restartDue: due };
+  const health = new HealthMonitor(engine);
   const watch = await watchExits(engine, seen);
   if (opts.exitWhenIdle && !watch.held()) {
     // Another supervisor has the root: this one is not needed.
@@ -77,6 +80,7 @@ export async function supervise(engine: EngineCore, opts: SupervisorOptions): Pr
     for (const t of timers.values()) clearTimeout(t);
     timers.clear();
     if (engine.restartListener?.restartDue === due) engine.restartListener = undefined;
+    await health.close();
     await watch.close();
     await Promise.all(running);
   }
@@ -88,6 +92,7 @@ export async function supervise(engine: EngineCore, opts: SupervisorOptions): Pr
     try {
       // Restarts another process scheduled while this one held the lock (a `wait` or `stop` elsewhere).
       for (const row of engine.containers.restartsDue()) seen(row);
+      health.sync();
       if (!opts.exitWhenIdle) return;
       const busy = timers.size > 0 || running.size > 0 || engine.containers.supervisedCount() > 0;
       idleTicks = busy ? 0 : idleTicks + 1;
@@ -98,6 +103,7 @@ export async function supervise(engine: EngineCore, opts: SupervisorOptions): Pr
   }, TICK_MS);
   if (!opts.exitWhenIdle) tick.unref();
   for (const row of engine.containers.restartsDue()) seen(row);
+  health.sync();
 
   return { ended, close: stop };
 }

@@ -45,3 +45,4 @@ export function humanDuration(ms: number): string {
   if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
   return `${Math.trunc(Math.trunc(ms / 3_600_000) / 24 / 365)} years`;
 }
+

@@ -4,6 +4,7 @@
  */
 import { InvalidArgument } from '../errors.ts';
 import type { ImageConfigDoc } from '../store/images.ts';
+import { parseGoDuration } from '../durations.ts';
 
 /** JSON form `["a","b"]` stays as is; shell form runs under /bin/sh -c. */
 function cmdForm(value: string): string[] {
@@ -32,6 +33,34 @@ function keyValues(value: string): [string, string][] {
     out.push([m[1]!, raw.startsWith('"') ? (JSON.parse(raw) as string) : raw]);
   }
   return out;
+}
+
+const HEALTH_OPTIONS: Record<string, string> = {
+  interval: 'Interval', timeout: 'Timeout', 'start-period': 'StartPeriod', 'start-interval': 'StartInterval', retries: 'Retries',
+};
+
+/** `HEALTHCHECK [--interval=D …] CMD command` or `HEALTHCHECK NONE`, as the image config keeps it. */
+function healthcheck(value: string): Record<string, unknown> {
+  let rest = value.trim();
+  const out: Record<string, unknown> = {};
+  for (let m = /^--([a-z-]+)=(\S+)\s+/.exec(rest); m; m = /^--([a-z-]+)=(\S+)\s+/.exec(rest)) {
+    const key = HEALTH_OPTIONS[m[1]!];
+    if (!key) throw new InvalidArgument(`HEALTHCHECK: unknown flag --${m[1]}`);
+    if (key === 'Retries') {
+      if (!/^\d+$/.test(m[2]!)) throw new InvalidArgument(`HEALTHCHECK: --retries must be a whole number, not ${m[2]}`);
+      out.Retries = Number(m[2]);
+    } else {
+      const ns = parseGoDuration(m[2]!);
+      if (ns === null || ns < 0) throw new InvalidArgument(`HEALTHCHECK: --${m[1]} is not a duration: ${m[2]}`);
+      out[key] = ns;
+    }
+    rest = rest.slice(m[0].length);
+  }
+  if (/^NONE$/i.test(rest)) return { Test: ['NONE'] };
+  const cmd = /^CMD\s+([\s\S]+)$/i.exec(rest);
+  if (!cmd) throw new InvalidArgument('HEALTHCHECK needs CMD followed by a command, or NONE');
+  const form = cmdForm(cmd[1]!);
+  return { Test: form[0] === '/bin/sh' && form[1] === '-c' && !cmd[1]!.trim().startsWith('[') ? ['CMD-SHELL', cmd[1]!.trim()] : ['CMD', ...form], ...out };
 }
 
 export function applyChanges(cfg: ImageConfigDoc['config'], changes: string[]): ImageConfigDoc['config'] {
@@ -82,6 +111,9 @@ export function applyChanges(cfg: ImageConfigDoc['config'], changes: string[]): 
         out.Volumes = vols;
         break;
       }
+      case 'HEALTHCHECK':
+        out.Healthcheck = healthcheck(value);
+        break;
       default:
         throw new InvalidArgument(`${verb} is not a valid change command`);
     }

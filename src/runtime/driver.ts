@@ -123,6 +123,13 @@ export interface Created {
   monitorPid: number;
 }
 
+export interface ProbeResult {
+  exitCode: number;
+  /** stdout then stderr. */
+  output: string;
+  timedOut: boolean;
+}
+
 export type RuntimeStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
 
 export interface RuntimeState {
@@ -175,6 +182,12 @@ export interface RuntimeDriver {
    * while `live()` holds. Nothing is lost at the end: the monitor records the exit after the last output.
    */
   readLog(bundle: string, logPath: string, live: () => boolean, out: (rec: LogRecord) => void, opts?: LogReadOptions): Promise<void>;
+  /**
+   * Run a short process in a running container and collect its output (a health probe): `process` is an OCI
+   * process, `dir` a directory of the container's the driver may use for its files. A process still running
+   * at `timeoutMs` is killed: `timedOut`, exit code -1. No monitor: the caller waits for it.
+   */
+  probe(id: string, dir: string, process: object, timeoutMs: number): Promise<ProbeResult>;
   /** Let the created container's process run. */
   start(id: string): Promise<void>;
   /** Send a signal (name like SIGTERM or number) to init, or with `all` to every process. */

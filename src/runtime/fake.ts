@@ -20,7 +20,7 @@ import { CannotInvoke, CommandNotFound, RuntimeFailure } from '../errors.ts';
 import { procStartTime } from '../sys/proc.ts';
 import type {
   AttachStream, AttachStreamEvents, Created, CreateRequest, ExecRequest, ExecStarted, Leftovers, LogReadOptions, LogRecord, MonitorExit,
-  Observation, RuntimeDriver, RuntimeFeatures, RuntimeInfo, RuntimeState,
+  Observation, ProbeResult, RuntimeDriver, RuntimeFeatures, RuntimeInfo, RuntimeState,
 } from './driver.ts';
 
 /** One monitored process (a container's init, or an exec session's process). */
@@ -230,6 +230,29 @@ export class FakeDriver implements RuntimeDriver {
     const stream = req.attach ? this.streamOf(m) : undefined;
     const exit = new Promise<number>((resolve) => m.proc!.once('close', () => resolve(m.exit?.code ?? -1)));
     return { pid: m.pid, stream, exit };
+  }
+
+  async probe(id: string, _dir: string, process: object, timeoutMs: number): Promise<ProbeResult> {
+    const c = this.get(id);
+    if (c.status !== 'running') throw new RuntimeFailure(`fake: container ${id} is not running`);
+    const spec = process as { args: string[]; env?: string[]; cwd?: string };
+    const rootfs = processOf(c.bundle).rootfs;
+    const env = spec.env ?? [];
+    const exe = resolveCommand(rootfs, spec.args[0] ?? '', env);
+    const hostPath = [...new Set(['/bin', '/usr/bin', '/sbin', '/usr/sbin'].map((d) => join(rootfs, d)))].join(':');
+    const p = spawn(exe, spec.args.slice(1), { env: { PATH: hostPath }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    p.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      p.kill('SIGKILL');
+    }, timeoutMs);
+    const code = await new Promise<number>((resolve) => p.once('close', (c2) => resolve(c2 ?? -1)));
+    clearTimeout(timer);
+    return { exitCode: timedOut ? -1 : code, output: out + err, timedOut };
   }
 
   private streamOf(m: Monitored): FakeStream {

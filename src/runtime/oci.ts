@@ -4,7 +4,7 @@
  * CLI, reports the init pid on its sync pipe and writes the exit file.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -18,7 +18,7 @@ import { conmonFiles, readExitFile, readPidFile } from './conmon/files.ts';
 import { monitorsUnder } from './conmon/processes.ts';
 import { readLog as readK8sFileLog } from './conmon/log.ts';
 import type {
-  AttachStream, Created, CreateRequest, ExecRequest, ExecStarted, Leftovers, LogReadOptions, LogRecord, Observation, RuntimeDriver, RuntimeFeatures,
+  AttachStream, Created, CreateRequest, ExecRequest, ExecStarted, Leftovers, LogReadOptions, LogRecord, Observation, ProbeResult, RuntimeDriver, RuntimeFeatures,
   RuntimeInfo, RuntimeState,
 } from './driver.ts';
 
@@ -48,7 +48,7 @@ export class OciDriver implements RuntimeDriver {
   }
 
   /** Run the runtime with its global options first, as runc and crun take them. */
-  private runtime(args: string[], opts?: { input?: string }) {
+  private runtime(args: string[], opts?: { input?: string; timeoutMs?: number }) {
     return run(this.path, [...this.runtimeArgs, ...args], opts);
   }
 
@@ -210,6 +210,34 @@ export class OciDriver implements RuntimeDriver {
 
   async start(id: string): Promise<void> {
     await this.verb(['start', id]);
+  }
+
+  async probe(id: string, dir: string, process: object, timeoutMs: number): Promise<ProbeResult> {
+    const spec = `${dir}/probe.json`;
+    const pidFile = `${dir}/probe.pid`;
+    writeFileSync(spec, JSON.stringify(process));
+    rmSync(pidFile, { force: true });
+    let timedOut = false;
+    // At the timeout the process itself is killed (the runtime's pid file names it): the runtime's exec then
+    // returns. A runtime that never wrote the pid file is stopped by run()'s own, later, timeout.
+    const timer = setTimeout(() => {
+      timedOut = true;
+      const pid = readPidFile(pidFile);
+      if (pid > 0) {
+        try {
+          globalThis.process.kill(pid, 'SIGKILL');
+        } catch {
+          /* ended meanwhile */
+        }
+      }
+    }, timeoutMs);
+    try {
+      const r = await this.runtime(['exec', '--process', spec, '--pid-file', pidFile, id], { timeoutMs: timeoutMs + 10_000 });
+      return { exitCode: timedOut ? -1 : r.code, output: r.stdout + r.stderr, timedOut };
+    } finally {
+      clearTimeout(timer);
+      rmSync(pidFile, { force: true });
+    }
   }
 
   async kill(id: string, signal: string, all = false): Promise<void> {

@@ -2,7 +2,7 @@
  * Container rows. The config column is written once at create and never changes; everything else is the
  * engine's cached view of the runtime, updated only by src/engine.
  */
-import type { ContainerConfig, ContainerState, NetworkState } from '../types.ts';
+import type { ContainerConfig, ContainerState, HealthState, NetworkState } from '../types.ts';
 import { AlreadyExists, NameConflict } from '../errors.ts';
 import type { Db } from './db.ts';
 import { isUniqueViolation, tx } from './db.ts';
@@ -28,6 +28,8 @@ export interface ContainerRow {
   restartDelayMs: number;
   /** The user stopped it (stop, or kill with SIGKILL or its stop signal) since it last started. */
   stoppedByUser: boolean;
+  /** Its health when its config has a check (src/engine/healthcheck.ts); null otherwise. */
+  health: HealthState | null;
   createdAt: string;
   startedAt: string;
   finishedAt: string;
@@ -55,6 +57,7 @@ export type ContainerPatch = Partial<
     | 'restartAt'
     | 'restartDelayMs'
     | 'stoppedByUser'
+    | 'health'
     | 'startedAt'
     | 'finishedAt'
     | 'lockPid'
@@ -78,6 +81,7 @@ const columns: Record<keyof ContainerPatch, string> = {
   restartAt: 'restart_at',
   restartDelayMs: 'restart_delay_ms',
   stoppedByUser: 'stopped_by_user',
+  health: 'health',
   startedAt: 'started_at',
   finishedAt: 'finished_at',
   lockPid: 'lock_pid',
@@ -138,6 +142,7 @@ function fromRaw(r: Raw): ContainerRow {
     restartAt: (r.restart_at as string | undefined) ?? '',
     restartDelayMs: (r.restart_delay_ms as number | undefined) ?? 0,
     stoppedByUser: r.stopped_by_user === 1,
+    health: r.health ? (JSON.parse(r.health as string) as HealthState) : null,
     createdAt: r.created_at as string,
     startedAt: r.started_at as string,
     finishedAt: r.finished_at as string,
@@ -200,6 +205,7 @@ export class ContainerRepo {
     const sets = keys.map((k) => `${columns[k]} = ?`).join(', ');
     const values = keys.map((k) => {
       const v = patch[k];
+      if (v === null) return '';
       if (typeof v === 'object') return JSON.stringify(v);
       return typeof v === 'boolean' ? (v ? 1 : 0) : (v as string | number);
     });
@@ -276,10 +282,24 @@ export class ContainerRepo {
     const r = this.db
       .prepare(
         `SELECT count(*) AS n FROM containers WHERE restart_at != ''
-           OR (state IN ('running', 'paused') AND coalesce(json_extract(config, '$.restartPolicy.name'), 'no') != 'no')`,
+           OR (state IN ('running', 'paused') AND (coalesce(json_extract(config, '$.restartPolicy.name'), 'no') != 'no'
+                                                   OR json_extract(config, '$.healthcheck.test[0]') IN ('CMD', 'CMD-SHELL')))`,
       )
       .get() as { n: number };
     return r.n;
+  }
+
+  /** Running containers whose health check probes (the supervisor runs their probes). */
+  probed(): ContainerRow[] {
+    return (
+      this.db.prepare("SELECT * FROM containers WHERE state = 'running' AND json_extract(config, '$.healthcheck.test[0]') IN ('CMD', 'CMD-SHELL')").all() as Raw[]
+    ).map(fromRaw);
+  }
+
+  /** Record a probe's outcome, only if the run it probed is the current one (same start, still running). */
+  recordHealth(id: string, startedAt: string, health: HealthState): boolean {
+    const r = this.db.prepare("UPDATE containers SET health = ? WHERE id = ? AND started_at = ? AND state = 'running'").run(JSON.stringify(health), id, startedAt);
+    return Number(r.changes) > 0;
   }
 
   /** Replace a container's restart policy (`update --restart`): it applies from its next exit. */

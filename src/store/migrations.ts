@@ -128,4 +128,8 @@ export const migrations: readonly string[] = [
   ALTER TABLE containers ADD COLUMN restart_delay_ms INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE containers ADD COLUMN stopped_by_user INTEGER NOT NULL DEFAULT 0 CHECK (stopped_by_user IN (0, 1));
   `,
+  `
+  -- Health checks (src/engine/healthcheck.ts): the container's health as JSON, '' when it has no check.
+  ALTER TABLE containers ADD COLUMN health TEXT NOT NULL DEFAULT '';
+  `,
 ];

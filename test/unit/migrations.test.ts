@@ -48,6 +48,7 @@ const EFFECTS: Effect[] = [
   { renamed: { containers: { conmon_pid: 'monitor_pid', conmon_start: 'monitor_start' } } },
   { columns: { exec_sessions: { started: 1 } } },
   { columns: { containers: { restart_at: '', restart_delay_ms: 0, stopped_by_user: 0 } } },
+  { columns: { containers: { health: '' } } },
 ];
 
 // ---- representative rows ----

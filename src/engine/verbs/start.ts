@@ -9,14 +9,16 @@ import { canStart, move } from '../state.ts';
 import { teardownRuntime } from './teardown.ts';
 import { remove } from './remove.ts';
 import { wakeSupervisor } from '../supervisor-launch.ts';
+import { probes, STARTING } from '../healthcheck.ts';
 
 /** Start a created or exited container; a failed start of an auto-remove container removes it, as docker's does. */
 export async function start(engine: EngineCore, ref: string, opts: StartOptions = {}): Promise<ContainerRow> {
   let autoRemove = false;
   try {
     const row = await startLocked(engine, ref, opts, (r) => (autoRemove = r.config.autoRemove ?? false));
-    // Its exit may call for a restart after a wait: a supervisor must be there to run it.
-    if ((row.config.restartPolicy?.name ?? 'no') !== 'no' && !engine.restartListener) await wakeSupervisor(engine);
+    // Its exit may call for a restart after a wait, its check for probes: a supervisor must be there to run them.
+    const supervised = (row.config.restartPolicy?.name ?? 'no') !== 'no' || probes(row.config.healthcheck);
+    if (supervised && !engine.restartListener) await wakeSupervisor(engine);
     return row;
   } catch (e) {
     if (autoRemove) await remove(engine, ref, true, true).catch(() => {});
@@ -50,7 +52,8 @@ async function startLocked(engine: EngineCore, ref: string, opts: StartOptions, 
     }
     // RestartCount counts on (docker's is cumulative, `restart` adds to it too); a user's start begins the wait anew.
     const policy = opts.byPolicy ? {} : { restartDelayMs: 0 };
-    engine.containers.update(row.id, ...move('start', { startedAt, finishedAt: '', exitCode: 0, error: '', oomKilled: false, restartAt: '', stoppedByUser: false, ...policy }));
+    const health = probes(row.config.healthcheck) ? STARTING : null;
+    engine.containers.update(row.id, ...move('start', { startedAt, finishedAt: '', exitCode: 0, error: '', oomKilled: false, restartAt: '', stoppedByUser: false, health, ...policy }));
     engine.emitContainer(row, 'start');
     const now = engine.sync(engine.containers.get(row.id)!);
     // Peers on its user networks learn its name now that it runs.
