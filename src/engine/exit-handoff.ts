@@ -19,9 +19,10 @@ const SH = '/bin/sh';
 const FLOCK = '/usr/bin/flock';
 
 // $1 the watcher's lock, $2 the exits directory, $3 the container id; the rest is the CLI's cleanup.
-// flock(1) exits 75 only when another process holds the lock exclusively: a watcher is there.
+// flock(1) exits 75 only when another process holds the lock exclusively: a watcher is there. It would make
+// a missing lock file, so it is asked only when one exists: a root being reset is not made again.
 const HAND_OVER = [
-  `${FLOCK} -n -s -E 75 "$1" true 2>/dev/null`,
+  `[ -e "$1" ] && ${FLOCK} -n -s -E 75 "$1" true 2>/dev/null`,
   '[ $? -eq 75 ] && { : > "$2/$3"; } 2>/dev/null && exit 0',
   'shift 3',
   'exec "$@"',

@@ -5,7 +5,7 @@
  * --restart` applies from the next exit; a simulated reboot (conmon and the container killed with SIGKILL) is
  * undone by the documented boot command for exactly the containers docker's daemon would start. Bad policies
  * are one line and exit 125 with nothing created. The root's supervisor, started on demand, ends once nothing
- * needs it. Over the API: the policy on create and on update, docker's refusals; `berth serve` runs the
+ * needs it; `system reset` stops it. Over the API: the policy on create and on update, docker's refusals; `berth serve` runs the
  * supervisor itself.
  */
 import assert from 'node:assert/strict';
@@ -146,6 +146,15 @@ describe('the CLI', () => {
     assert.equal(inspect(plain, '{{.State.Status}}'), 'exited');
     rmf(always, unless, stopped, plain);
   });
+});
+
+test('system reset -f stops the root\'s supervisor rather than refusing the root as in use', async () => {
+  runD(['--restart', 'always', 'busybox', 'sleep', '1000']);
+  assert.ok(supervisorsOf(env.root).length > 0);
+  const r = env.berth(['system', 'reset', '-f']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(supervisorsOf(env.root), []);
+  assert.deepEqual(allIds(), []);
 });
 
 function processExists(pid: number): boolean {

@@ -54,6 +54,7 @@ export async function reset(engine: EngineCore): Promise<ResetReport> {
   const root = resolve(engine.root);
   const real = existsSync(root) ? realpathSync(root) : root;
   const db = join(real, 'berth.db');
+  await stopSupervisor(db);
   await refuseIfInUse(db);
   const owned: Owned = { ids: new Set(), cgroups: new Map(), bridges: new Set([defaultBridge(engine.root)]) };
   if (existsSync(db)) await fromRecords(engine, owned);
@@ -80,6 +81,31 @@ export async function reset(engine: EngineCore): Promise<ResetReport> {
   await removeFiles(engine, real, under, report);
   if (report.found.length > 0) engine.notice(`removed what no record of the root named: ${report.found.join(', ')}`);
   return report;
+}
+
+/**
+ * The root's standalone supervisor (src/engine/supervisor.ts) is the engine's own: it is stopped (SIGTERM, it
+ * ends cleanly) rather than counted as a user of the root. One running inside `berth serve` is the server's.
+ */
+async function stopSupervisor(db: string): Promise<void> {
+  if (!existsSync(db)) return;
+  const supervisors = openersOf(db).filter((u) => / system supervise$/.test(u.command)).map((u) => u.pid);
+  for (const pid of supervisors) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  if (!(await waitUntil(() => supervisors.every((p) => procStartTime(p) === null), 5000))) {
+    for (const pid of supervisors) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+  }
 }
 
 /**
