@@ -58,7 +58,11 @@ export function networkJson(engine: EngineCore, n: NetworkSummary): Record<strin
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
     Containers: containers,
-    Options: r ? { 'com.docker.network.bridge.name': r.bridge, ...(r.mtu ? { 'com.docker.network.driver.mtu': String(r.mtu) } : {}) } : {},
+    // Only what the user set, as docker shows a user network's: docker-compose compares every key with its
+    // file's and recreates the network on any other (the default network shows its bridge, as docker0's does).
+    Options: r ? { ...(n.name === 'bridge' ? { 'com.docker.network.bridge.name': r.bridge } : {}), ...(r.mtu ? { 'com.docker.network.driver.mtu': String(r.mtu) } : {}) } : {},
     Labels: r?.labels ?? {},
+    // Berth's own: the host bridge a network of the bridge driver is made of.
+    ...(r ? { BerthBridge: r.bridge } : {}),
   };
 }

@@ -364,7 +364,7 @@ function rootHolders(): string[] {
 
 /** Host-side veths on this root's bridges (its default network's and tnet's). */
 function rootVeths(): string[] {
-  const tnet = (JSON.parse(ok(['network', 'inspect', 'tnet']).stdout) as { Options: Record<string, string> }[])[0]!.Options['com.docker.network.bridge.name']!;
+  const tnet = (JSON.parse(ok(['network', 'inspect', 'tnet']).stdout) as { BerthBridge: string }[])[0]!.BerthBridge;
   return [rootBridge(env.root), tnet].flatMap((br) => {
     const brif = `/sys/class/net/${br}/brif`;
     return existsSync(brif) ? readdirSync(brif).map((v) => `${v} on ${br}`) : [];
@@ -533,4 +533,16 @@ test('internal, IPv6 and MTU networks; bad network input', () => {
   }
   const ls = ok(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']).stdout;
   assert.match(ls, /^bridge bridge\nhost host\nnone null\n/);
+});
+
+test('a user network shows only the options it was given, as docker does (docker-compose compares them); its bridge is BerthBridge', () => {
+  ok(['network', 'create', 'optnet']);
+  ok(['network', 'create', '-o', 'com.docker.network.driver.mtu=1400', 'optmtu']);
+  try {
+    const nets = JSON.parse(ok(['network', 'inspect', 'optnet', 'optmtu']).stdout) as { Options: Record<string, string>; BerthBridge: string }[];
+    assert.deepEqual(nets.map((n) => n.Options), [{}, { 'com.docker.network.driver.mtu': '1400' }]);
+    for (const n of nets) assert.ok(existsSync(`/sys/class/net/${n.BerthBridge}`) || /^bn-[0-9a-f]{12}$/.test(n.BerthBridge), n.BerthBridge);
+  } finally {
+    ok(['network', 'rm', 'optnet', 'optmtu']);
+  }
 });

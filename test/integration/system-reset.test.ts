@@ -85,7 +85,7 @@ test('reset -f removes every container, exec, image, volume and network of the r
   const onNet = runD(['--name', 'onnet', '--network', 'resetnet', '-v', 'named:/data', '-p', '127.0.0.1::80', 'busybox', 'sleep', '1000']);
   ok(['volume', 'create', 'spare']);
   const ids = [running, created, exited, onNet];
-  const userBridge = (JSON.parse(out(['network', 'inspect', 'resetnet'])) as { Options: Record<string, string> }[])[0]!.Options['com.docker.network.bridge.name']!;
+  const userBridge = (JSON.parse(out(['network', 'inspect', 'resetnet'])) as { BerthBridge: string }[])[0]!.BerthBridge;
   const bridges = [userBridge, rootBridge(env.root)];
   const veths = bridges.flatMap(portsOf);
   assert.equal(veths.length, 2, `a veth per running container: ${veths.join(', ')}`);
