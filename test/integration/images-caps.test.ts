@@ -6,7 +6,7 @@
  * docker-registry and skopeo, and skip with a message without them; the full-disk case mounts a 64 MiB tmpfs
  * as an engine root, and the inode case one of 4,000 inodes.
  */
-import { test, before, after } from 'node:test';
+import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -186,14 +186,28 @@ test('pull: past the layer cap, past the image cap across parallel unpacks, and 
   ok(['rmi', fits]);
 });
 
-test('a disk that fills while a layer unpacks: refused naming the layer with what is free; nothing is left (a 64 MiB tmpfs root)', async (t) => {
-  const root = mkdtempSync('/tmp/berth-caps-tmpfs-');
-  const mnt = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64m,mode=0711', 'tmpfs', root], { encoding: 'utf8' });
+/**
+ * Run `fn` with a fresh tmpfs (mount options `opts`) mounted at a new dir under /tmp; skip the test when no
+ * tmpfs can be mounted. The tmpfs is unmounted and its dir removed afterwards, whatever `fn` did.
+ */
+async function onTmpfs(t: TestContext, prefix: string, opts: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(`/tmp/${prefix}`);
+  const mnt = spawnSync('mount', ['-t', 'tmpfs', '-o', `${opts},mode=0711`, 'tmpfs', dir], { encoding: 'utf8' });
   if (mnt.status !== 0) {
-    rmdirSync(root);
+    rmdirSync(dir);
     return t.skip(`cannot mount a tmpfs: ${mnt.stderr.trim()}`);
   }
   try {
+    await fn(dir);
+  } finally {
+    const u = spawnSync('umount', [dir], { encoding: 'utf8' });
+    rmdirSync(dir);
+    assert.equal(u.status, 0, u.stderr);
+  }
+}
+
+test('a disk that fills while a layer unpacks: refused naming the layer with what is free; nothing is left (a 64 MiB tmpfs root)', async (t) => {
+  await onTmpfs(t, 'berth-caps-tmpfs-', 'size=64m', async (root) => {
     const berth = (args: string[]) => spawnSync(BERTH, ['--root', root, ...args], { encoding: 'utf8', timeout: 120_000 });
     mkdirSync(join(root, 'in'));
     // 80 MiB of a non-zero byte: written block by block (no holes), more than the disk holds, and a gzip of
@@ -213,21 +227,11 @@ test('a disk that fills while a layer unpacks: refused naming the layer with wha
     const f = berth(['load', '-i', fits]);
     assert.equal(f.status, 0, f.stderr);
     assert.match(f.stdout, /Loaded image: caps\/fits:1/);
-  } finally {
-    const u = spawnSync('umount', [root], { encoding: 'utf8' });
-    rmdirSync(root);
-    assert.equal(u.status, 0, u.stderr);
-  }
+  });
 });
 
 test('a layer of many empty files on a disk with few inodes: refused naming the layer with the inodes free; nothing is left (a tmpfs root of 4,000 inodes)', async (t) => {
-  const root = mkdtempSync('/tmp/berth-caps-inodes-');
-  const mnt = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256m,nr_inodes=4000,mode=0711', 'tmpfs', root], { encoding: 'utf8' });
-  if (mnt.status !== 0) {
-    rmdirSync(root);
-    return t.skip(`cannot mount a tmpfs: ${mnt.stderr.trim()}`);
-  }
-  try {
+  await onTmpfs(t, 'berth-caps-inodes-', 'size=256m,nr_inodes=4000', async (root) => {
     const berth = (args: string[]) => spawnSync(BERTH, ['--root', root, ...args], { encoding: 'utf8', timeout: 120_000 });
     mkdirSync(join(root, 'in'));
     // 6,000 empty files: 3 MiB of tar headers, next to nothing of disk, more inodes than the disk has.
@@ -246,21 +250,11 @@ test('a layer of many empty files on a disk with few inodes: refused naming the 
     const f = berth(['load', '-i', fits]);
     assert.equal(f.status, 0, f.stderr);
     assert.match(f.stdout, /Loaded image: caps\/fits:1/);
-  } finally {
-    const u = spawnSync('umount', [root], { encoding: 'utf8' });
-    rmdirSync(root);
-    assert.equal(u.status, 0, u.stderr);
-  }
+  });
 });
 
 test('an extract that runs out of inodes or space is NoSpace naming the file system, not an internal failure', async (t) => {
-  const dir = mkdtempSync('/tmp/berth-caps-enospc-');
-  const mnt = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16m,nr_inodes=50,mode=0711', 'tmpfs', dir], { encoding: 'utf8' });
-  if (mnt.status !== 0) {
-    rmdirSync(dir);
-    return t.skip(`cannot mount a tmpfs: ${mnt.stderr.trim()}`);
-  }
-  try {
+  await onTmpfs(t, 'berth-caps-enospc-', 'size=16m,nr_inodes=50', async (dir) => {
     const { extractTar } = await import('../../src/archive/extract.ts');
     const { NoSpace } = await import('../../src/errors.ts');
     const tar = await tarOf(Array.from({ length: 100 }, (_, i) => ({ name: `f${i}`, data: '' })));
@@ -272,9 +266,5 @@ test('an extract that runs out of inodes or space is NoSpace naming the file sys
       assert.match((e as Error).message, new RegExp(`^extract f\\d+: the file system of ${dir} is full \\(no space or inodes left\\)$`));
       return true;
     });
-  } finally {
-    const u = spawnSync('umount', [dir], { encoding: 'utf8' });
-    rmdirSync(dir);
-    assert.equal(u.status, 0, u.stderr);
-  }
+  });
 });
