@@ -249,12 +249,18 @@ async function recordEnd(
   await sweep(engine, containerId, row, remove);
 }
 
-/** The end is stored at once (before any wait); then the directory goes. */
+/**
+ * The end is stored at once (before any wait), and in the same step the container's ended sessions are cut
+ * back to the KEEP_ENDED that ended last: whoever sees this end stored also sees the cap kept. Then the
+ * directories go.
+ */
 async function storeEnd(
   engine: EngineCore, containerId: string, row: ContainerRow | undefined, id: string, code: number, remove: Remover,
 ): Promise<void> {
   if (engine.execs.ended(id, code) && row) engine.emitContainer(row, 'exec_die', { execID: id, exitCode: String(code) });
+  const forgotten = engine.execs.pruneEnded(containerId, KEEP_ENDED);
   await remove(sessionDir(engine, containerId, id));
+  for (const gone of forgotten) await remove(sessionDir(engine, containerId, gone));
 }
 
 /**
@@ -291,7 +297,7 @@ function removeDir(path: string): void {
 
 /**
  * Record the end of the container's sessions whose process is gone and whose exit the monitor recorded (their
- * holder left, or has not looked yet), and forget the ended sessions but the KEEP_ENDED that ended last.
+ * holder left, or has not looked yet).
  */
 async function sweep(engine: EngineCore, containerId: string, row: ContainerRow | undefined, remove: Remover): Promise<void> {
   for (const s of engine.execs.runningIn(containerId)) {
@@ -299,7 +305,6 @@ async function sweep(engine: EngineCore, containerId: string, row: ContainerRow 
     const code = sessionExit(engine, s);
     if (code !== null) await storeEnd(engine, containerId, row, s.id, code, remove);
   }
-  for (const gone of engine.execs.pruneEnded(containerId, KEEP_ENDED)) await remove(sessionDir(engine, containerId, gone));
 }
 
 function sessionDir(engine: EngineCore, containerId: string, sessionId: string): string {
