@@ -292,16 +292,20 @@ test('limits the host cannot take come back as create Warnings, and /info lists 
   }
 });
 
-test('concurrent state changes of one container take turns in the engine lock: 5 restarts, all 204, RestartCount 5', async () => {
+test('concurrent state changes of one container take turns in the engine lock: 5 restarts, all 204, 5 restart events', async () => {
   const created = await call('POST', '/containers/create?name=api-turns', createBody(['sleep', '300']));
   const { Id: id } = JSON.parse(created.text) as { Id: string };
   try {
     assert.equal((await call('POST', `/containers/${id}/start`)).status, 204);
+    const since = Math.floor(Date.now() / 1000) - 1;
     const all = await Promise.all(Array.from({ length: 5 }, () => call('POST', `/containers/${id}/restart?t=0`)));
     assert.deepEqual(all.map((r) => r.status), [204, 204, 204, 204, 204], all.map((r) => r.text).join('\n'));
     const j = JSON.parse((await call('GET', `/containers/${id}/json`)).text) as { State: { Status: string }; RestartCount: number };
     assert.equal(j.State.Status, 'running');
-    assert.equal(j.RestartCount, 5);
+    assert.equal(j.RestartCount, 0, 'user restarts are not counted, as in docker');
+    const filters = encodeURIComponent(JSON.stringify({ container: [id], event: ['restart'] }));
+    const events = await call('GET', `/events?since=${since}&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${filters}`);
+    assert.equal(events.text.split('\n').filter(Boolean).length, 5, events.text);
   } finally {
     assert.equal((await call('DELETE', `/containers/${id}?force=1`)).status, 204);
   }

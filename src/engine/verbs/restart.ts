@@ -7,14 +7,14 @@ import { stop } from './stop.ts';
 /**
  * Stop, then start, holding the lock once across both (stop and start take it again reentrantly): no other
  * verb sees the container between the two. The old run's exit command waits for the lock, then finds the
- * container running again and leaves it be.
+ * container running again and leaves it be. RestartCount stays: as docker's, it counts the restarts a
+ * restart policy made, not the user's.
  */
 export async function restart(engine: EngineCore, ref: string, timeout?: number): Promise<ContainerRow> {
   return engine.withLock(ref, async (row) => {
     await stop(engine, row.id, timeout);
     const started = await start(engine, row.id);
-    engine.containers.update(row.id, { restartCount: started.restartCount + 1 });
     engine.emitContainer(started, 'restart');
-    return engine.containers.get(row.id)!;
+    return started;
   });
 }
