@@ -212,7 +212,7 @@ test('a host port is one container’s: a second -p on it fails as docker’s do
     // As docker leaves it: created, with the error, holding no network at all.
     const second = inspect('second-port', '{{.Id}}');
     made.push(second);
-    assert.equal(inspect(second, '{{.State.Status}}'), 'created');
+    assert.equal(inspect(second, '{{.State.Status}} {{.State.ExitCode}}'), 'created 128', 'the CLI says 125, the container 128');
     assert.equal(inspect(second, '{{.State.Error}}'), 'Bind for 0.0.0.0:18992 failed: port is already allocated');
     assert.deepEqual(hostLeaks([second]), []);
     assert.equal(rootVeths().length, 1, `the first one's veth only: ${rootVeths().join(', ')}`);

@@ -47,10 +47,13 @@ async function startLocked(engine: EngineCore, ref: string, opts: StartOptions, 
     } catch (e) {
       await teardownRuntime(engine, engine.containers.get(row.id)!).catch(() => {});
       const err = asBerthError(e);
-      engine.containers.update(row.id, { exitCode: err.exitCode, error: err.message, monitorPid: 0, monitorStart: 0, pid: 0, pidStart: 0, restartAt: '' });
+      // The container keeps docker's codes: 126 and 127 for a command it cannot run, 128 for any other failed
+      // start (the CLI's own exit code stays 125 for those).
+      const exitCode = err.exitCode === 125 ? 128 : err.exitCode;
+      engine.containers.update(row.id, { exitCode, error: err.message, monitorPid: 0, monitorStart: 0, pid: 0, pidStart: 0, restartAt: '' });
       throw err;
     }
-    // RestartCount counts on (docker's is cumulative, `restart` adds to it too); a user's start begins the wait anew.
+    // RestartCount counts on (docker's is cumulative over the policy's restarts); a user's start begins the wait anew.
     const policy = opts.byPolicy ? {} : { restartDelayMs: 0 };
     const health = probes(row.config.healthcheck) ? STARTING : null;
     engine.containers.update(row.id, ...move('start', { startedAt, finishedAt: '', exitCode: 0, error: '', oomKilled: false, restartAt: '', stoppedByUser: false, health, ...policy }));
