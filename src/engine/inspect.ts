@@ -3,6 +3,7 @@
  * `ps` summary. Faces render these; they never read rows themselves.
  */
 import { join } from 'node:path';
+import { namesOnNetwork } from '../network/hosts.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import type { HealthConfig, HealthState, Isolation, Resources, ThrottleDevice } from '../types.ts';
 import { dockerStatusOf, isLive } from './state.ts';
@@ -247,7 +248,7 @@ export function networkSettings(r: ContainerRow): Record<string, unknown> {
       IPv6Gateway: n?.ipv6Gateway ?? '',
       GlobalIPv6Address: n?.ipv6 ?? '',
       GlobalIPv6PrefixLen: n?.ipv6PrefixLen ?? 0,
-      DNSNames: n ? [r.name, ...a.aliases, r.id.slice(0, 12)] : null,
+      DNSNames: n ? namesOnNetwork(r.name, a.aliases, r.id) : null,
     };
   }
   const mode = r.config.isolation?.network;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Conflict, InvalidArgument, NoSuchContainer, NotFound } from '../errors.ts';
 import { CNI_PATH, cniAdd, cniDel, releaseOrphanLeases, sweepOrphanRules, type NetworkDef } from '../network/cni.ts';
 import { leases, settleNetworkWorkers } from '../network/leftovers.ts';
-import { renderHostname, renderHosts, renderResolv, writeInPlace } from '../network/hosts.ts';
+import { namesOnNetwork, renderHostname, renderHosts, renderResolv, writeInPlace } from '../network/hosts.ts';
 import { attachNetns, createNetns, deleteNetns } from '../network/netns.ts';
 import { allocatedMessage, findClash, resolvePorts } from '../network/ports.ts';
 import { tx } from '../store/db.ts';
@@ -258,10 +258,9 @@ function mark(engine: EngineCore, id: string): void {
   renameSync(tmp, join(dir, netnsName(id)));
 }
 
-/** Names a container answers to on a network: its name, its aliases there, its short id. */
 function namesOn(c: ContainerRow, network: string): string[] {
   const a = c.config.networking?.networks.find((x) => x.name === network);
-  return [c.name, ...(a?.aliases ?? []), c.id.slice(0, 12)];
+  return namesOnNetwork(c.name, a?.aliases ?? [], c.id);
 }
 
 function hostsText(engine: EngineCore, row: ContainerRow): string {

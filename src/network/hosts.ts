@@ -17,6 +17,14 @@ export interface HostsInput {
   peers: { ip: string; names: string[] }[];
 }
 
+/**
+ * The names a container answers to on a network: its name, its aliases there, its short id, each once
+ * (docker-compose gives the short id as an alias too).
+ */
+export function namesOnNetwork(name: string, aliases: readonly string[], id: string): string[] {
+  return [...new Set([name, ...aliases, id.slice(0, 12)])];
+}
+
 const LOCALHOST = [
   ['127.0.0.1', 'localhost'],
   ['::1', 'localhost ip6-localhost ip6-loopback'],
