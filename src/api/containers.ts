@@ -7,7 +7,7 @@ import { type Ctx } from './http.ts';
 import { createOptions, resourceOptions, restartPolicyOf } from './create-body.ts';
 import type { UpdateOptions } from '../engine/verbs/change.ts';
 import { requestWarnings } from './state.ts';
-import { isLive } from '../engine/state.ts';
+import { isLive, stopActsOn } from '../engine/state.ts';
 import type { WaitCondition } from '../engine/wait-for.ts';
 
 export async function create(ctx: Ctx): Promise<void> {
@@ -103,7 +103,7 @@ export async function start(ctx: Ctx): Promise<void> {
 export async function stop(ctx: Ctx): Promise<void> {
   const { engine } = ctx;
   const row = engine.inspect(ctx.params[0]!);
-  if (!isLive(row.state)) return ctx.send(304);
+  if (!stopActsOn(row)) return ctx.send(304);
   await engine.stop(row.id, ctx.qint('t'), ctx.q('signal') || undefined);
   ctx.send(204);
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { namesOnNetwork } from '../network/hosts.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import type { HealthConfig, HealthState, Isolation, Resources, ThrottleDevice } from '../types.ts';
-import { dockerStatusOf, isLive } from './state.ts';
+import { dockerStatusOf, isLive, isUpOrRestarting } from './state.ts';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -125,7 +125,7 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
     Args: c.args.slice(1),
     State: {
       Status: dockerStatusOf(r),
-      Running: running,
+      Running: isUpOrRestarting(r),
       Paused: r.state === 'paused',
       Restarting: dockerStatusOf(r) === 'restarting',
       OOMKilled: r.oomKilled,

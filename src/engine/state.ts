@@ -76,5 +76,23 @@ export function dockerStatusOf(r: { state: ContainerState; restartAt: string }):
   return r.state === 'exited' && r.restartAt !== '' ? 'restarting' : dockerStatus(r.state);
 }
 
+/**
+ * Docker's State.Running: true for a live container, and for one waiting out its restart policy's delay
+ * (docker lists it in `ps` without -a, and compose's stop finds it there).
+ */
+export function isUpOrRestarting(r: { state: ContainerState; restartAt: string }): boolean {
+  return isLive(r.state) || dockerStatusOf(r) === 'restarting';
+}
+
+/**
+ * What a stop acts on: a live container; one waiting out its restart policy's delay (the stop calls the
+ * restart off); and one with a restart policy that has just exited and whose cleanup, which decides on a
+ * restart, has not run yet (the stop tells that cleanup the user stopped it). Any other is stopped already.
+ */
+export function stopActsOn(r: { state: ContainerState; restartAt: string; mounted: boolean; config: { restartPolicy?: { name: string } } }): boolean {
+  const mayRestart = (r.config.restartPolicy?.name ?? 'no') !== 'no';
+  return isUpOrRestarting(r) || (mayRestart && r.state === 'exited' && r.mounted);
+}
+
 /** The words docker's `status=` filter takes (ps, the API's container list). */
 export const DOCKER_STATUS_WORDS = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'] as const;

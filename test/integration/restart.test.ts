@@ -103,12 +103,15 @@ describe('the CLI', () => {
     rmf(id, own);
   });
 
-  test('a restart that waits shows as restarting in inspect and ps; rm wants -f then', async () => {
+  test('a restart that waits shows as restarting (and running) in inspect and ps; rm wants -f then', async () => {
     // Exits at once: the wait doubles from 100 ms, so after a few restarts it lasts long enough to look at.
     const id = runD(['--restart', 'always', 'busybox', 'sh', '-c', 'exit 1']);
     assert.ok(await eventually(() => (inspect(id, '{{.State.Status}} {{.State.Restarting}}') === 'restarting true' && Number(seen(id).split(' ')[1]) >= 4) || undefined, 30_000, 20), 'in time');
     const ps = out(['ps', '-a', '--filter', 'status=restarting', '--format', '{{.ID}} {{.Status}}']);
     assert.match(ps, new RegExp(`^${id.slice(0, 12)} Restarting \\(1\\) .+ ago\\n$`));
+    // As docker's: still "running" to a client (Running true; listed without -a), so compose's stop finds it.
+    assert.ok(await eventually(() => inspect(id, '{{.State.Status}} {{.State.Running}}') === 'restarting true', 10_000, 20), 'Running while restarting');
+    assert.ok(await eventually(() => out(['ps', '-q', '--no-trunc', '--filter', 'status=restarting']) === `${id}\n`, 10_000, 20), 'ps without -a lists it');
     const rm = env.berth(['rm', id]);
     assert.equal(rm.code, 1);
     assert.equal(rm.stderr, `Error: cannot remove container "${id}": container is restarting: stop the container before removing or force remove\n`);
@@ -204,5 +207,28 @@ describe('the API', () => {
     assert.deepEqual([last.State.Status, last.RestartCount], ['exited', 2]);
     assert.deepEqual(supervisorsOf(api.env.root), [], 'the server ran the restarts; no supervisor process was started');
     assert.equal((await call(api.sock, 'DELETE', `/containers/${id}`)).status, 204);
+  });
+
+  test('a stop over the API while a restart waits (or just as the container exits) keeps it down', async () => {
+    // An always container that lives 50 ms: a stop lands while it runs, while its restart waits, or between
+    // its exit and the cleanup that decides the restart. Whichever it met, the container stays down after it.
+    for (let round = 0; round < 3; round++) {
+      const made = await call(api.sock, 'POST', '/containers/create', { Image: 'busybox', Cmd: ['sh', '-c', 'sleep 0.05'], HostConfig: { NetworkMode: 'none', RestartPolicy: { Name: 'always' } } });
+      assert.equal(made.status, 201, made.text);
+      const id = (JSON.parse(made.text) as { Id: string }).Id;
+      assert.equal((await call(api.sock, 'POST', `/containers/${id}/start`)).status, 204);
+      const json = async () => JSON.parse((await call(api.sock, 'GET', `/containers/${id}/json`)).text) as { RestartCount: number; State: { Status: string; Running: boolean } };
+      const state = async () => (await json()).State;
+      const deadline = Date.now() + 20_000;
+      while ((await json()).RestartCount < 1 + round && Date.now() < deadline) await sleep(20);
+      assert.ok((await json()).RestartCount >= 1 + round, 'restarted');
+      await sleep(37 * round);
+      const stop = await call(api.sock, 'POST', `/containers/${id}/stop?t=1`);
+      assert.equal(stop.status, 204, `a restarting or running container is stopped (round ${round}): ${stop.text}`);
+      await sleep(1500);
+      assert.deepEqual(await state(), { ...(await state()), Status: 'exited', Running: false }, `round ${round}`);
+      assert.equal((await call(api.sock, 'POST', `/containers/${id}/stop`)).status, 304, 'a second stop has nothing to do');
+      assert.equal((await call(api.sock, 'DELETE', `/containers/${id}`)).status, 204);
+    }
   });
 });

@@ -2,7 +2,7 @@
 import type { ContainerRow } from '../../store/containers.ts';
 import type { EngineCore } from '../core.ts';
 import { parseSignal, signalNumber } from '../signals.ts';
-import { canKill, canStop } from '../state.ts';
+import { canKill, canStop, stopActsOn } from '../state.ts';
 import { waitExit } from './wait.ts';
 import { cleanup } from './cleanup.ts';
 
@@ -12,8 +12,9 @@ export async function stop(engine: EngineCore, ref: string, timeout?: number, si
   const sig = signal ? parseSignal(signal) : undefined;
   const sent = await engine.withLock(ref, async (r) => {
     row = r;
-    // A restart its policy scheduled is called off: the user stopped it (docker's stop of a restarting container).
-    if (r.restartAt !== '') engine.containers.update(r.id, { restartAt: '', stoppedByUser: true });
+    // A restart its policy scheduled is called off, and an exit not yet cleaned up is not restarted: the user
+    // stopped it (docker's stop of a restarting container).
+    if (!canStop(r.state) && stopActsOn(r)) engine.containers.update(r.id, { restartAt: '', stoppedByUser: true });
     if (!canStop(r.state)) return false;
     // Before the signal: whichever process sees the exit first must not restart it.
     engine.containers.update(r.id, { stoppedByUser: true });
