@@ -29,11 +29,20 @@ export interface PackOptions {
    * paths `skip` names (archive names without a leading `/`) are not archived.
    */
   layer?: { skip?: (name: string) => boolean };
+  /**
+   * Which entries to archive (all when absent), asked with each archive name: 'exclude' leaves out the entry
+   * and all below it, 'descend' leaves out the entry but still looks below it (a build context's
+   * .dockerignore can exclude a directory and take back a file inside it).
+   */
+  select?: (name: string, isDir: boolean) => PackChoice;
 }
+
+export type PackChoice = 'include' | 'exclude' | 'descend';
 
 interface WalkContext {
   inodes: Map<string, string>;
   layer?: PackOptions['layer'];
+  select?: PackOptions['select'];
 }
 
 const CHUNK = 256 * 1024;
@@ -60,7 +69,7 @@ export async function packPath(hostPath: string, options: PackOptions): Promise<
   }
   if (options.name === '' && !st.isDirectory()) throw new InvalidArgument('an empty archive name needs a directory');
   const name = options.name === '' ? '' : options.name.replace(/\/+$/, '') || '.';
-  return Readable.from(writeTar(walk(top, name, st, { inodes: new Map(), layer: options.layer })), { objectMode: false });
+  return Readable.from(writeTar(walk(top, name, st, { inodes: new Map(), layer: options.layer, select: options.select })), { objectMode: false });
 }
 
 /** Entries for `host` and, for a directory, everything below it in name order. */
@@ -68,6 +77,9 @@ async function* walk(host: string, name: string, st: BigIntStats, ctx: WalkConte
   const type = typeOf(st);
   if (!type) return;
   if (name === '') return yield* children(host, '', ctx);
+  const choice = ctx.select?.(name, type === 'dir') ?? 'include';
+  if (choice === 'exclude') return;
+  if (choice === 'descend') return type === 'dir' ? yield* children(host, `${name}/`, ctx) : undefined;
   const mtime = Number(st.mtimeNs / 1_000_000_000n);
   let opaque = false;
   const xattrs = readXattrs(host);
