@@ -15,7 +15,7 @@ export async function list(ctx: Ctx): Promise<void> {
     if (!['dangling', 'label', 'reference'].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
   }
   const out = [];
-  for (const img of engine.images.repo.list()) {
+  for (const img of engine.listImages(ctx.q('all') === '1' || ctx.q('all') === 'true')) {
     const labels = img.config.config.Labels ?? {};
     if (filters.dangling?.length && !filters.dangling.some((v) => (img.tags.length === 0) === (v === 'true' || v === '1'))) continue;
     if (filters.label?.length && !filters.label.every((l) => {

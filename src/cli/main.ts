@@ -44,6 +44,8 @@ const commands: Record<string, Loader> = {
   push: () => import('./commands/push.ts'),
   tag: () => import('./commands/tag.ts'),
   commit: () => import('./commands/commit.ts'),
+  build: () => import('./commands/build.ts'),
+  'builder prune': () => import('./commands/builder-prune.ts'),
   history: () => import('./commands/history.ts'),
   login: () => import('./commands/login.ts'),
   logout: () => import('./commands/logout.ts'),
@@ -83,6 +85,9 @@ const aliases: Record<string, string> = {
   'image save': 'save',
   'image load': 'load',
   'container commit': 'commit',
+  'image build': 'build',
+  'buildx build': 'build',
+  'buildx prune': 'builder prune',
 };
 for (const v of ['run', 'create', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'wait', 'logs', 'top', 'rename', 'update', 'stats', 'exec', 'attach', 'diff', 'cp', 'export', 'port']) {
   aliases[`container ${v}`] = v;
@@ -121,6 +126,7 @@ Commands:
   update      Update resource limits of one or more containers
   stats       Display a live stream of container(s) resource usage statistics
   commit      Create a new image from a container's changes
+  build       Build an image from a Dockerfile
   pull        Download an image from a registry
   push        Upload an image to a registry
   login       Log in to a registry
@@ -164,7 +170,7 @@ export async function cli(argv: string[]): Promise<number> {
   }
   let verb = rest[0]!;
   let args = rest.slice(1);
-  if (['container', 'image', 'volume', 'network', 'system'].includes(verb) && args.length > 0) {
+  if (['container', 'image', 'volume', 'network', 'system', 'builder', 'buildx'].includes(verb) && args.length > 0) {
     verb = `${verb} ${args[0]}`;
     args = args.slice(1);
   }

@@ -14,6 +14,7 @@ import { probeCgroupFeatures, type CgroupFeatures } from '../runtime/cgroup-feat
 import type { AttachStream, MonitorExit, RuntimeDriver } from '../runtime/driver.ts';
 import { OciDriver } from '../runtime/oci.ts';
 import { cgroupInfo, chooseRuntime, probeRuntimes, type CgroupInfo, type RuntimeCandidate } from '../runtime/probe.ts';
+import { BuildCacheRepo } from '../store/build-cache.ts';
 import { ContainerRepo, type ContainerRow } from '../store/containers.ts';
 import { openDb, type Db } from '../store/db.ts';
 import { EventRepo, type EventType } from '../store/events.ts';
@@ -100,6 +101,7 @@ export abstract class EngineCore {
   private execRepo?: ExecRepo;
   private volumeStore?: VolumeStore;
   private networkRepo?: NetworkRepo;
+  private buildCacheRepo?: BuildCacheRepo;
   private eventRepo?: EventRepo;
   private cgroup?: CgroupInfo;
   private features?: CgroupFeatures;
@@ -149,6 +151,11 @@ export abstract class EngineCore {
 
   get networks(): NetworkRepo {
     return (this.networkRepo ??= new NetworkRepo(this.db));
+  }
+
+  /** The build cache (src/engine/build/). */
+  get buildCache(): BuildCacheRepo {
+    return (this.buildCacheRepo ??= new BuildCacheRepo(this.db));
   }
 
   /** The event log (`events`, the API's /events). */
@@ -201,6 +208,7 @@ export abstract class EngineCore {
     this.execRepo = undefined;
     this.volumeStore = undefined;
     this.networkRepo = undefined;
+    this.buildCacheRepo = undefined;
     this.eventRepo = undefined;
   }
 

@@ -11,8 +11,13 @@ import type { PushOptions, PushResult } from '../image/push.ts';
 import type { Credentials } from '../registry/authfile.ts';
 import type { AttachStream, LogReadOptions, LogRecord } from '../runtime/driver.ts';
 import type { ContainerRow } from '../store/containers.ts';
+import type { ImageRow } from '../store/images.ts';
 import type { ExecSessionRow } from '../store/exec-sessions.ts';
 import { commitContainer, type CommitOptions } from './commit.ts';
+import { build } from './build/builder.ts';
+import { listImages } from './image-list.ts';
+import type { BuildOptions, BuildResult } from './build/options.ts';
+import { pruneBuildCache } from './build/prune.ts';
 import type { CreateOptions } from './config.ts';
 import { Container } from './container.ts';
 import type { ContainerFilters } from './container-filters.ts';
@@ -80,6 +85,21 @@ export class Engine extends EngineCore {
   /** Make an image of a container's changes (src/engine/commit.ts); returns the image id. */
   commit(ref: string, opts: CommitOptions = {}): Promise<string> {
     return commitContainer(this, ref, opts);
+  }
+
+  /** The images; without `all`, not the intermediate ones (src/engine/image-list.ts). */
+  listImages(all = false): ImageRow[] {
+    return listImages(this, all);
+  }
+
+  /** Build an image from a Dockerfile and its context (src/engine/build/builder.ts). */
+  build(opts: BuildOptions): Promise<BuildResult> {
+    return build(this, opts);
+  }
+
+  /** Forget the build cache and remove the images only it kept (`builder prune`); the ids removed. */
+  pruneBuildCache(): string[] {
+    return pruneBuildCache(this);
   }
 
 

@@ -17,6 +17,7 @@ export const ROOT_DIRS: readonly (readonly [path: string, mode: number])[] = [
   ['volumes', 0o700], // named volumes
   ['cni', 0o755], // CNI network configs and IPAM leases
   ['netns', 0o700], // marks of the network namespaces this root made
+  ['build', 0o700], // work dirs of builds in progress: a step's file system mount, an unpacked context
 ];
 
 /** Make every directory the root needs (an existing one is left as it is). */

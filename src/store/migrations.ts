@@ -132,4 +132,15 @@ export const migrations: readonly string[] = [
   -- Health checks (src/engine/healthcheck.ts): the container's health as JSON, '' when it has no check.
   ALTER TABLE containers ADD COLUMN health TEXT NOT NULL DEFAULT '';
   `,
+  `
+  -- The build cache (src/engine/build/): a step's key (its parent, its instruction, the content it read)
+  -- to the image the step made. The image going takes its entries with it.
+  CREATE TABLE build_cache (
+    key TEXT PRIMARY KEY CHECK (length(key) = 64),
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    last_used TEXT NOT NULL
+  );
+  CREATE INDEX build_cache_image ON build_cache(image_id);
+  `,
 ];

@@ -49,6 +49,7 @@ const EFFECTS: Effect[] = [
   { columns: { exec_sessions: { started: 1 } } },
   { columns: { containers: { restart_at: '', restart_delay_ms: 0, stopped_by_user: 0 } } },
   { columns: { containers: { health: '' } } },
+  { tables: ['build_cache'] },
 ];
 
 // ---- representative rows ----
@@ -108,6 +109,7 @@ const ROWS: { table: string; values: Record<string, string | number | null> }[] 
   { table: 'repo_digests', values: { name: `localhost:5000/busybox@sha256:${'8'.repeat(64)}`, image_id: IMG } },
   { table: 'blob_sources', values: { digest: `sha256:${'9'.repeat(64)}`, repo: 'localhost:5000/busybox' } },
   { table: 'events', values: { time_us: 1_700_000_000_000_000, type: 'container', action: 'create', actor: OLD, attributes: '{"name":"old"}' } },
+  { table: 'build_cache', values: { key: 'c'.repeat(64), image_id: IMG2, created_at: T0, last_used: T0 } },
   { table: 'events', values: { time_us: 1_700_000_001_000_000, type: 'container', action: 'die', actor: OLD, attributes: '{"exitCode":"3","name":"old"}' } },
 ];
 

@@ -32,7 +32,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     const refFilters = filters.filter((f) => f.key === 'reference').map((f) => globRe(f.value));
     const ref = (r: string) => engine.images.resolve(r);
     const items: Record<string, string>[] = [];
-    for (const img of engine.images.repo.list()) {
+    for (const img of engine.listImages(p.flags.all)) {
       if (!filters.every((f) => matches(f, img, ref))) continue;
       const id = p.flags['no-trunc'] ? `sha256:${img.id}` : img.id.slice(0, 12);
       const digests = new Map<string, string>();

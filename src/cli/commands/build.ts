@@ -1,0 +1,102 @@
+/**
+ * `berth build [OPTIONS] PATH|-`: an image from a Dockerfile. PATH is the context directory; `-` reads a
+ * tar (or a bare Dockerfile, with no context) from stdin. Progress goes to stderr; -q prints only the id.
+ */
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { BuildOptions } from '../../engine/build/options.ts';
+import { InvalidArgument } from '../../errors.ts';
+import { buildPrinter } from '../build-progress.ts';
+import { parse, withEngine, type Command } from '../common.ts';
+import type { FlagDef } from '../flags.ts';
+import type { Globals } from '../globals.ts';
+
+const flags = [
+  { name: 'tag', short: 't', type: 'list', description: 'Name and optionally a tag (format: "name:tag")' },
+  { name: 'file', short: 'f', type: 'string', description: 'Name of the Dockerfile (default: "PATH/Dockerfile")' },
+  { name: 'build-arg', type: 'list', description: 'Set build-time variables' },
+  { name: 'target', type: 'string', description: 'Set the target build stage to build' },
+  { name: 'no-cache', type: 'bool', description: 'Do not use cache when building the image' },
+  { name: 'pull', type: 'bool', description: 'Always attempt to pull a newer version of the image' },
+  { name: 'label', type: 'list', description: 'Set metadata for an image' },
+  { name: 'quiet', short: 'q', type: 'bool', description: 'Suppress the build output and print image ID on success' },
+  { name: 'iidfile', type: 'string', description: 'Write the image ID to the file' },
+  { name: 'platform', type: 'string', description: 'Set target platform for build' },
+  { name: 'network', type: 'string', description: 'Set the networking mode for the RUN instructions during build' },
+  { name: 'add-host', type: 'list', description: 'Add a custom host-to-IP mapping ("host:ip")' },
+  { name: 'secret', type: 'list', description: 'Secret to expose to the build (format: "id=mysecret,src=/local/secret")' },
+  { name: 'progress', type: 'string', description: 'Set type of progress output (auto, plain, tty)' },
+] as const satisfies readonly FlagDef[];
+
+const cmd: Command<typeof flags> = {
+  usage: '[OPTIONS] PATH | -',
+  description: 'Build an image from a Dockerfile',
+  flags,
+  args: [1, 1],
+};
+
+export async function main(argv: string[], g: Globals): Promise<number> {
+  const p = parse(cmd, argv, 'build');
+  if (typeof p === 'number') return p;
+  return withEngine(g, 'build', async (engine) => {
+    const opts = options(p.flags, p.args[0]!);
+    const result = await engine.build({ ...opts, ...(p.flags.quiet ? {} : { progress: buildPrinter() }) });
+    if (p.flags.iidfile) writeFileSync(p.flags.iidfile, `sha256:${result.imageId}`);
+    if (p.flags.quiet) process.stdout.write(`sha256:${result.imageId}\n`);
+    else {
+      process.stderr.write(`writing image sha256:${result.imageId}\n`);
+      for (const t of result.tags) process.stderr.write(`naming to ${t}\n`);
+    }
+    return 0;
+  });
+}
+
+type Flags = Exclude<ReturnType<typeof parse<typeof flags>>, number>['flags'];
+
+function options(f: Flags, path: string): BuildOptions {
+  const fromStdin = path === '-';
+  if (!fromStdin && !(existsSync(path) && statSync(path).isDirectory())) throw new InvalidArgument(`unable to prepare context: path "${path}" not found`);
+  if (f.platform && !/^linux(\/amd64)?$/.test(f.platform)) throw new InvalidArgument(`--platform ${f.platform}: only linux/amd64 is built here`);
+  if (f.progress && !['auto', 'plain', 'tty'].includes(f.progress)) throw new InvalidArgument(`invalid progress mode: ${f.progress} (auto, plain or tty)`);
+  const dockerfile = f.file === '-' ? { text: readFileSync(0, 'utf8') } : f.file ? { path: resolve(f.file) } : undefined;
+  if (fromStdin && f.file === '-') throw new InvalidArgument('invalid argument: can\'t use stdin for both build context and dockerfile');
+  return {
+    ...(fromStdin ? { contextStream: process.stdin } : { contextDir: resolve(path) }),
+    ...(dockerfile ? { dockerfile } : {}),
+    tags: f.tag,
+    buildArgs: keyValues(f['build-arg'], '--build-arg', true),
+    ...(f.target ? { target: f.target } : {}),
+    noCache: f['no-cache'],
+    pull: f.pull,
+    labels: keyValues(f.label, '--label', false),
+    ...(f.network ? { network: f.network } : {}),
+    addHosts: f['add-host'],
+    secrets: secrets(f.secret),
+  };
+}
+
+/** `K=V` items; a bare `K` takes the value of this process's variable K (build-args only, as docker's). */
+function keyValues(items: string[], flag: string, fromEnv: boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq === 0) throw new InvalidArgument(`invalid ${flag} "${item}": no name`);
+    if (eq < 0) {
+      const v = fromEnv ? process.env[item] : '';
+      if (v !== undefined) out[item] = v;
+    } else out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+function secrets(items: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const f = new Map(item.split(',').map((kv) => [kv.split('=', 1)[0]!, kv.slice(kv.indexOf('=') + 1)]));
+    const id = f.get('id');
+    const src = f.get('src') ?? f.get('source');
+    if (!id || !src) throw new InvalidArgument(`invalid secret "${item}": id=ID,src=PATH`);
+    out[id] = resolve(src);
+  }
+  return out;
+}

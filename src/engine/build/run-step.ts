@@ -1,0 +1,94 @@
+/**
+ * RUN: the command in a container of the engine, made from the step's parent image with `run`'s isolation
+ * defaults, its output reported as it comes; what it changed (its overlay upper dir) is the step's layer.
+ * The container is removed whatever happens: a failed or aborted RUN leaves no container, mount or layer.
+ */
+import { join } from 'node:path';
+import { InvalidArgument, RuntimeFailure } from '../../errors.ts';
+import type { Lease } from '../../image/store.ts';
+import type { LayerRow } from '../../store/images.ts';
+import type { CreateOptions } from '../config.ts';
+import type { EngineCore } from '../core.ts';
+import { create } from '../verbs/create.ts';
+import { remove } from '../verbs/remove.ts';
+import { start } from '../verbs/start.ts';
+import { wait } from '../verbs/wait.ts';
+import { layerFromUpper } from './step-image.ts';
+
+export interface RunStep {
+  /** The image the step starts from. */
+  imageId: string;
+  /** The process: [shell…, command] for the shell form, the array for the exec form. */
+  argv: string[];
+  env: string[];
+  workdir: string;
+  user: string;
+  network: string;
+  addHosts: string[];
+  /** `--mount` of the step, as `run --mount` takes them. */
+  mounts: string[];
+  /** `/ctr` tmpfs mounts. */
+  tmpfs: string[];
+  output: (stream: 'stdout' | 'stderr', data: Buffer) => void;
+  signal?: AbortSignal;
+}
+
+/** Run the step; its layer (undefined when it changed nothing). A non-zero exit fails the build. */
+export async function runStep(engine: EngineCore, step: RunStep, lease: Lease): Promise<LayerRow | undefined> {
+  const opts: CreateOptions = {
+    image: step.imageId,
+    cmd: step.argv,
+    entrypoint: [],
+    env: step.env,
+    workdir: step.workdir || undefined,
+    user: step.user || undefined,
+    network: step.network,
+    addHosts: step.addHosts,
+    mounts: step.mounts,
+    tmpfs: step.tmpfs,
+    labels: {},
+    logDriver: 'none',
+  } as CreateOptions;
+  const row = await create(engine, opts);
+  const abort = () => void engine.driver(row.config.runtime).kill(row.id, 'SIGKILL', true).catch(() => {});
+  try {
+    step.signal?.throwIfAborted();
+    step.signal?.addEventListener('abort', abort, { once: true });
+    let ended: Promise<void> = Promise.resolve();
+    await start(engine, row.id, {
+      attached: true,
+      beforeStart: async (_c, connect) => {
+        const s = await connect();
+        s.on('stdout', (d) => step.output('stdout', d));
+        s.on('stderr', (d) => step.output('stderr', d));
+        ended = new Promise((r) => {
+          s.once('end', r);
+          s.once('error', () => r());
+        });
+      },
+    });
+    const code = await wait(engine, row.id);
+    await ended;
+    step.signal?.throwIfAborted();
+    if (code !== 0) throw new RunFailed(step.argv, code);
+    return await layerFromUpper(engine, join(engine.dir(row.id), 'diff'), lease, `RUN ${step.argv.at(-1)}`);
+  } finally {
+    step.signal?.removeEventListener('abort', abort);
+    await remove(engine, row.id, true, true).catch(() => {});
+  }
+}
+
+/** A RUN whose process exited non-zero: the build fails with its code (docker's classic builder's wording). */
+export class RunFailed extends RuntimeFailure {
+  readonly code: number;
+  constructor(argv: string[], code: number) {
+    super(`The command '${argv.join(' ')}' returned a non-zero code: ${code}`);
+    this.code = code;
+  }
+}
+
+/** Check the step can run at all before a container is made for it. */
+export function checkRunnable(argv: string[]): void {
+  if (argv.length === 0 || argv[0] === '') throw new InvalidArgument('RUN needs a command');
+}
+

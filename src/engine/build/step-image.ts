@@ -1,0 +1,69 @@
+/**
+ * What a build step leaves: an image over its parent's, with the step's layer (if it changed any file) and
+ * its config, and a history entry naming the step. Every step's result is an image of the store, as the
+ * steps of docker's classic builder are: the cache names them (src/engine/build/cache-key.ts), RUN starts
+ * its container from one, and the last one is what the build tags.
+ */
+import { readdirSync } from 'node:fs';
+import { packPath } from '../../archive/pack.ts';
+import type { Lease } from '../../image/store.ts';
+import type { ImageConfigDoc, ImageRow, LayerRow } from '../../store/images.ts';
+import type { EngineCore } from '../core.ts';
+
+/** Files the engine itself mounts into a RUN container (created empty in its upper dir): not the step's. */
+const ENGINE_STUBS = new Set(['etc/hosts', 'etc/hostname', 'etc/resolv.conf']);
+
+/**
+ * The step's layer from an overlay upper dir; undefined when the step changed nothing (a step that only
+ * made the engine's own mount points changed nothing either).
+ */
+export async function layerFromUpper(engine: EngineCore, upper: string, lease: Lease, what: string): Promise<LayerRow | undefined> {
+  if (isEmptyUpper(upper)) return undefined;
+  const tar = await packPath(upper, { name: '', layer: { skip: (n) => ENGINE_STUBS.has(n) } });
+  const layer = await engine.images.layerFromStream(tar, lease, undefined, what);
+  lease.hold(`sha256:${layer.id}`);
+  return layer;
+}
+
+/** Nothing but empty directories on the way to the engine's stub files. */
+function isEmptyUpper(dir: string, prefix = ''): boolean {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const name = prefix + e.name;
+    if (e.isDirectory()) {
+      if (!isEmptyUpper(`${dir}/${e.name}`, `${name}/`)) return false;
+    } else if (!ENGINE_STUBS.has(name)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+export interface StepResult {
+  /** Replaces the image config's `config` (docker's Config); undefined keeps the parent's. */
+  config?: ImageConfigDoc['config'];
+  layer?: LayerRow;
+  /** The history line, as docker's classic builder writes it (`/bin/sh -c #(nop)  ENV A=b`, `RUN …`). */
+  createdBy: string;
+}
+
+/** The empty config of an image built `FROM scratch`. */
+export function scratchConfig(): ImageConfigDoc {
+  return { architecture: 'amd64', os: 'linux', created: new Date(0).toISOString(), config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
+}
+
+/** Record the step's image over `parent` (undefined for scratch); returns its id. */
+export function addStepImage(engine: EngineCore, parent: ImageRow | undefined, step: StepResult): string {
+  const base = parent?.config ?? scratchConfig();
+  const now = new Date().toISOString();
+  const doc: ImageConfigDoc = {
+    ...base,
+    created: now,
+    config: step.config ?? base.config,
+    rootfs: { type: 'layers', diff_ids: [...base.rootfs.diff_ids, ...(step.layer ? [`sha256:${step.layer.id}`] : [])] },
+    history: [...(base.history ?? []), { created: now, created_by: step.createdBy, ...(step.layer ? {} : { empty_layer: true }) }],
+  };
+  // The image a step made is the build's, not the container's it may have run in.
+  delete doc.container;
+  delete doc.container_config;
+  return engine.images.addImage(Buffer.from(JSON.stringify(doc)), { parent: parent?.id ?? '' });
+}
