@@ -7,6 +7,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Engine } from '../engine/engine.ts';
+import * as builds from './build.ts';
 import * as containers from './containers.ts';
 import { events } from './events.ts';
 import * as ops from './container-ops.ts';
@@ -61,6 +62,8 @@ const routes: [string, RegExp, Handler][] = [
   ['GET', /^\/images\/get$/, imageOps.save],
   ['POST', /^\/images\/load$/, imageOps.load],
   ['POST', /^\/images\/prune$/, imageOps.prune],
+  ['POST', /^\/build$/, builds.build],
+  ['POST', /^\/build\/prune$/, builds.prune],
   ['GET', /^\/images\/(.+)\/get$/, imageOps.save],
   ['GET', /^\/images\/(.+)\/history$/, imageOps.history],
   ['POST', /^\/images\/(.+)\/push$/, imageOps.push],

@@ -222,7 +222,8 @@ function decodeEntry(
 /**
  * Reads a tar stream entry by entry. Each item's body must be read (or left) before asking for the next
  * item; a body read later throws. Throws InvalidArgument, naming the byte offset, on a bad checksum, a
- * malformed field or a truncated archive. Input after the end-of-archive blocks is read and ignored.
+ * malformed field or a truncated archive (an entry's data cut short; the padding and end blocks after the
+ * last entry may be missing, as Go's reader allows). Input after the end-of-archive blocks is read and ignored.
  */
 export async function* readTar(input: AsyncIterable<Buffer>): AsyncGenerator<TarItem> {
   const src = new Source(input);
@@ -269,7 +270,14 @@ export async function* readTar(input: AsyncIterable<Buffer>): AsyncGenerator<Tar
       const state = { remaining: dataSize, current: true };
       yield { entry, body: readBody(src, state) };
       state.current = false;
-      await skip(state.remaining + (-dataSize & (BLOCK - 1)));
+      await skip(state.remaining);
+      // The padding after the last entry's data may be missing, with the end blocks (the docker CLI sends
+      // such an archive when it adds a Dockerfile to a context): Go's reader takes that as the end, so do we.
+      for (let pad = -dataSize & (BLOCK - 1); pad > 0; ) {
+        const c = await src.chunk(pad);
+        if (!c) return;
+        pad -= c.length;
+      }
     }
   } finally {
     await src.close();

@@ -97,8 +97,8 @@ export class Engine extends EngineCore {
     return build(this, opts);
   }
 
-  /** Forget the build cache and remove the images only it kept (`builder prune`); the ids removed. */
-  pruneBuildCache(): string[] {
+  /** Forget the build cache and remove the images only it kept (`builder prune`): the ids and bytes removed. */
+  pruneBuildCache(): { deleted: string[]; reclaimed: number } {
     return pruneBuildCache(this);
   }
 

@@ -364,6 +364,18 @@ export class ImageStore {
     return out;
   }
 
+  /** Delete these images (those still there that nothing uses), then collect garbage; the bytes reclaimed. */
+  removeUnused(ids: Iterable<string>, usedBy: (imageId: string) => number): { deleted: string[]; reclaimed: number } {
+    const deleted: string[] = [];
+    for (const id of ids) {
+      const img = this.repo.get(id);
+      if (!img || img.tags.length > 0 || img.repoDigests.length > 0 || usedBy(id) > 0) continue;
+      this.deleteImage(id);
+      deleted.push(id);
+    }
+    return { deleted, reclaimed: this.gc().bytes };
+  }
+
   /**
    * `image prune`: remove dangling images (with `all`, every image no container uses), then collect
    * garbage, which also reclaims what interrupted pulls left. Returns docker's report.
@@ -372,8 +384,19 @@ export class ImageStore {
     const untagged: string[] = [];
     const deleted: string[] = [];
     let reclaimed = 0;
-    for (const img of this.repo.list()) {
-      if ((!all && img.tags.length > 0) || usedBy(img.id) > 0) continue;
+    const images = this.repo.list();
+    // Without `all`, an untagged image that a kept image was made on (a build step, a commit's parent) is
+    // not dangling: docker deletes a dangling image's untagged parents with it, and no others.
+    const kept = new Set<string>();
+    if (!all) {
+      const byId = new Map(images.map((i) => [i.id, i]));
+      for (const img of images) {
+        if (img.tags.length === 0 && img.repoDigests.length === 0 && usedBy(img.id) === 0) continue;
+        for (let at: ImageRow | undefined = img; at && !kept.has(at.id); at = byId.get(at.parent)) kept.add(at.id);
+      }
+    }
+    for (const img of images) {
+      if ((!all && kept.has(img.id)) || usedBy(img.id) > 0) continue;
       for (const t of img.tags) {
         this.untag(t, img.id);
         untagged.push(t);

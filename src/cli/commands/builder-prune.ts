@@ -1,5 +1,6 @@
 /** `berth builder prune [-a] [-f]`: forget the build cache and the step images only it kept. */
 import { parse, withEngine, type Command } from '../common.ts';
+import { humanSize } from '../format.ts';
 import type { FlagDef } from '../flags.ts';
 import type { Globals } from '../globals.ts';
 
@@ -14,9 +15,9 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'builder prune');
   if (typeof p === 'number') return p;
   return withEngine(g, 'builder prune', async (engine) => {
-    const removed = engine.pruneBuildCache();
-    for (const id of removed) process.stdout.write(`Deleted: sha256:${id}\n`);
-    process.stdout.write(`Total: ${removed.length} cache image(s) removed\n`);
+    const { deleted, reclaimed } = engine.pruneBuildCache();
+    for (const id of deleted) process.stdout.write(`Deleted: sha256:${id}\n`);
+    process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
     return 0;
   });
 }
