@@ -6,12 +6,12 @@
  * --chown/--chmod; ONBUILD; a context on stdin; what a failing RUN and bad Dockerfiles leave (nothing).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { cli, type Env, setupEnv, type Result } from './helpers.ts';
+import { BERTH, cli, conmonsOf, eventually, type Env, setupEnv, type Result } from './helpers.ts';
 
 let env: Env;
 const { ok, out, allIds } = cli(() => env);
@@ -308,4 +308,58 @@ test('ONBUILD runs in the image built FROM the one that registered it; a context
   assert.equal(out(['run', '--rm', 'built:dashf', 'cat', '/g']), 'in a tar\n');
   ok(['rmi', 'built:child', 'built:parent', 'built:stdin', 'built:tar', 'built:dashf']);
   assert.deepEqual(buildLeft(), []);
+});
+
+test('RUN --mount: a cache dir kept between builds, a secret never in the image, binds of the context and of a stage, a tmpfs', () => {
+  const secret = join(env.root, 'token.txt');
+  writeFileSync(secret, 's3cr3t');
+  const dir = context({
+    'Dockerfile': [
+      'FROM busybox:latest AS tools',
+      'RUN echo tool > /tool',
+      'FROM busybox:latest',
+      'RUN --mount=type=cache,target=/cache sh -c "echo run >> /cache/runs; wc -l < /cache/runs > /runs-seen"',
+      'RUN --mount=type=secret,id=token,required echo "len=$(wc -c < /run/secrets/token)" > /secret-len',
+      'RUN --mount=type=bind,source=data.txt,target=/mnt/data cp /mnt/data /copied-data',
+      'RUN --mount=type=bind,from=tools,source=/tool,target=/mnt/tool cp /mnt/tool /copied-tool',
+      'RUN --mount=type=tmpfs,target=/scratch sh -c "echo x > /scratch/x; grep -q \' /scratch tmpfs\' /proc/mounts && echo tmpfs > /scratch-kind"',
+      '',
+    ].join('\n'),
+    'data.txt': 'data\n',
+  });
+  const args = ['--secret', `id=token,src=${secret}`, '-t', 'built:mounts'];
+  built(dir, args);
+  const show = (cmd: string) => out(['run', '--rm', '--network', 'none', 'built:mounts', 'sh', '-c', cmd]);
+  assert.equal(show('cat /runs-seen /secret-len /copied-data /copied-tool /scratch-kind'), '1\nlen=6\ndata\ntool\ntmpfs\n');
+  // The mount points the steps needed are not left in the image, nor is the secret anywhere in it.
+  assert.equal(show('ls -d /cache /run/secrets /mnt/data /mnt/tool /scratch 2>&1 | grep -c "No such file"; grep -rl s3cr3t / --exclude-dir=proc --exclude-dir=sys 2>/dev/null | head -1'), '5\n');
+  // The cache mount outlives the build: a second run of the step sees the first one's line.
+  built(dir, ['--no-cache', ...args]);
+  assert.equal(show('cat /runs-seen'), '2\n');
+  // Without the secret a required one fails the build; builder prune empties the cache mounts.
+  const missing = build(dir, ['--no-cache']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /Error: Dockerfile:5: secret token is required but was not given/);
+  ok(['builder', 'prune', '-f']);
+  built(dir, ['--no-cache', ...args]);
+  assert.equal(show('cat /runs-seen'), '1\n');
+  ok(['rmi', 'built:mounts']);
+});
+
+test('Ctrl-C during a long RUN: the build stops at once (130) and leaves no container, mount, monitor or work dir', async () => {
+  const dir = context({ 'Dockerfile': 'FROM busybox:latest\nRUN echo started; sleep 60\n' });
+  const child = spawn(BERTH, ['--root', env.root, 'build', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  assert.ok(await eventually(() => /#2 [\d.]+ started/.test(stderr), 20_000), `the RUN did not start:\n${stderr}`);
+  const sent = Date.now();
+  child.kill('SIGINT');
+  assert.equal(await exited, 130, stderr);
+  assert.ok(Date.now() - sent < 10_000, 'the build took its time to stop');
+  assert.match(stderr, /Error: the build was interrupted\n$/);
+  assert.deepEqual(allIds(), []);
+  assert.deepEqual(buildLeft(), []);
+  assert.deepEqual(conmonsOf(env.root), []);
+  assert.deepEqual(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(env.root)), []);
 });

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { BuildOptions } from '../../engine/build/options.ts';
-import { InvalidArgument } from '../../errors.ts';
+import { InvalidArgument, RuntimeFailure } from '../../errors.ts';
 import { buildPrinter } from '../build-progress.ts';
 import { parse, withEngine, type Command } from '../common.ts';
 import type { FlagDef } from '../flags.ts';
@@ -38,9 +38,14 @@ const cmd: Command<typeof flags> = {
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'build');
   if (typeof p === 'number') return p;
-  return withEngine(g, 'build', async (engine) => {
+  // Ctrl-C stops the step that runs and leaves nothing of it (its container, mounts and work dir go).
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort(new RuntimeFailure('the build was interrupted'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const code = await withEngine(g, 'build', async (engine) => {
     const opts = options(p.flags, p.args[0]!);
-    const result = await engine.build({ ...opts, ...(p.flags.quiet ? {} : { progress: buildPrinter() }) });
+    const result = await engine.build({ ...opts, signal: interrupt.signal, ...(p.flags.quiet ? {} : { progress: buildPrinter() }) });
     if (p.flags.iidfile) writeFileSync(p.flags.iidfile, `sha256:${result.imageId}`);
     if (p.flags.quiet) process.stdout.write(`sha256:${result.imageId}\n`);
     else {
@@ -49,6 +54,10 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     }
     return 0;
   });
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  // An interrupted build exits as a shell reports an interrupted command.
+  return interrupt.signal.aborted ? 130 : code;
 }
 
 type Flags = Exclude<ReturnType<typeof parse<typeof flags>>, number>['flags'];

@@ -52,6 +52,11 @@ async function buildIn(engine: EngineCore, given: BuildOptions, workRoot: string
   const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : undefined);
   const context = new BuildContext(contextDir, ignoreFileFor(contextDir, dockerfilePath, read));
   const lease = engine.images.lease();
+  // The caller's abort, or the first stage to fail, stops the stages still running.
+  const stop = new AbortController();
+  const cancel = () => stop.abort(opts.signal!.reason);
+  if (opts.signal?.aborted) cancel();
+  opts.signal?.addEventListener('abort', cancel, { once: true });
   const results = new Map<number, Promise<ImageRow | undefined>>();
   const total = plan.needed.reduce((n, i) => n + 1 + plan.stages[i]!.nodes.length, 0);
   const firstSteps = new Map<number, number>();
@@ -67,6 +72,7 @@ async function buildIn(engine: EngineCore, given: BuildOptions, workRoot: string
     lease,
     noCache: opts.noCache ?? false,
     buildArgs,
+    secrets: opts.secrets ?? {},
     globalArgs: plan.globalArgs,
     consumed: new Set(plan.declared),
     network: opts.network ?? 'default',
@@ -80,10 +86,14 @@ async function buildIn(engine: EngineCore, given: BuildOptions, workRoot: string
     },
     stageFor: (ref, before) => findStage(plan.stages, ref, before),
     report: (e) => report(e.kind === 'step' ? { ...e, total } : e),
-    ...(opts.signal ? { signal: opts.signal } : {}),
+    signal: stop.signal,
   };
   try {
-    for (const i of plan.needed) results.set(i, runStage(shared, plan.stages[i]!, firstSteps.get(i)!, total, results, opts));
+    for (const i of plan.needed) {
+      const running = runStage(shared, plan.stages[i]!, firstSteps.get(i)!, total, results, opts);
+      running.catch((e: unknown) => stop.abort(e));
+      results.set(i, running);
+    }
     // Every stage is awaited (a failed one must not leave another running on), the first failure reported.
     const settled = await Promise.allSettled([...results.values()]);
     const failed = settled.find((s) => s.status === 'rejected');
@@ -96,6 +106,7 @@ async function buildIn(engine: EngineCore, given: BuildOptions, workRoot: string
     if (unused.length > 0) report({ kind: 'warning', message: `One or more build-args [${unused.join(' ')}] were not consumed` });
     return { imageId: image.id, tags, ...shared.counts };
   } finally {
+    opts.signal?.removeEventListener('abort', cancel);
     lease.release();
   }
 }

@@ -13,6 +13,7 @@ import { create } from '../verbs/create.ts';
 import { remove } from '../verbs/remove.ts';
 import { start } from '../verbs/start.ts';
 import { wait } from '../verbs/wait.ts';
+import { removeMountStubs } from './mount-stubs.ts';
 import { layerFromUpper } from './step-image.ts';
 
 export interface RunStep {
@@ -67,11 +68,17 @@ export async function runStep(engine: EngineCore, step: RunStep, lease: Lease): 
         });
       },
     });
+    // An abort while the runtime was still starting it found nothing to kill yet.
+    if (step.signal?.aborted) abort();
     const code = await wait(engine, row.id);
     await ended;
     step.signal?.throwIfAborted();
     if (code !== 0) throw new RunFailed(step.argv, code);
-    return await layerFromUpper(engine, join(engine.dir(row.id), 'diff'), lease, `RUN ${step.argv.at(-1)}`);
+    const upper = join(engine.dir(row.id), 'diff');
+    const targets = [...step.mounts.map((m) => /(?:^|,)target=([^,]+)/.exec(m)?.[1] ?? ''), ...step.tmpfs].filter(Boolean);
+    const parent = engine.images.repo.get(step.imageId);
+    if (targets.length > 0) removeMountStubs(upper, targets, parent ? engine.images.lowerDirs(parent) : []);
+    return await layerFromUpper(engine, upper, lease, `RUN ${step.argv.at(-1)}`);
   } finally {
     step.signal?.removeEventListener('abort', abort);
     await remove(engine, row.id, true, true).catch(() => {});

@@ -17,6 +17,7 @@ import type { BuildContext } from './context.ts';
 import { copyStep, type CopyRequest } from './copy-step.ts';
 import { INSTRUCTION_FLAGS, parseFlags } from './flags.ts';
 import type { BuildEvent } from './options.ts';
+import { planRunMounts } from './run-mounts.ts';
 import { runStep } from './run-step.ts';
 import { lineError } from './line-error.ts';
 import { argDeclarations, type Stage } from './stages.ts';
@@ -30,6 +31,8 @@ export interface BuildShared {
   lease: Lease;
   noCache: boolean;
   buildArgs: Record<string, string>;
+  /** `--secret` files by id. */
+  secrets: Readonly<Record<string, string>>;
   globalArgs: ReadonlyMap<string, string>;
   /** Build-args some ARG declared (the rest are reported unused). */
   consumed: Set<string>;
@@ -132,7 +135,7 @@ export class StageRunner {
     }
   }
 
-  #planRun(n: DockerfileNode) {
+  async #planRun(n: DockerfileNode) {
     const flags = parseFlags(n, INSTRUCTION_FLAGS.run!);
     const config = this.#image?.config.config ?? {};
     const shell = (config.Shell as string[] | undefined) ?? DEFAULT_SHELL;
@@ -150,15 +153,26 @@ export class StageRunner {
     if (flags.has('security')) throw lineError(n, 'RUN --security is not supported');
     const network = flags.get('network')?.[0] ?? this.#b.network;
     if (!['default', 'none', 'host'].includes(network)) throw lineError(n, `unsupported network mode: ${network}`);
-    const { mounts, tmpfs } = this.#runMounts(n, flags.get('mount') ?? []);
+    const mounts = await planRunMounts({
+      node: n,
+      specs: flags.get('mount') ?? [],
+      env: this.#env(),
+      escape: this.#b.escape,
+      context: this.#b.context,
+      secrets: this.#b.secrets,
+      engine: this.#b.engine,
+      workRoot: this.#b.workRoot,
+      fromImage: (ref) => this.#fromImage(ref),
+    });
     // The build args RUN sees as variables (an ENV of the same name wins, as docker's builder has it).
     const env = [...(config.Env ?? [])];
     const envNames = new Set(env.map((e) => e.split('=', 1)[0]));
     const argEnv = [...this.#args].filter(([k]) => !envNames.has(k)).map(([k, v]) => `${k}=${v}`);
-    const key = ['run', argv, argEnv, mounts, tmpfs, network];
+    const key = ['run', argv, argEnv, mounts.key, network];
     return {
       key,
       make: async (output: Output): Promise<StepResult> => {
+        const prepared = await mounts.prepare();
         const layer = await runStep(this.#b.engine, {
           imageId: this.#image?.id ?? '',
           argv,
@@ -167,36 +181,14 @@ export class StageRunner {
           user: config.User ?? '',
           network: network === 'default' ? this.#b.network : network,
           addHosts: this.#b.addHosts,
-          mounts,
-          tmpfs,
+          mounts: prepared.mounts,
+          tmpfs: prepared.tmpfs,
           output,
           ...(this.#b.signal ? { signal: this.#b.signal } : {}),
-        }, this.#b.lease);
+        }, this.#b.lease).finally(() => prepared.dispose());
         return { ...(layer ? { layer } : {}), createdBy: `RUN ${argv.join(' ')}` };
       },
     };
-  }
-
-  /** RUN --mount: tmpfs; bind from the context (read-only unless rw); cache mounts kept under the build root. */
-  #runMounts(n: DockerfileNode, specs: string[]): { mounts: string[]; tmpfs: string[] } {
-    const mounts: string[] = [];
-    const tmpfs: string[] = [];
-    for (const spec of specs) {
-      const fields = new Map(spec.split(',').map((f) => {
-        const eq = f.indexOf('=');
-        return eq < 0 ? [f, 'true'] : [f.slice(0, eq), expandWord(f.slice(eq + 1), this.#env(), { escape: this.#b.escape }).value];
-      }));
-      const type = fields.get('type') ?? 'bind';
-      const target = fields.get('target') ?? fields.get('dst') ?? fields.get('destination');
-      if (!target) throw lineError(n, `mount type=${type} needs a target`);
-      if (type === 'tmpfs') tmpfs.push(target);
-      else if (type === 'bind') {
-        if (fields.has('from')) throw lineError(n, 'RUN --mount=type=bind,from= is not supported yet: bind from the context');
-        const [src] = this.#b.context.sources(fields.get('source') ?? '.', 'RUN --mount');
-        mounts.push(`type=bind,source=${src!.host},target=${target}${fields.get('rw') === 'true' || fields.get('readwrite') === 'true' ? '' : ',readonly'}`);
-      } else throw lineError(n, `RUN --mount=type=${type} is not supported yet`);
-    }
-    return { mounts, tmpfs };
   }
 
   async #planCopy(n: DockerfileNode) {
