@@ -58,6 +58,7 @@ async function buildIn(engine: EngineCore, given: BuildOptions, workRoot: string
   if (opts.signal?.aborted) cancel();
   opts.signal?.addEventListener('abort', cancel, { once: true });
   const results = new Map<number, Promise<ImageRow | undefined>>();
+  const cleanups: Promise<void>[] = [];
   const total = plan.needed.reduce((n, i) => n + 1 + plan.stages[i]!.nodes.length, 0);
   const firstSteps = new Map<number, number>();
   let step = 0;
@@ -86,6 +87,7 @@ async function buildIn(engine: EngineCore, given: BuildOptions, workRoot: string
     },
     stageFor: (ref, before) => findStage(plan.stages, ref, before),
     report: (e) => report(e.kind === 'step' ? { ...e, total } : e),
+    later: (cleanup) => void cleanups.push(cleanup().catch(() => {})),
     signal: stop.signal,
   };
   try {
@@ -107,6 +109,8 @@ async function buildIn(engine: EngineCore, given: BuildOptions, workRoot: string
     return { imageId: image.id, tags, ...shared.counts };
   } finally {
     opts.signal?.removeEventListener('abort', cancel);
+    // Nothing of a step may outlive the build: its mounts and containers are gone before it returns.
+    await Promise.all(cleanups);
     lease.release();
   }
 }

@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { extractTar } from '../../archive/extract.ts';
 import { resolveInRoot } from '../../archive/securejoin.ts';
 import { InvalidArgument, RuntimeFailure } from '../../errors.ts';
+import { trace } from '../../sys/trace.ts';
 import type { Lease } from '../../image/store.ts';
 import type { ImageRow, LayerRow } from '../../store/images.ts';
 import type { EngineCore } from '../core.ts';
@@ -30,16 +31,18 @@ export interface CopyRequest {
   mode?: number;
 }
 
-/** Run a COPY/ADD on `parent`; its layer (undefined when it wrote nothing). */
+/** Run a COPY/ADD on `parent`; its layer (undefined when it wrote nothing). Its mounts go through `later`. */
 export async function copyStep(
   engine: EngineCore,
   req: CopyRequest & { fromImage: ImageRow | undefined; context: BuildContext; workRoot: string },
   parent: ImageRow | undefined,
   lease: Lease,
+  later: (cleanup: () => Promise<void>) => void,
 ): Promise<LayerRow | undefined> {
   const held: StepFs[] = [];
   const scratch = mkdtempSync(join(req.workRoot, 'src-'));
   try {
+    trace(`copy: ${req.sources.join(' ')}: mount`);
     const fs = await mountStepFs(engine, parent, req.workRoot);
     held.push(fs);
     let fromRoot: string | undefined;
@@ -78,12 +81,17 @@ export async function copyStep(
       keepOwners: fromRoot !== undefined,
       ...(fromRoot ? {} : { select: req.context.select }),
     };
+    trace(`copy: ${req.sources.join(' ')}: copy`);
     if (sources.length > 0) await copyInto(fs.target, sources, req.dest, req.workdir, opts);
+    trace(`copy: ${req.sources.join(' ')}: layer`);
     for (const a of archives) await unpackInto(fs.target, a, req);
     return await layerFromUpper(engine, fs.upper, lease, `${req.instruction} ${req.sources.join(' ')}`);
   } finally {
-    for (const m of held.reverse()) await m.dispose().catch(() => {});
-    rmSync(scratch, { recursive: true, force: true });
+    // Off the build's path: the layer is stored; unmounting and removing can go on beside the next step.
+    later(async () => {
+      for (const m of held.reverse()) await m.dispose().catch(() => {});
+      rmSync(scratch, { recursive: true, force: true });
+    });
   }
 }
 

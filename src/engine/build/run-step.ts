@@ -34,8 +34,8 @@ export interface RunStep {
   signal?: AbortSignal;
 }
 
-/** Run the step; its layer (undefined when it changed nothing). A non-zero exit fails the build. */
-export async function runStep(engine: EngineCore, step: RunStep, lease: Lease): Promise<LayerRow | undefined> {
+/** Run the step; its layer (undefined when it changed nothing). A non-zero exit fails the build. The container goes through `later`. */
+export async function runStep(engine: EngineCore, step: RunStep, lease: Lease, later: (cleanup: () => Promise<void>) => void): Promise<LayerRow | undefined> {
   const opts: CreateOptions = {
     image: step.imageId,
     cmd: step.argv,
@@ -81,7 +81,8 @@ export async function runStep(engine: EngineCore, step: RunStep, lease: Lease): 
     return await layerFromUpper(engine, upper, lease, `RUN ${step.argv.at(-1)}`);
   } finally {
     step.signal?.removeEventListener('abort', abort);
-    await remove(engine, row.id, true, true).catch(() => {});
+    // Off the build's path once the layer is stored (the build waits for it before it ends).
+    later(() => remove(engine, row.id, true, true).then(() => {}, () => {}));
   }
 }
 

@@ -44,6 +44,8 @@ export interface BuildShared {
   /** The earlier stage a `--from` names (by name or index), undefined when it names an image. */
   stageFor(ref: string, before: number): number | undefined;
   report(e: BuildEvent): void;
+  /** Clean-up off the build's path (a step's mounts, its container); the build waits for all before it ends. */
+  later(cleanup: () => Promise<void>): void;
   signal?: AbortSignal;
   counts: { ran: number; cached: number };
 }
@@ -185,7 +187,7 @@ export class StageRunner {
           tmpfs: prepared.tmpfs,
           output,
           ...(this.#b.signal ? { signal: this.#b.signal } : {}),
-        }, this.#b.lease).finally(() => prepared.dispose());
+        }, this.#b.lease, this.#b.later).finally(() => this.#b.later(() => prepared.dispose()));
         return { ...(layer ? { layer } : {}), createdBy: `RUN ${argv.join(' ')}` };
       },
     };
@@ -230,7 +232,7 @@ export class StageRunner {
     return {
       key,
       make: async (): Promise<StepResult> => {
-        const layer = await copyStep(shared.engine, { ...req, fromImage, context: shared.context, workRoot: shared.workRoot }, this.#image, shared.lease);
+        const layer = await copyStep(shared.engine, { ...req, fromImage, context: shared.context, workRoot: shared.workRoot }, this.#image, shared.lease, shared.later);
         return { ...(layer ? { layer } : {}), createdBy: original };
       },
     };

@@ -9,6 +9,7 @@ import { packPath } from '../../archive/pack.ts';
 import type { Lease } from '../../image/store.ts';
 import type { ImageConfigDoc, ImageRow, LayerRow } from '../../store/images.ts';
 import type { EngineCore } from '../core.ts';
+import { trace } from '../../sys/trace.ts';
 
 /** Files the engine itself mounts into a RUN container (created empty in its upper dir): not the step's. */
 const ENGINE_STUBS = new Set(['etc/hosts', 'etc/hostname', 'etc/resolv.conf']);
@@ -19,8 +20,10 @@ const ENGINE_STUBS = new Set(['etc/hosts', 'etc/hostname', 'etc/resolv.conf']);
  */
 export async function layerFromUpper(engine: EngineCore, upper: string, lease: Lease, what: string): Promise<LayerRow | undefined> {
   if (isEmptyUpper(upper)) return undefined;
+  trace(`layer: ${what}: pack`);
   const tar = await packPath(upper, { name: '', layer: { skip: (n) => ENGINE_STUBS.has(n) } });
   const layer = await engine.images.layerFromStream(tar, lease, undefined, what);
+  trace(`layer: ${what}: stored`);
   lease.hold(`sha256:${layer.id}`);
   return layer;
 }
