@@ -363,3 +363,24 @@ test('Ctrl-C during a long RUN: the build stops at once (130) and leaves no cont
   assert.deepEqual(conmonsOf(env.root), []);
   assert.deepEqual(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(env.root)), []);
 });
+
+test('predefined ARGs: the platform ones without a value given, proxies for RUN only (not in the cache key, no warning)', () => {
+  const dir = context({
+    'Dockerfile': [
+      'FROM --platform=$BUILDPLATFORM busybox:latest',
+      'ARG TARGETPLATFORM',
+      'ARG TARGETARCH',
+      'RUN echo "$TARGETPLATFORM $TARGETARCH proxy=$http_proxy" > /platform',
+      '',
+    ].join('\n'),
+  });
+  const first = build(dir, ['--build-arg', 'http_proxy=http://proxy.example:3128', '-t', 'built:platform']);
+  assert.equal(first.code, 0, first.stderr);
+  assert.doesNotMatch(first.stderr, /WARNING/);
+  assert.equal(out(['run', '--rm', 'built:platform', 'cat', '/platform']), 'linux/amd64 amd64 proxy=http://proxy.example:3128\n');
+  assert.doesNotMatch(out(['history', '--no-trunc', 'built:platform']), /proxy\.example/);
+  // Another proxy makes the same image: the step is taken from the cache.
+  const again = build(dir, ['--build-arg', 'http_proxy=http://other.example:3128', '-t', 'built:platform']);
+  assert.match(again.stderr, /#4 CACHED/);
+  ok(['rmi', 'built:platform']);
+});

@@ -15,6 +15,7 @@ import type { ImageRow } from '../../store/images.ts';
 import type { EngineCore } from '../core.ts';
 import { pull } from '../verbs/registry.ts';
 import { configStep } from './config-steps.ts';
+import { PLATFORM_ARGS, PROXY_ARGS } from './predefined-args.ts';
 import { BuildContext } from './context.ts';
 import type { BuildEvent, BuildOptions, BuildResult } from './options.ts';
 import { unpackContext } from './context-upload.ts';
@@ -22,8 +23,6 @@ import { StageRunner, stageLabel, type BuildShared } from './stage-runner.ts';
 import { findStage, planStages, type Stage } from './stages.ts';
 import { addStepImage } from './step-image.ts';
 
-/** Build args every Dockerfile may be given without declaring them (docker's predefined ARGs). */
-const PREDEFINED_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
 
 export async function build(engine: EngineCore, opts: BuildOptions): Promise<BuildResult> {
   const report = opts.progress ?? (() => {});
@@ -104,7 +103,7 @@ async function buildIn(engine: EngineCore, given: BuildOptions, workRoot: string
     if (!image) throw new InvalidArgument('No image was generated. Is your Dockerfile empty?');
     if (opts.labels && Object.keys(opts.labels).length > 0) image = labelled(engine, image, opts.labels, shared.noCache);
     for (const tag of tags) engine.images.tag(tag, image.id);
-    const unused = Object.keys(buildArgs).filter((k) => !shared.consumed.has(k) && !PREDEFINED_ARGS.has(k));
+    const unused = Object.keys(buildArgs).filter((k) => !shared.consumed.has(k) && !PROXY_ARGS.has(k) && !PLATFORM_ARGS.has(k));
     if (unused.length > 0) report({ kind: 'warning', message: `One or more build-args [${unused.join(' ')}] were not consumed` });
     return { imageId: image.id, tags, ...shared.counts };
   } finally {

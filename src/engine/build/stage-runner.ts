@@ -18,6 +18,7 @@ import { copyStep, type CopyRequest } from './copy-step.ts';
 import { INSTRUCTION_FLAGS, parseFlags } from './flags.ts';
 import type { BuildEvent } from './options.ts';
 import { planRunMounts } from './run-mounts.ts';
+import { PLATFORM_ARGS, PROXY_ARGS } from './predefined-args.ts';
 import { runStep } from './run-step.ts';
 import { lineError } from './line-error.ts';
 import { argDeclarations, type Stage } from './stages.ts';
@@ -170,6 +171,8 @@ export class StageRunner {
     const env = [...(config.Env ?? [])];
     const envNames = new Set(env.map((e) => e.split('=', 1)[0]));
     const argEnv = [...this.#args].filter(([k]) => !envNames.has(k)).map(([k, v]) => `${k}=${v}`);
+    const argNames = new Set(this.#args.keys());
+    const proxyEnv = Object.entries(this.#b.buildArgs).filter(([k]) => PROXY_ARGS.has(k) && !envNames.has(k) && !argNames.has(k)).map(([k, v]) => `${k}=${v}`);
     const key = ['run', argv, argEnv, mounts.key, network];
     return {
       key,
@@ -178,7 +181,7 @@ export class StageRunner {
         const layer = await runStep(this.#b.engine, {
           imageId: this.#image?.id ?? '',
           argv,
-          env: [...env, ...argEnv],
+          env: [...env, ...argEnv, ...proxyEnv],
           workdir: config.WorkingDir ?? '',
           user: config.User ?? '',
           network: network === 'default' ? this.#b.network : network,
@@ -261,7 +264,7 @@ export class StageRunner {
   #declareArgs(n: DockerfileNode): void {
     for (const [name, dflt] of argDeclarations(n, this.#env(), this.#b.escape)) {
       this.#b.consumed.add(name);
-      const v = name in this.#b.buildArgs ? this.#b.buildArgs[name] : (dflt ?? this.#b.globalArgs.get(name));
+      const v = PLATFORM_ARGS.has(name) ? PLATFORM_ARGS.get(name) : name in this.#b.buildArgs ? this.#b.buildArgs[name] : (dflt ?? this.#b.globalArgs.get(name));
       if (v !== undefined) this.#args.set(name, v);
     }
   }

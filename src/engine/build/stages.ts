@@ -8,6 +8,7 @@ import type { DockerfileNode } from '../../dockerfile/parser.ts';
 import { expandWord } from '../../dockerfile/shell-lex.ts';
 import { checkInstruction, parseFlags } from './flags.ts';
 import { lineError } from './line-error.ts';
+import { PLATFORM_ARGS } from './predefined-args.ts';
 
 export interface Stage {
   index: number;
@@ -31,7 +32,7 @@ export interface StagePlan {
   target: number;
   /** The stages the target needs (itself included), in Dockerfile order. */
   needed: number[];
-  /** The global ARGs with their values (a build-arg over the default). */
+  /** The global ARGs with their values (a build-arg over the default), the platform ones among them. */
   globalArgs: Map<string, string>;
   /** Global ARG names (for the warning about build-args no ARG declares). */
   declared: Set<string>;
@@ -40,7 +41,8 @@ export interface StagePlan {
 /** Split the instructions into stages and work out what `target` (a stage name; the last stage if absent) needs. */
 export function planStages(nodes: DockerfileNode[], escape: '\\' | '`', buildArgs: Record<string, string>, target?: string): StagePlan {
   for (const n of nodes) checkInstruction(n);
-  const globalArgs = new Map<string, string>();
+  // The platform ARGs are in the global scope from the start; a --build-arg does not change them.
+  const globalArgs = new Map<string, string>(PLATFORM_ARGS);
   const declared = new Set<string>();
   let i = 0;
   for (; i < nodes.length && nodes[i]!.instruction !== 'from'; i++) {
