@@ -12,12 +12,14 @@ import type { Credentials } from '../registry/authfile.ts';
 import type { AttachStream, LogReadOptions, LogRecord } from '../runtime/driver.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import type { ImageRow } from '../store/images.ts';
+import type { Writable } from 'node:stream';
 import type { ExecSessionRow } from '../store/exec-sessions.ts';
 import { commitContainer, type CommitOptions } from './commit.ts';
 import { build } from './build/builder.ts';
 import { listImages } from './image-list.ts';
 import type { BuildOptions, BuildResult } from './build/options.ts';
 import { pruneBuildCache } from './build/prune.ts';
+import { writeOutput, type OutputSpec } from './build/output.ts';
 import type { CreateOptions } from './config.ts';
 import { Container } from './container.ts';
 import type { ContainerFilters } from './container-filters.ts';
@@ -95,6 +97,11 @@ export class Engine extends EngineCore {
   /** Build an image from a Dockerfile and its context (src/engine/build/builder.ts). */
   build(opts: BuildOptions): Promise<BuildResult> {
     return build(this, opts);
+  }
+
+  /** Write a built image out as `build --output` asks (src/engine/build/output.ts); `stdout` for `dest=-`. */
+  writeBuildOutput(ref: string, spec: OutputSpec, stdout: Writable): Promise<void> {
+    return writeOutput(this, ref, spec, stdout);
   }
 
   /** Forget the build cache and remove the images only it kept (`builder prune`): the ids and bytes removed. */

@@ -384,3 +384,22 @@ test('predefined ARGs: the platform ones without a value given, proxies for RUN 
   assert.match(again.stderr, /#4 CACHED/);
   ok(['rmi', 'built:platform']);
 });
+
+test('--output: a docker-archive on stdout, the file system as a tar, or into a directory', () => {
+  const dir = context({ 'Dockerfile': 'FROM busybox:latest\nRUN echo made > /made.txt\n' });
+  const archive = spawnSync(BERTH, ['--root', env.root, 'build', '-q', '--output', 'type=docker,dest=-', dir], { maxBuffer: 64 << 20 });
+  assert.equal(archive.status, 0, archive.stderr.toString());
+  const listing = spawnSync('tar', ['-t'], { input: archive.stdout, encoding: 'utf8' }).stdout.split('\n');
+  assert.ok(listing.includes('manifest.json'), listing.join(' '));
+  const tar = join(env.root, 'fs.tar');
+  ok(['build', '-q', '--output', `type=tar,dest=${tar}`, dir]);
+  assert.equal(spawnSync('tar', ['-xOf', tar, 'made.txt'], { encoding: 'utf8' }).stdout, 'made\n');
+  const local = join(env.root, 'fs-out');
+  ok(['build', '-q', '-o', local, dir]);
+  assert.equal(readFileSync(join(local, 'made.txt'), 'utf8'), 'made\n');
+  assert.ok(readdirSync(join(local, 'bin')).includes('sh'));
+  const bad = build(dir, ['--output', 'type=registry']);
+  assert.equal(bad.code, 1);
+  assert.equal(bad.stderr, 'Error: --output type=registry: use docker, oci, tar or local\n');
+  assert.deepEqual(buildLeft(), []);
+});

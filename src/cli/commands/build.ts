@@ -6,6 +6,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { BuildOptions } from '../../engine/build/options.ts';
 import { InvalidArgument, RuntimeFailure } from '../../errors.ts';
+import { parseOutput } from '../../engine/build/output.ts';
 import { buildPrinter } from '../build-progress.ts';
 import { parse, withEngine, type Command } from '../common.ts';
 import type { FlagDef } from '../flags.ts';
@@ -26,6 +27,7 @@ const flags = [
   { name: 'add-host', type: 'list', description: 'Add a custom host-to-IP mapping ("host:ip")' },
   { name: 'secret', type: 'list', description: 'Secret to expose to the build (format: "id=mysecret,src=/local/secret")' },
   { name: 'progress', type: 'string', description: 'Set type of progress output (auto, plain, tty)' },
+  { name: 'output', short: 'o', type: 'list', description: 'Output destination (format: "type=local,dest=path")' },
 ] as const satisfies readonly FlagDef[];
 
 const cmd: Command<typeof flags> = {
@@ -45,7 +47,9 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   process.once('SIGTERM', onSignal);
   const code = await withEngine(g, 'build', async (engine) => {
     const opts = options(p.flags, p.args[0]!);
+    const outputs = p.flags.output.map(parseOutput);
     const result = await engine.build({ ...opts, signal: interrupt.signal, ...(p.flags.quiet ? {} : { progress: buildPrinter() }) });
+    for (const o of outputs) await engine.writeBuildOutput(result.imageId, o, process.stdout);
     if (p.flags.iidfile) writeFileSync(p.flags.iidfile, `sha256:${result.imageId}`);
     if (p.flags.quiet) process.stdout.write(`sha256:${result.imageId}\n`);
     else {
