@@ -12,6 +12,7 @@ import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { BERTH, cli, conmonsOf, eventually, type Env, setupEnv, type Result } from './helpers.ts';
+import { skipWithoutTmux, TmuxServer } from './tmux.ts';
 
 let env: Env;
 const { ok, out, allIds } = cli(() => env);
@@ -402,4 +403,24 @@ test('--output: a docker-archive on stdout, the file system as a tar, or into a 
   assert.equal(bad.code, 1);
   assert.equal(bad.stderr, 'Error: --output type=registry: use docker, oci, tar or local\n');
   assert.deepEqual(buildLeft(), []);
+});
+
+test('on a terminal: a live view of the running step and its last lines, then one line per step', async (t) => {
+  if (skipWithoutTmux(t)) return;
+  const scratch = join(env.root, 'tty');
+  mkdirSync(scratch);
+  const tm = new TmuxServer(scratch);
+  try {
+    const dir = context({ 'Dockerfile': 'FROM busybox:latest\nRUN for i in 1 2 3 4 5 6; do echo line $i; sleep 0.3; done\n' });
+    const pane = tm.newSession('b', 100, 30, [BERTH, '--root', env.root, 'build', '--no-cache', dir]);
+    // While it runs: the step with the seconds so far, and only its last lines under it.
+    const live = await tm.waitPane(pane, /=> => line 6/, 'the step\'s output in the live view');
+    assert.match(live, / => \[stage-0 2\/2\] RUN for i in 1 2 3 4 5 6; do echo line \$i; sleep 0\.3; done \d+\.\ds/);
+    assert.doesNotMatch(live, /=> => line 1\n/, 'more than the last lines were shown');
+    const done = await tm.waitPane(pane, /EXIT=0/, 'the build\'s end');
+    assert.match(done, / => \[stage-0 1\/2\] FROM busybox:latest 0\.0s\n => \[stage-0 2\/2\] RUN .* \d+\.\ds\nwriting image sha256:[0-9a-f]{64}\n/);
+    assert.doesNotMatch(done, /=> => line/, 'the running step\'s lines stayed on the screen');
+  } finally {
+    tm.killServer();
+  }
 });

@@ -48,7 +48,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   const code = await withEngine(g, 'build', async (engine) => {
     const opts = options(p.flags, p.args[0]!);
     const outputs = p.flags.output.map(parseOutput);
-    const result = await engine.build({ ...opts, signal: interrupt.signal, ...(p.flags.quiet ? {} : { progress: buildPrinter() }) });
+    const result = await engine.build({ ...opts, signal: interrupt.signal, ...(p.flags.quiet ? {} : { progress: buildPrinter(process.stderr, p.flags.progress || 'auto') }) });
     for (const o of outputs) await engine.writeBuildOutput(result.imageId, o, process.stdout);
     if (p.flags.iidfile) writeFileSync(p.flags.iidfile, `sha256:${result.imageId}`);
     if (p.flags.quiet) process.stdout.write(`sha256:${result.imageId}\n`);
