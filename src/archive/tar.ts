@@ -272,11 +272,13 @@ export async function* readTar(input: AsyncIterable<Buffer>): AsyncGenerator<Tar
       state.current = false;
       await skip(state.remaining);
       // The padding after the last entry's data may be missing, with the end blocks (the docker CLI sends
-      // such an archive when it adds a Dockerfile to a context): Go's reader takes that as the end, so do we.
-      for (let pad = -dataSize & (BLOCK - 1); pad > 0; ) {
-        const c = await src.chunk(pad);
-        if (!c) return;
-        pad -= c.length;
+      // such an archive when it adds a Dockerfile to a context): an input that stops right after the data
+      // ends there, as in Go's reader. One that stops inside the padding was cut short.
+      const pad = -dataSize & (BLOCK - 1);
+      if (pad > 0) {
+        const first = await src.chunk(pad);
+        if (!first) return;
+        await skip(pad - first.length);
       }
     }
   } finally {
