@@ -139,6 +139,6 @@ function classicLine(e: BuildEvent, say: (text: string) => void): void {
 
 /** `POST /build/prune`: the ids of the cache images removed. */
 export async function prune(ctx: Ctx): Promise<void> {
-  const { deleted, reclaimed } = ctx.engine.pruneBuildCache();
+  const { deleted, reclaimed } = await ctx.engine.pruneBuildCache();
   ctx.send(200, { CachesDeleted: deleted.map((id) => `sha256:${id}`), SpaceReclaimed: reclaimed });
 }

@@ -1,6 +1,6 @@
 /**
- * The CLI's entry (dist/berth.mjs): turn on V8's compile cache, then load the bundle (dist/berth-cli.mjs).
- * Compiling the ~650 KB bundle is the largest part of every command's start-up; with the cache each verb
+ * The CLI's entry (dist/berth.mjs): turn on V8's compile cache, then load the bundle (dist/cli-bundle/, split
+ * by verb). Compiling the bundle is the largest part of every command's start-up; with the cache each verb
  * reuses the code the last one compiled. The cache sits beside the bundle, keyed by its content, so a
  * rebuild invalidates it; where it cannot be written, commands run uncached.
  */
@@ -12,5 +12,5 @@ try {
   /* uncached */
 }
 // Not a literal: the bundle is a separate file, loaded after the cache is on.
-const cli = './berth-cli.mjs';
+const cli = './cli-bundle/berth-cli.mjs';
 await import(cli);

@@ -15,11 +15,9 @@ import type { ImageRow } from '../store/images.ts';
 import type { Writable } from 'node:stream';
 import type { ExecSessionRow } from '../store/exec-sessions.ts';
 import { commitContainer, type CommitOptions } from './commit.ts';
-import { build } from './build/builder.ts';
 import { listImages } from './image-list.ts';
 import type { BuildOptions, BuildResult } from './build/options.ts';
-import { pruneBuildCache } from './build/prune.ts';
-import { writeOutput, type OutputSpec } from './build/output.ts';
+import type { OutputSpec } from './build/output.ts';
 import type { CreateOptions } from './config.ts';
 import { Container } from './container.ts';
 import type { ContainerFilters } from './container-filters.ts';
@@ -94,18 +92,21 @@ export class Engine extends EngineCore {
     return listImages(this, all);
   }
 
-  /** Build an image from a Dockerfile and its context (src/engine/build/builder.ts). */
-  build(opts: BuildOptions): Promise<BuildResult> {
+  /** Build an image from a Dockerfile and its context (src/engine/build/builder.ts, loaded when first used). */
+  async build(opts: BuildOptions): Promise<BuildResult> {
+    const { build } = await import('./build/builder.ts');
     return build(this, opts);
   }
 
   /** Write a built image out as `build --output` asks (src/engine/build/output.ts); `stdout` for `dest=-`. */
-  writeBuildOutput(ref: string, spec: OutputSpec, stdout: Writable): Promise<void> {
+  async writeBuildOutput(ref: string, spec: OutputSpec, stdout: Writable): Promise<void> {
+    const { writeOutput } = await import('./build/output.ts');
     return writeOutput(this, ref, spec, stdout);
   }
 
   /** Forget the build cache and remove the images only it kept (`builder prune`): the ids and bytes removed. */
-  pruneBuildCache(): { deleted: string[]; reclaimed: number } {
+  async pruneBuildCache(): Promise<{ deleted: string[]; reclaimed: number }> {
+    const { pruneBuildCache } = await import('./build/prune.ts');
     return pruneBuildCache(this);
   }
 

@@ -15,7 +15,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'builder prune');
   if (typeof p === 'number') return p;
   return withEngine(g, 'builder prune', async (engine) => {
-    const { deleted, reclaimed } = engine.pruneBuildCache();
+    const { deleted, reclaimed } = await engine.pruneBuildCache();
     for (const id of deleted) process.stdout.write(`Deleted: sha256:${id}\n`);
     process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
     return 0;
