@@ -97,6 +97,12 @@ export class NotSupported extends BerthError {
   readonly httpStatus = 501;
 }
 
+/** A part of docker this node does not run (swarm mode): docker's answer on a node outside a swarm. */
+export class Unavailable extends BerthError {
+  readonly exitCode = 125;
+  readonly httpStatus = 503;
+}
+
 /** The OCI runtime, its monitor or the host failed. */
 export class RuntimeFailure extends BerthError {
   readonly exitCode = 125;

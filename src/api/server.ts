@@ -16,6 +16,7 @@ import * as nets from './networks.ts';
 import { login } from './auth.ts';
 import * as images from './images.ts';
 import * as streams from './streams.ts';
+import * as swarm from './swarm.ts';
 import * as system from './system.ts';
 import {
   API_VERSION, compareVersions, Ctx, DEFAULT_BODY_LIMITS, MIN_API_VERSION, nodeHttp, statusOf, type BodyLimits,
@@ -88,6 +89,16 @@ const routes: [string, RegExp, Handler][] = [
   ['POST', new RegExp(`^/exec/${ID}/start$`), streams.execStart],
   ['POST', new RegExp(`^/exec/${ID}/resize$`), streams.execResize],
   ['GET', new RegExp(`^/exec/${ID}/json$`), streams.execInspect],
+  // Swarm mode and plugins: dockerd's answers outside a swarm, with no plugin (src/api/swarm.ts).
+  ['POST', /^\/swarm\/leave$/, swarm.leave],
+  ['POST', /^\/swarm\/(init|join)$/, swarm.noSwarmMode],
+  ...(['GET', 'POST', 'DELETE'] as const).map((m): [string, RegExp, Handler] => [m, /^\/(swarm|nodes|services|tasks|secrets|configs)(\/.*)?$/, swarm.notManager]),
+  ['GET', /^\/plugins$/, swarm.plugins],
+  ['GET', /^\/plugins\/privileges$/, swarm.noPlugins],
+  ['POST', /^\/plugins\/(pull|create)$/, swarm.noPlugins],
+  ['GET', /^\/plugins\/([^/]+)\/json$/, swarm.noSuchPlugin],
+  ['DELETE', /^\/plugins\/([^/]+)$/, swarm.noSuchPlugin],
+  ['POST', /^\/plugins\/([^/]+)\/(enable|disable|upgrade|push|set)$/, swarm.noSuchPlugin],
 ];
 
 export interface ApiServer {

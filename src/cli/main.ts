@@ -149,6 +149,17 @@ Commands:
   network     Manage networks (create, ls, inspect, rm, prune, connect, disconnect)
 `;
 
+/** The command groups: `berth container ls`, `berth image rm`… */
+const GROUPS = ['container', 'image', 'volume', 'network', 'system', 'builder', 'buildx'];
+
+/** A group's help (docker prints the group's commands for `docker container` alone): its verbs, sorted. */
+function groupHelp(group: string): string {
+  const names = [...Object.keys(commands), ...Object.keys(aliases)]
+    .filter((k) => k.startsWith(`${group} `))
+    .map((k) => k.slice(group.length + 1));
+  return `\nUsage:  berth ${group} COMMAND\n\nCommands:\n${[...new Set(names)].sort().map((n) => `  ${n}`).join('\n')}\n\nRun 'berth ${group} COMMAND --help' for more information on a command.\n`;
+}
+
 export async function cli(argv: string[]): Promise<number> {
   const globals: Globals = { verb: '' };
   let i = 0;
@@ -170,7 +181,11 @@ export async function cli(argv: string[]): Promise<number> {
   }
   let verb = rest[0]!;
   let args = rest.slice(1);
-  if (['container', 'image', 'volume', 'network', 'system', 'builder', 'buildx'].includes(verb) && args.length > 0) {
+  if (GROUPS.includes(verb) && (args.length === 0 || args[0] === '--help' || args[0] === '-h')) {
+    process.stdout.write(groupHelp(verb));
+    return 0;
+  }
+  if (GROUPS.includes(verb) && args.length > 0) {
     verb = `${verb} ${args[0]}`;
     args = args.slice(1);
   }

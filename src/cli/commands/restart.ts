@@ -1,10 +1,12 @@
 /** `berth restart [-t N] CONTAINER...` */
 import type { FlagDef } from '../flags.ts';
-import { eachRef, engineFor, parse, type Command } from '../common.ts';
+import { eachRef, engineFor, parse, report, type Command } from '../common.ts';
 import type { Globals } from '../globals.ts';
+import { stopTimeout } from '../stop-timeout.ts';
 
 const flags = [
-  { name: 'time', short: 't', type: 'int', description: 'Seconds to wait before killing the container' },
+  { name: 'timeout', short: 't', type: 'int', description: 'Seconds to wait before killing the container' },
+  { name: 'time', type: 'int', hidden: true, description: 'Seconds to wait before killing the container (deprecated: --timeout)' },
 ] as const satisfies readonly FlagDef[];
 
 const cmd: Command<typeof flags> = {
@@ -17,9 +19,14 @@ const cmd: Command<typeof flags> = {
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'restart');
   if (typeof p === 'number') return p;
+  let timeout: number | undefined;
+  try {
+    timeout = stopTimeout(p);
+  } catch (e) {
+    return report(e, 'restart');
+  }
   const engine = engineFor(g);
   try {
-    const timeout = p.changed.has('time') ? p.flags.time : undefined;
     return await eachRef(p.args, 'restart', async (ref) => {
       await engine.restart(ref, timeout);
       return ref;

@@ -2,9 +2,11 @@
 import type { FlagDef } from '../flags.ts';
 import { eachRef, withEngine, parse, type Command } from '../common.ts';
 import type { Globals } from '../globals.ts';
+import { stopTimeout } from '../stop-timeout.ts';
 
 const flags = [
-  { name: 'time', short: 't', type: 'int', description: 'Seconds to wait before killing the container' },
+  { name: 'timeout', short: 't', type: 'int', description: 'Seconds to wait before killing the container' },
+  { name: 'time', type: 'int', hidden: true, description: 'Seconds to wait before killing the container (deprecated: --timeout)' },
   { name: 'signal', short: 's', type: 'string', description: 'Signal to send to the container' },
 ] as const satisfies readonly FlagDef[];
 
@@ -19,7 +21,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'stop');
   if (typeof p === 'number') return p;
   return withEngine(g, 'stop', async (engine) => {
-    const timeout = p.changed.has('time') ? p.flags.time : undefined;
+    const timeout = stopTimeout(p);
     const signal = p.changed.has('signal') ? p.flags.signal : undefined;
     return await eachRef(p.args, 'stop', async (ref) => {
       await engine.stop(ref, timeout, signal);
