@@ -108,6 +108,8 @@ export interface Networking {
   dnsOptions: string[];
   /** `--add-host host:ip` */
   extraHosts: { host: string; ip: string }[];
+  /** `-P`: every exposed port was published (docker's PublishAllPorts). */
+  publishAll?: boolean;
 }
 
 /** What a running container got from its networks (cleared when it stops). */
@@ -159,6 +161,8 @@ export interface DeviceRule {
  */
 export interface Isolation {
   privileged: boolean;
+  /** `--device-cgroup-rule` as asked (for inspect); `deviceRules` is what the runtime gets. */
+  deviceCgroupRules?: string[];
   /** As asked (for inspect); `capabilities` is what the process gets. */
   capAdd: string[];
   capDrop: string[];
@@ -209,8 +213,13 @@ export interface ContainerConfig {
   /** Image entrypoint and cmd as stored (for inspect's Config). */
   entrypoint: string[] | null;
   cmd: string[] | null;
-  /** KEY=VALUE list, image env overridden by user env; always carries PATH. */
+  /**
+   * docker's Config.Env: the image's entries under the user's, as given (a name without `=` kept). The
+   * process's environment is made from it (src/runtime/spec/process-env.ts).
+   */
   env: string[];
+  /** The user's home, for HOME when Env sets none (absent in configs made before it was kept: HOME was in env). */
+  home?: string;
   /** Absolute working directory inside the container. */
   cwd: string;
   /** The user as given ("" = image default), and its resolution. */
@@ -226,6 +235,12 @@ export interface ContainerConfig {
   readonlyRootfs: boolean;
   mounts: MountSpec[];
   rlimits: Rlimit[];
+  /** `--ulimit` as asked (inspect's Ulimits); `rlimits` is what the process gets, defaults included. */
+  ulimits?: Rlimit[];
+  /** docker's Config.ExposedPorts (`PORT/PROTO`): the image's, `--expose`'s and the published ones. */
+  exposedPorts?: string[];
+  /** `--volumes-from` as asked (inspect's VolumesFrom). */
+  volumesFrom?: string[];
   /** Changed only by `update` (the one mutable part of a container's config). */
   resources: Resources;
   /** -1000–1000; the OOM killer's preference for this container's processes. */

@@ -153,6 +153,8 @@ export function createOptions(body: Obj, name: string | null): CreateOptions {
   }
   if (publish.length > 0) opts.publish = publish;
   if (hc.PublishAllPorts === true) opts.publishAll = true;
+  const exposed = Object.keys(obj(body.ExposedPorts));
+  if (exposed.length > 0) opts.expose = exposed;
   opts.dns = list(hc.Dns, 'HostConfig.Dns');
   opts.dnsSearch = list(hc.DnsSearch, 'HostConfig.DnsSearch');
   opts.dnsOptions = list(hc.DnsOptions, 'HostConfig.DnsOptions');

@@ -58,6 +58,7 @@ export const createFlags = [
   { name: 'network', type: 'string', description: 'Connect a container to a network (bridge, NAME, none, host, container:<name|id>)' },
   { name: 'publish', short: 'p', type: 'list', description: "Publish a container's port(s) to the host" },
   { name: 'publish-all', short: 'P', type: 'bool', description: 'Publish all exposed ports to random ports' },
+  { name: 'expose', type: 'list', description: 'Expose a port or a range of ports' },
   { name: 'ip', type: 'string', description: 'IPv4 address (e.g., 172.30.100.104)' },
   { name: 'mac-address', type: 'string', description: 'Container MAC address (e.g., 92:d0:c6:0a:29:33)' },
   { name: 'network-alias', type: 'list', description: 'Add network-scoped alias for the container' },
@@ -76,6 +77,16 @@ export const createFlags = [
 ] as const satisfies readonly FlagDef[];
 
 type CreateFlagValues = FlagValues<typeof createFlags>;
+
+/**
+ * `-e NAME` (and an env-file line without `=`) takes this shell's value of NAME, as docker's CLI does; when
+ * the shell has none it is sent as `NAME`, which the container keeps in its Config.Env without a variable.
+ */
+export function clientEnv(entry: string): string {
+  if (entry.includes('=')) return entry;
+  const v = process.env[entry];
+  return v === undefined ? entry : `${entry}=${v}`;
+}
 
 /** docker's --env-file: KEY=VALUE lines; blank lines and # comments skipped. */
 export function readEnvFile(path: string): string[] {
@@ -107,7 +118,7 @@ export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args:
   const opts: CreateOptions = {
     image: image!,
     cmd: cmd.length > 0 ? cmd : undefined,
-    env: [...f['env-file'].flatMap(readEnvFile), ...f.env],
+    env: [...f['env-file'].flatMap(readEnvFile), ...f.env].map(clientEnv),
     labels: parseLabels(f.label),
     volumes: f.volume,
     mounts: f.mount,
@@ -169,6 +180,7 @@ export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args:
   if (changed.has('network') || changed.has('net')) opts.network = changed.has('network') ? f.network : f.net;
   opts.publish = f.publish;
   opts.publishAll = f['publish-all'];
+  if (f.expose.length > 0) opts.expose = f.expose;
   opts.networkAliases = [...f['network-alias'], ...f['net-alias']];
   opts.dns = f.dns;
   opts.dnsSearch = f['dns-search'];

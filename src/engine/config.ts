@@ -7,7 +7,7 @@ import { posix } from 'node:path';
 import { InvalidArgument } from '../errors.ts';
 import type { ImageRow } from '../store/images.ts';
 import type { ContainerConfig, IdMap, MountSpec, Rlimit } from '../types.ts';
-import { DEFAULT_PATH } from '../image/store.ts';
+import { mergeEnv } from '../runtime/spec/process-env.ts';
 import { clampRlimits, defaultRlimits, parseUlimit, readHostRlimits } from '../runtime/spec/rlimits.ts';
 import { parseSignal } from './signals.ts';
 import { validateRestartPolicy } from './restart-policy.ts';
@@ -26,6 +26,8 @@ export interface CreateOptions extends ResourceOptions, IsolationOptions, Networ
   name?: string;
   /** Replaces the image's Cmd. */
   cmd?: string[];
+  /** `--expose PORT[/PROTO]` (a range `8000-8010` too): exposed beside the image's, for `-P` and inspect. */
+  expose?: string[];
   /** Replaces the image's Entrypoint; `[]` or `['']` clears it. */
   entrypoint?: string[];
   env?: string[];
@@ -105,6 +107,8 @@ export function buildConfig(
   const args = [...(entrypoint ?? []), ...(cmd ?? [])];
   if (args.length === 0) throw new InvalidArgument('no command specified');
 
+  for (const e of opts.env ?? []) if (e.startsWith('=') || e === '') throw new InvalidArgument(`invalid environment variable: ${e}`);
+  // Config.Env as docker keeps it: the image's, under the user's, names without a value included.
   const env = mergeEnv(ic.Env ?? [], opts.env ?? []);
   const cwd = opts.workdir || ic.WorkingDir || '/';
   if (!posix.isAbsolute(cwd)) throw new InvalidArgument(`the working directory '${cwd}' is invalid, it needs to be an absolute path`);
@@ -114,7 +118,6 @@ export function buildConfig(
   const u = resolveUser(userSpec, images.readFile(img, '/etc/passwd'), groupText);
   const isolation = resolveIsolation(opts, { containerId: ctx.containerId, init: opts.init ?? false, hostname: opts.hostname !== undefined, cgroupVersion: ctx.cgroupVersion, usedIds: ctx.usedIds });
   const additionalGids = [...new Set([...u.additionalGids, ...isolation.groupAdd.map((g) => groupId(g, groupText))])];
-  if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${u.home || '/'}`);
 
   const volumes: VolumeCreateOptions[] = [];
   const fromMountFlag = (opts.mounts ?? []).map((spec) => {
@@ -133,7 +136,8 @@ export function buildConfig(
   const rlimits = mergeRlimits(defaultRlimits(hostLimits), clampRlimits(requested, hostLimits));
 
   const { resources, warnings } = resolveResources(opts, {}, host);
-  const networking = resolveNetworking(opts, isolation, Object.keys(ic.ExposedPorts ?? {}), ctx.network, (m) => warnings.push(m));
+  const exposedPorts = exposedOf(Object.keys(ic.ExposedPorts ?? {}), opts.expose ?? [], opts.publish ?? []);
+  const networking = resolveNetworking(opts, isolation, exposedPorts, ctx.network, (m) => warnings.push(m));
   const cgroupParent = opts.cgroupParent === undefined ? undefined : normalizeCgroupParent(opts.cgroupParent);
   const restartPolicy = validateRestartPolicy(opts.restartPolicy ?? {});
   const healthcheck = resolveHealth(opts.healthcheck, ic.Healthcheck as HealthInput | undefined);
@@ -148,6 +152,7 @@ export function buildConfig(
     entrypoint,
     cmd,
     env,
+    home: u.home || '/',
     cwd,
     user: userSpec,
     uid: u.uid,
@@ -160,6 +165,9 @@ export function buildConfig(
     readonlyRootfs: opts.readonlyRootfs ?? false,
     mounts,
     rlimits,
+    ulimits: requested,
+    ...(exposedPorts.length > 0 ? { exposedPorts } : {}),
+    ...((opts.volumesFrom ?? []).length > 0 ? { volumesFrom: [...opts.volumesFrom!] } : {}),
     resources,
     oomScoreAdj: validateOomScoreAdj(opts.oomScoreAdj),
     cgroupParent,
@@ -216,21 +224,6 @@ function normalizeCgroupParent(p: string): string {
   return norm.replace(/\/+$/, '') || '/';
 }
 
-function mergeEnv(base: string[], over: string[]): string[] {
-  const out = new Map<string, string>();
-  for (const e of [DEFAULT_PATH, ...base, ...over]) {
-    const i = e.indexOf('=');
-    if (i === 0) throw new InvalidArgument(`invalid environment variable: ${e}`);
-    out.set(i < 0 ? e : e.slice(0, i), e);
-  }
-  // `-e NAME` without a value takes the caller's value, or is dropped when unset (docker's rule).
-  return [...out.values()].flatMap((e) => {
-    if (e.includes('=')) return [e];
-    const v = process.env[e];
-    return v === undefined ? [] : [`${e}=${v}`];
-  });
-}
-
 function mergeRlimits(defaults: Rlimit[], requested: Rlimit[]): Rlimit[] {
   const m = new Map(defaults.map((r) => [r.type, r]));
   for (const r of requested) m.set(r.type, r);
@@ -238,3 +231,23 @@ function mergeRlimits(defaults: Rlimit[], requested: Rlimit[]): Rlimit[] {
 }
 
 export { parseTmpfs, parseVolume } from './mounts.ts';
+
+/**
+ * docker's Config.ExposedPorts: the image's, the `--expose` ones and every published container port, as
+ * `PORT/PROTO` (tcp when none is named), each once, in that order.
+ */
+function exposedOf(image: string[], expose: string[], publish: string[]): string[] {
+  const out = new Set<string>(image);
+  for (const e of expose) {
+    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(e);
+    if (!m) throw new InvalidArgument(`invalid range format for --expose: ${e}`);
+    const [from, to] = [Number(m[1]), Number(m[2] ?? m[1])];
+    if (from < 1 || to > 65535 || to < from) throw new InvalidArgument(`invalid range format for --expose: ${e}`);
+    for (let p = from; p <= to; p++) out.add(`${p}/${(m[3] ?? 'tcp').toLowerCase()}`);
+  }
+  for (const p of publish) {
+    const ctr = /(\d+(?:-\d+)?)(?:\/(tcp|udp|sctp))?$/i.exec(p);
+    if (ctr && !ctr[1]!.includes('-')) out.add(`${ctr[1]}/${(ctr[2] ?? 'tcp').toLowerCase()}`);
+  }
+  return [...out];
+}

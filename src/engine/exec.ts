@@ -14,6 +14,7 @@
  * container exec'd in a loop, and needs no clock); running sessions are never dropped. All go with the
  * container.
  */
+import { mergeEnv, processEnv } from '../runtime/spec/process-env.ts';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -176,20 +177,15 @@ async function launch(engine: EngineCore, row: ContainerRow, id: string, config:
     const user = config.user
       ? resolveUser(config.user, img ? engine.images.readFile(img, '/etc/passwd') : null, img ? engine.images.readFile(img, '/etc/group') : null)
       : { uid: c.uid, gid: c.gid, additionalGids: c.additionalGids };
-    const env = new Map(c.env.map((e) => [e.split('=')[0]!, e]));
-    for (const e of config.env) {
-      const i = e.indexOf('=');
-      if (i < 0) {
-        const v = process.env[e];
-        if (v !== undefined) env.set(e, `${e}=${v}`);
-      } else env.set(e.slice(0, i), e);
-    }
+    // The container's environment under the exec's own (a name without a value unsets nothing: it is not a
+    // variable); the client resolved `-e NAME` from its own environment, as docker's CLI does.
+    const env = processEnv(mergeEnv(c.env, config.env), c.home ?? '/');
     const caps = config.privileged ? heldCapabilities() : undefined;
     const spec = {
       ...proc,
       terminal: config.tty,
       args: config.cmd,
-      env: [...env.values()],
+      env,
       cwd: config.workdir,
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       ...(caps ? { capabilities: { bounding: caps, effective: caps, permitted: caps } } : {}),

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { namesOnNetwork } from '../network/hosts.ts';
 import type { ContainerRow } from '../store/containers.ts';
-import type { HealthConfig, HealthState, Isolation, Resources, ThrottleDevice } from '../types.ts';
+import type { HealthConfig, HealthState, Isolation, Resources, Rlimit, ThrottleDevice } from '../types.ts';
 import { dockerStatusOf, isLive, isUpOrRestarting } from './state.ts';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -20,8 +20,8 @@ function hostConfigIsolation(iso: Isolation | undefined): Record<string, unknown
     CapAdd: orNull(iso?.capAdd),
     CapDrop: orNull(iso?.capDrop),
     SecurityOpt: orNull(iso?.securityOpt),
-    Devices: (iso?.privileged ? [] : (iso?.devices ?? [])).map((d) => ({ PathOnHost: d.hostPath, PathInContainer: d.path, CgroupPermissions: d.access })),
-    DeviceCgroupRules: null,
+    Devices: orNull((iso?.privileged ? [] : (iso?.devices ?? [])).map((d) => ({ PathOnHost: d.hostPath, PathInContainer: d.path, CgroupPermissions: d.access }))),
+    DeviceCgroupRules: orNull(iso?.deviceCgroupRules),
     Sysctls: iso && Object.keys(iso.sysctls).length > 0 ? iso.sysctls : undefined,
     PidMode: mode(iso?.pid),
     IpcMode: mode(iso?.ipc, 'private'),
@@ -80,7 +80,7 @@ export function statusText(r: ContainerRow, now = Date.now(), human: (ms: number
   }
 }
 
-const devices = (l: ThrottleDevice[] | undefined) => l?.map((d) => ({ Path: d.path, Rate: d.rate })) ?? [];
+const devices = (l: ThrottleDevice[] | undefined) => l?.map((d) => ({ Path: d.path, Rate: d.rate })) ?? null;
 
 /** Docker's HostConfig resource fields (zero values where unset, as docker shows them). */
 export function hostConfigResources(r: Resources) {
@@ -98,7 +98,7 @@ export function hostConfigResources(r: Resources) {
     CpusetCpus: r.cpusetCpus ?? '',
     CpusetMems: r.cpusetMems ?? '',
     BlkioWeight: r.blkioWeight ?? 0,
-    BlkioWeightDevice: r.blkioWeightDevice?.map((d) => ({ Path: d.path, Weight: d.weight })) ?? [],
+    BlkioWeightDevice: r.blkioWeightDevice?.map((d) => ({ Path: d.path, Weight: d.weight })) ?? null,
     BlkioDeviceReadBps: devices(r.blkioDeviceReadBps),
     BlkioDeviceWriteBps: devices(r.blkioDeviceWriteBps),
     BlkioDeviceReadIOps: devices(r.blkioDeviceReadIOps),
@@ -118,6 +118,7 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
   const iso = c.isolation;
   const dir = join(ctx.root, 'containers', r.id);
   const running = isLive(r.state);
+  const tmpfs = c.mounts.filter((m) => m.type === 'tmpfs');
   return {
     Id: r.id,
     Created: r.createdAt,
@@ -151,23 +152,48 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
     AppArmorProfile: iso?.apparmorProfile ?? '',
     ExecIDs: null,
     HostConfig: {
-      Binds: c.mounts
-        .filter((m) => m.type === 'bind' || (m.type === 'volume' && !m.anonymous))
-        .map((m) => `${m.source}:${m.destination}${m.readonly ? ':ro' : ''}`),
+      Binds: orNull(
+        c.mounts
+          .filter((m) => m.type === 'bind' || (m.type === 'volume' && !m.anonymous))
+          .map((m) => `${m.source}:${m.destination}${m.readonly ? ':ro' : ''}`),
+      ),
+      ContainerIDFile: '',
       LogConfig: { Type: 'k8s-file', Config: {} },
       NetworkMode: iso?.network ?? 'none',
       PortBindings: {},
       RestartPolicy: { Name: c.restartPolicy?.name ?? 'no', MaximumRetryCount: c.restartPolicy?.maximumRetryCount ?? 0 },
       AutoRemove: c.autoRemove,
+      VolumeDriver: '',
+      VolumesFrom: orNull(c.volumesFrom),
+      ConsoleSize: [0, 0],
       ReadonlyRootfs: c.readonlyRootfs,
-      Tmpfs: Object.fromEntries(c.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.destination, m.options.join(',')])),
-      Init: c.init,
+      // As docker's (omitempty): only when there are some, only when asked for.
+      ...(tmpfs.length > 0 ? { Tmpfs: Object.fromEntries(tmpfs.map((m) => [m.destination, m.options.join(',')])) } : {}),
+      ...(c.init ? { Init: true } : {}),
       Runtime: c.runtime,
+      Isolation: '',
+      Cgroup: '',
+      Links: null,
+      PublishAllPorts: c.networking?.publishAll ?? false,
+      Dns: orNull(c.networking?.dns),
+      DnsOptions: orNull(c.networking?.dnsOptions),
+      DnsSearch: orNull(c.networking?.dnsSearch),
+      ExtraHosts: orNull(c.networking?.extraHosts.map((h) => `${h.host}:${h.ip}`)),
+      DeviceRequests: null,
+      KernelMemoryTCP: 0,
+      CpuCount: 0,
+      CpuPercent: 0,
+      CpuRealtimePeriod: 0,
+      CpuRealtimeRuntime: 0,
+      IOMaximumIOps: 0,
+      IOMaximumBandwidth: 0,
       ...hostConfigResources(c.resources),
       OomScoreAdj: c.oomScoreAdj ?? 0,
       CgroupParent: c.cgroupParent ?? '',
-      Cgroups: c.cgroups ?? 'enabled',
-      Ulimits: c.rlimits.map((l) => ({ Name: l.type.replace(/^RLIMIT_/, '').toLowerCase(), Soft: l.soft, Hard: l.hard })),
+      // Not docker's: shown only when a container runs without a cgroup (`--cgroups disabled`, podman's flag).
+      ...(c.cgroups === 'disabled' ? { Cgroups: 'disabled' } : {}),
+      // The ones asked for (docker shows none for its defaults); configs made before that was kept show all.
+      Ulimits: orNull((c.ulimits ?? c.rlimits).map((l: Rlimit) => ({ Name: l.type.replace(/^RLIMIT_/, '').toLowerCase(), Soft: l.soft, Hard: l.hard }))),
       ...hostConfigIsolation(c.isolation),
     },
     GraphDriver: {
@@ -212,12 +238,14 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
       Tty: c.tty,
       OpenStdin: c.openStdin,
       StdinOnce: false,
-      Env: c.env,
+      Env: orNull(c.env),
       Cmd: c.cmd,
       Image: c.image,
       Volumes: c.mounts.some((m) => m.anonymous) ? Object.fromEntries(c.mounts.filter((m) => m.anonymous).map((m) => [m.destination, {}])) : null,
       WorkingDir: c.cwd === '/' ? '' : c.cwd,
       Entrypoint: c.entrypoint,
+      OnBuild: null,
+      ...(c.exposedPorts && c.exposedPorts.length > 0 ? { ExposedPorts: Object.fromEntries(c.exposedPorts.map((p) => [p, {}])) } : {}),
       Labels: c.labels,
       StopSignal: c.stopSignal,
       StopTimeout: c.stopTimeout,
@@ -262,8 +290,14 @@ export function networkSettings(r: ContainerRow): Record<string, unknown> {
   return {
     Bridge: '',
     SandboxID: '',
-    SandboxKey: live ? (r.net.netns ?? '') : '',
+    HairpinMode: false,
+    LinkLocalIPv6Address: '',
+    LinkLocalIPv6PrefixLen: 0,
     Ports,
+    SandboxKey: live ? (r.net.netns ?? '') : '',
+    SecondaryIPAddresses: null,
+    SecondaryIPv6Addresses: null,
+    EndpointID: '',
     IPAddress: first?.ip ?? '',
     IPPrefixLen: first?.prefixLen ?? 0,
     Gateway: first?.gateway ?? '',

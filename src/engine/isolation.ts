@@ -176,6 +176,7 @@ export function resolveIsolation(opts: IsolationOptions, ctx: IsolationContext):
     sysfsWritable: privileged,
     devices,
     deviceRules,
+    ...((opts.deviceCgroupRules ?? []).length > 0 ? { deviceCgroupRules: [...opts.deviceCgroupRules!] } : {}),
     sysctls,
     pid,
     ipc,

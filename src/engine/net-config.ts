@@ -48,7 +48,7 @@ export function resolveNetworking(
   const extraHosts = (o.addHosts ?? []).map(extraHost);
   let ports = (o.publish ?? []).flatMap(parsePublish);
   if (o.publishAll) ports = [...ports, ...publishAll(exposed, ports)];
-  const base = { dns: [...(o.dns ?? [])], dnsSearch: [...(o.dnsSearch ?? [])], dnsOptions: [...(o.dnsOptions ?? [])], extraHosts };
+  const base = { dns: [...(o.dns ?? [])], dnsSearch: [...(o.dnsSearch ?? [])], dnsOptions: [...(o.dnsOptions ?? [])], extraHosts, ...(o.publishAll ? { publishAll: true } : {}) };
   if (iso.network !== 'bridge') {
     if (ports.length > 0) warn(`Published ports are discarded when using ${iso.network === 'host' ? 'host' : iso.network === 'none' ? 'the none' : 'a container\'s'} network mode`);
     if (o.ip || o.macAddress || (o.networkAliases ?? []).length > 0) throw new InvalidArgument('--ip, --mac-address and --network-alias need a bridge or user network');

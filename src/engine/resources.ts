@@ -259,6 +259,8 @@ function discardUnsupported(r: Resources, base: Resources, host: HostFacts, warn
   if (!f.blkioWeight) drop(['blkioWeight'], 'Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.');
   if (!f.blkioWeightDevice && r.blkioWeightDevice?.length) {
     drop(['blkioWeightDevice'], 'Your kernel does not support Block I/O weight_device or the cgroup is not mounted. Weight-device discarded.');
+    // docker empties a discarded device list (inspect shows [], where one never asked for shows null).
+    r.blkioWeightDevice = [];
   }
   const throttle: [boolean, keyof Resources, string][] = [
     [f.blkioReadBps, 'blkioDeviceReadBps', 'Your kernel does not support BPS Block I/O read limit or the cgroup is not mounted. Block I/O BPS read limit discarded.'],
@@ -266,7 +268,13 @@ function discardUnsupported(r: Resources, base: Resources, host: HostFacts, warn
     [f.blkioReadIOps, 'blkioDeviceReadIOps', 'Your kernel does not support IOPS Block read limit or the cgroup is not mounted. Block I/O IOPS read limit discarded.'],
     [f.blkioWriteIOps, 'blkioDeviceWriteIOps', 'Your kernel does not support IOPS Block write limit or the cgroup is not mounted. Block I/O IOPS write limit discarded.'],
   ];
-  for (const [ok, key, warning] of throttle) if (!ok) drop([key], warning);
+  for (const [ok, key, warning] of throttle) {
+    if (ok) continue;
+    const asked = (r[key] as unknown[] | undefined)?.length;
+    drop([key], warning);
+    // docker empties a discarded device list (inspect shows [], where one never asked for shows null).
+    if (asked) (r as Record<string, unknown>)[key] = [];
+  }
 }
 
 export function validateOomScoreAdj(v: number | undefined): number | undefined {

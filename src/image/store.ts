@@ -22,7 +22,7 @@ import { LayerDirs } from './layers.ts';
 import { chargeImage, DEFAULT_CAPS, imageBudget, type ImageBudget, type SizeCaps } from './unpack-limits.ts';
 import { familiarName, parseReference } from '../registry/reference.ts';
 
-export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+import { DEFAULT_PATH } from '../runtime/spec/process-env.ts';
 
 export const MEDIA = {
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',

@@ -98,3 +98,63 @@ test('CLI: stop and restart take --timeout (docker 28) and --time (older); both 
   for (const c of ['ls', 'run', 'stop', 'commit', 'prune']) assert.match(group.stdout, new RegExp(`^  ${c}$`, 'm'), c);
   assert.match(env.berth(['network', '--help']).stdout, /^  connect$/m);
 });
+
+/** The HostConfig keys dockerd 20.10 shows for a plain container (seen from a private dockerd), less none. */
+const DOCKERD_HOSTCONFIG_KEYS = [
+  'AutoRemove', 'Binds', 'BlkioDeviceReadBps', 'BlkioDeviceReadIOps', 'BlkioDeviceWriteBps', 'BlkioDeviceWriteIOps', 'BlkioWeight',
+  'BlkioWeightDevice', 'CapAdd', 'CapDrop', 'Cgroup', 'CgroupParent', 'CgroupnsMode', 'ConsoleSize', 'ContainerIDFile', 'CpuCount',
+  'CpuPercent', 'CpuPeriod', 'CpuQuota', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'CpuShares', 'CpusetCpus', 'CpusetMems',
+  'DeviceCgroupRules', 'DeviceRequests', 'Devices', 'Dns', 'DnsOptions', 'DnsSearch', 'ExtraHosts', 'GroupAdd', 'IOMaximumBandwidth',
+  'IOMaximumIOps', 'IpcMode', 'Isolation', 'KernelMemory', 'KernelMemoryTCP', 'Links', 'LogConfig', 'MaskedPaths', 'Memory',
+  'MemoryReservation', 'MemorySwap', 'MemorySwappiness', 'NanoCpus', 'NetworkMode', 'OomKillDisable', 'OomScoreAdj', 'PidMode',
+  'PidsLimit', 'PortBindings', 'Privileged', 'PublishAllPorts', 'ReadonlyPaths', 'ReadonlyRootfs', 'RestartPolicy', 'Runtime',
+  'SecurityOpt', 'ShmSize', 'UTSMode', 'Ulimits', 'UsernsMode', 'VolumeDriver', 'VolumesFrom',
+];
+
+test('inspect: every HostConfig and NetworkSettings key dockerd shows, with its zero values; Env kept as sent; only asked-for ulimits', async () => {
+  const made = await call(api.sock, 'POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '300'], Env: ['Foo', 'A=b'], HostConfig: { NetworkMode: 'none' } });
+  assert.equal(made.status, 201, made.text);
+  const id = (JSON.parse(made.text) as { Id: string }).Id;
+  try {
+    const j = JSON.parse((await call(api.sock, 'GET', `/containers/${id}/json`)).text) as Record<string, Record<string, unknown>>;
+    const hc = j.HostConfig!;
+    assert.deepEqual(Object.keys(hc).sort(), [...DOCKERD_HOSTCONFIG_KEYS].sort());
+    assert.deepEqual(
+      ['Isolation', 'VolumesFrom', 'DeviceCgroupRules', 'Links', 'ConsoleSize', 'Dns', 'ExtraHosts', 'Ulimits', 'Binds', 'Devices', 'BlkioWeightDevice', 'DeviceRequests', 'VolumeDriver', 'ContainerIDFile'].map((k) => hc[k]),
+      ['', null, null, null, [0, 0], null, null, null, null, null, null, null, '', ''],
+    );
+    for (const k of ['EndpointID', 'HairpinMode', 'LinkLocalIPv6Address', 'LinkLocalIPv6PrefixLen', 'SecondaryIPAddresses', 'SecondaryIPv6Addresses']) {
+      assert.ok(k in j.NetworkSettings!, `NetworkSettings.${k}`);
+    }
+    assert.equal(j.Config!.OnBuild, null);
+    // A name without a value stays in Config.Env as sent, and is not a variable of the process.
+    const env = j.Config!.Env as string[];
+    assert.deepEqual(env.slice(-2), ['Foo', 'A=b']);
+    assert.equal((await call(api.sock, 'POST', `/containers/${id}/start`)).status, 204);
+    const seen = ok(['exec', id, 'env']).stdout.split('\n');
+    assert.ok(seen.includes('A=b') && seen.some((e) => e.startsWith('PATH=')) && seen.includes('HOME=/root'), seen.join(' '));
+    assert.ok(!seen.some((e) => e === 'Foo' || e.startsWith('Foo=')), seen.join(' '));
+  } finally {
+    rmf(id);
+  }
+  const limited = runD(['--ulimit', 'nproc=100:200', '--device-cgroup-rule', 'c 1:3 rmw', '-P', '--expose', '80', 'busybox', 'sleep', '300']);
+  const hc = JSON.parse(ok(['inspect', '-f', '{{json .HostConfig}}', limited]).stdout) as Record<string, unknown>;
+  assert.deepEqual(hc.Ulimits, [{ Name: 'nproc', Soft: 100, Hard: 200 }]);
+  assert.deepEqual(hc.DeviceCgroupRules, ['c 1:3 rmw']);
+  assert.equal(hc.PublishAllPorts, true);
+  assert.deepEqual(JSON.parse(ok(['inspect', '-f', '{{json .Config.ExposedPorts}}', limited]).stdout), { '80/tcp': {} });
+  rmf(limited);
+});
+
+test('CLI -e NAME: the shell\'s value when it has one; otherwise NAME is kept without a variable', () => {
+  const id = env.berth(['run', '-d', '-e', 'FROM_SHELL', '-e', 'UNSET_HERE', 'busybox', 'sleep', '300'], { env: { FROM_SHELL: 'shell value', UNSET_HERE: undefined } }).stdout.trim();
+  try {
+    const cfg = JSON.parse(ok(['inspect', '-f', '{{json .Config.Env}}', id]).stdout) as string[];
+    assert.deepEqual(cfg.slice(-2), ['FROM_SHELL=shell value', 'UNSET_HERE']);
+    const seen = ok(['exec', '-e', 'ALSO_UNSET', id, 'env']).stdout;
+    assert.match(seen, /^FROM_SHELL=shell value$/m);
+    assert.doesNotMatch(seen, /UNSET_HERE|ALSO_UNSET/);
+  } finally {
+    rmf(id);
+  }
+});

@@ -50,7 +50,11 @@ test('process: args, env, cwd, terminal, user', () => {
   const cfg = config({ tty: true, uid: 1000, gid: 100, additionalGids: [10, 20] });
   const s = buildSpec(cfg, ctx());
   assert.deepEqual(s.process.args, ['/bin/sh', '-c', 'echo hi']);
-  assert.deepEqual(s.process.env, ['PATH=/usr/bin:/bin', 'A=1']);
+  // HOME is the user's home when Env sets none (the config here has no home: /).
+  assert.deepEqual(s.process.env, ['PATH=/usr/bin:/bin', 'A=1', 'HOME=/']);
+  // PATH when none is set; a name without a value is kept in Config.Env but is no variable; HOME as set.
+  const bare = buildSpec(config({ env: ['Foo', 'HOME=/data'], home: '/root' }), ctx());
+  assert.deepEqual(bare.process.env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/data']);
   assert.equal(s.process.cwd, '/work');
   assert.equal(s.process.terminal, true);
   assert.deepEqual(s.process.user, { uid: 1000, gid: 100, additionalGids: [10, 20] });

@@ -3,7 +3,7 @@ import type { FlagDef } from '../flags.ts';
 import { parse, withEngine, type Command } from '../common.ts';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../engine/detach-keys.ts';
 import { pump } from '../stream.ts';
-import { readEnvFile } from '../create-flags.ts';
+import { clientEnv, readEnvFile } from '../create-flags.ts';
 import type { Globals } from '../globals.ts';
 
 const flags = [
@@ -35,7 +35,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     const detachKeys = parseDetachKeys(p.flags['detach-keys']);
     const handle = await engine.exec(ref, {
       cmd: command,
-      env: [...p.flags['env-file'].flatMap(readEnvFile), ...p.flags.env],
+      env: [...p.flags['env-file'].flatMap(readEnvFile), ...p.flags.env].map(clientEnv),
       user: p.flags.user || undefined,
       workdir: p.flags.workdir || undefined,
       tty: p.flags.tty,

@@ -2,6 +2,7 @@
  * ContainerConfig → OCI runtime-spec 1.0.2 config.json, with docker's defaults. Pure: everything
  * about the host comes in through SpecContext.
  */
+import { processEnv } from './process-env.ts';
 import { NotSupported } from '../../errors.ts';
 import type { ContainerConfig, Isolation, OciHooks, Resources, Rlimit } from '../../types.ts';
 import { DEFAULT_CAPABILITIES } from './capabilities.ts';
@@ -208,7 +209,7 @@ export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): OciSpec {
       terminal: cfg.tty,
       user: { uid: cfg.uid, gid: cfg.gid, additionalGids: [...cfg.additionalGids] },
       args,
-      env: [...cfg.env],
+      env: processEnv(cfg.env, cfg.home ?? '/'),
       cwd: cfg.cwd,
       capabilities: { bounding: [...caps], effective: [...caps], permitted: [...caps] },
       rlimits: rlimits(cfg.rlimits, ctx.hostRlimits),
