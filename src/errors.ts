@@ -103,6 +103,9 @@ export class Unavailable extends BerthError {
   readonly httpStatus = 503;
 }
 
+/** What dockerd says of any swarm object on a node outside a swarm. */
+export const NOT_A_SWARM_MANAGER = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
+
 /** The OCI runtime, its monitor or the host failed. */
 export class RuntimeFailure extends BerthError {
   readonly exitCode = 125;

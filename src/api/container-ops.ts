@@ -149,7 +149,6 @@ export async function archivePut(ctx: Ctx): Promise<void> {
 export async function prune(ctx: Ctx): Promise<void> {
   const { parseFilters } = await import('./containers.ts');
   const filters = parseFilters(ctx.q('filters'));
-  for (const k of Object.keys(filters)) if (filters[k]!.length > 0) throw new InvalidArgument(`invalid filter '${k}': not supported by this server`);
-  const ids = await ctx.engine.prune();
-  ctx.send(200, { ContainersDeleted: ids, SpaceReclaimed: 0 });
+  const { ids, reclaimed } = await ctx.engine.prune(filters);
+  ctx.send(200, { ContainersDeleted: ids, SpaceReclaimed: reclaimed });
 }

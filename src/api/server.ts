@@ -181,7 +181,9 @@ export function createApiServer(
   });
   const run = (ctx: Ctx) => {
     dispatch(ctx).catch((e: unknown) => {
-      if (statusOf(e) >= 500) log(`berth serve: ${ctx.req.method} ${ctx.req.url}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      // A failure of the server (500 and up) is logged; 501 and 503 are answers (not implemented, no swarm).
+      const status = statusOf(e);
+      if (status >= 500 && status !== 501 && status !== 503) log(`berth serve: ${ctx.req.method} ${ctx.req.url}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
       try {
         ctx.fail(e);
       } catch {

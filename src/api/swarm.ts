@@ -4,14 +4,12 @@
  * clean-up code expects; the plugin list is empty and a named plugin is not found. Joining or making a swarm
  * and installing a plugin are refused: Berth runs neither.
  */
-import { NotFound, NotSupported, Unavailable } from '../errors.ts';
+import { NOT_A_SWARM_MANAGER, NotFound, NotSupported, Unavailable } from '../errors.ts';
 import type { Ctx } from './http.ts';
-
-const NOT_A_MANAGER = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
 
 /** Any swarm object's endpoint. */
 export async function notManager(_ctx: Ctx): Promise<void> {
-  throw new Unavailable(NOT_A_MANAGER);
+  throw new Unavailable(NOT_A_SWARM_MANAGER);
 }
 
 /** `POST /swarm/leave` */

@@ -32,7 +32,7 @@ import { create } from './verbs/create.ts';
 import { attach, pids, readLogs, resize } from './verbs/io.ts';
 import { list } from './verbs/list.ts';
 import { login, logout, pull, push } from './verbs/registry.ts';
-import { prune, remove } from './verbs/remove.ts';
+import { prune, remove, type PruneFilters } from './verbs/remove.ts';
 import { repair, repairStale } from './verbs/repair.ts';
 import { reset, type ResetReport } from './verbs/reset.ts';
 import { restart } from './verbs/restart.ts';
@@ -234,9 +234,9 @@ export class Engine extends EngineCore {
     return rename(this, ref, newName);
   }
 
-  /** Remove every stopped container; returns the removed ids. */
-  async prune(): Promise<string[]> {
-    return prune(this);
+  /** Remove every stopped container the filters select (`until`, `label`, `label!`); the ids and bytes removed. */
+  async prune(filters: PruneFilters = {}): Promise<{ ids: string[]; reclaimed: number }> {
+    return prune(this, filters);
   }
 
   /**

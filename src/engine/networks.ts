@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Conflict, InvalidArgument, NotFound } from '../errors.ts';
+import { Conflict, InvalidArgument, NOT_A_SWARM_MANAGER, NotFound, Unavailable } from '../errors.ts';
 import { contains, formatCidr, formatIp, hostRange, nth, overlaps, parseCidr, parseIp, parseSubnet } from '../network/ipaddr.ts';
 import type { NetworkRow, Subnet } from '../store/networks.ts';
 import { removeBridge } from '../network/stale-bridge.ts';
@@ -197,7 +197,11 @@ function subnetsOf(o: NetworkCreateOptions, auto4: string | undefined, id: strin
 export function createNetwork(engine: EngineCore, o: NetworkCreateOptions, bridge?: string, auto4?: string): NetworkRow {
   if (PSEUDO.has(o.name)) throw new Conflict(`network with name ${o.name} already exists`);
   if (!NAME.test(o.name)) throw new InvalidArgument(`invalid network name "${o.name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-  if ((o.driver ?? 'bridge') !== 'bridge') throw new InvalidArgument(`network driver "${o.driver}" is not supported: use bridge`);
+  // dockerd's answers: swarm drivers need a swarm (it says so with a 500; Berth with 503, as for any swarm
+  // object), any other driver is a plugin it cannot find.
+  const driver = o.driver ?? 'bridge';
+  if (driver === 'overlay' || driver === 'ingress') throw new Unavailable(NOT_A_SWARM_MANAGER);
+  if (driver !== 'bridge') throw new NotFound(`plugin "${driver}" not found`);
   if (o.mtu !== undefined && (!Number.isInteger(o.mtu) || o.mtu < 68 || o.mtu > 65535)) throw new InvalidArgument(`invalid MTU ${o.mtu}: 68 to 65535`);
   if (engine.networks.find(o.name)) throw new Conflict(`network with name ${o.name} already exists`);
   const id = newId();

@@ -5,7 +5,7 @@
  */
 import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync, chmodSync, chownSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidArgument, NoSuchVolume, RuntimeFailure } from '../errors.ts';
+import { InvalidArgument, NoSuchVolume, NotFound, RuntimeFailure } from '../errors.ts';
 import { EventRepo } from '../store/events.ts';
 import type { VolumeRepo, VolumeRow } from '../store/volumes.ts';
 import { isMounted, mountFs, unmount } from '../sys/mount.ts';
@@ -79,7 +79,8 @@ export class VolumeStore {
   /** Create a volume; an existing name with the same driver is returned as it is, like docker. */
   create(o: VolumeCreateOptions, newName: () => string): { volume: VolumeRow; created: boolean } {
     const driver = o.driver ?? 'local';
-    if (driver !== 'local') throw new InvalidArgument(`create ${o.name ?? ''}: volume driver "${driver}" is not supported: use local`);
+    // As dockerd answers a driver it has no plugin for: not found (404), naming the plugin lookup.
+    if (driver !== 'local') throw new NotFound(`create ${o.name ?? ''}: error looking up volume plugin ${driver}: plugin "${driver}" not found`);
     const name = o.name === undefined ? newName() : validateVolumeName(o.name);
     const existing = this.repo.get(name);
     if (existing) return { volume: existing, created: false };

@@ -158,3 +158,30 @@ test('CLI -e NAME: the shell\'s value when it has one; otherwise NAME is kept wi
     rmf(id);
   }
 });
+
+test('container prune: until and label filters select, an unknown filter refuses; the space reclaimed is the containers\' own files', async () => {
+  const keep = runD(['--label', 'keep=yes', 'busybox', 'true']);
+  const big = runD(['--label', 'tier=scratch', 'busybox', 'sh', '-c', 'head -c 300000 /dev/zero > /filler']);
+  const fresh = runD(['busybox', 'true']);
+  for (const id of [keep, big, fresh]) ok(['wait', id]);
+  const bad = await call(api.sock, 'POST', `/containers/prune?filters=${encodeURIComponent('{"colour":["red"]}')}`);
+  assert.equal(bad.status, 400, bad.text);
+  // Nothing was created more than an hour ago: `until=1h` removes nothing.
+  assert.deepEqual(JSON.parse((await call(api.sock, 'POST', `/containers/prune?filters=${encodeURIComponent('{"until":["1h"]}')}`)).text), { ContainersDeleted: [], SpaceReclaimed: 0 });
+  const byLabel = JSON.parse((await call(api.sock, 'POST', `/containers/prune?filters=${encodeURIComponent('{"label":["tier=scratch"]}')}`)).text) as { ContainersDeleted: string[]; SpaceReclaimed: number };
+  assert.deepEqual(byLabel.ContainersDeleted, [big]);
+  assert.ok(byLabel.SpaceReclaimed >= 300000, `reclaimed ${byLabel.SpaceReclaimed}`);
+  const cliPrune = ok(['container', 'prune', '-f', '--filter', 'label!=keep']).stdout;
+  assert.equal(cliPrune, `Deleted Containers:\n${fresh}\n\nTotal reclaimed space: 0B\n`);
+  assert.deepEqual(ok(['ps', '-aq', '--no-trunc']).stdout.trim(), keep);
+  rmf(keep);
+});
+
+test('drivers Berth has no plugin for: a volume or network driver is "not found" (404), overlay needs a swarm (503)', async () => {
+  const vol = await call(api.sock, 'POST', '/volumes/create', { Name: 'v-nfs', Driver: 'nfs' });
+  assert.deepEqual([vol.status, JSON.parse(vol.text)], [404, { message: 'create v-nfs: error looking up volume plugin nfs: plugin "nfs" not found' }]);
+  const net = await call(api.sock, 'POST', '/networks/create', { Name: 'n-weird', Driver: 'weird' });
+  assert.deepEqual([net.status, JSON.parse(net.text)], [404, { message: 'plugin "weird" not found' }]);
+  const overlay = await call(api.sock, 'POST', '/networks/create', { Name: 'n-overlay', Driver: 'overlay' });
+  assert.deepEqual([overlay.status, JSON.parse(overlay.text)], [503, { message: NOT_A_MANAGER }]);
+});

@@ -2,6 +2,8 @@
 import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
 import type { Globals } from '../globals.ts';
+import { InvalidArgument } from '../../errors.ts';
+import { humanSize } from '../format.ts';
 
 const flags = [
   { name: 'force', short: 'f', type: 'bool', description: 'Do not prompt for confirmation' },
@@ -20,9 +22,15 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     if (!/^y(es)?$/i.test(answer)) return 0;
   }
   return withEngine(g, 'container prune', async (engine) => {
-    const ids = await engine.prune();
+    const filters: Record<string, string[]> = {};
+    for (const f of p.flags.filter) {
+      const eq = f.indexOf('=');
+      if (eq <= 0) throw new InvalidArgument(`bad format of filter (expected name=value)`);
+      (filters[f.slice(0, eq)] ??= []).push(f.slice(eq + 1));
+    }
+    const { ids, reclaimed } = await engine.prune(filters);
     process.stdout.write(ids.length ? `Deleted Containers:\n${ids.join('\n')}\n\n` : '');
-    process.stdout.write('Total reclaimed space: 0B\n');
+    process.stdout.write(`Total reclaimed space: ${humanSize(reclaimed)}\n`);
     return 0;
   });
 }

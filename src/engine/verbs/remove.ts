@@ -1,8 +1,12 @@
 /** `rm` and `container prune`. */
-import { Conflict, NoSuchContainer, asBerthError } from '../../errors.ts';
+import { join } from 'node:path';
+import { Conflict, InvalidArgument, NoSuchContainer, asBerthError } from '../../errors.ts';
+import type { ContainerRow } from '../../store/containers.ts';
+import { treeSize } from '../../sys/du.ts';
 import { isAlive } from '../../sys/proc.ts';
 import type { EngineCore } from '../core.ts';
 import { canRemove, isLive, move } from '../state.ts';
+import { parseTimeArg } from '../time.ts';
 import { removeAnonymousVolumes } from '../volumes.ts';
 import { waitUntil } from '../wait.ts';
 import { repair } from './repair.ts';
@@ -51,20 +55,48 @@ export async function remove(engine: EngineCore, ref: string, force = false, vol
   });
 }
 
-/** Remove every stopped container; returns the removed ids. */
-export async function prune(engine: EngineCore): Promise<string[]> {
+/** `container prune`'s filters, as docker takes them: `until` (created before), `label`, `label!`. */
+export interface PruneFilters {
+  until?: string[];
+  label?: string[];
+  'label!'?: string[];
+}
+
+/**
+ * Remove every stopped container the filters select; the removed ids and the bytes of their own files
+ * (docker's SpaceReclaimed: what their writable layers held).
+ */
+export async function prune(engine: EngineCore, filters: PruneFilters = {}): Promise<{ ids: string[]; reclaimed: number }> {
+  const select = pruneSelector(filters);
   await repair(engine);
-  const out: string[] = [];
+  const ids: string[] = [];
+  let reclaimed = 0;
   for (const row of engine.containers.list()) {
     const r = engine.sync(row);
-    if (!isLive(r.state) && canRemove(r.state) && r.restartAt === '') {
+    if (!isLive(r.state) && canRemove(r.state) && r.restartAt === '' && select(r)) {
+      const size = treeSize(join(engine.dir(r.id), 'diff'));
       try {
         await remove(engine, r.id);
-        out.push(r.id);
+        ids.push(r.id);
+        reclaimed += size;
       } catch (e) {
         if (!(e instanceof NoSuchContainer) && !(e instanceof Conflict)) throw e;
       }
     }
   }
-  return out;
+  return { ids, reclaimed };
+}
+
+/** Checked before anything goes: an unknown filter or a bad time refuses the whole prune. */
+function pruneSelector(f: PruneFilters): (r: ContainerRow) => boolean {
+  for (const k of Object.keys(f)) if (!['until', 'label', 'label!'].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
+  const until = (f.until ?? []).map((u) => parseTimeArg(u, 'until'));
+  const has = (labels: Record<string, string>, spec: string) => {
+    const eq = spec.indexOf('=');
+    return eq < 0 ? spec in labels : labels[spec.slice(0, eq)] === spec.slice(eq + 1);
+  };
+  return (r) =>
+    until.every((t) => Date.parse(r.createdAt) < t) &&
+    (f.label ?? []).every((l) => has(r.config.labels, l)) &&
+    !(f['label!'] ?? []).some((l) => has(r.config.labels, l));
 }
