@@ -133,3 +133,25 @@ export async function df(ctx: Ctx): Promise<void> {
     BuildCache: [],
   });
 }
+
+/**
+ * `POST /commit?container=&repo=&tag=&comment=&author=&pause=&changes=`: a container's changes as an image
+ * (the engine's commit, as `berth commit`); `{"Id": "sha256:…"}` with 201. The body (a container config to
+ * merge) may be sent; Berth takes the container's own config and the `changes`.
+ */
+export async function commit(ctx: Ctx): Promise<void> {
+  const container = ctx.q('container');
+  if (!container) throw new InvalidArgument('a commit needs the container: ?container=NAME');
+  const repo = ctx.q('repo') ?? '';
+  const tag = ctx.q('tag') ?? '';
+  if (tag && !repo) throw new InvalidArgument('a tag needs a repository: ?repo=NAME&tag=TAG');
+  const changes = ctx.url.searchParams.getAll('changes').flatMap((c) => c.split('\n')).filter((c) => c.trim() !== '');
+  const id = await ctx.engine.commit(container, {
+    ...(repo ? { tag: tag ? `${repo}:${tag}` : repo } : {}),
+    ...(ctx.q('comment') ? { message: ctx.q('comment')! } : {}),
+    ...(ctx.q('author') ? { author: ctx.q('author')! } : {}),
+    changes,
+    pause: ctx.q('pause') === null ? true : ctx.qbool('pause'),
+  });
+  ctx.send(201, { Id: `sha256:${id}` });
+}

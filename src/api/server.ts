@@ -63,6 +63,7 @@ const routes: [string, RegExp, Handler][] = [
   ['GET', /^\/images\/get$/, imageOps.save],
   ['POST', /^\/images\/load$/, imageOps.load],
   ['POST', /^\/images\/prune$/, imageOps.prune],
+  ['POST', /^\/commit$/, imageOps.commit],
   ['POST', /^\/build$/, builds.build],
   ['POST', /^\/build\/prune$/, builds.prune],
   ['GET', /^\/images\/(.+)\/get$/, imageOps.save],

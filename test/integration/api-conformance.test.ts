@@ -185,3 +185,27 @@ test('drivers Berth has no plugin for: a volume or network driver is "not found"
   const overlay = await call(api.sock, 'POST', '/networks/create', { Name: 'n-overlay', Driver: 'overlay' });
   assert.deepEqual([overlay.status, JSON.parse(overlay.text)], [503, { message: NOT_A_MANAGER }]);
 });
+
+test('POST /commit: docker commit and docker-py\'s container.commit() make an image of a container\'s changes', needsDockerCli, () => {
+  const id = runD(['busybox', 'sh', '-c', 'echo made > /made.txt; sleep 300']);
+  try {
+    const r = dockerCli(api, ['commit', '-m', 'a message', '-a', 'someone', '-c', 'ENV COMMITTED=yes', id, 'committed:cli']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^sha256:[0-9a-f]{64}\n$/);
+    const img = JSON.parse(ok(['image', 'inspect', 'committed:cli']).stdout)[0] as { Author: string; Comment: string; Config: { Env: string[] } };
+    assert.deepEqual([img.Author, img.Comment], ['someone', 'a message']);
+    assert.ok(img.Config.Env.includes('COMMITTED=yes'), img.Config.Env.join(' '));
+    assert.equal(ok(['run', '--rm', 'committed:cli', 'cat', '/made.txt']).stdout, 'made\n');
+    const bad = dockerCli(api, ['commit', 'no-such-container', 'x:1']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /No such container: no-such-container/);
+    if (hasDockerPy) {
+      const py = spawnSync(PY, ['-c', `import docker\nc = docker.DockerClient(base_url="unix://${api.sock}")\nprint(c.containers.get("${id}").commit(repository="committed", tag="py", message="from python").id)`], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(py.status, 0, py.stderr);
+      assert.equal(py.stdout.trim(), ok(['image', 'inspect', '-f', '{{.Id}}', 'committed:py']).stdout.trim());
+    }
+    ok(['rmi', 'committed:cli', 'committed:py'].filter((n) => n !== 'committed:py' || hasDockerPy));
+  } finally {
+    rmf(id);
+  }
+});
