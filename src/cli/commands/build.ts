@@ -71,8 +71,8 @@ function options(f: Flags, path: string): BuildOptions {
   if (!fromStdin && !(existsSync(path) && statSync(path).isDirectory())) throw new InvalidArgument(`unable to prepare context: path "${path}" not found`);
   if (f.platform && !/^linux(\/amd64)?$/.test(f.platform)) throw new InvalidArgument(`--platform ${f.platform}: only linux/amd64 is built here`);
   if (f.progress && !['auto', 'plain', 'tty'].includes(f.progress)) throw new InvalidArgument(`invalid progress mode: ${f.progress} (auto, plain or tty)`);
-  const dockerfile = f.file === '-' ? { text: readFileSync(0, 'utf8') } : f.file ? { path: resolve(f.file) } : undefined;
   if (fromStdin && f.file === '-') throw new InvalidArgument('invalid argument: can\'t use stdin for both build context and dockerfile');
+  const dockerfile = f.file === '-' ? { text: readFileSync(0, 'utf8') } : f.file ? { path: resolve(f.file) } : undefined;
   return {
     ...(fromStdin ? { contextStream: process.stdin } : { contextDir: resolve(path) }),
     ...(dockerfile ? { dockerfile } : {}),
@@ -109,6 +109,7 @@ function secrets(items: string[]): Record<string, string> {
     const id = f.get('id');
     const src = f.get('src') ?? f.get('source');
     if (!id || !src) throw new InvalidArgument(`invalid secret "${item}": id=ID,src=PATH`);
+    if (!existsSync(src)) throw new InvalidArgument(`secret ${id}: ${src}: no such file`);
     out[id] = resolve(src);
   }
   return out;
