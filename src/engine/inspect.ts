@@ -69,7 +69,7 @@ export function statusText(r: ContainerRow, now = Date.now(), human: (ms: number
     case 'paused':
       return `Up ${human(now - Date.parse(r.startedAt))} (Paused)`;
     case 'exited':
-      if (r.restartAt !== '') return `Restarting (${r.exitCode}) ${human(now - Date.parse(r.finishedAt || r.restartAt))} ago`;
+      if (dockerStatusOf(r) === 'restarting') return `Restarting (${r.exitCode}) ${human(now - Date.parse(r.finishedAt || r.restartAt))} ago`;
       return r.finishedAt ? `Exited (${r.exitCode}) ${human(now - Date.parse(r.finishedAt))} ago` : `Exited (${r.exitCode})`;
     case 'removing':
       return 'Removal In Progress';

@@ -13,7 +13,8 @@
  * the transition's source states, so a reader that recorded an exit meanwhile is never overwritten. `dead` has
  * docker's meaning: a removal that failed part way; `rm` tries again.
  */
-import type { ContainerState } from '../types.ts';
+import type { ContainerState, RestartPolicy } from '../types.ts';
+import { decideRestart } from './restart-policy.ts';
 
 interface Transition {
   from: readonly ContainerState[];
@@ -71,16 +72,39 @@ export function dockerStatus(s: ContainerState): string {
   return s === 'creating' ? 'created' : s;
 }
 
-/** Docker's State.Status for a container: `restarting` while a restart its policy scheduled is due. */
-export function dockerStatusOf(r: { state: ContainerState; restartAt: string }): string {
-  return r.state === 'exited' && r.restartAt !== '' ? 'restarting' : dockerStatus(r.state);
+/** What the status of a container is decided from. */
+export interface StatusFacts {
+  state: ContainerState;
+  restartAt: string;
+  /** With the rest below: an exit whose cleanup has not run yet (still mounted) that its policy will restart. */
+  mounted?: boolean;
+  exitCode?: number;
+  stoppedByUser?: boolean;
+  restartCount?: number;
+  config?: { restartPolicy?: RestartPolicy };
 }
 
 /**
- * Docker's State.Running: true for a live container, and for one waiting out its restart policy's delay
- * (docker lists it in `ps` without -a, and compose's stop finds it there).
+ * Docker's State.Status for a container: `restarting` while a restart its policy scheduled is due, and from
+ * the moment it exits when its policy will restart it (before the exit's cleanup schedules that restart:
+ * docker's daemon, handling the exit at once, never shows such a container stopped).
  */
-export function isUpOrRestarting(r: { state: ContainerState; restartAt: string }): boolean {
+export function dockerStatusOf(r: StatusFacts): string {
+  if (r.state === 'exited' && (r.restartAt !== '' || willRestart(r))) return 'restarting';
+  return dockerStatus(r.state);
+}
+
+function willRestart(r: StatusFacts): boolean {
+  const policy = r.config?.restartPolicy;
+  if (!r.mounted || !policy || policy.name === 'no') return false;
+  return decideRestart({ policy, exitCode: r.exitCode ?? 0, stoppedByUser: r.stoppedByUser ?? false, restartCount: r.restartCount ?? 0, lastDelayMs: 0, ranMs: 0 }).restart;
+}
+
+/**
+ * Docker's State.Running: true for a live container, and for a restarting one (docker lists it in `ps`
+ * without -a, and compose's stop finds it there).
+ */
+export function isUpOrRestarting(r: StatusFacts): boolean {
   return isLive(r.state) || dockerStatusOf(r) === 'restarting';
 }
 
@@ -89,7 +113,7 @@ export function isUpOrRestarting(r: { state: ContainerState; restartAt: string }
  * restart off); and one with a restart policy that has just exited and whose cleanup, which decides on a
  * restart, has not run yet (the stop tells that cleanup the user stopped it). Any other is stopped already.
  */
-export function stopActsOn(r: { state: ContainerState; restartAt: string; mounted: boolean; config: { restartPolicy?: { name: string } } }): boolean {
+export function stopActsOn(r: StatusFacts & { mounted: boolean; config: { restartPolicy?: RestartPolicy } }): boolean {
   const mayRestart = (r.config.restartPolicy?.name ?? 'no') !== 'no';
   return isUpOrRestarting(r) || (mayRestart && r.state === 'exited' && r.mounted);
 }
