@@ -5,6 +5,7 @@
  * OCI ref-name `latest` of an index.json descriptor.
  */
 import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { InvalidArgument } from '../errors.ts';
 import { parseReference } from '../registry/reference.ts';
 
@@ -45,6 +46,22 @@ export function sniffCompression(head: Buffer): Compression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
   return 'none';
+}
+
+/** A tar archive by its first 512 bytes: compressed (gzip, zstd), or a tar header's `ustar` magic. */
+export function looksLikeArchive(head: Buffer): boolean {
+  return sniffCompression(head) !== 'none' || (head.length >= 262 && head.toString('latin1', 257, 262) === 'ustar');
+}
+
+/** The first `n` bytes of a file (fewer when it is shorter). */
+export function fileHead(path: string, n: number): Buffer {
+  const head = Buffer.alloc(n);
+  const fd = openSync(path, 'r');
+  try {
+    return head.subarray(0, readSync(fd, head, 0, n, 0));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export interface Platform {

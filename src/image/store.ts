@@ -9,7 +9,7 @@
  * protected from a concurrent gc by a lease file naming what it holds (`<root>/leases/`).
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Conflict, InvalidArgument, NoSuchImage, NotFound } from '../errors.ts';
 import { tx } from '../store/db.ts';
@@ -17,6 +17,7 @@ import { EventRepo } from '../store/events.ts';
 import type { ImageConfigDoc, ImageRepo, ImageRow, LayerRow } from '../store/images.ts';
 import { isAlive, selfIdentity } from '../sys/proc.ts';
 import { BlobStore, sha256 } from './blobs.ts';
+import { fileHead, sniffCompression } from './archive-format.ts';
 import { applyChanges } from './changes.ts';
 import { LayerDirs } from './layers.ts';
 import { chargeImage, DEFAULT_CAPS, imageBudget, type ImageBudget, type SizeCaps } from './unpack-limits.ts';
@@ -529,17 +530,8 @@ export class ImageStore {
 
 /** The OCI media type for a stored layer blob, by its first bytes. */
 export function mediaTypeForBlob(path: string): string {
-  const head = Buffer.alloc(4);
-  const fd = openSync(path, 'r');
-  let n = 0;
-  try {
-    n = readSync(fd, head, 0, 4, 0);
-  } finally {
-    closeSync(fd);
-  }
-  if (n >= 2 && head[0] === 0x1f && head[1] === 0x8b) return MEDIA.ociLayerGzip;
-  if (n === 4 && head.readUInt32LE(0) === 0xfd2fb528) return MEDIA.ociLayerZstd;
-  return MEDIA.ociLayer;
+  const c = sniffCompression(fileHead(path, 4));
+  return c === 'gzip' ? MEDIA.ociLayerGzip : c === 'zstd' ? MEDIA.ociLayerZstd : MEDIA.ociLayer;
 }
 
 /** A fetch lock whose holder is alive (or has not yet written its name). */

@@ -4,11 +4,12 @@
  * the downloads. A worker per layer lets the layers of one pull unpack on every CPU. Where no worker
  * script is found (an unusual build) the unpack runs in-process.
  */
-import { closeSync, createReadStream, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InvalidArgument, NoSpace, NotFound, RuntimeFailure } from '../errors.ts';
 import { ownNice } from '../sys/thread-priority.ts';
+import { fileHead, sniffCompression } from './archive-format.ts';
 import { unpackInto } from './unpack.ts';
 import type { UnpackLimits } from './unpack-limits.ts';
 
@@ -58,7 +59,7 @@ const IN_PROCESS_MAX = { plain: 16 << 20, compressed: 1 << 20 };
 export async function unpackInWorker(file: string, dir: string, limits: UnpackLimits): Promise<{ diffId: string; bytes: number }> {
   const s = workerScript();
   const size = statSync(file).size;
-  if (!s || size < IN_PROCESS_MAX[isCompressed(file) ? 'compressed' : 'plain']) {
+  if (!s || size < IN_PROCESS_MAX[sniffCompression(fileHead(file, 4)) === 'none' ? 'plain' : 'compressed']) {
     return unpackInto(createReadStream(file, { highWaterMark: 1 << 20 }), dir, limits);
   }
   const reply = await new Promise<WorkerReply>((resolve, reject) => {
@@ -73,14 +74,3 @@ export async function unpackInWorker(file: string, dir: string, limits: UnpackLi
   throw new Kind(reply.message ?? 'unpack failed');
 }
 
-/** gzip or zstd, by the first bytes. */
-function isCompressed(file: string): boolean {
-  const head = Buffer.alloc(4);
-  const fd = openSync(file, 'r');
-  try {
-    readSync(fd, head, 0, 4, 0);
-  } finally {
-    closeSync(fd);
-  }
-  return (head[0] === 0x1f && head[1] === 0x8b) || head.readUInt32LE(0) === 0xfd2fb528;
-}

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { extractTar } from '../../archive/extract.ts';
 import { InvalidArgument } from '../../errors.ts';
+import { looksLikeArchive } from '../../image/archive-format.ts';
 
 /** A Dockerfile is small; a larger non-archive is refused rather than read whole. */
 const MAX_BARE_DOCKERFILE = 4 << 20;
@@ -32,7 +33,7 @@ export async function unpackContext(input: AsyncIterable<Buffer>, workRoot: stri
     yield first;
     for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
   };
-  if (isArchive(first)) {
+  if (looksLikeArchive(first)) {
     await extractTar(rest(), dir, { onSymlinkInPath: 'scoped', whiteouts: 'keep', noSameOwner: true });
     return { dir };
   }
@@ -44,10 +45,4 @@ export async function unpackContext(input: AsyncIterable<Buffer>, workRoot: stri
     parts.push(b);
   }
   return { dir, dockerfile: Buffer.concat(parts).toString('utf8') };
-}
-
-function isArchive(b: Buffer): boolean {
-  if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) return true;
-  if (b.length >= 4 && b.readUInt32LE(0) === 0xfd2fb528) return true;
-  return b.length >= 262 && b.subarray(257, 262).toString('latin1') === 'ustar';
 }

@@ -3,7 +3,7 @@
  * and for ADD a URL or a local archive to unpack) written into the parent image's file system under a new
  * upper dir, with no container; the upper dir is the step's layer.
  */
-import { closeSync, createReadStream, createWriteStream, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -11,6 +11,7 @@ import { extractTar } from '../../archive/extract.ts';
 import { resolveInRoot } from '../../archive/securejoin.ts';
 import { InvalidArgument, RuntimeFailure } from '../../errors.ts';
 import { trace } from '../../sys/trace.ts';
+import { fileHead, looksLikeArchive } from '../../image/archive-format.ts';
 import type { Lease } from '../../image/store.ts';
 import type { ImageRow, LayerRow } from '../../store/images.ts';
 import type { EngineCore } from '../core.ts';
@@ -102,19 +103,7 @@ function heredocNamed(word: string, req: CopyRequest): { name: string; content: 
 }
 
 /** A local tar (plain, gzip or zstd) that ADD unpacks instead of copying. */
-function isArchive(path: string): boolean {
-  const head = Buffer.alloc(512);
-  const fd = openSync(path, 'r');
-  let n: number;
-  try {
-    n = readSync(fd, head, 0, 512, 0);
-  } finally {
-    closeSync(fd);
-  }
-  if (n >= 2 && head[0] === 0x1f && head[1] === 0x8b) return true;
-  if (n >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return true;
-  return n >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar';
-}
+const isArchive = (path: string) => looksLikeArchive(fileHead(path, 512));
 
 /** ADD of a local archive: its entries under the destination directory (made as needed). */
 async function unpackInto(root: string, a: CopySource, req: CopyRequest): Promise<void> {
