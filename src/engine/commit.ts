@@ -22,7 +22,7 @@ export interface CommitOptions {
 }
 
 /** The engine's own mount points (created empty in the upper dir by the runtime): not the container's. */
-const ENGINE_STUBS = new Set(['etc/hosts', 'etc/hostname', 'etc/resolv.conf']);
+export const ENGINE_STUBS = new Set(['etc/hosts', 'etc/hostname', 'etc/resolv.conf']);
 
 export async function commitContainer(engine: EngineCore, ref: string, opts: CommitOptions = {}): Promise<string> {
   return engine.withLock(ref, async (row) => {

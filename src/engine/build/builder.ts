@@ -11,6 +11,7 @@ import { ignoreFileFor } from '../../dockerfile/dockerignore.ts';
 import { parseDockerfile, type DockerfileNode } from '../../dockerfile/parser.ts';
 import { InvalidArgument, NotFound } from '../../errors.ts';
 import { familiarName } from '../../registry/reference.ts';
+import type { Lease } from '../../image/store.ts';
 import type { ImageRow } from '../../store/images.ts';
 import type { EngineCore } from '../core.ts';
 import { pull } from '../verbs/registry.ts';
@@ -21,7 +22,7 @@ import type { BuildEvent, BuildOptions, BuildResult } from './options.ts';
 import { unpackContext } from './context-upload.ts';
 import { StageRunner, stageLabel, type BuildShared } from './stage-runner.ts';
 import { findStage, planStages, type Stage } from './stages.ts';
-import { addStepImage } from './step-image.ts';
+import { cachedStep, recordStep } from './step-image.ts';
 
 
 export async function build(engine: EngineCore, opts: BuildOptions): Promise<BuildResult> {
@@ -101,7 +102,7 @@ async function buildIn(engine: EngineCore, given: BuildOptions, workRoot: string
     if (failed) throw (failed as PromiseRejectedResult).reason;
     let image = await results.get(plan.target)!;
     if (!image) throw new InvalidArgument('No image was generated. Is your Dockerfile empty?');
-    if (opts.labels && Object.keys(opts.labels).length > 0) image = labelled(engine, image, opts.labels, shared.noCache);
+    if (opts.labels && Object.keys(opts.labels).length > 0) image = labelled(engine, lease, image, opts.labels, shared.noCache);
     for (const tag of tags) engine.images.tag(tag, image.id);
     const unused = Object.keys(buildArgs).filter((k) => !shared.consumed.has(k) && !PROXY_ARGS.has(k) && !PLATFORM_ARGS.has(k));
     if (unused.length > 0) report({ kind: 'warning', message: `One or more build-args [${unused.join(' ')}] were not consumed` });
@@ -142,18 +143,15 @@ async function baseImage(shared: BuildShared, stage: Stage, results: Map<number,
 }
 
 /** `--label`: one more config step over the built image, cached as the others are. */
-function labelled(engine: EngineCore, image: ImageRow, labels: Record<string, string>, noCache: boolean): ImageRow {
+function labelled(engine: EngineCore, lease: Lease, image: ImageRow, labels: Record<string, string>, noCache: boolean): ImageRow {
   const key = createHash('sha256').update(JSON.stringify([image.id, 'build --label', labels])).digest('hex');
-  const hit = noCache ? undefined : engine.buildCache.hit(key);
-  const cached = hit ? engine.images.repo.get(hit) : undefined;
+  const cached = cachedStep(engine, key, noCache);
   if (cached) return cached;
   // The values are taken as given: single quotes keep expansion off them.
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const args = Object.entries(labels).flatMap(([k, v]) => [quote(k), quote(v), '=']);
   const node: DockerfileNode = { instruction: 'label', keyword: 'LABEL', original: 'LABEL', flags: [], args, json: false, heredocs: [], startLine: 0, endLine: 0 };
-  const id = addStepImage(engine, image, configStep({ node, config: image.config.config, env: new Map(), escape: '\\', cmdSetHere: true }));
-  engine.buildCache.put(key, id);
-  return engine.images.repo.get(id)!;
+  return recordStep(engine, lease, key, image, configStep({ node, config: image.config.config, env: new Map(), escape: '\\', cmdSetHere: true }));
 }
 
 /** The Dockerfile's text and where it came from (undefined for text given directly). */

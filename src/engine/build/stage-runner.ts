@@ -22,7 +22,7 @@ import { PLATFORM_ARGS, PROXY_ARGS } from './predefined-args.ts';
 import { runStep } from './run-step.ts';
 import { lineError } from './line-error.ts';
 import { argDeclarations, type Stage } from './stages.ts';
-import { addStepImage, type StepResult } from './step-image.ts';
+import { cachedStep, recordStep, type StepResult } from './step-image.ts';
 
 /** What every stage of one build shares. */
 export interface BuildShared {
@@ -79,16 +79,9 @@ export class StageRunner {
   #clearTriggers(): void {
     const image = this.#image!;
     const key = createHash('sha256').update(JSON.stringify([image.id, 'onbuild done'])).digest('hex');
-    const hit = this.#b.noCache ? undefined : this.#b.engine.buildCache.hit(key);
-    const cached = hit ? this.#b.engine.images.repo.get(hit) : undefined;
-    if (cached) {
-      this.#image = cached;
-      return;
-    }
-    const id = addStepImage(this.#b.engine, image, { config: { ...image.config.config, OnBuild: null }, createdBy: 'ONBUILD triggers ran' });
-    this.#b.lease.hold(`sha256:${id}`);
-    this.#b.engine.buildCache.put(key, id);
-    this.#image = this.#b.engine.images.repo.get(id)!;
+    this.#image =
+      cachedStep(this.#b.engine, key, this.#b.noCache) ??
+      recordStep(this.#b.engine, this.#b.lease, key, image, { config: { ...image.config.config, OnBuild: null }, createdBy: 'ONBUILD triggers ran' });
   }
 
   async #instruction(n: DockerfileNode, counted: boolean): Promise<void> {
@@ -104,18 +97,14 @@ export class StageRunner {
     const started = Date.now();
     const plan = await this.#plan(n);
     const key = createHash('sha256').update(JSON.stringify([this.#image?.id ?? 'scratch', plan.key])).digest('hex');
-    const hit = this.#b.noCache ? undefined : this.#b.engine.buildCache.hit(key);
-    const cachedImage = hit ? this.#b.engine.images.repo.get(hit) : undefined;
-    if (cachedImage) {
+    const cached = cachedStep(this.#b.engine, key, this.#b.noCache);
+    if (cached) {
       this.#b.report({ kind: 'cached', step });
       this.#b.counts.cached++;
-      this.#image = cachedImage;
+      this.#image = cached;
     } else {
       const result = await plan.make((stream, data) => this.#b.report({ kind: 'output', step, stream, data }));
-      const id = addStepImage(this.#b.engine, this.#image, result);
-      this.#b.lease.hold(`sha256:${id}`);
-      this.#b.engine.buildCache.put(key, id);
-      this.#image = this.#b.engine.images.repo.get(id)!;
+      this.#image = recordStep(this.#b.engine, this.#b.lease, key, this.#image, result);
       this.#b.counts.ran++;
     }
     if (n.instruction === 'cmd') this.#cmdSetHere = true;

@@ -8,11 +8,10 @@ import { readdirSync } from 'node:fs';
 import { packPath } from '../../archive/pack.ts';
 import type { Lease } from '../../image/store.ts';
 import type { ImageConfigDoc, ImageRow, LayerRow } from '../../store/images.ts';
+import { ENGINE_STUBS } from '../commit.ts';
 import type { EngineCore } from '../core.ts';
 import { trace } from '../../sys/trace.ts';
 
-/** Files the engine itself mounts into a RUN container (created empty in its upper dir): not the step's. */
-const ENGINE_STUBS = new Set(['etc/hosts', 'etc/hostname', 'etc/resolv.conf']);
 
 /**
  * The step's layer from an overlay upper dir; undefined when the step changed nothing (a step that only
@@ -69,4 +68,18 @@ export function addStepImage(engine: EngineCore, parent: ImageRow | undefined, s
   delete doc.container;
   delete doc.container_config;
   return engine.images.addImage(Buffer.from(JSON.stringify(doc)), { parent: parent?.id ?? '' });
+}
+
+/** The image a step with this key made before, if the cache has it and it is still in the store. */
+export function cachedStep(engine: EngineCore, key: string, noCache: boolean): ImageRow | undefined {
+  const hit = noCache ? undefined : engine.buildCache.hit(key);
+  return hit ? engine.images.repo.get(hit) : undefined;
+}
+
+/** Record the step's image over `parent`, held by the build's lease and cached under `key`. */
+export function recordStep(engine: EngineCore, lease: Lease, key: string, parent: ImageRow | undefined, step: StepResult): ImageRow {
+  const id = addStepImage(engine, parent, step);
+  lease.hold(`sha256:${id}`);
+  engine.buildCache.put(key, id);
+  return engine.images.repo.get(id)!;
 }
