@@ -249,9 +249,14 @@ export interface ContainerConfig {
   cgroupParent?: string;
   /** `--cgroups disabled`: no cgroup at all (crun only). */
   cgroups?: 'enabled' | 'disabled';
-  /** Where the container's output goes: the monitor's k8s-file log (default), journald, or nowhere. */
-  logDriver?: 'k8s-file' | 'journald' | 'none';
-  /** k8s-file: replace the log with an empty one when it reaches this many bytes (`--log-opt max-size`). */
+  /**
+   * Where the container's output goes (src/logs/drivers.ts): json-file, local, k8s-file, journald or none.
+   * Containers made before Berth had json-file may have none stored: theirs is k8s-file.
+   */
+  logDriver?: 'json-file' | 'local' | 'k8s-file' | 'journald' | 'none';
+  /** The driver's options as asked (`--log-opt`, LogConfig.Config), the engine's defaults merged in. */
+  logOptions?: Record<string, string>;
+  /** k8s-file of containers made before logOptions: start the log over at this many bytes. */
   logSizeMax?: number;
   labels: Record<string, string>;
   /** Annotations for the OCI spec (also matched by hooks). */

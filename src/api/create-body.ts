@@ -129,12 +129,9 @@ export function createOptions(body: Obj, name: string | null): CreateOptions {
   }
   const log = obj(hc.LogConfig);
   const driver = str(log.Type);
-  if (driver && driver !== 'json-file' && driver !== 'local') opts.logDriver = driver;
+  if (driver) opts.logDriver = driver;
   const logOpts = record(log.Config, 'HostConfig.LogConfig.Config');
-  if (logOpts && Object.keys(logOpts).length > 0) {
-    // json-file's max-size is conmon's; its other options (max-file, compress) have no counterpart.
-    opts.logOpts = driver && driver !== 'json-file' && driver !== 'local' ? logOpts : logOpts['max-size'] ? { 'max-size': logOpts['max-size'] } : {};
-  }
+  if (logOpts) opts.logOpts = logOpts;
 
   Object.assign(opts, resourceOptions(hc));
   const policy = restartPolicyOf(hc.RestartPolicy);

@@ -14,6 +14,7 @@ import type { PendingAttach } from './state.ts';
 import { isLive } from '../engine/state.ts';
 import type { ContainerState } from '../types.ts';
 import type { AttachStream } from '../engine/types.ts';
+import { readsLog } from '../engine/types.ts';
 
 /**
  * The content type of a stream: multiplexed frames say so from API 1.42 on, on an upgraded connection or
@@ -112,7 +113,7 @@ export async function attach(ctx: Ctx): Promise<void> {
   const emit = emitter(out, tty, ctx.qbool('stdout'), ctx.qbool('stderr'));
   // Wait for the start (or connect) in the same tick as the 101: a start can follow it at once.
   const connecting = ctx.qbool('stream') ? attachStream(ctx, id, row.state, out) : Promise.resolve(null);
-  if (ctx.qbool('logs') && (row.config.logDriver ?? 'k8s-file') === 'k8s-file') {
+  if (ctx.qbool('logs') && readsLog(row.config.logDriver ?? 'k8s-file')) {
     await engine.readLogs(id, (rec) => emit(rec.stream === 'stderr' ? 2 : 1, rec.data)).catch(() => {});
   }
   const stream = await connecting.catch(() => null);

@@ -2,6 +2,7 @@
 import { release } from 'node:os';
 import { BERTH_VERSION, systemInfo, versionInfo } from '../engine/info.ts';
 import { API_VERSION, MIN_API_VERSION, commonHeaders, type Ctx } from './http.ts';
+import { LOG_DRIVERS } from '../engine/types.ts';
 
 export async function ping(ctx: Ctx): Promise<void> {
   const headers = {
@@ -65,7 +66,7 @@ export async function info(ctx: Ctx): Promise<void> {
     SystemTime: new Date().toISOString(),
     Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
     SecurityOptions: ['name=seccomp,profile=builtin', 'name=cgroupns'],
-    Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: ['k8s-file', 'journald', 'none'] },
+    Plugins: { Volume: ['local'], Network: ['bridge', 'host', 'none'], Authorization: null, Log: [...LOG_DRIVERS] },
     RegistryConfig: { IndexConfigs: {}, InsecureRegistryCIDRs: [], Mirrors: [] },
     Isolation: '',
     InitBinary: 'catatonit',

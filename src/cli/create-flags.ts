@@ -43,7 +43,7 @@ export const createFlags = [
   { name: 'health-retries', type: 'int', description: 'Consecutive failures needed to report unhealthy' },
   { name: 'no-healthcheck', type: 'bool', description: 'Disable any container-specified HEALTHCHECK' },
   { name: 'restart', type: 'string', default: 'no', description: 'Restart policy to apply when a container exits (no, always, on-failure[:N], unless-stopped)' },
-  { name: 'log-driver', type: 'string', default: 'k8s-file', description: 'Logging driver for the container (k8s-file, journald, none)' },
+  { name: 'log-driver', type: 'string', default: '', description: 'Logging driver for the container (json-file, local, k8s-file, journald, none; default: the engine\'s log-driver)' },
   { name: 'log-opt', type: 'list', description: 'Log driver options (max-size=10m)' },
   { name: 'privileged', type: 'bool', description: 'Give extended privileges to this container' },
   { name: 'cap-add', type: 'list', description: 'Add Linux capabilities' },
@@ -154,7 +154,7 @@ export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args:
     throw new InvalidArgument(`invalid argument "${f.cgroups}" for "--cgroups" flag: must be enabled or disabled`);
   }
   opts.cgroups = f.cgroups;
-  opts.logDriver = f['log-driver'];
+  if (f['log-driver']) opts.logDriver = f['log-driver'];
   opts.logOpts = Object.fromEntries(
     f['log-opt'].map((o) => {
       const i = o.indexOf('=');

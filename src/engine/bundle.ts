@@ -38,9 +38,7 @@ export async function bringUp(engine: EngineCore, row: ContainerRow, drv: Runtim
   const created = drv.create({
     id: row.id,
     bundle: d,
-    logPath: (row.config.logDriver ?? 'k8s-file') === 'k8s-file' ? engine.logPath(row.id) : null,
-    logDriver: row.config.logDriver === 'journald' ? 'journald' : 'none',
-    logSizeMax: row.config.logSizeMax,
+    log: engine.logTarget(row),
     tty: row.config.tty,
     stdin: row.config.openStdin,
     // docker closes stdin when the client goes only for StdinOnce without a terminal (`run -i`, piped).

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { posix } from 'node:path';
 import { InvalidArgument } from '../errors.ts';
+import { validateLogConfig } from '../logs/drivers.ts';
 import type { ImageRow } from '../store/images.ts';
 import type { ContainerConfig, IdMap, MountSpec, Rlimit } from '../types.ts';
 import { mergeEnv } from '../runtime/spec/process-env.ts';
@@ -66,9 +67,9 @@ export interface CreateOptions extends ResourceOptions, IsolationOptions, Networ
   cgroupParent?: string;
   /** `disabled` runs without a cgroup (crun only). */
   cgroups?: 'enabled' | 'disabled';
-  /** k8s-file (default), journald or none. */
+  /** json-file, local, k8s-file, journald or none; absent: the engine's default (`log-driver`). */
   logDriver?: string;
-  /** `--log-opt k=v`: max-size (k8s-file) and tag (journald). */
+  /** `--log-opt k=v`: the driver's options (src/logs/drivers.ts). */
   logOpts?: Record<string, string>;
 }
 
@@ -91,6 +92,13 @@ export interface BuildContext {
   usedIds: () => { uid: IdMap[]; gid: IdMap[] };
   /** The network a name refers to (throws NotFound). */
   network: (name: string) => NetworkRow;
+  /** The engine's default log driver and options (`log-driver`, `log-opts`). */
+  logDefaults: LogDefaults;
+}
+
+export interface LogDefaults {
+  driver: string;
+  options: Record<string, string>;
 }
 
 export function buildConfig(
@@ -172,7 +180,7 @@ export function buildConfig(
     oomScoreAdj: validateOomScoreAdj(opts.oomScoreAdj),
     cgroupParent,
     cgroups: opts.cgroups ?? 'enabled',
-    ...logConfig(opts.logDriver, opts.logOpts ?? {}),
+    ...logConfig(opts.logDriver, opts.logOpts ?? {}, ctx.logDefaults),
     labels: { ...(ic.Labels ?? {}), ...(opts.labels ?? {}) },
     annotations: { ...(opts.annotations ?? {}) },
     stopSignal: parseSignal(opts.stopSignal ?? ic.StopSignal ?? 'SIGTERM'),
@@ -188,25 +196,18 @@ export function buildConfig(
   return { config, warnings, volumes };
 }
 
-function logConfig(driver = 'k8s-file', opts: Record<string, string>): Pick<ContainerConfig, 'logDriver' | 'logSizeMax'> {
-  if (driver !== 'k8s-file' && driver !== 'journald' && driver !== 'none') {
-    throw new InvalidArgument(`unknown log driver ${driver}: use k8s-file, journald or none`);
-  }
-  if (driver === 'journald' && !existsSync('/run/systemd/journal/socket')) {
+/**
+ * The driver and options a container gets, merged with the engine's defaults as docker merges them: no
+ * driver means the default one, and the default options fill in what a container of that driver left out.
+ */
+function logConfig(driver: string | undefined, opts: Record<string, string>, defaults: LogDefaults): Pick<ContainerConfig, 'logDriver' | 'logOptions'> {
+  const chosen = driver || defaults.driver;
+  const options = chosen === defaults.driver ? { ...defaults.options, ...opts } : { ...opts };
+  validateLogConfig(chosen, options);
+  if (chosen === 'journald' && !existsSync('/run/systemd/journal/socket')) {
     throw new InvalidArgument('log driver journald: no journald on this host (/run/systemd/journal/socket is missing)');
   }
-  let logSizeMax: number | undefined;
-  for (const [k, v] of Object.entries(opts)) {
-    if (k === 'max-size' && driver === 'k8s-file') {
-      const m = /^(\d+)([kmg]?)b?$/i.exec(v);
-      if (!m) throw new InvalidArgument(`invalid max-size for log driver: ${v}`);
-      logSizeMax = Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2]!.toLowerCase()]!;
-      if (logSizeMax < 1024) throw new InvalidArgument(`max-size ${v} is too small: at least 1k`);
-    } else {
-      throw new InvalidArgument(`unknown log opt '${k}' for ${driver} log driver`);
-    }
-  }
-  return { logDriver: driver, logSizeMax };
+  return { logDriver: chosen as ContainerConfig['logDriver'], logOptions: options };
 }
 
 /** `--group-add`: a number, or a group the image's /etc/group names. */

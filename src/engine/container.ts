@@ -37,7 +37,7 @@ export class Container {
   inspect(): Record<string, unknown> {
     const row = this.state();
     const img = this.engine.images.repo.get(row.imageId);
-    return inspectJson(row, { root: this.engine.root, logPath: this.engine.logPath(row.id), lowerDirs: img ? this.engine.images.lowerDirs(img) : [] });
+    return inspectJson(row, { root: this.engine.root, logPath: this.engine.logPath(row), lowerDirs: img ? this.engine.images.lowerDirs(img) : [] });
   }
 
   async start(): Promise<this> {

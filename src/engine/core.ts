@@ -9,9 +9,10 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { join } from 'node:path';
 import { Conflict, InvalidArgument, NoSuchContainer, NotSupported, RuntimeFailure } from '../errors.ts';
 import { ImageStore } from '../image/store.ts';
+import { logFile, logTarget } from '../logs/drivers.ts';
 import type { RegistryOptions } from '../registry/client.ts';
 import { probeCgroupFeatures, type CgroupFeatures } from '../runtime/cgroup-features.ts';
-import type { AttachStream, MonitorExit, RuntimeDriver } from '../runtime/driver.ts';
+import type { AttachStream, LogTarget, MonitorExit, RuntimeDriver } from '../runtime/driver.ts';
 import { OciDriver } from '../runtime/oci.ts';
 import { cgroupInfo, chooseRuntime, probeRuntimes, type CgroupInfo, type RuntimeCandidate } from '../runtime/probe.ts';
 import { BuildCacheRepo } from '../store/build-cache.ts';
@@ -281,9 +282,21 @@ export abstract class EngineCore {
     return join(this.root, 'containers', id);
   }
 
-  /** Where the container's log is written (the monitor's format; see RuntimeDriver.readLog). */
-  logPath(id: string): string {
-    return join(this.dir(id), 'ctr.log');
+  /** The container's log: its driver, file, rotation and attributes (src/logs/drivers.ts). */
+  logTarget(row: ContainerRow): LogTarget {
+    const c = row.config;
+    const target = logTarget({
+      dir: this.dir(row.id), driver: c.logDriver ?? 'k8s-file', options: c.logOptions ?? {}, labels: c.labels, env: c.env,
+      id: row.id, name: row.name, imageName: c.image, imageId: row.imageId,
+    });
+    if (!c.logOptions && c.logSizeMax) target.maxSize = c.logSizeMax; // made before logOptions were stored
+    return target;
+  }
+
+  /** inspect's LogPath: json-file's file (as docker gives it) or k8s-file's; '' for the other drivers. */
+  logPath(row: ContainerRow): string {
+    const driver = row.config.logDriver ?? 'k8s-file';
+    return driver === 'json-file' || driver === 'k8s-file' ? (logFile(driver, this.dir(row.id), row.id) ?? '') : '';
   }
 
   /** Find a container by full id, name or unique id prefix. */

@@ -6,11 +6,14 @@
  *     "insecure-registries": ["host:5000"],
  *     "registry-mirrors": ["http://mirror:5000"],
  *     "max-layer-size": "16GiB", "max-image-size": "64GiB",
- *     "max-download-attempts": 5, "max-upload-attempts": 5 }
+ *     "max-download-attempts": 5, "max-upload-attempts": 5,
+ *     "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" } }
  *
  * Read from `<root>/daemon.json`, else `/etc/berth/daemon.json`. The registry keys may also come from
  * `registries.json` beside it (same places, the file older Berth roots have): both files' lists count.
  * A file that is not valid JSON, or a key of the wrong shape, is refused naming the file and the key.
+ * `log-driver` (default json-file, as docker's) and `log-opts` are what a container that names no driver
+ * gets (src/logs/drivers.ts checks them as it checks a container's).
  *
  * The size keys are Berth's own (docker has none): the most a layer, and all of an image's layers together,
  * may expand to when pulled, loaded or imported (src/image/unpack-limits.ts). Bytes as a number, or a size
@@ -19,6 +22,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgument } from '../errors.ts';
+import { DEFAULT_LOG_DRIVER, validateLogConfig } from '../logs/drivers.ts';
 import { DEFAULT_CAPS } from '../image/unpack-limits.ts';
 import { bytesIn } from '../units.ts';
 
@@ -42,6 +46,9 @@ export interface DaemonConfig {
   /** docker's `max-download-attempts` and `max-upload-attempts`: attempts at one blob. */
   maxDownloadAttempts: number;
   maxUploadAttempts: number;
+  /** `log-driver` and `log-opts`: the log of a container that asks for none. */
+  logDriver: string;
+  logOpts: Record<string, string>;
 }
 
 type Doc = Record<string, unknown>;
@@ -105,6 +112,22 @@ function count(file: string, doc: Doc, key: string, dflt: number): number {
   return v;
 }
 
+/** `log-driver` and `log-opts`, checked as a container's would be. */
+function logDefaults(file: string, doc: Doc): { driver: string; options: Record<string, string> } {
+  const driver = doc['log-driver'] ?? DEFAULT_LOG_DRIVER;
+  if (typeof driver !== 'string') throw new InvalidArgument(`${file}: "log-driver" must be a log driver's name`);
+  const opts = doc['log-opts'] ?? {};
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts) || !Object.values(opts).every((v) => typeof v === 'string')) {
+    throw new InvalidArgument(`${file}: "log-opts" must be an object of strings`);
+  }
+  try {
+    validateLogConfig(driver, opts as Record<string, string>);
+  } catch (e) {
+    throw new InvalidArgument(`${file}: "log-driver"/"log-opts": ${(e as Error).message}`, { cause: e });
+  }
+  return { driver, options: { ...(opts as Record<string, string>) } };
+}
+
 /** docker's defaults for the attempts at one blob. */
 const ATTEMPTS = 5;
 
@@ -114,6 +137,7 @@ export function readDaemonConfig(root: string, etc = '/etc/berth'): DaemonConfig
   const cfg: DaemonConfig = {
     file: main?.file, runtimes: {}, insecureRegistries: [], registryMirrors: [],
     ...DEFAULT_CAPS, maxDownloadAttempts: ATTEMPTS, maxUploadAttempts: ATTEMPTS,
+    logDriver: DEFAULT_LOG_DRIVER, logOpts: {},
   };
   if (main) {
     cfg.maxLayerSize = size(main.file, main.doc, 'max-layer-size', DEFAULT_CAPS.maxLayerSize);
@@ -124,6 +148,7 @@ export function readDaemonConfig(root: string, etc = '/etc/berth'): DaemonConfig
     const dflt = main.doc['default-runtime'];
     if (dflt !== undefined && typeof dflt !== 'string') throw new InvalidArgument(`${main.file}: "default-runtime" must be a runtime's name`);
     cfg.defaultRuntime = dflt;
+    ({ driver: cfg.logDriver, options: cfg.logOpts } = logDefaults(main.file, main.doc));
   }
   for (const src of [main, legacy]) {
     if (!src) continue;

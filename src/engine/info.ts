@@ -42,7 +42,7 @@ export async function systemInfo(engine: EngineCore) {
     ContainersStopped: rows.filter((r) => r.state !== 'running' && r.state !== 'paused').length,
     Images: engine.images.repo.list().length,
     Driver: 'overlay',
-    LoggingDriver: 'k8s-file',
+    LoggingDriver: engine.config().logDriver,
     CgroupDriver: 'cgroupfs',
     CgroupVersion: String(cg.version),
     BerthCgroupMode: cg.mode,

@@ -158,7 +158,7 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
           .map((m) => `${m.source}:${m.destination}${m.readonly ? ':ro' : ''}`),
       ),
       ContainerIDFile: '',
-      LogConfig: { Type: 'k8s-file', Config: {} },
+      LogConfig: { Type: c.logDriver ?? 'k8s-file', Config: c.logOptions ?? (c.logSizeMax ? { 'max-size': String(c.logSizeMax) } : {}) },
       NetworkMode: iso?.network ?? 'none',
       PortBindings: {},
       RestartPolicy: { Name: c.restartPolicy?.name ?? 'no', MaximumRetryCount: c.restartPolicy?.maximumRetryCount ?? 0 },

@@ -18,6 +18,24 @@ export interface LogRecord {
   data: Buffer;
 }
 
+/**
+ * A container's log: k8s-file is the monitor's own format; json-file and local are docker's, written by
+ * Berth's log writer (src/logs/writer.ts) from the monitor's output; journald and none keep no file.
+ */
+export interface LogTarget {
+  driver: 'json-file' | 'local' | 'k8s-file' | 'journald' | 'none';
+  /** The log file (the current one: rotated ones are PATH.1, PATH.2… beside it); null without a file. */
+  path: string | null;
+  /** Rotate when the file reaches this many bytes (k8s-file: start it over); -1: never. */
+  maxSize: number;
+  /** How many files to keep, the current one included. */
+  maxFile: number;
+  /** gzip the rotated files. */
+  compress: boolean;
+  /** Key-value pairs written with every record (`--log-opt labels=…`, `env=…`, `tag=…`). */
+  attrs: Record<string, string>;
+}
+
 export interface LogReadOptions {
   /** Keep reading until the container exits. */
   follow?: boolean;
@@ -70,12 +88,8 @@ export interface CreateRequest {
   id: string;
   /** Bundle directory holding config.json; the monitor keeps its files there too. */
   bundle: string;
-  /** k8s-file log path, or null for no log (see logDriver). */
-  logPath: string | null;
-  /** Where output goes when logPath is null: journald, or nowhere. */
-  logDriver?: 'journald' | 'none';
-  /** Replace the k8s-file log with an empty one at this size. */
-  logSizeMax?: number;
+  /** Where the container's output goes. */
+  log: LogTarget;
   tty: boolean;
   stdin: boolean;
   /** Keep the container's stdin open when an attached client goes (all but StdinOnce containers). */
@@ -178,10 +192,11 @@ export interface RuntimeDriver {
   /** Set the terminal size of the process in a bundle dir (tty only). */
   resize(bundle: string, rows: number, cols: number): Promise<void>;
   /**
-   * Read a log the monitor wrote at `logPath` (its format is the monitor's); with `follow`, keep reading
-   * while `live()` holds. Nothing is lost at the end: the monitor records the exit after the last output.
+   * Read a container's log (a driver with a file); with `follow`, keep reading while `live()` holds.
+   * Nothing is lost at the end: the monitor records the exit after the last output, and a log writer's
+   * last records are waited for.
    */
-  readLog(bundle: string, logPath: string, live: () => boolean, out: (rec: LogRecord) => void, opts?: LogReadOptions): Promise<void>;
+  readLog(bundle: string, log: LogTarget, live: () => boolean, out: (rec: LogRecord) => void, opts?: LogReadOptions): Promise<void>;
   /**
    * Run a short process in a running container and collect its output (a health probe): `process` is an OCI
    * process, `dir` a directory of the container's the driver may use for its files. A process still running

@@ -19,9 +19,10 @@ import { join } from 'node:path';
 import { CannotInvoke, CommandNotFound, RuntimeFailure } from '../errors.ts';
 import { procStartTime } from '../sys/proc.ts';
 import type {
-  AttachStream, AttachStreamEvents, Created, CreateRequest, ExecRequest, ExecStarted, Leftovers, LogReadOptions, LogRecord, MonitorExit,
+  AttachStream, AttachStreamEvents, Created, CreateRequest, ExecRequest, ExecStarted, Leftovers, LogReadOptions, LogRecord, LogTarget, MonitorExit,
   Observation, ProbeResult, RuntimeDriver, RuntimeFeatures, RuntimeInfo, RuntimeState,
 } from './driver.ts';
+import { LastLines } from '../logs/tail.ts';
 
 /** One monitored process (a container's init, or an exec session's process). */
 interface Monitored {
@@ -292,7 +293,7 @@ export class FakeDriver implements RuntimeDriver {
     return this.byBundle.get(bundle)?.size;
   }
 
-  async readLog(bundle: string, _logPath: string, live: () => boolean, out: (rec: LogRecord) => void, opts: LogReadOptions = {}): Promise<void> {
+  async readLog(bundle: string, _log: LogTarget, live: () => boolean, out: (rec: LogRecord) => void, opts: LogReadOptions = {}): Promise<void> {
     const m = this.byBundle.get(bundle);
     if (!m) return;
     const inRange = (r: LogRecord) => {
@@ -300,7 +301,11 @@ export class FakeDriver implements RuntimeDriver {
       return t >= (opts.since ?? -Infinity) && t <= (opts.until ?? Infinity);
     };
     const first = m.log.filter(inRange);
-    (opts.tail !== undefined && opts.tail >= 0 ? first.slice(Math.max(0, first.length - opts.tail)) : first).forEach(out);
+    if (opts.tail !== undefined && opts.tail >= 0) {
+      const pick = new LastLines(opts.tail);
+      for (let i = first.length - 1; i >= 0 && !pick.visit(first[i]!); i--);
+      pick.records().forEach(out);
+    } else first.forEach(out);
     if (!opts.follow) return;
     let seen = m.log.length;
     for (;;) {

@@ -16,9 +16,11 @@ import { trace } from '../sys/trace.ts';
 import { AttachSession, resizeTerminal } from './conmon/attach.ts';
 import { conmonFiles, readExitFile, readPidFile } from './conmon/files.ts';
 import { monitorsUnder } from './conmon/processes.ts';
+import { readWrittenLog } from '../logs/read.ts';
+import { startWriter, writerDone, writerFiles } from '../logs/writer.ts';
 import { readLog as readK8sFileLog } from './conmon/log.ts';
 import type {
-  AttachStream, Created, CreateRequest, ExecRequest, ExecStarted, Leftovers, LogReadOptions, LogRecord, Observation, ProbeResult, RuntimeDriver, RuntimeFeatures,
+  AttachStream, Created, CreateRequest, ExecRequest, ExecStarted, Leftovers, LogReadOptions, LogRecord, LogTarget, Observation, ProbeResult, RuntimeDriver, RuntimeFeatures,
   RuntimeInfo, RuntimeState,
 } from './driver.ts';
 
@@ -78,12 +80,17 @@ export class OciDriver implements RuntimeDriver {
     // What an earlier run of this container left: its exit would read as this run's.
     for (const old of [f.oom, f.ociLog, f.pid, f.monitorPid, f.exit]) rmSync(old, { force: true });
     mkdirSync(f.exitDir, { recursive: true, mode: 0o700 });
+    const log = req.log;
+    // json-file and local: conmon writes k8s-file records into the log writer's FIFO, the writer the file.
+    const writing = log.driver === 'json-file' || log.driver === 'local';
+    const writer = writing ? startWriter(log, req.bundle) : undefined;
+    const monitorLog = writing ? `k8s-file:${writerFiles(req.bundle).fifo}` : log.driver === 'k8s-file' ? `k8s-file:${log.path}` : log.driver === 'journald' ? 'journald:' : 'none';
     const args = [
       ...this.conmonArgs(req.id, req.id, req.bundle, f.pid, f.exitDir),
       '--conmon-pidfile', f.monitorPid,
-      '-l', req.logPath ? `k8s-file:${req.logPath}` : req.logDriver === 'journald' ? 'journald:' : 'none',
+      '-l', monitorLog,
     ];
-    if (req.logPath && req.logSizeMax) args.push('--log-size-max', String(req.logSizeMax));
+    if (log.driver === 'k8s-file' && log.maxSize > 0) args.push('--log-size-max', String(log.maxSize));
     if (req.noCgroups) {
       if (!this.features().supportsNoCgroups) {
         return Promise.reject(new NotSupported(`${this.name} cannot run a container without cgroups`));
@@ -98,8 +105,10 @@ export class OciDriver implements RuntimeDriver {
       args.push('--exit-command', req.exitCommand[0]!);
       for (const a of req.exitCommand.slice(1)) args.push('--exit-command-arg', a);
     }
-    const c = spawnConmon(this.conmon, args, req.bundle, false, req.preserveFds ?? 0);
     return (async () => {
+      // conmon opens its log first thing: the writer's FIFO must be there before conmon starts.
+      const w = await writer;
+      const c = spawnConmon(this.conmon!, args, req.bundle, false, req.preserveFds ?? 0);
       try {
         // conmon blocks on one byte from the start pipe before it forks the runtime: send it once the
         // bundle is ready; if it never will be, kill conmon while it is still that one waiting process.
@@ -113,6 +122,9 @@ export class OciDriver implements RuntimeDriver {
         const pid = await c.sync.next();
         if (pid.data === undefined || pid.data <= 0) throw runtimeError(pid.message, req.bundle);
         return { pid: pid.data, monitorPid: readPidFile(f.monitorPid) };
+      } catch (e) {
+        w?.stop(); // conmon exits on a failed create, which ends the writer too; this covers a conmon that never opened the FIFO
+        throw e;
       } finally {
         c.close();
       }
@@ -204,8 +216,12 @@ export class OciDriver implements RuntimeDriver {
     return resizeTerminal(conmonFiles(bundle, '').ctl, rows, cols);
   }
 
-  readLog(bundle: string, logPath: string, live: () => boolean, out: (rec: LogRecord) => void, opts?: LogReadOptions): Promise<void> {
-    return readK8sFileLog(logPath, this.watchPaths(bundle), live, out, opts);
+  readLog(bundle: string, log: LogTarget, live: () => boolean, out: (rec: LogRecord) => void, opts?: LogReadOptions): Promise<void> {
+    if (log.driver === 'k8s-file') return readK8sFileLog(log.path!, this.watchPaths(bundle), live, out, opts);
+    if (log.driver === 'json-file' || log.driver === 'local') {
+      return readWrittenLog(log, this.watchPaths(bundle), live, () => writerDone(bundle), out, opts);
+    }
+    return Promise.reject(new NotSupported(`configured logging driver does not support reading (${log.driver})`));
   }
 
   async start(id: string): Promise<void> {

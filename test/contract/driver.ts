@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CannotInvoke, CommandNotFound } from '../../src/errors.ts';
-import type { AttachStream, RuntimeDriver } from '../../src/runtime/driver.ts';
+import type { AttachStream, LogTarget, RuntimeDriver } from '../../src/runtime/driver.ts';
 import { isAlive, procStartTime } from '../../src/sys/proc.ts';
 
 export interface ContractSetup {
@@ -23,6 +23,12 @@ export interface ContractSetup {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A log in `bundle` of the driver named (no rotation, no attributes). */
+function logIn(bundle: string, driver: 'k8s-file' | 'json-file' | 'local' = 'k8s-file'): LogTarget {
+  const path = { 'k8s-file': 'ctr.log', 'json-file': 'ctr-json.log', local: 'local-logs/container.log' }[driver];
+  return { driver, path: join(bundle, path), maxSize: -1, maxFile: 1, compress: false, attrs: {} };
+}
 
 async function until<T>(fn: () => T | null | undefined | false, what: string, ms = 10_000): Promise<T> {
   const end = Date.now() + ms;
@@ -70,7 +76,7 @@ export function driverContract(name: string, setup: () => ContractSetup): void {
     });
 
     /** A created container running `args`; returns its id, bundle and what create reported. */
-    async function create(args: string[], opts: { stdin?: boolean } = {}) {
+    async function create(args: string[], opts: { stdin?: boolean; log?: 'k8s-file' | 'json-file' | 'local' } = {}) {
       // Closed by a separator: padded alone, the 1st and the 10th would be one id.
       const name = `contract${process.pid}x${++seq}x`;
       const id = name.padEnd(64, '0');
@@ -78,7 +84,7 @@ export function driverContract(name: string, setup: () => ContractSetup): void {
       mkdirSync(bundle);
       s.bundle(bundle, id, args, opts);
       made.push(id);
-      const created = await d.create({ id, bundle, logPath: join(bundle, 'ctr.log'), tty: false, stdin: opts.stdin ?? false, leaveStdinOpen: false });
+      const created = await d.create({ id, bundle, log: logIn(bundle, opts.log), tty: false, stdin: opts.stdin ?? false, leaveStdinOpen: false });
       return { id, bundle, created };
     }
 
@@ -106,7 +112,7 @@ export function driverContract(name: string, setup: () => ContractSetup): void {
       assert.ok(Date.parse(exit.time) >= before - 1000, exit.time);
       // the log has both streams, in order of the stream they came on
       const recs: { stream: string; data: string }[] = [];
-      await d.readLog(bundle, join(bundle, 'ctr.log'), () => false, (r) => recs.push({ stream: r.stream, data: r.data.toString() }));
+      await d.readLog(bundle, logIn(bundle), () => false, (r) => recs.push({ stream: r.stream, data: r.data.toString() }));
       assert.deepEqual(recs.filter((r) => r.stream === 'stdout').map((r) => r.data).join(''), 'out\n');
       assert.deepEqual(recs.filter((r) => r.stream === 'stderr').map((r) => r.data).join(''), 'err\n');
       // the monitor goes once the exit is recorded
@@ -114,6 +120,22 @@ export function driverContract(name: string, setup: () => ContractSetup): void {
       await until(() => monitor === 0 || !isAlive(monitor, procStartTime(monitor) ?? 0), 'the monitor to leave');
       assert.equal((await d.state(id))?.status, 'stopped');
     });
+
+    for (const driver of ['json-file', 'local'] as const) {
+      test(`a ${driver} log read once the exit is recorded holds every line, a last one without newline too`, async () => {
+        const { id, bundle } = await create(['sh', '-c', 'seq 1 2000; echo err >&2; printf tail'], { log: driver });
+        await d.start(id);
+        await until(() => d.observe(bundle, id).exit, 'the recorded exit');
+        const recs: { stream: string; data: string }[] = [];
+        await d.readLog(bundle, logIn(bundle, driver), () => false, (r) => recs.push({ stream: r.stream, data: r.data.toString() }));
+        const out = recs.filter((r) => r.stream === 'stdout').map((r) => r.data).join('');
+        assert.equal(out, `${Array.from({ length: 2000 }, (_, i) => i + 1).join('\n')}\ntail`);
+        assert.equal(recs.filter((r) => r.stream === 'stderr').map((r) => r.data).join(''), 'err\n');
+        const tail: string[] = [];
+        await d.readLog(bundle, logIn(bundle, driver), () => false, (r) => tail.push(r.data.toString()), { tail: 2 });
+        assert.deepEqual(tail.sort(), ['err\n', 'tail']);
+      });
+    }
 
     test('stdin reaches the process; closing it is its EOF', async () => {
       const { id, bundle } = await create(['cat'], { stdin: true });
@@ -179,7 +201,7 @@ export function driverContract(name: string, setup: () => ContractSetup): void {
         mkdirSync(bundle);
         s.bundle(bundle, id, args);
         made.push(id);
-        const created = d.create({ id, bundle, logPath: join(bundle, 'ctr.log'), tty: false, stdin: false });
+        const created = d.create({ id, bundle, log: logIn(bundle), tty: false, stdin: false });
         // a runtime may report the failure at create (crun, the fake) or only at start (runc under conmon)
         try {
           await created;

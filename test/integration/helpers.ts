@@ -213,6 +213,20 @@ export function conmonsOf(needle: string): number[] {
   return out;
 }
 
+/** Log writers (src/logs/writer.ts) whose command line names `needle` (a container id or an engine root). */
+export function logWritersOf(needle: string): number[] {
+  const out: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.split('\0')[0]!.endsWith('/berth-log-writer') && cmd.includes(needle)) out.push(Number(pid));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
 /** Processes of `berth system supervise` on this root (src/engine/supervisor.ts). */
 export function supervisorsOf(root: string): number[] {
   const out: number[] = [];
@@ -244,6 +258,7 @@ export function leaksUnder(root: string, removed: readonly string[] = []): strin
     if (mp && mp.startsWith(root)) out.push(`mount ${mp}`);
   }
   for (const pid of conmonsOf(root)) out.push(`conmon pid ${pid}`);
+  for (const pid of logWritersOf(root)) out.push(`berth-log-writer pid ${pid}`);
   for (const pid of supervisorsOf(root)) out.push(`supervisor pid ${pid}`);
   const ctrs = existsSync(join(root, 'containers')) ? readdirSync(join(root, 'containers')) : [];
   for (const id of new Set([...ctrs, ...removed])) {

@@ -150,7 +150,7 @@ test('logs -t prefixes RFC 3339 nano timestamps, in order', () => {
 });
 
 test('logs -t keeps the stored nanoseconds (as docker does)', () => {
-  const id = runSh('echo one; echo two; echo three');
+  const id = runSh('echo one; echo two; echo three', ['--log-driver', 'k8s-file']);
   try {
     assert.equal(waitExit(id), 0);
     const logPath = env.berth(['inspect', '-f', '{{.LogPath}}', id]).stdout.trim();
@@ -284,7 +284,7 @@ test('logs of 100k lines returns all of them, quickly; --tail reads only the end
 test('--tail counts lines: fragments joined across records, stdout and stderr interleaved', () => {
   // In the file: stdout P abc, stderr F err1, stdout F def, stderr F err2, stdout P ghi (no newline at the
   // end). Lines, by where they end: err1, abcdef, err2, ghi.
-  const id = runSh("printf abc; sleep 0.2; echo err1 >&2; sleep 0.2; echo def; sleep 0.2; echo err2 >&2; sleep 0.2; printf ghi");
+  const id = runSh("printf abc; sleep 0.2; echo err1 >&2; sleep 0.2; echo def; sleep 0.2; echo err2 >&2; sleep 0.2; printf ghi", ['--log-driver', 'k8s-file']);
   try {
     assert.equal(waitExit(id), 0);
     const logPath = env.berth(['inspect', '-f', '{{.LogPath}}', id]).stdout.trim();
@@ -337,9 +337,9 @@ test('logs --tail 1 -f: the last line, then what follows', async () => {
   }
 });
 
-test('--log-opt max-size=64k bounds the log file and logs still reads it', () => {
+test('k8s-file --log-opt max-size=64k bounds the log file and logs still reads it', () => {
   const pad = 'x'.repeat(50);
-  const id = runSh(`seq 1 18000 | sed 's/$/ ${pad}/'`, ['--log-opt', 'max-size=64k']);
+  const id = runSh(`seq 1 18000 | sed 's/$/ ${pad}/'`, ['--log-driver', 'k8s-file', '--log-opt', 'max-size=64k']);
   try {
     assert.equal(waitExit(id), 0);
     const logPath = env.berth(['inspect', '-f', '{{.LogPath}}', id]).stdout.trim();

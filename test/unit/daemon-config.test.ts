@@ -17,7 +17,7 @@ test('daemon.json: runtimes, default-runtime and registries; the root before /et
   const etc = join(dir, 'etc');
   mkdirSync(root);
   mkdirSync(etc);
-  const caps = { maxLayerSize: 16 * 1024 ** 3, maxImageSize: 64 * 1024 ** 3, maxDownloadAttempts: 5, maxUploadAttempts: 5 };
+  const caps = { maxLayerSize: 16 * 1024 ** 3, maxImageSize: 64 * 1024 ** 3, maxDownloadAttempts: 5, maxUploadAttempts: 5, logDriver: 'json-file', logOpts: {} };
   assert.deepEqual(readDaemonConfig(root, etc), { file: undefined, runtimes: {}, insecureRegistries: [], registryMirrors: [], ...caps });
   writeFileSync(join(etc, 'daemon.json'), JSON.stringify({ 'default-runtime': 'from-etc' }));
   assert.equal(readDaemonConfig(root, etc).defaultRuntime, 'from-etc');

@@ -25,7 +25,7 @@ const cmd: Command<typeof flags> = {
 export function containerJson(engine: Engine, ref: string): Record<string, unknown> {
   const row = engine.inspect(ref);
   const img = engine.images.repo.get(row.imageId);
-  return inspectJson(row, { root: engine.root, logPath: engine.logPath(row.id), lowerDirs: img ? engine.images.lowerDirs(img) : [] });
+  return inspectJson(row, { root: engine.root, logPath: engine.logPath(row), lowerDirs: img ? engine.images.lowerDirs(img) : [] });
 }
 
 /** Print objects as docker does: a JSON array, or the template once per object. */

@@ -8,6 +8,7 @@ import type { Globals } from '../globals.ts';
 import { ensureImage } from '../pull-flow.ts';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../engine/detach-keys.ts';
 import { trace } from '../../sys/trace.ts';
+import { readsLog } from '../../engine/types.ts';
 
 const flags = [
   ...createFlags,
@@ -45,7 +46,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     }
     // Plain output of a logged container: follow its log (no FFI to load, the fastest path). Anything
     // interactive, or a container without a readable log, goes through its attached stdio.
-    if (!opts.tty && !opts.openStdin && (opts.logDriver ?? 'k8s-file') === 'k8s-file') {
+    if (!opts.tty && !opts.openStdin && readsLog(ctr.config.logDriver ?? 'k8s-file')) {
       return await foreground(engine, ctr.id, p.flags['sig-proxy'], preserveFds);
     }
     const { attachAndWait } = await import('../attach-flow.ts');

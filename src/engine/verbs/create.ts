@@ -32,6 +32,7 @@ export async function create(engine: EngineCore, opts: CreateOptions): Promise<C
     newVolumeName: newId,
     containerId: (ref) => engine.find(ref).id,
     network: (name) => findNetwork(engine, name),
+    logDefaults: { driver: engine.config().logDriver, options: engine.config().logOpts },
     cgroupVersion: engine.cgroups().version,
     usedIds: () => {
       const maps = engine.containers.list().flatMap((c) => (c.config.isolation?.userns ? [c.config.isolation.userns] : []));

@@ -1,5 +1,6 @@
 /** A running container's stdio, terminal size, processes and log. */
 import { Conflict, NotSupported } from '../../errors.ts';
+import { readsLog } from '../../logs/drivers.ts';
 import type { AttachStream, LogReadOptions, LogRecord } from '../../runtime/driver.ts';
 import type { EngineCore } from '../core.ts';
 import { isLive, mayExit } from '../state.ts';
@@ -35,13 +36,12 @@ export async function pids(engine: EngineCore, ref: string): Promise<number[]> {
  */
 export async function readLogs(engine: EngineCore, ref: string, out: (rec: LogRecord) => void, opts: LogReadOptions & { signal?: AbortSignal } = {}): Promise<void> {
   const row = engine.find(ref);
-  if ((row.config.logDriver ?? 'k8s-file') !== 'k8s-file') {
-    throw new NotSupported(`configured logging driver does not support reading (${row.config.logDriver})`);
-  }
+  const log = engine.logTarget(row);
+  if (!readsLog(log.driver)) throw new NotSupported(`configured logging driver does not support reading (${log.driver})`);
   const running = () => {
     if (opts.signal?.aborted) return false;
     const r = engine.containers.get(row.id);
     return r !== undefined && mayExit(engine.sync(r).state) && !(r.state === 'created' && r.monitorPid === 0);
   };
-  await engine.watcher(row).readLog(engine.dir(row.id), engine.logPath(row.id), running, out, opts);
+  await engine.watcher(row).readLog(engine.dir(row.id), log, running, out, opts);
 }

@@ -3,6 +3,7 @@
  * joined to what follows (conmon appended a newline to it that was not the program's).
  */
 import { closeSync, fstatSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
+import { fdSource, LastLines, lastLineEnd, visitLinesBackward } from '../../logs/tail.ts';
 import type { LogReadOptions, LogRecord, StreamName } from '../driver.ts';
 
 
@@ -36,36 +37,6 @@ export function parseLogChunk(buf: Buffer): { records: LogRecord[]; consumed: nu
   return { records, consumed: pos };
 }
 
-/** A record ends its line: a full one (F, its data ends with the newline), not a fragment (P). */
-const endsLine = (rec: LogRecord): boolean => rec.data.length > 0 && rec.data[rec.data.length - 1] === 0x0a;
-
-const TAIL_CHUNK = 64 << 10;
-
-/** Read buf.length bytes at pos (fewer only at the end of the file). */
-function readFully(fd: number, buf: Buffer, pos: number): number {
-  let got = 0;
-  while (got < buf.length) {
-    const n = readSync(fd, buf, got, buf.length - got, pos + got);
-    if (n <= 0) break;
-    got += n;
-  }
-  return got;
-}
-
-/** The offset just after the file's last newline (0 when it has none): where its whole lines end. */
-function lastLineEnd(fd: number, size: number): number {
-  let pos = size;
-  while (pos > 0) {
-    const len = Math.min(TAIL_CHUNK, pos);
-    pos -= len;
-    const b = Buffer.allocUnsafe(len);
-    const got = readFully(fd, b, pos);
-    const nl = b.subarray(0, got).lastIndexOf(0x0a);
-    if (nl >= 0) return pos + nl + 1;
-  }
-  return 0;
-}
-
 /** Incremental reader of a growing log file. */
 export class LogTail {
   readonly path: string;
@@ -91,52 +62,13 @@ export class LogTail {
       const st = fstatSync(fd);
       this.inode = st.ino;
       this.pending = Buffer.alloc(0);
+      const src = fdSource(fd, st.size);
       // Bytes after the last newline are a record conmon is still writing: the next read() takes them.
-      const end = lastLineEnd(fd, st.size);
+      const end = lastLineEnd(src);
       this.offset = end;
-      const picked: LogRecord[] = [];
-      let count = 0;
-      // Per stream, the line its earliest record seen so far belongs to: taken, or beyond the n lines.
-      const line = new Map<string, 'taken' | 'beyond'>();
-      let open = 0; // streams whose taken line may have fragments further back
-      const visit = (rec: LogRecord): boolean => {
-        if (!keep(rec)) return false;
-        const cur = line.get(rec.stream);
-        if (endsLine(rec) || cur === undefined) {
-          // The end of one of the stream's lines (its full record, or the fragment an unfinished last line
-          // ends with): the stream's line after this one starts right after it, so that one is whole.
-          if (cur === 'taken') open--;
-          if (count < n) {
-            count++;
-            open++;
-            line.set(rec.stream, 'taken');
-            picked.push(rec);
-          } else line.set(rec.stream, 'beyond');
-        } else if (cur === 'taken') picked.push(rec); // a fragment of a taken line
-        return count >= n && open === 0;
-      };
-      let done = n <= 0;
-      // buf holds the file's bytes [pos, pos + buf.length): whole lines but (unless pos is 0) the first one,
-      // which is carried over to be completed by the chunk before it.
-      let pos = end;
-      let carry = Buffer.alloc(0);
-      while (!done && pos > 0) {
-        const size = Math.min(TAIL_CHUNK, pos);
-        pos -= size;
-        const chunk = Buffer.allocUnsafe(size);
-        if (readFully(fd, chunk, pos) < size) break; // truncated meanwhile: what was found stands
-        const buf = carry.length > 0 ? Buffer.concat([chunk, carry]) : chunk;
-        const first = pos === 0 ? -1 : buf.indexOf(0x0a);
-        let nlAfter = buf.length - 1; // buf ends with a newline: that of the line parsed next
-        while (!done && nlAfter > first) {
-          const nlBefore = nlAfter > 0 ? buf.lastIndexOf(0x0a, nlAfter - 1) : -1;
-          const rec = parseLine(buf.subarray(nlBefore + 1, nlAfter));
-          if (rec) done = visit(rec);
-          nlAfter = nlBefore;
-        }
-        carry = buf.subarray(0, first + 1);
-      }
-      return picked.reverse();
+      const pick = new LastLines(n, keep);
+      visitLinesBackward(src, end, parseLine, (rec) => pick.visit(rec));
+      return pick.records();
     } finally {
       closeSync(fd);
     }
