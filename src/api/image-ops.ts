@@ -105,17 +105,9 @@ export async function history(ctx: Ctx): Promise<void> {
   );
 }
 
-/** `POST /images/prune?filters={"dangling":["false"]}` (all unused, else dangling only) → `{ImagesDeleted, SpaceReclaimed}` */
+/** `POST /images/prune?filters={"dangling":["false"],"until":[…],"label":[…]}` → `{ImagesDeleted, SpaceReclaimed}` */
 export async function prune(ctx: Ctx): Promise<void> {
-  const { engine } = ctx;
-  const filters = parseFilters(ctx.q('filters'));
-  for (const [k, vals] of Object.entries(filters)) {
-    if (k !== 'dangling' && vals.length > 0) throw new InvalidArgument(`invalid filter '${k}': not supported by this server`);
-  }
-  const dangling = filters.dangling?.[0];
-  if (dangling !== undefined && !['true', 'false', '1', '0'].includes(dangling)) throw new InvalidArgument(`invalid filter 'dangling=${dangling}'`);
-  const all = dangling === 'false' || dangling === '0';
-  const r = engine.images.prune(all, (id) => engine.containers.countUsingImage(id));
+  const r = ctx.engine.pruneImages(parseFilters(ctx.q('filters')));
   ctx.send(200, {
     ImagesDeleted: [...r.untagged.map((t) => ({ Untagged: t })), ...r.deleted.map((d) => ({ Deleted: d.startsWith('sha256:') ? d : `sha256:${d}` }))],
     SpaceReclaimed: r.reclaimed,

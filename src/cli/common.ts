@@ -1,6 +1,6 @@
 /** What every CLI verb shares: the engine for this invocation, error printing and exit codes. */
 import { Engine } from '../engine/engine.ts';
-import { isBerthError } from '../errors.ts';
+import { InvalidArgument, isBerthError } from '../errors.ts';
 import { parseFlags, usageText, type FlagDef, type ParseResult } from './flags.ts';
 import type { Globals } from './globals.ts';
 
@@ -98,4 +98,27 @@ export async function eachRef(refs: string[], verb: string, op: (ref: string) =>
     }
   }
   return code;
+}
+
+/** `--filter key=value` flags as docker's filter map (a key given twice keeps both values). */
+export function filterFlags(values: readonly string[]): Record<string, string[]> {
+  const filters: Record<string, string[]> = {};
+  for (const f of values) {
+    const eq = f.indexOf('=');
+    if (eq <= 0) throw new InvalidArgument(`bad format of filter (expected name=value): ${f}`);
+    (filters[f.slice(0, eq)] ??= []).push(f.slice(eq + 1));
+  }
+  return filters;
+}
+
+/**
+ * A prune's question: the warning, then "Are you sure…? [y/N]" on a terminal; true for yes. Without a
+ * terminal (a script) there is nobody to ask, and the answer is yes, as the caller passed `-f`.
+ */
+export async function confirm(warning: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return true;
+  process.stdout.write(`${warning}\nAre you sure you want to continue? [y/N] `);
+  const answer = await new Promise<string>((r) => process.stdin.once('data', (b) => r(String(b).trim())));
+  process.stdin.pause();
+  return /^y(es)?$/i.test(answer);
 }

@@ -53,6 +53,8 @@ const commands: Record<string, Loader> = {
   load: () => import('./commands/load.ts'),
   'image prune': () => import('./commands/image-prune.ts'),
   'system df': () => import('./commands/system-df.ts'),
+  'system prune': () => import('./commands/system-prune.ts'),
+  'system info': () => import('./commands/info.ts'),
   'system reset': () => import('./commands/system-reset.ts'),
   'system events': () => import('./commands/events.ts'),
   'container prune': () => import('./commands/prune.ts'),
@@ -144,7 +146,7 @@ Commands:
   version     Show the version information
   container   Manage containers (prune, ls, rm, …)
   image       Manage images (inspect, ls, rm, import, pull, push, tag, history, save, load, prune)
-  system      Manage Berth (df, reset, service)
+  system      Manage Berth (df, events, info, prune, reset, service)
   volume      Manage volumes (create, ls, inspect, rm, prune)
   network     Manage networks (create, ls, inspect, rm, prune, connect, disconnect)
 `;

@@ -32,7 +32,8 @@ import { create } from './verbs/create.ts';
 import { attach, pids, readLogs, resize } from './verbs/io.ts';
 import { list } from './verbs/list.ts';
 import { login, logout, pull, push } from './verbs/registry.ts';
-import { prune, remove, type PruneFilters } from './verbs/remove.ts';
+import { prune, remove } from './verbs/remove.ts';
+import { danglingOnly, pruneSelector, type PruneFilters } from './prune-filters.ts';
 import { repair, repairStale } from './verbs/repair.ts';
 import { reset, type ResetReport } from './verbs/reset.ts';
 import { restart } from './verbs/restart.ts';
@@ -237,6 +238,15 @@ export class Engine extends EngineCore {
   /** Remove every stopped container the filters select (`until`, `label`, `label!`); the ids and bytes removed. */
   async prune(filters: PruneFilters = {}): Promise<{ ids: string[]; reclaimed: number }> {
     return prune(this, filters);
+  }
+
+  /**
+   * Remove unused images the filters select: dangling ones, or with `dangling=false` every image no
+   * container uses (`until`, `label`, `label!` narrow either); what was untagged and deleted, and the bytes.
+   */
+  pruneImages(filters: PruneFilters = {}): { untagged: string[]; deleted: string[]; reclaimed: number } {
+    const select = pruneSelector<ImageRow>(filters, ['dangling', 'until', 'label', 'label!'], (i) => ({ created: i.config.created || i.createdAt, labels: i.config.config.Labels ?? {} }));
+    return this.images.prune(!danglingOnly(filters), (id) => this.containers.countUsingImage(id), select);
   }
 
   /**

@@ -381,7 +381,7 @@ export class ImageStore {
    * `image prune`: remove dangling images (with `all`, every image no container uses), then collect
    * garbage, which also reclaims what interrupted pulls left. Returns docker's report.
    */
-  prune(all: boolean, usedBy: (imageId: string) => number): { untagged: string[]; deleted: string[]; reclaimed: number } {
+  prune(all: boolean, usedBy: (imageId: string) => number, selected: (img: ImageRow) => boolean = () => true): { untagged: string[]; deleted: string[]; reclaimed: number } {
     const untagged: string[] = [];
     const deleted: string[] = [];
     let reclaimed = 0;
@@ -397,7 +397,7 @@ export class ImageStore {
       }
     }
     for (const img of images) {
-      if ((!all && kept.has(img.id)) || usedBy(img.id) > 0) continue;
+      if ((!all && kept.has(img.id)) || usedBy(img.id) > 0 || !selected(img)) continue;
       for (const t of img.tags) {
         this.untag(t, img.id);
         untagged.push(t);

@@ -1,6 +1,6 @@
 /** `berth volume create|ls|inspect|rm|prune`, as docker's. */
 import type { FlagDef } from '../flags.ts';
-import { eachRef, engineFor, parse, report, withEngine, type Command } from '../common.ts';
+import { confirm, eachRef, engineFor, parse, report, withEngine, type Command } from '../common.ts';
 import { formatRows, humanSize } from '../format.ts';
 import { printObjects } from './inspect.ts';
 import { matchVolume, pruneVolumes, removeVolume, type VolumeFilter } from '../../engine/verbs/volume.ts';
@@ -133,13 +133,8 @@ async function prune(argv: string[], g: Globals): Promise<number> {
   const cmd: Command<typeof pruneFlags> = { usage: '[OPTIONS]', description: 'Remove unused local volumes', flags: pruneFlags, args: [0, 0] };
   const p = parse(cmd, argv, 'volume prune');
   if (typeof p === 'number') return p;
-  if (!p.flags.force && process.stdin.isTTY) {
-    const what = p.flags.all ? 'all local volumes' : 'anonymous local volumes';
-    process.stdout.write(`WARNING! This will remove ${what} not used by at least one container.\nAre you sure you want to continue? [y/N] `);
-    const answer = await new Promise<string>((r) => process.stdin.once('data', (b) => r(String(b).trim())));
-    process.stdin.pause();
-    if (!/^y(es)?$/i.test(answer)) return 0;
-  }
+  const what = p.flags.all ? 'all local volumes' : 'anonymous local volumes';
+  if (!p.flags.force && !(await confirm(`WARNING! This will remove ${what} not used by at least one container.`))) return 0;
   return withEngine(g, 'volume prune', async (engine) => {
     await engine.repair();
     const gone = await pruneVolumes(engine, p.flags.all, parseFilters(p.flags.filter));

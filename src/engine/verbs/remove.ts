@@ -1,12 +1,12 @@
 /** `rm` and `container prune`. */
 import { join } from 'node:path';
-import { Conflict, InvalidArgument, NoSuchContainer, asBerthError } from '../../errors.ts';
+import { Conflict, NoSuchContainer, asBerthError } from '../../errors.ts';
 import type { ContainerRow } from '../../store/containers.ts';
 import { treeSize } from '../../sys/du.ts';
 import { isAlive } from '../../sys/proc.ts';
 import type { EngineCore } from '../core.ts';
 import { canRemove, isLive, move } from '../state.ts';
-import { parseTimeArg } from '../time.ts';
+import { pruneSelector, type PruneFilters } from '../prune-filters.ts';
 import { removeAnonymousVolumes } from '../volumes.ts';
 import { waitUntil } from '../wait.ts';
 import { repair } from './repair.ts';
@@ -55,19 +55,12 @@ export async function remove(engine: EngineCore, ref: string, force = false, vol
   });
 }
 
-/** `container prune`'s filters, as docker takes them: `until` (created before), `label`, `label!`. */
-export interface PruneFilters {
-  until?: string[];
-  label?: string[];
-  'label!'?: string[];
-}
-
 /**
  * Remove every stopped container the filters select; the removed ids and the bytes of their own files
  * (docker's SpaceReclaimed: what their writable layers held).
  */
 export async function prune(engine: EngineCore, filters: PruneFilters = {}): Promise<{ ids: string[]; reclaimed: number }> {
-  const select = pruneSelector(filters);
+  const select = pruneSelector<ContainerRow>(filters, ['until', 'label', 'label!'], (r) => ({ created: r.createdAt, labels: r.config.labels }));
   await repair(engine);
   const ids: string[] = [];
   let reclaimed = 0;
@@ -85,18 +78,4 @@ export async function prune(engine: EngineCore, filters: PruneFilters = {}): Pro
     }
   }
   return { ids, reclaimed };
-}
-
-/** Checked before anything goes: an unknown filter or a bad time refuses the whole prune. */
-function pruneSelector(f: PruneFilters): (r: ContainerRow) => boolean {
-  for (const k of Object.keys(f)) if (!['until', 'label', 'label!'].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
-  const until = (f.until ?? []).map((u) => parseTimeArg(u, 'until'));
-  const has = (labels: Record<string, string>, spec: string) => {
-    const eq = spec.indexOf('=');
-    return eq < 0 ? spec in labels : labels[spec.slice(0, eq)] === spec.slice(eq + 1);
-  };
-  return (r) =>
-    until.every((t) => Date.parse(r.createdAt) < t) &&
-    (f.label ?? []).every((l) => has(r.config.labels, l)) &&
-    !(f['label!'] ?? []).some((l) => has(r.config.labels, l));
 }
