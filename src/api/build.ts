@@ -6,7 +6,7 @@
  */
 import type { BuildEvent, BuildOptions } from '../engine/build/options.ts';
 import { RunFailed } from '../engine/build/run-step.ts';
-import { InvalidArgument } from '../errors.ts';
+import { InvalidArgument, NotSupported } from '../errors.ts';
 import { familiarName } from '../registry/reference.ts';
 import type { Ctx } from './http.ts';
 
@@ -141,4 +141,9 @@ function classicLine(e: BuildEvent, say: (text: string) => void): void {
 export async function prune(ctx: Ctx): Promise<void> {
   const { deleted, reclaimed } = await ctx.engine.pruneBuildCache();
   ctx.send(200, { CachesDeleted: deleted.map((id) => `sha256:${id}`), SpaceReclaimed: reclaimed });
+}
+
+/** `POST /session`: BuildKit's session (for buildx); Berth builds with the classic builder, which needs none. */
+export async function session(_ctx: Ctx): Promise<void> {
+  throw new NotSupported('BuildKit sessions are not supported: Berth builds with the classic builder (POST /build)');
 }

@@ -15,6 +15,7 @@ import * as imageOps from './image-ops.ts';
 import * as nets from './networks.ts';
 import { login } from './auth.ts';
 import * as images from './images.ts';
+import * as registry from './registry.ts';
 import * as streams from './streams.ts';
 import * as swarm from './swarm.ts';
 import * as system from './system.ts';
@@ -61,6 +62,9 @@ const routes: [string, RegExp, Handler][] = [
   ['GET', /^\/images\/json$/, images.list],
   ['POST', /^\/images\/create$/, images.create],
   ['GET', /^\/images\/get$/, imageOps.save],
+  ['GET', /^\/images\/search$/, registry.search],
+  ['GET', /^\/distribution\/(.+)\/json$/, registry.distribution],
+  ['POST', /^\/session$/, builds.session],
   ['POST', /^\/images\/load$/, imageOps.load],
   ['POST', /^\/images\/prune$/, imageOps.prune],
   ['POST', /^\/commit$/, imageOps.commit],
@@ -84,6 +88,7 @@ const routes: [string, RegExp, Handler][] = [
   ['POST', /^\/volumes\/prune$/, nets.volumePrune],
   ['GET', new RegExp(`^/volumes/${ID}$`), nets.volumeInspect],
   ['DELETE', new RegExp(`^/volumes/${ID}$`), nets.volumeRemove],
+  ['PUT', new RegExp(`^/volumes/${ID}$`), swarm.volumeUpdate],
   ['GET', /^\/system\/df$/, imageOps.df],
   ['GET', /^\/events$/, events],
   ['POST', /^\/auth$/, login],

@@ -36,3 +36,8 @@ export async function noSuchPlugin(ctx: Ctx): Promise<void> {
 export async function noPlugins(_ctx: Ctx): Promise<void> {
   throw new NotSupported('Berth does not run plugins: volumes use the local driver, networks bridge, host and none');
 }
+
+/** `PUT /volumes/{name}`: only swarm (cluster) volumes can be updated. */
+export async function volumeUpdate(_ctx: Ctx): Promise<void> {
+  throw new Unavailable('volume update only valid for cluster volumes, but swarm is unavailable');
+}

@@ -41,6 +41,7 @@ const commands: Record<string, Loader> = {
   export: () => import('./commands/export.ts'),
   port: () => import('./commands/port.ts'),
   pull: () => import('./commands/pull.ts'),
+  search: () => import('./commands/search.ts'),
   push: () => import('./commands/push.ts'),
   tag: () => import('./commands/tag.ts'),
   commit: () => import('./commands/commit.ts'),
@@ -131,6 +132,7 @@ Commands:
   build       Build an image from a Dockerfile
   pull        Download an image from a registry
   push        Upload an image to a registry
+  search      Search a registry for images
   login       Log in to a registry
   logout      Log out from a registry
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE

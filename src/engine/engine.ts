@@ -9,6 +9,7 @@ import { NotSupported } from '../errors.ts';
 import type { PullOptions, PullResult } from '../image/pull.ts';
 import type { PushOptions, PushResult } from '../image/push.ts';
 import type { Credentials } from '../registry/authfile.ts';
+import type { Descriptor, Platform, SearchResult } from '../registry/client.ts';
 import type { AttachStream, LogReadOptions, LogRecord } from '../runtime/driver.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import type { ImageRow } from '../store/images.ts';
@@ -31,7 +32,7 @@ import { startAll, type StartAllResult } from './verbs/start-all.ts';
 import { create } from './verbs/create.ts';
 import { attach, pids, readLogs, resize } from './verbs/io.ts';
 import { list } from './verbs/list.ts';
-import { login, logout, pull, push } from './verbs/registry.ts';
+import { describeRemote, login, logout, pull, push, search, type SearchFilters } from './verbs/registry.ts';
 import { prune, remove } from './verbs/remove.ts';
 import { danglingOnly, pruneSelector, type PruneFilters } from './prune-filters.ts';
 import { repair, repairStale } from './verbs/repair.ts';
@@ -81,6 +82,16 @@ export class Engine extends EngineCore {
   /** Forget a registry's stored credentials; false when there were none. */
   logout(server: string): boolean {
     return logout(this, server);
+  }
+
+  /** `docker search`: a registry's search results (Docker Hub's index for a term without a registry). */
+  search(term: string, limit?: number, filters?: SearchFilters): Promise<SearchResult[]> {
+    return search(this, term, limit, filters);
+  }
+
+  /** What a registry holds under `ref`: the manifest's descriptor and its platforms (nothing is pulled). */
+  describeRemote(ref: string, credentials?: Credentials): Promise<{ descriptor: Descriptor; platforms: Platform[] }> {
+    return describeRemote(this, ref, credentials);
   }
 
   /** Make an image of a container's changes (src/engine/commit.ts); returns the image id. */

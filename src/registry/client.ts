@@ -45,6 +45,15 @@ export interface RegistryOptions {
   idleTimeoutMs?: number;
 }
 
+/** One result of a registry search, in docker's shape. */
+export interface SearchResult {
+  name: string;
+  description: string;
+  star_count: number;
+  is_official: boolean;
+  is_automated: boolean;
+}
+
 export interface ResolvedImage {
   name: ImageName;
   /** Digest of the platform's manifest (the bytes in `raw`). */
@@ -127,6 +136,62 @@ export class RegistryClient {
       ...base, digest: child.digest, mediaType: child.parsed.mediaType, manifest: child.parsed.manifest,
       raw: child.raw, indexDigest: top.digest,
     };
+  }
+
+  /**
+   * What the registry holds under `name` (docker's distribution inspect): the descriptor of the manifest
+   * or index the reference names, and the platforms it serves (an index's entries; a single manifest's
+   * from its config, which is read for it).
+   */
+  async describe(name: ImageName): Promise<{ descriptor: Descriptor; platforms: Platform[] }> {
+    if (name.digest) checkDigest(name.digest);
+    const ep = await this.#t.endpoint(name.registry);
+    const top = await this.#manifest(ep, name, name.digest ?? name.tag ?? 'latest');
+    const descriptor: Descriptor = { mediaType: top.parsed.mediaType, digest: top.digest, size: top.raw.length };
+    if (top.parsed.kind === 'index') {
+      return { descriptor, platforms: top.parsed.index.manifests.flatMap((m) => (m.platform ? [m.platform] : [])) };
+    }
+    const config = top.parsed.manifest.config;
+    if (config.size > MANIFEST_MAX) throw new InvalidArgument(`${familiarRepo(name)}: image config of ${config.size} bytes is too big`);
+    const res = await this.#t.request(ep, [pullScope(name.path)], 'GET', `/v2/${name.path}/blobs/${config.digest}`, {});
+    if (!res.ok) throw new RuntimeFailure(`${ep.name}: config ${config.digest}: ${await errorLine(res)}`);
+    const raw = await readBounded(res, MANIFEST_MAX, `${familiarRepo(name)}: config`);
+    if (digestOf(raw, config.digest) !== config.digest) throw new RuntimeFailure(`${familiarRepo(name)}: config digest mismatch`);
+    const doc = JSON.parse(raw.toString()) as { architecture?: string; os?: string; variant?: string; 'os.version'?: string };
+    const platform: Platform = { architecture: doc.architecture ?? '', os: doc.os ?? '' };
+    if (doc.variant) platform.variant = doc.variant;
+    if (doc['os.version']) platform['os.version'] = doc['os.version'];
+    return { descriptor, platforms: [platform] };
+  }
+
+  /**
+   * `docker search`: the registry's v1 search (Docker Hub's index for names without a registry), at most
+   * `limit` results. A term `host[:port]/words` searches that registry for `words`.
+   */
+  async search(term: string, limit: number): Promise<SearchResult[]> {
+    const slash = term.indexOf('/');
+    const first = slash < 0 ? '' : term.slice(0, slash);
+    const own = first.includes('.') || first.includes(':') || first === 'localhost';
+    const registry = own ? first : 'index.docker.io';
+    const query = own ? term.slice(slash + 1) : term;
+    const ep = await this.#t.endpoint(registry);
+    const res = await this.#t.request(ep, [], 'GET', `/v1/search?q=${encodeURIComponent(query)}&n=${limit}`);
+    if (!res.ok) throw new RuntimeFailure(`${registry}: search: ${await errorLine(res)}`);
+    const raw = await readBounded(res, MANIFEST_MAX, `${registry}: search results`);
+    let doc: { results?: unknown };
+    try {
+      doc = JSON.parse(raw.toString());
+    } catch {
+      throw new RuntimeFailure(`${registry}: search: the answer is not JSON`);
+    }
+    if (!Array.isArray(doc.results)) throw new RuntimeFailure(`${registry}: search: the answer has no results`);
+    return (doc.results as Record<string, unknown>[]).slice(0, limit).map((r) => ({
+      name: String(r.name ?? ''),
+      description: String(r.description ?? ''),
+      star_count: Number(r.star_count ?? 0),
+      is_official: r.is_official === true,
+      is_automated: r.is_automated === true,
+    }));
   }
 
   /** GET a manifest by tag or digest, checking its bytes against the digest asked for (or the one the registry announced). */

@@ -21,6 +21,7 @@ export interface Platform {
   os: string;
   architecture: string;
   variant?: string;
+  'os.version'?: string;
 }
 
 export interface Descriptor {

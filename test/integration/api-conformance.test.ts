@@ -7,8 +7,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { call, docker as dockerCli, needsDockerCli, startApiServer, type ApiServer } from './api-server.ts';
-import { cli, type Env } from './helpers.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startRegistry } from '../fixtures/registry.ts';
+import { call, docker as dockerCli, needsDockerCli, registryWithBusybox, startApiServer, type ApiServer } from './api-server.ts';
+import { BERTH, cli, runAsync, type Env } from './helpers.ts';
 
 let api: ApiServer;
 let env: Env;
@@ -208,4 +211,106 @@ test('POST /commit: docker commit and docker-py\'s container.commit() make an im
   } finally {
     rmf(id);
   }
+});
+
+test('GET /distribution/{name}/json: the manifest\'s descriptor and platform from the registry; an unknown tag is 404', async (t) => {
+  const got = await registryWithBusybox(t, env, 'dist/busybox:1');
+  if (!got) return;
+  try {
+    const r = await call(api.sock, 'GET', `/v1.51/distribution/${got.ref}/json`);
+    assert.equal(r.status, 200, r.text);
+    const d = JSON.parse(r.text) as { Descriptor: { mediaType: string; digest: string; size: number }; Platforms: { architecture: string; os: string }[] };
+    // What a pull of it records as its repo digest is the digest the registry described.
+    ok(['pull', '-q', got.ref]);
+    const repoDigests = ok(['image', 'inspect', '-f', '{{json .RepoDigests}}', got.ref]).stdout;
+    assert.ok(repoDigests.includes(d.Descriptor.digest), `${d.Descriptor.digest} in ${repoDigests}`);
+    assert.match(d.Descriptor.mediaType, /manifest/);
+    assert.ok(d.Descriptor.size > 0);
+    assert.deepEqual(d.Platforms.map((p) => `${p.os}/${p.architecture}`), ['linux/amd64']);
+    const missing = await call(api.sock, 'GET', `/distribution/${got.reg.host}/dist/busybox:nope/json`);
+    assert.equal(missing.status, 404, missing.text);
+    ok(['rmi', got.ref]);
+  } finally {
+    await got.reg.stop();
+  }
+});
+
+test('GET /images/search and berth search: a registry\'s v1 search, limit and filters; a registry without search fails clearly', async () => {
+  // A registry index of our own: /v2/ for the ping, /v1/search with docker's result shape.
+  const seen: string[] = [];
+  const index = createServer((req, res) => {
+    seen.push(req.url ?? '');
+    if (req.url === '/v2/') return void res.writeHead(200).end('{}');
+    const u = new URL(req.url ?? '/', 'http://x');
+    if (u.pathname !== '/v1/search') return void res.writeHead(404).end('{"errors":[{"code":"NOT_FOUND","message":"no such page"}]}');
+    const results = [
+      { name: 'tools/alpha', description: 'the first of the tools, with a description well over forty-five characters', star_count: 12, is_official: true, is_automated: false },
+      { name: 'tools/beta', description: 'second', star_count: 3, is_official: false, is_automated: false },
+    ].filter((r) => r.name.includes(u.searchParams.get('q') ?? ''));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ query: u.searchParams.get('q'), num_results: results.length, results }));
+  });
+  await new Promise<void>((r) => index.listen(0, '127.0.0.1', r));
+  const host = `127.0.0.1:${(index.address() as AddressInfo).port}`;
+  try {
+    const r = await call(api.sock, 'GET', `/images/search?term=${encodeURIComponent(`${host}/tools`)}&limit=10&filters=${encodeURIComponent('{"stars":["5"]}')}`);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(JSON.parse(r.text).map((x: { name: string }) => x.name), ['tools/alpha']);
+    assert.ok(seen.some((u) => u.startsWith('/v1/search?q=tools&n=10')), seen.join(' '));
+    // The CLI runs while this process serves the index: asynchronously.
+    const berth = (args: string[]) => runAsync(BERTH, ['--root', env.root, ...args]);
+    const listed = await berth(['search', `${host}/tools`]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const table = listed.stdout.split('\n');
+    assert.match(table[0]!, /^NAME\s+DESCRIPTION\s+STARS\s+OFFICIAL$/);
+    assert.match(table[1]!, /^tools\/alpha\s+the first of the tools, with a description w…\s+12\s+\[OK\]$/);
+    assert.match(table[2]!, /^tools\/beta\s+second\s+3\s*$/);
+    assert.equal((await berth(['search', '--filter', 'is-official=true', '--format', '{{.Name}}', `${host}/tools`])).stdout, 'tools/alpha\n');
+    const tooMany = await berth(['search', '--limit', '500', `${host}/tools`]);
+    assert.equal(tooMany.code, 1);
+    assert.match(tooMany.stderr, /limit 500 is outside the range of \[1, 100\]/);
+    const bad = await call(api.sock, 'GET', `/images/search?term=${host}/x&filters=${encodeURIComponent('{"colour":["red"]}')}`);
+    assert.equal(bad.status, 400, bad.text);
+  } finally {
+    await new Promise<void>((r) => index.close(() => r()));
+  }
+  // docker-registry serves no v1 search: the failure names the registry, one line.
+  const reg = await startRegistry().catch((e: Error) => e);
+  if (reg instanceof Error) return;
+  try {
+    const none = env.berth(['search', `${reg.host}/anything`]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, new RegExp(`^Error: ${reg.host.replace(/\./g, '\\.')}: search: .+\\n$`));
+  } finally {
+    await reg.stop();
+  }
+});
+
+test('PUT /volumes/{name} is for swarm volumes (503, as dockerd outside a swarm); POST /session is refused: the classic builder needs none', async () => {
+  const v = await call(api.sock, 'PUT', '/v1.51/volumes/anything?version=1', {});
+  assert.deepEqual([v.status, JSON.parse(v.text)], [503, { message: 'volume update only valid for cluster volumes, but swarm is unavailable' }]);
+  const s = await call(api.sock, 'POST', '/session');
+  assert.equal(s.status, 501);
+  assert.match(JSON.parse(s.text).message, /BuildKit sessions are not supported/);
+});
+
+test('volume prune follows the request\'s API version: 1.42+ removes anonymous volumes unless all=true, 1.41 named ones too', async () => {
+  const anonymous = () => {
+    const c = ok(['create', '-v', '/data', 'busybox', 'true']).stdout.trim();
+    const name = ok(['inspect', '-f', '{{range .Mounts}}{{.Name}}{{end}}', c]).stdout.trim();
+    ok(['rm', c]);
+    return name;
+  };
+  const pruned = async (path: string) => {
+    const r = await call(api.sock, 'POST', path);
+    assert.equal(r.status, 200, r.text);
+    return (JSON.parse(r.text).VolumesDeleted as string[]).sort();
+  };
+  ok(['volume', 'create', 'vp-named']);
+  let anon = anonymous();
+  assert.deepEqual(await pruned('/v1.42/volumes/prune'), [anon]);
+  assert.match(ok(['volume', 'ls', '-q']).stdout, /vp-named/);
+  anon = anonymous();
+  assert.deepEqual(await pruned('/v1.41/volumes/prune'), [anon, 'vp-named'].sort());
+  ok(['volume', 'create', 'vp-named']);
+  assert.deepEqual(await pruned(`/v1.51/volumes/prune?filters=${encodeURIComponent('{"all":["true"]}')}`), ['vp-named']);
 });

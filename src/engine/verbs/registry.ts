@@ -2,7 +2,8 @@
 import { pullImage, type PullOptions, type PullResult } from '../../image/pull.ts';
 import { pushImage, type PushOptions, type PushResult } from '../../image/push.ts';
 import type { Credentials } from '../../registry/authfile.ts';
-import { RegistryClient, type RegistryOptions } from '../../registry/client.ts';
+import { InvalidArgument } from '../../errors.ts';
+import { RegistryClient, type Descriptor, type Platform, type RegistryOptions, type SearchResult } from '../../registry/client.ts';
 import { parseImageName } from '../../registry/reference.ts';
 import type { EngineCore } from '../core.ts';
 
@@ -33,6 +34,38 @@ export function login(engine: EngineCore, server: string, username: string, pass
 /** Forget a registry's stored credentials; false when there were none. */
 export function logout(engine: EngineCore, server: string): boolean {
   return new RegistryClient(engine.registryOptions()).logout(server);
+}
+
+/** The manifest's descriptor and platforms in `ref`'s registry (docker's distribution inspect); `credentials` as for pull. */
+export function describeRemote(engine: EngineCore, ref: string, credentials?: Credentials): Promise<{ descriptor: Descriptor; platforms: Platform[] }> {
+  return new RegistryClient(engine.registryOptions(credentialsFor(ref, credentials))).describe(parseImageName(ref));
+}
+
+/** docker's search filters: `stars=N` (at least N), `is-official`, `is-automated`. */
+export interface SearchFilters {
+  stars?: string[];
+  'is-official'?: string[];
+  'is-automated'?: string[];
+}
+
+/** `docker search`: a registry's search results (1–100 of them), narrowed by the filters. */
+export async function search(engine: EngineCore, term: string, limit = 25, filters: SearchFilters = {}): Promise<SearchResult[]> {
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new InvalidArgument(`limit ${limit} is outside the range of [1, 100]`);
+  for (const k of Object.keys(filters)) if (!['stars', 'is-official', 'is-automated'].includes(k)) throw new InvalidArgument(`invalid filter '${k}'`);
+  const flag = (k: 'is-official' | 'is-automated') => {
+    const v = filters[k]?.[0];
+    if (v === undefined) return undefined;
+    if (!['true', 'false', '1', '0'].includes(v)) throw new InvalidArgument(`invalid filter '${k}=${v}'`);
+    return v === 'true' || v === '1';
+  };
+  const official = flag('is-official');
+  const automated = flag('is-automated');
+  const stars = filters.stars?.[0];
+  if (stars !== undefined && !/^\d+$/.test(stars)) throw new InvalidArgument(`invalid filter 'stars=${stars}'`);
+  const results = await new RegistryClient(engine.registryOptions()).search(term, limit);
+  return results.filter(
+    (r) => (official === undefined || r.is_official === official) && (automated === undefined || r.is_automated === automated) && (stars === undefined || r.star_count >= Number(stars)),
+  );
 }
 
 /** A caller's credentials keyed by the registry of `ref`, as RegistryOptions takes them. */
