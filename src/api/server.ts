@@ -47,6 +47,7 @@ const routes: [string, RegExp, Handler][] = [
   ['POST', new RegExp(`^/containers/${ID}/wait$`), containers.wait],
   ['POST', new RegExp(`^/containers/${ID}/resize$`), containers.resize],
   ['POST', new RegExp(`^/containers/${ID}/attach$`), streams.attach],
+  ['GET', new RegExp(`^/containers/${ID}/attach/ws$`), streams.attachWs],
   ['GET', new RegExp(`^/containers/${ID}/logs$`), streams.logs],
   ['POST', new RegExp(`^/containers/${ID}/exec$`), streams.execCreate],
   ['DELETE', new RegExp(`^/containers/${ID}$`), containers.remove],

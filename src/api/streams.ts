@@ -15,6 +15,7 @@ import { isLive } from '../engine/state.ts';
 import type { ContainerState } from '../types.ts';
 import type { AttachStream } from '../engine/types.ts';
 import { readsLog } from '../engine/types.ts';
+import { acceptWebSocket, webSocketKey } from './websocket.ts';
 
 /**
  * The content type of a stream: multiplexed frames say so from API 1.42 on, on an upgraded connection or
@@ -119,6 +120,39 @@ export async function attach(ctx: Ctx): Promise<void> {
   const stream = await connecting.catch(() => null);
   if (!stream) return out.end();
   const how = await pump(stream, { out, input: ctx.upgraded ? input : undefined, pending, tty, stdin, closeStdinOnEof: row.config.stdinOnce ?? false, detachKeys, emit });
+  if (how === 'ended') out.end();
+}
+
+/**
+ * `GET /containers/{id}/attach/ws?stream&stdin&stdout&stderr&logs&detachKeys`: attach over a WebSocket.
+ * Output is never multiplexed (the two streams share the frames, as dockerd sends them); before API 1.42
+ * stdin, stdout and stderr are all attached whatever the query says.
+ */
+export async function attachWs(ctx: Ctx): Promise<void> {
+  const { engine } = ctx;
+  const key = webSocketKey(ctx.req.headers);
+  if (!ctx.socket) throw new InvalidArgument('not a websocket handshake: the connection was not upgraded');
+  const row = engine.inspect(ctx.params[0]!);
+  const id = row.id;
+  const tty = row.config.tty;
+  const detachKeys = parseDetachKeys(ctx.q('detachKeys') ?? DEFAULT_DETACH_KEYS);
+  const selects = compareVersions(ctx.version, '1.42') >= 0;
+  const wants = (name: string) => !selects || ctx.qbool(name);
+  ctx.answered = true;
+  const head = ctx.head;
+  ctx.head = Buffer.alloc(0);
+  const { out, input } = acceptWebSocket(ctx.socket, head, key, compareVersions(ctx.version, '1.28') >= 0);
+  const emit = (stream: 1 | 2, data: Buffer) => {
+    if ((stream === 1 && wants('stdout')) || (stream === 2 && wants('stderr'))) out.write(data);
+  };
+  const connecting = ctx.qbool('stream') ? attachStream(ctx, id, row.state, out) : Promise.resolve(null);
+  if (ctx.qbool('logs') && readsLog(row.config.logDriver ?? 'k8s-file')) {
+    await engine.readLogs(id, (rec) => emit(rec.stream === 'stderr' ? 2 : 1, rec.data)).catch(() => {});
+  }
+  const stream = await connecting.catch(() => null);
+  if (!stream) return out.end();
+  const stdin = wants('stdin') && row.config.openStdin;
+  const how = await pump(stream, { out, input, pending: Buffer.alloc(0), tty, stdin, closeStdinOnEof: row.config.stdinOnce ?? false, detachKeys, emit });
   if (how === 'ended') out.end();
 }
 

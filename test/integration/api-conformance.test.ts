@@ -8,10 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { startRegistry } from '../fixtures/registry.ts';
 import { call, docker as dockerCli, needsDockerCli, registryWithBusybox, startApiServer, type ApiServer } from './api-server.ts';
-import { BERTH, cli, runAsync, type Env } from './helpers.ts';
+import { BERTH, cli, eventually, runAsync, type Env } from './helpers.ts';
 
 let api: ApiServer;
 let env: Env;
@@ -313,4 +314,73 @@ test('volume prune follows the request\'s API version: 1.42+ removes anonymous v
   assert.deepEqual(await pruned('/v1.41/volumes/prune'), [anon, 'vp-named'].sort());
   ok(['volume', 'create', 'vp-named']);
   assert.deepEqual(await pruned(`/v1.51/volumes/prune?filters=${encodeURIComponent('{"all":["true"]}')}`), ['vp-named']);
+});
+
+/** A WebSocket client of our own over the API socket: the handshake, then masked frames out and frames in. */
+async function webSocket(path: string): Promise<{ status: string; send(data: string): void; frames: { opcode: number; data: Buffer }[]; closed: Promise<void>; close(): void }> {
+  const sock = connect(api.sock);
+  await new Promise<void>((r) => sock.once('connect', () => r()));
+  sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  let buf = Buffer.alloc(0);
+  let status = '';
+  const frames: { opcode: number; data: Buffer }[] = [];
+  let gotStatus!: () => void;
+  const statusIn = new Promise<void>((r) => (gotStatus = r));
+  sock.on('data', (chunk: Buffer) => {
+    buf = Buffer.concat([buf, chunk]);
+    if (!status) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      status = buf.subarray(0, buf.indexOf('\r\n')).toString();
+      buf = buf.subarray(end + 4);
+      gotStatus();
+    }
+    while (buf.length >= 2) {
+      let len = buf[1]! & 0x7f;
+      let at = 2;
+      if (len === 126) [len, at] = [buf.readUInt16BE(2), 4];
+      else if (len === 127) [len, at] = [Number(buf.readBigUInt64BE(2)), 10];
+      if (buf.length < at + len) break;
+      frames.push({ opcode: buf[0]! & 0x0f, data: buf.subarray(at, at + len) });
+      buf = buf.subarray(at + len);
+    }
+  });
+  const closed = new Promise<void>((r) => sock.on('close', () => r()));
+  await statusIn;
+  return {
+    status,
+    frames,
+    closed,
+    send(data: string) {
+      const payload = Buffer.from(data);
+      const mask = randomBytes(4);
+      sock.write(Buffer.concat([Buffer.from([0x82, 0x80 | payload.length]), mask, payload.map((b, i) => b ^ mask[i & 3]!)]));
+    },
+    close: () => sock.destroy(),
+  };
+}
+
+test('attach/ws: a WebSocket carries stdin in and both streams out, unframed; binary frames since 1.28, text before; logs replayed', async () => {
+  const id = runD(['-i', 'busybox', 'sh', '-c', 'echo started; while read x; do echo "out-$x"; echo "err-$x" >&2; done']);
+  try {
+    const ws = await webSocket(`/v1.51/containers/${id}/attach/ws?stream=1&stdin=1&stdout=1&stderr=1&logs=1`);
+    assert.equal(ws.status, 'HTTP/1.1 101 Switching Protocols');
+    ws.send('one\n');
+    const text = () => Buffer.concat(ws.frames.map((f) => f.data)).toString();
+    assert.ok(await eventually(() => text().includes('out-one\n') && text().includes('err-one\n'), 10_000), JSON.stringify(text()));
+    assert.ok(text().startsWith('started\n'), 'the log came first');
+    assert.ok(ws.frames.every((f) => f.opcode === 2), 'binary frames');
+    ws.close();
+    // Before 1.42 the query's stream choice is ignored: all are attached. Before 1.28, text frames.
+    const old = await webSocket(`/v1.27/containers/${id}/attach/ws?stream=1`);
+    old.send('two\n');
+    assert.ok(await eventually(() => Buffer.concat(old.frames.map((f) => f.data)).toString().includes('err-two\n'), 10_000));
+    assert.ok(old.frames.every((f) => f.opcode === 1), 'text frames');
+    old.close();
+    const bad = await call(api.sock, 'GET', `/containers/${id}/attach/ws?stream=1`);
+    assert.equal(bad.status, 400, bad.text);
+    assert.match(JSON.parse(bad.text).message, /not a websocket handshake/);
+  } finally {
+    rmf(id);
+  }
 });
