@@ -8,7 +8,8 @@ import type { Duplex } from 'node:stream';
 import { encodeFrame } from '../engine/frame.ts';
 import { Conflict, InvalidArgument } from '../errors.ts';
 import { DEFAULT_DETACH_KEYS, DetachMatcher, parseDetachKeys } from '../engine/detach-keys.ts';
-import { parseTimeArg, utcNano } from '../engine/time.ts';
+import { parseTimeArg } from '../engine/time.ts';
+import { linePrefixes } from '../engine/log-lines.ts';
 import { compareVersions, MULTIPLEXED_STREAM, RAW_STREAM, type Ctx, type StreamOut } from './http.ts';
 import type { PendingAttach } from './state.ts';
 import { isLive } from '../engine/state.ts';
@@ -230,8 +231,7 @@ export async function logs(ctx: Ctx): Promise<void> {
   const tty = row.config.tty;
   const out = ctx.startStream(contentType(ctx, tty));
   const emit = emitter(out, tty, wantOut, wantErr);
-  const ts = ctx.qbool('timestamps');
-  const atLineStart = { stdout: true, stderr: true };
+  const prefix = linePrefixes({ timestamps: ctx.qbool('timestamps'), details: ctx.qbool('details') });
   // The engine's follow, with one more reason to stop: the client hung up (a quiet container's follower
   // would otherwise poll on until the container ends).
   const hungUp = new AbortController();
@@ -241,8 +241,8 @@ export async function logs(ctx: Ctx): Promise<void> {
     (rec) => {
       if (out.closed) return;
       const s = rec.stream === 'stderr' ? 2 : 1;
-      const data = ts && atLineStart[rec.stream] ? Buffer.concat([Buffer.from(`${utcNano(rec.time)} `), rec.data]) : rec.data;
-      atLineStart[rec.stream] = rec.data.length > 0 && rec.data[rec.data.length - 1] === 0x0a;
+      const before = prefix(rec);
+      const data = before ? Buffer.concat([Buffer.from(before), rec.data]) : rec.data;
       emit(s, data);
     },
     { follow: ctx.qbool('follow'), tail, since, until, signal: hungUp.signal },

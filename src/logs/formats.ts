@@ -18,14 +18,16 @@ export type Decoder = (buf: Buffer) => Decoded;
 
 /** One json-file line (without its newline) as a record; null when it is not one (a line a full disk tore). */
 export function parseJsonLine(line: Buffer): LogRecord | null {
-  let o: { log?: unknown; stream?: unknown; time?: unknown };
+  let o: { log?: unknown; stream?: unknown; time?: unknown; attrs?: unknown };
   try {
     o = JSON.parse(line.toString('utf8'));
   } catch {
     return null;
   }
   if (typeof o?.time !== 'string') return null;
-  return { time: o.time, stream: o.stream === 'stderr' ? 'stderr' : 'stdout', data: Buffer.from(typeof o.log === 'string' ? o.log : '', 'utf8') };
+  const rec: LogRecord = { time: o.time, stream: o.stream === 'stderr' ? 'stderr' : 'stdout', data: Buffer.from(typeof o.log === 'string' ? o.log : '', 'utf8') };
+  if (o.attrs && typeof o.attrs === 'object') rec.attrs = Object.fromEntries(Object.entries(o.attrs).map(([k, v]) => [k, String(v)]));
+  return rec;
 }
 
 export function decodeJsonFile(buf: Buffer): Decoded {
@@ -61,12 +63,33 @@ export function nanoTime(ns: bigint): string {
   return `${new Date(Number(ms)).toISOString().slice(0, 19)}.${frac}Z`;
 }
 
+/** A LogAttr message (key 1, value 2); null when it is not one. */
+function decodeAttr(msg: Buffer): [string, string] | null {
+  let key = '';
+  let value = '';
+  let pos = 0;
+  while (pos < msg.length) {
+    const tag = varint(msg, pos);
+    if (!tag || (tag.value & 7n) !== 2n) return null;
+    const len = varint(msg, tag.next);
+    if (!len) return null;
+    const end = len.next + Number(len.value);
+    if (end > msg.length) return null;
+    const text = msg.subarray(len.next, end).toString();
+    if (tag.value >> 3n === 1n) key = text;
+    else if (tag.value >> 3n === 2n) value = text;
+    pos = end;
+  }
+  return [key, value];
+}
+
 /** One LogEntry message; null when it is not one. */
 export function decodeEntry(msg: Buffer): LogRecord | null {
   let stream: StreamName = 'stdout';
   let time = 0n;
   let line: Buffer = Buffer.alloc(0);
   let partial = false;
+  let attrs: Record<string, string> | undefined;
   let pos = 0;
   while (pos < msg.length) {
     const key = varint(msg, pos);
@@ -89,11 +112,17 @@ export function decodeEntry(msg: Buffer): LogRecord | null {
       pos = end;
       if (field === 1) stream = bytes.toString() === 'stderr' ? 'stderr' : 'stdout';
       else if (field === 3) line = bytes;
+      else if (field === 6) {
+        const attr = decodeAttr(bytes);
+        if (attr) (attrs ??= {})[attr[0]] = attr[1];
+      }
     } else if (wire === 1) pos += 8;
     else if (wire === 5) pos += 4;
     else return null;
   }
-  return { time: nanoTime(time), stream, data: partial ? Buffer.from(line) : Buffer.concat([line, Buffer.from('\n')]) };
+  const rec: LogRecord = { time: nanoTime(time), stream, data: partial ? Buffer.from(line) : Buffer.concat([line, Buffer.from('\n')]) };
+  if (attrs) rec.attrs = attrs;
+  return rec;
 }
 
 export function decodeLocal(buf: Buffer): Decoded {

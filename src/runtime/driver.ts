@@ -16,6 +16,8 @@ export interface LogRecord {
   stream: StreamName;
   /** The program's bytes, with the newline it printed (none for a fragment of a longer line). */
   data: Buffer;
+  /** The log driver's attributes of the record (json-file and local: `--log-opt labels/env/tag`). */
+  attrs?: Record<string, string>;
 }
 
 /**

@@ -135,13 +135,16 @@ test('local: docker\'s framed records under local-logs/, no LogPath, read back w
   }
 });
 
-test('labels, env and tag options put attrs on every json-file record', () => {
+test('labels, env and tag options put attrs on every json-file record; logs --details shows them', () => {
   const id = runD(['--name', 'tagged', '--label', 'team=db', '-e', 'MODE=fast', '--log-opt', 'labels=team', '--log-opt', 'env=MODE',
     '--log-opt', 'tag={{.Name}}/{{.ID}}', 'busybox', 'echo', 'hi']);
   try {
     assert.equal(waitExit(id), 0);
     const line = readFileSync(inspect(id, '{{.LogPath}}'), 'utf8').trim();
     assert.match(line, new RegExp(`^\\{"log":"hi\\\\n","stream":"stdout","attrs":\\{"MODE":"fast","tag":"tagged/${id.slice(0, 12)}","team":"db"\\},"time":"[^"]+"\\}$`));
+    // logs --details puts them before each line as docker's daemon does: sorted, query-escaped, k=v joined by commas
+    assert.equal(ok(['logs', '--details', id]).stdout, `MODE=fast,tag=tagged%2F${id.slice(0, 12)},team=db hi\n`);
+    assert.match(ok(['logs', '--details', '-t', id]).stdout, /^\d{4}-\S+Z MODE=fast,/);
   } finally {
     rm(id);
   }
@@ -207,4 +210,17 @@ test('a restarted container appends to its json-file log; rm -f of a running one
   }
   assert.ok(await eventually(() => logWritersOf(id).length === 0, 5_000), 'the writer ended with the removed container');
   assert.ok(!existsSync(join(env.root, 'containers', id)));
+});
+
+test('local keeps the attrs too; --details of a record without any is a bare space, as docker', () => {
+  const id = runD(['--log-driver', 'local', '--label', 'team=db', '--log-opt', 'labels=team', 'busybox', 'echo', 'hi']);
+  const plain = runD(['busybox', 'echo', 'plain']);
+  try {
+    assert.equal(waitExit(id), 0);
+    assert.equal(waitExit(plain), 0);
+    assert.equal(ok(['logs', '--details', id]).stdout, 'team=db hi\n');
+    assert.equal(ok(['logs', '--details', plain]).stdout, ' plain\n');
+  } finally {
+    rm(id, plain);
+  }
 });

@@ -15,7 +15,8 @@ const flags = [
 
 const cmd: Command<typeof flags> = { usage: '[OPTIONS] CONTAINER', description: 'Fetch the logs of a container', flags, args: [1, 1] };
 
-import { parseTimeArg, utcNano } from '../../engine/time.ts';
+import { parseTimeArg } from '../../engine/time.ts';
+import { linePrefixes } from '../../engine/log-lines.ts';
 
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'logs');
@@ -23,15 +24,13 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   return withEngine(g, 'logs', async (engine) => {
     const tail = p.flags.tail === 'all' ? undefined : Number(p.flags.tail);
     if (tail !== undefined && !Number.isInteger(tail)) throw new InvalidArgument(`invalid value for "tail": ${p.flags.tail}`);
-    const ts = p.flags.timestamps;
-    // A timestamp starts each line, not each fragment of a line the monitor wrote in pieces.
-    const atLineStart = { stdout: true, stderr: true };
+    const prefix = linePrefixes({ timestamps: p.flags.timestamps, details: p.flags.details });
     await engine.readLogs(
       p.args[0]!,
       (rec) => {
         const out = rec.stream === 'stderr' ? process.stderr : process.stdout;
-        if (ts && atLineStart[rec.stream]) out.write(`${utcNano(rec.time)} `);
-        atLineStart[rec.stream] = rec.data.length > 0 && rec.data[rec.data.length - 1] === 0x0a;
+        const before = prefix(rec);
+        if (before) out.write(before);
         out.write(rec.data);
       },
       {
