@@ -107,3 +107,30 @@ test('system prune: stopped containers, unused networks, dangling images and the
     env.berth(['rmi', 'pr:sys']);
   }
 });
+
+test('system df -v: images with shared and unique sizes, containers with their volumes, volumes with their links', () => {
+  const committed = commitImage('df:child', 'x=1');
+  const c = runD(['-v', 'df-vol:/data', 'busybox', 'sh', '-c', 'echo hi > /data/f; sleep 300']);
+  try {
+    const out = ok(['system', 'df', '-v']).stdout;
+    const section = (title: string) => out.split(`${title}\n\n`)[1]!.split('\n\n')[0]!.split('\n');
+    const images = section('Images space usage:');
+    assert.match(images[0]!, /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE\s+SHARED SIZE\s+UNIQUE SIZE\s+CONTAINERS$/);
+    // the committed image is made on busybox's layer: both share it, and busybox has a container
+    const busybox = images.find((l) => l.startsWith('busybox '))!.split(/\s{2,}/);
+    const child = images.find((l) => l.startsWith('df '))!.split(/\s{2,}/);
+    assert.equal(child[2], committed.replace(/^sha256:/, '').slice(0, 12));
+    assert.notEqual(busybox[5], '0B', 'busybox shares its layer');
+    assert.equal(busybox[5], child[5], 'the same shared bytes');
+    assert.equal(busybox[7], '1');
+    const containers = section('Containers space usage:');
+    assert.match(containers[1]!, new RegExp(`^${c.slice(0, 12)}\\s+busybox\\s+"sh -c echo hi > /da…"\\s+1\\s+`));
+    const volumes = section('Local Volumes space usage:');
+    assert.match(volumes.find((l) => l.startsWith('df-vol'))!, /^df-vol\s+1\s+\d/);
+    assert.match(out, /Build cache usage: 0B\n\nCACHE ID\s+CACHE TYPE/);
+  } finally {
+    rm(c);
+    env.berth(['volume', 'rm', 'df-vol']);
+    env.berth(['rmi', 'df:child']);
+  }
+});
