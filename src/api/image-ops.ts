@@ -5,6 +5,7 @@
 import { InvalidArgument } from '../errors.ts';
 import { saveImages, loadImages } from '../image/save-load.ts';
 import type { ProgressMessage } from '../image/pull.ts';
+import { localTags, type PushResult } from '../image/push.ts';
 import { parseImageName } from '../registry/reference.ts';
 import { diskUsageDetail } from '../engine/system-df.ts';
 import { volumeJson } from '../engine/volume-inspect.ts';
@@ -63,22 +64,29 @@ export async function load(ctx: Ctx): Promise<void> {
 
 /**
  * `POST /images/{name}/push?tag=` with `X-Registry-Auth`: docker's progress lines, then the digest line
- * and an `aux` object; a failure after the first line is an `errorDetail` line, as the daemon's.
+ * and an `aux` object; a failure after the first line is an `errorDetail` line, as the daemon's. A name
+ * without a tag pushes every local tag of it, as dockerd does (what `docker push -a` asks for).
  */
 export async function push(ctx: Ctx): Promise<void> {
   const name = ctx.params[0]!;
   const tag = ctx.q('tag');
   const ref = tag ? `${name}:${tag}` : name;
-  // docker pushes every tag of a name given without one; Berth pushes `latest` (or the one asked for).
-  ctx.engine.images.resolve(parseImageName(ref).tag ? ref : `${ref}:latest`);
+  const all = parseImageName(ref).tag === undefined;
+  // A missing image is a 404 before anything streams (and before the credentials are read).
+  if (all) localTags(ctx.engine.images, ref);
+  else ctx.engine.images.resolve(ref);
   let out: ReturnType<Ctx['startStream']> | undefined;
   const line = (m: unknown) => {
     out ??= ctx.startStream('application/json');
     out.write(`${JSON.stringify(m)}\r\n`);
   };
   try {
-    const r = await ctx.engine.push(ref, { credentials: requestCredentials(ctx), onProgress: (m: ProgressMessage) => line(m) });
-    line({ progressDetail: {}, aux: { Tag: r.tag, Digest: r.digest, Size: r.size } });
+    const opts = {
+      credentials: requestCredentials(ctx),
+      onProgress: (m: ProgressMessage) => line(m),
+      onPushed: (r: PushResult) => line({ progressDetail: {}, aux: { Tag: r.tag, Digest: r.digest, Size: r.size } }),
+    };
+    await (all ? ctx.engine.pushAll(ref, opts) : ctx.engine.push(ref, opts));
     out!.end();
   } catch (e) {
     if (!out) throw e;

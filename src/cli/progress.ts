@@ -9,13 +9,15 @@ const WIDTH = 50;
 const PROGRESS = new Set(['Downloading', 'Extracting', 'Pushing']);
 
 export function progressPrinter(out: NodeJS.WriteStream = process.stdout): (m: ProgressMessage) => void {
-  const rows: (string | undefined)[] = [];
+  const rows: string[] = [];
   const tty = out.isTTY === true;
   const seen = new Map<string, string>();
   return (m) => {
     if (!m.id) {
       out.write(`${m.status}\n`);
-      rows.push(undefined);
+      // Lines above this one belong to an earlier step (a tag that `push -a` finished): a later message
+      // with the same layer id starts a new line instead of rewriting one of those, as docker's CLI does.
+      rows.length = 0;
       return;
     }
     if (!tty) {

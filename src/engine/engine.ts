@@ -32,7 +32,7 @@ import { startAll, type StartAllResult } from './verbs/start-all.ts';
 import { create } from './verbs/create.ts';
 import { attach, pids, readLogs, resize } from './verbs/io.ts';
 import { list } from './verbs/list.ts';
-import { describeRemote, login, logout, pull, push, search, type SearchFilters } from './verbs/registry.ts';
+import { describeRemote, login, logout, pull, push, pushAll, search, type SearchFilters } from './verbs/registry.ts';
 import { prune, remove } from './verbs/remove.ts';
 import { danglingOnly, pruneSelector, type PruneFilters } from './prune-filters.ts';
 import { repair, repairStale } from './verbs/repair.ts';
@@ -71,16 +71,22 @@ export class Engine extends EngineCore {
     return push(this, ref, opts);
   }
 
+  /** Push every local tag of a repository named without a tag (`docker push -a`); `credentials` as for pull. */
+  pushAll(repo: string, opts: Omit<PushOptions, 'registry'> & { credentials?: Credentials } = {}): Promise<PushResult[]> {
+    return pushAll(this, repo, opts);
+  }
+
   /**
    * Check credentials against a registry (`docker login`); `store` keeps them in the docker-compatible auth
-   * file (the API checks only: its clients keep their own). Refused credentials throw Unauthorized.
+   * file, or with the credential helper it names for the registry (the API checks only: its clients keep
+   * their own). Refused credentials throw Unauthorized.
    */
   login(server: string, username: string, password: string, store = true): Promise<void> {
     return login(this, server, username, password, store);
   }
 
-  /** Forget a registry's stored credentials; false when there were none. */
-  logout(server: string): boolean {
+  /** Forget a registry's stored credentials (erasing them from its credential helper too); false when there were none. */
+  logout(server: string): Promise<boolean> {
     return logout(this, server);
   }
 

@@ -3,18 +3,23 @@
  * and a manifest. A layer the registry has is skipped; one another repository of the same registry is
  * known to hold is mounted across instead of uploaded. The manifest is Docker schema 2 unless a layer is
  * zstd-compressed, which only the OCI manifest can describe.
+ *
+ * `pushAllTags` is docker's push of a bare repository name: every local tag of it, one after another in
+ * the order of their names, under one "The push refers to repository" line, each ending in its digest line.
  */
 import { InvalidArgument, NoSuchImage, NotFound } from '../errors.ts';
 import { RegistryClient, type Descriptor, type RegistryOptions } from '../registry/client.ts';
-import type { LayerRow } from '../store/images.ts';
+import type { ImageRow, LayerRow } from '../store/images.ts';
 import type { ProgressMessage } from './pull.ts';
 import { eachLimited } from './pull.ts';
-import { canonicalString, familiarRepo, parseImageName } from '../registry/reference.ts';
+import { canonicalString, familiarRepo, parseImageName, type ImageName } from '../registry/reference.ts';
 import { compressionOf, MEDIA, type ImageStore } from './store.ts';
 
 export interface PushOptions {
   registry?: RegistryOptions;
   onProgress?: (m: ProgressMessage) => void;
+  /** Called as each tag is pushed, right after its digest line (the API sends docker's `aux` object then). */
+  onPushed?: (r: PushResult) => void;
   parallel?: number;
 }
 
@@ -30,6 +35,7 @@ const DOCKER_LAYER: Record<string, string> = {
 };
 const OCI_LAYER: Record<string, string> = { gzip: MEDIA.ociLayerGzip, zstd: MEDIA.ociLayerZstd, none: MEDIA.ociLayer };
 
+/** Push one tag (`latest` when the reference names none). */
 export async function pushImage(store: ImageStore, ref: string, opts: PushOptions = {}): Promise<PushResult> {
   const name = parseImageName(ref);
   if (name.digest) throw new InvalidArgument(`cannot push a digest reference: ${ref}`);
@@ -38,9 +44,56 @@ export async function pushImage(store: ImageStore, ref: string, opts: PushOption
   const img = store.repo.byTag(`${repo}:${name.tag}`);
   if (!img) throw new NoSuchImage(`${repo}:${name.tag}`);
   const say = opts.onProgress ?? (() => {});
-  const client = new RegistryClient(opts.registry);
-  say({ status: `The push refers to repository [${canonicalString({ ...name, tag: undefined, digest: undefined })}]` });
+  say({ status: referringLine(name) });
+  const r = await pushTag(store, new RegistryClient(opts.registry), { ...name, tag: name.tag }, img, say, opts.parallel);
+  opts.onPushed?.(r);
+  return r;
+}
 
+/**
+ * The local tags of a repository named without a tag, by tag name, each with its image; NotFound (docker's
+ * words) when it has none.
+ */
+export function localTags(store: ImageStore, ref: string): { tag: string; img: ImageRow }[] {
+  const name = parseImageName(ref);
+  if (name.digest) throw new InvalidArgument(`cannot push a digest reference: ${ref}`);
+  if (name.tag !== undefined) throw new InvalidArgument("tag can't be used with --all-tags/-a");
+  const repo = familiarRepo(name);
+  const tagged = store.repo
+    .list()
+    .flatMap((img) => img.tags.filter((t) => t.startsWith(`${repo}:`)).map((t) => ({ tag: t.slice(repo.length + 1), img })))
+    .filter((t) => !t.tag.includes('/'))
+    .sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+  if (tagged.length === 0) throw new NotFound(`An image does not exist locally with the tag: ${repo}`);
+  return tagged;
+}
+
+/** Push every local tag of a repository named without a tag; the results in the order pushed. */
+export async function pushAllTags(store: ImageStore, ref: string, opts: PushOptions = {}): Promise<PushResult[]> {
+  const tagged = localTags(store, ref);
+  const name = parseImageName(ref);
+  const say = opts.onProgress ?? (() => {});
+  say({ status: referringLine(name) });
+  // One client for all of them: the registry is pinged, and credentials fetched, once.
+  const client = new RegistryClient(opts.registry);
+  const results: PushResult[] = [];
+  for (const { tag, img } of tagged) {
+    const r = await pushTag(store, client, { ...name, tag }, img, say, opts.parallel);
+    opts.onPushed?.(r);
+    results.push(r);
+  }
+  return results;
+}
+
+const referringLine = (name: ImageName) =>
+  `The push refers to repository [${canonicalString({ ...name, tag: undefined, digest: undefined })}]`;
+
+async function pushTag(
+  store: ImageStore, client: RegistryClient, name: ImageName & { tag: string }, img: ImageRow,
+  say: (m: ProgressMessage) => void, parallel = 5,
+): Promise<PushResult> {
+  const repo = familiarRepo(name);
+  const ref = `${repo}:${name.tag}`;
   const rows = store.layerRows(img);
   for (const l of rows) {
     if (!l.blobDigest || !store.blobs.has(l.blobDigest)) {
@@ -54,7 +107,7 @@ export async function pushImage(store: ImageStore, ref: string, opts: PushOption
   const short = (l: LayerRow) => l.id.slice(0, 12);
   const topFirst = rows.map((l, i) => [l, descs[i]!] as const).reverse();
   for (const [l] of topFirst) say({ id: short(l), status: 'Preparing' });
-  await eachLimited(topFirst, opts.parallel ?? 5, async ([l, d]) => {
+  await eachLimited(topFirst, parallel, async ([l, d]) => {
     const from = store.repo
       .blobSources(d.digest)
       .filter((s) => s.startsWith(`${name.registry}/`) && s !== here)

@@ -5,7 +5,10 @@
  * write (`host`, `https://host`, `http://host/v2/`, docker.io as `https://index.docker.io/v1/`) and keep
  * every other key of the file (credsStore, credHelpers, proxies, …) untouched when writing. Writes are
  * atomic (temporary file, fsync, rename) and the file is private (0600): it holds passwords.
- * Credential helpers (`credsStore`) are not run.
+ *
+ * The file may instead name a credential helper for a registry: `credHelpers` (`{"host": "name"}`) for
+ * that one, else `credsStore` for all. Then the secret lives with the helper (credential-store.ts decides)
+ * and the file keeps only an empty entry under the registry's key, as docker leaves it.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -28,6 +31,8 @@ interface AuthEntry {
 
 interface AuthFile {
   auths?: Record<string, AuthEntry>;
+  credsStore?: unknown;
+  credHelpers?: unknown;
   [k: string]: unknown;
 }
 
@@ -56,13 +61,13 @@ function readAuthFile(path: string): AuthFile {
   }
 }
 
-/** The key a registry's entry is written under. */
-function storeKey(registry: string): string {
+/** The key a registry's entry is written under, and the server URL a credential helper is asked about. */
+export function storeKey(registry: string): string {
   return normaliseHost(registry) === DOCKER_HUB ? HUB_AUTH_KEY : normaliseHost(registry);
 }
 
 /** Keys of the file's entries that stand for this registry, however they were spelled. */
-function matchingKeys(auths: Record<string, AuthEntry>, registry: string): string[] {
+function matchingKeys(auths: Record<string, unknown>, registry: string): string[] {
   const want = normaliseHost(registry);
   return Object.keys(auths).filter((k) => {
     try {
@@ -83,6 +88,22 @@ function decodeEntry(e: AuthEntry): Credentials | undefined {
     return { username: e.username, password: e.password };
   }
   return undefined;
+}
+
+/**
+ * The credential helper the file names for a registry (`docker-credential-<name>`), if any: its
+ * `credHelpers` entry (the exact key first, then another spelling of the host), else `credsStore`.
+ */
+export function credentialHelper(path: string, registry: string): string | undefined {
+  const file = readAuthFile(path);
+  const helpers = file.credHelpers !== null && typeof file.credHelpers === 'object' ? (file.credHelpers as Record<string, unknown>) : {};
+  const exact = storeKey(registry);
+  const keys = [exact, ...matchingKeys(helpers, registry).filter((k) => k !== exact)];
+  for (const k of keys) {
+    const name = helpers[k];
+    if (typeof name === 'string' && name !== '') return name;
+  }
+  return typeof file.credsStore === 'string' && file.credsStore !== '' ? file.credsStore : undefined;
 }
 
 /** Stored credentials for a registry (or mirror) host, if any; the exact key wins over other spellings. */
@@ -114,12 +135,15 @@ function writeAuthFile(path: string, file: AuthFile): void {
   renameSync(tmp, path);
 }
 
-/** Stores credentials for a registry, replacing any other spelling of its key. */
-export function storeCredentials(path: string, registry: string, c: Credentials): void {
+/**
+ * Stores credentials for a registry, replacing any other spelling of its key. Without credentials the
+ * entry is left empty: a helper holds the secret, and an older secret of the file's must not outlive it.
+ */
+export function storeCredentials(path: string, registry: string, c?: Credentials): void {
   const file = readAuthFile(path);
   const auths = { ...(file.auths ?? {}) };
   for (const k of matchingKeys(auths, registry)) delete auths[k];
-  auths[storeKey(registry)] = { auth: Buffer.from(`${c.username}:${c.password}`).toString('base64') };
+  auths[storeKey(registry)] = c ? { auth: Buffer.from(`${c.username}:${c.password}`).toString('base64') } : {};
   writeAuthFile(path, { ...file, auths });
 }
 

@@ -1,8 +1,8 @@
 /**
  * A client of the Docker Distribution API v2 (what Docker Hub, docker-registry, Harbor, GHCR, Quay and
  * the rest serve): resolve a reference to a platform's manifest, download and upload blobs, upload
- * manifests, and log in. No state beyond the auth file and, for the client's life, each host's scheme,
- * auth challenge and tokens.
+ * manifests, and log in. No state beyond the auth file (and the credential helpers it names) and, for
+ * the client's life, each host's scheme, auth challenge, tokens and credentials.
  *
  *   const c = new RegistryClient();
  *   const img = await c.resolve(parseImageName('busybox'));          // linux/<this machine's arch>
@@ -13,7 +13,8 @@
  */
 import { BerthError, InvalidArgument, NotFound, NotSupported, RuntimeFailure, Unauthorized } from '../errors.ts';
 import { familiarRepo, type ImageName } from './reference.ts';
-import { defaultAuthFile, removeCredentials, storeCredentials, type Credentials } from './authfile.ts';
+import { defaultAuthFile, type Credentials } from './authfile.ts';
+import { eraseCredentials, saveCredentials } from './credential-store.ts';
 import { blobHead, downloadBlob, failure, pullScope, pushBlob, pushScope, type Progress } from './blobs.ts';
 import { normaliseHost } from './hosts.ts';
 import {
@@ -203,12 +204,12 @@ export class RegistryClient {
         headers: { accept: MANIFEST_ACCEPT.join(', ') },
       });
     } catch (e) {
-      if (e instanceof CredentialsRejected && !this.#t.credentials(ep.name)) throw this.#denied(name, e.message);
+      if (e instanceof CredentialsRejected && !(await this.#t.credentials(ep.name))) throw this.#denied(name, e.message);
       throw e;
     }
     if (!res.ok) {
       const line = await errorLine(res);
-      const anonymous = !this.#t.authenticated(ep);
+      const anonymous = !(await this.#t.authenticated(ep));
       if (/^name unknown/.test(line) || ((res.status === 401 || res.status === 403) && anonymous)) {
         throw this.#denied(name, line);
       }
@@ -285,8 +286,8 @@ export class RegistryClient {
 
   /**
    * Checks the credentials against the registry's /v2/ (a basic challenge answered, or a token obtained for
-   * a bearer one), then stores them in the auth file unless `store` is false. A registry asking for no auth
-   * accepts any, as docker's.
+   * a bearer one), then stores them unless `store` is false: through the credential helper the auth file
+   * names for the registry, else in the file. A registry asking for no auth accepts any, as docker's.
    */
   async login(registry: string, username: string, password: string, store = true): Promise<void> {
     const host = normaliseHost(registry);
@@ -308,14 +309,14 @@ export class RegistryClient {
       if (!res.ok) throw new (res.status === 401 || res.status === 403 ? Unauthorized : RuntimeFailure)(`login to ${host} failed: ${await errorLine(res)}`);
       await res.body?.cancel();
     }
-    if (store) storeCredentials(this.authFile, host, creds);
+    if (store) await saveCredentials(this.authFile, host, creds);
     this.#t.forget(host);
   }
 
-  /** Removes the registry's stored credentials; false when there were none. */
-  logout(registry: string): boolean {
+  /** Removes the registry's stored credentials (from its credential helper too); false when there were none. */
+  logout(registry: string): Promise<boolean> {
     const host = normaliseHost(registry);
     this.#t.forget(host);
-    return removeCredentials(this.authFile, host);
+    return eraseCredentials(this.authFile, host);
   }
 }

@@ -18,7 +18,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BerthError, RuntimeFailure } from '../errors.ts';
-import { readCredentials, type Credentials } from './authfile.ts';
+import type { Credentials } from './authfile.ts';
+import { lookupCredentials } from './credential-store.ts';
 import { allowsHttp, apiHost } from './hosts.ts';
 import { exchange, readBounded, readPrefix } from './http.ts';
 
@@ -179,18 +180,29 @@ export class Transport {
   readonly opts: TransportOptions;
   readonly #endpoints = new Map<string, Promise<Endpoint>>();
   readonly #tokens = new Map<string, Promise<CachedToken>>();
+  /** Stored credentials by host, looked up once per client: a credential helper is a process to run. */
+  readonly #stored = new Map<string, Promise<Credentials | undefined>>();
 
   constructor(opts: TransportOptions) {
     this.opts = opts;
   }
 
-  credentials(name: string): Credentials | undefined {
-    return this.opts.credentials?.get(name) ?? readCredentials(this.opts.authFile, name);
+  credentials(name: string): Promise<Credentials | undefined> {
+    const given = this.opts.credentials?.get(name);
+    if (given) return Promise.resolve(given);
+    let p = this.#stored.get(name);
+    if (!p) {
+      p = lookupCredentials(this.opts.authFile, name);
+      p.catch(() => this.#stored.delete(name));
+      this.#stored.set(name, p);
+    }
+    return p;
   }
 
-  /** Forgets what was learnt of a host (its scheme, challenge and tokens): after login or logout. */
+  /** Forgets what was learnt of a host (its scheme, challenge, tokens and credentials): after login or logout. */
   forget(name: string): void {
     this.#endpoints.delete(name);
+    this.#stored.delete(name);
     for (const k of [...this.#tokens.keys()]) if (k.startsWith(`${name} `)) this.#tokens.delete(k);
   }
 
@@ -243,8 +255,8 @@ export class Transport {
   }
 
   /** Whether requests to this endpoint carry stored credentials. */
-  authenticated(ep: Endpoint): boolean {
-    return !!ep.challenge && !!this.credentials(ep.name);
+  async authenticated(ep: Endpoint): Promise<boolean> {
+    return !!ep.challenge && !!(await this.credentials(ep.name));
   }
 
   /**
@@ -270,7 +282,7 @@ export class Transport {
       }
       if (res.status !== 401 || !again || o.authorization) return res;
       const c = pickChallenge(res);
-      if (!c || (c.scheme === 'basic' && (ep.challenge?.scheme === 'basic' || !this.credentials(ep.name)))) return res;
+      if (!c || (c.scheme === 'basic' && (ep.challenge?.scheme === 'basic' || !(await this.credentials(ep.name))))) return res;
       // The registry wants another scheme, more scope, or a fresh token: learn and try once more.
       ep.challenge = c;
       if (c.params.scope) wanted = [...new Set([...wanted, ...c.params.scope.split(' ')])];
@@ -282,7 +294,7 @@ export class Transport {
   async #authorization(ep: Endpoint, scopes: string[]): Promise<string | undefined> {
     const c = ep.challenge;
     if (!c) return undefined;
-    const creds = this.credentials(ep.name);
+    const creds = await this.credentials(ep.name);
     if (c.scheme === 'basic') return creds ? basic(creds) : undefined;
     return `Bearer ${await this.token(ep, scopes, creds)}`;
   }

@@ -556,8 +556,8 @@ test('login and logout edit the auth file atomically, keeping other keys', async
     assert.deepEqual(Object.keys(saved.auths).sort(), [reg.host, 'other.example.com']);
     assert.equal(Buffer.from(saved.auths[reg.host].auth, 'base64').toString(), `${reg.user}:${reg.password}`);
     assert.equal(statSync(file).mode & 0o777, 0o600);
-    assert.equal(c.logout(reg.host), true);
-    assert.equal(c.logout(reg.host), false);
+    assert.equal(await c.logout(reg.host), true);
+    assert.equal(await c.logout(reg.host), false);
     assert.deepEqual(Object.keys(JSON.parse(readFileSync(file, 'utf8')).auths), ['other.example.com']);
     assert.deepEqual(readCredentials(file, 'other.example.com'), { username: 'a', password: 'b' });
   } finally {

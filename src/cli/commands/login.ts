@@ -1,4 +1,7 @@
-/** `berth login [-u USER] [-p PASS | --password-stdin] [SERVER]`: credentials into the docker-compatible auth file. */
+/**
+ * `berth login [-u USER] [-p PASS | --password-stdin] [SERVER]`: credentials into the docker-compatible auth file,
+ * or into the credential helper it names for the server (credHelpers, credsStore).
+ */
 import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
 import { InvalidArgument } from '../../errors.ts';

@@ -9,7 +9,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   if (typeof p === 'number') return p;
   return withEngine(g, 'logout', async (engine) => {
     const server = p.args[0] ?? 'docker.io';
-    const removed = engine.logout(server);
+    const removed = await engine.logout(server);
     process.stdout.write(removed ? `Removing login credentials for ${server}\n` : `Not logged in to ${server}\n`);
     return 0;
   });

@@ -1,6 +1,6 @@
 /** Registry verbs: pull and push (with a caller's own credentials, kept nowhere), login, logout. */
 import { pullImage, type PullOptions, type PullResult } from '../../image/pull.ts';
-import { pushImage, type PushOptions, type PushResult } from '../../image/push.ts';
+import { pushAllTags, pushImage, type PushOptions, type PushResult } from '../../image/push.ts';
 import type { Credentials } from '../../registry/authfile.ts';
 import { InvalidArgument } from '../../errors.ts';
 import { RegistryClient, type Descriptor, type Platform, type RegistryOptions, type SearchResult } from '../../registry/client.ts';
@@ -23,16 +23,23 @@ export function push(engine: EngineCore, ref: string, opts: Omit<PushOptions, 'r
   return pushImage(engine.images, ref, { ...rest, registry: engine.registryOptions(credentialsFor(ref, credentials)) });
 }
 
+/** Push every local tag of a repository named without a tag (`docker push -a`), one after another; `credentials` as for pull. */
+export function pushAll(engine: EngineCore, repo: string, opts: Omit<PushOptions, 'registry'> & { credentials?: Credentials } = {}): Promise<PushResult[]> {
+  const { credentials, ...rest } = opts;
+  return pushAllTags(engine.images, repo, { ...rest, registry: engine.registryOptions(credentialsFor(repo, credentials)) });
+}
+
 /**
  * Check credentials against a registry (`docker login`); `store` keeps them in the docker-compatible auth
- * file (the API checks only: its clients keep their own). Refused credentials throw Unauthorized.
+ * file, or with the credential helper it names for the registry (the API checks only: its clients keep
+ * their own). Refused credentials throw Unauthorized.
  */
 export function login(engine: EngineCore, server: string, username: string, password: string, store = true): Promise<void> {
   return new RegistryClient(engine.registryOptions()).login(server, username, password, store);
 }
 
-/** Forget a registry's stored credentials; false when there were none. */
-export function logout(engine: EngineCore, server: string): boolean {
+/** Forget a registry's stored credentials (erasing them from its credential helper too); false when there were none. */
+export function logout(engine: EngineCore, server: string): Promise<boolean> {
   return new RegistryClient(engine.registryOptions()).logout(server);
 }
 
