@@ -7,4 +7,4 @@ export type { ImageRow } from '../store/images.ts';
 export type { NetworkRow } from '../store/networks.ts';
 export type { ExecSessionRow } from '../store/exec-sessions.ts';
 export type { AttachStream, LogRecord, LogReadOptions } from '../runtime/driver.ts';
-export { LOG_DRIVERS, readsLog } from '../logs/drivers.ts';
+export { keepsFile, LOG_DRIVERS, readsLog } from '../logs/drivers.ts';

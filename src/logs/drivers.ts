@@ -16,8 +16,11 @@ export type LogDriverName = (typeof LOG_DRIVERS)[number];
 /** docker's default driver. */
 export const DEFAULT_LOG_DRIVER: LogDriverName = 'json-file';
 
+/** The drivers that keep the log in a file of the container's (read as it grows, with no process to ask). */
+export const keepsFile = (driver: string): boolean => driver === 'json-file' || driver === 'local' || driver === 'k8s-file';
+
 /** The drivers whose log `logs` can read (and `attach --logs` replay). */
-export const readsLog = (driver: string): boolean => driver === 'json-file' || driver === 'local' || driver === 'k8s-file';
+export const readsLog = (driver: string): boolean => driver !== 'none';
 
 /** The options each driver takes (docker's sets; k8s-file's is podman's). */
 const OPTIONS: Record<LogDriverName, readonly string[]> = {
@@ -186,7 +189,7 @@ export interface LoggedContainer extends TagFields {
 export function logTarget(c: LoggedContainer): LogTarget {
   const rotation = checkLogConfig(c.driver, c.options);
   const attrs = c.driver === 'json-file' || c.driver === 'local' ? logAttributes(c.options, c.labels, c.env, c) : {};
-  return { driver: c.driver as LogDriverName, path: logFile(c.driver, c.dir, c.id), ...rotation, attrs };
+  return { driver: c.driver as LogDriverName, id: c.id, path: logFile(c.driver, c.dir, c.id), ...rotation, attrs };
 }
 
 /** Check a driver, its options and its tag template at create, before anything is made. */

@@ -26,6 +26,8 @@ export interface LogRecord {
  */
 export interface LogTarget {
   driver: 'json-file' | 'local' | 'k8s-file' | 'journald' | 'none';
+  /** The container it is the log of (journald keeps it as CONTAINER_ID_FULL). */
+  id: string;
   /** The log file (the current one: rotated ones are PATH.1, PATH.2… beside it); null without a file. */
   path: string | null;
   /** Rotate when the file reaches this many bytes (k8s-file: start it over); -1: never. */

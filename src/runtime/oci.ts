@@ -16,6 +16,7 @@ import { trace } from '../sys/trace.ts';
 import { AttachSession, resizeTerminal } from './conmon/attach.ts';
 import { conmonFiles, readExitFile, readPidFile } from './conmon/files.ts';
 import { monitorsUnder } from './conmon/processes.ts';
+import { readJournal } from '../logs/journald.ts';
 import { readWrittenLog } from '../logs/read.ts';
 import { startWriter, writerDone, writerFiles } from '../logs/writer.ts';
 import { readLog as readK8sFileLog } from './conmon/log.ts';
@@ -221,6 +222,7 @@ export class OciDriver implements RuntimeDriver {
     if (log.driver === 'json-file' || log.driver === 'local') {
       return readWrittenLog(log, this.watchPaths(bundle), live, () => writerDone(bundle), out, opts);
     }
+    if (log.driver === 'journald') return readJournal(log.id, live, out, opts);
     return Promise.reject(new NotSupported(`configured logging driver does not support reading (${log.driver})`));
   }
 

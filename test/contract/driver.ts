@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CannotInvoke, CommandNotFound } from '../../src/errors.ts';
 import type { AttachStream, LogTarget, RuntimeDriver } from '../../src/runtime/driver.ts';
@@ -27,7 +27,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** A log in `bundle` of the driver named (no rotation, no attributes). */
 function logIn(bundle: string, driver: 'k8s-file' | 'json-file' | 'local' = 'k8s-file'): LogTarget {
   const path = { 'k8s-file': 'ctr.log', 'json-file': 'ctr-json.log', local: 'local-logs/container.log' }[driver];
-  return { driver, path: join(bundle, path), maxSize: -1, maxFile: 1, compress: false, attrs: {} };
+  return { driver, id: basename(bundle), path: join(bundle, path), maxSize: -1, maxFile: 1, compress: false, attrs: {} };
 }
 
 async function until<T>(fn: () => T | null | undefined | false, what: string, ms = 10_000): Promise<T> {

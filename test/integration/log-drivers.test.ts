@@ -224,3 +224,51 @@ test('local keeps the attrs too; --details of a record without any is a bare spa
     rm(id, plain);
   }
 });
+
+/**
+ * A journald to log to: the host's when it has one, else systemd-journald started for this test as a plain
+ * process (it needs no systemd as init) and stopped after, with the sockets it made. Undefined: skip.
+ */
+async function journald(): Promise<{ stop: () => Promise<void> } | string> {
+  const socket = '/run/systemd/journal/socket';
+  if (existsSync(socket)) return { stop: async () => {} };
+  const bin = '/lib/systemd/systemd-journald';
+  if (!existsSync(bin)) return `no journald on this host and no ${bin} to start one (apt-get install systemd)`;
+  const madeDir = !existsSync('/run/systemd/journal');
+  const p = spawn(bin, [], { stdio: 'ignore', detached: true });
+  if (!(await eventually(() => existsSync(socket), 5_000))) {
+    p.kill('SIGKILL');
+    return `${bin} did not make ${socket}`;
+  }
+  return {
+    stop: async () => {
+      p.kill('SIGTERM');
+      await new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.once('exit', r)));
+      if (madeDir) rmSync('/run/systemd/journal', { recursive: true, force: true });
+      else rmSync(socket, { force: true });
+    },
+  };
+}
+
+test('journald: logs reads the journal back, streams apart, --tail, and -f to the container\'s end', async (t) => {
+  const j = await journald();
+  if (typeof j === 'string') return t.skip(j);
+  const ids: string[] = [];
+  try {
+    const id = runD(['--log-driver', 'journald', 'busybox', 'sh', '-c', 'echo one; echo two >&2; sleep 1; echo three; printf four']);
+    ids.push(id);
+    const c = spawn(BERTH, ['--root', env.root, 'logs', '-f', id], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    c.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    const code = await new Promise<number | null>((resolve) => c.on('close', resolve));
+    assert.equal(code, 0, err);
+    assert.deepEqual([out, err], ['one\nthree\nfour', 'two\n']);
+    assert.equal(ok(['logs', '--tail', '2', id]).stdout, 'three\nfour');
+    assert.deepEqual(inspect(id).HostConfig.LogConfig, { Type: 'journald', Config: {} });
+  } finally {
+    rm(...ids);
+    await j.stop();
+  }
+});
