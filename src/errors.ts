@@ -55,6 +55,15 @@ export class Conflict extends BerthError {
   readonly httpStatus = 409;
 }
 
+/**
+ * Well-formed input the engine will not act on, where docker's daemon answers 403 (a pool that overlaps
+ * another network's, an ingress network outside a swarm, a second IPv4 subnet on a bridge network).
+ */
+export class Forbidden extends BerthError {
+  readonly exitCode = 125;
+  readonly httpStatus = 403;
+}
+
 /** Malformed user input: flags, values, references. Nothing was changed. */
 export class InvalidArgument extends BerthError {
   readonly exitCode = 125;

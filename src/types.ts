@@ -90,12 +90,24 @@ export interface PortMapping {
   protocol: 'tcp' | 'udp';
 }
 
-/** A container's place on one network (`--network NAME`, `--ip`, `--mac-address`, `--network-alias`). */
+/** A container's place on one network (`--network NAME`, `--ip`, `--ip6`, `--mac-address`, `--network-alias`). */
 export interface NetworkAttachment {
   name: string;
   aliases: string[];
   ip?: string;
+  ip6?: string;
   mac?: string;
+  /** docker's endpoint Links on a user network, `NAME[:ALIAS]`: ALIAS names container NAME for this container. */
+  links?: string[];
+  /** docker's LinkLocalIPs: added to the interface beside its leases. */
+  linkLocalIps?: string[];
+}
+
+/** A legacy link on the default bridge (`--link NAME:ALIAS`): the linked container, its name then, the alias. */
+export interface LegacyLink {
+  id: string;
+  name: string;
+  alias: string;
 }
 
 /** How a container is networked beyond its namespace: networks, published ports, name resolution. */
@@ -110,6 +122,8 @@ export interface Networking {
   extraHosts: { host: string; ip: string }[];
   /** `-P`: every exposed port was published (docker's PublishAllPorts). */
   publishAll?: boolean;
+  /** `--link` on the default bridge (src/engine/links.ts). */
+  legacyLinks?: LegacyLink[];
 }
 
 /** What a running container got from its networks (cleared when it stops). */

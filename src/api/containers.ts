@@ -7,6 +7,7 @@ import { type Ctx } from './http.ts';
 import { createOptions, resourceOptions, restartPolicyOf } from './create-body.ts';
 import type { UpdateOptions } from '../engine/verbs/change.ts';
 import { requestWarnings } from './state.ts';
+import { linkRemove } from './networks.ts';
 import { isLive, stopActsOn } from '../engine/state.ts';
 import type { WaitCondition } from '../engine/wait-for.ts';
 
@@ -132,6 +133,7 @@ export async function unpause(ctx: Ctx): Promise<void> {
 }
 
 export async function remove(ctx: Ctx): Promise<void> {
+  if (ctx.qbool('link')) return linkRemove(ctx); // `rm --link NAME`: a link, never the container
   const id = ctx.engine.find(ctx.params[0]!).id;
   await ctx.engine.remove(id, ctx.qbool('force'), ctx.qbool('v'));
   ctx.send(204);

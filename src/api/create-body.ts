@@ -6,6 +6,7 @@ import { InvalidArgument } from '../errors.ts';
 import type { CreateOptions } from '../engine/config.ts';
 import type { ResourceOptions } from '../engine/resources.ts';
 import type { HealthInput } from '../engine/healthcheck.ts';
+import { endpointOptions } from './networks.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -156,13 +157,13 @@ export function createOptions(body: Obj, name: string | null): CreateOptions {
   opts.dnsSearch = list(hc.DnsSearch, 'HostConfig.DnsSearch');
   opts.dnsOptions = list(hc.DnsOptions, 'HostConfig.DnsOptions');
   opts.addHosts = list(hc.ExtraHosts, 'HostConfig.ExtraHosts');
-  const endpoints = obj(obj(body.NetworkingConfig).EndpointsConfig);
-  const ep0 = opts.network ? obj(endpoints[opts.network]) : {};
-  const aliases = list(ep0.Aliases, 'Aliases');
-  if (aliases && aliases.length > 0) opts.networkAliases = aliases;
-  const ipam = obj(ep0.IPAMConfig);
-  if (str(ipam.IPv4Address)) opts.ip = ipam.IPv4Address as string;
-  const mac = str(ep0.MacAddress) ?? str(body.MacAddress);
+  // Every network EndpointsConfig names is joined (API 1.44+; docker 28's CLI sends them all), the
+  // NetworkMode's first; HostConfig.Links are legacy links on the default bridge, aliases on a user network.
+  const endpoints = Object.entries(obj(obj(body.NetworkingConfig).EndpointsConfig));
+  if (endpoints.length > 0) opts.endpoints = endpoints.map(([network, v]) => ({ network, settings: endpointOptions(v, `EndpointsConfig.${network}`) }));
+  const links = list(hc.Links, 'HostConfig.Links');
+  if (links && links.length > 0) opts.links = links;
+  const mac = str(body.MacAddress);
   if (mac) opts.macAddress = mac;
 
   for (const k of Object.keys(opts) as (keyof CreateOptions)[]) if (opts[k] === undefined) delete opts[k];

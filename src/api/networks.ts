@@ -5,11 +5,13 @@
  */
 import { createUserNetwork, pruneNetworks, removeNetwork } from '../engine/networks.ts';
 import { allNetworks, networkJson, type NetworkSummary } from '../engine/network-inspect.ts';
-import { connectNetwork, disconnectNetwork } from '../engine/network-attach.ts';
+import { connectNetwork, disconnectNetwork, unlink } from '../engine/network-attach.ts';
+import type { EndpointOptions } from '../engine/net-config.ts';
 import { matchVolume, pruneVolumes, removeVolume, type VolumeFilter } from '../engine/verbs/volume.ts';
 import { volumeJson } from '../engine/volume-inspect.ts';
 import { newId } from '../engine/names.ts';
-import { InvalidArgument, NotFound } from '../errors.ts';
+import { InvalidArgument, NoSuchContainer, NotFound } from '../errors.ts';
+import { field, stringList, stringMap, typed } from './go-json.ts';
 import { type Ctx } from './http.ts';
 import { parseFilters } from './containers.ts';
 
@@ -77,29 +79,46 @@ export async function networkInspect(ctx: Ctx): Promise<void> {
   ctx.send(200, networkJson(ctx.engine, findNet(ctx, ctx.params[0]!)));
 }
 
-/** `POST /networks/create` `{Name, Driver, Internal, EnableIPv6, IPAM:{Config:[{Subnet,Gateway,IPRange}]}, Labels, Options}` */
+/**
+ * `POST /networks/create` `{Name, Driver, Scope, Internal, Attachable, Ingress, ConfigOnly, ConfigFrom,
+ * EnableIPv4, EnableIPv6, IPAM:{Driver, Config:[{Subnet, IPRange, Gateway, AuxiliaryAddresses}], Options},
+ * Options, Labels, CheckDuplicate}`. A name in use is refused whatever CheckDuplicate says, as dockerd
+ * answers API 1.44 and later.
+ */
 export async function networkCreate(ctx: Ctx): Promise<void> {
   const body = await ctx.json();
-  const name = str(body.Name);
+  const W = 'NetworkCreateRequest';
+  const name = field<string>(body, 'Name', 'string', `${W}.Name`);
   if (!name) throw new InvalidArgument('network name is required');
-  const ipam = (body.IPAM ?? {}) as { Driver?: string; Config?: { Subnet?: string; Gateway?: string; IPRange?: string }[] | null };
-  if (ipam.Driver && ipam.Driver !== 'default') throw new InvalidArgument(`IPAM driver "${ipam.Driver}" is not supported: use default`);
-  const config = Array.isArray(ipam.Config) ? ipam.Config : [];
-  let mtu: number | undefined;
-  for (const [k, v] of Object.entries(strMap(body.Options, 'Options'))) {
-    if (k === 'com.docker.network.driver.mtu' || k === 'mtu') mtu = Number(v);
-    else throw new InvalidArgument(`unsupported network option: ${k}`);
-  }
+  const ipam = field<Record<string, unknown>>(body, 'IPAM', 'object', `${W}.IPAM`) ?? {};
+  const config = field<unknown[]>(ipam, 'Config', 'array', `${W}.IPAM.Config`) ?? [];
+  const pools = config.map((c, i) => {
+    const at = `${W}.IPAM.Config[${i}]`;
+    const e = typed<Record<string, unknown>>(c, 'object', at) ?? {};
+    return {
+      subnet: field<string>(e, 'Subnet', 'string', `${at}.Subnet`) ?? '',
+      gateway: field<string>(e, 'Gateway', 'string', `${at}.Gateway`),
+      ipRange: field<string>(e, 'IPRange', 'string', `${at}.IPRange`),
+      aux: stringMap(e, 'AuxiliaryAddresses', `${at}.AuxiliaryAddresses`),
+    };
+  });
+  const configFrom = field<Record<string, unknown>>(body, 'ConfigFrom', 'object', `${W}.ConfigFrom`);
   const net = await createUserNetwork(ctx.engine, {
     name,
-    driver: str(body.Driver) ?? 'bridge',
-    subnet: config.map((c) => c.Subnet).filter((s): s is string => !!s),
-    gateway: config.map((c) => c.Gateway).filter((s): s is string => !!s),
-    ipRange: config.map((c) => c.IPRange).filter((s): s is string => !!s),
-    ipv6: body.EnableIPv6 === true,
-    internal: body.Internal === true,
-    labels: strMap(body.Labels, 'Labels'),
-    mtu,
+    driver: field<string>(body, 'Driver', 'string', `${W}.Driver`),
+    pools,
+    ipamDriver: field<string>(ipam, 'Driver', 'string', `${W}.IPAM.Driver`),
+    ipamOptions: stringMap(ipam, 'Options', `${W}.IPAM.Options`),
+    ipv6: field<boolean>(body, 'EnableIPv6', 'bool', `${W}.EnableIPv6`),
+    ipv4: field<boolean>(body, 'EnableIPv4', 'bool', `${W}.EnableIPv4`),
+    internal: field<boolean>(body, 'Internal', 'bool', `${W}.Internal`),
+    attachable: field<boolean>(body, 'Attachable', 'bool', `${W}.Attachable`),
+    ingress: field<boolean>(body, 'Ingress', 'bool', `${W}.Ingress`),
+    scope: field<string>(body, 'Scope', 'string', `${W}.Scope`),
+    configOnly: field<boolean>(body, 'ConfigOnly', 'bool', `${W}.ConfigOnly`),
+    configFrom: configFrom ? String(configFrom.Network ?? '') : undefined,
+    labels: stringMap(body, 'Labels', `${W}.Labels`),
+    options: stringMap(body, 'Options', `${W}.Options`),
   });
   ctx.send(201, { Id: net.id, Warning: '' });
 }
@@ -121,26 +140,61 @@ export async function networkPrune(ctx: Ctx): Promise<void> {
   ctx.send(200, { NetworksDeleted: names });
 }
 
-/** `POST /networks/{id}/connect` `{Container, EndpointConfig:{IPAMConfig:{IPv4Address}, Aliases}}` */
+/** docker's EndpointSettings as the engine's endpoint options (connect's EndpointConfig, create's EndpointsConfig). */
+export function endpointOptions(v: unknown, path: string): EndpointOptions {
+  const ep = typed<Record<string, unknown>>(v, 'object', path) ?? {};
+  const ipam = field<Record<string, unknown>>(ep, 'IPAMConfig', 'object', `${path}.IPAMConfig`) ?? {};
+  const strings = (o: Record<string, unknown>, k: string, at: string) => {
+    const l = stringList(o, k, at);
+    return l && l.length > 0 ? l : undefined;
+  };
+  const out: EndpointOptions = {
+    aliases: strings(ep, 'Aliases', `${path}.Aliases`),
+    links: strings(ep, 'Links', `${path}.Links`),
+    ip: field<string>(ipam, 'IPv4Address', 'string', `${path}.IPAMConfig.IPv4Address`) || undefined,
+    ip6: field<string>(ipam, 'IPv6Address', 'string', `${path}.IPAMConfig.IPv6Address`) || undefined,
+    linkLocalIps: strings(ipam, 'LinkLocalIPs', `${path}.IPAMConfig.LinkLocalIPs`),
+    mac: field<string>(ep, 'MacAddress', 'string', `${path}.MacAddress`) || undefined,
+    driverOpts: ((m) => (m && Object.keys(m).length > 0 ? m : undefined))(stringMap(ep, 'DriverOpts', `${path}.DriverOpts`)),
+    gwPriority: field<number>(ep, 'GwPriority', 'number', `${path}.GwPriority`) || undefined,
+  };
+  for (const k of Object.keys(out) as (keyof EndpointOptions)[]) if (out[k] === undefined) delete out[k];
+  return out;
+}
+
+/** `POST /networks/{id}/connect` `{Container, EndpointConfig:{Aliases, Links, IPAMConfig:{IPv4Address, IPv6Address, LinkLocalIPs}, MacAddress}}` */
 export async function networkConnect(ctx: Ctx): Promise<void> {
   const body = await ctx.json();
   const container = str(body.Container);
   if (!container) throw new InvalidArgument('a container is required');
   const n = findNet(ctx, ctx.params[0]!);
-  const ep = (body.EndpointConfig ?? {}) as { IPAMConfig?: { IPv4Address?: string } | null; Aliases?: string[] | null };
-  const aliases = Array.isArray(ep.Aliases) ? ep.Aliases.map(String) : [];
-  await connectNetwork(ctx.engine, container, n.name, { ip: str(ep.IPAMConfig?.IPv4Address), aliases });
+  await connectNetwork(ctx.engine, container, n.name, endpointOptions(body.EndpointConfig, 'NetworkConnect.EndpointConfig'));
   ctx.send(200);
 }
 
-/** `POST /networks/{id}/disconnect` `{Container, Force}` */
+/** `POST /networks/{id}/disconnect` `{Container, Force}`: with Force, a network or container already gone is no error. */
 export async function networkDisconnect(ctx: Ctx): Promise<void> {
   const body = await ctx.json();
   const container = str(body.Container);
   if (!container) throw new InvalidArgument('a container is required');
-  const n = findNet(ctx, ctx.params[0]!);
-  await disconnectNetwork(ctx.engine, container, n.name);
+  const force = body.Force === true;
+  const ref = ctx.params[0]!;
+  const n = force ? allNetworks(ctx.engine).find((x) => x.name === ref || x.id === ref || x.id.startsWith(ref)) : findNet(ctx, ref);
+  if (force) await ctx.engine.repair();
+  await disconnectNetwork(ctx.engine, container, n?.name ?? ref, force);
   ctx.send(200);
+}
+
+/**
+ * `DELETE /containers/{name}?link=true` (`docker rm --link /parent/alias`): the legacy link `alias` of
+ * container `parent` goes; neither container does.
+ */
+export async function linkRemove(ctx: Ctx): Promise<void> {
+  const name = decodeURIComponent(ctx.params[0]!);
+  // Without link=true a path like this names no container (links are not containers here).
+  if (!ctx.qbool('link')) throw new NoSuchContainer(name);
+  await unlink(ctx.engine, name);
+  ctx.send(204);
 }
 
 // ---- volumes ----

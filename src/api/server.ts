@@ -50,6 +50,8 @@ const routes: [string, RegExp, Handler][] = [
   ['GET', new RegExp(`^/containers/${ID}/attach/ws$`), streams.attachWs],
   ['GET', new RegExp(`^/containers/${ID}/logs$`), streams.logs],
   ['POST', new RegExp(`^/containers/${ID}/exec$`), streams.execCreate],
+  // A legacy link's name, `/PARENT/ALIAS` (docker rm --link): a path of its own, as docker's client sends it.
+  ['DELETE', /^\/containers\/(\/?[^/]+\/[^/]+)$/, nets.linkRemove],
   ['DELETE', new RegExp(`^/containers/${ID}$`), containers.remove],
   ['POST', /^\/containers\/prune$/, ops.prune],
   ['GET', new RegExp(`^/containers/${ID}/top$`), ops.top],

@@ -1,6 +1,7 @@
 /** The flags `run` and `create` share, and their translation into the engine's CreateOptions. */
 import { readFileSync } from 'node:fs';
 import type { CreateOptions } from '../engine/config.ts';
+import type { EndpointOptions } from '../engine/net-config.ts';
 import { parseRestartFlag, validateRestartPolicy } from '../engine/restart-policy.ts';
 import { validateHealth, type HealthInput } from '../engine/healthcheck.ts';
 import { parseGoDuration } from '../durations.ts';
@@ -55,11 +56,14 @@ export const createFlags = [
   { name: 'pid', type: 'string', description: 'PID namespace to use' },
   { name: 'ipc', type: 'string', description: 'IPC mode to use' },
   { name: 'uts', type: 'string', description: 'UTS namespace to use' },
-  { name: 'network', type: 'string', description: 'Connect a container to a network (bridge, NAME, none, host, container:<name|id>)' },
+  { name: 'network', type: 'list', description: 'Connect a container to a network (bridge, NAME, none, host, container:<name|id>; again for more; name=NAME,alias=A,ip=IP,ip6=IP6,mac-address=MAC,link-local-ip=IP)' },
   { name: 'publish', short: 'p', type: 'list', description: "Publish a container's port(s) to the host" },
   { name: 'publish-all', short: 'P', type: 'bool', description: 'Publish all exposed ports to random ports' },
   { name: 'expose', type: 'list', description: 'Expose a port or a range of ports' },
   { name: 'ip', type: 'string', description: 'IPv4 address (e.g., 172.30.100.104)' },
+  { name: 'ip6', type: 'string', description: 'IPv6 address (e.g., 2001:db8::33)' },
+  { name: 'link', type: 'list', description: 'Add link to another container (NAME[:ALIAS])' },
+  { name: 'link-local-ip', type: 'list', description: 'Container IPv4/IPv6 link-local addresses' },
   { name: 'mac-address', type: 'string', description: 'Container MAC address (e.g., 92:d0:c6:0a:29:33)' },
   { name: 'network-alias', type: 'list', description: 'Add network-scoped alias for the container' },
   { name: 'net-alias', type: 'list', hidden: true, description: 'Add network-scoped alias for the container' },
@@ -67,7 +71,7 @@ export const createFlags = [
   { name: 'dns-search', type: 'list', description: 'Set custom DNS search domains' },
   { name: 'dns-option', type: 'list', description: 'Set DNS options' },
   { name: 'add-host', type: 'list', description: 'Add a custom host-to-IP mapping (host:ip)' },
-  { name: 'net', type: 'string', hidden: true, description: 'Connect a container to a network' },
+  { name: 'net', type: 'list', hidden: true, description: 'Connect a container to a network' },
   { name: 'cgroupns', type: 'string', description: 'Cgroup namespace to use (host|private)' },
   { name: 'shm-size', type: 'string', description: 'Size of /dev/shm' },
   { name: 'group-add', type: 'list', description: 'Add additional groups to join' },
@@ -177,7 +181,7 @@ export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args:
     }),
   );
   for (const ns of ['pid', 'ipc', 'uts', 'cgroupns', 'userns'] as const) if (changed.has(ns)) opts[ns] = f[ns];
-  if (changed.has('network') || changed.has('net')) opts.network = changed.has('network') ? f.network : f.net;
+  Object.assign(opts, networkFlags([...f.network, ...f.net]));
   opts.publish = f.publish;
   opts.publishAll = f['publish-all'];
   if (f.expose.length > 0) opts.expose = f.expose;
@@ -187,9 +191,49 @@ export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args:
   opts.dnsOptions = f['dns-option'];
   opts.addHosts = f['add-host'];
   if (changed.has('ip')) opts.ip = f.ip;
+  if (changed.has('ip6')) opts.ip6 = f.ip6;
+  if (f.link.length > 0) opts.links = f.link;
+  if (f['link-local-ip'].length > 0) opts.linkLocalIps = f['link-local-ip'];
   if (changed.has('mac-address')) opts.macAddress = f['mac-address'];
   if (changed.has('shm-size')) opts.shmSize = parseBytes(f['shm-size'], '--shm-size');
   return { ...opts, ...toResourceOptions(f, changed) };
+}
+
+/**
+ * `--network` given once or more, as docker's CLI reads it: a name, or the long form
+ * `name=NET,alias=A,ip=IP,ip6=IP6,mac-address=MAC,link-local-ip=IP,driver-opt=K=V,gw-priority=N`. The
+ * first is the network mode (the flat flags --ip, --network-alias… apply to it); each one is an endpoint.
+ */
+function networkFlags(values: string[]): Pick<CreateOptions, 'network' | 'endpoints'> {
+  if (values.length === 0) return {};
+  const eps = values.map((v) => {
+    if (!/\w+=\w+(,\w+=\w+)*/.test(v)) return { network: v, settings: {} as EndpointOptions };
+    const e: EndpointOptions = {};
+    let network = '';
+    for (const field of v.split(',')) {
+      const i = field.indexOf('=');
+      if (i <= 0) throw new InvalidArgument(`invalid argument "${v}" for "--network" flag: invalid field ${field}`);
+      const [k, val] = [field.slice(0, i).trim().toLowerCase(), field.slice(i + 1).trim()];
+      if (k === 'name') network = val;
+      else if (k === 'alias') (e.aliases ??= []).push(val);
+      else if (k === 'ip') e.ip = val;
+      else if (k === 'ip6') e.ip6 = val;
+      else if (k === 'mac-address') e.mac = val;
+      else if (k === 'link-local-ip') (e.linkLocalIps ??= []).push(val);
+      else if (k === 'driver-opt') {
+        const j = val.indexOf('=');
+        (e.driverOpts ??= {})[j < 0 ? val : val.slice(0, j)] = j < 0 ? '' : val.slice(j + 1);
+      } else if (k === 'gw-priority') e.gwPriority = Number(val);
+      else throw new InvalidArgument(`invalid argument "${v}" for "--network" flag: invalid field key ${k}`);
+    }
+    if (!network) throw new InvalidArgument(`invalid argument "${v}" for "--network" flag: network name/id is not specified`);
+    return { network, settings: e };
+  });
+  const user = (n: string) => !['default', 'bridge', 'host', 'none'].includes(n) && !n.startsWith('container:') && !n.startsWith('ns:');
+  if (eps.length > 1 && eps.some((e) => user(e.network)) && eps.some((e) => !user(e.network))) {
+    throw new InvalidArgument('conflicting options: cannot attach both user-defined and non-user-defined network-modes');
+  }
+  return { network: eps[0]!.network, endpoints: eps };
 }
 
 const HEALTH_DURATIONS = [

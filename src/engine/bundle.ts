@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { RuntimeFailure } from '../errors.ts';
 import type { RuntimeDriver } from '../runtime/driver.ts';
 import { buildSpec } from '../runtime/spec/index.ts';
+import { mergeEnv } from '../runtime/spec/process-env.ts';
 import { readHostRlimits } from '../runtime/spec/rlimits.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import type { ImageRow } from '../store/images.ts';
@@ -19,6 +20,7 @@ import { exitCommandFor } from './exit-handoff.ts';
 import { loadHooks } from './hooks.ts';
 import { initBinary } from './host.ts';
 import { sharedNamespaces } from './isolation.ts';
+import { linkEnv } from './links.ts';
 import { etcMounts, rewriteHosts, setupNetworks, teardownNetworks } from './network-attach.ts';
 import { mappedLowerDirs, toHost } from './userns-rootfs.ts';
 import { releaseVolumes, resolveMounts } from './volumes.ts';
@@ -31,6 +33,8 @@ export async function bringUp(engine: EngineCore, row: ContainerRow, drv: Runtim
   const d = engine.dir(row.id);
   const img = engine.images.repo.get(row.imageId);
   if (!img) throw new RuntimeFailure(`image ${row.imageId.slice(0, 12)} of container ${row.name} is gone`);
+  // Legacy links' variables go under the container's own (links.ts); a link to a child that is down fails here.
+  const linked = linkEnv(engine, row);
   let ready!: { resolve: () => void; reject: (e: unknown) => void };
   const bundleReady = new Promise<void>((resolve, reject) => (ready = { resolve, reject }));
   const exitCommand = opts.attached ? undefined : exitCommandFor(engine, row.id);
@@ -71,7 +75,7 @@ export async function bringUp(engine: EngineCore, row: ContainerRow, drv: Runtim
       if (!isMounted(shmDir(row.id))) await mountFs('tmpfs', 'shm', shmDir(row.id), `nosuid,nodev,noexec,mode=1777,size=${iso.shmSize}`);
       shared.shmSource = shmDir(row.id);
     }
-    const spec = buildSpec({ ...row.config, mounts }, {
+    const spec = buildSpec({ ...row.config, mounts, ...(linked.length > 0 ? { env: mergeEnv(linked, row.config.env) } : {}) }, {
       ...shared,
       netnsPath,
       extraMounts,

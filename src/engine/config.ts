@@ -17,6 +17,7 @@ import { parseGroup, resolveUser } from './user.ts';
 import { resolveIsolation, type IsolationOptions } from './isolation.ts';
 import { resolveNetworking, type NetworkOptions } from './net-config.ts';
 import type { NetworkRow } from '../store/networks.ts';
+import type { ContainerRow } from '../store/containers.ts';
 import { mergeMounts, parseMount, parseTmpfs, parseVolume } from './mounts.ts';
 import type { VolumeCreateOptions } from '../volume/store.ts';
 import { resolveResources, validateOomScoreAdj, type HostFacts, type ResourceOptions } from './resources.ts';
@@ -92,6 +93,8 @@ export interface BuildContext {
   usedIds: () => { uid: IdMap[]; gid: IdMap[] };
   /** The network a name refers to (throws NotFound). */
   network: (name: string) => NetworkRow;
+  /** The container a reference names (throws NotFound): `--link`'s targets. */
+  container?: (ref: string) => ContainerRow;
   /** The engine's default log driver and options (`log-driver`, `log-opts`). */
   logDefaults: LogDefaults;
 }
@@ -145,7 +148,7 @@ export function buildConfig(
 
   const { resources, warnings } = resolveResources(opts, {}, host);
   const exposedPorts = exposedOf(Object.keys(ic.ExposedPorts ?? {}), opts.expose ?? [], opts.publish ?? []);
-  const networking = resolveNetworking(opts, isolation, exposedPorts, ctx.network, (m) => warnings.push(m));
+  const networking = resolveNetworking(opts, isolation, exposedPorts, ctx.network, (m) => warnings.push(m), ctx.container);
   const cgroupParent = opts.cgroupParent === undefined ? undefined : normalizeCgroupParent(opts.cgroupParent);
   const restartPolicy = validateRestartPolicy(opts.restartPolicy ?? {});
   const healthcheck = resolveHealth(opts.healthcheck, ic.Healthcheck as HealthInput | undefined);

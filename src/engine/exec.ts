@@ -15,6 +15,7 @@
  * container.
  */
 import { mergeEnv, processEnv } from '../runtime/spec/process-env.ts';
+import { linkEnv } from './links.ts';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -179,7 +180,7 @@ async function launch(engine: EngineCore, row: ContainerRow, id: string, config:
       : { uid: c.uid, gid: c.gid, additionalGids: c.additionalGids };
     // The container's environment under the exec's own (a name without a value unsets nothing: it is not a
     // variable); the client resolved `-e NAME` from its own environment, as docker's CLI does.
-    const env = processEnv(mergeEnv(c.env, config.env), c.home ?? '/');
+    const env = processEnv(mergeEnv(linkEnv(engine, row), c.env, config.env), c.home ?? '/');
     const caps = config.privileged ? heldCapabilities() : undefined;
     const spec = {
       ...proc,

@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { namesOnNetwork } from '../network/hosts.ts';
+import { linksJson } from './links.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import type { HealthConfig, HealthState, Isolation, Resources, Rlimit, ThrottleDevice } from '../types.ts';
 import { dockerStatusOf, isLive, isUpOrRestarting } from './state.ts';
@@ -173,7 +174,7 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
       Runtime: c.runtime,
       Isolation: '',
       Cgroup: '',
-      Links: null,
+      Links: linksJson(r),
       PublishAllPorts: c.networking?.publishAll ?? false,
       Dns: orNull(c.networking?.dns),
       DnsOptions: orNull(c.networking?.dnsOptions),
@@ -264,8 +265,8 @@ export function networkSettings(r: ContainerRow): Record<string, unknown> {
   for (const a of attached) {
     const n = nets[a.name];
     Networks[a.name] = {
-      IPAMConfig: a.ip ? { IPv4Address: a.ip } : null,
-      Links: null,
+      IPAMConfig: a.ip || a.ip6 || a.linkLocalIps?.length ? { ...(a.ip ? { IPv4Address: a.ip } : {}), ...(a.ip6 ? { IPv6Address: a.ip6 } : {}), ...(a.linkLocalIps?.length ? { LinkLocalIPs: a.linkLocalIps } : {}) } : null,
+      Links: orNull(a.links),
       Aliases: a.aliases.length > 0 ? a.aliases : null,
       MacAddress: n?.mac ?? '',
       NetworkID: '',

@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Conflict, InvalidArgument, NoSuchContainer, NotFound } from '../errors.ts';
+import { Conflict, Forbidden, InvalidArgument, NoSuchContainer, NotFound } from '../errors.ts';
 import { CNI_PATH, cniAdd, cniDel, releaseOrphanLeases, sweepOrphanRules, type NetworkDef } from '../network/cni.ts';
 import { leases, settleNetworkWorkers } from '../network/leftovers.ts';
 import { namesOnNetwork, renderHostname, renderHosts, renderResolv, writeInPlace } from '../network/hosts.ts';
@@ -19,13 +19,26 @@ import type { NetworkRow } from '../store/networks.ts';
 import type { NetworkAttachment, NetworkState, PortMapping } from '../types.ts';
 import type { OciMount } from '../runtime/spec/index.ts';
 import type { EngineCore } from './core.ts';
+import { linkHosts, linkParents, parseLink, removeLink } from './links.ts';
+import { attachmentFor, type EndpointOptions } from './net-config.ts';
+import { bridgeOptions } from './network-options.ts';
 import { DEFAULT_NETWORK, findNetwork, NETNS_PREFIX } from './networks.ts';
 import { isLive } from './state.ts';
 
 export const netnsName = (id: string) => `${NETNS_PREFIX}${id.slice(0, 16)}`;
 
 function def(n: NetworkRow): NetworkDef {
-  return { name: n.name, id: n.id, bridge: n.bridge, subnets: n.subnets, internal: n.internal, ...(n.mtu ? { mtu: n.mtu } : {}) };
+  const o = bridgeOptions(n.options ?? {});
+  return {
+    name: n.name,
+    id: n.id,
+    bridge: n.bridge,
+    subnets: n.subnets,
+    internal: n.internal,
+    ...(n.mtu ? { mtu: n.mtu } : {}),
+    ...(o.ipMasq ? {} : { ipMasq: false }),
+    ...(o.icc ? {} : { icc: false }),
+  };
 }
 
 /** Where host-local keeps leases (ipam/<net>/<ip>) and cniAdd its cached results. */
@@ -42,6 +55,8 @@ async function attach(engine: EngineCore, row: ContainerRow, netns: string, a: N
     net: def(net),
     dataDir: dataDir(engine),
     ...(a.ip ? { ip: a.ip } : {}),
+    ...(a.ip6 ? { ip6: a.ip6 } : {}),
+    ...(a.linkLocalIps?.length ? { linkLocalIps: a.linkLocalIps } : {}),
     ...(a.mac ? { mac: a.mac } : {}),
     ...(index === 0 && ports && ports.length > 0 ? { portMappings: ports } : {}),
   });
@@ -258,25 +273,34 @@ function mark(engine: EngineCore, id: string): void {
   renameSync(tmp, join(dir, netnsName(id)));
 }
 
-function namesOn(c: ContainerRow, network: string): string[] {
+/**
+ * The names peer `c` has for `row` on `network`: its own (name, aliases, short id) and the aliases `row`'s
+ * links there give it (docker's links on a user network name a container for the linking one only).
+ */
+function namesOn(c: ContainerRow, network: string, row: ContainerRow): string[] {
   const a = c.config.networking?.networks.find((x) => x.name === network);
-  return namesOnNetwork(c.name, a?.aliases ?? [], c.id);
+  const mine = row.config.networking?.networks.find((x) => x.name === network);
+  const linked = (mine?.links ?? []).map(parseLink).filter((l) => l.name === c.name || l.name === c.id || (l.name.length >= 12 && c.id.startsWith(l.name)));
+  return namesOnNetwork(c.name, [...(a?.aliases ?? []), ...linked.map((l) => l.alias)], c.id);
 }
 
 function hostsText(engine: EngineCore, row: ContainerRow): string {
   const st = row.net;
   const mine = Object.values(st.networks ?? {});
-  const peers: { ip: string; names: string[] }[] = [];
+  // Legacy links first (docker writes them as extra hosts), then the peers on user networks.
+  const peers: { ip: string; names: string[] }[] = st.networks?.[DEFAULT_NETWORK] ? linkHosts(engine, row) : [];
   for (const name of Object.keys(st.networks ?? {})) {
     if (name === DEFAULT_NETWORK) continue; // docker resolves names on user networks only
     for (const c of engine.containers.list()) {
       if (c.id === row.id || (c.state !== 'running' && c.state !== 'paused')) continue;
       const ip = c.net.networks?.[name]?.ip;
-      if (ip) peers.push({ ip, names: namesOn(c, name) });
+      if (ip) peers.push({ ip, names: namesOn(c, name, row) });
+      const ip6 = c.net.networks?.[name]?.ipv6;
+      if (ip6) peers.push({ ip: ip6, names: namesOn(c, name, row) });
     }
   }
   const extra = (row.config.networking?.extraHosts ?? []).map((h) => ({ host: h.host, ip: h.ip === 'host-gateway' ? (mine[0]?.gateway ?? '127.0.0.1') : h.ip }));
-  return renderHosts({ hostname: hostname(row), ips: mine.map((m) => m.ip).filter(Boolean), extraHosts: extra, peers });
+  return renderHosts({ hostname: hostname(row), ips: mine.flatMap((m) => [m.ip, m.ipv6 ?? '']).filter(Boolean), extraHosts: extra, peers });
 }
 
 /** Rewrite a container's own hosts file (its addresses arrived after the file was bound in). */
@@ -285,9 +309,13 @@ export function rewriteHosts(engine: EngineCore, row: ContainerRow): void {
   if (existsSync(file)) writeInPlace(file, hostsText(engine, row));
 }
 
-/** Rewrite the hosts files of running containers on these networks (a peer came or went). */
+/**
+ * Rewrite the hosts files of running containers on these networks (a peer came or went), and on the
+ * default bridge those of the containers that link to it.
+ */
 export async function refreshPeers(engine: EngineCore, changed: ContainerRow, networks: string[]): Promise<void> {
   const user = networks.filter((n) => n !== DEFAULT_NETWORK);
+  if (networks.includes(DEFAULT_NETWORK)) for (const p of linkParents(engine, changed)) rewriteHosts(engine, p);
   if (user.length === 0) return;
   for (const c of engine.containers.list()) {
     if (c.id === changed.id || (c.state !== 'running' && c.state !== 'paused')) continue;
@@ -340,17 +368,30 @@ export function etcBinds(engine: EngineCore, row: ContainerRow): { destination: 
   return files.flatMap((f) => (user.has(`/etc/${f}`) || !existsSync(join(dir, f)) ? [] : [{ destination: `/etc/${f}`, source: join(dir, f) }]));
 }
 
-/** `network connect`: add a network to a container's config; a running container is attached now. */
-export async function connectNetwork(engine: EngineCore, ref: string, network: string, o: { ip?: string; aliases?: string[] }): Promise<void> {
+/** Why a container cannot join another network because of its network mode (docker's messages), or null. */
+function modeRefusal(row: ContainerRow): string | null {
+  const mode = row.config.isolation?.network ?? 'bridge';
+  if (mode === 'bridge') return null;
+  if (mode === 'host') return 'container cannot be disconnected from host network or connected to host network';
+  if (mode === 'none') return 'container cannot be connected to multiple networks with one of the networks in private (none) mode';
+  return 'container sharing network namespace with another container or host cannot be connected to any other network';
+}
+
+/**
+ * `network connect`: add a network to a container's config with its endpoint settings (aliases, static
+ * addresses, links, link-local addresses, MAC); a running container is attached now.
+ */
+export async function connectNetwork(engine: EngineCore, ref: string, network: string, o: EndpointOptions = {}): Promise<void> {
+  if (network === 'host') throw new InvalidArgument('container cannot be disconnected from host network or connected to host network');
+  if (network === 'none') throw new InvalidArgument('container cannot be connected to multiple networks with one of the networks in private (none) mode');
   const net = findNetwork(engine, network);
   await engine.withLock(ref, async (row) => {
     const n = row.config.networking;
-    if (row.config.isolation && row.config.isolation.network !== 'bridge') {
-      throw new InvalidArgument(`container ${row.name} uses the ${row.config.isolation.network} network mode: it cannot join networks`);
-    }
-    if (n?.networks.some((a) => a.name === net.name)) throw new Conflict(`endpoint with name ${row.name} already exists in network ${net.name}`);
-    const a: NetworkAttachment = { name: net.name, aliases: o.aliases ?? [], ...(o.ip ? { ip: o.ip } : {}) };
-    const networking = { networks: [...(n?.networks ?? []), a], ports: n?.ports ?? [], dns: n?.dns ?? [], dnsSearch: n?.dnsSearch ?? [], dnsOptions: n?.dnsOptions ?? [], extraHosts: n?.extraHosts ?? [] };
+    const refusal = modeRefusal(row);
+    if (refusal) throw new InvalidArgument(refusal);
+    if (n?.networks.some((a) => a.name === net.name)) throw new Forbidden(`endpoint with name ${row.name} already exists in network ${net.name}`);
+    const a = attachmentFor(net, o);
+    const networking = { ports: [], dns: [], dnsSearch: [], dnsOptions: [], extraHosts: [], ...n, networks: [...(n?.networks ?? []), a] };
     if (isLive(row.state) && row.net.netns) {
       const state = { ...row.net, networks: { ...row.net.networks } };
       const used = new Set(Object.values(state.networks).map((n) => n.ifName));
@@ -358,30 +399,58 @@ export async function connectNetwork(engine: EngineCore, ref: string, network: s
       while (used.has(`eth${index}`)) index++;
       state.networks[net.name] = await attach(engine, row, row.net.netns, a, index, undefined);
       engine.containers.update(row.id, { net: state });
+      // Stored before the peers' files are written: they read its names (aliases there) from its row.
+      engine.containers.updateNetworking(row.id, networking);
       const updated = { ...row, net: state, config: { ...row.config, networking } };
       writeInPlace(join(engine.dir(row.id), 'etc', 'hosts'), hostsText(engine, updated));
       await refreshPeers(engine, updated, [net.name]);
-    }
-    engine.containers.updateNetworking(row.id, networking);
+    } else engine.containers.updateNetworking(row.id, networking);
     engine.emit('network', 'connect', net.id, { container: row.id, name: net.name, type: net.driver });
   });
 }
 
-/** `network disconnect`: the reverse; a running container loses the interface now. */
-export async function disconnectNetwork(engine: EngineCore, ref: string, network: string): Promise<void> {
-  const net = findNetwork(engine, network);
-  await engine.withLock(ref, async (row) => {
-    const n = row.config.networking;
-    if (!n?.networks.some((a) => a.name === net.name)) throw new NotFound(`container ${row.name} is not connected to network ${net.name}`);
-    const live = row.net.networks?.[net.name];
-    if (live && row.net.netns) {
-      await detach(engine, row, row.net.netns, net.name, live.ifName);
-      const networks = { ...row.net.networks };
-      delete networks[net.name];
-      engine.containers.update(row.id, { net: { ...row.net, networks } });
-      await refreshPeers(engine, row, [net.name]);
-    }
-    engine.containers.updateNetworking(row.id, { ...n, networks: n.networks.filter((a) => a.name !== net.name) });
-    engine.emit('network', 'disconnect', net.id, { container: row.id, name: net.name, type: net.driver });
-  });
+/**
+ * `network disconnect`: the reverse; a running container loses the interface now. With `force` (docker's
+ * Force) a network that is gone is dropped from the container's config, a detach that fails does not keep
+ * the endpoint, and a container that is gone is no error.
+ */
+export async function disconnectNetwork(engine: EngineCore, ref: string, network: string, force = false): Promise<void> {
+  if (network === 'host' || network === 'none') throw new InvalidArgument('container cannot be disconnected from host network or connected to host network');
+  let net: NetworkRow | undefined;
+  try {
+    net = findNetwork(engine, network);
+  } catch (e) {
+    if (!(force && e instanceof NotFound)) throw e;
+  }
+  const name = net?.name ?? network;
+  try {
+    await engine.withLock(ref, async (row) => {
+      const n = row.config.networking;
+      if (!n?.networks.some((a) => a.name === name)) {
+        if (force && !net) return;
+        throw new NotFound(`container ${row.name} is not connected to network ${name}`);
+      }
+      const live = row.net.networks?.[name];
+      if (live && row.net.netns) {
+        await detach(engine, row, row.net.netns, name, live.ifName).catch((e: unknown) => {
+          if (!force) throw e;
+          engine.notice(`network ${name}: forced disconnect of ${row.id.slice(0, 12)}: ${(e as Error).message}`);
+        });
+        const networks = { ...row.net.networks };
+        delete networks[name];
+        engine.containers.update(row.id, { net: { ...row.net, networks } });
+        await refreshPeers(engine, row, [name]);
+      }
+      engine.containers.updateNetworking(row.id, { ...n, networks: n.networks.filter((a) => a.name !== name) });
+      if (net) engine.emit('network', 'disconnect', net.id, { container: row.id, name, type: net.driver });
+    });
+  } catch (e) {
+    // A container already gone holds nothing here: what it may have left is an orphan the sweep takes.
+    if (!(force && e instanceof NoSuchContainer)) throw e;
+  }
+}
+
+/** `rm --link /PARENT/ALIAS`: a legacy link goes (links.ts); a running parent's hosts file is rewritten. */
+export async function unlink(engine: EngineCore, name: string): Promise<void> {
+  await removeLink(engine, name, (parent) => rewriteHosts(engine, parent));
 }

@@ -24,6 +24,16 @@ export function allNetworks(engine: EngineCore): NetworkSummary[] {
   return out;
 }
 
+/** The options as given; rows made before they were kept show their MTU under docker's key. */
+function optionsOf(name: string, r: NetworkRow): Record<string, string> {
+  const given = r.options ?? {};
+  return {
+    ...(name === 'bridge' ? { 'com.docker.network.bridge.name': r.bridge } : {}),
+    ...(r.mtu && !('mtu' in given) && !('com.docker.network.driver.mtu' in given) ? { 'com.docker.network.driver.mtu': String(r.mtu) } : {}),
+    ...given,
+  };
+}
+
 export function networkJson(engine: EngineCore, n: NetworkSummary): Record<string, unknown> {
   const r = n.row;
   const containers: Record<string, unknown> = {};
@@ -50,17 +60,23 @@ export function networkJson(engine: EngineCore, n: NetworkSummary): Record<strin
     IPAM: {
       Driver: 'default',
       Options: null,
-      Config: (r?.subnets ?? []).map((s) => ({ Subnet: s.subnet, Gateway: s.gateway, ...(s.ipRange ? { IPRange: s.ipRange } : {}) })),
+      // As docker shows a pool: what was given (a gateway the engine chose for a given subnet is left out).
+      Config: (r?.subnets ?? []).map((s) => ({
+        Subnet: s.subnet,
+        ...(s.ipRange ? { IPRange: s.ipRange } : {}),
+        ...(s.impliedGateway ? {} : { Gateway: s.gateway }),
+        ...(s.aux && Object.keys(s.aux).length > 0 ? { AuxiliaryAddresses: s.aux } : {}),
+      })),
     },
     Internal: r?.internal ?? false,
-    Attachable: false,
+    Attachable: r?.attachable ?? false,
     Ingress: false,
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
     Containers: containers,
     // Only what the user set, as docker shows a user network's: docker-compose compares every key with its
     // file's and recreates the network on any other (the default network shows its bridge, as docker0's does).
-    Options: r ? { ...(n.name === 'bridge' ? { 'com.docker.network.bridge.name': r.bridge } : {}), ...(r.mtu ? { 'com.docker.network.driver.mtu': String(r.mtu) } : {}) } : {},
+    Options: r ? optionsOf(n.name, r) : {},
     Labels: r?.labels ?? {},
     // Berth's own: the host bridge a network of the bridge driver is made of.
     ...(r ? { BerthBridge: r.bridge } : {}),

@@ -7,14 +7,17 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Conflict, InvalidArgument, NOT_A_SWARM_MANAGER, NotFound, Unavailable } from '../errors.ts';
-import { contains, formatCidr, formatIp, hostRange, nth, overlaps, parseCidr, parseIp, parseSubnet } from '../network/ipaddr.ts';
+import { Conflict, Forbidden, InvalidArgument, NOT_A_SWARM_MANAGER, NotFound, NotSupported, Unavailable } from '../errors.ts';
+import { contains, formatCidr, formatIp, overlaps, parseCidr, parseIp, parseSubnet } from '../network/ipaddr.ts';
 import type { NetworkRow, Subnet } from '../store/networks.ts';
+import { removeInternalRules } from '../network/internal.ts';
 import { removeBridge } from '../network/stale-bridge.ts';
 import { tx } from '../store/db.ts';
 import { run } from '../sys/run.ts';
 import type { EngineCore } from './core.ts';
 import { newId } from './names.ts';
+import { resolvePools, type PoolRequest } from './network-ipam.ts';
+import { bridgeOptions, checkScope } from './network-options.ts';
 import { isLive } from './state.ts';
 
 export const DEFAULT_NETWORK = 'bridge';
@@ -33,13 +36,25 @@ const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 export interface NetworkCreateOptions {
   name: string;
   driver?: string;
-  subnet?: string[];
-  gateway?: string[];
-  ipRange?: string[];
+  /** docker's IPAM.Config (the CLI groups its flags into it: network-ipam.ts poolsFromFlags). */
+  pools?: PoolRequest[];
+  /** docker's IPAM.Driver: only `default`. */
+  ipamDriver?: string;
+  /** docker's IPAM.Options: the default driver takes none. */
+  ipamOptions?: Record<string, string>;
   ipv6?: boolean;
+  /** false asks for an IPv6-only network, which is refused. */
+  ipv4?: boolean;
   internal?: boolean;
+  attachable?: boolean;
+  ingress?: boolean;
+  /** `local`; `swarm` and others are refused as outside a swarm. */
+  scope?: string;
+  configOnly?: boolean;
+  configFrom?: string;
   labels?: Record<string, string>;
-  mtu?: number;
+  /** The driver's options (network-options.ts), kept as given. */
+  options?: Record<string, string>;
   /** `--route DEST,GATEWAY` (podman's): a static route every container on the network gets. */
   routes?: string[];
 }
@@ -78,11 +93,11 @@ function attachRoutes(specs: readonly string[], subnets: Subnet[], o: NetworkCre
     }
     if (!parseIp(gw)) throw new InvalidArgument(`invalid route "${spec}": gateway ${gw} is not an IP address`);
     const home = out.find((s) => {
-      const sc = parseSubnet(s.subnet);
+      const sc = parseCidr(s.subnet)!;
       return sc.version === c.version && contains(sc, gw);
     });
     if (!home) throw new InvalidArgument(`invalid route "${spec}": gateway ${gw} is not in an ${c.version === 4 ? 'IPv4' : 'IPv6'} subnet of network ${o.name}`);
-    if (out.some((s) => s.subnet === text)) throw new InvalidArgument(`invalid route "${spec}": ${text} is a subnet of the network itself`);
+    if (out.some((s) => formatCidr(parseCidr(s.subnet)!) === text)) throw new InvalidArgument(`invalid route "${spec}": ${text} is a subnet of the network itself`);
     if (out.some((s) => s.routes?.some((r) => r.dst === text))) throw new InvalidArgument(`invalid route "${spec}": a route to ${text} is already given`);
     (home.routes ??= []).push({ dst: text, gw: formatIp(c.version, parseIp(gw)!.n) });
   }
@@ -118,7 +133,8 @@ export function defaultNetwork(engine: EngineCore): NetworkRow {
     if (made) return made;
     replaceLeftBridge(engine, bridge);
     const subnet = process.env.BERTH_BRIDGE_SUBNET || (main ? DEFAULT_SUBNET : freeSubnet(engine));
-    return createNetwork(engine, { name: DEFAULT_NETWORK, subnet: [subnet] }, bridge);
+    parseSubnet(subnet, 'BERTH_BRIDGE_SUBNET');
+    return createNetwork(engine, { name: DEFAULT_NETWORK }, bridge, subnet);
   });
 }
 
@@ -137,7 +153,7 @@ function replaceLeftBridge(engine: EngineCore, bridge: string): void {
 }
 
 function usedSubnets(engine: EngineCore) {
-  return engine.networks.list().flatMap((n) => n.subnets.map((s) => parseSubnet(s.subnet)));
+  return engine.networks.list().flatMap((n) => n.subnets.map((s) => parseCidr(s.subnet)!));
 }
 
 /** IPv4 routes of the host (from /proc/net/route: little-endian hex destination and mask), default route aside. */
@@ -170,59 +186,50 @@ function ula64(id: string): string {
   return `fd${id.slice(0, 2)}:${id.slice(2, 6)}:${id.slice(6, 10)}:${id.slice(10, 14)}::/64`;
 }
 
-function subnetsOf(o: NetworkCreateOptions, auto4: string | undefined, id: string): Subnet[] {
-  const given = o.subnet ?? [];
-  const list = given.length > 0 ? [...given] : [auto4!];
-  if (o.ipv6 && !list.some((s) => s.includes(':'))) list.push(ula64(id));
-  const out: Subnet[] = list.map((text, i) => {
-    const c = parseSubnet(text);
-    const gw = o.gateway?.[i];
-    if (gw !== undefined && !contains(c, gw)) throw new InvalidArgument(`no matching subnet for gateway ${gw}`);
-    const range = o.ipRange?.[i];
-    if (range !== undefined) {
-      const r = parseSubnet(range, 'ip-range');
-      if (!overlaps(r, c) || r.prefix < c.prefix) throw new InvalidArgument(`no matching subnet for range ${range}`);
-    }
-    if (c.version === 4 && c.prefix > 30) throw new InvalidArgument(`invalid subnet ${text}: too small for a network`);
-    return { subnet: formatCidr(c), gateway: gw ?? nth(c, 1), ...(range ? { ipRange: range } : {}) };
-  });
-  if ((o.gateway?.length ?? 0) > out.length || (o.ipRange?.length ?? 0) > out.length) throw new InvalidArgument('cannot have more gateways or ranges than subnets');
-  if (out.filter((s) => !s.subnet.includes(':')).length > 1 || out.filter((s) => s.subnet.includes(':')).length > 1) {
-    throw new InvalidArgument('only one IPv4 and one IPv6 subnet per network');
-  }
-  if (out.some((s) => s.subnet.includes(':')) && !o.ipv6 && given.length > 0) throw new InvalidArgument('an IPv6 subnet needs --ipv6');
-  return out.sort((a, b) => Number(a.subnet.includes(':')) - Number(b.subnet.includes(':')));
-}
-
+/**
+ * Make a network's row, every check first: nothing is written when one fails. `bridge` names the default
+ * network's bridge; `auto4` is the IPv4 pool used when none is asked for.
+ */
 export function createNetwork(engine: EngineCore, o: NetworkCreateOptions, bridge?: string, auto4?: string): NetworkRow {
-  if (PSEUDO.has(o.name)) throw new Conflict(`network with name ${o.name} already exists`);
+  if (PSEUDO.has(o.name)) throw new Forbidden(`operation is not permitted on predefined ${o.name} network `);
   if (!NAME.test(o.name)) throw new InvalidArgument(`invalid network name "${o.name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   // dockerd's answers: swarm drivers need a swarm (it says so with a 500; Berth with 503, as for any swarm
   // object), any other driver is a plugin it cannot find.
-  const driver = o.driver ?? 'bridge';
+  const driver = o.driver || 'bridge';
   if (driver === 'overlay' || driver === 'ingress') throw new Unavailable(NOT_A_SWARM_MANAGER);
   if (driver !== 'bridge') throw new NotFound(`plugin "${driver}" not found`);
-  if (o.mtu !== undefined && (!Number.isInteger(o.mtu) || o.mtu < 68 || o.mtu > 65535)) throw new InvalidArgument(`invalid MTU ${o.mtu}: 68 to 65535`);
+  checkScope(o);
+  if (o.ipamDriver && o.ipamDriver !== 'default') throw new NotFound(`plugin "${o.ipamDriver}" not found`);
+  if (Object.keys(o.ipamOptions ?? {}).length > 0) throw new NotSupported(`IPAM options are not supported by the default IPAM driver: ${Object.keys(o.ipamOptions!).join(', ')}`);
+  const options = { ...(o.options ?? {}) };
+  const bo = bridgeOptions(options);
+  if (o.ipv4 === false) throw new NotSupported('IPv6-only networks are not supported: every network has an IPv4 subnet');
   if (engine.networks.find(o.name)) throw new Conflict(`network with name ${o.name} already exists`);
   const id = newId();
-  const subnets = attachRoutes(o.routes ?? [], subnetsOf(o, auto4, id), o);
+  const ipv6 = o.ipv6 ?? bo.ipv6 ?? false;
+  const subnets = attachRoutes(o.routes ?? [], resolvePools(o.pools ?? [], { name: o.name, ipv6, auto4, ula: ula64(id) }), o);
   const used = usedSubnets(engine);
   for (const s of subnets) {
-    const c = parseSubnet(s.subnet);
-    if (used.some((u) => overlaps(u, c))) throw new Conflict(`invalid pool request: Pool overlaps with other one on this address space (${s.subnet})`);
-    const [first] = hostRange(c);
-    if (!first) throw new InvalidArgument(`invalid subnet ${s.subnet}`);
+    if (used.some((u) => overlaps(u, parseCidr(s.subnet)!))) throw new Forbidden(`invalid pool request: Pool overlaps with other one on this address space (${s.subnet})`);
   }
+  const bridgeName = bridge ?? bo.bridge ?? `bn-${id.slice(0, 12)}`;
+  const other = engine.networks.list().find((n) => n.bridge === bridgeName);
+  if (other) throw new Forbidden(`cannot create network ${id} (${bridgeName}): conflicts with network ${other.id} (${other.bridge}): networks have same bridge name`);
+  // A link of that name the engine did not make is the host's: the network must not take it over (its
+  // removal would delete it).
+  if (bo.bridge && existsSync(`/sys/class/net/${bo.bridge}`)) throw new Conflict(`cannot create network ${o.name}: the host already has a link named ${bo.bridge}`);
   const row: NetworkRow = {
     id,
     name: o.name,
     driver: 'bridge',
-    bridge: bridge ?? `bn-${id.slice(0, 12)}`,
+    bridge: bridgeName,
     subnets,
     internal: o.internal ?? false,
-    ipv6: subnets.some((s) => s.subnet.includes(':')),
-    mtu: o.mtu ?? 0,
+    ipv6: subnets.some((s) => parseCidr(s.subnet)!.version === 6),
+    mtu: bo.mtu ?? 0,
     labels: { ...(o.labels ?? {}) },
+    options,
+    attachable: o.attachable ?? false,
     createdAt: new Date().toISOString(),
   };
   engine.networks.insert(row);
@@ -231,8 +238,8 @@ export function createNetwork(engine: EngineCore, o: NetworkCreateOptions, bridg
 
 /** `network create` with an automatic subnet when none is given. */
 export async function createUserNetwork(engine: EngineCore, o: NetworkCreateOptions): Promise<NetworkRow> {
-  if (o.name === DEFAULT_NETWORK) defaultNetwork(engine); // `bridge` is pre-defined: this reports it exists
-  const auto4 = (o.subnet ?? []).some((s) => !s.includes(':')) ? undefined : freeSubnet(engine);
+  if (o.name === DEFAULT_NETWORK) throw new Forbidden(`operation is not permitted on predefined ${o.name} network `);
+  const auto4 = (o.pools ?? []).some((p) => parseCidr(p.subnet)?.version === 4) ? undefined : freeSubnet(engine);
   const net = createNetwork(engine, o, undefined, auto4);
   engine.emit('network', 'create', net.id, { name: net.name, type: net.driver });
   return net;
@@ -248,12 +255,13 @@ export function networkUsers(engine: EngineCore, net: NetworkRow, liveOnly = fal
 
 /** `network rm`: refused while a running container is on it; removes the bridge and the leases. */
 export async function removeNetwork(engine: EngineCore, ref: string): Promise<NetworkRow> {
-  if (PSEUDO.has(ref) || ref === DEFAULT_NETWORK) throw new Conflict(`${ref} is a pre-defined network and cannot be removed`);
+  if (PSEUDO.has(ref) || ref === DEFAULT_NETWORK) throw new Forbidden(`${ref} is a pre-defined network and cannot be removed`);
   const net = findNetwork(engine, ref);
   const active = networkUsers(engine, net, true);
   if (active.length > 0) throw new Conflict(`error while removing network: network ${net.name} id ${net.id} has active endpoints`);
   engine.networks.delete(net.id);
   if (existsSync(`/sys/class/net/${net.bridge}`)) await run('ip', ['link', 'del', net.bridge]);
+  if (net.internal) await removeInternalRules(net.bridge);
   rmSync(join(engine.root, 'cni', 'ipam', net.name), { recursive: true, force: true });
   engine.emit('network', 'destroy', net.id, { name: net.name, type: net.driver });
   return net;

@@ -5,7 +5,8 @@
  *
  * State under `dataDir` (one directory for all networks):
  *   ipam/<net>/<ip>             host-local leases, content "<container id>\r\n<ifname>"; host-local
- *                               flock()s `ipam/<net>/lock`, so concurrent ADDs get distinct addresses
+ *                               flock()s `ipam/<net>/lock`, so concurrent ADDs get distinct addresses;
+ *                               the network's aux addresses are held the same way (reserved.ts)
  *   results/<net>-<cid>-<if>.json  the final ADD result and the runtime arguments, for DEL and CHECK
  *   tuning/<cid>_<if>.json      the tuning plugin's backup of the original MAC
  *
@@ -15,14 +16,16 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Conflict, InvalidArgument, RuntimeFailure } from '../errors.ts';
 import { lastLine, run } from '../sys/run.ts';
 import { trace } from '../sys/trace.ts';
+import { ensureInternalRules } from './internal.ts';
 import { contains, formatIp, lastOf, parseCidr } from './ipaddr.ts';
 import { leaseResult, removeMasqChain } from './leftovers.ts';
 import { isNamespaceFile } from './netns.ts';
-import type { NetworkDef } from './network-def.ts';
+import { DEFAULT_GATEWAY_AUX, type NetworkDef } from './network-def.ts';
+import { reserveAddresses } from './reserved.ts';
 
 export { chainName, releaseOrphanLeases, sweepOrphanRules } from './leftovers.ts';
 export type { NetworkDef } from './network-def.ts';
@@ -47,8 +50,12 @@ export interface AttachRequest {
   ifName: string;
   net: NetworkDef;
   dataDir: string;
-  /** Static address (no prefix); must lie in one of the subnets, may lie outside `ipRange`. */
+  /** Static IPv4 address (no prefix); must lie in the network's IPv4 subnet, may lie outside `ipRange`. */
   ip?: string;
+  /** Static IPv6 address, likewise in the IPv6 subnet. */
+  ip6?: string;
+  /** docker's link-local addresses: added to the interface beside its leases (IPv4 /16, IPv6 /64). */
+  linkLocalIps?: string[];
   /** Static MAC, e.g. 02:42:0a:e7:00:32. */
   mac?: string;
   portMappings?: PortMapping[];
@@ -56,6 +63,8 @@ export interface AttachRequest {
 
 export interface Attachment {
   ifName: string;
+  /** The veth's host end, a port of the bridge ('' when the plugin did not say). */
+  hostIf: string;
   mac: string;
   ips: { address: string /* CIDR */; gateway: string; version: 4 | 6 }[];
 }
@@ -86,8 +95,8 @@ interface Cached {
   runtime: RuntimeArgs;
 }
 
-/** One host-local range for a subnet; see conflist for `staticIp`. */
-function ipamRange(s: NetworkDef['subnets'][number], staticIp: string | undefined): Record<string, string> {
+/** One host-local range for a subnet; see conflist for `staticIps`. */
+function ipamRange(s: NetworkDef['subnets'][number], staticIps: readonly string[]): Record<string, string> {
   const subnet = parseCidr(s.subnet);
   if (!subnet) throw new InvalidArgument(`invalid subnet ${JSON.stringify(s.subnet)}`);
   if (!contains(subnet, s.gateway)) throw new InvalidArgument(`gateway ${s.gateway} is not in subnet ${s.subnet}`);
@@ -97,7 +106,7 @@ function ipamRange(s: NetworkDef['subnets'][number], staticIp: string | undefine
   if (!pool || pool.version !== subnet.version || pool.base < subnet.base || lastOf(pool) > lastOf(subnet)) {
     throw new InvalidArgument(`ip-range ${s.ipRange} is not inside subnet ${s.subnet}`);
   }
-  if (staticIp !== undefined && contains(subnet, staticIp) && !contains(pool, staticIp)) return r;
+  if (staticIps.some((ip) => contains(subnet, ip) && !contains(pool, ip))) return r;
   // host-local never hands out the subnet's first and last addresses; keep the bounds inside them.
   const lo = pool.base > subnet.base ? pool.base : subnet.base + 1n;
   const hi = lastOf(pool) < lastOf(subnet) ? lastOf(pool) : lastOf(subnet) - 1n;
@@ -117,12 +126,12 @@ function staticRoute(s: NetworkDef['subnets'][number], r: { dst: string; gw: str
 }
 
 /**
- * The CNI 1.0.0 network configuration list for `net`: bridge (gateway on the bridge, masquerade and
- * default routes unless internal, the network's static routes, hairpin, host-local IPAM with one range
- * set per subnet and the `ips` capability for static addresses), portmap (`portMappings`, snat) unless
- * internal, firewall (iptables backend: accepts forwarded traffic from and back to the container) and
+ * The CNI 1.0.0 network configuration list for `net`: bridge (gateway on the bridge, default routes
+ * unless internal, masquerade unless internal or turned off, the network's static routes, hairpin,
+ * host-local IPAM with one range set per subnet and the `ips` capability for static addresses),
+ * portmap (`portMappings`, snat) unless internal, firewall (iptables backend: accepts forwarded traffic from and back to the container) and
  * tuning (`mac`).
- * `staticIp`: a static address outside its subnet's ip-range widens that range set to the subnet,
+ * `staticIps`: a static address outside its subnet's ip-range widens that range set to the subnet,
  * since host-local only grants requested addresses inside the range (docker allows them anywhere in the
  * subnet); the lease files stay the same, so no address is handed out twice.
  */
@@ -130,18 +139,19 @@ function staticRoute(s: NetworkDef['subnets'][number], r: { dst: string; gw: str
  * `want` leaves out the plugins an attachment does not use (each run of a plugin costs ~10 ms): portmap
  * without published ports, tuning without a MAC. DEL uses the same choice as its ADD (from the cache).
  */
-export function conflist(net: NetworkDef, dataDir: string, staticIp?: string, want: { ports: boolean; mac: boolean } = { ports: true, mac: true }): Conflist {
+export function conflist(net: NetworkDef, dataDir: string, staticIps: readonly string[] = [], want: { ports: boolean; mac: boolean } = { ports: true, mac: true }): Conflist {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(net.name)) throw new InvalidArgument(`invalid network name ${JSON.stringify(net.name)}`);
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(net.bridge)) throw new InvalidArgument(`invalid bridge name ${JSON.stringify(net.bridge)}`);
   if (net.subnets.length === 0) throw new InvalidArgument(`network ${net.name} has no subnet`);
-  const ranges = net.subnets.map((s) => [ipamRange(s, staticIp)]);
-  const defaults = net.internal ? [] : net.subnets.map((s) => ({ dst: parseCidr(s.subnet)?.version === 6 ? '::/0' : '0.0.0.0/0' }));
+  const ranges = net.subnets.map((s) => [ipamRange(s, staticIps)]);
+  // The default route goes via the subnet's gateway (the bridge), or via docker's DefaultGatewayIPv4/6.
+  const defaults = net.internal ? [] : net.subnets.map((s) => defaultRoute(s));
   const routes = [...defaults, ...net.subnets.flatMap((s) => (s.routes ?? []).map((r) => staticRoute(s, r)))];
   const bridge: PluginConf = {
     type: 'bridge',
     bridge: net.bridge,
     isGateway: true,
-    ipMasq: !net.internal,
+    ipMasq: !net.internal && net.ipMasq !== false,
     hairpinMode: true,
     ...(net.mtu ? { mtu: net.mtu } : {}),
     capabilities: { ips: true },
@@ -152,6 +162,12 @@ export function conflist(net: NetworkDef, dataDir: string, staticIp?: string, wa
   plugins.push({ type: 'firewall', backend: 'iptables' });
   if (want.mac) plugins.push({ type: 'tuning', capabilities: { mac: true }, dataDir: join(dataDir, 'tuning') });
   return { cniVersion: CNI_VERSION, name: net.name, plugins };
+}
+
+function defaultRoute(s: NetworkDef['subnets'][number]): { dst: string; gw?: string } {
+  const v = parseCidr(s.subnet)?.version === 6 ? 6 : 4;
+  const gw = s.aux?.[DEFAULT_GATEWAY_AUX[v]];
+  return { dst: v === 6 ? '::/0' : '0.0.0.0/0', ...(gw ? { gw } : {}) };
 }
 
 /** One plugin invocation per the spec: the plugin's own config plus name, cniVersion, runtimeConfig, prevResult. */
@@ -211,23 +227,27 @@ function readCache(req: AttachRequest): Cached | undefined {
 }
 
 function runtimeArgs(req: AttachRequest): RuntimeArgs {
-  if (req.ip !== undefined && isIP(req.ip) === 0) throw new InvalidArgument(`invalid IP address ${JSON.stringify(req.ip)}`);
+  if (req.ip !== undefined && isIP(req.ip) !== 4) throw new InvalidArgument(`invalid IPv4 address ${JSON.stringify(req.ip)}`);
+  if (req.ip6 !== undefined && isIP(req.ip6) !== 6) throw new InvalidArgument(`invalid IPv6 address ${JSON.stringify(req.ip6)}`);
+  for (const ll of req.linkLocalIps ?? []) if (isIP(ll) === 0) throw new InvalidArgument(`invalid link-local IP address ${JSON.stringify(ll)}`);
   if (req.mac !== undefined && !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(req.mac)) throw new InvalidArgument(`invalid MAC address ${JSON.stringify(req.mac)}`);
   if (!/^[0-9a-zA-Z][0-9a-zA-Z_.-]*$/.test(req.containerId)) throw new InvalidArgument(`invalid container id ${JSON.stringify(req.containerId)}`);
   if (!/^[0-9a-zA-Z][0-9a-zA-Z_.-]{0,14}$/.test(req.ifName)) throw new InvalidArgument(`invalid interface name ${JSON.stringify(req.ifName)}`);
+  const ips = [req.ip, req.ip6].filter((ip): ip is string => !!ip);
   return {
     ...(req.portMappings?.length ? { portMappings: req.portMappings } : {}),
-    ...(req.ip ? { ips: [req.ip] } : {}),
+    ...(ips.length > 0 ? { ips } : {}),
     ...(req.mac ? { mac: req.mac } : {}),
   };
 }
 
-function toAttachment(res: CniResult, ifName: string): Attachment {
+function toAttachment(res: CniResult, ifName: string, bridge: string): Attachment {
   const idx = (res.interfaces ?? []).findIndex((i) => i.name === ifName && !!i.sandbox);
   const ips = (res.ips ?? [])
     .filter((ip) => idx < 0 || ip.interface === undefined || ip.interface === idx)
     .map((ip) => ({ address: ip.address, gateway: ip.gateway ?? '', version: (ip.address.includes(':') ? 6 : 4) as 4 | 6 }));
-  return { ifName, mac: idx < 0 ? '' : (res.interfaces![idx]!.mac ?? ''), ips };
+  const host = (res.interfaces ?? []).find((i) => !i.sandbox && i.name !== bridge);
+  return { ifName, hostIf: host?.name ?? '', mac: idx < 0 ? '' : (res.interfaces![idx]!.mac ?? ''), ips };
 }
 
 /**
@@ -250,6 +270,35 @@ async function ensureBridge(net: NetworkDef): Promise<void> {
   }
 }
 
+/** The addresses a network holds back from its containers: its aux addresses (see reserved.ts). */
+function reservedOf(net: NetworkDef): Record<string, string> {
+  return Object.fromEntries(net.subnets.flatMap((s) => Object.entries(s.aux ?? {})));
+}
+
+/** `ip` on the host, failing with its own message. */
+async function ip(args: string[]): Promise<void> {
+  const r = await run('ip', args);
+  if (r.code !== 0) throw new RuntimeFailure(`ip ${args.join(' ')}: ${lastLine(r.stderr) || `exit status ${r.code}`}`);
+}
+
+/**
+ * What docker's bridge driver does beside the plugins' chain, once it ran: the interface's link-local
+ * addresses, the port's isolation on a bridge without inter-container traffic (a port marked isolated
+ * reaches only the bridge's own and other unisolated ports, so the host and the gateway stay reachable),
+ * and an internal network's firewall rules.
+ */
+async function finishAttachment(req: AttachRequest, got: Attachment, netnsName: string): Promise<void> {
+  for (const ll of req.linkLocalIps ?? []) {
+    const v6 = ll.includes(':');
+    await ip(['-n', netnsName, 'addr', 'add', `${ll}/${v6 ? 64 : 16}`, 'dev', req.ifName, ...(v6 ? ['nodad'] : [])]);
+  }
+  if (req.net.icc === false) {
+    if (!got.hostIf) throw new RuntimeFailure(`network ${req.net.name}: the bridge plugin named no host interface to isolate`);
+    await ip(['link', 'set', 'dev', got.hostIf, 'type', 'bridge_slave', 'isolated', 'on']);
+  }
+  if (req.net.internal) await ensureInternalRules(req.net.bridge);
+}
+
 /**
  * Attach: run ADD through the chain and cache the result for DEL. On failure every plugin already run,
  * and the failing one (the bridge plugin leaves its veth behind when IPAM fails), gets a DEL, and a
@@ -259,12 +308,13 @@ async function ensureBridge(net: NetworkDef): Promise<void> {
  */
 export async function cniAdd(req: AttachRequest): Promise<Attachment> {
   const rt = runtimeArgs(req);
-  const list = conflist(req.net, req.dataDir, req.ip, { ports: !!rt.portMappings?.length, mac: !!rt.mac });
+  const list = conflist(req.net, req.dataDir, rt.ips ?? [], { ports: !!rt.portMappings?.length, mac: !!rt.mac });
   const file = cachePath(req);
   if (existsSync(file)) {
     throw new Conflict(`container ${req.containerId} is already attached to network ${req.net.name} as ${req.ifName}`);
   }
   await ensureBridge(req.net);
+  reserveAddresses(req.dataDir, req.net.name, reservedOf(req.net));
   let prev: CniResult | undefined;
   let ran = 0;
   try {
@@ -272,6 +322,7 @@ export async function cniAdd(req: AttachRequest): Promise<Attachment> {
       ran++;
       prev = await exec('ADD', list, p, req, req.netnsPath, rt, prev);
     }
+    await finishAttachment(req, toAttachment(prev!, req.ifName, req.net.bridge), basename(req.netnsPath));
     mkdirSync(join(req.dataDir, 'results'), { recursive: true, mode: 0o700 });
     writeFileSync(`${file}.tmp`, JSON.stringify({ result: prev!, runtime: rt } satisfies Cached));
     renameSync(`${file}.tmp`, file);
@@ -282,7 +333,7 @@ export async function cniAdd(req: AttachRequest): Promise<Attachment> {
     await removeMasqChain(req.net.name, req.containerId).catch(() => undefined);
     throw e;
   }
-  return toAttachment(prev!, req.ifName);
+  return toAttachment(prev!, req.ifName, req.net.bridge);
 }
 
 function usableNetns(path: string): string {
@@ -302,7 +353,7 @@ export async function cniDel(req: AttachRequest): Promise<void> {
   // portmap only tears its per-container chain down when given mappings; which ones does not matter.
   if (!cached && !req.net.internal && !rt.portMappings?.length) rt.portMappings = [{ hostPort: 1, containerPort: 1, protocol: 'tcp' }];
   // Without a cache we cannot know what ADD ran: DEL every plugin that may hold state.
-  const list = conflist(req.net, req.dataDir, rt.ips?.[0], cached ? { ports: !!rt.portMappings?.length, mac: !!rt.mac } : undefined);
+  const list = conflist(req.net, req.dataDir, rt.ips ?? [], cached ? { ports: !!rt.portMappings?.length, mac: !!rt.mac } : undefined);
   const prev = cached?.result ?? leaseResult(req.dataDir, req.net, req.containerId, req.ifName, CNI_VERSION);
   // A missing namespace (or a stale /run/netns file) is passed as "": the bridge plugin then only releases the lease.
   const netns = usableNetns(req.netnsPath);
@@ -321,7 +372,7 @@ export async function cniDel(req: AttachRequest): Promise<void> {
 export async function cniCheck(req: AttachRequest): Promise<void> {
   const cached = readCache(req);
   if (!cached) throw new RuntimeFailure(`no cached CNI result for ${req.containerId} on network ${req.net.name}`);
-  const list = conflist(req.net, req.dataDir, cached.runtime.ips?.[0], { ports: !!cached.runtime.portMappings?.length, mac: !!cached.runtime.mac });
+  const list = conflist(req.net, req.dataDir, cached.runtime.ips ?? [], { ports: !!cached.runtime.portMappings?.length, mac: !!cached.runtime.mac });
   if (!existsSync(req.netnsPath)) throw new RuntimeFailure(`network namespace ${req.netnsPath} is gone`);
   for (const p of list.plugins) {
     // portmap 1.1.1's CHECK looks for the IPv4 rules in ip6tables as well, so it fails whenever

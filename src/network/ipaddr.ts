@@ -85,6 +85,16 @@ export function parseSubnet(text: string, flag = 'subnet'): Cidr {
   return c;
 }
 
+/**
+ * An IPAM pool as docker's daemon reads one (`--subnet`, IPAM.Config's Subnet): any CIDR, host bits
+ * allowed (`2001:db8::1/64` is the network 2001:db8::/64; docker keeps the text as given).
+ */
+export function parsePool(text: string, what = 'subnet'): Cidr {
+  const c = parseCidr(text);
+  if (!c) throw new InvalidArgument(`invalid ${what} ${text}: invalid CIDR address: ${text}`);
+  return c;
+}
+
 export function formatCidr(c: Cidr): string {
   return `${formatIp(c.version, c.base)}/${c.prefix}`;
 }

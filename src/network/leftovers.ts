@@ -14,6 +14,7 @@ import { basename, join } from 'node:path';
 import { run } from '../sys/run.ts';
 import { contains, parseCidr } from './ipaddr.ts';
 import type { NetworkDef } from './network-def.ts';
+import { RESERVED_OWNER } from './reserved.ts';
 
 /** The iptables chain name the plugins derive from network name and container id (their pkg/utils). */
 export function chainName(prefix: string, netName: string, containerId: string): string {
@@ -26,8 +27,10 @@ interface Lease {
   ifName: string;
 }
 
-/** host-local's lease files for one network: one file per address, "<cid>\r\n<ifname>" (older: "<cid>"). */
-/** host-local's leases of one network: address, container id, interface. */
+/**
+ * host-local's leases of one network: address, container id, interface (one file per address,
+ * "<cid>\r\n<ifname>", older: "<cid>"). Addresses the network reserves (reserved.ts) are not leases.
+ */
 export function leases(dataDir: string, netName: string): Lease[] {
   const dir = join(dataDir, 'ipam', netName);
   let files: string[];
@@ -40,6 +43,7 @@ export function leases(dataDir: string, netName: string): Lease[] {
     if (f === 'lock' || f.startsWith('last_reserved_ip.')) return [];
     try {
       const [id, ifName] = readFileSync(join(dir, f), 'utf8').split(/\r?\n/);
+      if (id === RESERVED_OWNER) return [];
       return [{ ip: f, containerId: (id ?? '').trim(), ifName: (ifName ?? '').trim() }];
     } catch {
       return []; // released meanwhile

@@ -16,6 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import { RuntimeFailure } from '../errors.ts';
 import { contains, formatCidr, overlaps, parseCidr, type Cidr } from './ipaddr.ts';
+import { internalRuleDeletions } from './internal.ts';
 import { PER_CONTAINER_CHAIN, unlinkChains } from './leftovers.ts';
 
 interface Sh {
@@ -59,7 +60,8 @@ export interface RemovedBridge {
 
 /**
  * Remove the bridge `name`, the veths on it, the named namespaces (those starting with `netnsPrefix`) at
- * their other end, and the plugins' rules for addresses in its subnets. Undefined when there is no such link.
+ * their other end, the plugins' rules for addresses in its subnets and an internal network's rules for the
+ * bridge (internal.ts). Undefined when there is no such link.
  */
 export function removeBridge(name: string, netnsPrefix: string): RemovedBridge | undefined {
   const all = links();
@@ -78,7 +80,8 @@ export function removeBridge(name: string, netnsPrefix: string): RemovedBridge |
   if (del.code !== 0 && links().some((l) => l.ifname === name)) throw new RuntimeFailure(`ip link del ${name}: ${del.stderr.trim()}`);
   const elsewhere = all.filter((l) => l.ifname !== name).flatMap(subnetsOf);
   const swept = subnets.filter((s) => !elsewhere.some((o) => overlaps(o, s)));
-  return { subnets: subnets.map(formatCidr), namespaces, rules: swept.length > 0 ? sweepSubnetRules(swept) : 0 };
+  const rules = (swept.length > 0 ? sweepSubnetRules(swept) : 0) + sweepInternalRules(name);
+  return { subnets: subnets.map(formatCidr), namespaces, rules };
 }
 
 /** Apply the statements to a table: in one transaction, or one by one if that fails (a rule went meanwhile). */
@@ -87,6 +90,18 @@ function restore(tool: string, table: string, statements: string[]): void {
   const script = (s: string[]) => `*${table}\n${s.join('\n')}\nCOMMIT\n`;
   if (sh(`${tool}-restore`, ['--noflush'], script(statements)).code === 0) return;
   for (const s of statements) sh(`${tool}-restore`, ['--noflush'], script([s]));
+}
+
+function sweepInternalRules(bridge: string): number {
+  let applied = 0;
+  for (const tool of ['iptables', 'ip6tables']) {
+    const saved = sh(`${tool}-save`, ['-t', 'filter']);
+    if (saved.code !== 0) continue;
+    const st = internalRuleDeletions(saved.stdout.split('\n'), bridge);
+    restore(tool, 'filter', st);
+    applied += st.length;
+  }
+  return applied;
 }
 
 function sweepSubnetRules(subnets: Cidr[]): number {

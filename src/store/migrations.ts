@@ -143,4 +143,9 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX build_cache_image ON build_cache(image_id);
   `,
+  `
+  -- Networks (src/engine/networks.ts): the driver options as given (docker's Options, JSON) and Attachable.
+  ALTER TABLE networks ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE networks ADD COLUMN attachable INTEGER NOT NULL DEFAULT 0 CHECK (attachable IN (0, 1));
+  `,
 ];

@@ -2,10 +2,17 @@
 import { AlreadyExists } from '../errors.ts';
 import { isUniqueViolation, type Db } from './db.ts';
 
+/** One IPAM pool of a network (docker's IPAM.Config entry). */
 export interface Subnet {
+  /** As given (docker keeps host bits: `2001:db8::1/64`); the network is its masked form. */
   subnet: string;
+  /** The bridge's address and the containers' gateway (the subnet's first host unless given). */
   gateway: string;
+  /** True when the engine chose the gateway of a subnet the user gave: docker's inspect leaves it out. */
+  impliedGateway?: boolean;
   ipRange?: string;
+  /** docker's AuxiliaryAddresses: name → address, never handed to a container. */
+  aux?: Record<string, string>;
 }
 
 export interface NetworkRow {
@@ -21,6 +28,9 @@ export interface NetworkRow {
   /** 0 = the bridge's default. */
   mtu: number;
   labels: Record<string, string>;
+  /** The driver options as given (docker's Options: `com.docker.network.bridge.enable_icc`, …). */
+  options: Record<string, string>;
+  attachable: boolean;
   createdAt: string;
 }
 
@@ -36,6 +46,8 @@ const fromRaw = (r: Raw): NetworkRow => ({
   ipv6: r.ipv6 === 1,
   mtu: r.mtu as number,
   labels: JSON.parse(r.labels as string) as Record<string, string>,
+  options: JSON.parse(r.options as string) as Record<string, string>,
+  attachable: r.attachable === 1,
   createdAt: r.created_at as string,
 });
 
@@ -48,8 +60,8 @@ export class NetworkRepo {
   insert(n: NetworkRow): void {
     try {
       this.db
-        .prepare('INSERT INTO networks (id, name, driver, bridge, subnets, internal, ipv6, mtu, labels, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(n.id, n.name, n.driver, n.bridge, JSON.stringify(n.subnets), n.internal ? 1 : 0, n.ipv6 ? 1 : 0, n.mtu, JSON.stringify(n.labels), n.createdAt);
+        .prepare('INSERT INTO networks (id, name, driver, bridge, subnets, internal, ipv6, mtu, labels, options, attachable, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(n.id, n.name, n.driver, n.bridge, JSON.stringify(n.subnets), n.internal ? 1 : 0, n.ipv6 ? 1 : 0, n.mtu, JSON.stringify(n.labels), JSON.stringify(n.options), n.attachable ? 1 : 0, n.createdAt);
     } catch (e) {
       if (isUniqueViolation(e)) throw new AlreadyExists(`network with name ${n.name} already exists`);
       throw e;

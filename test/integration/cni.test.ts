@@ -13,6 +13,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { cniAdd, cniCheck, cniDel, releaseOrphanLeases, sweepOrphanRules, type AttachRequest, type NetworkDef, type PortMapping } from '../../src/network/cni.ts';
 import { createNetns, deleteNetns, listNetns } from '../../src/network/netns.ts';
+import { internalRules, removeInternalRules } from '../../src/network/internal.ts';
 import { contains, parseCidr } from '../../src/network/ipaddr.ts';
 import { Conflict, RuntimeFailure } from '../../src/errors.ts';
 
@@ -29,7 +30,16 @@ const dualNet: NetworkDef = {
   internal: false,
 };
 const freshNet: NetworkDef = { name: 'btest-fresh', id: 'ea'.repeat(32), bridge: 'btest3', subnets: [{ subnet: '10.231.3.0/24', gateway: '10.231.3.1' }], internal: false };
-const BRIDGES = ['btest0', 'btest1', 'btest2', 'btest3'];
+/** No inter-container traffic, an address held back, an interface with link-local addresses (docker's options). */
+const iccNet: NetworkDef = {
+  name: 'btest-icc',
+  id: 'eb'.repeat(32),
+  bridge: 'btest4',
+  subnets: [{ subnet: '10.231.4.0/24', gateway: '10.231.4.1', ipRange: '10.231.4.0/29', aux: { held: '10.231.4.2' } }],
+  internal: false,
+  icc: false,
+};
+const BRIDGES = ['btest0', 'btest1', 'btest2', 'btest3', 'btest4'];
 
 let dataDir = '';
 let ipForward = '';
@@ -91,13 +101,13 @@ function removeNewChains(): void {
 
 before(() => {
   assert.equal(process.getuid?.(), 0, 'CNI tests run as root');
-  // 10.231.0.0/22 holds the four test subnets; no route on the host may overlap it.
-  const mine = parseCidr('10.231.0.0/22')!;
+  // 10.231.0.0/21 holds the five test subnets; no route on the host may overlap it.
+  const mine = parseCidr('10.231.0.0/21')!;
   for (const line of sh('ip', ['-4', 'route', 'show', 'table', 'all']).out.split('\n')) {
     const first = line.split(' ')[0]!;
     const dst = parseCidr(first.includes('/') ? first : `${first}/32`);
     if (dst && dst.prefix > 0 && (contains(dst, '10.231.0.0') || contains(mine, first.split('/')[0]!))) {
-      throw new Error(`10.231.0.0/22 is in use on this host: ${line}`);
+      throw new Error(`10.231.0.0/21 is in use on this host: ${line}`);
     }
   }
   for (const b of BRIDGES) assert.notEqual(sh('ip', ['link', 'show', b]).code, 0, `${b} already exists`);
@@ -110,6 +120,7 @@ after(async () => {
   for (const s of servers) s.kill('SIGKILL');
   for (const ns of listNetns(NS_PREFIX)) await deleteNetns(ns).catch(() => undefined);
   for (const b of BRIDGES) sh('ip', ['link', 'del', b]);
+  for (const b of BRIDGES) await removeInternalRules(b);
   removeNewChains();
   if (ipForward) writeFileSync('/proc/sys/net/ipv4/ip_forward', ipForward);
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
@@ -153,7 +164,8 @@ test('two containers get distinct addresses in the subnet and reach each other',
 test('a static IP and MAC are honoured', async () => {
   await createNetns(`${NS_PREFIX}s`);
   const att = await cniAdd(req(cid('s'), `${NS_PREFIX}s`, { ip: '10.231.0.50', mac: '02:42:0a:e7:00:32' }));
-  assert.deepEqual(att, { ifName: 'eth0', mac: '02:42:0a:e7:00:32', ips: [{ address: '10.231.0.50/24', gateway: GATEWAY, version: 4 }] });
+  assert.deepEqual(att, { ifName: 'eth0', hostIf: att.hostIf, mac: '02:42:0a:e7:00:32', ips: [{ address: '10.231.0.50/24', gateway: GATEWAY, version: 4 }] });
+  assert.match(sh('ip', ['-br', 'link', 'show', 'master', 'btest0']).out, new RegExp(`^${att.hostIf}@`), 'the host end is the bridge’s port');
   const link = sh('ip', ['-n', `${NS_PREFIX}s`, 'addr', 'show', 'eth0']).out;
   assert.match(link, /link\/ether 02:42:0a:e7:00:32 /);
   assert.match(link, /inet 10\.231\.0\.50\/24 /);
@@ -331,6 +343,11 @@ test('an internal network: no default route, no masquerade, no port publishing',
   ping(ns, '10.231.1.1');
   assert.doesNotMatch(sh('ip', ['-n', ns, 'route']).out, /default/);
   assert.ok(!iptablesText().includes(cid('i')), 'no masquerade or port-forwarding rule names the container');
+  // The host forwards nothing into or out of the bridge (internal.ts), for either family.
+  for (const tool of ['iptables-save', 'ip6tables-save']) {
+    const saved = sh(tool, ['-t', 'filter']).out.split('\n');
+    for (const rule of internalRules('btest1')) assert.ok(saved.includes(rule), `${tool}: ${rule}`);
+  }
   await cniDel(r);
   assertGone([cid('i')], [bare(att.ips[0]!.address)]);
   await deleteNetns(ns);
@@ -353,6 +370,32 @@ test('a dual-stack network: an IPv4 address from the ip-range and an IPv6 addres
   assertGone([cid('6')], []);
   assert.ok(!sh('ip6tables-save', []).out.includes(bare(att.ips[1]!.address)));
   await deleteNetns(ns);
+});
+
+test('no inter-container traffic isolates each port (the gateway stays reachable); aux addresses are never leased; link-local addresses', async () => {
+  const [a, b] = [`${NS_PREFIX}ia`, `${NS_PREFIX}ib`];
+  await createNetns(a);
+  await createNetns(b);
+  const ra = { ...req(cid('ia'), a), net: iccNet, linkLocalIps: ['169.254.4.4', 'fe80::4:4'] };
+  const rb = { ...req(cid('ib'), b), net: iccNet };
+  const atta = await cniAdd(ra);
+  const attb = await cniAdd(rb);
+  // The range is .1 to .7: .1 would be the first lease, but it is the gateway; .2 is held back.
+  assert.deepEqual([bare(atta.ips[0]!.address), bare(attb.ips[0]!.address)], ['10.231.4.3', '10.231.4.4']);
+  assert.match(sh('ip', ['-d', 'link', 'show', atta.hostIf]).out, /isolated on/);
+  ping(a, '10.231.4.1');
+  const r = sh('ip', ['netns', 'exec', a, '/bin/busybox', 'ping', '-c1', '-W1', '10.231.4.4']);
+  assert.notEqual(r.code, 0, 'no traffic between two containers of the network');
+  const addrs = sh('ip', ['-n', a, 'addr', 'show', 'eth0']).out;
+  assert.match(addrs, /inet 169\.254\.4\.4\/16/);
+  assert.match(addrs, /inet6 fe80::4:4\/64/);
+  assert.ok(readFileSync(join(dataDir, 'ipam', 'btest-icc', '10.231.4.2'), 'utf8').startsWith('berth-reserved'));
+  await cniDel(ra);
+  await cniDel(rb);
+  assert.ok(existsSync(join(dataDir, 'ipam', 'btest-icc', '10.231.4.2')), 'a DEL does not release a held address');
+  assert.equal(sh('ip', ['-br', 'link', 'show', 'master', 'btest4']).out.trim(), '');
+  await deleteNetns(a);
+  await deleteNetns(b);
 });
 
 test('the bridge can be removed once every container is detached', () => {

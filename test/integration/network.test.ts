@@ -512,7 +512,7 @@ test('network create --route: every container on the network gets the static rou
   assert.equal(ok(['network', 'ls', '-q', '--no-trunc']).stdout, before, 'nothing was created');
 });
 
-test('internal, IPv6 and MTU networks; bad network input', () => {
+test('internal, IPv6 and MTU networks; a subnet with host bits is kept as given, as dockerd keeps it; bad network input', () => {
   ok(['network', 'create', '--internal', '--subnet', '10.240.9.0/24', '-o', 'com.docker.network.driver.mtu=1400', 'tint']);
   const r = ok(['run', '--rm', '--network', 'tint', 'busybox', 'sh', '-c', 'ip route; cat /sys/class/net/eth0/mtu']);
   assert.doesNotMatch(r.stdout, /^default/m, 'an internal network has no way out');
@@ -522,7 +522,6 @@ test('internal, IPv6 and MTU networks; bad network input', () => {
   assert.match(v6.stdout, /inet6 fd00:b7::[0-9a-f:]+\/64 scope global/);
   for (const [args, why] of [
     [['network', 'create', '--subnet', '10.240.7.128/25', 'overlap'], /Pool overlaps/],
-    [['network', 'create', '--subnet', '10.240.10.1/24', 'hostbits'], /host bits are set/],
     [['network', 'create', 'tnet'], /already exists/],
     [['network', 'rm', 'host'], /pre-defined network/],
     [['run', '--rm', '--network', 'nosuchnet', 'busybox', 'true'], /network nosuchnet not found/],
@@ -530,6 +529,13 @@ test('internal, IPv6 and MTU networks; bad network input', () => {
     const e = env.berth([...args]);
     assert.notEqual(e.code, 0);
     assert.match(e.stderr, why);
+  }
+  ok(['network', 'create', '--subnet', '10.240.10.1/24', 'hostbits']);
+  try {
+    assert.equal(ok(['network', 'inspect', '-f', '{{json .IPAM.Config}}', 'hostbits']).stdout, '[{"Subnet":"10.240.10.1/24"}]\n');
+    assert.match(ok(['run', '--rm', '--network', 'hostbits', 'busybox', 'ip', '-4', '-o', 'addr', 'show', 'eth0']).stdout, /inet 10\.240\.10\.\d+\/24/);
+  } finally {
+    ok(['network', 'rm', 'hostbits']);
   }
   const ls = ok(['network', 'ls', '--format', '{{.Name}} {{.Driver}}']).stdout;
   assert.match(ls, /^bridge bridge\nhost host\nnone null\n/);

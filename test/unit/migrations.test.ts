@@ -50,6 +50,7 @@ const EFFECTS: Effect[] = [
   { columns: { containers: { restart_at: '', restart_delay_ms: 0, stopped_by_user: 0 } } },
   { columns: { containers: { health: '' } } },
   { tables: ['build_cache'] },
+  { columns: { networks: { options: '{}', attachable: 0 } } },
 ];
 
 // ---- representative rows ----

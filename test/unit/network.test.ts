@@ -13,7 +13,7 @@ const ID = 'ab'.repeat(32);
 const net4: NetworkDef = { name: 'web', id: ID, bridge: 'br-web', subnets: [{ subnet: '172.20.0.0/16', gateway: '172.20.0.1' }], internal: false };
 
 type Plugin = { type: string; [k: string]: unknown };
-const plugins = (n: NetworkDef, ip?: string): Plugin[] => conflist(n, '/var/lib/berth/net', ip).plugins;
+const plugins = (n: NetworkDef, ip?: string): Plugin[] => conflist(n, '/var/lib/berth/net', ip ? [ip] : []).plugins;
 
 test('conflist: a normal network chains bridge, portmap, firewall and tuning', () => {
   const c = conflist({ ...net4, mtu: 1400 }, '/var/lib/berth/net');

@@ -4,6 +4,7 @@ import { eachRef, engineFor, parse, report, withEngine, type Command } from '../
 import { formatRows } from '../format.ts';
 import { printObjects } from './inspect.ts';
 import { createUserNetwork, pruneNetworks, removeNetwork, routesOf } from '../../engine/networks.ts';
+import { poolsFromFlags } from '../../engine/network-ipam.ts';
 import type { NetworkRow } from '../../engine/types.ts';
 import { allNetworks, networkJson } from '../../engine/network-inspect.ts';
 import { connectNetwork, disconnectNetwork } from '../../engine/network-attach.ts';
@@ -19,35 +20,53 @@ const createFlags = [
   { name: 'subnet', type: 'list', description: 'Subnet in CIDR format that represents a network segment' },
   { name: 'gateway', type: 'list', description: 'IPv4 or IPv6 Gateway for the master subnet' },
   { name: 'ip-range', type: 'list', description: 'Allocate container ip from a sub-range' },
+  { name: 'aux-address', type: 'list', description: 'Auxiliary IPv4 or IPv6 addresses used by Network driver (NAME=IP)' },
+  { name: 'ipam-driver', type: 'string', default: 'default', description: 'IP Address Management Driver' },
+  { name: 'ipam-opt', type: 'list', description: 'Set IPAM driver specific options' },
+  { name: 'ipv4', type: 'bool', default: true, description: 'Enable or disable IPv4 address assignment' },
   { name: 'ipv6', type: 'bool', description: 'Enable IPv6 networking' },
   { name: 'internal', type: 'bool', description: 'Restrict external access to the network' },
+  { name: 'attachable', type: 'bool', description: 'Enable manual container attachment' },
+  { name: 'ingress', type: 'bool', description: 'Create swarm routing-mesh network' },
+  { name: 'scope', type: 'string', description: "Control the network's scope" },
+  { name: 'config-only', type: 'bool', description: 'Create a configuration only network' },
+  { name: 'config-from', type: 'string', description: 'The network from which to copy the configuration' },
   { name: 'label', type: 'list', description: 'Set metadata on a network' },
-  { name: 'opt', short: 'o', type: 'list', description: 'Set driver specific options (com.docker.network.driver.mtu=N)' },
+  { name: 'opt', short: 'o', type: 'list', description: 'Set driver specific options (com.docker.network.bridge.name, com.docker.network.driver.mtu, com.docker.network.bridge.enable_icc, com.docker.network.bridge.enable_ip_masquerade)' },
   { name: 'route', type: 'list', description: 'A static route for the containers: DESTINATION-CIDR,GATEWAY (podman)' },
 ] as const satisfies readonly FlagDef[];
+
+const slice = (l: string[]) => l.flatMap((v) => v.split(',')).filter(Boolean);
+
+/** `-o k=v` and `--ipam-opt k=v` as a map (a bare key has an empty value, as docker's MapOpts). */
+function keyValues(list: string[]): Record<string, string> {
+  return Object.fromEntries(list.map((o) => (o.includes('=') ? [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)] : [o, ''])));
+}
 
 async function create(argv: string[], g: Globals): Promise<number> {
   const cmd: Command<typeof createFlags> = { usage: '[OPTIONS] NETWORK', description: 'Create a network', flags: createFlags, args: [1, 1] };
   const p = parse(cmd, argv, 'network create');
   if (typeof p === 'number') return p;
   return withEngine(g, 'network create', async (engine) => {
-    let mtu: number | undefined;
-    for (const o of p.flags.opt) {
-      const [k, v = ''] = o.split('=');
-      if (k === 'com.docker.network.driver.mtu' || k === 'mtu') mtu = Number(v);
-      else throw new InvalidArgument(`unsupported network option: ${k}`);
-    }
+    const f = p.flags;
     const net = await createUserNetwork(engine, {
       name: p.args[0]!,
-      driver: p.flags.driver,
-      subnet: p.flags.subnet,
-      gateway: p.flags.gateway,
-      ipRange: p.flags['ip-range'],
-      ipv6: p.flags.ipv6,
-      internal: p.flags.internal,
-      labels: labels(p.flags.label),
-      mtu,
-      routes: p.flags.route,
+      driver: f.driver,
+      // docker's string-slice flags: a value may hold several, comma-separated.
+      pools: poolsFromFlags({ subnet: slice(f.subnet), gateway: slice(f.gateway), ipRange: slice(f['ip-range']), aux: f['aux-address'] }),
+      ipamDriver: f['ipam-driver'],
+      ipamOptions: keyValues(f['ipam-opt']),
+      ipv4: p.changed.has('ipv4') ? f.ipv4 : undefined,
+      ...(p.changed.has('ipv6') ? { ipv6: f.ipv6 } : {}),
+      internal: f.internal,
+      attachable: f.attachable,
+      ingress: f.ingress,
+      scope: f.scope || undefined,
+      configOnly: f['config-only'],
+      configFrom: f['config-from'] || undefined,
+      labels: labels(f.label),
+      options: keyValues(f.opt),
+      routes: f.route,
     });
     process.stdout.write(`${net.id}\n`);
     return 0;
@@ -145,7 +164,12 @@ async function prune(argv: string[], g: Globals): Promise<number> {
 
 const connectFlags = [
   { name: 'ip', type: 'string', description: 'IPv4 address (e.g., 172.30.100.104)' },
+  { name: 'ip6', type: 'string', description: 'IPv6 address (e.g., 2001:db8::33)' },
   { name: 'alias', type: 'list', description: 'Add network-scoped alias for the container' },
+  { name: 'link', type: 'list', description: 'Add link to another container' },
+  { name: 'link-local-ip', type: 'list', description: 'Add a link-local address for the container' },
+  { name: 'driver-opt', type: 'list', description: 'driver options for the network' },
+  { name: 'gw-priority', type: 'int', description: 'Highest gw-priority provides the default gateway' },
 ] as const satisfies readonly FlagDef[];
 
 async function connect(argv: string[], g: Globals): Promise<number> {
@@ -153,7 +177,16 @@ async function connect(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'network connect');
   if (typeof p === 'number') return p;
   return withEngine(g, 'network connect', async (engine) => {
-    await connectNetwork(engine, p.args[1]!, p.args[0]!, { ip: p.flags.ip || undefined, aliases: p.flags.alias });
+    const f = p.flags;
+    await connectNetwork(engine, p.args[1]!, p.args[0]!, {
+      ip: f.ip || undefined,
+      ip6: f.ip6 || undefined,
+      aliases: f.alias,
+      links: f.link,
+      linkLocalIps: f['link-local-ip'],
+      driverOpts: keyValues(f['driver-opt']),
+      gwPriority: f['gw-priority'] || undefined,
+    });
     return 0;
   });
 }
@@ -164,7 +197,8 @@ async function disconnect(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'network disconnect');
   if (typeof p === 'number') return p;
   return withEngine(g, 'network disconnect', async (engine) => {
-    await disconnectNetwork(engine, p.args[1]!, p.args[0]!);
+    if (p.flags.force) await engine.repair();
+    await disconnectNetwork(engine, p.args[1]!, p.args[0]!, p.flags.force);
     return 0;
   });
 }

@@ -32,6 +32,7 @@ export async function create(engine: EngineCore, opts: CreateOptions): Promise<C
     newVolumeName: newId,
     containerId: (ref) => engine.find(ref).id,
     network: (name) => findNetwork(engine, name),
+    container: (ref) => engine.find(ref),
     logDefaults: { driver: engine.config().logDriver, options: engine.config().logOpts },
     cgroupVersion: engine.cgroups().version,
     usedIds: () => {
