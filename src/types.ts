@@ -275,6 +275,12 @@ export interface ContainerConfig {
   labels: Record<string, string>;
   /** Annotations for the OCI spec (also matched by hooks). */
   annotations: Record<string, string>;
+  /** The UTS namespace's NIS domain name (`--domainname`, Config.Domainname). */
+  domainname?: string;
+  /** The API's HostConfig.ConsoleSize: the terminal's [rows, columns] at start (tty only). */
+  consoleSize?: [number, number];
+  /** The streams a client attached at create (docker's Config.AttachStdin/Stdout/Stderr). */
+  attach?: { stdin: boolean; stdout: boolean; stderr: boolean };
   /** Signal name for stop, e.g. SIGTERM. */
   stopSignal: string;
   /** Seconds between the stop signal and SIGKILL. */

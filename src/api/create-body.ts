@@ -2,7 +2,7 @@
  * `POST /containers/create`: docker's container config (Config + HostConfig + NetworkingConfig) turned
  * into the engine's CreateOptions. Zero values mean "unset", as the daemon reads them.
  */
-import { InvalidArgument } from '../errors.ts';
+import { InvalidArgument, NotFound, NotSupported } from '../errors.ts';
 import type { CreateOptions } from '../engine/config.ts';
 import type { ResourceOptions } from '../engine/resources.ts';
 import type { HealthInput } from '../engine/healthcheck.ts';
@@ -74,6 +74,10 @@ export function createOptions(body: Obj, name: string | null): CreateOptions {
   opts.workdir = str(body.WorkingDir);
   opts.user = str(body.User);
   opts.hostname = str(body.Hostname);
+  if (str(body.Domainname)) opts.domainname = str(body.Domainname);
+  if (typeof body.AttachStdin === 'boolean' || typeof body.AttachStdout === 'boolean' || typeof body.AttachStderr === 'boolean') {
+    opts.attach = { stdin: body.AttachStdin === true, stdout: body.AttachStdout === true, stderr: body.AttachStderr === true };
+  }
   opts.tty = bool(body.Tty);
   opts.openStdin = bool(body.OpenStdin);
   opts.stdinOnce = bool(body.StdinOnce);
@@ -128,6 +132,11 @@ export function createOptions(body: Obj, name: string | null): CreateOptions {
       return `${String(o.Name)}=${Number(o.Soft)}:${Number(o.Hard)}`;
     });
   }
+  const annotations = record(hc.Annotations, 'HostConfig.Annotations');
+  if (annotations) opts.annotations = annotations;
+  const storageOpt = record(hc.StorageOpt, 'HostConfig.StorageOpt');
+  if (storageOpt) opts.storageOpt = storageOpt;
+  if (Array.isArray(hc.DeviceRequests) && hc.DeviceRequests.length > 0) opts.deviceRequests = hc.DeviceRequests;
   const log = obj(hc.LogConfig);
   const driver = str(log.Type);
   if (driver) opts.logDriver = driver;
@@ -166,8 +175,42 @@ export function createOptions(body: Obj, name: string | null): CreateOptions {
   const mac = str(body.MacAddress);
   if (mac) opts.macAddress = mac;
 
+  Object.assign(opts, lesserFields(body, hc));
+
   for (const k of Object.keys(opts) as (keyof CreateOptions)[]) if (opts[k] === undefined) delete opts[k];
   return opts;
+}
+
+/**
+ * The rarer create fields: each one works, is refused as dockerd on Linux refuses it, or is kept only to
+ * be shown back (ContainerIDFile, which the client itself writes); none is dropped unseen.
+ */
+function lesserFields(body: Obj, hc: Obj): Partial<CreateOptions> {
+  const out: Partial<CreateOptions> = {};
+  const isolation = str(hc.Isolation);
+  if (isolation && isolation !== 'default') throw new InvalidArgument(`invalid isolation: ${JSON.stringify(isolation)} - Linux only supports 'default'`);
+  // Windows-only resources: dockerd on Linux refuses them.
+  for (const k of ['CpuCount', 'CpuPercent', 'IOMaximumIOps', 'IOMaximumBandwidth']) {
+    if ((num(hc[k]) ?? 0) !== 0) throw new InvalidArgument(`invalid option: Windows-only option ${k} is not supported on Linux`);
+  }
+  for (const k of ['CpuRealtimePeriod', 'CpuRealtimeRuntime']) {
+    if ((num(hc[k]) ?? 0) !== 0) throw new NotSupported(`${k}: Berth sets no real-time CPU budgets (CONFIG_RT_GROUP_SCHED cgroups)`);
+  }
+  if ((num(hc.KernelMemoryTCP) ?? 0) !== 0) throw new NotSupported('KernelMemoryTCP: kernel TCP memory limits are not supported (deprecated by the kernel and by docker)');
+  const cgroup = str(hc.Cgroup);
+  if (cgroup) throw new NotSupported(`HostConfig.Cgroup ${JSON.stringify(cgroup)}: joining another container's cgroup is not supported`);
+  const volumeDriver = str(hc.VolumeDriver);
+  if (volumeDriver && volumeDriver !== 'local') throw new NotFound(`error looking up volume plugin ${volumeDriver}: plugin "${volumeDriver}" not found`);
+  const masked = list(hc.MaskedPaths, 'HostConfig.MaskedPaths');
+  if (masked) out.maskedPaths = masked;
+  const readonly = list(hc.ReadonlyPaths, 'HostConfig.ReadonlyPaths');
+  if (readonly) out.readonlyPaths = readonly;
+  const size = hc.ConsoleSize;
+  if (Array.isArray(size) && size.length === 2 && size.every((n) => Number.isInteger(n) && n >= 0) && (size[0] > 0 || size[1] > 0)) {
+    out.consoleSize = [size[0] as number, size[1] as number];
+  }
+  if (body.NetworkDisabled === true) out.network = 'none';
+  return out;
 }
 
 /** docker's resource fields (a create's HostConfig, an update's body) as ResourceOptions. */

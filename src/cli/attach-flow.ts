@@ -15,6 +15,8 @@ export interface AttachFlowOptions {
   detachKeys: Buffer;
   sigProxy: boolean;
   preserveFds?: number;
+  /** The output streams to show (`run -a`); both when absent. */
+  show?: { stdout: boolean; stderr: boolean };
 }
 
 export async function attachAndWait(engine: Engine, id: string, o: AttachFlowOptions): Promise<number> {
@@ -38,7 +40,7 @@ export async function attachAndWait(engine: Engine, id: string, o: AttachFlowOpt
     }
   }
   try {
-    const how = await pump(stream!, { tty: o.tty, stdin: o.stdin, detachKeys: o.detachKeys, resize: (rows, cols) => engine.resize(id, rows, cols) });
+    const how = await pump(stream!, { tty: o.tty, stdin: o.stdin, detachKeys: o.detachKeys, resize: (rows, cols) => engine.resize(id, rows, cols), show: o.show });
     if (how === 'detached') {
       if (o.tty) process.stderr.write('\r\nread escape sequence\r\n');
       return 0;

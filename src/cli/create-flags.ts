@@ -32,6 +32,13 @@ export const createFlags = [
   { name: 'stop-signal', type: 'string', description: 'Signal to stop the container' },
   { name: 'stop-timeout', type: 'int', description: 'Timeout (in seconds) to stop a container' },
   { name: 'label', short: 'l', type: 'list', description: 'Set meta data on a container' },
+  { name: 'label-file', type: 'list', description: 'Read in a line delimited file of labels' },
+  { name: 'annotation', type: 'list', description: 'Add an annotation to the container (passed through to the OCI runtime)' },
+  { name: 'domainname', type: 'string', description: 'Container NIS domain name' },
+  { name: 'attach', short: 'a', type: 'list', description: 'Attach to STDIN, STDOUT or STDERR' },
+  { name: 'cidfile', type: 'string', description: 'Write the container ID to the file' },
+  { name: 'gpus', type: 'string', description: 'GPU devices to add to the container ("all" to pass all GPUs)' },
+  { name: 'storage-opt', type: 'list', description: 'Storage driver options for the container' },
   { name: 'runtime', type: 'string', description: 'Runtime to use for this container (crun or runc)' },
   { name: 'tty', short: 't', type: 'bool', description: 'Allocate a pseudo-TTY' },
   { name: 'interactive', short: 'i', type: 'bool', description: 'Keep STDIN open even if not attached' },
@@ -106,6 +113,17 @@ export function readEnvFile(path: string): string[] {
     .filter((l) => l !== '' && !l.startsWith('#'));
 }
 
+/** `key=value` flags (`--annotation`, `--storage-opt`) as a map; a value is required. */
+function keyValues(list: string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of list) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new InvalidArgument(`invalid argument "${kv}" for "${flag}" flag: expected key=value`);
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
 function parseLabels(list: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const l of list) {
@@ -123,7 +141,7 @@ export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args:
     image: image!,
     cmd: cmd.length > 0 ? cmd : undefined,
     env: [...f['env-file'].flatMap(readEnvFile), ...f.env].map(clientEnv),
-    labels: parseLabels(f.label),
+    labels: parseLabels([...f['label-file'].flatMap(readEnvFile), ...f.label]),
     volumes: f.volume,
     mounts: f.mount,
     volumesFrom: f['volumes-from'],
@@ -148,6 +166,19 @@ export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args:
   if (changed.has('workdir')) opts.workdir = f.workdir;
   if (changed.has('user')) opts.user = f.user;
   if (changed.has('hostname')) opts.hostname = f.hostname;
+  if (changed.has('domainname')) opts.domainname = f.domainname;
+  if (f.annotation.length > 0) opts.annotations = keyValues(f.annotation, '--annotation');
+  if (f['storage-opt'].length > 0) opts.storageOpt = keyValues(f['storage-opt'], '--storage-opt');
+  if (changed.has('gpus')) {
+    if (!f.gpus) throw new InvalidArgument('invalid argument "" for "--gpus" flag: empty GPU request');
+    opts.deviceRequests = [{ Driver: '', Count: f.gpus === 'all' ? -1 : 0, Capabilities: [['gpu']] }];
+  }
+  // docker's: -a names the streams; without it stdout and stderr; -i attaches stdin too. (`run -d` clears them.)
+  const bad = f.attach.find((a) => !['stdin', 'stdout', 'stderr'].includes(a.toLowerCase()));
+  if (bad) throw new InvalidArgument(`invalid argument "${bad}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);
+  const want = new Set(f.attach.map((a) => a.toLowerCase()));
+  const named = want.size > 0;
+  opts.attach = { stdin: want.has('stdin') || f.interactive, stdout: !named || want.has('stdout'), stderr: !named || want.has('stderr') };
   if (changed.has('entrypoint')) opts.entrypoint = f.entrypoint === '' ? [] : [f.entrypoint];
   if (changed.has('stop-signal')) opts.stopSignal = f['stop-signal'];
   if (changed.has('stop-timeout')) opts.stopTimeout = f['stop-timeout'];

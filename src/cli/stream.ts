@@ -14,6 +14,8 @@ export interface PumpOptions {
   detachKeys: Buffer;
   /** Pass the terminal's size on (tty only). */
   resize?: (rows: number, cols: number) => Promise<void>;
+  /** The output streams to show (`run -a`); both when absent. */
+  show?: { stdout: boolean; stderr: boolean };
 }
 
 /** Run the stream until the container side closes ('ended') or the user detaches ('detached'). */
@@ -61,8 +63,9 @@ export function pump(session: AttachStream, opts: PumpOptions): Promise<'ended' 
       }
     };
     process.on('exit', restore);
-    session.on('stdout', (d) => write(process.stdout, d));
-    session.on('stderr', (d) => write(opts.tty ? process.stdout : process.stderr, d));
+    const show = opts.show ?? { stdout: true, stderr: true };
+    session.on('stdout', (d) => show.stdout && write(process.stdout, d));
+    session.on('stderr', (d) => show.stderr && write(opts.tty ? process.stdout : process.stderr, d));
     session.on('end', () => finish('ended'));
     session.on('error', () => finish('ended'));
     if (opts.tty) {

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { posix } from 'node:path';
-import { InvalidArgument } from '../errors.ts';
+import { InvalidArgument, NotSupported } from '../errors.ts';
 import { validateLogConfig } from '../logs/drivers.ts';
 import type { ImageRow } from '../store/images.ts';
 import type { ContainerConfig, IdMap, MountSpec, Rlimit } from '../types.ts';
@@ -68,6 +68,16 @@ export interface CreateOptions extends ResourceOptions, IsolationOptions, Networ
   cgroupParent?: string;
   /** `disabled` runs without a cgroup (crun only). */
   cgroups?: 'enabled' | 'disabled';
+  /** `--domainname`: the container's NIS domain name (its own UTS namespace). */
+  domainname?: string;
+  /** HostConfig.ConsoleSize: [rows, columns] of the terminal at start. */
+  consoleSize?: [number, number];
+  /** docker's Config.AttachStdin/Stdout/Stderr: what the creating client attaches. */
+  attach?: { stdin: boolean; stdout: boolean; stderr: boolean };
+  /** `--storage-opt k=v` (HostConfig.StorageOpt): only `size`, refused where the backing filesystem cannot. */
+  storageOpt?: Record<string, string>;
+  /** `--gpus` (HostConfig.DeviceRequests): a device driver's devices; none is available. */
+  deviceRequests?: unknown[];
   /** json-file, local, k8s-file, journald or none; absent: the engine's default (`log-driver`). */
   logDriver?: string;
   /** `--log-opt k=v`: the driver's options (src/logs/drivers.ts). */
@@ -97,6 +107,8 @@ export interface BuildContext {
   container?: (ref: string) => ContainerRow;
   /** The engine's default log driver and options (`log-driver`, `log-opts`). */
   logDefaults: LogDefaults;
+  /** The filesystem containers' layers live on (for `--storage-opt size`). */
+  storageFs: () => { type: string; projectQuota: boolean };
 }
 
 export interface LogDefaults {
@@ -119,6 +131,8 @@ export function buildConfig(
   if (args.length === 0) throw new InvalidArgument('no command specified');
 
   for (const e of opts.env ?? []) if (e.startsWith('=') || e === '') throw new InvalidArgument(`invalid environment variable: ${e}`);
+  if ((opts.deviceRequests ?? []).length > 0) throw noDeviceDriver(opts.deviceRequests!);
+  if (opts.storageOpt && Object.keys(opts.storageOpt).length > 0) checkStorageOpt(opts.storageOpt, ctx.storageFs);
   // Config.Env as docker keeps it: the image's, under the user's, names without a value included.
   const env = mergeEnv(ic.Env ?? [], opts.env ?? []);
   const cwd = opts.workdir || ic.WorkingDir || '/';
@@ -186,6 +200,9 @@ export function buildConfig(
     ...logConfig(opts.logDriver, opts.logOpts ?? {}, ctx.logDefaults),
     labels: { ...(ic.Labels ?? {}), ...(opts.labels ?? {}) },
     annotations: { ...(opts.annotations ?? {}) },
+    ...(opts.domainname ? { domainname: validateDomainname(opts.domainname) } : {}),
+    ...(opts.attach ? { attach: { ...opts.attach } } : {}),
+    ...(opts.consoleSize && opts.tty ? { consoleSize: [opts.consoleSize[0], opts.consoleSize[1]] as [number, number] } : {}),
     stopSignal: parseSignal(opts.stopSignal ?? ic.StopSignal ?? 'SIGTERM'),
     stopTimeout,
     init: opts.init ?? false,
@@ -211,6 +228,32 @@ function logConfig(driver: string | undefined, opts: Record<string, string>, def
     throw new InvalidArgument('log driver journald: no journald on this host (/run/systemd/journal/socket is missing)');
   }
   return { logDriver: chosen as ContainerConfig['logDriver'], logOptions: options };
+}
+
+/** A NIS domain name as the kernel takes it: up to 64 bytes, no NUL. */
+function validateDomainname(d: string): string {
+  if (Buffer.byteLength(d) > 64 || d.includes('\0')) throw new InvalidArgument(`invalid domainname ${JSON.stringify(d)}: at most 64 bytes`);
+  return d;
+}
+
+/** `--gpus` and other device requests: Berth has no device driver (docker's words where it finds none). */
+function noDeviceDriver(requests: unknown[]): NotSupported {
+  const first = (requests[0] ?? {}) as { Driver?: string; Capabilities?: string[][] };
+  const caps = (first.Capabilities ?? [['gpu']]).map((c) => `[${c.join(' ')}]`).join(' ');
+  return new NotSupported(`could not select device driver "${first.Driver ?? ''}" with capabilities: [${caps}]: Berth has no GPU or other device driver (use --device for a host device)`);
+}
+
+/**
+ * `--storage-opt size=`: overlay can bound a container's layer only with project quotas on XFS (docker's
+ * rule); Berth refuses every other option, and the size where the filesystem has no project quota.
+ */
+function checkStorageOpt(o: Record<string, string>, fs: () => { type: string; projectQuota: boolean }): void {
+  for (const k of Object.keys(o)) if (k !== 'size') throw new InvalidArgument(`unknown option ${k} for the overlay storage driver`);
+  const { type, projectQuota } = fs();
+  if (type !== 'xfs' || !projectQuota) {
+    throw new InvalidArgument(`--storage-opt is supported only for overlay over xfs with 'pquota' mount option (the containers' filesystem is ${type}${type === 'xfs' ? ' without pquota' : ''})`);
+  }
+  throw new NotSupported('--storage-opt size: Berth does not set overlay project quotas yet');
 }
 
 /** `--group-add`: a number, or a group the image's /etc/group names. */

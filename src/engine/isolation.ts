@@ -25,6 +25,9 @@ export interface IsolationOptions {
   capDrop?: string[];
   /** `--security-opt`: seccomp=…, no-new-privileges, label=…, apparmor=…, systempaths=unconfined, mask=…, unmask=… */
   securityOpt?: string[];
+  /** The API's HostConfig.MaskedPaths and ReadonlyPaths: the exact lists, instead of the defaults. */
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
   /** `--device HOST[:CONTAINER][:PERMS]` */
   devices?: string[];
   /** `--device-cgroup-rule 'c 1:3 rwm'` */
@@ -156,6 +159,12 @@ export function resolveIsolation(opts: IsolationOptions, ctx: IsolationContext):
     throw new InvalidArgument('--userns cannot be combined with a host pid, ipc or network namespace');
   }
   const paths = systemPaths(sec, privileged);
+  for (const [key, given] of [['masked', opts.maskedPaths], ['readonly', opts.readonlyPaths]] as const) {
+    if (given === undefined || privileged) continue;
+    const bad = given.find((p) => !p.startsWith('/'));
+    if (bad !== undefined) throw new InvalidArgument(`invalid ${key} path ${JSON.stringify(bad)}: must be absolute`);
+    paths[key] = [...given];
+  }
   // Labels only where asked or where SELinux runs: a host without it has no policy to name.
   const wantLabels = sec.label !== undefined || existsSync('/sys/fs/selinux/enforce');
   // No `kvm`: podman labels a container container_kvm_t when its OCI runtime is VM-based (containers.conf's

@@ -49,3 +49,17 @@ export function mountPoints(): string[] {
 export function isMounted(target: string): boolean {
   return mountPoints().includes(target);
 }
+
+/** The filesystem `path` is on (the deepest mount holding it): its type and whether it has project quotas. */
+export function filesystemOf(path: string): { type: string; projectQuota: boolean } {
+  let best = { point: '', type: 'unknown', options: '' };
+  for (const l of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    if (!l) continue;
+    const f = l.split(' ');
+    const point = f[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    const sep = f.indexOf('-');
+    const inside = path === point || path.startsWith(point.endsWith('/') ? point : `${point}/`);
+    if (inside && point.length >= best.point.length) best = { point, type: f[sep + 1] ?? 'unknown', options: `${f[5]},${f[sep + 3] ?? ''}` };
+  }
+  return { type: best.type, projectQuota: /(^|,)(prjquota|pquota)(,|$)/.test(best.options) };
+}

@@ -384,3 +384,58 @@ test('attach/ws: a WebSocket carries stdin in and both streams out, unframed; bi
     rmf(id);
   }
 });
+
+test('create: Domainname, HostConfig.Annotations and AttachStd* are kept; DeviceRequests and StorageOpt size are refused, nothing made', async () => {
+  const made = await call(api.sock, 'POST', '/v1.51/containers/create', {
+    Image: 'busybox', Cmd: ['true'], Domainname: 'example.org', AttachStdin: false, AttachStdout: true, AttachStderr: false,
+    HostConfig: { Annotations: { 'org.example/a': 'b' } },
+  });
+  assert.equal(made.status, 201, made.text);
+  const id = JSON.parse(made.text).Id as string;
+  try {
+    const i = JSON.parse((await call(api.sock, 'GET', `/containers/${id}/json`)).text);
+    assert.deepEqual([i.Config.Domainname, i.Config.AttachStdin, i.Config.AttachStdout, i.Config.AttachStderr], ['example.org', false, true, false]);
+    assert.deepEqual(i.HostConfig.Annotations, { 'org.example/a': 'b' });
+  } finally {
+    rmf(id);
+  }
+  const gpu = await call(api.sock, 'POST', '/containers/create', { Image: 'busybox', HostConfig: { DeviceRequests: [{ Driver: '', Count: -1, Capabilities: [['gpu']] }] } });
+  assert.equal(gpu.status, 501, gpu.text);
+  assert.match(JSON.parse(gpu.text).message, /could not select device driver "" with capabilities: \[\[gpu\]\]/);
+  const size = await call(api.sock, 'POST', '/containers/create', { Image: 'busybox', HostConfig: { StorageOpt: { size: '1G' } } });
+  assert.equal(size.status, 400, size.text);
+  assert.equal(ok(['ps', '-aq']).stdout, '');
+});
+
+test('create: ConsoleSize sizes the terminal at start; MaskedPaths replaces the defaults; NetworkDisabled; Windows-only and unknown-driver fields refused', async () => {
+  const create = (body: object) => call(api.sock, 'POST', '/v1.51/containers/create', { Image: 'busybox', ...body });
+  // A masked path is a mount in the container; the defaults (/proc/kcore among them) are gone with the list given.
+  const sized = await create({ Cmd: ['sh', '-c', 'stty size; grep -c " /proc/kcore " /proc/self/mountinfo; grep -c " /proc/version " /proc/self/mountinfo; ls /sys/class/net'], Tty: true, NetworkDisabled: true,
+    HostConfig: { ConsoleSize: [33, 101], MaskedPaths: ['/proc/version'] } });
+  assert.equal(sized.status, 201, sized.text);
+  const id = JSON.parse(sized.text).Id as string;
+  try {
+    assert.deepEqual(JSON.parse((await call(api.sock, 'GET', `/containers/${id}/json`)).text).HostConfig.ConsoleSize, [33, 101]);
+    assert.equal((await call(api.sock, 'POST', `/containers/${id}/start`)).status, 204);
+    assert.equal(ok(['wait', id]).stdout.trim(), '0');
+    assert.equal(ok(['logs', id]).stdout.replace(/\r/g, ''), '33 101\n0\n1\nlo\n');
+  } finally {
+    rmf(id);
+  }
+  const refused: [object, number, RegExp][] = [
+    [{ HostConfig: { Isolation: 'hyperv' } }, 400, /Linux only supports 'default'/],
+    [{ HostConfig: { CpuCount: 2 } }, 400, /Windows-only option CpuCount/],
+    [{ HostConfig: { VolumeDriver: 'nfs' } }, 404, /error looking up volume plugin nfs/],
+    [{ HostConfig: { Cgroup: 'container:x' } }, 501, /joining another container's cgroup/],
+    [{ HostConfig: { MaskedPaths: ['relative'] } }, 400, /must be absolute/],
+  ];
+  for (const [body, status, msg] of refused) {
+    const r = await create(body);
+    assert.equal(r.status, status, `${JSON.stringify(body)}: ${r.text}`);
+    assert.match(JSON.parse(r.text).message, msg);
+  }
+  const fine = await create({ HostConfig: { Isolation: 'default', CpuCount: 0, KernelMemoryTCP: 0, VolumeDriver: 'local' } });
+  assert.equal(fine.status, 201, fine.text);
+  rmf(JSON.parse(fine.text).Id);
+  assert.equal(ok(['ps', '-aq']).stdout, '');
+});

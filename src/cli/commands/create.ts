@@ -1,8 +1,10 @@
 /** `berth create`: make a container without starting it; prints its id. */
+import type { Engine } from '../../engine/engine.ts';
 import { withEngine, parse, type Command } from '../common.ts';
 import { createFlags, toCreateOptions } from '../create-flags.ts';
 import type { Globals } from '../globals.ts';
 import { ensureImage } from '../pull-flow.ts';
+import { claimCidFile } from '../cidfile.ts';
 
 const cmd: Command<typeof createFlags> = {
   usage: '[OPTIONS] IMAGE [COMMAND] [ARG...]',
@@ -18,8 +20,16 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   return withEngine(g, 'create', async (engine) => {
     await engine.repair();
     const opts = toCreateOptions(p.flags, p.changed, p.args);
-    await ensureImage(engine, opts.image, p.flags.pull, p.flags.quiet, p.flags.platform || undefined);
-    const ctr = await engine.create(opts);
+    const cidfile = p.flags.cidfile ? claimCidFile(p.flags.cidfile) : undefined;
+    let ctr: Awaited<ReturnType<Engine['create']>>;
+    try {
+      await ensureImage(engine, opts.image, p.flags.pull, p.flags.quiet, p.flags.platform || undefined);
+      ctr = await engine.create(opts);
+    } catch (e) {
+      cidfile?.release();
+      throw e;
+    }
+    cidfile?.write(ctr.id);
     process.stdout.write(`${ctr.id}\n`);
     return 0;
   });

@@ -8,7 +8,8 @@ import type { Globals } from '../globals.ts';
 import { ensureImage } from '../pull-flow.ts';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../engine/detach-keys.ts';
 import { trace } from '../../sys/trace.ts';
-import { readsLog } from '../../engine/types.ts';
+import { keepsFile } from '../../engine/types.ts';
+import { claimCidFile } from '../cidfile.ts';
 
 const flags = [
   ...createFlags,
@@ -34,11 +35,24 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     const detachKeys = parseDetachKeys(p.flags['detach-keys']);
     const preserveFds = p.flags['preserve-fds'];
     if (preserveFds < 0) throw new InvalidArgument(`invalid --preserve-fds: ${preserveFds}`);
-    // docker: a detached run -i keeps stdin open for whoever attaches later (no StdinOnce).
-    if (p.flags.detach) opts.stdinOnce = false;
+    // docker: a detached run -i keeps stdin open for whoever attaches later (no StdinOnce), and attaches nothing.
+    if (p.flags.detach) {
+      if (p.changed.has('attach')) throw new InvalidArgument('Conflicting options: -a and -d');
+      opts.stdinOnce = false;
+      opts.attach = { stdin: false, stdout: false, stderr: false };
+    }
+    const show = { stdout: opts.attach?.stdout ?? true, stderr: opts.attach?.stderr ?? true };
     await engine.repair();
-    await ensureImage(engine, opts.image, p.flags.pull, p.flags.quiet, p.flags.platform || undefined);
-    const ctr = await engine.create(opts);
+    const cidfile = p.flags.cidfile ? claimCidFile(p.flags.cidfile) : undefined;
+    let ctr: Awaited<ReturnType<Engine['create']>>;
+    try {
+      await ensureImage(engine, opts.image, p.flags.pull, p.flags.quiet, p.flags.platform || undefined);
+      ctr = await engine.create(opts);
+    } catch (e) {
+      cidfile?.release();
+      throw e;
+    }
+    cidfile?.write(ctr.id);
     if (p.flags.detach) {
       await engine.start(ctr.id, { preserveFds });
       process.stdout.write(`${ctr.id}\n`);
@@ -46,8 +60,8 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     }
     // Plain output of a logged container: follow its log (no FFI to load, the fastest path). Anything
     // interactive, or a container without a readable log, goes through its attached stdio.
-    if (!opts.tty && !opts.openStdin && readsLog(ctr.config.logDriver ?? 'k8s-file')) {
-      return await foreground(engine, ctr.id, p.flags['sig-proxy'], preserveFds);
+    if (!opts.tty && !opts.openStdin && keepsFile(ctr.config.logDriver ?? 'k8s-file')) {
+      return await foreground(engine, ctr.id, p.flags['sig-proxy'], preserveFds, show);
     }
     const { attachAndWait } = await import('../attach-flow.ts');
     return attachAndWait(engine, ctr.id, {
@@ -57,11 +71,12 @@ export async function main(argv: string[], g: Globals): Promise<number> {
       detachKeys,
       sigProxy: p.flags['sig-proxy'],
       preserveFds,
+      show,
     });
   });
 }
 
-async function foreground(engine: Engine, id: string, sigProxy: boolean, preserveFds: number): Promise<number> {
+async function foreground(engine: Engine, id: string, sigProxy: boolean, preserveFds: number, show: { stdout: boolean; stderr: boolean }): Promise<number> {
   const proxies: [NodeJS.Signals, () => void][] = [];
   if (sigProxy) {
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as NodeJS.Signals[]) {
@@ -73,7 +88,7 @@ async function foreground(engine: Engine, id: string, sigProxy: boolean, preserv
   try {
     await engine.start(id, { attached: true, preserveFds });
     trace('run: following');
-    await engine.readLogs(id, (rec) => (rec.stream === 'stderr' ? process.stderr : process.stdout).write(rec.data), { follow: true });
+    await engine.readLogs(id, (rec) => show[rec.stream] && (rec.stream === 'stderr' ? process.stderr : process.stdout).write(rec.data), { follow: true });
     trace('run: exited');
     const code = await engine.wait(id);
     const after = await engine.cleanup(id).catch(() => undefined);

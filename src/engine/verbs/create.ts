@@ -16,6 +16,7 @@ import { hostFacts } from '../resources.ts';
 import { move } from '../state.ts';
 import { dropVolumes, ensureVolumes } from '../volumes.ts';
 import { removeFiles } from './teardown.ts';
+import { filesystemOf } from '../../sys/mount.ts';
 
 /** Create a container (state `created`); nothing runs yet. Atomic: on failure nothing is left. */
 export async function create(engine: EngineCore, opts: CreateOptions): Promise<ContainerRow> {
@@ -34,6 +35,7 @@ export async function create(engine: EngineCore, opts: CreateOptions): Promise<C
     network: (name) => findNetwork(engine, name),
     container: (ref) => engine.find(ref),
     logDefaults: { driver: engine.config().logDriver, options: engine.config().logOpts },
+    storageFs: () => filesystemOf(engine.root),
     cgroupVersion: engine.cgroups().version,
     usedIds: () => {
       const maps = engine.containers.list().flatMap((c) => (c.config.isolation?.userns ? [c.config.isolation.userns] : []));

@@ -42,6 +42,8 @@ async function startLocked(engine: EngineCore, ref: string, opts: StartOptions, 
       trace('start: runtime start');
       // Taken before the process can run, so it is never after the exit file's FinishedAt.
       startedAt = new Date().toISOString();
+      // The API's ConsoleSize: the terminal's first size, set before the process can read it.
+      if (row.config.tty && row.config.consoleSize) await drv.resize(engine.dir(row.id), ...row.config.consoleSize);
       await drv.start(row.id);
       trace('start: started');
     } catch (e) {

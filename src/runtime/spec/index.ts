@@ -69,6 +69,7 @@ export interface OciSpec {
   };
   root: { path: string; readonly: boolean };
   hostname: string;
+  domainname?: string;
   mounts: OciMount[];
   hooks?: OciHooks;
   annotations: Record<string, string>;
@@ -241,6 +242,12 @@ export function buildSpec(cfg: ContainerConfig, ctx: SpecContext): OciSpec {
   if (iso.apparmorProfile) spec.process.apparmorProfile = iso.apparmorProfile;
   // Only a container with its own UTS namespace may set a hostname (the runtime refuses otherwise).
   if (iso.uts !== 'private') spec.hostname = '';
+  // The NIS domain name: spec.domainname where the runtime knows it, and the UTS namespace's
+  // kernel.domainname sysctl, which runc 1.1 (no domainname field) applies too.
+  if (cfg.domainname && iso.uts === 'private') {
+    spec.domainname = cfg.domainname;
+    spec.linux.sysctl = { 'kernel.domainname': cfg.domainname, ...spec.linux.sysctl };
+  }
   if (ctx.hooks && Object.keys(ctx.hooks).length > 0) spec.hooks = structuredClone(ctx.hooks);
   const propagation = rootfsPropagation(cfg);
   if (propagation) spec.linux.rootfsPropagation = propagation;
