@@ -8,31 +8,31 @@
  * `compress` say. It is a small static program, not a Node process, because one runs beside every
  * container's monitor for as long as the container runs.
  *
- *   berth-log-writer --format json-file|local --fifo FIFO --path FILE --pid-file FILE
+ *   berth-log-writer --format json-file|local --fifo FIFO --path FILE --pid-file FILE [--parent PID]
  *                    [--max-size BYTES] [--max-file N] [--compress] [--attrs JSON] [--attr KEY=VALUE]...
  *
  * --attrs is the JSON object json-file writes with every record; --attr the same pairs for local.
  * It makes the FIFO itself and says "ready" on stdout once conmon may open it.
  * The pid file exists while records may still be on their way to the log file: readers that saw the
  * container exit wait for it to go (src/logs/writer.ts), so they do not miss the last lines.
- * Lifetime: it waits for conmon to open the FIFO (for at most OPEN_TIMEOUT_MS), then copies until conmon
+ * Lifetime: it waits for conmon to open the FIFO (for at most OPEN_TIMEOUT_S), then copies until conmon
  * closes it (conmon's exit), then waits for the last compression and exits.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define OPEN_TIMEOUT_MS 120000
+#define OPEN_TIMEOUT_S 120
 
 enum format { JSON_FILE, LOCAL };
 
@@ -43,6 +43,7 @@ static int max_file = 1;
 static int compress_rotated;
 static char **attr_keys, **attr_values;
 static int attr_count;
+static pid_t parent_pid;
 
 static int log_fd = -1;
 static long long log_size;
@@ -168,12 +169,29 @@ static void rotate(void)
 	}
 }
 
+/*
+ * Records are gathered and written once per read of the FIFO (conmon hands over up to 64 KiB at a time),
+ * not once per line: a write(2) per line was most of the writer's time.
+ */
+static struct buf batch;
+
+static void flush(void)
+{
+	if (batch.len == 0)
+		return;
+	write_all(log_fd, batch.p, batch.len);
+	log_size += (long long)batch.len;
+	batch.len = 0;
+}
+
+/* docker's rule: a file at or over max-size is rotated before the next record goes in. */
 static void write_record(const char *p, size_t n)
 {
-	if (max_size > 0 && log_size >= max_size)
+	if (max_size > 0 && log_size + (long long)batch.len >= max_size) {
+		flush();
 		rotate();
-	write_all(log_fd, p, n);
-	log_size += (long long)n;
+	}
+	put(&batch, p, n);
 }
 
 /* JSON string escaping as docker's json-file writes it (HTML-safe, invalid UTF-8 as U+FFFD). */
@@ -186,7 +204,12 @@ static void put_json_string(struct buf *b, const unsigned char *s, size_t n)
 		unsigned char c = s[i];
 		if (c < 0x80) {
 			if (c >= 0x20 && c != '\\' && c != '"' && c != '<' && c != '>' && c != '&') {
-				putc_(b, (char)c);
+				size_t run = i + 1;
+				while (run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '\\' && s[run] != '"' && s[run] != '<' && s[run] != '>' && s[run] != '&')
+					run++;
+				put(b, s + i, run - i);
+				i = run;
+				continue;
 			} else if (c == '\\' || c == '"') {
 				putc_(b, '\\');
 				putc_(b, (char)c);
@@ -328,13 +351,26 @@ static void convert(const char *line, size_t n)
 	size_t stream_len = (size_t)(s2 - stream);
 	int partial = s2[1] == 'P' && (s2 + 2 == line + n || s2[2] == ' ');
 
-	time_t sec;
-	long nsec;
-	if (!parse_time(line, (size_t)(s1 - line), &sec, &nsec)) {
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		sec = now.tv_sec;
-		nsec = now.tv_nsec;
+	/* conmon stamps every line of one read alike: parse and format a stamp once, reuse it while it repeats. */
+	static char last_stamp[64];
+	static size_t last_stamp_len;
+	static time_t sec;
+	static long nsec;
+	static struct buf formatted;
+	size_t stamp_len = (size_t)(s1 - line);
+	if (stamp_len == 0 || stamp_len >= sizeof last_stamp || stamp_len != last_stamp_len || memcmp(line, last_stamp, stamp_len) != 0) {
+		if (!parse_time(line, stamp_len, &sec, &nsec)) {
+			struct timespec now;
+			clock_gettime(CLOCK_REALTIME, &now);
+			sec = now.tv_sec;
+			nsec = now.tv_nsec;
+		}
+		if (stamp_len < sizeof last_stamp) {
+			memcpy(last_stamp, line, stamp_len);
+			last_stamp_len = stamp_len;
+		}
+		formatted.len = 0;
+		put_time(&formatted, sec, nsec);
 	}
 
 	out.len = 0;
@@ -342,14 +378,14 @@ static void convert(const char *line, size_t n)
 		/* {"log":…,"stream":…,"attrs":…,"time":…}: docker's key order; a whole line keeps its newline. */
 		puts_(&out, "{");
 		if (data_len > 0 || !partial) {
-			struct buf text = {0};
+			static struct buf text;
+			text.len = 0;
 			put(&text, data, data_len);
 			if (!partial)
 				putc_(&text, '\n');
 			puts_(&out, "\"log\":");
 			put_json_string(&out, (const unsigned char *)text.p, text.len);
 			puts_(&out, ",");
-			free(text.p);
 		}
 		puts_(&out, "\"stream\":");
 		put_json_string(&out, (const unsigned char *)stream, stream_len);
@@ -358,11 +394,12 @@ static void convert(const char *line, size_t n)
 			puts_(&out, attrs_json);
 		}
 		puts_(&out, ",\"time\":\"");
-		put_time(&out, sec, nsec);
+		put(&out, formatted.p, formatted.len);
 		puts_(&out, "\"}\n");
 	} else {
 		/* A LogEntry message, framed by its size (big-endian, 4 bytes) before and after. */
-		struct buf msg = {0};
+		static struct buf msg;
+		msg.len = 0;
 		put_bytes_field(&msg, 1, stream, stream_len);
 		put_varint(&msg, (2 << 3) | 0);
 		put_varint(&msg, (uint64_t)((int64_t)sec * 1000000000LL + nsec));
@@ -373,24 +410,23 @@ static void convert(const char *line, size_t n)
 			put_varint(&msg, 1);
 		}
 		for (int i = 0; i < attr_count; i++) {
-			struct buf attr = {0};
+			static struct buf attr;
+			attr.len = 0;
 			put_bytes_field(&attr, 1, attr_keys[i], strlen(attr_keys[i]));
 			put_bytes_field(&attr, 2, attr_values[i], strlen(attr_values[i]));
 			put_bytes_field(&msg, 6, attr.p, attr.len);
-			free(attr.p);
 		}
 		unsigned char size[4] = {(unsigned char)(msg.len >> 24), (unsigned char)(msg.len >> 16), (unsigned char)(msg.len >> 8), (unsigned char)msg.len};
 		put(&out, size, 4);
 		put(&out, msg.p, msg.len);
 		put(&out, size, 4);
-		free(msg.p);
 	}
 	write_record(out.p, out.len);
 }
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: berth-log-writer --format json-file|local --fifo FIFO --path FILE --pid-file FILE "
+	fprintf(stderr, "usage: berth-log-writer --format json-file|local --fifo FIFO --path FILE --pid-file FILE [--parent PID] "
 			"[--max-size BYTES] [--max-file N] [--compress] [--attrs JSON] [--attr KEY=VALUE]...\n");
 	exit(2);
 }
@@ -426,6 +462,8 @@ static void parse_args(int argc, char **argv)
 			max_size = atoll(v);
 		} else if (!strcmp(a, "--max-file")) {
 			max_file = atoi(v);
+		} else if (!strcmp(a, "--parent")) {
+			parent_pid = (pid_t)atoi(v);
 		} else if (!strcmp(a, "--attrs")) {
 			attrs_json = v;
 		} else if (!strcmp(a, "--attr")) {
@@ -442,6 +480,7 @@ static void parse_args(int argc, char **argv)
 		usage();
 }
 
+/* SIGTERM (the engine gave up on the create, or died before conmon came) and the open's alarm. */
 static void on_term(int sig)
 {
 	(void)sig;
@@ -456,6 +495,16 @@ int main(int argc, char **argv)
 	/* SIGTERM (the engine giving up on a create) ends the wait for conmon; the pid file goes with it. */
 	signal(SIGTERM, on_term);
 
+	/*
+	 * Until conmon has opened the FIFO the writer belongs to the engine process that started it: if that
+	 * one dies first (a CLI killed mid-create), nothing will ever open the FIFO, so go with it.
+	 */
+	if (parent_pid > 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent_pid)
+			return 0;
+	}
+
 	char pid[32];
 	int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
 	int pfd = open(pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -464,33 +513,30 @@ int main(int argc, char **argv)
 	write_all(pfd, pid, (size_t)n);
 	close(pfd);
 
-	/*
-	 * Make the FIFO and open it without blocking, then tell the engine (one line on stdout, which then
-	 * closes) that conmon may be started on it. Then wait in poll() for conmon to open its end: a FIFO no
-	 * writer has opened yet polls as neither readable nor hung up, so the wait can time out if conmon
-	 * never comes.
-	 */
 	/* The log exists from the start, as docker's does: a follower opens it before the first line. */
 	log_fd = open_log();
+	/*
+	 * Make the FIFO and tell the engine (one line on stdout, which then closes) that conmon may be started
+	 * on it. Then open it: the open returns when conmon opens its end (before the container prints
+	 * anything), or the alarm ends the wait if conmon never comes.
+	 */
 	unlink(fifo_path);
 	if (mkfifo(fifo_path, 0600) < 0)
-		die(fifo_path);
-	int in = open(fifo_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (in < 0)
 		die(fifo_path);
 	write_all(1, "ready\n", 6);
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	dup2(null, 1);
 	dup2(null, 2);
-	struct pollfd pfds = {.fd = in, .events = POLLIN};
-	int ready;
-	while ((ready = poll(&pfds, 1, OPEN_TIMEOUT_MS)) < 0 && errno == EINTR)
+	signal(SIGALRM, on_term);
+	alarm(OPEN_TIMEOUT_S);
+	int in;
+	while ((in = open(fifo_path, O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR)
 		;
-	if (ready <= 0) {
-		unlink(pid_path);
-		return ready == 0 ? 3 : 1;
-	}
-	fcntl(in, F_SETFL, fcntl(in, F_GETFL) & ~O_NONBLOCK);
+	if (in < 0)
+		die(fifo_path);
+	alarm(0);
+	/* conmon has it: from here on the writer lives as long as conmon writes, not as long as its starter. */
+	prctl(PR_SET_PDEATHSIG, 0);
 
 	struct buf pending = {0};
 	char chunk[65536];
@@ -514,9 +560,11 @@ int main(int argc, char **argv)
 		}
 		memmove(pending.p, pending.p + start, pending.len - start);
 		pending.len -= start;
+		flush();
 	}
 	if (pending.len > 0)
 		convert(pending.p, pending.len);
+	flush();
 	wait_gzip();
 	close(log_fd);
 	unlink(pid_path);

@@ -81,7 +81,7 @@ class CurrentFile {
       }
       const all = Buffer.concat(chunks);
       const { records, consumed } = this.decode(all);
-      out.push(...records);
+      for (const r of records) out.push(r); // not push(...records): a big file has more than a call's arguments
       if (records.length > 0) this.last = records[records.length - 1];
       this.pending = all.subarray(consumed);
       // Rotated (PATH is a new file) or started over (max-file 1 truncates): go on in the file PATH is now.
@@ -100,7 +100,7 @@ class CurrentFile {
       }
       closeSync(this.fd);
       this.fd = null;
-      out.push(...this.missed());
+      for (const r of this.missed()) out.push(r);
     }
   }
 

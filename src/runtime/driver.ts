@@ -189,7 +189,10 @@ export interface RuntimeDriver {
   observe(bundle: string, id: string): Observation;
   /** The monitor's pid as the monitor recorded it, 0 when unknown. */
   monitorPid(bundle: string): number;
-  /** Paths whose changes (inotify) tell of an exit or of new log output, for waiters to wake early. */
+  /**
+   * Paths whose changes (inotify) tell of an exit, for waiters to wake early. Not the log's: a waiter woken
+   * by every line a busy container logs spends more CPU than the logging (readLog watches the log itself).
+   */
   watchPaths(bundle: string): string[];
   /** Connect to the process's stdio in a bundle dir (a running container's, or an exec session's). */
   attach(bundle: string): Promise<AttachStream>;

@@ -204,8 +204,8 @@ export class OciDriver implements RuntimeDriver {
   }
 
   watchPaths(bundle: string): string[] {
-    // The log grows in the bundle dir; the exit file is renamed into its own dir.
-    return [bundle, conmonFiles(bundle, '').exitDir];
+    // The exit file is renamed into its own dir: nothing else changes there.
+    return [conmonFiles(bundle, '').exitDir];
   }
 
   async attach(bundle: string): Promise<AttachStream> {
@@ -218,7 +218,7 @@ export class OciDriver implements RuntimeDriver {
   }
 
   readLog(bundle: string, log: LogTarget, live: () => boolean, out: (rec: LogRecord) => void, opts?: LogReadOptions): Promise<void> {
-    if (log.driver === 'k8s-file') return readK8sFileLog(log.path!, this.watchPaths(bundle), live, out, opts);
+    if (log.driver === 'k8s-file') return readK8sFileLog(log.path!, [dirname(log.path!), ...this.watchPaths(bundle)], live, out, opts);
     if (log.driver === 'json-file' || log.driver === 'local') {
       return readWrittenLog(log, this.watchPaths(bundle), live, () => writerDone(bundle), out, opts);
     }

@@ -272,3 +272,14 @@ test('journald: logs reads the journal back, streams apart, --tail, and -f to th
     await j.stop();
   }
 });
+
+test('a container silent at first still logs after the run -d that started it is gone', async () => {
+  const id = runD(['busybox', 'sh', '-c', 'sleep 2; echo late']);
+  try {
+    assert.equal(logWritersOf(id).length, 1, 'its writer outlives the CLI');
+    assert.equal(waitExit(id), 0);
+    assert.equal(ok(['logs', id]).stdout, 'late\n');
+  } finally {
+    rm(id);
+  }
+});
