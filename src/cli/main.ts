@@ -5,6 +5,7 @@
 import { fail } from './common.ts';
 import type { Globals } from './globals.ts';
 import { trace } from '../sys/trace.ts';
+import { exitOnBrokenPipe } from './output.ts';
 
 trace('main: loaded');
 
@@ -203,6 +204,10 @@ export async function cli(argv: string[]): Promise<number> {
   trace(`main: ${verb} loaded`);
   return mod.main(args, globals);
 }
+
+// A reader that went away (`berth logs C | head -1`) ends the CLI quietly, as SIGPIPE ends docker's.
+exitOnBrokenPipe(process.stdout);
+exitOnBrokenPipe(process.stderr);
 
 cli(process.argv.slice(2)).then(
   (code) => {

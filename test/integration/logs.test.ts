@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { BERTH, cli, eventually, setupEnv, type Env, conmonsOf } from './helpers.ts';
 
@@ -383,4 +383,20 @@ test('--log-driver none: run --rm still shows output, logs refuses; an unknown d
   assert.equal(bogus.code, 125);
   assert.match(bogus.stderr, /bogus/);
   assert.equal(env.berth(['ps', '-aq']).stdout, '', 'no container left behind by the refused run');
+});
+
+test('logs into a slow pipe gets all of a large log; a reader that goes ends the CLI quietly with 141', () => {
+  for (const driver of ['k8s-file', 'json-file']) {
+    const id = runSh('yes 0123456789012345678901234567890123456789012345678901234567890123456789 | head -c 30000000', ['--log-driver', driver]);
+    try {
+      assert.equal(waitExit(id), 0);
+      // The reader sleeps first: every record the CLI writes meanwhile queues up (once a writev of them all failed).
+      const slow = spawnSync('bash', ['-c', `'${BERTH}' --root '${env.root}' logs ${id} | (sleep 1; wc -c); echo "rc=\${PIPESTATUS[0]}"`], { encoding: 'utf8', timeout: 120_000 });
+      assert.equal(slow.stdout, '30000000\nrc=0\n', `${driver}: ${slow.stderr}`);
+      const gone = spawnSync('bash', ['-c', `'${BERTH}' --root '${env.root}' logs ${id} | head -c 10 >/dev/null; echo "rc=\${PIPESTATUS[0]}"`], { encoding: 'utf8', timeout: 120_000 });
+      assert.deepEqual([gone.stdout, gone.stderr], ['rc=141\n', ''], `${driver}: no stack trace, SIGPIPE's status`);
+    } finally {
+      rm(id);
+    }
+  }
 });

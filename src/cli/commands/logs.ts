@@ -17,6 +17,7 @@ const cmd: Command<typeof flags> = { usage: '[OPTIONS] CONTAINER', description: 
 
 import { parseTimeArg } from '../../engine/time.ts';
 import { linePrefixes } from '../../engine/log-lines.ts';
+import { SerialWriter } from '../output.ts';
 
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'logs');
@@ -25,10 +26,12 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     const tail = p.flags.tail === 'all' ? undefined : Number(p.flags.tail);
     if (tail !== undefined && !Number.isInteger(tail)) throw new InvalidArgument(`invalid value for "tail": ${p.flags.tail}`);
     const prefix = linePrefixes({ timestamps: p.flags.timestamps, details: p.flags.details });
+    const stdout = new SerialWriter(process.stdout);
+    const stderr = new SerialWriter(process.stderr);
     await engine.readLogs(
       p.args[0]!,
       (rec) => {
-        const out = rec.stream === 'stderr' ? process.stderr : process.stdout;
+        const out = rec.stream === 'stderr' ? stderr : stdout;
         const before = prefix(rec);
         if (before) out.write(before);
         out.write(rec.data);
@@ -40,6 +43,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
         until: p.changed.has('until') ? parseTimeArg(p.flags.until, '--until') : undefined,
       },
     );
+    await Promise.all([stdout.flushed(), stderr.flushed()]);
     return 0;
   });
 }

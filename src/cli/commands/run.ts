@@ -10,6 +10,7 @@ import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../engine/detach-keys.t
 import { trace } from '../../sys/trace.ts';
 import { keepsFile } from '../../engine/types.ts';
 import { claimCidFile } from '../cidfile.ts';
+import { SerialWriter } from '../output.ts';
 
 const flags = [
   ...createFlags,
@@ -88,7 +89,9 @@ async function foreground(engine: Engine, id: string, sigProxy: boolean, preserv
   try {
     await engine.start(id, { attached: true, preserveFds });
     trace('run: following');
-    await engine.readLogs(id, (rec) => show[rec.stream] && (rec.stream === 'stderr' ? process.stderr : process.stdout).write(rec.data), { follow: true });
+    const out = { stdout: new SerialWriter(process.stdout), stderr: new SerialWriter(process.stderr) };
+    await engine.readLogs(id, (rec) => show[rec.stream] && out[rec.stream].write(rec.data), { follow: true });
+    await Promise.all([out.stdout.flushed(), out.stderr.flushed()]);
     trace('run: exited');
     const code = await engine.wait(id);
     const after = await engine.cleanup(id).catch(() => undefined);
