@@ -139,7 +139,14 @@ export class FakeDriver implements RuntimeDriver {
   }
 
   private record(m: Monitored, stream: 'stdout' | 'stderr', data: Buffer): void {
-    m.log.push({ time: new Date().toISOString().replace('Z', '000000Z'), stream, data });
+    // A record per line, as a monitor logs them (a read that ends mid-line leaves a fragment).
+    const time = new Date().toISOString().replace('Z', '000000Z');
+    for (let at = 0; at < data.length; ) {
+      const nl = data.indexOf(0x0a, at);
+      const end = nl < 0 ? data.length : nl + 1;
+      m.log.push({ time, stream, data: data.subarray(at, end) });
+      at = end;
+    }
     for (const s of m.streams) s.emit(stream, data);
     m.changed.emit('change');
   }
