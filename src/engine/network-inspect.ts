@@ -12,7 +12,7 @@ export interface NetworkSummary {
 }
 
 /** A stable id for the pseudo-networks (they have no row). */
-const pseudoId = (name: string) => createHash('sha256').update(`berth-network-${name}`).digest('hex');
+export const pseudoId = (name: string) => createHash('sha256').update(`berth-network-${name}`).digest('hex');
 
 /** Every network `ls` shows: the default bridge (made if missing), host, none, then user networks. */
 export function allNetworks(engine: EngineCore): NetworkSummary[] {

@@ -1,18 +1,20 @@
 /** Listing containers (`ps`, the API's container list). */
 import type { ContainerRow } from '../../store/containers.ts';
-import { checkFilters, matchesFilters, wantsStopped, type ContainerFilters } from '../container-filters.ts';
+import { checkFilters, selectContainers, type ContainerFilters } from '../container-filters.ts';
 import type { EngineCore } from '../core.ts';
-import { isUpOrRestarting } from '../state.ts';
+import { pseudoId } from '../network-inspect.ts';
 import { repair } from './repair.ts';
 
 /**
- * The containers, freshly reconciled: running (or restarting) ones unless `all` (or a filter that asks for stopped ones),
- * narrowed by docker's filters (src/engine/container-filters.ts; refused when malformed).
+ * The containers, newest first, freshly reconciled: running (or restarting) ones unless `all` (or a `status`
+ * filter), narrowed by docker's filters (src/engine/container-filters.ts; refused when malformed).
  */
 export async function list(engine: EngineCore, all = false, filters: ContainerFilters = {}): Promise<ContainerRow[]> {
   checkFilters(filters);
   await repair(engine);
   const rows = engine.containers.list().map((r) => engine.sync(r));
-  const wanted = all || wantsStopped(filters) ? rows : rows.filter(isUpOrRestarting);
-  return wanted.filter((r) => matchesFilters(filters, r));
+  return selectContainers(rows, all, filters, {
+    find: (ref) => engine.find(ref),
+    networks: () => [...engine.networks.list(), ...['host', 'none'].map((name) => ({ id: pseudoId(name), name }))],
+  });
 }
