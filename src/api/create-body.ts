@@ -93,7 +93,8 @@ export function createOptions(body: Obj, name: string | null): CreateOptions {
   // `-v /path` reaches the API as Config.Volumes {"/path":{}}: an anonymous volume (unless a bind names it too).
   const anon = body.Volumes === null || body.Volumes === undefined ? undefined : obj(body.Volumes);
   if (anon) {
-    const bound = new Set((opts.volumes ?? []).map((b) => b.split(':')[1]).filter(Boolean));
+    // A bind's destination: `src:dst[:mode]`, or `dst` alone for an anonymous volume (docker-py sends both forms).
+    const bound = new Set((opts.volumes ?? []).map((b) => (b.includes(':') ? b.split(':')[1] : b)).filter(Boolean));
     const extra = Object.keys(anon).filter((d) => !bound.has(d));
     if (extra.length > 0) opts.volumes = [...(opts.volumes ?? []), ...extra];
   }

@@ -136,8 +136,8 @@ export async function df(ctx: Ctx): Promise<void> {
 
 /**
  * `POST /commit?container=&repo=&tag=&comment=&author=&pause=&changes=`: a container's changes as an image
- * (the engine's commit, as `berth commit`); `{"Id": "sha256:…"}` with 201. The body (a container config to
- * merge) may be sent; Berth takes the container's own config and the `changes`.
+ * (the engine's commit, as `berth commit`); `{"Id": "sha256:…"}` with 201. A body is a container config
+ * merged over the container's own (its set fields win), then the `changes` apply.
  */
 export async function commit(ctx: Ctx): Promise<void> {
   const container = ctx.q('container');
@@ -146,7 +146,19 @@ export async function commit(ctx: Ctx): Promise<void> {
   const tag = ctx.q('tag') ?? '';
   if (tag && !repo) throw new InvalidArgument('a tag needs a repository: ?repo=NAME&tag=TAG');
   const changes = ctx.url.searchParams.getAll('changes').flatMap((c) => c.split('\n')).filter((c) => c.trim() !== '');
+  // The body, when there is one, is a container config whose set fields win (docker-py's `conf`).
+  const body = (await ctx.body()).toString().trim();
+  let config: Record<string, unknown> | undefined;
+  if (body && body !== 'null') {
+    try {
+      config = JSON.parse(body) as Record<string, unknown>;
+    } catch (e) {
+      throw new InvalidArgument(`invalid commit config: ${(e as Error).message}`);
+    }
+    if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new InvalidArgument('invalid commit config: not an object');
+  }
   const id = await ctx.engine.commit(container, {
+    ...(config ? { config } : {}),
     ...(repo ? { tag: tag ? `${repo}:${tag}` : repo } : {}),
     ...(ctx.q('comment') ? { message: ctx.q('comment')! } : {}),
     ...(ctx.q('author') ? { author: ctx.q('author')! } : {}),

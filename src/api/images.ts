@@ -107,7 +107,7 @@ async function importFrom(ctx: Ctx): Promise<void> {
 
 export async function remove(ctx: Ctx): Promise<void> {
   const { engine } = ctx;
-  const lines = engine.images.remove(ctx.params[0]!, ctx.qbool('force'), (id) => engine.containers.countUsingImage(id));
+  const lines = engine.images.remove(ctx.params[0]!, ctx.qbool('force'), (id) => engine.containers.countUsingImage(id), ctx.qbool('noprune'));
   ctx.send(
     200,
     lines.map((l) => {

@@ -258,7 +258,7 @@ export async function removeNetwork(engine: EngineCore, ref: string): Promise<Ne
   if (PSEUDO.has(ref) || ref === DEFAULT_NETWORK) throw new Forbidden(`${ref} is a pre-defined network and cannot be removed`);
   const net = findNetwork(engine, ref);
   const active = networkUsers(engine, net, true);
-  if (active.length > 0) throw new Conflict(`error while removing network: network ${net.name} id ${net.id} has active endpoints`);
+  if (active.length > 0) throw new Forbidden(`error while removing network: network ${net.name} id ${net.id} has active endpoints`);
   engine.networks.delete(net.id);
   if (existsSync(`/sys/class/net/${net.bridge}`)) await run('ip', ['link', 'del', net.bridge]);
   if (net.internal) await removeInternalRules(net.bridge);

@@ -147,7 +147,7 @@ async function dockerFiles(images: SaveImage[]): Promise<OutFiles> {
   addOciLayout(files, images, layersOf, 'tag');
   const manifest = images.map(({ source, tags }) => ({
     Config: blobPath(source.configDigest),
-    RepoTags: tags.map((t) => t.full),
+    RepoTags: tags.length > 0 ? tags.map((t) => t.full) : null, // docker writes null for an image saved by id
     Layers: source.layers.map((l) => blobPath(l.diffId)),
   }));
   setText(files, 'manifest.json', `${JSON.stringify(manifest)}\n`);

@@ -328,8 +328,11 @@ export class ImageStore {
     this.emit('delete', `sha256:${imageId}`);
   }
 
-  /** Untag or delete an image, as `docker rmi`. Returns docker's report lines. */
-  remove(ref: string, force: boolean, usedBy: (imageId: string) => number): string[] {
+  /**
+   * Untag or delete an image, as `docker rmi`. Returns docker's report lines. A deleted image takes its
+   * untagged parents (a build's step images, a commit's base) that nothing else uses, unless `noPrune`.
+   */
+  remove(ref: string, force: boolean, usedBy: (imageId: string) => number, noPrune = false): string[] {
     const img = this.resolve(ref);
     const out: string[] = [];
     let byTag = false;
@@ -361,6 +364,15 @@ export class ImageStore {
     if (users > 0) return out; // forced: tags go, the image stays for its containers
     this.deleteImage(img.id);
     out.push(`Deleted: sha256:${img.id}`);
+    if (!noPrune) {
+      const children = (id: string) => this.repo.list().filter((i) => i.parent === id).length;
+      for (let at = this.repo.get(img.parent); at; ) {
+        if (at.tags.length > 0 || at.repoDigests.length > 0 || usedBy(at.id) > 0 || children(at.id) > 0) break;
+        this.deleteImage(at.id);
+        out.push(`Deleted: sha256:${at.id}`);
+        at = this.repo.get(at.parent);
+      }
+    }
     this.gc();
     return out;
   }

@@ -18,7 +18,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   try {
     for (const ref of p.args) {
       try {
-        for (const line of engine.images.remove(ref, p.flags.force, (id) => engine.containers.countUsingImage(id))) {
+        for (const line of engine.images.remove(ref, p.flags.force, (id) => engine.containers.countUsingImage(id), p.flags['no-prune'])) {
           process.stdout.write(`${line}\n`);
         }
       } catch (e) {
