@@ -413,7 +413,7 @@ function dockerEngine(d: Dockerd, containerd: number): Engine {
 const expectedWriters = (e: Engine): number => (e.name.startsWith('berth') && (e.driver === 'json-file' || e.driver === 'local') ? 1 : 0);
 
 interface ThroughputRun {
-  /** Whether `wait C` ran alongside (it watches the container's directory, where the log grows). */
+  /** Whether `wait C` ran alongside (what a foreground `run` or a waiting script costs while the container logs). */
   waiter: boolean;
   runDMs: number;
   wallS: number;
@@ -801,8 +801,7 @@ async function main(): Promise<void> {
       f(s.with_wait.wait_cpu_s), f(s.with_wait.monitor_cpu_s), f(s.with_wait.writer_cpu_s), f(s.with_wait.daemon_cpu_s),
     ]),
   );
-  console.log('  berth\'s `wait` watches the container\'s directory (inotify), where json-file\'s and k8s-file\'s logs grow (local\'s is in');
-  console.log('  local-logs/): each write of the log wakes it for a check of the container\'s state');
+  console.log('  a waiter\'s CPU is what watching for the exit costs while the container logs (berth\'s watches the exit dir only)');
   console.log('');
   console.log(`reading it back: \`logs C | wc -c\` after the run (should print what the files keep: all ${outputBytes} bytes but for local)`);
   table(
