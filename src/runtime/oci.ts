@@ -106,6 +106,8 @@ export class OciDriver implements RuntimeDriver {
       args.push('--exit-command', req.exitCommand[0]!);
       for (const a of req.exitCommand.slice(1)) args.push('--exit-command-arg', a);
     }
+    // Awaited below, after the writer is up; a bundle that fails meanwhile must not reject unwatched.
+    req.bundleReady?.catch(() => {});
     return (async () => {
       // conmon opens its log first thing: the writer's FIFO must be there before conmon starts.
       const w = await writer;

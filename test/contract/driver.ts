@@ -121,6 +121,20 @@ export function driverContract(name: string, setup: () => ContractSetup): void {
       assert.equal((await d.state(id))?.status, 'stopped');
     });
 
+    test('a bundle that fails at once fails the create with its error, whatever the log (nothing rejects unwatched)', async () => {
+      for (const log of ['k8s-file', 'json-file'] as const) {
+        const name = `contract${process.pid}x${++seq}x`;
+        const id = name.padEnd(64, '0');
+        const bundle = join(work, name);
+        mkdirSync(bundle);
+        s.bundle(bundle, id, ['true']);
+        made.push(id);
+        const failed = Promise.reject(new Error(`bundle failed (${log})`));
+        await assert.rejects(d.create({ id, bundle, log: logIn(bundle, log), tty: false, stdin: false, bundleReady: failed }), new RegExp(`bundle failed \\(${log}\\)`));
+        assert.equal(await d.state(id), null, 'no runtime record');
+      }
+    });
+
     for (const driver of ['json-file', 'local'] as const) {
       test(`a ${driver} log read once the exit is recorded holds every line, a last one without newline too`, async () => {
         const { id, bundle } = await create(['sh', '-c', 'seq 1 2000; echo err >&2; printf tail'], { log: driver });
