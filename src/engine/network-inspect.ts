@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { NetworkRow } from '../store/networks.ts';
 import type { EngineCore } from './core.ts';
-import { DEFAULT_NETWORK, defaultNetwork, networkUsers } from './networks.ts';
+import { DEFAULT_NETWORK, defaultNetwork, networkUsers, routesOf } from './networks.ts';
 
 export interface NetworkSummary {
   id: string;
@@ -81,4 +81,17 @@ export function networkJson(engine: EngineCore, n: NetworkSummary): Record<strin
     // Berth's own: the host bridge a network of the bridge driver is made of.
     ...(r ? { BerthBridge: r.bridge } : {}),
   };
+}
+
+/**
+ * `network inspect REF` (and `inspect` of a network): the network named, with that full id, or the first
+ * whose id starts so; its docker JSON with Berth's static routes when it has any. Undefined when none.
+ */
+export function inspectNetwork(engine: EngineCore, ref: string): Record<string, unknown> | undefined {
+  const all = allNetworks(engine);
+  const n = all.find((x) => x.name === ref || x.id === ref) ?? all.filter((x) => x.id.startsWith(ref)).at(0);
+  if (!n) return undefined;
+  const json = networkJson(engine, n);
+  const routes = n.row ? routesOf(n.row) : [];
+  return routes.length === 0 ? json : { ...json, Routes: routes.map((r) => ({ Destination: r.dst, Gateway: r.gw })) };
 }

@@ -1,11 +1,16 @@
-/** `berth inspect [-f T] [--type container|image] NAME...`: docker-shaped JSON. */
+/**
+ * `berth inspect [-f T] [--type container|image|network|volume] NAME...`: docker-shaped JSON. Without a
+ * type, a name is looked for as docker's CLI looks: a container, an image, a network, then a volume.
+ */
 import type { FlagDef } from '../flags.ts';
 import { engineFor, parse, report, type Command } from '../common.ts';
 import { renderTemplate } from '../format.ts';
 import { inspectJson } from '../../engine/inspect.ts';
 import { imageInspectJson } from '../../engine/image-inspect.ts';
 import { containerSizes } from '../../engine/diff.ts';
-import { InvalidArgument, NotFound } from '../../errors.ts';
+import { InvalidArgument, NOT_A_SWARM_MANAGER, NotFound, Unavailable } from '../../errors.ts';
+import { inspectNetwork } from '../../engine/network-inspect.ts';
+import { volumeJson } from '../../engine/volume-inspect.ts';
 import type { Engine } from '../../engine/engine.ts';
 import type { Globals } from '../globals.ts';
 
@@ -15,9 +20,13 @@ const flags = [
   { name: 'size', short: 's', type: 'bool', description: 'Display total file sizes if the type is container' },
 ] as const satisfies readonly FlagDef[];
 
+/** What --type takes: Berth's objects, the plugin (none is installed) and swarm's (no swarm here). */
+const SWARM_KINDS = ['config', 'node', 'secret', 'service', 'task'];
+const KINDS = ['container', 'image', 'network', 'volume', 'plugin', ...SWARM_KINDS];
+
 const cmd: Command<typeof flags> = {
   usage: '[OPTIONS] NAME|ID [NAME|ID...]',
-  description: 'Return low-level information on containers and images',
+  description: 'Return low-level information on Docker objects',
   flags,
   args: [1, Infinity],
 };
@@ -41,7 +50,8 @@ export async function main(argv: string[], g: Globals, kind = ''): Promise<numbe
   const p = parse(cmd, argv, 'inspect');
   if (typeof p === 'number') return p;
   const type = kind || p.flags.type;
-  if (type && type !== 'container' && type !== 'image') return report(new InvalidArgument(`"${type}" is not a valid value for --type`), 'inspect');
+  if (type && !KINDS.includes(type)) return report(new InvalidArgument(`"${type}" is not a valid value for --type`), 'inspect');
+  if (SWARM_KINDS.includes(type)) return report(new Unavailable(NOT_A_SWARM_MANAGER), 'inspect');
   const engine = engineFor(g);
   const out: unknown[] = [];
   let code = 0;
@@ -54,16 +64,30 @@ export async function main(argv: string[], g: Globals, kind = ''): Promise<numbe
           const s = containerSizes(engine, r);
           return { ...j, SizeRw: s.rw, SizeRootFs: s.rootFs };
         };
-        if (type === 'image') out.push(imageInspectJson(engine, ref));
-        else if (type === 'container') out.push(container(ref));
-        else {
+        const finders: Record<string, (r: string) => unknown> = {
+          container,
+          image: (r) => imageInspectJson(engine, r),
+          network: (r) => {
+            const n = inspectNetwork(engine, r);
+            if (!n) throw new NotFound(`network ${r} not found`);
+            return n;
+          },
+          volume: (r) => volumeJson(engine, r),
+          plugin: (r) => {
+            throw new NotFound(`plugin "${r}" not found`);
+          },
+        };
+        const order = type ? [type] : ['container', 'image', 'network', 'volume'];
+        let found: unknown;
+        for (const [i, kindName] of order.entries()) {
           try {
-            out.push(container(ref));
+            found = finders[kindName]!(ref);
+            break;
           } catch (e) {
-            if (!(e instanceof NotFound)) throw e;
-            out.push(imageInspectJson(engine, ref));
+            if (!(e instanceof NotFound) || i === order.length - 1) throw e;
           }
         }
+        out.push(found);
       } catch (e) {
         if (e instanceof NotFound) {
           process.stderr.write(`Error: No such ${type || 'object'}: ${ref}\n`);
