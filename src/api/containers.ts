@@ -116,7 +116,7 @@ export async function kill(ctx: Ctx): Promise<void> {
 
 export async function restart(ctx: Ctx): Promise<void> {
   const id = ctx.engine.find(ctx.params[0]!).id;
-  await ctx.engine.restart(id, ctx.qint('t'));
+  await ctx.engine.restart(id, ctx.qint('t'), ctx.q('signal') || undefined);
   ctx.send(204);
 }
 

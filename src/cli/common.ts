@@ -1,6 +1,6 @@
 /** What every CLI verb shares: the engine for this invocation, error printing and exit codes. */
 import { Engine } from '../engine/engine.ts';
-import { InvalidArgument, isBerthError } from '../errors.ts';
+import { InvalidArgument, isBerthError, NotSupported } from '../errors.ts';
 import { parseFlags, usageText, type FlagDef, type ParseResult } from './flags.ts';
 import type { Globals } from './globals.ts';
 
@@ -121,4 +121,12 @@ export async function confirm(warning: string): Promise<boolean> {
   const answer = await new Promise<string>((r) => process.stdin.once('data', (b) => r(String(b).trim())));
   process.stdin.pause();
   return /^y(es)?$/i.test(answer);
+}
+
+/**
+ * `--disable-content-trust` (pull, push, build, run, create): true by default, as docker's. Berth checks
+ * images by digest and has no Notary signatures, so asking for content trust is refused, not ignored.
+ */
+export function noContentTrust(disabled: boolean): void {
+  if (!disabled) throw new NotSupported('content trust (signed images, --disable-content-trust=false) is not supported: images are checked by digest');
 }

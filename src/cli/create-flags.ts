@@ -8,6 +8,7 @@ import { parseGoDuration } from '../durations.ts';
 import { InvalidArgument } from '../errors.ts';
 import type { FlagDef, FlagValues } from './flags.ts';
 import { createOnlyResourceFlags, parseBytes, toResourceOptions, updatableFlags } from './resource-flags.ts';
+import { noContentTrust } from './common.ts';
 
 export { parseBytes } from './resource-flags.ts';
 
@@ -39,6 +40,7 @@ export const createFlags = [
   { name: 'cidfile', type: 'string', description: 'Write the container ID to the file' },
   { name: 'gpus', type: 'string', description: 'GPU devices to add to the container ("all" to pass all GPUs)' },
   { name: 'storage-opt', type: 'list', description: 'Storage driver options for the container' },
+  { name: 'disable-content-trust', type: 'bool', default: true, description: 'Skip image verification' },
   { name: 'runtime', type: 'string', description: 'Runtime to use for this container (crun or runc)' },
   { name: 'tty', short: 't', type: 'bool', description: 'Allocate a pseudo-TTY' },
   { name: 'interactive', short: 'i', type: 'bool', description: 'Keep STDIN open even if not attached' },
@@ -136,6 +138,7 @@ function parseLabels(list: string[]): Record<string, string> {
 }
 
 export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args: string[]): CreateOptions {
+  noContentTrust(f['disable-content-trust']);
   const [image, ...cmd] = args;
   const opts: CreateOptions = {
     image: image!,

@@ -32,7 +32,7 @@ import { startAll, type StartAllResult } from './verbs/start-all.ts';
 import { create } from './verbs/create.ts';
 import { attach, pids, readLogs, resize } from './verbs/io.ts';
 import { list } from './verbs/list.ts';
-import { describeRemote, login, logout, pull, push, pushAll, search, type SearchFilters } from './verbs/registry.ts';
+import { describeRemote, login, logout, pull, push, pushAll, remoteTags, search, type SearchFilters } from './verbs/registry.ts';
 import { prune, remove } from './verbs/remove.ts';
 import { danglingOnly, pruneSelector, type PruneFilters } from './prune-filters.ts';
 import { repair, repairStale } from './verbs/repair.ts';
@@ -88,6 +88,11 @@ export class Engine extends EngineCore {
   /** Forget a registry's stored credentials (erasing them from its credential helper too); false when there were none. */
   logout(server: string): Promise<boolean> {
     return logout(this, server);
+  }
+
+  /** The tags `ref`'s repository has in its registry (`pull -a` pulls each). */
+  remoteTags(ref: string): Promise<string[]> {
+    return remoteTags(this, ref);
   }
 
   /** `docker search`: a registry's search results (Docker Hub's index for a term without a registry). */
@@ -198,8 +203,8 @@ export class Engine extends EngineCore {
    * verb sees the container between the two. The old run's exit command waits for the lock, then finds the
    * container running again and leaves it be.
    */
-  async restart(ref: string, timeout?: number): Promise<ContainerRow> {
-    return restart(this, ref, timeout);
+  async restart(ref: string, timeout?: number, signal?: string): Promise<ContainerRow> {
+    return restart(this, ref, timeout, signal);
   }
 
 

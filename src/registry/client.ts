@@ -165,6 +165,26 @@ export class RegistryClient {
     return { descriptor, platforms: [platform] };
   }
 
+  /** Every tag of `name`'s repository (`GET /v2/NAME/tags/list`, following the registry's pages), sorted. */
+  async tags(name: ImageName): Promise<string[]> {
+    const ep = await this.#t.endpoint(name.registry);
+    const tags: string[] = [];
+    let next: string | undefined = `/v2/${name.path}/tags/list`;
+    for (let page = 0; next && page < 1000; page++) {
+      const res = await this.#t.request(ep, [pullScope(name.path)], 'GET', next);
+      if (!res.ok) {
+        const line = await errorLine(res);
+        if (res.status === 404 || res.status === 401 || res.status === 403) throw this.#denied(name, line);
+        throw new RuntimeFailure(`${ep.name}: tags of ${familiarRepo(name)}: ${line}`);
+      }
+      const doc = JSON.parse((await readBounded(res, MANIFEST_MAX, `${familiarRepo(name)}: tags`)).toString()) as { tags?: unknown };
+      if (Array.isArray(doc.tags)) tags.push(...doc.tags.filter((t): t is string => typeof t === 'string'));
+      // RFC 5988: Link: </v2/NAME/tags/list?last=x&n=y>; rel="next"
+      next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.get('link') ?? '')?.[1];
+    }
+    return [...new Set(tags)].sort();
+  }
+
   /**
    * `docker search`: the registry's v1 search (Docker Hub's index for names without a registry), at most
    * `limit` results. A term `host[:port]/words` searches that registry for `words`.

@@ -5,10 +5,10 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { BuildOptions } from '../../engine/build/options.ts';
-import { InvalidArgument, RuntimeFailure } from '../../errors.ts';
+import { InvalidArgument, NotSupported, RuntimeFailure } from '../../errors.ts';
 import { parseOutput } from '../../engine/build/output.ts';
 import { buildPrinter } from '../build-progress.ts';
-import { parse, withEngine, type Command } from '../common.ts';
+import { noContentTrust, parse, withEngine, type Command } from '../common.ts';
 import type { FlagDef } from '../flags.ts';
 import type { Globals } from '../globals.ts';
 
@@ -28,6 +28,9 @@ const flags = [
   { name: 'secret', type: 'list', description: 'Secret to expose to the build (format: "id=mysecret,src=/local/secret")' },
   { name: 'progress', type: 'string', description: 'Set type of progress output (auto, plain, tty)' },
   { name: 'output', short: 'o', type: 'list', description: 'Output destination (format: "type=local,dest=path")' },
+  { name: 'rm', type: 'bool', default: true, description: 'Remove intermediate containers after a successful build' },
+  { name: 'force-rm', type: 'bool', description: 'Always remove intermediate containers' },
+  { name: 'disable-content-trust', type: 'bool', default: true, description: 'Skip image verification' },
 ] as const satisfies readonly FlagDef[];
 
 const cmd: Command<typeof flags> = {
@@ -68,6 +71,9 @@ type Flags = Exclude<ReturnType<typeof parse<typeof flags>>, number>['flags'];
 
 function options(f: Flags, path: string): BuildOptions {
   const fromStdin = path === '-';
+  // Berth's builder removes a step's container whatever happens (what --rm and --force-rm ask for).
+  if (!f.rm) throw new NotSupported('--rm=false: Berth removes each step\'s container after the step; none is kept');
+  noContentTrust(f['disable-content-trust']);
   if (!fromStdin && !(existsSync(path) && statSync(path).isDirectory())) throw new InvalidArgument(`unable to prepare context: path "${path}" not found`);
   if (f.platform && !/^linux(\/amd64)?$/.test(f.platform)) throw new InvalidArgument(`--platform ${f.platform}: only linux/amd64 is built here`);
   if (f.progress && !['auto', 'plain', 'tty'].includes(f.progress)) throw new InvalidArgument(`invalid progress mode: ${f.progress} (auto, plain or tty)`);

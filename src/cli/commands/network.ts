@@ -3,10 +3,9 @@ import type { FlagDef } from '../flags.ts';
 import { eachRef, engineFor, parse, report, withEngine, type Command } from '../common.ts';
 import { formatRows } from '../format.ts';
 import { printObjects } from './inspect.ts';
-import { createUserNetwork, pruneNetworks, removeNetwork, routesOf } from '../../engine/networks.ts';
+import { createUserNetwork, pruneNetworks, removeNetwork } from '../../engine/networks.ts';
 import { poolsFromFlags } from '../../engine/network-ipam.ts';
-import type { NetworkRow } from '../../engine/types.ts';
-import { allNetworks, networkJson } from '../../engine/network-inspect.ts';
+import { allNetworks, inspectNetwork } from '../../engine/network-inspect.ts';
 import { connectNetwork, disconnectNetwork } from '../../engine/network-attach.ts';
 import { InvalidArgument, NotFound } from '../../errors.ts';
 import type { Globals } from '../globals.ts';
@@ -103,11 +102,6 @@ async function ls(argv: string[], g: Globals): Promise<number> {
 }
 
 /** podman's `routes` of a network made with `--route`, in docker's key style; absent without any. */
-function withRoutes(json: Record<string, unknown>, row: NetworkRow | undefined): Record<string, unknown> {
-  const routes = row ? routesOf(row) : [];
-  return routes.length === 0 ? json : { ...json, Routes: routes.map((r) => ({ Destination: r.dst, Gateway: r.gw })) };
-}
-
 const inspectFlags = [{ name: 'format', short: 'f', type: 'string', description: 'Format output using a custom template' }] as const satisfies readonly FlagDef[];
 
 async function inspect(argv: string[], g: Globals): Promise<number> {
@@ -118,10 +112,9 @@ async function inspect(argv: string[], g: Globals): Promise<number> {
   const out: unknown[] = [];
   let code = 0;
   try {
-    const all = allNetworks(engine);
     for (const ref of p.args) {
-      const n = all.find((x) => x.name === ref || x.id === ref) ?? all.filter((x) => x.id.startsWith(ref)).at(0);
-      if (n) out.push(withRoutes(networkJson(engine, n), n.row));
+      const n = inspectNetwork(engine, ref);
+      if (n) out.push(n);
       else code = report(new NotFound(`network ${ref} not found`), 'network inspect');
     }
     if (out.length > 0 || code === 0) printObjects(out, p.flags.format);
@@ -131,13 +124,23 @@ async function inspect(argv: string[], g: Globals): Promise<number> {
   }
 }
 
+const rmFlags = [{ name: 'force', short: 'f', type: 'bool', description: 'Do not error if the network does not exist' }] as const satisfies readonly FlagDef[];
+
 async function rm(argv: string[], g: Globals): Promise<number> {
-  const cmd: Command<readonly []> = { usage: 'NETWORK [NETWORK...]', description: 'Remove one or more networks', flags: [], args: [1, Infinity] };
+  const cmd: Command<typeof rmFlags> = { usage: '[OPTIONS] NETWORK [NETWORK...]', description: 'Remove one or more networks', flags: rmFlags, args: [1, Infinity] };
   const p = parse(cmd, argv, 'network rm');
   if (typeof p === 'number') return p;
   return withEngine(g, 'network rm', async (engine) => {
     await engine.repair();
-    return eachRef(p.args, 'network rm', async (ref) => (await removeNetwork(engine, ref), ref));
+    return eachRef(p.args, 'network rm', async (ref) => {
+      try {
+        await removeNetwork(engine, ref);
+        return ref;
+      } catch (e) {
+        if (p.flags.force && e instanceof NotFound) return undefined; // -f: a network that is not there is fine
+        throw e;
+      }
+    });
   });
 }
 

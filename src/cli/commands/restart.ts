@@ -1,10 +1,11 @@
-/** `berth restart [-t N] CONTAINER...` */
+/** `berth restart [-t N] [-s SIG] CONTAINER...` */
 import type { FlagDef } from '../flags.ts';
 import { eachRef, engineFor, parse, report, type Command } from '../common.ts';
 import type { Globals } from '../globals.ts';
 import { stopTimeout } from '../stop-timeout.ts';
 
 const flags = [
+  { name: 'signal', short: 's', type: 'string', description: 'Signal to send to the container' },
   { name: 'timeout', short: 't', type: 'int', description: 'Seconds to wait before killing the container' },
   { name: 'time', type: 'int', hidden: true, description: 'Seconds to wait before killing the container (deprecated: --timeout)' },
 ] as const satisfies readonly FlagDef[];
@@ -28,7 +29,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   const engine = engineFor(g);
   try {
     return await eachRef(p.args, 'restart', async (ref) => {
-      await engine.restart(ref, timeout);
+      await engine.restart(ref, timeout, p.changed.has('signal') ? p.flags.signal : undefined);
       return ref;
     });
   } finally {

@@ -48,6 +48,11 @@ export function describeRemote(engine: EngineCore, ref: string, credentials?: Cr
   return new RegistryClient(engine.registryOptions(credentialsFor(ref, credentials))).describe(parseImageName(ref));
 }
 
+/** The tags `ref`'s repository has in its registry (for `pull -a`). */
+export function remoteTags(engine: EngineCore, ref: string): Promise<string[]> {
+  return new RegistryClient(engine.registryOptions()).tags(parseImageName(ref));
+}
+
 /** docker's search filters: `stars=N` (at least N), `is-official`, `is-automated`. */
 export interface SearchFilters {
   stars?: string[];

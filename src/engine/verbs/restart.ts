@@ -10,9 +10,9 @@ import { stop } from './stop.ts';
  * container running again and leaves it be. RestartCount stays: as docker's, it counts the restarts a
  * restart policy made, not the user's.
  */
-export async function restart(engine: EngineCore, ref: string, timeout?: number): Promise<ContainerRow> {
+export async function restart(engine: EngineCore, ref: string, timeout?: number, signal?: string): Promise<ContainerRow> {
   return engine.withLock(ref, async (row) => {
-    await stop(engine, row.id, timeout);
+    await stop(engine, row.id, timeout, signal);
     const started = await start(engine, row.id);
     engine.emitContainer(started, 'restart');
     return started;
