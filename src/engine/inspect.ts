@@ -160,7 +160,8 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
       ),
       ContainerIDFile: '',
       LogConfig: { Type: c.logDriver ?? 'k8s-file', Config: c.logOptions ?? (c.logSizeMax ? { 'max-size': String(c.logSizeMax) } : {}) },
-      NetworkMode: iso?.network ?? 'none',
+      // A user network's name, as docker shows it; `bridge` for the default one; host, none, container:… as asked.
+      NetworkMode: iso?.network === 'bridge' ? (c.networking?.networks[0]?.name ?? 'bridge') : (iso?.network ?? 'none'),
       PortBindings: {},
       RestartPolicy: { Name: c.restartPolicy?.name ?? 'no', MaximumRetryCount: c.restartPolicy?.maximumRetryCount ?? 0 },
       AutoRemove: c.autoRemove,

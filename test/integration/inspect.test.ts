@@ -21,7 +21,7 @@ after(() => {
 
 const { ok, out } = cli(() => env);
 
-test('inspect finds networks and volumes by name; --type narrows; unknown names and types are one line', () => {
+test('inspect finds networks and volumes by name; --type narrows; unknown names and types are one line; NetworkMode names the network', () => {
   ok(['network', 'create', 'insp-net']);
   ok(['volume', 'create', 'insp-vol']);
   const net = JSON.parse(out(['inspect', 'insp-net'])) as { Name: string; Driver: string }[];
@@ -38,6 +38,11 @@ test('inspect finds networks and volumes by name; --type narrows; unknown names 
   const badType = env.berth(['inspect', '--type', 'gadget', 'insp-vol']);
   assert.equal(badType.code, 1);
   assert.match(badType.stderr, /"gadget" is not a valid value for --type/);
+  // A container's NetworkMode names its user network, as docker's does.
+  const c = ok(['create', '--network', 'insp-net', 'busybox', 'true']).stdout.trim();
+  const d = ok(['create', 'busybox', 'true']).stdout.trim();
+  assert.equal(out(['inspect', '-f', '{{.HostConfig.NetworkMode}}', c, d]), 'insp-net\nbridge\n');
+  ok(['rm', c, d]);
   const swarm = env.berth(['inspect', '--type', 'service', 'web']);
   assert.equal(swarm.code, 1);
   assert.match(swarm.stderr, /This node is not a swarm manager/);
