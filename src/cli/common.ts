@@ -6,7 +6,7 @@ import type { Globals } from './globals.ts';
 
 export function engineFor(g: Globals): Engine {
   const root = g.root ?? process.env.BERTH_ROOT ?? '/var/lib/berth';
-  return new Engine({ root });
+  return new Engine({ root, ...(g.quiet ? { warn: () => {} } : {}) });
 }
 
 /** Open the engine for one verb, report its errors as docker does, and close it. */

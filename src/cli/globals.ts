@@ -4,6 +4,8 @@
  */
 export interface Globals {
   root?: string;
+  /** `--log-level error|fatal`: the engine's warnings are not printed. */
+  quiet?: boolean;
   /** The verb path as typed, for messages ("container ls"). */
   verb: string;
 }

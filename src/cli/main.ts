@@ -6,6 +6,7 @@ import { fail } from './common.ts';
 import type { Globals } from './globals.ts';
 import { trace } from '../sys/trace.ts';
 import { exitOnBrokenPipe } from './output.ts';
+import { enableTrace } from '../sys/trace.ts';
 
 trace('main: loaded');
 
@@ -102,8 +103,12 @@ const HELP = `Usage:  berth [OPTIONS] COMMAND
 A daemonless container engine with docker's commands
 
 Options:
-      --root string   Engine root directory (default "/var/lib/berth", or $BERTH_ROOT)
-  -v, --version       Print version information and quit
+      --config string      Location of client config files (docker's config.json: credentials)
+  -c, --context string     Accepted as "default" only: berth is the engine itself
+  -D, --debug              Print the time of each step to stderr
+  -l, --log-level string   debug, info, warn (default), error or fatal (no warnings)
+      --root string        Engine root directory (default "/var/lib/berth", or $BERTH_ROOT)
+  -v, --version            Print version information and quit
 
 Commands:
   run         Create and run a new container from an image
@@ -154,6 +159,25 @@ Commands:
   network     Manage networks (create, ls, inspect, rm, prune, connect, disconnect)
 `;
 
+/** docker's global client flags: berth's CLI is the engine itself, so the ones about reaching a daemon are refused. */
+const CLIENT_FLAGS = new Set(['--config', '-D', '--debug', '-l', '--log-level', '-H', '--host', '-c', '--context', '--tls', '--tlsverify', '--tlscacert', '--tlscert', '--tlskey']);
+
+/** Apply one of them; the reason it is refused, if it is. */
+function clientFlag(name: string, value: string | undefined, g: Globals): string | undefined {
+  if (name === '--config') process.env.DOCKER_CONFIG = value; // where config.json (credentials) is read
+  else if (name === '-D' || name === '--debug') enableTrace();
+  else if (name === '-l' || name === '--log-level') {
+    if (!['debug', 'info', 'warn', 'error', 'fatal'].includes(value!)) return `invalid argument "${value}" for "-l, --log-level" flag: not a valid log level (debug, info, warn, error, fatal)`;
+    if (value === 'debug') enableTrace();
+    g.quiet = value === 'error' || value === 'fatal';
+  } else if (name === '-c' || name === '--context') {
+    if (value !== 'default') return `context "${value}": berth has only the default context (it is the engine itself); the docker CLI's contexts can point at \`berth serve\``;
+  } else {
+    return `${name}: berth runs the engine itself and connects to no daemon; point the docker CLI at \`berth serve\` instead (DOCKER_HOST=unix://…)`;
+  }
+  return undefined;
+}
+
 /** The command groups: `berth container ls`, `berth image rm`… */
 const GROUPS = ['container', 'image', 'volume', 'network', 'system', 'builder', 'buildx'];
 
@@ -173,6 +197,14 @@ export async function cli(argv: string[]): Promise<number> {
     if (a === '--root') globals.root = argv[++i];
     else if (a.startsWith('--root=')) globals.root = a.slice(7);
     else if (a === '-v' || a === '--version') return (await commands.version!()).main([], globals);
+    else if (CLIENT_FLAGS.has(a.split('=')[0]!)) {
+      const [name, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+      const takesValue = name !== '-D' && name !== '--debug' && name !== '--tls' && name !== '--tlsverify';
+      const value = takesValue ? (inline ?? argv[++i]) : inline;
+      if (takesValue && value === undefined) return fail(`flag needs an argument: ${name}\nSee 'berth --help'.`, 125);
+      const refused = clientFlag(name, value, globals);
+      if (refused) return fail(refused, 125);
+    }
     else if (a === '-h' || a === '--help') {
       process.stdout.write(HELP);
       return 0;

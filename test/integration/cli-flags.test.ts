@@ -93,3 +93,28 @@ test('pull -a pulls every tag the registry has for the repository; a tag with -a
     await reg.stop();
   }
 });
+
+test('global client flags: -l error silences warnings, -D traces, --config picks the credentials file, -H and contexts are refused', () => {
+  const warned = env.berth(['create', '--oom-kill-disable', 'busybox', 'true']);
+  assert.match(warned.stderr, /WARNING: Disabling the OOM killer/);
+  const quiet = env.berth(['-l', 'error', 'create', '--oom-kill-disable', 'busybox', 'true']);
+  assert.equal(quiet.code, 0);
+  assert.equal(quiet.stderr, '');
+  rmf(warned.stdout.trim(), quiet.stdout.trim());
+  assert.match(env.berth(['-D', 'ps']).stderr, /^berth-trace /m);
+  const dir = mkdtempSync(join(tmpdir(), 'berth-flags-config-'));
+  try {
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ auths: { 'registry.example:5000': { auth: Buffer.from('me:secret').toString('base64') } } }));
+    const out1 = env.berth(['--config', dir, 'logout', 'registry.example:5000']);
+    assert.equal(out1.code, 0, out1.stderr);
+    assert.match(out1.stdout, /Removing login credentials for registry\.example:5000/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  for (const args of [['-H', 'unix:///var/run/docker.sock', 'ps'], ['--context', 'remote', 'ps'], ['-l', 'loud', 'ps']]) {
+    const r = env.berth(args);
+    assert.equal(r.code, 125, args.join(' '));
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+  assert.equal(env.berth(['-c', 'default', 'ps', '-q']).code, 0);
+});
