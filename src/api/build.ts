@@ -4,10 +4,11 @@
  * ` ---> Using cache`, the step's output, ` ---> <id>`, `Successfully built`), with the image id as an `aux`
  * message and a failure as an `errorDetail` one. `POST /build/prune` clears the build cache.
  */
-import type { BuildEvent, BuildOptions } from '../engine/build/options.ts';
+import type { BuildEvent, BuildOptions, RunResources } from '../engine/build/options.ts';
 import { RunFailed } from '../engine/build/run-step.ts';
 import { InvalidArgument, NotSupported } from '../errors.ts';
 import { familiarName } from '../registry/reference.ts';
+import { parseFilters } from './containers.ts';
 import type { Ctx } from './http.ts';
 
 /** Query parameters of /build taken from JSON (`buildargs`, `labels`: objects of strings; null values skipped). */
@@ -30,6 +31,20 @@ function jsonMap(ctx: Ctx, name: string): Record<string, string> {
   return out;
 }
 
+/** `cachefrom`: a JSON list of image names. */
+function jsonList(ctx: Ctx, name: string): string[] {
+  const raw = ctx.q(name);
+  if (!raw) return [];
+  let v: unknown;
+  try {
+    v = JSON.parse(raw);
+  } catch {
+    throw new InvalidArgument(`invalid ${name}: not JSON`);
+  }
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new InvalidArgument(`invalid ${name}: not a list of strings`);
+  return v as string[];
+}
+
 /** What the request asks for; everything checked before the body is read. */
 function buildOptions(ctx: Ctx): Omit<BuildOptions, 'contextStream'> & { quiet: boolean } {
   if (ctx.q('remote')) throw new InvalidArgument('remote build contexts are not supported: send the context as the body');
@@ -46,10 +61,48 @@ function buildOptions(ctx: Ctx): Omit<BuildOptions, 'contextStream'> & { quiet: 
     labels: jsonMap(ctx, 'labels'),
     ...(ctx.q('target') ? { target: ctx.q('target')! } : {}),
     noCache: ctx.qbool('nocache'),
+    cacheFrom: jsonList(ctx, 'cachefrom'),
     pull: ctx.qbool('pull'),
     ...(network && network !== 'default' ? { network } : {}),
     addHosts: ctx.url.searchParams.getAll('extrahosts').flatMap((h) => h.split(',')).filter(Boolean),
+    resources: resources(ctx),
   };
+}
+
+/** The RUN containers' limits (`memory`, `memswap`, `shmsize`, `ulimits`, `cpu*`, `cgroupparent`); 0 or absent leaves one unset. */
+function resources(ctx: Ctx): RunResources {
+  if (ctx.url.searchParams.getAll('securityopt').some(Boolean)) throw new InvalidArgument('security options are not supported on linux');
+  const int = (name: string): number | undefined => {
+    const v = ctx.q(name);
+    if (!v) return undefined;
+    if (!/^-?\d+$/.test(v)) throw new InvalidArgument(`invalid ${name}: ${v} (an integer)`);
+    return Number(v) || undefined;
+  };
+  const r: RunResources = {};
+  const set = <K extends keyof RunResources>(k: K, v: RunResources[K] | undefined) => {
+    if (v !== undefined && v !== '') r[k] = v;
+  };
+  set('memory', int('memory'));
+  set('memorySwap', int('memswap'));
+  set('shmSize', int('shmsize'));
+  set('cpuShares', int('cpushares'));
+  set('cpuPeriod', int('cpuperiod'));
+  set('cpuQuota', int('cpuquota'));
+  set('cpusetCpus', ctx.q('cpusetcpus') ?? undefined);
+  set('cpusetMems', ctx.q('cpusetmems') ?? undefined);
+  set('cgroupParent', ctx.q('cgroupparent') ?? undefined);
+  const ulimits = ctx.q('ulimits');
+  if (ulimits) {
+    let v: unknown;
+    try {
+      v = JSON.parse(ulimits);
+    } catch {
+      throw new InvalidArgument('invalid ulimits: not JSON');
+    }
+    if (!Array.isArray(v)) throw new InvalidArgument('invalid ulimits: not a list');
+    if (v.length > 0) r.ulimits = v.map((u: { Name?: unknown; Soft?: unknown; Hard?: unknown }) => `${String(u.Name)}=${Number(u.Soft)}:${Number(u.Hard)}`);
+  }
+  return r;
 }
 
 export async function build(ctx: Ctx): Promise<void> {
@@ -137,9 +190,12 @@ function classicLine(e: BuildEvent, say: (text: string) => void): void {
   }
 }
 
-/** `POST /build/prune`: the ids of the cache images removed. */
+/** `POST /build/prune` (`filters` `until`, `keep-storage` in bytes): the ids of the cache images removed. */
 export async function prune(ctx: Ctx): Promise<void> {
-  const { deleted, reclaimed } = await ctx.engine.pruneBuildCache();
+  const keep = ctx.q('keep-storage');
+  if (keep && !/^\d+$/.test(keep)) throw new InvalidArgument(`invalid keep-storage: ${keep} (bytes)`);
+  const keepStorage = keep ? Number(keep) : 0;
+  const { deleted, reclaimed } = await ctx.engine.pruneBuildCache({ filters: parseFilters(ctx.q('filters')), ...(keepStorage > 0 ? { keepStorage } : {}) });
   ctx.send(200, { CachesDeleted: deleted.map((id) => `sha256:${id}`), SpaceReclaimed: reclaimed });
 }
 

@@ -128,9 +128,9 @@ export class Engine extends EngineCore {
   }
 
   /** Forget the build cache and remove the images only it kept (`builder prune`): the ids and bytes removed. */
-  async pruneBuildCache(): Promise<{ deleted: string[]; reclaimed: number }> {
+  async pruneBuildCache(opts: import('./build/prune.ts').BuildPruneOptions = {}): Promise<{ deleted: string[]; reclaimed: number }> {
     const { pruneBuildCache } = await import('./build/prune.ts');
-    return pruneBuildCache(this);
+    return pruneBuildCache(this, opts);
   }
 
 

@@ -38,6 +38,12 @@ export class BuildCacheRepo {
     return (this.db.prepare('SELECT * FROM build_cache ORDER BY created_at').all() as Raw[]).map(fromRaw);
   }
 
+  /** Forget these entries; returns the images they named. */
+  remove(keys: string[]): string[] {
+    const del = this.db.prepare('DELETE FROM build_cache WHERE key = ? RETURNING image_id');
+    return keys.flatMap((k) => (del.all(k) as { image_id: string }[]).map((r) => r.image_id));
+  }
+
   /** Forget every entry; returns the images they named. */
   clear(): string[] {
     return (this.db.prepare('DELETE FROM build_cache RETURNING image_id').all() as { image_id: string }[]).map((r) => r.image_id);

@@ -107,6 +107,45 @@ test('dockerode buildImage: a tar of the context, the message stream, the aux id
   out(['rmi', 'api-built:dockerode']);
 });
 
+test('dockerode: cachefrom restores the steps a loaded image\'s history shows; pruneBuilder with filters until= and keep-storage', async () => {
+  const client = new Docker({ socketPath: api.sock });
+  const follow = (stream: NodeJS.ReadableStream) => new Promise<Record<string, unknown>[]>((resolve, reject) => client.modem.followProgress(stream, (e: Error | null, res: Record<string, unknown>[]) => (e ? reject(e) : resolve(res))));
+  const dir = context({ Dockerfile: 'FROM busybox:latest\nENV WHO=api\nRUN echo $WHO > /who\nCMD ["cat", "/who"]\n' });
+  await follow(await client.buildImage({ context: dir, src: ['Dockerfile'] }, { t: 'api-built:cf' }));
+  const tar = join(env.root, 'api-cf.tar');
+  out(['save', '-o', tar, 'api-built:cf']);
+  out(['rmi', 'api-built:cf']);
+  out(['builder', 'prune', '-f']);
+  out(['load', '-i', tar]);
+  const messages = await follow(await client.buildImage({ context: dir, src: ['Dockerfile'] }, { t: 'api-built:cf2', cachefrom: JSON.stringify(['api-built:cf']) } as Docker.ImageBuildOptions));
+  assert.equal(messages.filter((m) => m.stream === ' ---> Using cache\n').length, 3, JSON.stringify(messages));
+  assert.equal(out(['image', 'inspect', '-f', '{{.Id}}', 'api-built:cf2']), out(['image', 'inspect', '-f', '{{.Id}}', 'api-built:cf']));
+  // dockerode's pruneBuilder sends no options: the query goes through its modem.
+  const prune = (options: Record<string, unknown>) =>
+    new Promise<{ CachesDeleted: string[] }>((resolve, reject) =>
+      client.modem.dial({ path: '/build/prune?', method: 'POST', options, statusCodes: { 200: true, 400: 'bad request' } }, (e: unknown, data: unknown) => (e ? reject(e) : resolve(data as { CachesDeleted: string[] }))),
+    );
+  // Every entry was used within the hour: until=1h keeps them all; keep-storage=1 (byte) leaves none.
+  assert.deepEqual((await prune({ filters: { until: ['1h'] } })).CachesDeleted, []);
+  const r = await prune({ 'keep-storage': 1 });
+  assert.ok(r.CachesDeleted.length >= 1, JSON.stringify(r));
+  const after = await follow(await client.buildImage({ context: dir, src: ['Dockerfile'] }, { t: 'api-built:cf2' }));
+  assert.ok(!after.some((m) => m.stream === ' ---> Using cache\n'), JSON.stringify(after));
+  out(['rmi', 'api-built:cf', 'api-built:cf2']);
+});
+
+test('dockerode buildImage: memory, shmsize and ulimits reach the RUN container; securityopt is refused', async () => {
+  const client = new Docker({ socketPath: api.sock });
+  const follow = (stream: NodeJS.ReadableStream) => new Promise<Record<string, unknown>[]>((resolve, reject) => client.modem.followProgress(stream, (e: Error | null, res: Record<string, unknown>[]) => (e ? reject(e) : resolve(res))));
+  const dir = context({ Dockerfile: 'FROM busybox:latest\nRUN (cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes) > /mem; df -k /dev/shm | tail -1 | awk \'{print $2}\' > /shm; ulimit -n > /nofile\n' });
+  const opts = { t: 'api-built:limits', memory: 64 * 1024 * 1024, shmsize: 32 * 1024 * 1024, ulimits: JSON.stringify([{ Name: 'nofile', Soft: 1024, Hard: 2048 }]) };
+  const messages = await follow(await client.buildImage({ context: dir, src: ['Dockerfile'] }, opts as Docker.ImageBuildOptions));
+  assert.ok(messages.some((m) => m.aux), JSON.stringify(messages));
+  assert.equal(out(['run', '--rm', 'api-built:limits', 'cat', '/mem', '/shm', '/nofile']), `${64 * 1024 * 1024}\n${32 * 1024}\n1024\n`);
+  await assert.rejects(client.buildImage({ context: dir, src: ['Dockerfile'] }, { securityopt: 'seccomp=unconfined' } as Docker.ImageBuildOptions), /security options are not supported on linux/);
+  out(['rmi', 'api-built:limits']);
+});
+
 const PY = '/usr/bin/python3';
 const hasDockerPy = existsSync(PY) && spawnSync(PY, ['-c', 'import docker'], { encoding: 'utf8' }).status === 0;
 

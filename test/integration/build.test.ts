@@ -177,6 +177,73 @@ test('the cache: a rebuild runs no container and gives the same image; a changed
   ok(['rmi', 'built:cache']);
 });
 
+test('--cache-from: a loaded image stands for the steps its history shows, to the same id; from a COPY on (its line names no content) steps run', () => {
+  const dir = context({
+    'Dockerfile': 'FROM busybox:latest\nENV A=1\nRUN echo one > /one\nWORKDIR /w\nRUN echo two > two\nCMD ["cat", "/one"]\n',
+    'Dockerfile.copy': 'FROM busybox:latest\nENV A=1\nRUN echo one > /one\nCOPY Dockerfile /d\nRUN echo three > /three\n',
+  });
+  const first = built(dir, ['-t', 'built:cf']);
+  const withCopy = built(dir, ['-f', join(dir, 'Dockerfile.copy'), '-t', 'built:cfc']);
+  const tar = join(env.root, 'cf.tar');
+  ok(['save', '-o', tar, 'built:cf', 'built:cfc']);
+  ok(['rmi', 'built:cf', 'built:cfc']);
+  out(['builder', 'prune', '-f']);
+  ok(['load', '-i', tar]);
+  let since = new Date().toISOString();
+  const again = built(dir, ['--cache-from', 'built:cf', '--cache-from', 'nosuch:image', '-t', 'built:cf2']);
+  assert.equal(again.log.match(/CACHED/g)?.length, 5, again.log);
+  assert.match(again.log, /Could not look up nosuch:image for cache resolution, skipping/);
+  assert.equal(again.id, first.id);
+  assert.equal(createsSince(since), 0, 'a build restored from --cache-from created a container');
+  since = new Date().toISOString();
+  const copied = built(dir, ['-f', join(dir, 'Dockerfile.copy'), '--cache-from', 'built:cfc']);
+  assert.match(copied.log, /#2 CACHED/);
+  assert.match(copied.log, /#3 CACHED/);
+  assert.doesNotMatch(copied.log, /#4 CACHED|#5 CACHED/);
+  assert.notEqual(copied.id, withCopy.id);
+  assert.equal(createsSince(since), 1, 'only the RUN after the COPY ran');
+  assert.equal(out(['run', '--rm', copied.id, 'cat', '/one', '/three']), 'one\nthree\n');
+  ok(['rmi', 'built:cf', 'built:cf2', 'built:cfc', copied.id]);
+});
+
+test('builder prune --filter until= keeps entries used since then; --keep-storage removes the least recently used until the rest fits', () => {
+  const older = context({ 'Dockerfile': 'FROM busybox:latest\nRUN head -c 2000000 /dev/zero > /older\n' });
+  const newer = context({ 'Dockerfile': 'FROM busybox:latest\nRUN echo newer > /newer\n' });
+  out(['builder', 'prune', '-f']);
+  built(older);
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4000);
+  built(newer);
+  ok(['builder', 'prune', '-f', '--filter', 'until=3s']);
+  assert.match(built(newer).log, /#2 CACHED/);
+  assert.doesNotMatch(built(older).log, /CACHED/);
+  // 3 MB holds both steps: nothing goes.
+  ok(['builder', 'prune', '-f', '--keep-storage', '3m']);
+  assert.match(built(older).log, /#2 CACHED/);
+  // 1 MB: the least recently used (the older build's 2 MB step) goes, and then the rest fits.
+  assert.match(built(newer).log, /#2 CACHED/);
+  ok(['builder', 'prune', '-f', '--keep-storage', '1m']);
+  assert.match(built(newer).log, /#2 CACHED/);
+  assert.doesNotMatch(built(older).log, /CACHED/);
+  const bad = env.berth(['builder', 'prune', '-f', '--keep-storage', 'lots']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /invalid --keep-storage lots/);
+});
+
+test('RUN limits: -m, --shm-size and --ulimit reach the step\'s container; --security-opt is refused as docker refuses it on Linux', () => {
+  const dir = context({
+    'Dockerfile': 'FROM busybox:latest\nRUN (cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes) > /mem; df -k /dev/shm | tail -1 | awk \'{print $2}\' > /shm; ulimit -n > /nofile\n',
+  });
+  const r = built(dir, ['-m', '64m', '--memory-swap', '-1', '--shm-size', '32m', '--ulimit', 'nofile=1024:2048', '-c', '512']);
+  assert.equal(out(['run', '--rm', r.id, 'cat', '/mem', '/shm', '/nofile']), `${64 * 1024 * 1024}\n${32 * 1024}\n1024\n`);
+  const refused = build(dir, ['--security-opt', 'seccomp=unconfined']);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /security options are not supported on linux/);
+  const bad = build(dir, ['-m', 'lots']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /invalid size: 'lots'/);
+  ok(['rmi', r.id]);
+});
+
 test('a failing RUN: its output, the step, exit 1, and nothing left; the steps before it stay cached', () => {
   const dir = context({ 'Dockerfile': 'FROM busybox:latest\nRUN echo ok > /ok\nRUN echo about to fail; echo to stderr >&2; exit 3\nRUN echo never\n' });
   const before = allIds();

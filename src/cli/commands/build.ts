@@ -4,10 +4,11 @@
  */
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { BuildOptions } from '../../engine/build/options.ts';
+import type { BuildOptions, RunResources } from '../../engine/build/options.ts';
 import { InvalidArgument, NotSupported, RuntimeFailure } from '../../errors.ts';
 import { parseOutput } from '../../engine/build/output.ts';
 import { buildPrinter } from '../build-progress.ts';
+import { parseBytes } from '../resource-flags.ts';
 import { noContentTrust, parse, withEngine, type Command } from '../common.ts';
 import type { FlagDef } from '../flags.ts';
 import type { Globals } from '../globals.ts';
@@ -18,6 +19,7 @@ const flags = [
   { name: 'build-arg', type: 'list', description: 'Set build-time variables' },
   { name: 'target', type: 'string', description: 'Set the target build stage to build' },
   { name: 'no-cache', type: 'bool', description: 'Do not use cache when building the image' },
+  { name: 'cache-from', type: 'list', description: 'Images to consider as cache sources' },
   { name: 'pull', type: 'bool', description: 'Always attempt to pull a newer version of the image' },
   { name: 'label', type: 'list', description: 'Set metadata for an image' },
   { name: 'quiet', short: 'q', type: 'bool', description: 'Suppress the build output and print image ID on success' },
@@ -30,6 +32,17 @@ const flags = [
   { name: 'output', short: 'o', type: 'list', description: 'Output destination (format: "type=local,dest=path")' },
   { name: 'rm', type: 'bool', default: true, description: 'Remove intermediate containers after a successful build' },
   { name: 'force-rm', type: 'bool', description: 'Always remove intermediate containers' },
+  { name: 'memory', short: 'm', type: 'string', description: 'Memory limit' },
+  { name: 'memory-swap', type: 'string', description: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" },
+  { name: 'shm-size', type: 'string', description: 'Size of "/dev/shm"' },
+  { name: 'ulimit', type: 'list', description: 'Ulimit options' },
+  { name: 'cpu-shares', short: 'c', type: 'int', description: 'CPU shares (relative weight)' },
+  { name: 'cpu-period', type: 'int', description: 'Limit the CPU CFS (Completely Fair Scheduler) period' },
+  { name: 'cpu-quota', type: 'int', description: 'Limit the CPU CFS (Completely Fair Scheduler) quota' },
+  { name: 'cpuset-cpus', type: 'string', description: 'CPUs in which to allow execution (0-3, 0,1)' },
+  { name: 'cpuset-mems', type: 'string', description: 'MEMs in which to allow execution (0-3, 0,1)' },
+  { name: 'cgroup-parent', type: 'string', description: 'Set the parent cgroup for the "RUN" instructions during build' },
+  { name: 'security-opt', type: 'list', description: 'Security options' },
   { name: 'disable-content-trust', type: 'bool', default: true, description: 'Skip image verification' },
 ] as const satisfies readonly FlagDef[];
 
@@ -86,12 +99,32 @@ function options(f: Flags, path: string): BuildOptions {
     buildArgs: keyValues(f['build-arg'], '--build-arg', true),
     ...(f.target ? { target: f.target } : {}),
     noCache: f['no-cache'],
+    cacheFrom: f['cache-from'],
     pull: f.pull,
     labels: keyValues(f.label, '--label', false),
     ...(f.network ? { network: f.network } : {}),
     addHosts: f['add-host'],
     secrets: secrets(f.secret),
+    resources: resources(f),
   };
+}
+
+/** The RUN containers' limits; 0 (or nothing) leaves one unset, as docker's builder reads them. */
+function resources(f: Flags): RunResources {
+  // docker's daemon refuses them for a Linux build (they only carry Windows' credential specs).
+  if (f['security-opt'].length > 0) throw new InvalidArgument('security options are not supported on linux');
+  const r: RunResources = {};
+  if (f.memory) r.memory = parseBytes(f.memory, '-m, --memory');
+  if (f['memory-swap']) r.memorySwap = f['memory-swap'] === '-1' ? -1 : parseBytes(f['memory-swap'], '--memory-swap');
+  if (f['shm-size']) r.shmSize = parseBytes(f['shm-size'], '--shm-size');
+  if (f.ulimit.length > 0) r.ulimits = f.ulimit;
+  if (f['cpu-shares']) r.cpuShares = f['cpu-shares'];
+  if (f['cpu-period']) r.cpuPeriod = f['cpu-period'];
+  if (f['cpu-quota']) r.cpuQuota = f['cpu-quota'];
+  if (f['cpuset-cpus']) r.cpusetCpus = f['cpuset-cpus'];
+  if (f['cpuset-mems']) r.cpusetMems = f['cpuset-mems'];
+  if (f['cgroup-parent']) r.cgroupParent = f['cgroup-parent'];
+  return r;
 }
 
 /** `K=V` items; a bare `K` takes the value of this process's variable K (build-args only, as docker's). */

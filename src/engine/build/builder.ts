@@ -78,6 +78,8 @@ async function buildIn(engine: EngineCore, given: BuildOptions, workRoot: string
     consumed: new Set(plan.declared),
     network: opts.network ?? 'default',
     addHosts: opts.addHosts ?? [],
+    resources: opts.resources ?? {},
+    cacheFrom: cacheSources(engine, opts.cacheFrom ?? [], report),
     workRoot,
     counts: { ran: 0, cached: 0 },
     stageImage: async (i) => {
@@ -140,6 +142,15 @@ async function baseImage(shared: BuildShared, stage: Stage, results: Map<number,
     if (here) return here;
     throw new NotFound(`FROM ${stage.base}: no such image here, and it could not be pulled: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/** The `--cache-from` images; one not here is skipped with a warning, as docker's classic builder does. */
+function cacheSources(engine: EngineCore, refs: string[], report: (e: BuildEvent) => void): ImageRow[] {
+  return refs.flatMap((ref) => {
+    const img = engine.images.lookup(ref);
+    if (!img) report({ kind: 'warning', message: `Could not look up ${ref} for cache resolution, skipping` });
+    return img ? [img] : [];
+  });
 }
 
 /** `--label`: one more config step over the built image, cached as the others are. */

@@ -1,4 +1,8 @@
 /** What a build is asked to do, and what it reports while it runs (each face renders the reports its way). */
+import type { CreateOptions } from '../config.ts';
+
+/** Limits of every RUN step's container (docker's `build -m --shm-size --ulimit -c …`), as `run` takes them. Not in the cache key. */
+export type RunResources = Pick<CreateOptions, 'memory' | 'memorySwap' | 'cpuShares' | 'cpuPeriod' | 'cpuQuota' | 'cpusetCpus' | 'cpusetMems' | 'cgroupParent' | 'shmSize' | 'ulimits'>;
 
 export interface BuildOptions {
   /** The build context: a directory on this host (the CLI's)... */
@@ -15,6 +19,8 @@ export interface BuildOptions {
   target?: string;
   /** Run every step, using no cached result (what they make is cached for next time). */
   noCache?: boolean;
+  /** `--cache-from`: images (here) whose history may stand for steps; one not here is warned about and skipped. */
+  cacheFrom?: string[];
   /** Pull every FROM image even when it is here. */
   pull?: boolean;
   /** Labels added to the built image. */
@@ -23,6 +29,8 @@ export interface BuildOptions {
   network?: string;
   /** `--add-host host:ip` for RUN. */
   addHosts?: string[];
+  /** Limits of the RUN steps' containers. */
+  resources?: RunResources;
   /** `--secret id=ID,src=PATH`: files RUN --mount=type=secret may read. */
   secrets?: Record<string, string>;
   /** Called with each report as it happens. */

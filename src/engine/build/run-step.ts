@@ -14,6 +14,7 @@ import { remove } from '../verbs/remove.ts';
 import { start } from '../verbs/start.ts';
 import { wait } from '../verbs/wait.ts';
 import { removeMountStubs } from './mount-stubs.ts';
+import type { RunResources } from './options.ts';
 import { layerFromUpper } from './step-image.ts';
 
 export interface RunStep {
@@ -26,6 +27,8 @@ export interface RunStep {
   user: string;
   network: string;
   addHosts: string[];
+  /** The build's limits for its RUN containers (`-m`, `--shm-size`, `--ulimit`…). */
+  resources?: RunResources;
   /** `--mount` of the step, as `run --mount` takes them. */
   mounts: string[];
   /** `/ctr` tmpfs mounts. */
@@ -37,6 +40,7 @@ export interface RunStep {
 /** Run the step; its layer (undefined when it changed nothing). A non-zero exit fails the build. The container goes through `later`. */
 export async function runStep(engine: EngineCore, step: RunStep, lease: Lease, later: (cleanup: () => Promise<void>) => void): Promise<LayerRow | undefined> {
   const opts: CreateOptions = {
+    ...step.resources,
     image: step.imageId,
     cmd: step.argv,
     entrypoint: [],

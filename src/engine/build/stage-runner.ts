@@ -16,13 +16,13 @@ import { configStep, DEFAULT_SHELL } from './config-steps.ts';
 import type { BuildContext } from './context.ts';
 import { copyStep, type CopyRequest } from './copy-step.ts';
 import { INSTRUCTION_FLAGS, parseFlags } from './flags.ts';
-import type { BuildEvent } from './options.ts';
+import type { BuildEvent, RunResources } from './options.ts';
 import { planRunMounts } from './run-mounts.ts';
 import { PLATFORM_ARGS, PROXY_ARGS } from './predefined-args.ts';
 import { runStep } from './run-step.ts';
 import { lineError } from './line-error.ts';
 import { argDeclarations, type Stage } from './stages.ts';
-import { cachedStep, recordStep, type StepResult } from './step-image.ts';
+import { cachedStep, fromCacheSources, recordStep, type StepResult } from './step-image.ts';
 
 /** What every stage of one build shares. */
 export interface BuildShared {
@@ -39,6 +39,10 @@ export interface BuildShared {
   consumed: Set<string>;
   network: string;
   addHosts: string[];
+  /** Limits of every RUN step's container. */
+  resources: RunResources;
+  /** `--cache-from` images: steps their history shows are restored from them rather than run. */
+  cacheFrom: ImageRow[];
   workRoot: string;
   /** The image an earlier stage ended with (waits for it). */
   stageImage(index: number): Promise<ImageRow>;
@@ -59,12 +63,15 @@ export class StageRunner {
   readonly #args = new Map<string, string>();
   #cmdSetHere = false;
   #step: number;
+  /** The `--cache-from` images still matching; once one matched, only it (docker's classic builder's rule). */
+  #cacheFrom: ImageRow[];
 
   constructor(shared: BuildShared, stage: Stage, base: ImageRow | undefined, firstStep: number) {
     this.#b = shared;
     this.#stage = stage;
     this.#image = base;
     this.#step = firstStep;
+    this.#cacheFrom = shared.cacheFrom;
   }
 
   /** Run the base image's ONBUILD triggers, then the stage's instructions; the image the stage ends with. */
@@ -97,7 +104,7 @@ export class StageRunner {
     const started = Date.now();
     const plan = await this.#plan(n);
     const key = createHash('sha256').update(JSON.stringify([this.#image?.id ?? 'scratch', plan.key])).digest('hex');
-    const cached = cachedStep(this.#b.engine, key, this.#b.noCache);
+    const cached = cachedStep(this.#b.engine, key, this.#b.noCache) ?? this.#fromCacheSources(key, plan.history);
     if (cached) {
       this.#b.report({ kind: 'cached', step });
       this.#b.counts.cached++;
@@ -111,8 +118,17 @@ export class StageRunner {
     this.#b.report({ kind: 'done', step, ms: Date.now() - started, imageId: this.#image!.id });
   }
 
+  /** The step restored from a `--cache-from` image whose history shows it over the current image. */
+  #fromCacheSources(key: string, history: StepHistory | undefined): ImageRow | undefined {
+    if (this.#b.noCache || !history || this.#cacheFrom.length === 0) return undefined;
+    const found = fromCacheSources(this.#cacheFrom, this.#image, history.createdBy, history.config);
+    if (!found) return undefined;
+    this.#cacheFrom = [found.source];
+    return recordStep(this.#b.engine, this.#b.lease, key, this.#image, found.step);
+  }
+
   /** What the step will do, as a cache key, and how to do it. */
-  async #plan(n: DockerfileNode): Promise<{ key: unknown; make: (out: Output) => Promise<StepResult> }> {
+  async #plan(n: DockerfileNode): Promise<{ key: unknown; history?: StepHistory; make: (out: Output) => Promise<StepResult> }> {
     const config = this.#image?.config.config ?? {};
     switch (n.instruction) {
       case 'run':
@@ -122,7 +138,7 @@ export class StageRunner {
         return this.#planCopy(n);
       default: {
         const r = configStep({ node: n, config, env: this.#env(), escape: this.#b.escape, cmdSetHere: this.#cmdSetHere });
-        return { key: ['config', r.createdBy, r.config], make: async () => r };
+        return { key: ['config', r.createdBy, r.config], history: { createdBy: r.createdBy, config: r.config }, make: async () => r };
       }
     }
   }
@@ -163,8 +179,12 @@ export class StageRunner {
     const argNames = new Set(this.#args.keys());
     const proxyEnv = Object.entries(this.#b.buildArgs).filter(([k]) => PROXY_ARGS.has(k) && !envNames.has(k) && !argNames.has(k)).map(([k, v]) => `${k}=${v}`);
     const key = ['run', argv, argEnv, mounts.key, network];
+    const createdBy = `RUN ${argv.join(' ')}`;
+    // The history line names the command only: a RUN that also sees build args or mounts is not known by it.
+    const known = argEnv.length === 0 && mounts.key.length === 0 && network === 'default';
     return {
       key,
+      ...(known ? { history: { createdBy } } : {}),
       make: async (output: Output): Promise<StepResult> => {
         const prepared = await mounts.prepare();
         const layer = await runStep(this.#b.engine, {
@@ -175,12 +195,13 @@ export class StageRunner {
           user: config.User ?? '',
           network: network === 'default' ? this.#b.network : network,
           addHosts: this.#b.addHosts,
+          resources: this.#b.resources,
           mounts: prepared.mounts,
           tmpfs: prepared.tmpfs,
           output,
           ...(this.#b.signal ? { signal: this.#b.signal } : {}),
         }, this.#b.lease, this.#b.later).finally(() => this.#b.later(() => prepared.dispose()));
-        return { ...(layer ? { layer } : {}), createdBy: `RUN ${argv.join(' ')}` };
+        return { ...(layer ? { layer } : {}), createdBy };
       },
     };
   }
@@ -269,6 +290,12 @@ export class StageRunner {
 /** How progress names a stage: its own name, or `stage-N` (BuildKit's). */
 export function stageLabel(s: Stage): string {
   return s.name || `stage-${s.index}`;
+}
+
+/** A step as its history line shows it, for `--cache-from` (COPY and ADD have none: their line names no content). */
+interface StepHistory {
+  createdBy: string;
+  config?: StepResult['config'];
 }
 
 type Output = (stream: 'stdout' | 'stderr', data: Buffer) => void;

@@ -46,6 +46,8 @@ export interface StepResult {
   layer?: LayerRow;
   /** The history line, as docker's classic builder writes it (`/bin/sh -c #(nop)  ENV A=b`, `RUN …`). */
   createdBy: string;
+  /** When the step was made; now by default (a step restored from a `--cache-from` image keeps its time). */
+  created?: string;
 }
 
 /** The empty config of an image built `FROM scratch`. */
@@ -56,7 +58,7 @@ export function scratchConfig(): ImageConfigDoc {
 /** Record the step's image over `parent` (undefined for scratch); returns its id. */
 export function addStepImage(engine: EngineCore, parent: ImageRow | undefined, step: StepResult): string {
   const base = parent?.config ?? scratchConfig();
-  const now = new Date().toISOString();
+  const now = step.created ?? new Date().toISOString();
   const doc: ImageConfigDoc = {
     ...base,
     created: now,
@@ -82,4 +84,34 @@ export function recordStep(engine: EngineCore, lease: Lease, key: string, parent
   lease.hold(`sha256:${id}`);
   engine.buildCache.put(key, id);
   return engine.images.repo.get(id)!;
+}
+
+/**
+ * `--cache-from`: the step as an image listed there made it, found by its history as docker's classic
+ * builder finds it. A source matches when its history and layers begin with the parent's and its next
+ * history line is the step's; the step is then restored over the parent from the source's layer and time,
+ * so a chain restored to the end is the source image itself (same config bytes, same id). `createdBy` must
+ * say all the step does (the caller passes none for a step whose history line does not).
+ */
+export function fromCacheSources(sources: ImageRow[], parent: ImageRow | undefined, createdBy: string, config: ImageConfigDoc['config'] | undefined): { source: ImageRow; step: StepResult } | undefined {
+  const base = parent?.config ?? scratchConfig();
+  const baseHistory = base.history ?? [];
+  const baseLayers = base.rootfs.diff_ids;
+  for (const source of sources) {
+    const history = source.config.history ?? [];
+    const layers = source.config.rootfs.diff_ids;
+    if (history.length <= baseHistory.length || layers.length < baseLayers.length) continue;
+    if (baseHistory.some((h, i) => JSON.stringify(h) !== JSON.stringify(history[i]))) continue;
+    if (baseLayers.some((d, i) => d !== layers[i])) continue;
+    const next = history[baseHistory.length]!;
+    if (next.created_by !== createdBy) continue;
+    let layer: LayerRow | undefined;
+    if (!next.empty_layer) {
+      const diffId = layers[baseLayers.length];
+      if (!diffId) continue;
+      layer = { id: diffId.replace(/^sha256:/, '') } as LayerRow;
+    }
+    return { source, step: { createdBy, created: next.created, ...(config ? { config } : {}), ...(layer ? { layer } : {}) } };
+  }
+  return undefined;
 }
