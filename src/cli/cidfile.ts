@@ -31,3 +31,17 @@ export function claimCidFile(path: string): CidFile {
     },
   };
 }
+
+/** Make a container (`make`: pull if need be, then create) with its id written to `path` when one is given. */
+export async function withCidFile<T extends { id: string }>(path: string, make: () => Promise<T>): Promise<T> {
+  const cidfile = path ? claimCidFile(path) : undefined;
+  let made: T;
+  try {
+    made = await make();
+  } catch (e) {
+    cidfile?.release();
+    throw e;
+  }
+  cidfile?.write(made.id);
+  return made;
+}

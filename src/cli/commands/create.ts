@@ -1,10 +1,9 @@
 /** `berth create`: make a container without starting it; prints its id. */
-import type { Engine } from '../../engine/engine.ts';
 import { withEngine, parse, type Command } from '../common.ts';
 import { createFlags, toCreateOptions } from '../create-flags.ts';
 import type { Globals } from '../globals.ts';
 import { ensureImage } from '../pull-flow.ts';
-import { claimCidFile } from '../cidfile.ts';
+import { withCidFile } from '../cidfile.ts';
 
 const cmd: Command<typeof createFlags> = {
   usage: '[OPTIONS] IMAGE [COMMAND] [ARG...]',
@@ -20,16 +19,10 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   return withEngine(g, 'create', async (engine) => {
     await engine.repair();
     const opts = toCreateOptions(p.flags, p.changed, p.args);
-    const cidfile = p.flags.cidfile ? claimCidFile(p.flags.cidfile) : undefined;
-    let ctr: Awaited<ReturnType<Engine['create']>>;
-    try {
+    const ctr = await withCidFile(p.flags.cidfile, async () => {
       await ensureImage(engine, opts.image, p.flags.pull, p.flags.quiet, p.flags.platform || undefined);
-      ctr = await engine.create(opts);
-    } catch (e) {
-      cidfile?.release();
-      throw e;
-    }
-    cidfile?.write(ctr.id);
+      return engine.create(opts);
+    });
     process.stdout.write(`${ctr.id}\n`);
     return 0;
   });

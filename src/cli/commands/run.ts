@@ -9,7 +9,7 @@ import { ensureImage } from '../pull-flow.ts';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../engine/detach-keys.ts';
 import { trace } from '../../sys/trace.ts';
 import { keepsFile } from '../../engine/types.ts';
-import { claimCidFile } from '../cidfile.ts';
+import { withCidFile } from '../cidfile.ts';
 import { SerialWriter } from '../output.ts';
 
 const flags = [
@@ -44,16 +44,10 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     }
     const show = { stdout: opts.attach?.stdout ?? true, stderr: opts.attach?.stderr ?? true };
     await engine.repair();
-    const cidfile = p.flags.cidfile ? claimCidFile(p.flags.cidfile) : undefined;
-    let ctr: Awaited<ReturnType<Engine['create']>>;
-    try {
+    const ctr = await withCidFile(p.flags.cidfile, async () => {
       await ensureImage(engine, opts.image, p.flags.pull, p.flags.quiet, p.flags.platform || undefined);
-      ctr = await engine.create(opts);
-    } catch (e) {
-      cidfile?.release();
-      throw e;
-    }
-    cidfile?.write(ctr.id);
+      return engine.create(opts);
+    });
     if (p.flags.detach) {
       await engine.start(ctr.id, { preserveFds });
       process.stdout.write(`${ctr.id}\n`);

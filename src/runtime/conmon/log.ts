@@ -2,7 +2,8 @@
  * Reading conmon's k8s-file log: `<RFC3339Nano> <stdout|stderr> <F|P> <bytes>`. A P line is a fragment
  * joined to what follows (conmon appended a newline to it that was not the program's).
  */
-import { closeSync, fstatSync, openSync, readSync, watch, type FSWatcher } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { followLog } from '../../logs/follow.ts';
 import { fdSource, LastLines, lastLineEnd, visitLinesBackward } from '../../logs/tail.ts';
 import type { LogReadOptions, LogRecord, StreamName } from '../driver.ts';
 
@@ -127,31 +128,9 @@ export async function readLog(
   const first = opts.tail !== undefined && opts.tail >= 0 ? t.readTail(opts.tail, inRange) : t.read().filter(inRange);
   first.forEach(out);
   if (!opts.follow || until <= Date.now()) return;
-  let wake: (() => void) | undefined;
-  const watchers: FSWatcher[] = [];
-  for (const d of watchDirs) {
-    try {
-      watchers.push(watch(d, () => wake?.()));
-    } catch {
-      /* gone already: the poll below still ends the loop */
-    }
-  }
-  try {
-    for (;;) {
-      const still = live();
-      for (const rec of t.read()) if (inRange(rec)) out(rec);
-      if (!still) return;
-      await new Promise<void>((r) => {
-        const timer = setTimeout(r, 50);
-        wake = () => {
-          clearTimeout(timer);
-          r();
-        };
-      });
-    }
-  } finally {
-    for (const w of watchers) w.close();
-  }
+  await followLog(watchDirs, live, () => {
+    for (const rec of t.read()) if (inRange(rec)) out(rec);
+  });
 }
 
 /** The log opened for reading; null while there is none (the monitor has not made it, or it was removed). */
