@@ -3,10 +3,11 @@
  * PATH.1, each gzipped or not), then the current one, which is followed across rotations (an open fd
  * reads a file to its end after it was renamed; then the new PATH is opened).
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { LogReadOptions, LogRecord, LogTarget } from '../runtime/driver.ts';
+import { followLog } from './follow.ts';
 import { decodeEntry, decodeJsonFile, decodeLocal, parseJsonLine, type Decoder } from './formats.ts';
 import { bufferSource, fdSource, lastFrameEnd, LastLines, lastLineEnd, visitFramesBackward, visitLinesBackward, type ByteSource } from './tail.ts';
 
@@ -28,6 +29,47 @@ function readWhole(file: string): Buffer {
     return file.endsWith('.gz') ? gunzipSync(b) : b;
   } catch {
     return Buffer.alloc(0); // rotated away or being compressed meanwhile: what was read stands
+  }
+}
+
+/**
+ * The rotated files' contents, newest first: all opened before any is read (an open file keeps its bytes
+ * through a rename or gzip's unlink), each inode once (a rename between two opens shows a file twice).
+ */
+function snapshotRotated(path: string): { ino: number; data: Buffer }[] {
+  const opened: { fd: number; gz: boolean; ino: number }[] = [];
+  const seen = new Set<number>();
+  try {
+    for (let i = 1; i < 10_000; i++) {
+      let got = false;
+      for (const [name, gz] of [[`${path}.${i}`, false], [`${path}.${i}.gz`, true]] as const) {
+        let fd: number;
+        try {
+          fd = openSync(name, 'r');
+        } catch {
+          continue;
+        }
+        const ino = fstatSync(fd).ino;
+        if (seen.has(ino)) closeSync(fd);
+        else {
+          seen.add(ino);
+          opened.push({ fd, gz, ino });
+        }
+        got = true;
+        break;
+      }
+      if (!got) break;
+    }
+    return opened.map(({ fd, gz, ino }) => {
+      try {
+        const b = readFileSync(fd);
+        return { ino, data: gz ? gunzipSync(b) : b };
+      } catch {
+        return { ino, data: Buffer.alloc(0) }; // a .gz gzip is still writing: the plain file is read next time
+      }
+    });
+  } finally {
+    for (const { fd } of opened) closeSync(fd);
   }
 }
 
@@ -98,33 +140,58 @@ class CurrentFile {
         this.pending = Buffer.alloc(0);
         continue;
       }
+      // Rotated: the file PATH is now is opened before the rotated ones are looked at, so no rotation in
+      // between can put a file between the two unseen.
+      const next = openIfThere(this.path);
       closeSync(this.fd);
-      this.fd = null;
-      for (const r of this.missed()) out.push(r);
+      this.fd = next;
+      this.offset = 0;
+      this.pending = Buffer.alloc(0);
+      for (const r of this.missed(next)) out.push(r);
+      if (next === null) return out;
     }
+  }
+
+  /** The first record of the file open at `fd` (undefined while it has none). */
+  private firstRecord(fd: number): LogRecord | undefined {
+    const b = Buffer.allocUnsafe(64 << 10);
+    const n = readSync(fd, b, 0, b.length, 0);
+    return this.decode(b.subarray(0, n)).records[0];
   }
 
   /**
    * The records of files rotated past since the one just finished: that file is the rotated one holding
    * the last record read (PATH.1 unless the writer rotated again meanwhile); the records after it there,
-   * and the files newer than it, were never seen.
+   * and the files newer than it, were never seen. The writer may rotate (rename, gzip) while they are
+   * looked at: the files are opened first, each once (by inode), and the search is tried again if the
+   * record was not found. `next` is the file to be read next: it, and a file newer than it (rotated
+   * meanwhile), are not "missed"; a rotated copy of it is known by its inode, or by its first record once
+   * gzip made a new file of it.
    */
-  private missed(): LogRecord[] {
+  private missed(next: number | null): LogRecord[] {
     const last = this.last;
     if (!last) return [];
-    const same = (r: LogRecord) => r.time === last.time && r.stream === last.stream && r.data.equals(last.data);
-    const newer: LogRecord[][] = [];
-    for (const f of rotatedFiles(this.path).reverse()) {
-      const recs = this.decode(readWhole(f)).records;
-      let at = recs.length - 1;
-      while (at >= 0 && !same(recs[at]!)) at--;
-      if (at >= 0) {
-        newer.push(recs.slice(at + 1));
-        const all = newer.reverse().flat();
-        if (all.length > 0) this.last = all[all.length - 1];
-        return all;
+    const same = (a: LogRecord, b: LogRecord) => a.time === b.time && a.stream === b.stream && a.data.equals(b.data);
+    const nextIno = next === null ? -1 : fstatSync(next).ino;
+    const nextFirst = next === null ? undefined : this.firstRecord(next);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      let newer: LogRecord[][] = [];
+      for (const { ino, data } of snapshotRotated(this.path)) {
+        const recs = this.decode(data).records;
+        if (ino === nextIno || (nextFirst && recs[0] && same(recs[0], nextFirst))) {
+          newer = []; // the file read next, or newer than it: read there and after, not here
+          continue;
+        }
+        let at = recs.length - 1;
+        while (at >= 0 && !same(recs[at]!, last)) at--;
+        if (at >= 0) {
+          newer.push(recs.slice(at + 1));
+          const all = newer.reverse().flat();
+          if (all.length > 0) this.last = all[all.length - 1];
+          return all;
+        }
+        newer.push(recs);
       }
-      newer.push(recs);
     }
     return []; // rotated out of the kept files altogether: nothing to find it by
   }
@@ -189,7 +256,7 @@ export async function readWrittenLog(
     const t = Date.parse(rec.time);
     return t >= since && t <= until;
   };
-  let still = live();
+  const still = live();
   if (!still) await flushed();
   const current = new CurrentFile(path, format.decode);
   try {
@@ -199,33 +266,20 @@ export async function readWrittenLog(
       current.read().filter(inRange).forEach(out);
     }
     if (!opts.follow || !still || until <= Date.now()) return;
-    let wake: (() => void) | undefined;
-    const watchers: FSWatcher[] = [];
-    for (const d of new Set([...watchDirs, dirname(path)])) {
-      try {
-        watchers.push(watch(d, () => wake?.()));
-      } catch {
-        /* gone already: the poll below still ends the loop */
-      }
-    }
-    try {
-      for (;;) {
-        still = live();
-        if (!still) await flushed();
-        for (const rec of current.read()) if (inRange(rec)) out(rec);
-        if (!still) return;
-        await new Promise<void>((r) => {
-          const timer = setTimeout(r, 50);
-          wake = () => {
-            clearTimeout(timer);
-            r();
-          };
-        });
-      }
-    } finally {
-      for (const w of watchers) w.close();
-    }
+    await followLog([...watchDirs, dirname(path)], live, async (ended) => {
+      if (ended) await flushed();
+      for (const rec of current.read()) if (inRange(rec)) out(rec);
+    });
   } finally {
     current.close();
+  }
+}
+
+/** The file opened for reading; null while there is none. */
+function openIfThere(path: string): number | null {
+  try {
+    return openSync(path, 'r');
+  } catch {
+    return null;
   }
 }
