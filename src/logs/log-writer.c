@@ -17,10 +17,17 @@
  * container exit wait for it to go (src/logs/writer.ts), so they do not miss the last lines.
  * Lifetime: it waits for conmon to open the FIFO (for at most OPEN_TIMEOUT_S), then copies until conmon
  * closes it (conmon's exit), then waits for the last compression and exits.
+ *
+ * conmon opens its log before anything else and that open blocks while a FIFO has no reader, so the
+ * writer holds the FIFO open for reading from before it says "ready" until it exits: a conmon whose
+ * starter was killed never waits on it. If the starter dies before conmon came (SIGHUP, its death
+ * signal), the writer waits GRACE_S more for a conmon already on its way, then removes the FIFO (a later
+ * conmon makes a plain file and goes on) and leaves.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,11 +35,13 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define OPEN_TIMEOUT_S 120
+#define GRACE_S 2
 
 enum format { JSON_FILE, LOCAL };
 
@@ -480,7 +489,7 @@ static void parse_args(int argc, char **argv)
 		usage();
 }
 
-/* SIGTERM (the engine gave up on the create, or died before conmon came) and the open's alarm. */
+/* SIGTERM: the engine gave up on the create (or on the container); the pid file goes with the writer. */
 static void on_term(int sig)
 {
 	(void)sig;
@@ -488,21 +497,101 @@ static void on_term(int sig)
 	_exit(0);
 }
 
+static volatile sig_atomic_t parent_gone;
+
+/* SIGHUP, the starter's death signal while conmon has not come. Its EINTR ends the wait's open. */
+static void on_parent_gone(int sig)
+{
+	(void)sig;
+	parent_gone = 1;
+}
+
+/* SIGALRM ticks while the writer waits: each interrupts the open so the wait looks at the clock again. */
+static void on_tick(int sig)
+{
+	(void)sig;
+}
+
+static void handle(int sig, void (*fn)(int))
+{
+	struct sigaction sa = {0};
+	sa.sa_handler = fn;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: a signal must end a blocking open */
+	sigaction(sig, &sa, NULL);
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A writer came and wrote, or came and went, since `in` was opened. */
+static int came_and_went(int in)
+{
+	struct pollfd p = {.fd = in, .events = POLLIN};
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP));
+}
+
+/*
+ * Wait until conmon has opened the FIFO that `in` reads (1), or it will not come (0). A blocking open
+ * for reading returns at once while the FIFO has a writer and otherwise when the next one opens it, so
+ * reopening `in` through /proc tells when conmon is there; a conmon that came and already left shows on
+ * `in` itself. Ticks every 250 ms interrupt the open to check the deadlines.
+ */
+static int wait_for_monitor(int in)
+{
+	char self[64];
+	snprintf(self, sizeof self, "/proc/self/fd/%d", in);
+	struct itimerval tick = {{0, 250000}, {0, 250000}}, off = {{0, 0}, {0, 0}};
+	handle(SIGALRM, on_tick);
+	setitimer(ITIMER_REAL, &tick, NULL);
+	double give_up = now_s() + OPEN_TIMEOUT_S, removed = 0;
+	int found = 0;
+	for (;;) {
+		if (came_and_went(in)) {
+			found = 1;
+			break;
+		}
+		double t = now_s();
+		if (parent_gone && give_up > t + GRACE_S)
+			give_up = t + GRACE_S;
+		if (t >= give_up) {
+			if (removed == 0) {
+				/* From here no open of the path reaches this FIFO; one already under way gets a last second. */
+				unlink(fifo_path);
+				removed = t;
+			} else if (t >= removed + 1) {
+				break;
+			}
+		}
+		int fd = open(self, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			close(fd);
+			found = 1;
+			break;
+		}
+		if (errno != EINTR)
+			break;
+	}
+	setitimer(ITIMER_REAL, &off, NULL);
+	return found;
+}
+
 int main(int argc, char **argv)
 {
 	parse_args(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
-	/* SIGTERM (the engine giving up on a create) ends the wait for conmon; the pid file goes with it. */
-	signal(SIGTERM, on_term);
+	handle(SIGTERM, on_term);
+	handle(SIGHUP, on_parent_gone);
 
-	/*
-	 * Until conmon has opened the FIFO the writer belongs to the engine process that started it: if that
-	 * one dies first (a CLI killed mid-create), nothing will ever open the FIFO, so go with it.
-	 */
+	/* Until conmon has opened the FIFO, the starter's death is news: see wait_for_monitor. */
 	if (parent_pid > 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		prctl(PR_SET_PDEATHSIG, SIGHUP);
 		if (getppid() != parent_pid)
-			return 0;
+			return 0; /* it died before this could watch it: it never got "ready", so no conmon comes */
 	}
 
 	char pid[32];
@@ -516,27 +605,26 @@ int main(int argc, char **argv)
 	/* The log exists from the start, as docker's does: a follower opens it before the first line. */
 	log_fd = open_log();
 	/*
-	 * Make the FIFO and tell the engine (one line on stdout, which then closes) that conmon may be started
-	 * on it. Then open it: the open returns when conmon opens its end (before the container prints
-	 * anything), or the alarm ends the wait if conmon never comes.
+	 * Make the FIFO and open its reading end (not blocking: there is no writer yet), then tell the engine
+	 * (one line on stdout, which then closes) that conmon may be started on it.
 	 */
 	unlink(fifo_path);
 	if (mkfifo(fifo_path, 0600) < 0)
+		die(fifo_path);
+	int in = open(fifo_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (in < 0)
 		die(fifo_path);
 	write_all(1, "ready\n", 6);
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	dup2(null, 1);
 	dup2(null, 2);
-	signal(SIGALRM, on_term);
-	alarm(OPEN_TIMEOUT_S);
-	int in;
-	while ((in = open(fifo_path, O_RDONLY | O_CLOEXEC)) < 0 && errno == EINTR)
-		;
-	if (in < 0)
-		die(fifo_path);
-	alarm(0);
+	if (!wait_for_monitor(in)) {
+		unlink(pid_path);
+		return 0;
+	}
 	/* conmon has it: from here on the writer lives as long as conmon writes, not as long as its starter. */
 	prctl(PR_SET_PDEATHSIG, 0);
+	fcntl(in, F_SETFL, fcntl(in, F_GETFL) & ~O_NONBLOCK);
 
 	struct buf pending = {0};
 	char chunk[65536];

@@ -36,7 +36,7 @@ export const writerFiles = (bundle: string) => ({ fifo: `${bundle}/log.fifo`, pi
 /** The writer's arguments for a target. */
 function writerArgs(log: LogTarget, bundle: string): string[] {
   const f = writerFiles(bundle);
-  // --parent: the writer goes with this process if it dies before conmon opens the FIFO.
+  // --parent: if this process dies before conmon opens the FIFO, the writer waits briefly for one on its way, then goes.
   const args = ['--format', log.driver, '--fifo', f.fifo, '--path', log.path!, '--pid-file', f.pid, '--parent', String(process.pid)];
   if (log.maxSize > 0) args.push('--max-size', String(log.maxSize));
   if (log.maxFile > 1) args.push('--max-file', String(log.maxFile));

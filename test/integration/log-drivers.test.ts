@@ -6,11 +6,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { BERTH, cli, conmonsOf, eventually, logWritersOf, setupEnv, type Env } from './helpers.ts';
+import { BERTH, cli, conmonsOf, eventually, logWritersOf, REPO, setupEnv, type Env } from './helpers.ts';
 
 let env: Env;
 
@@ -282,4 +282,33 @@ test('a container silent at first still logs after the run -d that started it is
   } finally {
     rm(id);
   }
+});
+
+/**
+ * The writer's starter (a CLI) killed after it started conmon but before conmon opened the FIFO: conmon's
+ * open must not wait for a reader that left with the CLI. Here a shell stands for the CLI, and a later
+ * `printf > FIFO` for conmon.
+ */
+test('a writer whose starter dies before the monitor came: a monitor still on its way logs; with none the writer leaves', async () => {
+  const writer = join(REPO, 'dist', 'berth-log-writer');
+  const started = (name: string) => {
+    const dir = join(env.root, 'orphaned-writer', name);
+    mkdirSync(dir, { recursive: true });
+    // The shell starts the writer with itself as --parent, waits for "ready" and exits.
+    const sh = spawnSync('sh', ['-c', `"$0" --format json-file --fifo "$1/log.fifo" --path "$1/json.log" --pid-file "$1/pid" --parent $$ > "$1/said" & until [ -s "$1/said" ]; do sleep 0.01; done`, writer, dir], { timeout: 10_000 });
+    assert.equal(sh.status, 0);
+    assert.equal(readFileSync(join(dir, 'said'), 'utf8'), 'ready\n');
+    return dir;
+  };
+  const came = started('came');
+  const none = started('none');
+  // The open would wait forever if the writer had gone with its starter.
+  const monitor = spawnSync('timeout', ['5', 'sh', '-c', 'printf "2026-12-06T17:00:00.000000001Z stdout F after the CLI\\n" > "$0"', join(came, 'log.fifo')]);
+  assert.equal(monitor.status, 0, 'the monitor\'s open of the FIFO returned');
+  assert.ok(await eventually(() => !existsSync(join(came, 'pid')), 5_000), 'the writer ends when the monitor closes the FIFO');
+  assert.match(readFileSync(join(came, 'json.log'), 'utf8'), /^\{"log":"after the CLI\\n","stream":"stdout","time":"2026-12-06T17:00:00.000000001Z"\}\n$/);
+  // Nobody came: the writer gives a late monitor two seconds, then goes and takes the FIFO with it.
+  assert.ok(await eventually(() => !existsSync(join(none, 'pid')) && logWritersOf(none).length === 0, 6_000), 'the writer left');
+  assert.ok(!existsSync(join(none, 'log.fifo')), 'a monitor coming later makes a plain file, not a FIFO nobody reads');
+  rmSync(join(env.root, 'orphaned-writer'), { recursive: true });
 });
