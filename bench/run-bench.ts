@@ -9,7 +9,7 @@
 // This is a measurement, not a test: it exits 0 whether or not the targets are
 // met, and non-zero only when a contender fails to run (or setup fails).
 
-import { crunFixture } from "../test/fixtures/crun-hugetlb.ts";
+import { probeRuntimes } from "../src/runtime/probe.ts";
 import { dockerdUnavailable, startDockerd, stopDockerd, type Dockerd } from "./dockerd.ts";
 import { podmanUlimits, startPodman, type PrivatePodman } from "./podman.ts";
 import { stats } from "./stats.ts";
@@ -30,8 +30,6 @@ const DOCKER_RATIO = 0.25;
 interface Options {
   runs: number;
   berth: boolean;
-  /** Move hugetlb to a v1 mount for the run so crun works on a hybrid host (restored afterwards). */
-  crunFixture: boolean;
 }
 
 interface Contender {
@@ -48,23 +46,20 @@ class Interrupted extends Error {}
 
 function usage(code: number): never {
   const out = code === 0 ? process.stdout : process.stderr;
-  out.write("usage: node bench/run-bench.ts [--runs N] [--no-berth] [--crun-fixture]\n" +
+  out.write("usage: node bench/run-bench.ts [--runs N] [--no-berth]\n" +
     "  --runs N         timed runs per contender (default 20), after one warm-up each\n" +
-    "  --no-berth       measure only the runtime floor and docker/podman (berth not built yet)\n" +
-    "  --crun-fixture   on a hybrid-cgroup host, move hugetlb to a v1 mount for the run so crun works,\n" +
-    "                   and measure berth on crun and on runc, each against its own floor\n");
+    "  --no-berth       measure only the runtime floor and docker/podman (berth not built yet)\n");
   process.exit(code);
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { runs: 20, berth: true, crunFixture: false };
+  const opts: Options = { runs: 20, berth: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     let value: string | undefined;
     if (a === "--runs") value = argv[++i];
     else if (a.startsWith("--runs=")) value = a.slice("--runs=".length);
     else if (a === "--no-berth") { opts.berth = false; continue; }
-    else if (a === "--crun-fixture") { opts.crunFixture = true; continue; }
     else if (a === "-h" || a === "--help") usage(0);
     else { process.stderr.write(`run-bench: unknown argument: ${a}\n`); usage(2); }
     const n = Number(value);
@@ -110,7 +105,6 @@ const runtimeRoots = new Map<string, string>();
 let idSeq = 0;
 let cleanedUp = false;
 
-let undoFixture: (() => void) | undefined;
 /** The private dockerd this run started (when no docker answered), and podman's private store. */
 let dockerd: Dockerd | undefined;
 let podman: PrivatePodman | undefined;
@@ -124,13 +118,10 @@ function cleanup(): void {
     if (!existsSync(root)) continue;
     let ids: string[] = [];
     try { ids = readdirSync(root); } catch { /* nothing there */ }
-    for (const id of ids) sh([runtime, "--root", root, "delete", "--force", id]);
+    for (const id of ids) sh([...runtimeArgv(runtime), "--root", root, "delete", "--force", id]);
   }
   try { rmSync(work, { recursive: true, force: true }); } catch (e) {
     process.stderr.write(`run-bench: could not remove ${work}: ${(e as Error).message}\n`);
-  }
-  if (undoFixture) {
-    try { undoFixture(); } catch (e) { process.stderr.write(`run-bench: ${(e as Error).message}\n`); }
   }
 }
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
@@ -164,7 +155,13 @@ function floorArgv(runtime: string): string[] {
     mkdirSync(root, { recursive: true, mode: 0o700 });
     runtimeRoots.set(runtime, root);
   }
-  return [runtime, "--root", root, "run", "--bundle", bundle];
+  return [...runtimeArgv(runtime), "--root", root, "run", "--bundle", bundle];
+}
+
+/** The runtime's command: crun on a hybrid host runs through the engine's launcher (src/runtime/v1-view.c). */
+function runtimeArgv(runtime: string): string[] {
+  const launcher = probeRuntimes().find((c) => c.name === runtime)?.launcher;
+  return launcher ? [launcher, which(runtime) ?? runtime] : [runtime];
 }
 
 function nextId(): string {
@@ -214,12 +211,6 @@ async function main(): Promise<number> {
 
   if (!which("runc")) throw new Error("runc is not installed (run scripts/setup); it is needed for `runc spec` and the floor");
   prepareBundle();
-
-  if (opts.crunFixture) {
-    const f = crunFixture();
-    if ("skip" in f) console.log(`crun fixture: not applied (${f.skip})`);
-    else { undoFixture = f.undo; console.log("crun fixture: hugetlb moved to a v1 mount for this run (restored at the end)"); }
-  }
 
   // --- the floor: which OCI runtimes can run a bare bundle here ---------------
   const floors: string[] = [];

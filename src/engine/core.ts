@@ -263,7 +263,7 @@ export abstract class EngineCore {
     if (!cand.usable) throw new NotSupported(`runtime ${cand.name} cannot run containers here: ${cand.reason}`);
     let d = this.drivers.get(cand.name);
     if (!d) {
-      d = this.options.driver ?? new OciDriver(cand.name, cand.path, { runtimeArgs: cand.runtimeArgs, kind: cand.kind });
+      d = this.options.driver ?? OciDriver.of(cand);
       this.drivers.set(cand.name, d);
     }
     return d;

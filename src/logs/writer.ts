@@ -5,31 +5,16 @@
  * while records may still be on their way: a reader that saw the container exit waits for it to go.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { NotSupported, RuntimeFailure } from '../errors.ts';
 import type { LogTarget } from '../runtime/driver.ts';
 import { spawnDetachedOnThread, spawningOffThread } from '../sys/spawn-thread.ts';
+import { helperBinary } from '../sys/helper-binary.ts';
 import { closeFds, osPipe, readEnd } from '../sys/os-pipe.ts';
 
-/** dist/ beside the bundle's chunks, tsc's output, or the source tree. */
-const CANDIDATES = ['../../berth-log-writer', '../berth-log-writer', '../../dist/berth-log-writer'];
-let binary: string | null | undefined;
-
-export function writerBinary(): string | null {
-  if (binary !== undefined) return binary;
-  binary = null;
-  for (const c of CANDIDATES) {
-    const p = fileURLToPath(new URL(c, import.meta.url));
-    if (existsSync(p)) {
-      binary = p;
-      break;
-    }
-  }
-  return binary;
-}
+export const writerBinary = (): string | null => helperBinary('berth-log-writer');
 
 export const writerFiles = (bundle: string) => ({ fifo: `${bundle}/log.fifo`, pid: `${bundle}/log-writer.pid` });
 

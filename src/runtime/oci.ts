@@ -4,15 +4,17 @@
  * CLI, reports the init pid on its sync pipe and writes the exit file.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { NotSupported, RuntimeFailure, classifyRuntimeError } from '../errors.ts';
 import { closeFds, osPipe, readEnd, writeEnd } from '../sys/os-pipe.ts';
 import { run, lastLine } from '../sys/run.ts';
 import { spawnDetachedOnThread, spawningOffThread } from '../sys/spawn-thread.ts';
 import { trace } from '../sys/trace.ts';
+import type { RuntimeCandidate } from './probe.ts';
 import { AttachSession, resizeTerminal } from './conmon/attach.ts';
 import { conmonFiles, readExitFile, readPidFile } from './conmon/files.ts';
 import { monitorsUnder } from './conmon/processes.ts';
@@ -33,6 +35,8 @@ export interface OciRuntimeOptions {
   /** crun can run without cgroups; runc and unknown runtimes are not asked to. Default: from the name. */
   kind?: 'crun' | 'runc' | 'other';
   conmon?: string;
+  /** A program the runtime is run through, given the runtime's path first (src/runtime/v1-view.c). */
+  launcher?: string;
 }
 
 export class OciDriver implements RuntimeDriver {
@@ -41,6 +45,9 @@ export class OciDriver implements RuntimeDriver {
   readonly conmon: string;
   readonly runtimeArgs: readonly string[];
   readonly kind: 'crun' | 'runc' | 'other';
+  /** What is executed for a runtime call, and the arguments before the verb: the launcher's or the runtime's. */
+  private readonly program: string;
+  private readonly leadingArgs: readonly string[];
 
   constructor(name: string, path: string, opts: OciRuntimeOptions = {}) {
     this.name = name;
@@ -48,11 +55,18 @@ export class OciDriver implements RuntimeDriver {
     this.conmon = opts.conmon ?? CONMON_PATHS.find((p) => existsSync(p)) ?? '';
     this.runtimeArgs = opts.runtimeArgs ?? [];
     this.kind = opts.kind ?? (name === 'crun' || name === 'runc' ? name : 'other');
+    this.program = opts.launcher ?? path;
+    this.leadingArgs = opts.launcher ? [path, ...this.runtimeArgs] : this.runtimeArgs;
   }
 
-  /** Run the runtime with its global options first, as runc and crun take them. */
+  /** The driver for a probed runtime (src/runtime/probe.ts): its options and launcher as probed. */
+  static of(c: RuntimeCandidate): OciDriver {
+    return new OciDriver(c.name, c.path, { runtimeArgs: c.runtimeArgs, kind: c.kind, ...(c.launcher ? { launcher: c.launcher } : {}) });
+  }
+
+  /** Run the runtime (through its launcher, if any) with its global options first, as runc and crun take them. */
   private runtime(args: string[], opts?: { input?: string; timeoutMs?: number }) {
-    return run(this.path, [...this.runtimeArgs, ...args], opts);
+    return run(this.program, [...this.leadingArgs, ...args], opts);
   }
 
   /** Arguments every conmon we start shares: ids, runtime, bundle, pid and exit files, runtime error log. */
@@ -61,14 +75,14 @@ export class OciDriver implements RuntimeDriver {
       '--api-version', '1',
       '-c', cid,
       '-u', uuid,
-      '-r', this.path,
+      '-r', this.program,
       '-b', bundle,
       '-p', pidFile,
       '-n', uuid,
       '--exit-dir', exitDir,
       '--full-attach',
       '--no-sync-log',
-      ...this.runtimeArgs.flatMap((a) => ['--runtime-arg', a]),
+      ...this.leadingArgs.flatMap((a) => ['--runtime-arg', a]),
       '--runtime-arg', '--log-format=json',
       '--runtime-arg', '--log',
       `--runtime-arg=${bundle}/oci-log`,
@@ -304,7 +318,16 @@ export class OciDriver implements RuntimeDriver {
   }
 
   async update(id: string, resources: object): Promise<void> {
-    const r = await this.runtime(['update', '--resources', '-', id], { input: JSON.stringify(resources) });
+    // From a file: crun opens /dev/stdin for `-`, which fails on the socket Node gives a child as stdin.
+    const dir = mkdtempSync(join(tmpdir(), 'berth-update-'));
+    const file = join(dir, 'resources.json');
+    let r;
+    try {
+      writeFileSync(file, JSON.stringify(resources), { mode: 0o600 });
+      r = await this.runtime(['update', '--resources', file, id]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     if (r.code !== 0) throw new RuntimeFailure(`${this.name} update: ${lastLine(r.stderr)}`);
   }
 

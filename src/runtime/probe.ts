@@ -3,6 +3,7 @@
  * can run on every CLI invocation.
  */
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { helperBinary } from '../sys/helper-binary.ts';
 
 export type CgroupMode = 'v2' | 'hybrid' | 'v1';
 
@@ -40,6 +41,8 @@ export interface RuntimeCandidate {
   path: string;
   /** Global options the runtime is run with (from the configuration). */
   runtimeArgs: string[];
+  /** A program the runtime is run through, with the runtime's path as its first argument. */
+  launcher?: string;
   /** Which runtime it is at heart (a configured one is recognised by its binary's name), for its probes. */
   kind: 'crun' | 'runc' | 'other';
   usable: boolean;
@@ -63,23 +66,38 @@ function kindOf(path: string): RuntimeCandidate['kind'] {
   return base === 'crun' || base === 'runc' ? base : 'other';
 }
 
-/** Why crun cannot run here, or undefined when it can. */
-function crunRefusal(cg: CgroupInfo): string | undefined {
-  if (cg.mode !== 'hybrid' || cg.v2Controllers.length === 0) return undefined;
-  return `crun refuses hybrid cgroups while the v2 hierarchy at /sys/fs/cgroup/unified holds controllers (${cg.v2Controllers.join(', ')})`;
+/**
+ * How crun runs here: directly, through berth-v1-view (src/runtime/v1-view.c) on a hybrid host whose v2
+ * hierarchy holds controllers (crun refuses that layout and takes the host for v1 where the hierarchy is
+ * not mounted), or not at all when that program is not built.
+ */
+function crunOnHybrid(cg: CgroupInfo, v1View: string | null): { launcher?: string; refusal?: string; note?: string } {
+  if (cg.mode !== 'hybrid' || cg.v2Controllers.length === 0) return {};
+  const held = cg.v2Controllers.join(', ');
+  const launcher = v1View;
+  if (!launcher) return { refusal: `crun refuses hybrid cgroups while the v2 hierarchy at /sys/fs/cgroup/unified holds controllers (${held}), and berth-v1-view, which hides it, is not built (run scripts/build)` };
+  return { launcher, note: `crun runs here in a mount namespace without the v2 hierarchy at /sys/fs/cgroup/unified, which it refuses while it holds controllers (${held}: left unmanaged, no limit is set there)` };
 }
 
 /**
  * crun and runc where installed, then the configured runtimes (`configured`, from `file`): each usable or
  * not, with the reason. A configured name may replace a built-in one, as docker's daemon.json may.
+ * `v1View` is berth-v1-view's path (null: not built), for crun on a hybrid host.
  */
-export function probeRuntimes(cg: CgroupInfo = cgroupInfo(), configured: Record<string, RuntimeConfig> = {}, file = 'the configuration'): RuntimeCandidate[] {
+export function probeRuntimes(
+  cg: CgroupInfo = cgroupInfo(),
+  configured: Record<string, RuntimeConfig> = {},
+  file = 'the configuration',
+  v1View: string | null = helperBinary('berth-v1-view'),
+): RuntimeCandidate[] {
   const judge = (name: string, path: string, runtimeArgs: string[], usableBecause: string): RuntimeCandidate => {
     const kind = kindOf(path);
     const base = { name, path, runtimeArgs, kind };
     if (!existsSync(path)) return { ...base, usable: false, reason: `${path} does not exist` };
-    const refused = kind === 'crun' ? crunRefusal(cg) : undefined;
-    if (refused) return { ...base, usable: false, reason: refused };
+    if (kind !== 'crun') return { ...base, usable: true, reason: usableBecause };
+    const hybrid = crunOnHybrid(cg, v1View);
+    if (hybrid.refusal) return { ...base, usable: false, reason: hybrid.refusal };
+    if (hybrid.launcher) return { ...base, launcher: hybrid.launcher, usable: true, reason: hybrid.note! };
     return { ...base, usable: true, reason: usableBecause };
   };
   const out: RuntimeCandidate[] = [];

@@ -1,6 +1,6 @@
 /**
  * The driver contract (test/contract/driver.ts) run against the real OciDriver: the runtime this host
- * chooses (runc on this hybrid host, crun elsewhere) under conmon, with bundles from the runtime's own
+ * chooses (crun, through berth-v1-view on this hybrid host) under conmon, with bundles from the runtime's own
  * default spec over a read-only busybox rootfs.
  */
 import { spawnSync } from 'node:child_process';
@@ -15,7 +15,7 @@ const { chosen } = chooseRuntime(probeRuntimes());
 if (!chosen) throw new Error('no usable OCI runtime on this host');
 
 driverContract(`OciDriver (${chosen.name} under conmon)`, () => {
-  const driver = new OciDriver(chosen.name, chosen.path, { kind: chosen.kind });
+  const driver = OciDriver.of(chosen);
   const dir = mkdtempSync('/tmp/berth-test-oci-rootfs-');
   const rootfs = join(dir, 'rootfs');
   const mk = spawnSync('bash', ['-c', `"${REPO}/scripts/mkimage-busybox" "${dir}/bb.tar" && mkdir "${rootfs}" && tar -xf "${dir}/bb.tar" -C "${rootfs}" && cd "${dir}" && "${chosen.path}" spec`], { encoding: 'utf8' });

@@ -101,7 +101,7 @@ test('configured runtimes join the built-in ones, probed by what they are at hea
     mycrun: { path: '/usr/bin/crun', runtimeArgs: [] },
     ghost: { path: '/nonexistent/runtime', runtimeArgs: [] },
   };
-  const c = probeRuntimes(HYBRID, configured, '/r/daemon.json');
+  const c = probeRuntimes(HYBRID, configured, '/r/daemon.json', null); // null: berth-v1-view not built
   const by = (n: string) => c.find((x) => x.name === n)!;
   assert.deepEqual(c.map((x) => x.name), ['crun', 'runc', 'myrunc', 'mycrun', 'ghost']);
   assert.equal(by('myrunc').kind, 'runc');
@@ -116,7 +116,7 @@ test('configured runtimes join the built-in ones, probed by what they are at hea
   }
   if (by('runc').path) assert.match(by('myrunc').reason, /configured in \/r\/daemon.json/);
   // a configured name may replace a built-in one
-  const replaced = probeRuntimes(HYBRID, { runc: { path: '/usr/sbin/runc', runtimeArgs: ['--debug'] } });
+  const replaced = probeRuntimes(HYBRID, { runc: { path: '/usr/sbin/runc', runtimeArgs: ['--debug'] } }, 'daemon.json', null);
   assert.deepEqual(replaced.filter((x) => x.name === 'runc').map((x) => x.runtimeArgs), [['--debug']]);
   assert.equal(chooseRuntime(replaced).chosen?.name ?? 'none', replaced.find((x) => x.name === 'runc')!.usable ? 'runc' : 'none');
 });

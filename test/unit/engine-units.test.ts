@@ -507,17 +507,25 @@ const hasCrun = existsSync('/usr/bin/crun') || existsSync('/usr/local/bin/crun')
 const hasRunc = ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc', '/usr/local/bin/runc'].some((p) => existsSync(p));
 const both = hasCrun && hasRunc ? false : 'needs both crun and runc installed';
 
-test('probeRuntimes: hybrid with v2 controllers refuses crun with a reason and chooses runc', { skip: both }, () => {
+test('probeRuntimes: hybrid with v2 controllers runs crun through berth-v1-view, and refuses it with the reason when that is not built', { skip: both }, () => {
   const cg: CgroupInfo = { mode: 'hybrid', version: 1, v2Controllers: ['hugetlb'] };
-  const c = probeRuntimes(cg);
+  const c = probeRuntimes(cg, {}, 'the configuration', '/opt/berth/berth-v1-view');
   const crun = c.find((x) => x.name === 'crun')!;
-  const runc = c.find((x) => x.name === 'runc')!;
-  assert.equal(crun.usable, false);
-  assert.match(crun.reason, /hybrid/);
-  assert.match(crun.reason, /hugetlb/);
-  assert.ok(crun.path.endsWith('/crun'));
-  assert.equal(runc.usable, true);
-  const { chosen, why } = chooseRuntime(c);
+  assert.equal(crun.usable, true);
+  assert.equal(crun.launcher, '/opt/berth/berth-v1-view');
+  assert.match(crun.reason, /mount namespace without the v2 hierarchy .*hugetlb/);
+  assert.ok(crun.path.endsWith('/crun'), 'the runtime is still crun; the launcher only runs it');
+  assert.equal(c.find((x) => x.name === 'runc')!.launcher, undefined, 'runc takes the hybrid layout as it is');
+  assert.equal(chooseRuntime(c).chosen?.name, 'crun');
+  // A configured runtime whose binary is crun is run the same way.
+  const conf = probeRuntimes(cg, { fast: { path: crun.path, runtimeArgs: ['--debug'] } }, 'daemon.json', '/opt/berth/berth-v1-view');
+  assert.equal(conf.find((x) => x.name === 'fast')!.launcher, '/opt/berth/berth-v1-view');
+
+  const unbuilt = probeRuntimes(cg, {}, 'the configuration', null);
+  const refused = unbuilt.find((x) => x.name === 'crun')!;
+  assert.equal(refused.usable, false);
+  assert.match(refused.reason, /crun refuses hybrid cgroups .*\(hugetlb\), and berth-v1-view, which hides it, is not built/);
+  const { chosen, why } = chooseRuntime(unbuilt);
   assert.equal(chosen?.name, 'runc');
   assert.match(why, /crun refuses hybrid/);
 });
@@ -525,6 +533,7 @@ test('probeRuntimes: hybrid with v2 controllers refuses crun with a reason and c
 test('probeRuntimes: hybrid with an empty v2 hierarchy lets crun run', { skip: both }, () => {
   const c = probeRuntimes({ mode: 'hybrid', version: 1, v2Controllers: [] });
   assert.equal(c.find((x) => x.name === 'crun')?.usable, true);
+  assert.equal(c.find((x) => x.name === 'crun')?.launcher, undefined, 'nothing to hide');
   assert.equal(chooseRuntime(c).chosen?.name, 'crun');
 });
 
