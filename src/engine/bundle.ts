@@ -5,7 +5,7 @@
  */
 import { chmodSync, existsSync, lchownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RuntimeFailure } from '../errors.ts';
+import { NotSupported, RuntimeFailure } from '../errors.ts';
 import type { RuntimeDriver } from '../runtime/driver.ts';
 import { buildSpec } from '../runtime/spec/index.ts';
 import { mergeEnv } from '../runtime/spec/process-env.ts';
@@ -90,6 +90,11 @@ export async function bringUp(engine: EngineCore, row: ContainerRow, drv: Runtim
     });
     if (!spec.hostname && spec.linux.namespaces.some((n) => n.type === 'uts')) spec.hostname = row.id.slice(0, 12);
     writeFileSync(join(d, 'config.json'), JSON.stringify(spec));
+    // Refused here (the spec written, as a runtime would have it), in one message whatever the runtime: runc
+    // names SELinux, crun only a failed write to /proc.
+    if (spec.process.selinuxLabel && !existsSync('/sys/fs/selinux/enforce')) {
+      throw new NotSupported(`--security-opt label: SELinux is not enabled on this host, so the label ${spec.process.selinuxLabel} cannot be applied`);
+    }
     await engine.options.hooks?.preStart?.(row);
     ready.resolve();
   } catch (e) {

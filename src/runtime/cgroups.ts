@@ -267,7 +267,8 @@ export function swapToV2(memorySwap: number, memory: number): string | undefined
  * 100 ms period, pids ≤ 0 → unlimited); throws InvalidArgument for the combinations it rejects.
  */
 export function resourceFiles(version: 1 | 2, r: Resources, opts: ResourceFileOptions = {}): ResourceFile[] {
-  const oci = ociResources(r, { swapLimit: opts.swapLimit ?? true });
+  // As an update says them: -1 included, which a new cgroup holds anyway.
+  const oci = ociResources(r, { swapLimit: opts.swapLimit ?? true, update: true });
   const out: ResourceFile[] = [];
   const add = (file: string, value: number | string) => out.push({ file, value: String(value) });
   const mem = oci.memory;

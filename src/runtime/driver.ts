@@ -6,6 +6,7 @@
  * the driver a bundle directory per container (and per exec session) and asks about it by that directory.
  */
 import type { EventEmitter } from 'node:events';
+import type { OciResources } from './spec/resources.ts';
 
 export type StreamName = 'stdout' | 'stderr';
 
@@ -229,7 +230,7 @@ export interface RuntimeDriver {
   /** Pids of every process in the container. */
   pids(id: string): Promise<number[]>;
   /** Change resources of a live container (OCI linux.resources JSON). */
-  update(id: string, resources: object): Promise<void>;
+  update(id: string, resources: OciResources): Promise<void>;
   /** Refused where the host cannot checkpoint; see features().supportsCheckpoint. */
   checkpoint(id: string, imageDir: string): Promise<void>;
   features(): RuntimeFeatures;

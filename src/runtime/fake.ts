@@ -23,6 +23,7 @@ import type {
   Observation, ProbeResult, RuntimeDriver, RuntimeFeatures, RuntimeInfo, RuntimeState,
 } from './driver.ts';
 import { LastLines } from '../logs/tail.ts';
+import type { OciResources } from './spec/resources.ts';
 
 /** One monitored process (a container's init, or an exec session's process). */
 interface Monitored {
@@ -385,7 +386,7 @@ export class FakeDriver implements RuntimeDriver {
     return m.status === 'stopped' ? [] : [m.pid];
   }
 
-  async update(id: string, resources: object): Promise<void> {
+  async update(id: string, resources: OciResources): Promise<void> {
     this.get(id).resources = resources;
   }
 

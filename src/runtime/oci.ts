@@ -14,7 +14,9 @@ import { closeFds, osPipe, readEnd, writeEnd } from '../sys/os-pipe.ts';
 import { run, lastLine } from '../sys/run.ts';
 import { spawnDetachedOnThread, spawningOffThread } from '../sys/spawn-thread.ts';
 import { trace } from '../sys/trace.ts';
-import type { RuntimeCandidate } from './probe.ts';
+import { cgroupInfo, type RuntimeCandidate } from './probe.ts';
+import { cgroupDirs } from './cgroups.ts';
+import type { OciResources } from './spec/resources.ts';
 import { AttachSession, resizeTerminal } from './conmon/attach.ts';
 import { conmonFiles, readExitFile, readPidFile } from './conmon/files.ts';
 import { monitorsUnder } from './conmon/processes.ts';
@@ -317,18 +319,32 @@ export class OciDriver implements RuntimeDriver {
     return (JSON.parse(r.stdout || '[]') as number[] | null) ?? [];
   }
 
-  async update(id: string, resources: object): Promise<void> {
+  async update(id: string, resources: OciResources): Promise<void> {
+    // crun 1.8 on cgroup v1 writes a quota of -1 as an unsigned number, which the kernel refuses: lifted below.
+    const liftQuota = this.kind === 'crun' && resources.cpu?.quota === -1 && cgroupInfo().version === 1;
+    const given = liftQuota ? { ...resources, cpu: { ...resources.cpu, quota: undefined } } : resources;
     // From a file: crun opens /dev/stdin for `-`, which fails on the socket Node gives a child as stdin.
     const dir = mkdtempSync(join(tmpdir(), 'berth-update-'));
     const file = join(dir, 'resources.json');
     let r;
     try {
-      writeFileSync(file, JSON.stringify(resources), { mode: 0o600 });
+      writeFileSync(file, JSON.stringify(given), { mode: 0o600 });
       r = await this.runtime(['update', '--resources', file, id]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
     if (r.code !== 0) throw new RuntimeFailure(`${this.name} update: ${lastLine(r.stderr)}`);
+    if (liftQuota) await this.liftCpuQuotaV1(id);
+  }
+
+  /** Lift the CFS quota in the v1 cpu cgroup the container's process is in. */
+  private async liftCpuQuotaV1(id: string): Promise<void> {
+    const st = await this.state(id);
+    if (!st || st.pid <= 0) throw new RuntimeFailure(`${this.name} update: container ${id} has no process to find its cpu cgroup by`);
+    const entry = readFileSync(`/proc/${st.pid}/cgroup`, 'utf8').split('\n').map((l) => l.split(':')).find((f) => f[1]?.split(',').includes('cpu'));
+    const dir = entry ? cgroupDirs(cgroupInfo(), entry.slice(2).join(':')).v1.cpu : undefined;
+    if (!dir) throw new RuntimeFailure(`${this.name} update: no v1 cpu cgroup for container ${id}`);
+    writeFileSync(join(dir, 'cpu.cfs_quota_us'), '-1');
   }
 
   async checkpoint(): Promise<void> {

@@ -73,6 +73,24 @@ for (const runtime of ['runc', 'crun'] as const) {
       env.berth(['rm', id]);
     });
 
+    test('--cpu-quota -1 (unlimited) at create, and update lifting a quota', (t) => {
+      if (skip) return t.skip(skip);
+      assert.equal(run(['--rm', '--cpu-quota', '-1', 'busybox', 'true']).code, 0);
+      const id = run(['-d', '--cpu-period', '100000', '--cpu-quota', '50000', 'busybox', 'sleep', '300']).stdout.trim();
+      try {
+        const quota = () => {
+          const v1 = `/sys/fs/cgroup/cpu/berth/${id}/cpu.cfs_quota_us`;
+          return existsSync(v1) ? readFileSync(v1, 'utf8').trim() : readFileSync(`/sys/fs/cgroup/berth/${id}/cpu.max`, 'utf8').split(' ')[0];
+        };
+        assert.match(quota()!, /^50000$/);
+        const u = env.berth(['update', '--cpu-quota', '-1', id]);
+        assert.equal(u.code, 0, u.stderr);
+        assert.match(quota()!, /^(-1|max)$/);
+      } finally {
+        env.berth(['rm', '-f', id]);
+      }
+    });
+
     test('a memory hog under --memory is OOM-killed', (t) => {
       if (skip) return t.skip(skip);
       const r = run(['--name', `oom-${runtime}`, '--memory', '16m', 'busybox', 'sh', '-c', 'x=a; while :; do x=$x$x; done']);

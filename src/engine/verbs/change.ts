@@ -40,7 +40,7 @@ export async function update(engine: EngineCore, ref: string, opts: UpdateOption
     if (row.config.cgroups === 'disabled') throw new Conflict(`container ${row.name} runs without cgroups: its resources cannot be updated`);
     const { resources, warnings } = resolveResources(resourceOpts, row.config.resources, hostFacts(engine.cgroups().version, () => engine.cgroupFeatures()), 'update');
     if (isLive(row.state)) {
-      await engine.driver(row.config.runtime).update(row.id, ociResources(resources, { swapLimit: engine.cgroupFeatures().swapLimit }));
+      await engine.driver(row.config.runtime).update(row.id, ociResources(resources, { swapLimit: engine.cgroupFeatures().swapLimit, update: true }));
     }
     // Written once every check and the live change passed: a refused update changes nothing.
     engine.containers.updateResources(row.id, resources);

@@ -38,6 +38,12 @@ export interface ResourceHost {
    * swap value, -1 included: runc writes every swap it is given, and the file is not there.
    */
   swapLimit: boolean;
+  /**
+   * For an update of a running container: a quota of -1 must be said to lift the one it has. A new
+   * container's cgroup has none, so its spec leaves -1 out (crun 1.8 on cgroup v1 writes -1 as an unsigned
+   * number, which the kernel refuses).
+   */
+  update?: boolean;
 }
 
 function memory(r: Resources, host: ResourceHost): OciResources['memory'] {
@@ -61,14 +67,14 @@ function memory(r: Resources, host: ResourceHost): OciResources['memory'] {
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
-function cpu(r: Resources): OciResources['cpu'] {
+function cpu(r: Resources, host: ResourceHost): OciResources['cpu'] {
   const out: NonNullable<OciResources['cpu']> = {};
   if (r.cpuShares !== undefined && r.cpuShares > 0) out.shares = r.cpuShares;
   if (r.nanoCpus !== undefined && r.nanoCpus > 0) {
     out.period = NANO_CPU_PERIOD;
     out.quota = Math.round((r.nanoCpus * NANO_CPU_PERIOD) / 1e9);
   } else {
-    if (r.cpuQuota !== undefined && r.cpuQuota !== 0) out.quota = r.cpuQuota;
+    if (r.cpuQuota !== undefined && (r.cpuQuota > 0 || (r.cpuQuota === -1 && host.update))) out.quota = r.cpuQuota;
     if (r.cpuPeriod !== undefined && r.cpuPeriod !== 0) out.period = r.cpuPeriod;
   }
   if (r.cpusetCpus) out.cpus = r.cpusetCpus;
@@ -95,7 +101,7 @@ export function ociResources(r: Resources, host: ResourceHost = { swapLimit: tru
   const out: OciResources = {};
   const mem = memory(r, host);
   if (mem) out.memory = mem;
-  const c = cpu(r);
+  const c = cpu(r, host);
   if (c) out.cpu = c;
   const b = blockIO(r);
   if (b) out.blockIO = b;
