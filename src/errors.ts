@@ -146,7 +146,7 @@ export function classifyRuntimeError(text: string): BerthError {
   const cause = runcExec ?? crunExec;
   if (cause === undefined) return new RuntimeFailure(text);
   if (/not found|no such file or directory/.test(cause)) return new CommandNotFound(text);
-  if (/permission denied|exec format error|is a directory|not a directory/.test(cause)) return new CannotInvoke(text);
+  if (/permission denied|operation not permitted|exec format error|is a directory|not a directory/.test(cause)) return new CannotInvoke(text);
   return new RuntimeFailure(text);
 }
 

@@ -525,7 +525,27 @@ function spawnConmonOffThread(conmon: string, args: string[], cwd: string, attac
 
 /** A runtime failure as docker's exit code class: conmon's message, else the runtime's --log file. */
 function runtimeError(message: string | undefined, bundle: string): Error {
-  return classifyRuntimeError(cleanRuntimeMessage(message || readOciLog(conmonFiles(bundle, '').ociLog) || 'conmon exited before the runtime reported a pid'));
+  const text = cleanRuntimeMessage(message || readOciLog(conmonFiles(bundle, '').ociLog) || 'conmon exited before the runtime reported a pid');
+  return classifyRuntimeError(inDockersWords(text, bundle));
+}
+
+/**
+ * crun's words for a command that cannot be run, as docker (through runc) says them, which scripts match:
+ * `exec: "CMD": executable file not found in $PATH`, `exec: "CMD": permission denied`. crun's second one
+ * does not name the command: it is the spec's.
+ */
+function inDockersWords(text: string, bundle: string): string {
+  const notFound = /executable file `([^`]*)` not found in \$PATH/.exec(text);
+  if (notFound) return `exec: "${notFound[1]}": executable file not found in $PATH`;
+  const cannot = /open executable: (.*)$/.exec(text);
+  if (!cannot) return text;
+  let cmd = '';
+  try {
+    cmd = (JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process?: { args?: string[] } }).process?.args?.[0] ?? '';
+  } catch {
+    return text;
+  }
+  return `exec: "${cmd}": ${cannot[1]!.toLowerCase()}`;
 }
 
 /**
