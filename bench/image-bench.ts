@@ -392,6 +392,9 @@ async function main(opts: Options): Promise<number> {
   console.log(`1. pull of ${(imageBytes / MB).toFixed(1)} MB (gzip, ${sizes.layers.length} layers) from loopback; each run into an empty store`);
   for (const r of rows) console.log(r.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
   console.log('(MB/s = compressed image bytes / wall time, MB = 10^6 B; berth/peer = peer time / berth time, higher = berth faster)');
+  const berthRate = imageBytes / MB / (bMed / 1000);
+  console.log(`MB/s ratio, berth ÷ peer: ${pullResults.filter((r) => r.contender !== berthP.name)
+    .map((r) => `${r.contender} ${(berthRate / r.mb_per_s).toFixed(2)}×`).join(', ') || 'no peer measured'}`);
 
   const podmanR = pullResults.find((r) => r.contender.startsWith('podman'));
   const met = podmanR ? podmanR.berth_over_peer! >= PODMAN_TARGET : null;

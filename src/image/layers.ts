@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { BerthError, InvalidArgument, NoSpace } from '../errors.ts';
 import { isAlive, selfIdentity } from '../sys/proc.ts';
 import { unpackInto } from './unpack.ts';
-import { unpackInWorker } from './unpack-pool.ts';
+import { unpackInWorker, type BlobSource, type UnpackWorkers } from './unpack-pool.ts';
 import type { ImageBudget, UnpackLimits } from './unpack-limits.ts';
 
 const LINK_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -27,6 +27,13 @@ export interface Unpacked {
   /** Bytes of file data in the layer. */
   size: number;
   link: string;
+}
+
+/** How a blob's unpack runs: on these workers (else a worker of its own); renamed into place only once `verified`. */
+export interface UnpackVia {
+  workers?: UnpackWorkers;
+  /** The blob's download and digest check, when it is unpacked while it downloads: a failure discards the layer. */
+  verified?: Promise<unknown>;
 }
 
 export class LayerDirs {
@@ -54,9 +61,12 @@ export class LayerDirs {
    * uncompressed digest differs is refused. Entries that would land outside the layer (`..`, absolute
    * names, paths through symlinks, hard links or whiteouts aiming out) fail it with InvalidArgument naming
    * the entry; nothing outside the temp dir is touched, and the temp dir is removed. So is a layer that
-   * expands past `budget`'s caps, or one that would leave the disk below its reserve (unpack-limits.ts).
+   * expands past `budget`'s caps, or one that would leave the disk below its reserve (unpack-limits.ts),
+   * and one whose blob fails its download (`via.verified`).
    */
-  async unpack(input: AsyncIterable<Buffer> | { file: string }, expectedDiffId?: string, what = 'layer', budget?: ImageBudget): Promise<Unpacked> {
+  async unpack(
+    input: AsyncIterable<Buffer> | BlobSource, expectedDiffId?: string, what = 'layer', budget?: ImageBudget, via: UnpackVia = {},
+  ): Promise<Unpacked> {
     const me = selfIdentity();
     const tmp = join(this.root, 'layers', `.tmp-${me.pid}-${me.start}-${randomBytes(4).toString('hex')}`);
     mkdirSync(join(tmp, 'diff'), { recursive: true, mode: 0o755 });
@@ -64,10 +74,14 @@ export class LayerDirs {
       const limits: UnpackLimits = { budget, disk: join(this.root, 'layers') };
       // A stored blob unpacks on a worker thread: the file creations and writes are synchronous calls,
       // and layers of one pull then unpack on several CPUs while the main thread downloads.
-      const { diffId, bytes } = 'file' in input
-        ? await unpackInWorker(input.file, join(tmp, 'diff'), limits)
-        : await unpackInto(input, join(tmp, 'diff'), limits);
+      const { diffId, bytes } = !('file' in input)
+        ? await unpackInto(input, join(tmp, 'diff'), limits)
+        : via.workers
+          ? await via.workers.unpack(input, join(tmp, 'diff'), limits)
+          : await unpackInWorker(input, join(tmp, 'diff'), limits);
       const summary = { bytes };
+      // Content unpacked as it downloaded is the blob's only once the download's digest check passed.
+      await via.verified;
       if (expectedDiffId && diffId !== expectedDiffId) {
         throw new InvalidArgument(`content digest ${diffId} does not match the image config's ${expectedDiffId}`);
       }

@@ -1,6 +1,6 @@
 /**
  * `pull`: resolve a reference at its registry (a mirror first, for docker.io), fetch the config, fetch the
- * layers not already unpacked — several at once, each unpacked as soon as it arrives — and record the
+ * layers not already unpacked — several at once, each unpacked while it downloads (pull-layer.ts) — and record the
  * image. Progress is reported as docker's JSON messages (`{id, status, progressDetail}`), which the CLI
  * renders as bars or lines and the API server forwards as they are.
  *
@@ -15,8 +15,11 @@ import { RegistryClient, type Descriptor, type RegistryOptions } from '../regist
 import type { ImageConfigDoc } from '../store/images.ts';
 import { canonicalString, familiarRepo, parseImageName, type ImageName } from '../registry/reference.ts';
 import type { ImageStore } from './store.ts';
-import { archiveBound, checkArchiveSize, checkRoom } from './unpack-limits.ts';
+import { pullLayer, type LayerPull } from './pull-layer.ts';
+import { archiveBound, checkArchiveSize } from './unpack-limits.ts';
+import { UnpackWorkers } from './unpack-pool.ts';
 import { exactSize, roughSize } from '../units.ts';
+import { trace } from '../sys/trace.ts';
 
 export interface ProgressMessage {
   id?: string;
@@ -60,6 +63,7 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
   const say = opts.onProgress ?? (() => {});
   const client = new RegistryClient(opts.registry);
   const resolved = await client.resolve(name, platform);
+  trace('pull: manifest');
   const repo = familiarRepo(name);
   const pulledBy = resolved.indexDigest ?? resolved.digest;
   const tag = name.tag ? `${repo}:${name.tag}` : undefined;
@@ -99,6 +103,10 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
   store.blobs.ensureDir();
   const fetched: string[] = [];
   const unpacked: string[] = [];
+  // Threads for the unpacks start now, while the config downloads, rather than when each layer's first
+  // bytes arrive (src/image/unpack-pool.ts).
+  const workers = new UnpackWorkers();
+  workers.warmFor(layers.map((l) => l.size), Math.max(opts.parallel ?? 3, availableParallelism()));
   try {
     lease.hold(configDesc.digest, ...layers.map((l) => l.digest));
     await store.blobs.withFetchLock(configDesc.digest, async () => {
@@ -106,6 +114,7 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
       await client.fetchBlob(name, configDesc, store.blobs.path(configDesc.digest), undefined, resolved.endpoint);
       fetched.push(configDesc.digest);
     });
+    trace('pull: config');
     const configBytes = store.blobs.read(configDesc.digest);
     const config = parseConfig(configBytes);
     const diffIds = config.rootfs.diff_ids;
@@ -116,42 +125,22 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
     for (const [i, l] of layers.entries()) {
       say({ id: short(l), status: store.hasLayer(diffIds[i]!) ? 'Already exists' : 'Pulling fs layer' });
     }
-    // Two stages with their own limits: downloads (network) and unpacks (CPU and disk, on worker threads).
-    // A layer's download slot frees as soon as its bytes are in, so a long unpack never holds up a fetch.
-    const downloads = limiter(opts.parallel ?? 3);
-    const unpacks = limiter(Math.max(2, availableParallelism()));
+    // Two limits: downloads (network) and unpacks (CPU and disk, on worker threads); a layer's download
+    // slot frees as soon as its bytes are in, so a long unpack never holds up a fetch (pull-layer.ts).
+    const shared: LayerPull = {
+      store, client, name, endpoint: resolved.endpoint, budget, workers, say, fetched, unpacked, refuseWith,
+      downloads: limiter(opts.parallel ?? 3),
+      unpacks: limiter(Math.max(opts.parallel ?? 3, availableParallelism())),
+    };
     await eachLimited(layers.map((l, i) => [l, i] as const), layers.length, async ([l, i]) => {
       const diffId = diffIds[i]!;
       const what = `${ref}: layer ${short(l)}`;
       if (store.hasLayer(diffId)) return store.chargeExisting(budget, diffId, what);
       if (!/tar/.test(l.mediaType)) throw new InvalidArgument(`${ref}: layer ${short(l)} has unsupported media type ${l.mediaType}`);
-      // Another pull of the same layer may be fetching it: wait for it rather than write the same partial file.
-      const fetchedHere = await downloads(() => store.blobs.withFetchLock(l.digest, async () => {
-        if (store.blobs.has(l.digest)) return false;
-        refuseWith(what, () => checkRoom(store.blobs.dir, l.size));
-        let last = 0;
-        await client.fetchBlob(name, l, store.blobs.path(l.digest), (current, total) => {
-          const now = Date.now();
-          if (now - last < 100 && current < total) return;
-          last = now;
-          say({ id: short(l), status: 'Downloading', progressDetail: { current, total } });
-        }, resolved.endpoint);
-        fetched.push(l.digest);
-        return true;
-      }));
-      if (fetchedHere) {
-        say({ id: short(l), status: 'Verifying Checksum' });
-        say({ id: short(l), status: 'Download complete' });
-      }
-      await unpacks(async () => {
-        say({ id: short(l), status: 'Extracting', progressDetail: { current: 0, total: l.size } });
-        await store.layerFromBlob(l.digest, l.mediaType, diffId, what, budget);
-      });
-      unpacked.push(diffId.slice(7));
-      store.repo.addBlobSource(l.digest, `${name.registry}/${name.path}`);
-      say({ id: short(l), status: 'Pull complete' });
+      await pullLayer(shared, l, diffId, what);
     });
     const id = store.addImage(configBytes, { tag, repoDigest });
+    trace('pull: recorded');
     return done(false, id);
   } catch (e) {
     // A failed pull leaves the store as it found it: refused content, an image the disk had no room for
@@ -161,6 +150,7 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
     throw e;
   } finally {
     lease.release();
+    workers.close();
   }
 }
 

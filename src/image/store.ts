@@ -19,7 +19,8 @@ import { isAlive, selfIdentity } from '../sys/proc.ts';
 import { BlobStore, sha256 } from './blobs.ts';
 import { fileHead, sniffCompression } from './archive-format.ts';
 import { applyChanges } from './changes.ts';
-import { LayerDirs } from './layers.ts';
+import type { GrowingFileShare } from './growing-file.ts';
+import { LayerDirs, type UnpackVia } from './layers.ts';
 import { chargeImage, DEFAULT_CAPS, imageBudget, type ImageBudget, type SizeCaps } from './unpack-limits.ts';
 import { familiarName, parseReference } from '../registry/reference.ts';
 
@@ -199,18 +200,24 @@ export class ImageStore {
 
   /**
    * Unpack a stored blob as a layer (unless that content is already unpacked) and record it. Returns
-   * the layer's row. With `budget`, the layer counts against it (see src/image/unpack-limits.ts).
+   * the layer's row. With `budget`, the layer counts against it (see src/image/unpack-limits.ts). With
+   * `via.growing`, the blob is still downloading: it is read as it is written (src/image/growing-file.ts),
+   * and the layer is kept and recorded only once the download's check passed (`via.verified`).
    */
-  async layerFromBlob(blobDigest: string, mediaType: string, expectedDiffId?: string, what?: string, budget?: ImageBudget): Promise<LayerRow> {
+  async layerFromBlob(
+    blobDigest: string, mediaType: string, expectedDiffId?: string, what?: string, budget?: ImageBudget,
+    via: UnpackVia & { growing?: GrowingFileShare } = {},
+  ): Promise<LayerRow> {
     what ??= `layer ${blobDigest.slice(7, 19)}`;
     if (expectedDiffId && this.hasLayer(expectedDiffId)) {
+      await via.verified;
       if (budget) this.chargeExisting(budget, expectedDiffId, what);
       const row = this.repo.layer(expectedDiffId.slice(7))!;
       if (!row.blobDigest) this.repo.putLayer({ ...row, blobDigest, blobType: mediaType, blobSize: this.blobs.size(blobDigest) ?? 0 });
       return this.repo.layer(row.id)!;
     }
-    if (!this.blobs.has(blobDigest)) throw new NotFound(`blob ${blobDigest} is not in the store`);
-    const u = await this.dirs.unpack({ file: this.blobs.path(blobDigest) }, expectedDiffId, what, budget);
+    if (!via.growing && !this.blobs.has(blobDigest)) throw new NotFound(`blob ${blobDigest} is not in the store`);
+    const u = await this.dirs.unpack({ file: this.blobs.path(blobDigest), growing: via.growing }, expectedDiffId, what, budget, via);
     const row: LayerRow = {
       id: u.diffId.slice(7),
       size: u.size,

@@ -168,6 +168,8 @@ export class LayerMeter {
   readonly #budget?: ImageBudget;
   readonly #disk: DiskWatch;
   #bytes = 0;
+  /** Bytes counted against the image's budget. */
+  #charged = 0;
 
   constructor(limits: UnpackLimits, statfs?: (path: string) => SpaceFacts) {
     this.#budget = limits.budget;
@@ -184,8 +186,15 @@ export class LayerMeter {
     const b = this.#budget;
     if (b) {
       if (this.#bytes > b.maxLayerSize) throw new InvalidArgument(`expands to more than ${exactSize(b.maxLayerSize)} (max-layer-size)`);
+      this.#charged += bytes;
       chargeImage(b, bytes);
     }
     this.#disk.add(bytes);
+  }
+
+  /** Take back what was counted against the image: a failed unpack may be done again (a download that restarted). */
+  refund(): void {
+    if (this.#budget && this.#charged > 0) Atomics.sub(new BigInt64Array(this.#budget.counter), 0, BigInt(this.#charged));
+    this.#charged = 0;
   }
 }

@@ -1,8 +1,12 @@
 /**
- * Unpacking a stored layer blob on a worker thread. Extraction is synchronous file-system calls (see
+ * Unpacking a layer blob on a worker thread. Extraction is synchronous file-system calls (see
  * src/archive/extract.ts); on the main thread they serialise a pull's layers behind each other and behind
  * the downloads. A worker per layer lets the layers of one pull unpack on every CPU. Where no worker
  * script is found (an unusual build) the unpack runs in-process.
+ *
+ * A worker takes ~40 ms to start, as long as a pull takes to resolve its manifest: a pull starts its
+ * workers first (`UnpackWorkers.warmFor`) and each takes its next layer as a message, so no layer waits for
+ * a thread to boot.
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -10,11 +14,17 @@ import { Worker } from 'node:worker_threads';
 import { InvalidArgument, NoSpace, NotFound, RuntimeFailure } from '../errors.ts';
 import { ownNice } from '../sys/thread-priority.ts';
 import { fileHead, sniffCompression } from './archive-format.ts';
+import { FileRestarted, readGrowingFile, type GrowingFileShare } from './growing-file.ts';
 import { unpackInto } from './unpack.ts';
 import type { UnpackLimits } from './unpack-limits.ts';
 
-/** The bundle's worker (dist/unpack-worker.mjs), tsc's output beside this file, or the source itself. */
-const CANDIDATES = ['./unpack-worker.mjs', './unpack-worker.js', './unpack-worker.ts'];
+/**
+ * The worker's bundle (dist/unpack-worker.mjs) seen from the CLI bundle's chunks (dist/cli-bundle/chunks/,
+ * where this code runs in the CLI) or from dist/, tsc's output beside this file, or the source itself.
+ * Missing the first, the CLI unpacked every layer on its main thread, one after another, for as long as
+ * the chunks have lived two levels down.
+ */
+const CANDIDATES = ['../../unpack-worker.mjs', './unpack-worker.mjs', './unpack-worker.js', './unpack-worker.ts'];
 let script: URL | null | undefined;
 
 function workerScript(): URL | null {
@@ -30,6 +40,19 @@ function workerScript(): URL | null {
   return script;
 }
 
+/** A layer blob: a stored file, or one still downloading (`growing`), read as it is written. */
+export interface BlobSource {
+  file: string;
+  growing?: GrowingFileShare;
+}
+
+/** One layer for a worker: `limits` as they are (an image budget's counter is shared with the worker). */
+export interface UnpackJob {
+  source: BlobSource;
+  dir: string;
+  limits: UnpackLimits;
+}
+
 export interface WorkerReply {
   ok: boolean;
   diffId?: string;
@@ -38,39 +61,106 @@ export interface WorkerReply {
   message?: string;
 }
 
-const KINDS: Record<string, new (m: string) => Error> = { InvalidArgument, NoSpace, NotFound, RuntimeFailure };
-
-/** What the worker is given: `limits` as they are (an image budget's counter is shared with the worker). */
+/** What a worker is started with. */
 export interface WorkerData {
-  file: string;
-  dir: string;
-  limits: UnpackLimits;
   /** The nice value to run at: the process's own (src/sys/thread-priority.ts). */
   nice: number;
+}
+
+const KINDS: Record<string, new (m: string) => Error> = { InvalidArgument, NoSpace, NotFound, RuntimeFailure, FileRestarted };
+
+/** The blob's bytes, in order: read from the file, or as the download writes them. */
+export function blobBytes(source: BlobSource): AsyncIterable<Buffer> {
+  return source.growing ? readGrowingFile(source.growing) : readFile(source.file);
+}
+
+/** Opened when first read: a stream opened and never read (the unpack failed first) errors with no listener. */
+async function* readFile(file: string): AsyncGenerator<Buffer> {
+  yield* createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>;
 }
 
 /**
  * Below these sizes a blob unpacks in-process: starting a worker costs more than unpacking it does (a
  * 3-stage build went from 0.52 to 0.40 s). A compressed blob may expand many times over, and an unpack
- * blocks the thread it runs on (berth serve's requests): it gets the smaller bound.
+ * blocks the thread it runs on (berth serve's requests): it gets the smaller bound. A blob still
+ * downloading cannot be sniffed yet: it counts as compressed.
  */
 const IN_PROCESS_MAX = { plain: 16 << 20, compressed: 1 << 20 };
 
-export async function unpackInWorker(file: string, dir: string, limits: UnpackLimits): Promise<{ diffId: string; bytes: number }> {
-  const s = workerScript();
-  const size = statSync(file).size;
-  if (!s || size < IN_PROCESS_MAX[sniffCompression(fileHead(file, 4)) === 'none' ? 'plain' : 'compressed']) {
-    return unpackInto(createReadStream(file, { highWaterMark: 1 << 20 }), dir, limits);
-  }
-  const reply = await new Promise<WorkerReply>((resolve, reject) => {
-    const w = new Worker(s, { workerData: { file, dir, limits, nice: ownNice() } satisfies WorkerData });
-    let got: WorkerReply | undefined;
-    w.once('message', (m: WorkerReply) => (got = m));
-    w.once('error', reject);
-    w.once('exit', (code) => (got ? resolve(got) : reject(new RuntimeFailure(`unpack worker exited with code ${code}`))));
-  });
-  if (reply.ok) return { diffId: reply.diffId!, bytes: reply.bytes! };
-  const Kind = KINDS[reply.kind ?? ''] ?? RuntimeFailure;
-  throw new Kind(reply.message ?? 'unpack failed');
+function inProcess(source: BlobSource): boolean {
+  if (source.growing) return source.growing.size < IN_PROCESS_MAX.compressed;
+  const plain = sniffCompression(fileHead(source.file, 4)) === 'none';
+  return statSync(source.file).size < IN_PROCESS_MAX[plain ? 'plain' : 'compressed'];
 }
 
+/** Worker threads for one piece of work (a pull, a load): started ahead, reused, ended by `close`. */
+export class UnpackWorkers {
+  readonly #idle: Worker[] = [];
+  readonly #all = new Set<Worker>();
+
+  /** Start a worker for each blob of these sizes (still to download) that will unpack on one, `max` at most. */
+  warmFor(blobSizes: number[], max: number): void {
+    if (!workerScript()) return;
+    const n = Math.min(max, blobSizes.filter((size) => size >= IN_PROCESS_MAX.compressed).length);
+    while (this.#idle.length < n) this.#idle.push(this.#start());
+  }
+
+  /** Unpack a blob into an existing dir; returns the digest of its uncompressed tar and its file data bytes. */
+  async unpack(source: BlobSource, dir: string, limits: UnpackLimits): Promise<{ diffId: string; bytes: number }> {
+    if (!workerScript() || inProcess(source)) return unpackInto(blobBytes(source), dir, limits);
+    const w = this.#idle.pop() ?? this.#start();
+    // An idle worker does not keep the process alive; one at work must, or nothing would wait for its reply.
+    w.ref();
+    const reply = await new Promise<WorkerReply>((resolve, reject) => {
+      const onError = (e: Error) => done(() => reject(e));
+      const onExit = (code: number) => done(() => reject(new RuntimeFailure(`unpack worker exited with code ${code}`)));
+      const onMessage = (m: WorkerReply) => done(() => resolve(m));
+      const done = (settle: () => void) => {
+        w.off('message', onMessage).off('error', onError).off('exit', onExit);
+        settle();
+      };
+      w.on('message', onMessage).on('error', onError).on('exit', onExit);
+      w.postMessage({ source, dir, limits } satisfies UnpackJob);
+    }).catch((e: unknown) => {
+      this.#all.delete(w);
+      void w.terminate();
+      throw e;
+    });
+    w.unref();
+    this.#idle.push(w);
+    if (reply.ok) return { diffId: reply.diffId!, bytes: reply.bytes! };
+    const Kind = KINDS[reply.kind ?? ''] ?? RuntimeFailure;
+    throw new Kind(reply.message ?? 'unpack failed');
+  }
+
+  /** End every worker (idle ones; this is called once no unpack is running). */
+  close(): void {
+    for (const w of this.#all) void w.terminate();
+    this.#all.clear();
+    this.#idle.length = 0;
+  }
+
+  #start(): Worker {
+    const w = new Worker(workerScript()!, { workerData: { nice: ownNice() } satisfies WorkerData });
+    w.unref();
+    this.#all.add(w);
+    // A worker that fails or ends while idle is dropped (an 'error' with no listener would end the process).
+    const drop = () => {
+      this.#all.delete(w);
+      const at = this.#idle.indexOf(w);
+      if (at >= 0) this.#idle.splice(at, 1);
+    };
+    w.on('error', drop).on('exit', drop);
+    return w;
+  }
+}
+
+/** Unpack one blob (a stored file's path, or a source) on a worker of its own: a load, an import. */
+export async function unpackInWorker(source: string | BlobSource, dir: string, limits: UnpackLimits): Promise<{ diffId: string; bytes: number }> {
+  const workers = new UnpackWorkers();
+  try {
+    return await workers.unpack(typeof source === 'string' ? { file: source } : source, dir, limits);
+  } finally {
+    workers.close();
+  }
+}

@@ -1,20 +1,23 @@
-/** Worker thread entry: unpack one layer blob into a dir and report its diff id (src/image/unpack-pool.ts). */
-import { createReadStream } from 'node:fs';
+/** Worker thread entry: unpack the layer blobs it is sent, one at a time, replying with each diff id (src/image/unpack-pool.ts). */
 import { parentPort, workerData } from 'node:worker_threads';
 import { InvalidArgument, NoSpace, NotFound } from '../errors.ts';
 import { setThisThreadNice } from '../sys/thread-priority.ts';
+import { FileRestarted } from './growing-file.ts';
 import { unpackInto } from './unpack.ts';
-import type { WorkerData, WorkerReply } from './unpack-pool.ts';
+import { blobBytes, type UnpackJob, type WorkerData, type WorkerReply } from './unpack-pool.ts';
 
-const { file, dir, limits, nice } = workerData as WorkerData;
 // Made by a thread that may run above the process's priority (berth serve's): unpacking is bulk work.
-setThisThreadNice(nice);
-let reply: WorkerReply;
-try {
-  reply = { ok: true, ...(await unpackInto(createReadStream(file, { highWaterMark: 1 << 20 }), dir, limits)) };
-} catch (e) {
-  // Error classes do not cross threads: name the family, and the pool rebuilds it.
-  const kind = e instanceof InvalidArgument ? 'InvalidArgument' : e instanceof NoSpace ? 'NoSpace' : e instanceof NotFound ? 'NotFound' : 'RuntimeFailure';
-  reply = { ok: false, kind, message: (e as Error).message };
-}
-parentPort!.postMessage(reply);
+setThisThreadNice((workerData as WorkerData).nice);
+
+parentPort!.on('message', async ({ source, dir, limits }: UnpackJob) => {
+  let reply: WorkerReply;
+  try {
+    reply = { ok: true, ...(await unpackInto(blobBytes(source), dir, limits)) };
+  } catch (e) {
+    // Error classes do not cross threads: name the family, and the pool rebuilds it.
+    const kind = e instanceof InvalidArgument ? 'InvalidArgument' : e instanceof NoSpace ? 'NoSpace'
+      : e instanceof NotFound ? 'NotFound' : e instanceof FileRestarted ? 'FileRestarted' : 'RuntimeFailure';
+    reply = { ok: false, kind, message: (e as Error).message };
+  }
+  parentPort!.postMessage(reply);
+});

@@ -39,6 +39,9 @@ export async function unpackInto(input: AsyncIterable<Buffer>, dir: string, limi
       if (r.done) ended = true;
       else h.update(r.value);
     }
+  } catch (e) {
+    meter.refund();
+    throw e;
   } finally {
     if (!ended) await src.return?.(undefined);
   }

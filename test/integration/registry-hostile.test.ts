@@ -75,6 +75,21 @@ describe('a pull from a hostile registry', () => {
     assert.equal(env.berth(['rmi', ref]).code, 0);
   });
 
+  // A layer unpacks while it downloads: a retry that starts the blob over (a server ignoring Range) must
+  // start its unpack over too, from the whole blob.
+  test('a blob cut once, then sent whole from the start: the pull succeeds with the right content', async () => {
+    const ref = `${reg.host}/hostile/img:good`;
+    reg.faultLayer('cut-once');
+    const requests = reg.layerRequests();
+    const r = await env.berthAsync(['pull', '-q', ref]);
+    assert.equal(r.code, 0, show(r));
+    assert.equal(reg.layerRequests(), requests + 2, 'cut, then sent whole');
+    const ok = await env.berthAsync(['run', '--rm', '--network', 'none', ref]);
+    assert.equal(ok.code, 0, show(ok));
+    assert.equal(ok.stdout, 'hello from a hostile registry\n');
+    assert.equal(env.berth(['rmi', ref]).code, 0);
+  });
+
   test('an endless manifest is refused at 4 MiB, read no further', async () => {
     const sentBefore = reg.bytesSent();
     const r = await env.berthAsync(['pull', '-q', `${reg.host}/hostile/img:endless`]);
