@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Conflict, Forbidden, InvalidArgument, NOT_A_SWARM_MANAGER, NotFound, NotSupported, Unavailable } from '../errors.ts';
 import { contains, formatCidr, formatIp, overlaps, parseCidr, parseIp, parseSubnet } from '../network/ipaddr.ts';
 import type { NetworkRow, Subnet } from '../store/networks.ts';
-import { removeInternalRules } from '../network/internal.ts';
+import { removeBridgeRules } from '../network/bridge-rules.ts';
 import { removeBridge } from '../network/stale-bridge.ts';
 import { tx } from '../store/db.ts';
 import { run } from '../sys/run.ts';
@@ -261,7 +261,7 @@ export async function removeNetwork(engine: EngineCore, ref: string): Promise<Ne
   if (active.length > 0) throw new Forbidden(`error while removing network: network ${net.name} id ${net.id} has active endpoints`);
   engine.networks.delete(net.id);
   if (existsSync(`/sys/class/net/${net.bridge}`)) await run('ip', ['link', 'del', net.bridge]);
-  if (net.internal) await removeInternalRules(net.bridge);
+  await removeBridgeRules(net.bridge, join(engine.root, 'cni'));
   rmSync(join(engine.root, 'cni', 'ipam', net.name), { recursive: true, force: true });
   engine.emit('network', 'destroy', net.id, { name: net.name, type: net.driver });
   return net;

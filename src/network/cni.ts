@@ -20,9 +20,9 @@ import { basename, join } from 'node:path';
 import { Conflict, InvalidArgument, RuntimeFailure } from '../errors.ts';
 import { lastLine, run } from '../sys/run.ts';
 import { trace } from '../sys/trace.ts';
-import { ensureInternalRules } from './internal.ts';
+import { ensureBridgeRules } from './bridge-rules.ts';
 import { contains, formatIp, lastOf, parseCidr } from './ipaddr.ts';
-import { leaseResult, removeMasqChain } from './leftovers.ts';
+import { leaseResult } from './leftovers.ts';
 import { isNamespaceFile } from './netns.ts';
 import { DEFAULT_GATEWAY_AUX, type NetworkDef } from './network-def.ts';
 import { reserveAddresses } from './reserved.ts';
@@ -127,10 +127,10 @@ function staticRoute(s: NetworkDef['subnets'][number], r: { dst: string; gw: str
 
 /**
  * The CNI 1.0.0 network configuration list for `net`: bridge (gateway on the bridge, default routes
- * unless internal, masquerade unless internal or turned off, the network's static routes, hairpin,
- * host-local IPAM with one range set per subnet and the `ips` capability for static addresses),
- * portmap (`portMappings`, snat) unless internal, firewall (iptables backend: accepts forwarded traffic from and back to the container) and
- * tuning (`mac`).
+ * unless internal, the network's static routes, hairpin, host-local IPAM with one range set per subnet
+ * and the `ips` capability for static addresses), portmap (`portMappings`, snat) unless internal, and
+ * tuning (`mac`). Masquerade and forwarding are the network's own rules (bridge-rules.ts), not the
+ * plugins' per container.
  * `staticIps`: a static address outside its subnet's ip-range widens that range set to the subnet,
  * since host-local only grants requested addresses inside the range (docker allows them anywhere in the
  * subnet); the lease files stay the same, so no address is handed out twice.
@@ -151,7 +151,7 @@ export function conflist(net: NetworkDef, dataDir: string, staticIps: readonly s
     type: 'bridge',
     bridge: net.bridge,
     isGateway: true,
-    ipMasq: !net.internal && net.ipMasq !== false,
+    ipMasq: false,
     hairpinMode: true,
     ...(net.mtu ? { mtu: net.mtu } : {}),
     capabilities: { ips: true },
@@ -159,7 +159,6 @@ export function conflist(net: NetworkDef, dataDir: string, staticIps: readonly s
   };
   const plugins: PluginConf[] = [bridge];
   if (!net.internal && want.ports) plugins.push({ type: 'portmap', capabilities: { portMappings: true }, snat: true });
-  plugins.push({ type: 'firewall', backend: 'iptables' });
   if (want.mac) plugins.push({ type: 'tuning', capabilities: { mac: true }, dataDir: join(dataDir, 'tuning') });
   return { cniVersion: CNI_VERSION, name: net.name, plugins };
 }
@@ -284,8 +283,7 @@ async function ip(args: string[]): Promise<void> {
 /**
  * What docker's bridge driver does beside the plugins' chain, once it ran: the interface's link-local
  * addresses, the port's isolation on a bridge without inter-container traffic (a port marked isolated
- * reaches only the bridge's own and other unisolated ports, so the host and the gateway stay reachable),
- * and an internal network's firewall rules.
+ * reaches only the bridge's own and other unisolated ports, so the host and the gateway stay reachable).
  */
 async function finishAttachment(req: AttachRequest, got: Attachment, netnsName: string): Promise<void> {
   for (const ll of req.linkLocalIps ?? []) {
@@ -296,7 +294,6 @@ async function finishAttachment(req: AttachRequest, got: Attachment, netnsName: 
     if (!got.hostIf) throw new RuntimeFailure(`network ${req.net.name}: the bridge plugin named no host interface to isolate`);
     await ip(['link', 'set', 'dev', got.hostIf, 'type', 'bridge_slave', 'isolated', 'on']);
   }
-  if (req.net.internal) await ensureInternalRules(req.net.bridge);
 }
 
 /**
@@ -314,6 +311,7 @@ export async function cniAdd(req: AttachRequest): Promise<Attachment> {
     throw new Conflict(`container ${req.containerId} is already attached to network ${req.net.name} as ${req.ifName}`);
   }
   await ensureBridge(req.net);
+  await ensureBridgeRules(req.net, req.dataDir);
   reserveAddresses(req.dataDir, req.net.name, reservedOf(req.net));
   let prev: CniResult | undefined;
   let ran = 0;
@@ -330,7 +328,6 @@ export async function cniAdd(req: AttachRequest): Promise<Attachment> {
     for (const p of list.plugins.slice(0, ran).reverse()) {
       await exec('DEL', list, p, req, req.netnsPath, rt, prev).catch(() => undefined);
     }
-    await removeMasqChain(req.net.name, req.containerId).catch(() => undefined);
     throw e;
   }
   return toAttachment(prev!, req.ifName, req.net.bridge);
@@ -343,7 +340,7 @@ function usableNetns(path: string): string {
 /**
  * Detach: DEL through the chain in reverse, then remove what the plugins cannot when the namespace is
  * gone. Works from the NetworkDef and container id alone: without the cached result the container's
- * leases stand in for it (the firewall plugin removes its rules by address), and portmap gets a
+ * leases stand in for it, and portmap gets a
  * placeholder mapping because it only tears its per-container chain down when given some. Idempotent;
  * every plugin runs even if one fails, and the failures are reported together.
  */
@@ -361,8 +358,6 @@ export async function cniDel(req: AttachRequest): Promise<void> {
   for (const p of [...list.plugins].reverse()) {
     await exec('DEL', list, p, req, netns, rt, prev).catch((e: Error) => errors.push(e.message));
   }
-  // Without the namespace the bridge plugin cannot learn the addresses its masquerade rules name.
-  if (!req.net.internal && !netns) await removeMasqChain(req.net.name, req.containerId).catch((e: Error) => errors.push(e.message));
   rmSync(join(req.dataDir, 'tuning', `${req.containerId}_${req.ifName}.json`), { force: true });
   if (errors.length > 0) throw new RuntimeFailure(errors.join('; '));
   rmSync(cachePath(req), { force: true });

@@ -122,15 +122,6 @@ export function unlinkChains(lines: string[], chains: Set<string>): string[] {
   return [...refs.map((l) => `-D ${l.slice(3)}`), ...[...chains].map((c) => `-F ${c}`), ...[...chains].map((c) => `-X ${c}`)];
 }
 
-/** Remove the bridge plugin's masquerade chain for one container (it cannot when the netns is gone). */
-export async function removeMasqChain(netName: string, containerId: string): Promise<void> {
-  const chain = chainName('CNI-', netName, containerId);
-  for (const tool of FAMILIES) {
-    const lines = await saved(tool, 'nat');
-    if (lines?.some((l) => l.startsWith(`:${chain} `))) await restore(tool, 'nat', unlinkChains(lines, new Set([chain])));
-  }
-}
-
 function commentOf(rule: string): { name: string; id: string } | null {
   const m = /--comment "((?:[^"\\]|\\.)*)"/.exec(rule);
   const c = m ? m[1]!.replace(/\\(.)/g, '$1') : '';

@@ -1,7 +1,8 @@
 /**
- * Removing a bridge with what the CNI plugins made for the containers on it: their veths and named
- * namespaces, and their iptables rules (the bridge plugin's masquerade chain, portmap's DNAT chain, the
- * firewall plugin's CNI-FORWARD rules) for addresses in the bridge's subnets.
+ * Removing a bridge with what was made for it and for the containers on it: their veths and named
+ * namespaces, the network's own rules (bridge-rules.ts), and the plugins' iptables rules for addresses in
+ * the bridge's subnets (portmap's DNAT chains; the per-container masquerade chains and CNI-FORWARD rules
+ * that the bridge and firewall plugins make when they are asked to).
  *
  * What it is for: an engine root deleted by hand leaves its default network's bridge on the host, with the
  * old subnet's gateway address. The bridge plugin refuses a bridge whose address differs from the network's
@@ -16,7 +17,7 @@
 import { spawnSync } from 'node:child_process';
 import { RuntimeFailure } from '../errors.ts';
 import { contains, formatCidr, overlaps, parseCidr, type Cidr } from './ipaddr.ts';
-import { internalRuleDeletions } from './internal.ts';
+import { bridgeRuleDeletions } from './bridge-rules.ts';
 import { PER_CONTAINER_CHAIN, unlinkChains } from './leftovers.ts';
 
 interface Sh {
@@ -60,8 +61,8 @@ export interface RemovedBridge {
 
 /**
  * Remove the bridge `name`, the veths on it, the named namespaces (those starting with `netnsPrefix`) at
- * their other end, the plugins' rules for addresses in its subnets and an internal network's rules for the
- * bridge (internal.ts). Undefined when there is no such link.
+ * their other end, the plugins' rules for addresses in its subnets and the network's own rules for the
+ * bridge (bridge-rules.ts). Undefined when there is no such link.
  */
 export function removeBridge(name: string, netnsPrefix: string): RemovedBridge | undefined {
   const all = links();
@@ -80,7 +81,7 @@ export function removeBridge(name: string, netnsPrefix: string): RemovedBridge |
   if (del.code !== 0 && links().some((l) => l.ifname === name)) throw new RuntimeFailure(`ip link del ${name}: ${del.stderr.trim()}`);
   const elsewhere = all.filter((l) => l.ifname !== name).flatMap(subnetsOf);
   const swept = subnets.filter((s) => !elsewhere.some((o) => overlaps(o, s)));
-  const rules = (swept.length > 0 ? sweepSubnetRules(swept) : 0) + sweepInternalRules(name);
+  const rules = (swept.length > 0 ? sweepSubnetRules(swept) : 0) + sweepBridgeRules(name);
   return { subnets: subnets.map(formatCidr), namespaces, rules };
 }
 
@@ -92,14 +93,16 @@ function restore(tool: string, table: string, statements: string[]): void {
   for (const s of statements) sh(`${tool}-restore`, ['--noflush'], script([s]));
 }
 
-function sweepInternalRules(bridge: string): number {
+function sweepBridgeRules(bridge: string): number {
   let applied = 0;
   for (const tool of ['iptables', 'ip6tables']) {
-    const saved = sh(`${tool}-save`, ['-t', 'filter']);
-    if (saved.code !== 0) continue;
-    const st = internalRuleDeletions(saved.stdout.split('\n'), bridge);
-    restore(tool, 'filter', st);
-    applied += st.length;
+    for (const table of ['filter', 'nat']) {
+      const saved = sh(`${tool}-save`, ['-t', table]);
+      if (saved.code !== 0) continue;
+      const st = bridgeRuleDeletions(saved.stdout.split('\n'), bridge);
+      restore(tool, table, st);
+      applied += st.length;
+    }
   }
   return applied;
 }

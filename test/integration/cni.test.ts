@@ -13,7 +13,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { cniAdd, cniCheck, cniDel, releaseOrphanLeases, sweepOrphanRules, type AttachRequest, type NetworkDef, type PortMapping } from '../../src/network/cni.ts';
 import { createNetns, deleteNetns, listNetns } from '../../src/network/netns.ts';
-import { internalRules, removeInternalRules } from '../../src/network/internal.ts';
+import { bridgeRules, internalRules, removeBridgeRules } from '../../src/network/bridge-rules.ts';
 import { contains, parseCidr } from '../../src/network/ipaddr.ts';
 import { Conflict, RuntimeFailure } from '../../src/errors.ts';
 
@@ -120,7 +120,7 @@ after(async () => {
   for (const s of servers) s.kill('SIGKILL');
   for (const ns of listNetns(NS_PREFIX)) await deleteNetns(ns).catch(() => undefined);
   for (const b of BRIDGES) sh('ip', ['link', 'del', b]);
-  for (const b of BRIDGES) await removeInternalRules(b);
+  for (const b of BRIDGES) await removeBridgeRules(b, dataDir);
   removeNewChains();
   if (ipForward) writeFileSync('/proc/sys/net/ipv4/ip_forward', ipForward);
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
@@ -325,7 +325,7 @@ test('orphan repair: releaseOrphanLeases and sweepOrphanRules spare live contain
   assertGone([cid('od')], [bare(d.ips[0]!.address)]);
   const rules = iptablesText();
   assert.ok(rules.includes(cid('ol')), 'the live container keeps its rules');
-  assert.ok(rules.includes(`-s ${bare(l.ips[0]!.address)}/32 -j ACCEPT`), 'and its firewall rule');
+  for (const rule of bridgeRules(net, 'iptables', 'filter')) assert.ok(rules.includes(rule), `the network keeps its rule ${rule}`);
   assert.deepEqual(leaseFiles(), [bare(l.ips[0]!.address)]);
   assert.deepEqual(await sweepOrphanRules([net], dataDir, liveSet), [], 'a second sweep finds nothing');
   await cniCheck(req(cid('ol'), live, { portMappings: [{ hostPort: 18096, containerPort: 80, protocol: 'tcp' }] }));
@@ -343,7 +343,7 @@ test('an internal network: no default route, no masquerade, no port publishing',
   ping(ns, '10.231.1.1');
   assert.doesNotMatch(sh('ip', ['-n', ns, 'route']).out, /default/);
   assert.ok(!iptablesText().includes(cid('i')), 'no masquerade or port-forwarding rule names the container');
-  // The host forwards nothing into or out of the bridge (internal.ts), for either family.
+  // The host forwards nothing into or out of the bridge (bridge-rules.ts), for either family.
   for (const tool of ['iptables-save', 'ip6tables-save']) {
     const saved = sh(tool, ['-t', 'filter']).out.split('\n');
     for (const rule of internalRules('btest1')) assert.ok(saved.includes(rule), `${tool}: ${rule}`);

@@ -142,7 +142,7 @@ test('an internal network has no way out: its containers reach each other and th
     ids.push(runD(['--name', 'near', '--network', 'tint', 'busybox', 'sleep', '300']));
     const far = inspect('far', '{{.NetworkSettings.Networks.tout.IPAddress}}');
     const bridge = net('tint').BerthBridge as string;
-    assert.match(filter(), new RegExp(`-A CNI-ADMIN -i ${bridge} ! -o ${bridge} .*-j DROP`));
+    assert.match(filter(), new RegExp(`-A BERTH-FORWARD -i ${bridge} ! -o ${bridge} .*-j DROP`));
     // Control: from an ordinary network the host forwards to `far`.
     assert.equal(sh(['--network', 'bridge'], `ping -c1 -W1 ${far}`).code, 0, 'the default bridge reaches far');
     const r = sh(['--network', 'tint', '--cap-add', 'NET_ADMIN'], [

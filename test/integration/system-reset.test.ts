@@ -91,7 +91,8 @@ test('reset -f removes every container, exec, image, volume and network of the r
   assert.equal(veths.length, 2, `a veth per running container: ${veths.join(', ')}`);
   const ips = [inspect(running, '{{.NetworkSettings.Networks.bridge.IPAddress}}'), inspect(onNet, '{{.NetworkSettings.Networks.resetnet.IPAddress}}')];
   assert.ok(ips.every((ip) => /^\d+\.\d+\.\d+\.\d+$/.test(ip)), ips.join(', '));
-  assert.ok([running, onNet].every((id) => ruleset().includes(id)), 'the plugins made rules for the running containers');
+  assert.ok(ruleset().includes(onNet), 'portmap made rules for the published container');
+  assert.ok(bridges.every((b) => ruleset().includes(`berth bridge ${b}`)), 'each network has its own rules');
   assert.equal(lines(out(['images', '-q'])).length, 2);
   assert.ok(conmonsOf(env.root).length >= 3, 'monitors of two containers and an exec');
 
@@ -104,6 +105,7 @@ test('reset -f removes every container, exec, image, volume and network of the r
   for (const v of veths) assert.ok(!existsSync(`/sys/class/net/${v}`), `veth ${v} removed`);
   const rules = ruleset();
   for (const id of ids) assert.ok(!rules.includes(id), `no rule names container ${id.slice(0, 12)}`);
+  for (const b of bridges) assert.ok(!rules.includes(`berth bridge ${b}`), `no rule of bridge ${b}`);
   for (const ip of ips) assert.ok(!rules.includes(` ${ip}/32 `) && !rules.includes(`${ip}:80`), `no rule for ${ip}`);
 
   assert.deepEqual(contents(), { containers: [], images: [], volumes: [], networks: ['bridge', 'host', 'none'] });

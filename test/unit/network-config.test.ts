@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { conflist, type NetworkDef } from '../../src/network/cni.ts';
-import { internalRuleDeletions, internalRules } from '../../src/network/internal.ts';
+import { bridgeRuleDeletions, bridgeRules, internalRules, missingStatements } from '../../src/network/bridge-rules.ts';
 import { leases } from '../../src/network/leftovers.ts';
 import { reserveAddresses } from '../../src/network/reserved.ts';
 import { poolsFromFlags, resolvePools } from '../../src/engine/network-ipam.ts';
@@ -107,7 +107,9 @@ test('swarm-only fields are refused as dockerd outside a swarm refuses them', ()
 const NET4: NetworkDef = { name: 'web', id: 'ab'.repeat(32), bridge: 'br-web', subnets: [{ subnet: '10.5.0.0/24', gateway: '10.5.0.1' }], internal: false };
 
 test('conflist: masquerade off, a DefaultGatewayIPv4 aux address as the default route, static v4 and v6 addresses', () => {
+  // Masquerade is the network's rule (bridge-rules.ts), never the plugin's, and off leaves it out.
   assert.equal(conflist({ ...NET4, ipMasq: false }, '/d').plugins[0]!.ipMasq, false);
+  assert.deepEqual(bridgeRules({ ...NET4, ipMasq: false }, 'iptables', 'nat'), []);
   const gw = conflist({ ...NET4, subnets: [{ subnet: '10.5.0.0/24', gateway: '10.5.0.1', aux: { DefaultGatewayIPv4: '10.5.0.254' } }] }, '/d');
   assert.deepEqual((gw.plugins[0]!.ipam as { routes: unknown }).routes, [{ dst: '0.0.0.0/0', gw: '10.5.0.254' }]);
   const dual: NetworkDef = {
@@ -130,9 +132,31 @@ test('reserved addresses are held as host-local leases are, and are no container
   assert.deepEqual(leases(dir, 'app'), []);
 });
 
-test('internal networks: the rules name their bridge, and only theirs are deleted', () => {
-  const saved = [':CNI-ADMIN - [0:0]', ...internalRules('bn-a').map((r) => r), ...internalRules('bn-b'), '-A CNI-ADMIN -s 10.0.0.1/32 -j DROP'];
-  assert.deepEqual(internalRuleDeletions(saved, 'bn-a'), internalRules('bn-a').map((r) => `-D ${r.slice(3)}`));
+test('bridge rules: accept and masquerade per network, drops for an internal one; they name their bridge, and only theirs are deleted', () => {
+  const net = { bridge: 'bn-a', subnets: [{ subnet: '10.7.0.5/24' }, { subnet: 'fd00:7::/64' }] };
+  assert.deepEqual(bridgeRules(net, 'iptables', 'filter'), [
+    '-A BERTH-FORWARD -o bn-a -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment "berth bridge bn-a" -j ACCEPT',
+    '-A BERTH-FORWARD -i bn-a -m comment --comment "berth bridge bn-a" -j ACCEPT',
+  ]);
+  // The subnet as iptables-save prints it (host bits cleared), one family each.
+  assert.deepEqual(bridgeRules(net, 'iptables', 'nat'), ['-A BERTH-POSTROUTING -s 10.7.0.0/24 ! -o bn-a -m comment --comment "berth bridge bn-a" -j MASQUERADE']);
+  assert.deepEqual(bridgeRules(net, 'ip6tables', 'nat'), ['-A BERTH-POSTROUTING -s fd00:7::/64 ! -o bn-a -m comment --comment "berth bridge bn-a" -j MASQUERADE']);
+  assert.deepEqual(bridgeRules({ ...net, ipMasq: false }, 'iptables', 'nat'), []);
+  const internal = { ...net, internal: true };
+  assert.deepEqual(bridgeRules(internal, 'iptables', 'filter'), internalRules('bn-a'));
+  assert.deepEqual(bridgeRules(internal, 'iptables', 'nat'), []);
+  // What is missing is added: the chain, the jump (first in FORWARD), the drops ahead of every accept.
+  assert.deepEqual(missingStatements(['*filter', ':FORWARD ACCEPT [0:0]'], 'filter', internalRules('bn-a')), [
+    ':BERTH-FORWARD - [0:0]',
+    '-I FORWARD 1 -j BERTH-FORWARD',
+    '-I BERTH-FORWARD 1 -i bn-a ! -o bn-a -m comment --comment "berth internal bn-a" -j DROP',
+    '-I BERTH-FORWARD 1 ! -i bn-a -o bn-a -m comment --comment "berth internal bn-a" -j DROP',
+  ]);
+  const present = [':BERTH-FORWARD - [0:0]', '-A FORWARD -j BERTH-FORWARD', ...bridgeRules(net, 'iptables', 'filter')];
+  assert.deepEqual(missingStatements(present, 'filter', bridgeRules(net, 'iptables', 'filter')), []);
+  const saved = [':BERTH-FORWARD - [0:0]', ...internalRules('bn-a'), ...bridgeRules({ ...net, bridge: 'bn-b' }, 'iptables', 'filter'), '-A CNI-ADMIN -s 10.0.0.1/32 -j DROP'];
+  assert.deepEqual(bridgeRuleDeletions(saved, 'bn-a'), internalRules('bn-a').map((r) => `-D ${r.slice(3)}`));
+  assert.equal(bridgeRuleDeletions(saved, 'bn-b').length, 2);
 });
 
 const row = (over: Partial<NetworkRow>): NetworkRow => ({

@@ -15,17 +15,17 @@ const net4: NetworkDef = { name: 'web', id: ID, bridge: 'br-web', subnets: [{ su
 type Plugin = { type: string; [k: string]: unknown };
 const plugins = (n: NetworkDef, ip?: string): Plugin[] => conflist(n, '/var/lib/berth/net', ip ? [ip] : []).plugins;
 
-test('conflist: a normal network chains bridge, portmap, firewall and tuning', () => {
+test('conflist: a normal network chains bridge, portmap and tuning; masquerade and forwarding are the network\'s own rules', () => {
   const c = conflist({ ...net4, mtu: 1400 }, '/var/lib/berth/net');
   assert.equal(c.cniVersion, '1.0.0');
   assert.equal(c.name, 'web');
-  assert.deepEqual(c.plugins.map((p) => p.type), ['bridge', 'portmap', 'firewall', 'tuning']);
-  const [bridge, portmap, firewall, tuning] = c.plugins;
+  assert.deepEqual(c.plugins.map((p) => p.type), ['bridge', 'portmap', 'tuning']);
+  const [bridge, portmap, tuning] = c.plugins;
   assert.deepEqual(bridge, {
     type: 'bridge',
     bridge: 'br-web',
     isGateway: true,
-    ipMasq: true,
+    ipMasq: false,
     hairpinMode: true,
     mtu: 1400,
     capabilities: { ips: true },
@@ -37,14 +37,13 @@ test('conflist: a normal network chains bridge, portmap, firewall and tuning', (
     },
   });
   assert.deepEqual(portmap, { type: 'portmap', capabilities: { portMappings: true }, snat: true });
-  assert.deepEqual(firewall, { type: 'firewall', backend: 'iptables' });
   assert.deepEqual(tuning, { type: 'tuning', capabilities: { mac: true }, dataDir: '/var/lib/berth/net/tuning' });
   assert.ok(!('mtu' in plugins(net4)[0]!), 'no mtu key unless set');
 });
 
 test('conflist: an internal network has no masquerade, no default route and no port publishing', () => {
   const ps = plugins({ ...net4, internal: true });
-  assert.deepEqual(ps.map((p) => p.type), ['bridge', 'firewall', 'tuning']);
+  assert.deepEqual(ps.map((p) => p.type), ['bridge', 'tuning']);
   assert.equal(ps[0]!.ipMasq, false);
   assert.equal(ps[0]!.isGateway, true);
   assert.deepEqual((ps[0]!.ipam as { routes: unknown[] }).routes, []);
