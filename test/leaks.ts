@@ -6,7 +6,7 @@
  * only what is new, and names the older leftovers without failing on them.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { berthCgroups } from './integration/helpers.ts';
+import { berthCgroups, testBridgeRules } from './integration/helpers.ts';
 
 const problems: string[] = [];
 for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
@@ -32,6 +32,7 @@ const netns = existsSync('/run/netns') ? readdirSync('/run/netns') : [];
 for (const ns of netns.filter((n) => n.startsWith('berth-'))) problems.push(`netns ${ns}`);
 for (const link of readdirSync('/sys/class/net').filter((l) => /^(bd|bn)-[0-9a-f]{12}$/.test(l))) problems.push(`bridge ${link}`);
 for (const link of readdirSync('/sys/class/net').filter((l) => l.startsWith('veth'))) problems.push(`veth ${link}`);
+problems.push(...testBridgeRules());
 const roots = new Set(readdirSync('/tmp').filter((d) => d.startsWith('berth-test-')));
 for (const cg of berthCgroups()) problems.push(`cgroup ${cg}`);
 if (roots.size > 0) problems.push(...[...roots].map((r) => `test root /tmp/${r}`));
@@ -50,4 +51,4 @@ if (made.length > 0) {
   console.error(`leaks: ${made.length} left behind:\n${made.join('\n')}`);
   process.exit(1);
 }
-console.log('leaks: none (mounts, conmon, log writer and supervisor processes, registries, cgroups, netns, bridges, veths, test roots and dirs)');
+console.log('leaks: none (mounts, conmon, log writer and supervisor processes, registries, cgroups, netns, bridges and their rules, veths, test roots and dirs)');

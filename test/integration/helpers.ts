@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bridgeRuleDeletions } from '../../src/network/bridge-rules.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const BERTH = join(REPO, 'bin', 'berth');
@@ -67,6 +68,7 @@ export function setupEnv(name: string): Env {
       const until = Date.now() + 10_000;
       while (supervisorsOf(root).length > 0 && Date.now() < until) spawnSync('sleep', ['0.2']);
       spawnSync('ip', ['link', 'del', rootBridge(root)]);
+      dropBridgeRules(rootBridge(root));
       const leaks = leaksUnder(root, removedIds);
       if (existsSync(`/sys/class/net/${rootBridge(root)}`)) leaks.push(`bridge ${rootBridge(root)}`);
       rmSync(root, { recursive: true, force: true });
@@ -300,4 +302,32 @@ export async function eventually<T>(fn: () => T, ms = 10_000, every = 50): Promi
     v = fn();
   }
   return v;
+}
+
+/** Remove a network's own rules (src/network/bridge-rules.ts) of a bridge a test root took along. */
+export function dropBridgeRules(bridge: string): void {
+  for (const tool of ['iptables', 'ip6tables']) {
+    for (const table of ['filter', 'nat']) {
+      const saved = spawnSync(`${tool}-save`, ['-t', table], { encoding: 'utf8' });
+      if (saved.status !== 0) continue;
+      const st = bridgeRuleDeletions(saved.stdout.split('\n'), bridge);
+      if (st.length > 0) spawnSync(`${tool}-restore`, ['--noflush'], { input: `*${table}\n${st.join('\n')}\nCOMMIT\n` });
+    }
+  }
+}
+
+/** Rules of test roots' networks (bridges bd-… and bn-…) still in the host's tables. */
+export function testBridgeRules(): string[] {
+  const out: string[] = [];
+  for (const tool of ['iptables', 'ip6tables']) {
+    for (const table of ['filter', 'nat']) {
+      const saved = spawnSync(`${tool}-save`, ['-t', table], { encoding: 'utf8' });
+      if (saved.status !== 0) continue;
+      for (const l of saved.stdout.split('\n')) {
+        const m = /--comment "berth (?:bridge|internal) ((?:bd|bn)-[0-9a-f]{12})"/.exec(l);
+        if (m) out.push(`${tool} ${table} rule of bridge ${m[1]}`);
+      }
+    }
+  }
+  return out;
 }
