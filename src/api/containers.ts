@@ -1,6 +1,6 @@
 /** Container endpoints that are plain request/response (plus wait's delayed body). */
 import { InvalidArgument, Conflict } from '../errors.ts';
-import { psSummary } from '../engine/inspect.ts';
+import { psSummary } from '../engine/ps-summary.ts';
 import { humanDuration } from '../engine/time.ts';
 import type { ContainerRow } from '../engine/types.ts';
 import { type Ctx } from './http.ts';

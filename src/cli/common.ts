@@ -1,12 +1,16 @@
-/** What every CLI verb shares: the engine for this invocation, error printing and exit codes. */
+/**
+ * What every CLI verb shares: the engine for this invocation, and (from command.ts, which loads no engine)
+ * flag parsing, error printing and exit codes.
+ */
 import { Engine } from '../engine/engine.ts';
-import { InvalidArgument, isBerthError, NotSupported } from '../errors.ts';
-import { parseFlags, usageText, type FlagDef, type ParseResult } from './flags.ts';
-import type { Globals } from './globals.ts';
+import { InvalidArgument, NotSupported } from '../errors.ts';
+import { parse, report, type Command } from './command.ts';
+import { engineRoot, type Globals } from './globals.ts';
+
+export { fail, parse, report, type Command } from './command.ts';
 
 export function engineFor(g: Globals): Engine {
-  const root = g.root ?? process.env.BERTH_ROOT ?? '/var/lib/berth';
-  return new Engine({ root, ...(g.quiet ? { warn: () => {} } : {}) });
+  return new Engine({ root: engineRoot(g), ...(g.quiet ? { warn: () => {} } : {}) });
 }
 
 /** Open the engine for one verb, report its errors as docker does, and close it. */
@@ -29,61 +33,6 @@ export function containerVerb(verb: string, description: string, op: (engine: En
     if (typeof p === 'number') return p;
     return withEngine(g, verb, (engine) => eachRef(p.args, verb, (ref) => op(engine, ref)));
   };
-}
-
-export function fail(message: string, code: number): number {
-  process.stderr.write(message.endsWith('\n') ? message : `${message}\n`);
-  return code;
-}
-
-/**
- * Report an error as docker does and return the exit code: `run`/`create` use the error's own code
- * (125/126/127); every other verb exits 1.
- */
-export function report(e: unknown, verb: string): number {
-  if (isBerthError(e)) {
-    // docker exec also exits 126/127 when the command cannot be invoked or is not found.
-    const own = verb === 'run' || verb === 'create' || (verb === 'exec' && (e.exitCode === 126 || e.exitCode === 127));
-    const code = own ? e.exitCode : 1;
-    return fail(`Error: ${e.message}`, code);
-  }
-  throw e;
-}
-
-export interface Command<D extends readonly FlagDef[]> {
-  usage: string;
-  description: string;
-  flags: D;
-  interspersed?: boolean;
-  /** Minimum and maximum positional arguments. */
-  args?: [number, number];
-}
-
-/**
- * Parse argv for a command; on a flag error print pflag's message plus docker's hint and return the exit
- * code (125) instead of a result.
- */
-export function parse<const D extends readonly FlagDef[]>(cmd: Command<D>, argv: string[], verb: string): ParseResult<D> | number {
-  let res: ParseResult<D>;
-  try {
-    res = parseFlags(argv, cmd.flags, { interspersed: cmd.interspersed ?? true });
-  } catch (e) {
-    if (isBerthError(e)) return fail(`${e.message}\nSee 'berth ${verb} --help'.`, 125);
-    throw e;
-  }
-  if (res.help) {
-    process.stdout.write(usageText(verb, cmd.usage, cmd.flags, cmd.description));
-    return 0;
-  }
-  const [min, max] = cmd.args ?? [0, Infinity];
-  if (res.args.length < min || res.args.length > max) {
-    const need = min === max ? `exactly ${min} argument${min === 1 ? '' : 's'}` : max === Infinity ? `at least ${min} argument${min === 1 ? '' : 's'}` : `between ${min} and ${max} arguments`;
-    return fail(
-      `"berth ${verb}" requires ${need}.\nSee 'berth ${verb} --help'.\n\nUsage:  berth ${verb} ${cmd.usage}\n\n${cmd.description}`,
-      1,
-    );
-  }
-  return res;
 }
 
 /** Run an operation per reference (containers, volumes, networks), docker style: print each success line, report each failure, exit 1 if any failed. */

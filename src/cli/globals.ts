@@ -9,3 +9,8 @@ export interface Globals {
   /** The verb path as typed, for messages ("container ls"). */
   verb: string;
 }
+
+/** The engine root a verb works on: --root, else $BERTH_ROOT, else /var/lib/berth. */
+export function engineRoot(g: Globals): string {
+  return g.root ?? process.env.BERTH_ROOT ?? '/var/lib/berth';
+}

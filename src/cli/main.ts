@@ -2,7 +2,7 @@
  * The berth CLI: docker's verbs over the Engine. Each verb lives in its own module, imported only when
  * called, so `berth run` loads what run needs and nothing else.
  */
-import { fail } from './common.ts';
+import { fail } from './command.ts';
 import type { Globals } from './globals.ts';
 import { trace } from '../sys/trace.ts';
 import { exitOnBrokenPipe } from './output.ts';

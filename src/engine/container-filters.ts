@@ -12,7 +12,7 @@
  * class and is a 500).
  */
 import { InvalidArgument, NoSuchContainer } from '../errors.ts';
-import type { ContainerRow } from '../store/containers.ts';
+import type { ContainerRow, ListedContainer } from '../store/containers.ts';
 import { inPortRanges, parsePortFilter, type PortRange } from './port-filter.ts';
 import { POLICY_NAMES } from './restart-policy.ts';
 import { DOCKER_STATUS_WORDS, dockerStatusOf, isLive, isUpOrRestarting } from './state.ts';
@@ -75,17 +75,17 @@ export interface FilterWorld {
  * filters. `rows` are every container, newest first (the order `before` and `since` count in); the order is
  * kept. With no filters this costs what listing did without them.
  */
-export function selectContainers(rows: readonly ContainerRow[], all: boolean, f: ContainerFilters, world: FilterWorld): ContainerRow[] {
+export function selectContainers<R extends ListedContainer>(rows: readonly R[], all: boolean, f: ContainerFilters, world: FilterWorld): R[] {
   checkFilters(f);
   const tests = compile(f, rows, world);
   const shown = all || wantsStopped(f) ? rows : rows.filter(isUpOrRestarting);
   return tests.length === 0 ? [...shown] : shown.filter((r) => tests.every((t) => t(r)));
 }
 
-type Test = (r: ContainerRow) => boolean;
+type Test = (r: ListedContainer) => boolean;
 
 /** One test per filter given, with whatever it looks up done once here, not per container. */
-function compile(f: ContainerFilters, rows: readonly ContainerRow[], world: FilterWorld): Test[] {
+function compile(f: ContainerFilters, rows: readonly ListedContainer[], world: FilterWorld): Test[] {
   const tests: Test[] = [];
   const publish: PortRange[] = [];
   const expose: PortRange[] = [];
@@ -182,13 +182,13 @@ function hasLabel(labels: Record<string, string>, spec: string): boolean {
   return j < 0 ? spec in labels : labels[spec.slice(0, j)] === spec.slice(j + 1);
 }
 
-function healthIs(r: ContainerRow, word: string): boolean {
+function healthIs(r: ListedContainer, word: string): boolean {
   const probing = !!r.config.healthcheck && r.config.healthcheck.test[0] !== 'NONE';
   return word === 'none' ? !probing : probing && r.health?.status === word;
 }
 
 /** The networks docker names a container's endpoints by: host or none for those modes, else its attachments. */
-function networkNames(r: ContainerRow): string[] {
+function networkNames(r: ListedContainer): string[] {
   const mode = r.config.isolation?.network;
   if (mode === 'host' || mode === 'none') return [mode];
   return (r.config.networking?.networks ?? []).map((a) => a.name);
@@ -198,7 +198,7 @@ function networkNames(r: ContainerRow): string[] {
  * dockerd matches the ports its list shows: only a live container's, host ports as bound for `publish`,
  * and for `expose` the container ports a network of its own exposes (EXPOSE, --expose, the published ones).
  */
-function portsMatch(r: ContainerRow, publish: readonly PortRange[], expose: readonly PortRange[]): boolean {
+function portsMatch(r: ListedContainer, publish: readonly PortRange[], expose: readonly PortRange[]): boolean {
   if (!isLive(r.state)) return false;
   const bound = r.net.ports ?? [];
   if (bound.some((p) => inPortRanges(publish, p.hostPort, p.protocol) || inPortRanges(expose, p.containerPort, p.protocol))) return true;

@@ -29,7 +29,7 @@ const HAND_OVER = [
 ].join('\n');
 
 /** The watcher's lock and the directory exits are handed over in (src/engine/exit-watch.ts reads it). */
-export const handoffPaths = (engine: EngineCore) => ({ lock: join(engine.root, 'exit-watch.lock'), exits: join(engine.root, 'exits') });
+export const handoffPaths = (engine: Pick<EngineCore, 'root'>) => ({ lock: join(engine.root, 'exit-watch.lock'), exits: join(engine.root, 'exits') });
 
 let canHandOver: boolean | undefined;
 

@@ -1,6 +1,6 @@
 /**
- * Docker's shapes: the one mapping from engine state to docker's status strings, `inspect` JSON and the
- * `ps` summary. Faces render these; they never read rows themselves.
+ * Docker's shapes: the one mapping from engine state to `inspect` JSON (the `ps` summary is ps-summary.ts).
+ * Faces render these; they never read rows themselves.
  */
 import { join } from 'node:path';
 import { namesOnNetwork } from '../network/hosts.ts';
@@ -54,31 +54,6 @@ export function dockerHealthConfig(h: HealthConfig) {
   if (h.startInterval) out.StartInterval = h.startInterval;
   if (h.retries) out.Retries = h.retries;
   return out;
-}
-
-/** ps's health suffix: ` (healthy)`, ` (unhealthy)`, ` (health: starting)`; none without a check. */
-function healthSuffix(r: ContainerRow): string {
-  if (!r.health || r.config.healthcheck?.test[0] === 'NONE') return '';
-  return r.health.status === 'starting' ? ' (health: starting)' : ` (${r.health.status})`;
-}
-
-/** `docker ps` STATUS column: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". */
-export function statusText(r: ContainerRow, now = Date.now(), human: (ms: number) => string): string {
-  switch (r.state) {
-    case 'running':
-      return `Up ${human(now - Date.parse(r.startedAt))}${healthSuffix(r)}`;
-    case 'paused':
-      return `Up ${human(now - Date.parse(r.startedAt))} (Paused)`;
-    case 'exited':
-      if (dockerStatusOf(r) === 'restarting') return `Restarting (${r.exitCode}) ${human(now - Date.parse(r.finishedAt || r.restartAt))} ago`;
-      return r.finishedAt ? `Exited (${r.exitCode}) ${human(now - Date.parse(r.finishedAt))} ago` : `Exited (${r.exitCode})`;
-    case 'removing':
-      return 'Removal In Progress';
-    case 'dead':
-      return 'Dead';
-    default:
-      return 'Created';
-  }
 }
 
 const devices = (l: ThrottleDevice[] | undefined) => l?.map((d) => ({ Path: d.path, Rate: d.rate })) ?? null;
@@ -310,36 +285,5 @@ export function networkSettings(r: ContainerRow): Record<string, unknown> {
     GlobalIPv6PrefixLen: first?.ipv6PrefixLen ?? 0,
     IPv6Gateway: first?.ipv6Gateway ?? '',
     Networks,
-  };
-}
-
-/** docker ps's PORTS: `0.0.0.0:8080->80/tcp, 53/udp`. */
-function portsText(r: ContainerRow): string {
-  const live = isLive(r.state);
-  const bound = live ? (r.net.ports ?? []) : [];
-  const parts = bound.map((p) => `${p.hostIP || '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol}`);
-  return parts.join(', ');
-}
-
-/** The `docker ps` row object (its --format fields). */
-export function psSummary(r: ContainerRow, human: (ms: number) => string, now = Date.now()) {
-  const command = r.config.args.join(' ');
-  return {
-    ID: r.id,
-    Image: r.config.image,
-    Command: command,
-    CreatedAt: new Date(r.createdAt).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC'),
-    RunningFor: `${human(now - Date.parse(r.createdAt))} ago`,
-    Ports: portsText(r),
-    State: dockerStatusOf(r),
-    Status: statusText(r, now, human),
-    Size: '0B',
-    Names: r.name,
-    Labels: Object.entries(r.config.labels)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(','),
-    Mounts: r.config.mounts.map((m) => m.destination).join(','),
-    Networks: (r.config.networking?.networks ?? []).map((n) => n.name).join(',') || (r.config.isolation?.network === 'bridge' ? '' : (r.config.isolation?.network ?? '')),
-    LocalVolumes: String(r.config.mounts.filter((m) => m.type === 'volume').length),
   };
 }

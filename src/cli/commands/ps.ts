@@ -1,12 +1,13 @@
 /** `berth ps [-a] [-q] [--no-trunc] [--filter k=v] [--format T] [-n N] [-l]` */
-import type { FlagDef } from '../flags.ts';
-import { withEngine, parse, type Command } from '../common.ts';
+import type { FlagDef, ParseResult } from '../flags.ts';
+import { parse, report, type Command } from '../command.ts';
 import { formatRows, humanSize, renderTemplate } from '../format.ts';
 import { humanDuration } from '../../engine/time.ts';
-import { psSummary } from '../../engine/inspect.ts';
-import { containerSizes } from '../../engine/diff.ts';
-import type { Globals } from '../globals.ts';
+import { psSummary } from '../../engine/ps-summary.ts';
+import { listSettled } from '../../engine/ps-list.ts';
+import { engineRoot, type Globals } from '../globals.ts';
 import { parseFilterArgs } from '../../engine/container-filters.ts';
+import type { ListedContainer } from '../../engine/types.ts';
 
 const flags = [
   { name: 'all', short: 'a', type: 'bool', description: 'Show all containers (default shows just running)' },
@@ -42,31 +43,48 @@ const HEADERS = {
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'ps');
   if (typeof p === 'number') return p;
+  const n = p.flags.latest ? 1 : p.flags.last;
+  const all = p.flags.all || n > 0;
+  // Sizes are measured through the engine; without them a settled root is listed from the store alone,
+  // with no engine loaded (src/engine/ps-list.ts).
+  if (!p.flags.size) {
+    try {
+      const rows = await listSettled(engineRoot(g), all, parseFilterArgs(p.flags.filter));
+      if (rows) return print(p, rows, n);
+    } catch (e) {
+      return report(e, 'ps');
+    }
+  }
+  const { withEngine } = await import('../common.ts');
+  const { containerSizes } = await import('../../engine/diff.ts');
   return withEngine(g, 'ps', async (engine) => {
-    const n = p.flags.latest ? 1 : p.flags.last;
-    let rows = await engine.list(p.flags.all || n > 0, parseFilterArgs(p.flags.filter));
-    if (n > 0) rows = rows.slice(0, n);
-    const trunc = !p.flags['no-trunc'];
-    const items = rows.map((r) => {
-      const s = psSummary(r, humanDuration);
-      const size = p.flags.size ? containerSizes(engine, r.id) : undefined;
-      return {
-        ...s,
-        ...(size ? { Size: `${humanSize(size.rw)} (virtual ${humanSize(size.rootFs)})` } : {}),
-        ID: trunc ? s.ID.slice(0, 12) : s.ID,
-        Command: JSON.stringify(trunc && s.Command.length > 20 ? `${s.Command.slice(0, 19)}…` : s.Command),
-      };
-    });
-    if (p.flags.quiet && !p.flags.format) {
-      for (const i of items) process.stdout.write(`${i.ID}\n`);
-      return 0;
-    }
-    const format = p.flags.format;
-    if (format === 'json') {
-      for (const i of items) process.stdout.write(`${renderTemplate('{{json .}}', i)}\n`);
-      return 0;
-    }
-    process.stdout.write(formatRows(format || undefined, p.flags.size ? `${DEFAULT}\t{{.Size}}` : DEFAULT, HEADERS, items));
-    return 0;
+    const rows = await engine.list(all, parseFilterArgs(p.flags.filter));
+    return print(p, rows, n, p.flags.size ? (id) => containerSizes(engine, id) : undefined);
   });
+}
+
+function print(p: ParseResult<typeof flags>, listed: ListedContainer[], n: number, sizeOf?: (id: string) => { rw: number; rootFs: number }): number {
+  const rows = n > 0 ? listed.slice(0, n) : listed;
+  const trunc = !p.flags['no-trunc'];
+  const items = rows.map((r) => {
+    const s = psSummary(r, humanDuration);
+    const size = sizeOf?.(r.id);
+    return {
+      ...s,
+      ...(size ? { Size: `${humanSize(size.rw)} (virtual ${humanSize(size.rootFs)})` } : {}),
+      ID: trunc ? s.ID.slice(0, 12) : s.ID,
+      Command: JSON.stringify(trunc && s.Command.length > 20 ? `${s.Command.slice(0, 19)}…` : s.Command),
+    };
+  });
+  if (p.flags.quiet && !p.flags.format) {
+    process.stdout.write(items.map((i) => `${i.ID}\n`).join(''));
+    return 0;
+  }
+  const format = p.flags.format;
+  if (format === 'json') {
+    for (const i of items) process.stdout.write(`${renderTemplate('{{json .}}', i)}\n`);
+    return 0;
+  }
+  process.stdout.write(formatRows(format || undefined, p.flags.size ? `${DEFAULT}\t{{.Size}}` : DEFAULT, HEADERS, items));
+  return 0;
 }

@@ -3,7 +3,7 @@ import type { FlagDef } from '../flags.ts';
 import { withEngine, parse, type Command } from '../common.ts';
 import { formatRows, humanSize, renderTemplate, tableWriter } from '../format.ts';
 import { diskUsage, diskUsageDetail } from '../../engine/system-df.ts';
-import { psSummary } from '../../engine/inspect.ts';
+import { psSummary } from '../../engine/ps-summary.ts';
 import { humanDuration } from '../../engine/time.ts';
 import type { Engine } from '../../engine/engine.ts';
 import type { Globals } from '../globals.ts';
