@@ -4,6 +4,8 @@
 // and the containerd it supervises keeps its root and state there too; --iptables=false --ip6tables=false
 // --ip-forward=false --bridge=none, so it never touches the host's firewall or makes a docker0 (containers
 // there run with --network none). stopDockerd removes everything it made: processes, mounts, directories.
+// With `bridge` (a bridge the caller made and removes: bench/host-net.ts), --bridge=<it> instead of none, so its
+// containers get docker's default bridge network (veth pairs, IPAM) still without a firewall rule.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
@@ -86,7 +88,12 @@ function children(pid: number): number[] {
   return out;
 }
 
-export async function startDockerd(prefix = '/tmp/berth-bench-dockerd-'): Promise<Dockerd> {
+export interface DockerdOptions {
+  /** An existing host bridge (with its IPv4 address) for the default network; default: none. */
+  bridge?: string;
+}
+
+export async function startDockerd(prefix = '/tmp/berth-bench-dockerd-', opts: DockerdOptions = {}): Promise<Dockerd> {
   const hostDirsBefore = new Set(HOST_DIRS.filter((d) => existsSync(d)));
   const dir = mkdtempSync(prefix);
   const sock = join(dir, 'docker.sock');
@@ -97,7 +104,7 @@ export async function startDockerd(prefix = '/tmp/berth-bench-dockerd-'): Promis
     '--config-file', join(dir, 'daemon.json'),
     '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'),
     '-H', `unix://${sock}`, '--pidfile', join(dir, 'dockerd.pid'),
-    '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', '--bridge=none',
+    '--iptables=false', '--ip6tables=false', '--ip-forward=false', '--ip-masq=false', `--bridge=${opts.bridge ?? 'none'}`,
     '--storage-driver', 'overlay2', '--log-level', 'warn',
   ];
   const log = join(dir, 'dockerd.log');
