@@ -388,7 +388,6 @@ async function main(o: Options): Promise<number> {
     'idle monitor: per idle `sleep` container, VmRSS and (PSS from smaps_rollup) of berth\'s conmon + its log writer (json-file), docker\'s containerd-shim-runc-v2, podman\'s conmon.',
     'start rate: 100 × `run -d --network none busybox sleep` at concurrency 10; every container checked running, then removed.',
     `ps -a row: ${rows.find((x) => x.path.startsWith('`ps -a`'))!.source}.`,
-    'The machine was shared with other engineers\' builds and tests while this ran: figures are noisy.',
   ];
   const table = markdown(rows);
   console.log('\n' + header + '\n');
