@@ -101,20 +101,49 @@ function firstLine(s: Readable): Promise<string> {
   });
 }
 
-/** True while a writer of this bundle runs (its pid file names a live process). */
-export function writerRunning(bundle: string): boolean {
+/** The pid of the bundle's writer while it runs (its pid file names a live process), else undefined. */
+function livePid(bundle: string): number | undefined {
   let pid: number;
   try {
     pid = Number(readFileSync(writerFiles(bundle).pid, 'utf8').trim());
   } catch {
-    return false;
+    return undefined;
   }
-  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
   try {
     process.kill(pid, 0);
-    return true;
+    return pid;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+  }
+}
+
+/** True while a writer of this bundle runs. */
+export function writerRunning(bundle: string): boolean {
+  return livePid(bundle) !== undefined;
+}
+
+/**
+ * Stop the bundle's writer, if one still runs, and wait (at most a second) until it has gone: its container's
+ * files are being removed. One is left only by a run whose starter died before its monitor opened the FIFO,
+ * waiting out its grace for a monitor on the way; a writer whose monitor ended has gone by itself.
+ */
+export async function stopWriter(bundle: string): Promise<void> {
+  const pid = livePid(bundle);
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return; // gone meanwhile
+  }
+  const until = Date.now() + 1000;
+  while (Date.now() < until) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 2));
   }
 }
 
