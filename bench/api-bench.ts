@@ -24,6 +24,7 @@ import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DOCKER, dockerdUnavailable, startDockerd, stopDockerd, type Dockerd } from './dockerd.ts';
+import { resetBerthRoot } from './engines.ts';
 // This bench has always reported the upper median (the higher middle sample for an even --runs, and the
 // default is 10): kept, so its numbers compare with the results it wrote before.
 import { upperMedian as median } from './stats.ts';
@@ -91,9 +92,7 @@ async function main(): Promise<void> {
       sleepSync(300);
     }
     if (existsSync(root)) {
-      const ids = spawnSync(BERTH, ['--root', root, 'ps', '-aq', '--no-trunc'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
-      for (let i = 0; i < ids.length; i += 200) spawnSync(BERTH, ['--root', root, 'rm', '-f', ...ids.slice(i, i + 200)]);
-      spawnSync(BERTH, ['--root', root, 'network', 'prune', '-f']);
+      for (const l of resetBerthRoot(root)) console.log(`berth cleanup: ${l}`);
       rmSync(root, { recursive: true, force: true });
     }
   };

@@ -72,15 +72,7 @@ export async function startEngines(prefix: string, o: EngineOptions): Promise<En
       const left: string[] = [];
       if (dockerd) for (const l of stopDockerd(dockerd)) left.push(`dockerd: ${l}`);
       if (podman) left.push(...podman.stop());
-      if (existsSync(join(root, 'berth.db'))) {
-        // Retried: a build running beside the bench can leave dist/ half-written for a moment.
-        let r = sh([BERTH, '--root', root, 'system', 'reset', '-f']);
-        for (let i = 0; i < 3 && !r.ok; i++) {
-          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000);
-          r = sh([BERTH, '--root', root, 'system', 'reset', '-f']);
-        }
-        if (!r.ok) left.push(`berth system reset -f failed: ${r.err.split('\n').filter(Boolean).slice(0, 3).join(' | ')}`);
-      }
+      left.push(...resetBerthRoot(root));
       const mounts = mountsUnder(work);
       if (mounts.length) left.push(`STILL MOUNTED (${work} left in place): ${mounts.join(' ')}`);
       else rmSync(work, { recursive: true, force: true });
@@ -121,6 +113,21 @@ export async function startEngines(prefix: string, o: EngineOptions): Promise<En
     for (const l of e.cleanup()) process.stderr.write(`cleanup: ${l}\n`);
     throw err;
   }
+}
+
+/**
+ * Empty a bench's private Berth root with `system reset -f`: its containers, networks and volumes, and its
+ * default network's bridge and rules, which removing its files would leave on the host. What failed, if anything.
+ */
+export function resetBerthRoot(root: string): string[] {
+  if (!existsSync(join(root, 'berth.db'))) return [];
+  // Retried: a build running beside the bench can leave dist/ half-written for a moment.
+  let r = sh([BERTH, '--root', root, 'system', 'reset', '-f']);
+  for (let i = 0; i < 3 && !r.ok; i++) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000);
+    r = sh([BERTH, '--root', root, 'system', 'reset', '-f']);
+  }
+  return r.ok ? [] : [`berth system reset -f failed: ${r.err.split('\n').filter(Boolean).slice(0, 3).join(' | ')}`];
 }
 
 /** Calls `cleanup` on SIGINT/SIGTERM/SIGHUP and exits 130/143/129; returns a function that removes the handlers. */

@@ -20,6 +20,7 @@ import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { dockerdUnavailable, startDockerd, stopDockerd, type Dockerd } from './dockerd.ts';
+import { resetBerthRoot } from './engines.ts';
 import { stats } from './stats.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -98,9 +99,7 @@ async function main(): Promise<void> {
       for (const l of stopDockerd(d)) console.log(`dockerd cleanup: ${l}`);
     }
     if (existsSync(root)) {
-      const ids = spawnSync(BERTH, ['--root', root, 'ps', '-aq', '--no-trunc'], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout.split('\n').filter(Boolean);
-      for (let i = 0; i < ids.length; i += 200) spawnSync(BERTH, ['--root', root, 'rm', '-f', ...ids.slice(i, i + 200)]);
-      spawnSync(BERTH, ['--root', root, 'network', 'prune', '-f']);
+      for (const l of resetBerthRoot(root)) console.log(`berth cleanup: ${l}`);
       rmSync(root, { recursive: true, force: true });
     }
   };
