@@ -340,8 +340,8 @@ function usableNetns(path: string): string {
 /**
  * Detach: DEL through the chain in reverse, then remove what the plugins cannot when the namespace is
  * gone. Works from the NetworkDef and container id alone: without the cached result the container's
- * leases stand in for it, and portmap gets a
- * placeholder mapping because it only tears its per-container chain down when given some. Idempotent;
+ * leases stand in for it, and portmap gets a placeholder mapping because it only tears its per-container
+ * chain down when given some. Idempotent;
  * every plugin runs even if one fails, and the failures are reported together.
  */
 export async function cniDel(req: AttachRequest): Promise<void> {

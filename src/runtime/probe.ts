@@ -74,9 +74,8 @@ function kindOf(path: string): RuntimeCandidate['kind'] {
 function crunOnHybrid(cg: CgroupInfo, v1View: string | null): { launcher?: string; refusal?: string; note?: string } {
   if (cg.mode !== 'hybrid' || cg.v2Controllers.length === 0) return {};
   const held = cg.v2Controllers.join(', ');
-  const launcher = v1View;
-  if (!launcher) return { refusal: `crun refuses hybrid cgroups while the v2 hierarchy at /sys/fs/cgroup/unified holds controllers (${held}), and berth-v1-view, which hides it, is not built (run scripts/build)` };
-  return { launcher, note: `crun runs here in a mount namespace without the v2 hierarchy at /sys/fs/cgroup/unified, which it refuses while it holds controllers (${held}: left unmanaged, no limit is set there)` };
+  if (!v1View) return { refusal: `crun refuses hybrid cgroups while the v2 hierarchy at /sys/fs/cgroup/unified holds controllers (${held}), and berth-v1-view, which hides it, is not built (run scripts/build)` };
+  return { launcher: v1View, note: `crun runs here in a mount namespace without the v2 hierarchy at /sys/fs/cgroup/unified, which it refuses while it holds controllers (${held}: left unmanaged, no limit is set there)` };
 }
 
 /**
