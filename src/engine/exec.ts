@@ -352,5 +352,9 @@ export async function stopExec(engine: EngineCore, ref: string, timeout = 10): P
   // (Or another process has stored the end and removed the file.)
   const known = () => sessionExit(engine, s) !== null || (engine.execs.get(s.id)?.exitCode ?? null) !== null;
   for (let i = 0; i < 100 && !known(); i++) await new Promise((r) => setTimeout(r, 20));
-  return inspectExec(engine, s.id);
+  const ended = inspectExec(engine, s.id);
+  // The process holding the session may have stored the end first and still be removing the directory
+  // (asynchronously): a stop returns with it gone.
+  if (ended.exitCode !== null) removeDir(sessionDir(engine, s.containerId, s.id));
+  return ended;
 }
