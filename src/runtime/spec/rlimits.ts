@@ -61,9 +61,13 @@ function limitValue(s: string): number {
   return s === 'unlimited' ? RLIM_UNLIMITED : Number(s);
 }
 
-/** Parse /proc/self/limits (read from the file when no text is given). Unknown rows are skipped. */
+/** This process's limits, read once: nothing in Berth changes them, and every create and start asks. */
+let ownLimits: HostRlimits | undefined;
+
+/** Parse /proc/self/limits (this process's, read once, when no text is given). Unknown rows are skipped. */
 export function readHostRlimits(text?: string): HostRlimits {
-  const src = text ?? readFileSync('/proc/self/limits', 'utf8');
+  if (text === undefined) return (ownLimits ??= readHostRlimits(readFileSync('/proc/self/limits', 'utf8')));
+  const src = text;
   const out: HostRlimits = {};
   for (const line of src.split('\n')) {
     // Columns are space-padded; the label itself contains single spaces.
