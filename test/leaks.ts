@@ -19,6 +19,8 @@ for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     if (cmd.startsWith('/usr/bin/conmon\0') && cmd.includes('/berth-test-')) problems.push(`conmon pid ${pid}`);
     // A container's log writer (src/logs/writer.ts) ends with its monitor.
     if (cmd.includes('berth-log-writer\0') && cmd.includes('/berth-test-')) problems.push(`berth-log-writer pid ${pid}`);
+    // An exec's monitor (src/runtime/exec-monitor.c) ends with its process.
+    if (cmd.includes('berth-exec-monitor\0') && cmd.includes('/berth-test-')) problems.push(`berth-exec-monitor pid ${pid}`);
     // A test root's supervisor (src/engine/supervisor.ts) ends by itself once nothing needs it.
     if (cmd.includes('\0supervise\0') && cmd.includes('/berth-test-')) problems.push(`supervisor pid ${pid}`);
     // Registries the image tests start (test/fixtures/registry.ts) must be stopped by them.
@@ -51,4 +53,4 @@ if (made.length > 0) {
   console.error(`leaks: ${made.length} left behind:\n${made.join('\n')}`);
   process.exit(1);
 }
-console.log('leaks: none (mounts, conmon, log writer and supervisor processes, registries, cgroups, netns, bridges and their rules, veths, test roots and dirs)');
+console.log('leaks: none (mounts, conmon, log writer, exec monitor and supervisor processes, registries, cgroups, netns, bridges and their rules, veths, test roots and dirs)');

@@ -20,6 +20,7 @@ import type { OciResources } from './spec/resources.ts';
 import { AttachSession, resizeTerminal } from './conmon/attach.ts';
 import { conmonFiles, readExitFile, readPidFile } from './conmon/files.ts';
 import { monitorsUnder } from './conmon/processes.ts';
+import { execMonitorBinary, startPipedExec } from './exec-piped.ts';
 import { readJournal } from '../logs/journald.ts';
 import { readWrittenLog } from '../logs/read.ts';
 import { startWriter, writerDone, writerFiles } from '../logs/writer.ts';
@@ -151,8 +152,18 @@ export class OciDriver implements RuntimeDriver {
   }
 
   async exec(req: ExecRequest): Promise<ExecStarted> {
-    if (!this.conmon) throw new RuntimeFailure('conmon is not installed (apt-get install conmon)');
     const f = conmonFiles(req.dir, req.id);
+    // Output only, no terminal: berth-exec-monitor instead of conmon (src/runtime/exec-piped.ts).
+    const monitor = req.attach && !req.tty && !req.stdin && !req.preserveFds ? execMonitorBinary() : null;
+    if (monitor) {
+      mkdirSync(f.exitDir, { recursive: true, mode: 0o700 });
+      const runtime = [
+        this.program, ...this.leadingArgs, '--log-format=json', '--log', f.ociLog,
+        'exec', '--pid-file', f.execPid, '--process', `${req.dir}/process.json`, '--detach', req.id,
+      ];
+      return startPipedExec({ monitor, runtime, exitFile: f.exit, pidFile: f.execPid, dir: req.dir }, () => runtimeError(undefined, req.dir));
+    }
+    if (!this.conmon) throw new RuntimeFailure('conmon is not installed (apt-get install conmon)');
     mkdirSync(f.exitDir, { recursive: true, mode: 0o700 });
     const args = [
       ...this.conmonArgs(req.id, req.session, req.dir, f.execPid, f.exitDir),
@@ -525,7 +536,7 @@ function spawnConmonOffThread(conmon: string, args: string[], cwd: string, attac
 
 /** A runtime failure as docker's exit code class: conmon's message, else the runtime's --log file. */
 function runtimeError(message: string | undefined, bundle: string): Error {
-  const text = cleanRuntimeMessage(message || readOciLog(conmonFiles(bundle, '').ociLog) || 'conmon exited before the runtime reported a pid');
+  const text = cleanRuntimeMessage(message || readOciLog(conmonFiles(bundle, '').ociLog) || 'the monitor exited before the runtime reported a pid');
   return classifyRuntimeError(inDockersWords(text, bundle));
 }
 

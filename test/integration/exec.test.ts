@@ -1,17 +1,17 @@
 /**
  * `exec` through the CLI and the library: docker's exit codes and errors, -d/-u/-w/-e/--env-file/
  * --privileged/--preserve-fds (and `run --preserve-fds`), stdio, recorded sessions (inspect, stop, cascade
- * on rm; an ended session's directory removed and old ended rows aged out), and no conmon left behind after
- * an exec.
+ * on rm; an ended session's directory removed and old ended rows aged out), an exec with output only under
+ * berth-exec-monitor (pipes, a killed CLI), and no monitor left behind after an exec.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, NotFound } from '../../src/index.ts';
 import { inspectExec, KEEP_ENDED, stopExec } from '../../src/engine/exec.ts';
-import { BERTH, cli, eventually, setupEnv, type Env, conmonsOf } from './helpers.ts';
+import { BERTH, cli, eventually, setupEnv, type Env, conmonsOf, execMonitorsOf } from './helpers.ts';
 
 let env: Env;
 let engine: Engine;
@@ -40,8 +40,8 @@ async function withCtr(name: string, fn: (id: string) => Promise<void> | void): 
   const id = runD(['--name', name, 'busybox', 'sleep', '1000']);
   try {
     await fn(id);
-    const settled = await eventually(() => conmonsOf(id).length <= 1, 2_000);
-    assert.ok(settled, `exec conmon processes linger for ${name}: ${conmonsOf(id).join(' ')}`);
+    const settled = await eventually(() => conmonsOf(id).length <= 1 && execMonitorsOf(id).length === 0, 2_000);
+    assert.ok(settled, `exec monitors linger for ${name}: conmon ${conmonsOf(id).join(' ')}, berth-exec-monitor ${execMonitorsOf(id).join(' ')}`);
   } finally {
     env.berth(['rm', '-f', id]);
   }
@@ -392,5 +392,39 @@ test(`many execs do not grow the container: no directories left, ended sessions 
     assert.equal(inspectExec(engine, running.id).exitCode, 143, 'the session that ended last was forgotten');
     assert.equal(engine.execs.forContainer(id).filter((r) => r.exitCode !== null).length, KEEP_ENDED);
     assert.deepEqual(tree(dir), before, 'the container directory grew');
+  });
+});
+
+test('an exec with output only: real pipes, a child left running does not hold it, a killed CLI still records the end', async () => {
+  await withCtr('ex-piped', async (id) => {
+    // Its stdout and stderr are pipes, as docker gives them: /dev/stdout and /dev/stderr open.
+    const dev = env.berth(['exec', id, 'sh', '-c', 'echo out > /dev/stdout; echo err > /dev/stderr']);
+    assert.equal(dev.code, 0, dev.stderr);
+    assert.equal(dev.stdout, 'out\n');
+    assert.equal(dev.stderr, 'err\n');
+
+    // The exec ends with its process, not with a child it left holding the output.
+    const bg = env.berth(['exec', id, 'sh', '-c', 'sleep 60 & echo started'], { timeoutMs: 30_000 });
+    assert.equal(bg.code, 0, bg.stderr);
+    assert.equal(bg.stdout, 'started\n');
+    env.berth(['exec', id, 'pkill', 'sleep 60']);
+
+    // The CLI killed while its process runs: the process is not killed by a broken pipe when it writes
+    // next, and its exit code is recorded by the monitor for the next exec's sweep to store.
+    const cmd = ['sh', '-c', 'sleep 1; echo late; echo survived > /tmp/piped; exit 4'];
+    const child = spawn(BERTH, ['--root', env.root, 'exec', id, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<void>((r) => child.on('close', () => r()));
+    const running = await eventually(() => engine.execs.forContainer(id).some((s) => JSON.stringify(s.config.cmd) === JSON.stringify(cmd) && s.pid > 0), 10_000, 20);
+    assert.ok(running, 'the exec never recorded its pid');
+    child.kill('SIGKILL');
+    await exited;
+    const sid = sessionOf(id, cmd);
+    const pid = engine.execs.get(sid)!.pid;
+    const ended = await eventually(() => !existsSync(`/proc/${pid}`), 10_000, 50);
+    assert.ok(ended, 'the process never ended');
+    const wrote = env.berth(['exec', id, 'cat', '/tmp/piped']);
+    assert.equal(wrote.stdout, 'survived\n', 'the process died when it wrote after its CLI was killed');
+    assert.equal(inspectExec(engine, sid).exitCode, 4);
+    assert.deepEqual(sessionDirs(id), []);
   });
 });

@@ -229,6 +229,20 @@ export function logWritersOf(needle: string): number[] {
   return out;
 }
 
+/** berth-exec-monitor processes (src/runtime/exec-monitor.c) whose command line names `needle`. */
+export function execMonitorsOf(needle: string): number[] {
+  const out: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.split('\0')[0]!.endsWith('/berth-exec-monitor') && cmd.includes(needle)) out.push(Number(pid));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
 /** Processes of `berth system supervise` on this root (src/engine/supervisor.ts). */
 export function supervisorsOf(root: string): number[] {
   const out: number[] = [];
@@ -261,6 +275,7 @@ export function leaksUnder(root: string, removed: readonly string[] = []): strin
   }
   for (const pid of conmonsOf(root)) out.push(`conmon pid ${pid}`);
   for (const pid of logWritersOf(root)) out.push(`berth-log-writer pid ${pid}`);
+  for (const pid of execMonitorsOf(root)) out.push(`berth-exec-monitor pid ${pid}`);
   for (const pid of supervisorsOf(root)) out.push(`supervisor pid ${pid}`);
   const ctrs = existsSync(join(root, 'containers')) ? readdirSync(join(root, 'containers')) : [];
   for (const id of new Set([...ctrs, ...removed])) {
