@@ -15,7 +15,7 @@ import type { ContainerRow } from '../store/containers.ts';
 import type { ImageRow } from '../store/images.ts';
 import type { Writable } from 'node:stream';
 import type { ExecSessionRow } from '../store/exec-sessions.ts';
-import { commitContainer, type CommitOptions } from './commit.ts';
+import type { CommitOptions } from './commit.ts';
 import { listImages } from './image-list.ts';
 import type { BuildOptions, BuildResult } from './build/options.ts';
 import type { OutputSpec } from './build/output.ts';
@@ -32,11 +32,11 @@ import { startAll, type StartAllResult } from './verbs/start-all.ts';
 import { create } from './verbs/create.ts';
 import { attach, pids, readLogs, resize } from './verbs/io.ts';
 import { list } from './verbs/list.ts';
-import { describeRemote, login, logout, pull, push, pushAll, remoteTags, search, type SearchFilters } from './verbs/registry.ts';
+import type { SearchFilters } from './verbs/registry.ts';
 import { prune, remove } from './verbs/remove.ts';
 import { danglingOnly, pruneSelector, type PruneFilters } from './prune-filters.ts';
 import { repair, repairStale } from './verbs/repair.ts';
-import { reset, type ResetReport } from './verbs/reset.ts';
+import type { ResetReport } from './verbs/reset.ts';
 import { restart } from './verbs/restart.ts';
 import { kill, pause, unpause } from './verbs/signal.ts';
 import { start } from './verbs/start.ts';
@@ -45,6 +45,13 @@ import { wait, waitExit } from './verbs/wait.ts';
 import { waitForCondition, type WaitCondition, type WaitResult } from './wait-for.ts';
 
 export type { EngineOptions, LifecycleHooks, StartOptions } from './core.ts';
+
+/**
+ * The registry verbs, the commit and reset load on first use, as the builder does: a command that does not
+ * talk to a registry (exec, run of a present image, ps) does not load the registry client, image transfer and
+ * archive code (~150 KB of the CLI's bundle, which every such command compiled and ran).
+ */
+const registryVerbs = () => import('./verbs/registry.ts');
 export type { ResetReport } from './verbs/reset.ts';
 
 /**
@@ -62,18 +69,18 @@ export class Engine extends EngineCore {
    * `credentials` (a caller's own, such as an API request's X-Registry-Auth) serve the reference's registry
    * for this pull only, instead of the auth file's.
    */
-  pull(ref: string, opts: Omit<PullOptions, 'registry'> & { credentials?: Credentials } = {}): Promise<PullResult> {
-    return pull(this, ref, opts);
+  async pull(ref: string, opts: Omit<PullOptions, 'registry'> & { credentials?: Credentials } = {}): Promise<PullResult> {
+    return (await registryVerbs()).pull(this, ref, opts);
   }
 
   /** Push a tagged image to its registry (src/image/push.ts); `credentials` as for pull. */
-  push(ref: string, opts: Omit<PushOptions, 'registry'> & { credentials?: Credentials } = {}): Promise<PushResult> {
-    return push(this, ref, opts);
+  async push(ref: string, opts: Omit<PushOptions, 'registry'> & { credentials?: Credentials } = {}): Promise<PushResult> {
+    return (await registryVerbs()).push(this, ref, opts);
   }
 
   /** Push every local tag of a repository named without a tag (`docker push -a`); `credentials` as for pull. */
-  pushAll(repo: string, opts: Omit<PushOptions, 'registry'> & { credentials?: Credentials } = {}): Promise<PushResult[]> {
-    return pushAll(this, repo, opts);
+  async pushAll(repo: string, opts: Omit<PushOptions, 'registry'> & { credentials?: Credentials } = {}): Promise<PushResult[]> {
+    return (await registryVerbs()).pushAll(this, repo, opts);
   }
 
   /**
@@ -81,32 +88,33 @@ export class Engine extends EngineCore {
    * file, or with the credential helper it names for the registry (the API checks only: its clients keep
    * their own). Refused credentials throw Unauthorized.
    */
-  login(server: string, username: string, password: string, store = true): Promise<void> {
-    return login(this, server, username, password, store);
+  async login(server: string, username: string, password: string, store = true): Promise<void> {
+    return (await registryVerbs()).login(this, server, username, password, store);
   }
 
   /** Forget a registry's stored credentials (erasing them from its credential helper too); false when there were none. */
-  logout(server: string): Promise<boolean> {
-    return logout(this, server);
+  async logout(server: string): Promise<boolean> {
+    return (await registryVerbs()).logout(this, server);
   }
 
   /** The tags `ref`'s repository has in its registry (`pull -a` pulls each). */
-  remoteTags(ref: string): Promise<string[]> {
-    return remoteTags(this, ref);
+  async remoteTags(ref: string): Promise<string[]> {
+    return (await registryVerbs()).remoteTags(this, ref);
   }
 
   /** `docker search`: a registry's search results (Docker Hub's index for a term without a registry). */
-  search(term: string, limit?: number, filters?: SearchFilters): Promise<SearchResult[]> {
-    return search(this, term, limit, filters);
+  async search(term: string, limit?: number, filters?: SearchFilters): Promise<SearchResult[]> {
+    return (await registryVerbs()).search(this, term, limit, filters);
   }
 
   /** What a registry holds under `ref`: the manifest's descriptor and its platforms (nothing is pulled). */
-  describeRemote(ref: string, credentials?: Credentials): Promise<{ descriptor: Descriptor; platforms: Platform[] }> {
-    return describeRemote(this, ref, credentials);
+  async describeRemote(ref: string, credentials?: Credentials): Promise<{ descriptor: Descriptor; platforms: Platform[] }> {
+    return (await registryVerbs()).describeRemote(this, ref, credentials);
   }
 
   /** Make an image of a container's changes (src/engine/commit.ts); returns the image id. */
-  commit(ref: string, opts: CommitOptions = {}): Promise<string> {
+  async commit(ref: string, opts: CommitOptions = {}): Promise<string> {
+    const { commitContainer } = await import('./commit.ts');
     return commitContainer(this, ref, opts);
   }
 
@@ -153,6 +161,7 @@ export class Engine extends EngineCore {
    * while another process holds the root's store. The engine is closed afterwards.
    */
   async reset(): Promise<ResetReport> {
+    const { reset } = await import('./verbs/reset.ts');
     return reset(this);
   }
 
