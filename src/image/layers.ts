@@ -15,8 +15,7 @@ import {
 import { join } from 'node:path';
 import { BerthError, InvalidArgument, NoSpace } from '../errors.ts';
 import { isAlive, selfIdentity } from '../sys/proc.ts';
-import { unpackInto } from './unpack.ts';
-import { unpackInWorker, type BlobSource, type UnpackWorkers } from './unpack-pool.ts';
+import type { BlobSource, UnpackWorkers } from './unpack-pool.ts';
 import type { ImageBudget, UnpackLimits } from './unpack-limits.ts';
 
 const LINK_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -74,11 +73,13 @@ export class LayerDirs {
       const limits: UnpackLimits = { budget, disk: join(this.root, 'layers') };
       // A stored blob unpacks on a worker thread: the file creations and writes are synchronous calls,
       // and layers of one pull then unpack on several CPUs while the main thread downloads.
+      // The unpackers (tar reading, extraction, workers) load here: a command that only uses layers
+      // already unpacked, a run of a present image, does not load them.
       const { diffId, bytes } = !('file' in input)
-        ? await unpackInto(input, join(tmp, 'diff'), limits)
+        ? await (await import('./unpack.ts')).unpackInto(input, join(tmp, 'diff'), limits)
         : via.workers
           ? await via.workers.unpack(input, join(tmp, 'diff'), limits)
-          : await unpackInWorker(input, join(tmp, 'diff'), limits);
+          : await (await import('./unpack-pool.ts')).unpackInWorker(input, join(tmp, 'diff'), limits);
       const summary = { bytes };
       // Content unpacked as it downloaded is the blob's only once the download's digest check passed.
       await via.verified;
