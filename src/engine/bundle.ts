@@ -53,10 +53,14 @@ export async function bringUp(engine: EngineCore, row: ContainerRow, drv: Runtim
     preserveFds: opts.preserveFds,
   });
   created.catch(() => {}); // awaited below; a failure before that is not unhandled
-  // The network (netns, CNI plugins) does not need the rootfs: wire it while the overlay mounts.
+  // The network (netns, CNI plugins) does not need the rootfs: wire it while the overlay mounts, and the
+  // runtime creates the container in the namespace while the plugins still run (the process only runs at
+  // start, and the hosts file, bound in by inode, gets the addresses before that).
   const bridged = row.config.isolation?.network === 'bridge';
   const ownNetns = bridged && !!row.config.isolation?.userns; // wired after the runtime made the netns
-  const networked = bridged && !ownNetns ? setupNetworks(engine, row) : Promise.resolve(undefined);
+  let namespaceMade!: (path: string) => void;
+  const namespace = new Promise<string>((resolve) => (namespaceMade = resolve));
+  const networked = bridged && !ownNetns ? setupNetworks(engine, row, undefined, namespaceMade) : Promise.resolve(undefined);
   networked.catch(() => {});
   try {
     await engine.rootfs.mount(await lowerDirsFor(engine, row, img), join(d, 'diff'), join(d, 'work'), join(d, 'rootfs'), engine.root);
@@ -64,8 +68,8 @@ export async function bringUp(engine: EngineCore, row: ContainerRow, drv: Runtim
     trace('init: mounted');
     const cg = engine.cgroups();
     const mounts = await resolveMounts(engine, row, join(d, 'rootfs'));
-    const netnsPath = (await networked)?.netns;
-    trace('init: networks');
+    const netnsPath = bridged && !ownNetns ? await Promise.race([namespace, networked.then((s) => s!.netns)]) : undefined;
+    trace('init: netns');
     const extraMounts = etcMounts(engine, engine.containers.get(row.id)!);
     const iso = row.config.isolation;
     const shmDir = (id: string) => join(engine.dir(id), 'shm');
@@ -95,6 +99,12 @@ export async function bringUp(engine: EngineCore, row: ContainerRow, drv: Runtim
     if (spec.process.selinuxLabel && !existsSync('/sys/fs/selinux/enforce')) {
       throw new NotSupported(`--security-opt label: SELinux is not enabled on this host, so the label ${spec.process.selinuxLabel} cannot be applied`);
     }
+    // OCI hooks run during the runtime's create, and a library's preStart before it: either may look at
+    // the network, so for them it is complete first (docker wires it in a prestart hook of its own).
+    if (spec.hooks || engine.options.hooks?.preStart) {
+      await networked;
+      if (bridged && !ownNetns) rewriteHosts(engine, engine.containers.get(row.id)!);
+    }
     await engine.options.hooks?.preStart?.(row);
     ready.resolve();
   } catch (e) {
@@ -103,8 +113,20 @@ export async function bringUp(engine: EngineCore, row: ContainerRow, drv: Runtim
     ready.reject(e);
     throw e;
   }
-  const c = await created;
+  // Both settle before either's failure is reported: the caller's teardown must see all the networks made.
+  // A network that failed is the cause (a runtime that failed meanwhile met its namespace going away).
+  const [made, wired] = await Promise.allSettled([created, networked]);
+  if (wired.status === 'rejected') {
+    if (made.status === 'fulfilled') await engine.driverFor(row)?.delete(row.id, true).catch(() => {});
+    throw wired.reason;
+  }
+  if (made.status === 'rejected') throw made.reason;
+  const c = made.value;
   trace('init: created');
+  if (bridged && !ownNetns) {
+    rewriteHosts(engine, engine.containers.get(row.id)!);
+    trace('init: networks');
+  }
   if (ownNetns) {
     try {
       await setupNetworks(engine, row, c.pid);

@@ -10,7 +10,7 @@ import { Conflict, Forbidden, InvalidArgument, NoSuchContainer, NotFound } from 
 import { CNI_PATH, cniAdd, cniDel, releaseOrphanLeases, sweepOrphanRules, type NetworkDef } from '../network/cni.ts';
 import { leases, settleNetworkWorkers } from '../network/leftovers.ts';
 import { namesOnNetwork, renderHostname, renderHosts, renderResolv, writeInPlace } from '../network/hosts.ts';
-import { attachNetns, createNetns, deleteNetns } from '../network/netns.ts';
+import { attachNetns, createNetns, deleteNetns, loopbackUp } from '../network/netns.ts';
 import { allocatedMessage, findClash, resolvePorts } from '../network/ports.ts';
 import { tx } from '../store/db.ts';
 import { isAlive } from '../sys/proc.ts';
@@ -121,8 +121,10 @@ async function claimPorts(engine: EngineCore, row: ContainerRow, wanted: readonl
 /**
  * Bring up the container's networks (mode `bridge`) in a new netns. On failure everything made so far
  * is undone. The state is stored on the row before returning, so a crash leaves what repair needs.
+ * `onNetns` hears the namespace's path as soon as it exists, before the plugins run: a runtime can
+ * create the container in it meanwhile.
  */
-export async function setupNetworks(engine: EngineCore, row: ContainerRow, pid?: number): Promise<NetworkState> {
+export async function setupNetworks(engine: EngineCore, row: ContainerRow, pid?: number, onNetns?: (path: string) => void): Promise<NetworkState> {
   const networking = row.config.networking;
   const wanted = networking?.ports ?? [];
   // A port another container has fails the start before anything is made (claimPorts decides for good).
@@ -138,7 +140,11 @@ export async function setupNetworks(engine: EngineCore, row: ContainerRow, pid?:
   mark(engine, row.id);
   // A pid: the runtime made the namespace (a user-namespaced container must own it); name it.
   const netns = pid ? await attachNetns(netnsName(row.id), pid) : await createNetns(netnsName(row.id));
+  onNetns?.(netns);
   const state: NetworkState = { netns, networks: {}, ports: [] };
+  // lo comes up beside the plugins' work (attachNetns brought it up already).
+  const loopback = pid ? Promise.resolve() : loopbackUp(netnsName(row.id));
+  loopback.catch(() => {});
   try {
     if (wanted.length > 0) await claimPorts(engine, row, wanted, state);
     else engine.containers.update(row.id, { net: state });
@@ -146,7 +152,9 @@ export async function setupNetworks(engine: EngineCore, row: ContainerRow, pid?:
       state.networks![a.name] = await attach(engine, row, netns, a, i, state.ports);
       engine.containers.update(row.id, { net: state });
     }
+    await loopback;
   } catch (e) {
+    await loopback.catch(() => {});
     await teardownNetworks(engine, { ...row, net: state });
     throw e;
   }

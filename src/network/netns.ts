@@ -34,7 +34,7 @@ function pathOf(name: string): string {
 }
 
 /**
- * Create the namespace `/run/netns/NAME` with `lo` up and return its path.
+ * Create the namespace `/run/netns/NAME` and return its path (its `lo` is down: loopbackUp).
  * Throws AlreadyExists when the name is taken; nothing is left behind on failure.
  */
 export async function createNetns(name: string): Promise<string> {
@@ -45,12 +45,13 @@ export async function createNetns(name: string): Promise<string> {
     if (existsSync(path) && /exists/i.test(add.stderr)) throw new AlreadyExists(`network namespace ${name} already exists`);
     throw new RuntimeFailure(`ip netns add ${name}: ${lastLine(add.stderr) || `exit status ${add.code}`}`);
   }
-  const lo = await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-  if (lo.code !== 0) {
-    await deleteNetns(name).catch(() => undefined);
-    throw new RuntimeFailure(`ip -n ${name} link set lo up: ${lastLine(lo.stderr) || `exit status ${lo.code}`}`);
-  }
   return path;
+}
+
+/** Bring the namespace's `lo` up (a new namespace has it down; the plugins only make `eth*`). */
+export async function loopbackUp(name: string): Promise<void> {
+  const lo = await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  if (lo.code !== 0) throw new RuntimeFailure(`ip -n ${name} link set lo up: ${lastLine(lo.stderr) || `exit status ${lo.code}`}`);
 }
 
 /** Name the network namespace of process `pid` `/run/netns/NAME` (`ip netns attach`), with `lo` up. */

@@ -12,7 +12,7 @@ import { createSocket } from 'node:dgram';
 import http from 'node:http';
 import { join } from 'node:path';
 import { cniAdd, cniCheck, cniDel, releaseOrphanLeases, sweepOrphanRules, type AttachRequest, type NetworkDef, type PortMapping } from '../../src/network/cni.ts';
-import { createNetns, deleteNetns, listNetns } from '../../src/network/netns.ts';
+import { createNetns, deleteNetns, listNetns, loopbackUp } from '../../src/network/netns.ts';
 import { bridgeRules, internalRules, removeBridgeRules } from '../../src/network/bridge-rules.ts';
 import { contains, parseCidr } from '../../src/network/ipaddr.ts';
 import { Conflict, RuntimeFailure } from '../../src/errors.ts';
@@ -130,7 +130,10 @@ test('two containers get distinct addresses in the subnet and reach each other',
   assert.equal(await createNetns(`${NS_PREFIX}a`), '/run/netns/btest-a');
   assert.equal(await createNetns(`${NS_PREFIX}b`), '/run/netns/btest-b');
   await assert.rejects(createNetns(`${NS_PREFIX}b`), /already exists/);
-  assert.equal(sh('ip', ['-n', `${NS_PREFIX}a`, 'link', 'show', 'lo']).out.includes('UP'), true, 'lo is up');
+  const lo = () => sh('ip', ['-n', `${NS_PREFIX}a`, 'link', 'show', 'lo']).out.includes(',UP');
+  assert.equal(lo(), false, 'lo is down in a new namespace');
+  await loopbackUp(`${NS_PREFIX}a`);
+  assert.equal(lo(), true, 'lo is up');
   const [x, y] = await Promise.all([cniAdd(req(cid('a'), `${NS_PREFIX}a`)), cniAdd(req(cid('b'), `${NS_PREFIX}b`))]);
   for (const att of [x, y]) {
     assert.equal(att.ifName, 'eth0');

@@ -87,9 +87,13 @@ test('the default bridge: an address in its subnet, a default route, NAT to the 
   const { Subnet: subnet, Gateway: gwIp } = net.IPAM.Config[0]!;
   assert.equal(net.Options['com.docker.network.bridge.name'], rootBridge(env.root));
   const [base, prefix] = subnet.split('/');
-  const r = ok(['run', '--rm', 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0; ip route']);
-  assert.match(r.stdout, new RegExp(`eth0\\s+inet ${base!.split('.').slice(0, 3).join('\\.')}\\.\\d+/${prefix}`));
+  const r = ok(['run', '--rm', 'busybox', 'sh', '-c', 'ip -4 -o addr show eth0; ip route; ip -o link show lo; cat /etc/hosts']);
+  const addr = new RegExp(`eth0\\s+inet (${base!.split('.').slice(0, 3).join('\\.')}\\.\\d+)/${prefix}`).exec(r.stdout);
+  assert.ok(addr, r.stdout);
   assert.match(r.stdout, new RegExp(`^default via ${gwIp.replace(/\./g, '\\.')} dev eth0`, 'm'));
+  // The runtime makes the container while the plugins run; lo and the hosts file are ready before it starts.
+  assert.match(r.stdout, /^\d+: lo: <[^>]*,UP/m);
+  assert.match(r.stdout, new RegExp(`^${addr[1]!.replace(/\./g, '\\.')}\\s`, 'm'), 'the hosts file names the container\'s address');
   const gw = ok(['run', '--rm', 'busybox', 'ping', '-c', '1', '-W', '2', gwIp]);
   assert.match(gw.stdout, /1 packets received/);
   // The network's subnet is masqueraded on its way out, and forwarding from the bridge accepted: one set of
