@@ -19,12 +19,12 @@
 // a run fails.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DOCKER, dockerdUnavailable, startDockerd, stopDockerd, type Dockerd } from './dockerd.ts';
-import { resetBerthRoot } from './engines.ts';
+import { removeBerthRoot, cleanupOnSignal } from './engines.ts';
 // This bench has always reported the upper median (the higher middle sample for an even --runs, and the
 // default is 10): kept, so its numbers compare with the results it wrote before.
 import { upperMedian as median } from './stats.ts';
@@ -91,18 +91,9 @@ async function main(): Promise<void> {
       server = undefined;
       sleepSync(300);
     }
-    if (existsSync(root)) {
-      for (const l of resetBerthRoot(root)) console.log(`berth cleanup: ${l}`);
-      rmSync(root, { recursive: true, force: true });
-    }
+    for (const l of removeBerthRoot(root)) console.log(`berth cleanup: ${l}`);
   };
-  const onSignal = (sig: NodeJS.Signals) => {
-    process.stderr.write(`api bench: ${sig}, cleaning up\n`);
-    cleanup();
-    process.exit(130);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const removeHandlers = cleanupOnSignal('api bench', cleanup);
 
   try {
     const tar = join(root, 'busybox.tar');
@@ -223,8 +214,7 @@ async function main(): Promise<void> {
     console.log(`results: ${RESULTS}`);
   } finally {
     cleanup();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    removeHandlers();
   }
 }
 

@@ -130,11 +130,24 @@ export function resetBerthRoot(root: string): string[] {
   return r.ok ? [] : [`berth system reset -f failed: ${r.err.split('\n').filter(Boolean).slice(0, 3).join(' | ')}`];
 }
 
-/** Calls `cleanup` on SIGINT/SIGTERM/SIGHUP and exits 130/143/129; returns a function that removes the handlers. */
-export function cleanupOnSignal(what: string, cleanup: () => void): () => void {
-  const handler = (sig: NodeJS.Signals) => {
+/** resetBerthRoot, then the root's directory, unless something is still mounted under it (said, and left). */
+export function removeBerthRoot(root: string): string[] {
+  if (!existsSync(root)) return [];
+  const left = resetBerthRoot(root);
+  const mounts = mountsUnder(root);
+  if (mounts.length) left.push(`STILL MOUNTED (${root} left in place): ${mounts.join(' ')}`);
+  else rmSync(root, { recursive: true, force: true });
+  return left;
+}
+
+/**
+ * Calls `cleanup` on SIGINT/SIGTERM/SIGHUP (waiting for it when it returns a promise: a bench may first let
+ * an engine operation of its own finish) and exits 130/143/129; returns a function that removes the handlers.
+ */
+export function cleanupOnSignal(what: string, cleanup: () => void | Promise<void>): () => void {
+  const handler = async (sig: NodeJS.Signals) => {
     process.stderr.write(`${what}: ${sig}, cleaning up\n`);
-    cleanup();
+    await cleanup();
     process.exit(sig === 'SIGINT' ? 130 : sig === 'SIGTERM' ? 143 : 129);
   };
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, handler);

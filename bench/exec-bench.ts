@@ -16,6 +16,7 @@
 // raises them past what this host lets a runtime set). A measurement, not a test: exits 0 whatever the
 // numbers, non-zero only when setup or a run fails.
 
+import { cleanupOnSignal } from './engines.ts';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
@@ -154,13 +155,7 @@ async function main(opts: Options): Promise<void> {
     }
     for (const l of left) console.log(`cleanup: ${l}`);
   };
-  const onSignal = (sig: NodeJS.Signals) => {
-    process.stderr.write(`exec bench: ${sig}, cleaning up\n`);
-    cleanup();
-    process.exit(130);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const removeHandlers = cleanupOnSignal('exec bench', cleanup);
 
   const skipped: Record<string, string> = {};
   const notes: string[] = [];
@@ -326,8 +321,7 @@ async function main(opts: Options): Promise<void> {
     console.log(`results: ${RESULTS}`);
   } finally {
     cleanup();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    removeHandlers();
   }
 }
 

@@ -20,6 +20,7 @@
 // the end: containers, the imported image, the private root and any bridge of its, the private dockerd
 // with its directories. Run with the project's Node 24 (type stripping only).
 
+import { cleanupOnSignal } from './engines.ts';
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -230,14 +231,10 @@ async function main(): Promise<number> {
     }
     rmSync(tmp, { recursive: true, force: true });
   };
-  const onSignal = (sig: NodeJS.Signals) => {
-    process.stderr.write(`probe-compare: ${sig}, cleaning up\n`);
+  const removeHandlers = cleanupOnSignal('probe-compare', () => {
     cleanup();
     for (const n of cleanupNotes) console.log(`cleanup: ${n}`);
-    process.exit(130);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  });
 
   try {
     mkdirSync(probeDir);
@@ -342,8 +339,7 @@ async function main(): Promise<number> {
   } finally {
     cleanup();
     for (const n of cleanupNotes) console.log(`cleanup: ${n}`);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    removeHandlers();
   }
 }
 

@@ -15,12 +15,12 @@
 // only when setup or a run fails.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { dockerdUnavailable, startDockerd, stopDockerd, type Dockerd } from './dockerd.ts';
-import { resetBerthRoot } from './engines.ts';
+import { removeBerthRoot, cleanupOnSignal } from './engines.ts';
 import { stats } from './stats.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -57,16 +57,26 @@ const tick = () => new Promise<void>((r) => setImmediate(r));
 async function populateBerth(root: string, count: number, running: number, exited: number): Promise<void> {
   const { Engine } = (await import(join(REPO, 'dist', 'index.js'))) as typeof import('../src/index.ts');
   const engine = new Engine({ root });
+  let done!: () => void;
+  populating = { stop: false, done: new Promise<void>((r) => (done = r)) };
   try {
-    for (let i = 0; i < count; i++) {
+    for (let i = 0; i < count && !populating.stop; i++) {
       const run = i < running;
       const row = await engine.create({ image: 'busybox', cmd: run ? ['sleep', '100000'] : ['true'], network: 'none' });
       if (i < running + exited) await engine.start(row.id);
     }
   } finally {
     engine.close();
+    populating = undefined;
+    done();
   }
 }
+
+/**
+ * populateBerth at work: its engine holds a container's lock during each create and start, which a reset of
+ * the root waits for, so an interrupted bench lets the step under way finish and the engine close first.
+ */
+let populating: { stop: boolean; done: Promise<void> } | undefined;
 
 /** The same mix in dockerd, one CLI call each, within a time budget; how many were made. */
 async function populateDocker(d: Dockerd, count: number, running: number, exited: number): Promise<number> {
@@ -92,24 +102,21 @@ async function main(): Promise<void> {
   const b = (bin: string, ...a: string[]) => [bin, '--root', root, ...a];
   let dockerd: Dockerd | undefined;
 
-  const cleanup = () => {
+  let cleaningUp = false;
+  const cleanup = async () => {
+    cleaningUp = true;
+    if (populating) {
+      populating.stop = true;
+      await populating.done;
+    }
     if (dockerd) {
       const d = dockerd;
       dockerd = undefined;
       for (const l of stopDockerd(d)) console.log(`dockerd cleanup: ${l}`);
     }
-    if (existsSync(root)) {
-      for (const l of resetBerthRoot(root)) console.log(`berth cleanup: ${l}`);
-      rmSync(root, { recursive: true, force: true });
-    }
+    for (const l of removeBerthRoot(root)) console.log(`berth cleanup: ${l}`);
   };
-  const onSignal = (sig: NodeJS.Signals) => {
-    process.stderr.write(`ps bench: ${sig}, cleaning up\n`);
-    cleanup();
-    process.exit(130);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const removeHandlers = cleanupOnSignal('ps bench', cleanup);
 
   try {
     const tar = join(root, 'busybox.tar');
@@ -117,6 +124,7 @@ async function main(): Promise<void> {
     must(b(BERTH, 'import', '--change', 'CMD ["sh"]', tar, 'busybox:latest'));
     const t0 = performance.now();
     await populateBerth(root, count, running, exited);
+    if (cleaningUp) return; // interrupted: the signal's cleanup goes on
     const berthMadeS = (performance.now() - t0) / 1000;
     const listed = must(b(BERTH, 'ps', '-aq')).trim().split('\n').filter(Boolean).length;
     console.log(`berth: ${listed} containers (${running} running, ${exited} exited) made in ${berthMadeS.toFixed(0)} s`);
@@ -167,9 +175,8 @@ async function main(): Promise<void> {
     }, null, 2) + '\n');
     console.log(`results: ${RESULTS}`);
   } finally {
-    cleanup();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    await cleanup();
+    removeHandlers();
   }
 }
 
