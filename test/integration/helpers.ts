@@ -215,13 +215,13 @@ export function conmonsOf(needle: string): number[] {
   return out;
 }
 
-/** Log writers (src/logs/writer.ts) whose command line names `needle` (a container id or an engine root). */
-export function logWritersOf(needle: string): number[] {
+/** Processes of Berth's program `binary` (its path ends /binary) whose command line names `needle`. */
+function helpersOf(binary: string, needle: string): number[] {
   const out: number[] = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.split('\0')[0]!.endsWith('/berth-log-writer') && cmd.includes(needle)) out.push(Number(pid));
+      if (cmd.split('\0')[0]!.endsWith(`/${binary}`) && cmd.includes(needle)) out.push(Number(pid));
     } catch {
       /* gone */
     }
@@ -229,19 +229,11 @@ export function logWritersOf(needle: string): number[] {
   return out;
 }
 
-/** berth-exec-monitor processes (src/runtime/exec-monitor.c) whose command line names `needle`. */
-export function execMonitorsOf(needle: string): number[] {
-  const out: number[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.split('\0')[0]!.endsWith('/berth-exec-monitor') && cmd.includes(needle)) out.push(Number(pid));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
+/** Log writers (src/logs/writer.ts) whose command line names `needle` (a container id or an engine root). */
+export const logWritersOf = (needle: string): number[] => helpersOf('berth-log-writer', needle);
+
+/** Exec monitors (src/runtime/exec-monitor.c) whose command line names `needle`. */
+export const execMonitorsOf = (needle: string): number[] => helpersOf('berth-exec-monitor', needle);
 
 /** Processes of `berth system supervise` on this root (src/engine/supervisor.ts). */
 export function supervisorsOf(root: string): number[] {
