@@ -1,5 +1,5 @@
 /** `network inspect` and `network ls` in docker's shapes, with the pseudo-networks host and none. */
-import { crypto } from '../sys/builtins.ts';
+import { nodeCrypto } from '../sys/builtins.ts';
 import type { NetworkRow } from '../store/networks.ts';
 import type { EngineCore } from './core.ts';
 import { DEFAULT_NETWORK, defaultNetwork, networkUsers, routesOf } from './networks.ts';
@@ -12,7 +12,7 @@ export interface NetworkSummary {
 }
 
 /** A stable id for the pseudo-networks (they have no row). */
-export const pseudoId = (name: string) => crypto().createHash('sha256').update(`berth-network-${name}`).digest('hex');
+export const pseudoId = (name: string) => nodeCrypto().createHash('sha256').update(`berth-network-${name}`).digest('hex');
 
 /** Every network `ls` shows: the default bridge (made if missing), host, none, then user networks. */
 export function allNetworks(engine: EngineCore): NetworkSummary[] {
@@ -43,7 +43,7 @@ export function networkJson(engine: EngineCore, n: NetworkSummary): Record<strin
       if (!st) continue;
       containers[c.id] = {
         Name: c.name,
-        EndpointID: crypto().createHash('sha256').update(`${c.id}/${r.id}`).digest('hex'),
+        EndpointID: nodeCrypto().createHash('sha256').update(`${c.id}/${r.id}`).digest('hex'),
         MacAddress: st.mac,
         IPv4Address: st.ip ? `${st.ip}/${st.prefixLen}` : '',
         IPv6Address: st.ipv6 ? `${st.ipv6}/${st.ipv6PrefixLen}` : '',

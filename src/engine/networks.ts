@@ -4,7 +4,7 @@
  * shows. Subnets never overlap each other; addresses are leased by the CNI host-local plugin under
  * <root>/cni (persistent, locked, safe under concurrent starts).
  */
-import { crypto } from '../sys/builtins.ts';
+import { nodeCrypto } from '../sys/builtins.ts';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Conflict, Forbidden, InvalidArgument, NOT_A_SWARM_MANAGER, NotFound, NotSupported, Unavailable } from '../errors.ts';
@@ -114,7 +114,7 @@ export function findNetwork(engine: EngineCore, ref: string): NetworkRow {
 
 /** The bridge of a root's default network: berth0 for the default root, else one named after the root's path. */
 export function defaultBridge(root: string): string {
-  return root === DEFAULT_ROOT ? DEFAULT_BRIDGE : `bd-${crypto().createHash('sha256').update(root).digest('hex').slice(0, 12)}`;
+  return root === DEFAULT_ROOT ? DEFAULT_BRIDGE : `bd-${nodeCrypto().createHash('sha256').update(root).digest('hex').slice(0, 12)}`;
 }
 
 /**

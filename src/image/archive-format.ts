@@ -4,7 +4,7 @@
  * `busybox:latest` of docker's manifest.json, containerd's full `docker.io/library/busybox:latest` and the
  * OCI ref-name `latest` of an index.json descriptor.
  */
-import { crypto } from '../sys/builtins.ts';
+import { nodeCrypto } from '../sys/builtins.ts';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { InvalidArgument } from '../errors.ts';
 import { parseReference } from '../registry/reference.ts';
@@ -39,7 +39,7 @@ export const isDigest = (s: unknown): s is string => typeof s === 'string' && DI
 /** `blobs/sha256/<hex>`: where the OCI layout (and docker 25+'s archive) keeps the blob `digest`. */
 export const blobPath = (digest: string) => `blobs/${digest.replace(':', '/')}`;
 
-export const sha256 = (data: Buffer | string) => `sha256:${crypto().createHash('sha256').update(data).digest('hex')}`;
+export const sha256 = (data: Buffer | string) => `sha256:${nodeCrypto().createHash('sha256').update(data).digest('hex')}`;
 
 /** gzip (1f 8b) or zstd (28 b5 2f fd) by their magic numbers; anything else is taken as plain. */
 export function sniffCompression(head: Buffer): Compression {

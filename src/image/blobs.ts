@@ -4,7 +4,7 @@
  * and renamed into place, so a blob path that exists always holds the bytes its name promises. A fetch
  * in progress writes `<hex>.partial` beside it (the registry client resumes from it).
  */
-import { crypto } from '../sys/builtins.ts';
+import { nodeCrypto } from '../sys/builtins.ts';
 import {
   closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync,
   rmSync, statSync, writeSync, type ReadStream,
@@ -22,7 +22,7 @@ export function digestHex(digest: string): string {
   return m[1]!;
 }
 
-export const sha256 = (b: Buffer | string): string => `sha256:${crypto().createHash('sha256').update(b).digest('hex')}`;
+export const sha256 = (b: Buffer | string): string => `sha256:${nodeCrypto().createHash('sha256').update(b).digest('hex')}`;
 
 export class BlobStore {
   readonly dir: string;
@@ -84,7 +84,7 @@ export class BlobStore {
   async write(input: AsyncIterable<Buffer>, expected?: string): Promise<{ digest: string; size: number }> {
     const tmp = this.tmpName();
     const fd = openSync(tmp, 'wx', 0o644);
-    const h = crypto().createHash('sha256');
+    const h = nodeCrypto().createHash('sha256');
     let size = 0;
     try {
       for await (const chunk of input) {
@@ -168,6 +168,6 @@ export class BlobStore {
   tmpName(): string {
     mkdirSync(this.dir, { recursive: true });
     const me = selfIdentity();
-    return join(this.dir, `.tmp-${me.pid}-${me.start}-${crypto().randomBytes(6).toString('hex')}`);
+    return join(this.dir, `.tmp-${me.pid}-${me.start}-${nodeCrypto().randomBytes(6).toString('hex')}`);
   }
 }

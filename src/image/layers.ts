@@ -8,7 +8,7 @@
  * would not. Each layer gets a short random link, `<root>/l/<12 chars>` → `../layers/<id>/diff`, and
  * the mount names lower dirs by link relative to the root (mount runs there): ~15 bytes a layer.
  */
-import { crypto } from '../sys/builtins.ts';
+import { nodeCrypto } from '../sys/builtins.ts';
 import {
   existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync,
 } from 'node:fs';
@@ -67,7 +67,7 @@ export class LayerDirs {
     input: AsyncIterable<Buffer> | BlobSource, expectedDiffId?: string, what = 'layer', budget?: ImageBudget, via: UnpackVia = {},
   ): Promise<Unpacked> {
     const me = selfIdentity();
-    const tmp = join(this.root, 'layers', `.tmp-${me.pid}-${me.start}-${crypto().randomBytes(4).toString('hex')}`);
+    const tmp = join(this.root, 'layers', `.tmp-${me.pid}-${me.start}-${nodeCrypto().randomBytes(4).toString('hex')}`);
     mkdirSync(join(tmp, 'diff'), { recursive: true, mode: 0o755 });
     try {
       const limits: UnpackLimits = { budget, disk: join(this.root, 'layers') };
@@ -119,7 +119,7 @@ export class LayerDirs {
     if (name) return name;
     mkdirSync(join(this.root, 'l'), { recursive: true });
     for (;;) {
-      const bytes = crypto().randomBytes(12);
+      const bytes = nodeCrypto().randomBytes(12);
       name = Array.from(bytes, (b) => LINK_CHARS[b % LINK_CHARS.length]).join('');
       try {
         symlinkSync(target, join(this.root, 'l', name));

@@ -8,7 +8,7 @@
  * load killed midway leaves only unreferenced blobs and layers, which gc() reclaims. Work in progress is
  * protected from a concurrent gc by a lease file naming what it holds (`<root>/leases/`).
  */
-import { crypto } from '../sys/builtins.ts';
+import { nodeCrypto } from '../sys/builtins.ts';
 import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Conflict, InvalidArgument, NoSuchImage, NotFound } from '../errors.ts';
@@ -436,7 +436,7 @@ export class ImageStore {
     const me = selfIdentity();
     const dir = join(this.root, 'leases');
     mkdirSync(dir, { recursive: true });
-    const file = join(dir, `${me.pid}-${me.start}-${crypto().randomBytes(4).toString('hex')}`);
+    const file = join(dir, `${me.pid}-${me.start}-${nodeCrypto().randomBytes(4).toString('hex')}`);
     const held = new Set<string>();
     writeFileSync(file, '');
     return {

@@ -3,7 +3,7 @@
  * limits (src/image/unpack-limits.ts) and extract it with the layer policy (src/archive/extract.ts). Shared
  * by the main thread and the unpack worker.
  */
-import { crypto } from '../sys/builtins.ts';
+import { nodeCrypto } from '../sys/builtins.ts';
 import { extractTar } from '../archive/extract.ts';
 import { decompressStream } from '../archive/tar.ts';
 import { LayerMeter, type UnpackLimits } from './unpack-limits.ts';
@@ -15,7 +15,7 @@ import { LayerMeter, type UnpackLimits } from './unpack-limits.ts';
  * past a cap, or with the disk below its reserve, InvalidArgument says which.
  */
 export async function unpackInto(input: AsyncIterable<Buffer>, dir: string, limits: UnpackLimits): Promise<{ diffId: string; bytes: number }> {
-  const h = crypto().createHash('sha256');
+  const h = nodeCrypto().createHash('sha256');
   const meter = new LayerMeter(limits);
   const src = metered(decompressStream(input), meter)[Symbol.asyncIterator]();
   let ended = false;

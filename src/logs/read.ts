@@ -5,7 +5,7 @@
  */
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { zlib } from '../sys/builtins.ts';
+import { nodeZlib } from '../sys/builtins.ts';
 import type { LogReadOptions, LogRecord, LogTarget } from '../runtime/driver.ts';
 import { followLog } from './follow.ts';
 import { decodeEntry, decodeJsonFile, decodeLocal, parseJsonLine, type Decoder } from './formats.ts';
@@ -26,7 +26,7 @@ function rotatedFiles(path: string): string[] {
 function readWhole(file: string): Buffer {
   try {
     const b = readFileSync(file);
-    return file.endsWith('.gz') ? zlib().gunzipSync(b) : b;
+    return file.endsWith('.gz') ? nodeZlib().gunzipSync(b) : b;
   } catch {
     return Buffer.alloc(0); // rotated away or being compressed meanwhile: what was read stands
   }
@@ -63,7 +63,7 @@ function snapshotRotated(path: string): { ino: number; data: Buffer }[] {
     return opened.map(({ fd, gz, ino }) => {
       try {
         const b = readFileSync(fd);
-        return { ino, data: gz ? zlib().gunzipSync(b) : b };
+        return { ino, data: gz ? nodeZlib().gunzipSync(b) : b };
       } catch {
         return { ino, data: Buffer.alloc(0) }; // a .gz gzip is still writing: the plain file is read next time
       }

@@ -18,7 +18,7 @@
  * stamp file records it (`ensureBridgeRules`). An administrator's flush of the tables is not noticed until
  * the next boot, as with docker's rules until its daemon restarts.
  */
-import { crypto } from '../sys/builtins.ts';
+import { nodeCrypto } from '../sys/builtins.ts';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeFailure } from '../errors.ts';
@@ -107,7 +107,7 @@ async function applyBridgeRules(net: BridgeNet): Promise<void> {
 function stampOf(net: BridgeNet): string {
   const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   const rules = FAMILIES.flatMap((t) => [...bridgeRules(net, t, 'filter'), ...bridgeRules(net, t, 'nat')]).join('\n');
-  return `${boot} ${crypto().createHash('sha256').update(rules).digest('hex').slice(0, 16)}\n`;
+  return `${boot} ${nodeCrypto().createHash('sha256').update(rules).digest('hex').slice(0, 16)}\n`;
 }
 
 const stampPath = (dataDir: string, bridge: string) => join(dataDir, 'rules', bridge);

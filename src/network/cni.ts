@@ -13,7 +13,7 @@
  * The caller serialises operations per container (never two at once for one id); different
  * containers may be attached concurrently.
  */
-import { crypto } from '../sys/builtins.ts';
+import { nodeCrypto } from '../sys/builtins.ts';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { basename, join } from 'node:path';
@@ -257,7 +257,7 @@ function toAttachment(res: CniResult, ifName: string, bridge: string): Attachmen
  */
 async function ensureBridge(net: NetworkDef): Promise<void> {
   const sys = `/sys/class/net/${net.bridge}`;
-  const mac = `02:${crypto().createHash('sha256').update(net.id).digest('hex').slice(0, 10).match(/../g)!.join(':')}`;
+  const mac = `02:${nodeCrypto().createHash('sha256').update(net.id).digest('hex').slice(0, 10).match(/../g)!.join(':')}`;
   let args: string[] | undefined;
   if (!existsSync(sys)) args = ['link', 'add', net.bridge, ...(net.mtu ? ['mtu', String(net.mtu)] : []), 'address', mac, 'type', 'bridge'];
   else if (readFileSync(`${sys}/address`, 'utf8').trim() === '00:00:00:00:00:00') args = ['link', 'set', net.bridge, 'address', mac];

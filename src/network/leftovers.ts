@@ -8,7 +8,7 @@
  * comment `name: "<net>" id: "<cid>"`; the firewall plugin's filter CNI-FORWARD rules carry only the
  * address. The hash is sha512(network name + container id), so chains can also be named directly.
  */
-import { crypto } from '../sys/builtins.ts';
+import { nodeCrypto } from '../sys/builtins.ts';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { run } from '../sys/run.ts';
@@ -18,7 +18,7 @@ import { RESERVED_OWNER } from './reserved.ts';
 
 /** The iptables chain name the plugins derive from network name and container id (their pkg/utils). */
 export function chainName(prefix: string, netName: string, containerId: string): string {
-  return (prefix + crypto().createHash('sha512').update(netName + containerId).digest('hex')).slice(0, 28);
+  return (prefix + nodeCrypto().createHash('sha512').update(netName + containerId).digest('hex')).slice(0, 28);
 }
 
 interface Lease {

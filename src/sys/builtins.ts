@@ -3,5 +3,5 @@
  * the CLI loads anyway, on this machine kind) but serve only some paths: loaded when first called,
  * synchronously, instead of by an import that every command evaluates at start.
  */
-export const crypto = () => process.getBuiltinModule('node:crypto');
-export const zlib = () => process.getBuiltinModule('node:zlib');
+export const nodeCrypto = () => process.getBuiltinModule('node:crypto');
+export const nodeZlib = () => process.getBuiltinModule('node:zlib');

@@ -2,7 +2,7 @@
  * --security-opt parsing (docker's options plus podman's mask/unmask and label=nested) and the SELinux
  * labels a container's process and files get, in podman's form.
  */
-import { crypto } from '../../sys/builtins.ts';
+import { nodeCrypto } from '../../sys/builtins.ts';
 import { InvalidArgument } from '../../errors.ts';
 
 /** --security-opt label=…: SELinux label parts; `disable` turns labelling off for the container. */
@@ -126,8 +126,8 @@ const MCS_CATEGORIES = 1024;
 
 /** A random level `s0:cX,cY` with two distinct categories, lower first. */
 export function randomMcsLevel(): string {
-  const a = crypto().randomInt(MCS_CATEGORIES);
-  let b = crypto().randomInt(MCS_CATEGORIES - 1);
+  const a = nodeCrypto().randomInt(MCS_CATEGORIES);
+  let b = nodeCrypto().randomInt(MCS_CATEGORIES - 1);
   if (b >= a) b += 1;
   return `s0:c${Math.min(a, b)},c${Math.max(a, b)}`;
 }
