@@ -29,8 +29,9 @@ export interface PipedExec {
 }
 
 /**
- * Start the exec; resolves once the process runs. A runtime that fails rejects with `failed()` (the caller
- * reads the runtime's log), and what reached the output meanwhile (the runtime's complaint) is dropped.
+ * Start the exec; resolves once the process runs. A runtime that fails rejects with `failed(what the monitor
+ * said)` (the caller reads the runtime's log first), and what reached the output meanwhile (the runtime's
+ * complaint) is dropped.
  */
 export async function startPipedExec(req: PipedExec, failed: (status: string) => Error): Promise<ExecStarted> {
   const { out, err, status } = await spawnMonitor(req);
@@ -39,7 +40,9 @@ export async function startPipedExec(req: PipedExec, failed: (status: string) =>
   const pid = Number(line);
   if (!Number.isInteger(pid) || pid <= 0) {
     stream.close();
-    throw failed(line);
+    // "- STATUS [REASON]": the runtime's exit status, and the monitor's reason when the runtime never ran.
+    const [, status, reason] = /^- (-?\d+) ?(.*)$/.exec(line) ?? [];
+    throw failed(reason || (status ? `the runtime exited with status ${status} before the process ran` : 'it exited without a report'));
   }
   // The monitor writes the exit file before it closes its output: once both have ended, the code is there.
   const exit = stream.ended.then(() => readExitFile(req.exitFile)?.code ?? -1);

@@ -161,7 +161,9 @@ export class OciDriver implements RuntimeDriver {
         this.program, ...this.leadingArgs, '--log-format=json', '--log', f.ociLog,
         'exec', '--pid-file', f.execPid, '--process', `${req.dir}/process.json`, '--detach', req.id,
       ];
-      return startPipedExec({ monitor, runtime, exitFile: f.exit, pidFile: f.execPid, dir: req.dir }, () => runtimeError(undefined, req.dir));
+      // The runtime's log says why it failed; without one, the monitor's own report does (it could not run it).
+      const failed = (said: string) => runtimeError(readOciLog(f.ociLog) ? undefined : `berth-exec-monitor: ${said}`, req.dir);
+      return startPipedExec({ monitor, runtime, exitFile: f.exit, pidFile: f.execPid, dir: req.dir }, failed);
     }
     if (!this.conmon) throw new RuntimeFailure('conmon is not installed (apt-get install conmon)');
     mkdirSync(f.exitDir, { recursive: true, mode: 0o700 });
