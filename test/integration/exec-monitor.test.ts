@@ -1,8 +1,9 @@
 /**
  * berth-exec-monitor (src/runtime/exec-monitor.c) through startPipedExec, with stand-in runtimes: shell
- * scripts that do what a runtime's `exec --detach` does (start the process in the background, write its
- * pid, leave), so the monitor's own contract is checked without a container: the pid reported, the output
- * and the exit code of an orphaned process, a runtime that fails, and one that cannot be run at all.
+ * scripts that do what a runtime's `exec --detach` does (an intermediate process starts the process, writes
+ * its pid and leaves it orphaned, and the runtime exits), so the monitor's own contract is checked without a
+ * container: the pid reported, the output and the exit code of the orphan, a runtime that fails, and one
+ * that cannot be run at all.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,7 +41,7 @@ function collect(stream: AttachStream): Promise<{ out: string; err: string }> {
 }
 
 test('an orphaned process: its pid, its output kept apart, its exit code in the exit file', { skip: monitor ? false : 'berth-exec-monitor is not built' }, async () => {
-  const r = await start(`sh -c 'sleep 0.2; echo out; echo err >&2; exit 7' & echo $! > "$1"`);
+  const r = await start(`(sh -c 'sleep 0.2; echo out; echo err >&2; exit 7' & echo $! > "$1")`);
   try {
     const s = await r.started;
     assert.ok(s.pid > 0);
@@ -54,7 +55,7 @@ test('an orphaned process: its pid, its output kept apart, its exit code in the 
 });
 
 test('a process killed by a signal exits 128+signal', { skip: monitor ? false : 'berth-exec-monitor is not built' }, async () => {
-  const r = await start(`sh -c 'kill -9 $$' & echo $! > "$1"`);
+  const r = await start(`(sh -c 'kill -9 $$' & echo $! > "$1")`);
   try {
     const s = await r.started;
     collect(s.stream!);
