@@ -6,7 +6,7 @@
  * containers loads none of the engine's code (~25 ms), parses no whole config (~10 ms), and does per
  * container only a /proc read for each live one.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ContainerRepo, type ListedContainer } from '../store/containers.ts';
 import { openDb } from '../store/db.ts';
@@ -16,6 +16,7 @@ import { isAlive } from '../sys/proc.ts';
 import { checkFilters, selectContainers, type ContainerFilters } from './container-filters.ts';
 import { handoffPaths } from './exit-handoff.ts';
 import { isLive, mayExit } from './state.ts';
+import { entriesOf } from '../sys/dir.ts';
 
 /**
  * The containers `ps` lists (as Engine.list selects them), when the root is settled; undefined when a list
@@ -82,8 +83,8 @@ async function supervisorRuns(root: string): Promise<boolean> {
 async function networkLeftovers(root: string, rows: readonly ListedContainer[], nets: readonly NetworkRow[]): Promise<boolean> {
   const markers = join(root, 'netns');
   const dataDir = join(root, 'cni');
-  const marks = listDir(markers);
-  const leaseFiles = nets.some((n) => listDir(join(dataDir, 'ipam', n.name)).some((f) => f !== 'lock' && !f.startsWith('last_reserved_ip.')));
+  const marks = entriesOf(markers);
+  const leaseFiles = nets.some((n) => entriesOf(join(dataDir, 'ipam', n.name)).some((f) => f !== 'lock' && !f.startsWith('last_reserved_ip.')));
   if (marks.length === 0 && !leaseFiles) return false;
   const live = new Set(rows.filter((r) => r.net.netns || isLive(r.state) || inFlight(r)).map((r) => r.id));
   for (const ns of marks) {
@@ -95,14 +96,6 @@ async function networkLeftovers(root: string, rows: readonly ListedContainer[], 
   if (!leaseFiles) return false;
   const { leases } = await import('../network/leftovers.ts');
   return nets.some((n) => leases(dataDir, n.name).some((l) => l.containerId !== '' && !live.has(l.containerId)));
-}
-
-function listDir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
 }
 
 function readOr(path: string): string {

@@ -10,13 +10,14 @@
  */
 import { nodeCrypto } from '../sys/builtins.ts';
 import {
-  existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync,
+  existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, InvalidArgument, NoSpace } from '../errors.ts';
 import { isAlive, selfIdentity } from '../sys/proc.ts';
 import type { BlobSource, UnpackWorkers } from './unpack-pool.ts';
 import type { ImageBudget, UnpackLimits } from './unpack-limits.ts';
+import { entriesOf } from '../sys/dir.ts';
 
 const LINK_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -140,20 +141,20 @@ export class LayerDirs {
 
   /** Layer dir names present on disk (whole layers only). */
   listDirs(): string[] {
-    return safeList(join(this.root, 'layers')).filter((n) => /^[0-9a-f]{64}$/.test(n));
+    return entriesOf(join(this.root, 'layers')).filter((n) => /^[0-9a-f]{64}$/.test(n));
   }
 
   /** Remove temp dirs of unpacks whose process is gone, and links whose layer is gone. Returns the count. */
   sweepLeftovers(): number {
     let n = 0;
-    for (const name of safeList(join(this.root, 'layers'))) {
+    for (const name of entriesOf(join(this.root, 'layers'))) {
       const m = /^\.tmp-(\d+)-(\d+)-/.exec(name);
       if (m && !isAlive(Number(m[1]), Number(m[2]))) {
         rmSync(join(this.root, 'layers', name), { recursive: true, force: true });
         n++;
       }
     }
-    for (const name of safeList(join(this.root, 'l'))) {
+    for (const name of entriesOf(join(this.root, 'l'))) {
       const target = readlinkOr(join(this.root, 'l', name));
       if (!existsSync(join(this.root, 'l', target))) {
         rmSync(join(this.root, 'l', name), { force: true });
@@ -161,14 +162,6 @@ export class LayerDirs {
       }
     }
     return n;
-  }
-}
-
-function safeList(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
   }
 }
 

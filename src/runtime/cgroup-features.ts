@@ -18,6 +18,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { entriesOf } from '../sys/dir.ts';
 
 /** One flag per limit docker can be asked for; true when the host has the file the runtime writes. */
 export interface CgroupFeatures {
@@ -113,14 +114,6 @@ export interface ProbeOptions {
   create?: boolean;
 }
 
-function listDir(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
 function childDirs(dir: string): string[] {
   try {
     return readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(dir, d.name));
@@ -134,13 +127,13 @@ const anyOf = (present: Set<string>, alternatives: string[][]) => alternatives.s
 /** The files of one cgroup dir below a v1 hierarchy's root: Berth's parent, another child, or a new parent. */
 function v1ProbeFiles(hierarchy: string, parent: string, create: boolean): Set<string> | undefined {
   const own = join(hierarchy, parent);
-  if (existsSync(own)) return new Set(listDir(own));
+  if (existsSync(own)) return new Set(entriesOf(own));
   const other = childDirs(hierarchy)[0];
-  if (other) return new Set(listDir(other));
+  if (other) return new Set(entriesOf(other));
   if (create) {
     try {
       mkdirSync(own);
-      return new Set(listDir(own));
+      return new Set(entriesOf(own));
     } catch {
       // a read-only cgroup tree: the root's own files are all there is to go by
     }
@@ -149,7 +142,7 @@ function v1ProbeFiles(hierarchy: string, parent: string, create: boolean): Set<s
 }
 
 function probeV1(root: string, parent: string, create: boolean): CgroupFeatures {
-  const mounts = listDir(root);
+  const mounts = entriesOf(root);
   const hierarchyOf = (ctrl: string) => {
     const m = mounts.includes(ctrl) ? ctrl : mounts.find((x) => x.split(',').includes(ctrl));
     return m === undefined ? undefined : join(root, m);
@@ -161,7 +154,7 @@ function probeV1(root: string, parent: string, create: boolean): CgroupFeatures 
     if (!filesOf.has(ctrl)) filesOf.set(ctrl, v1ProbeFiles(hierarchy, parent, create));
     // No child to look into: the root shows most v1 files; those it never shows (pids.max, the BFQ weights)
     // are taken as present, and the runtime has the last word.
-    const files = filesOf.get(ctrl) ?? new Set([...listDir(hierarchy), 'pids.max', 'blkio.bfq.weight', 'blkio.bfq.weight_device']);
+    const files = filesOf.get(ctrl) ?? new Set([...entriesOf(hierarchy), 'pids.max', 'blkio.bfq.weight', 'blkio.bfq.weight_device']);
     return anyOf(files, alternatives);
   };
   const out = { ...ALL_FEATURES };
@@ -174,7 +167,7 @@ function probeV1(root: string, parent: string, create: boolean): CgroupFeatures 
 
 function probeV2(root: string, blockRoot: string, parent: string): CgroupFeatures {
   const available = new Set(readWords(join(root, 'cgroup.controllers')));
-  const rootFiles = new Set(listDir(root));
+  const rootFiles = new Set(entriesOf(root));
   // A child that has the controller enabled shows its files as a container's cgroup will.
   const children = [join(root, parent), ...childDirs(root)].filter((d) => existsSync(join(d, 'cgroup.controllers')));
   const probeDirOf = (ctrl: string) => children.find((d) => readWords(join(d, 'cgroup.controllers')).includes(ctrl));
@@ -182,7 +175,7 @@ function probeV2(root: string, blockRoot: string, parent: string): CgroupFeature
   const has = (ctrl: string, alternatives: string[][]): boolean => {
     if (!available.has(ctrl) || alternatives.length === 0) return false;
     const dir = probeDirOf(ctrl);
-    if (dir) return anyOf(new Set(listDir(dir)), alternatives);
+    if (dir) return anyOf(new Set(entriesOf(dir)), alternatives);
     // No child shows the controller: what the root tells of the files its children would get.
     const fallback = new Set<string>();
     for (const all of alternatives) for (const f of all) fallback.add(f);
@@ -206,12 +199,12 @@ function probeV2(root: string, blockRoot: string, parent: string): CgroupFeature
 
 function hugetlbSizes(dir: string | undefined, pattern: RegExp): string[] {
   if (!dir) return [];
-  return listDir(dir).flatMap((f) => pattern.exec(f)?.[1] ?? []).sort();
+  return entriesOf(dir).flatMap((f) => pattern.exec(f)?.[1] ?? []).sort();
 }
 
 /** The kernel's huge page sizes (`hugepages-2048kB` → `2MB`). */
 function hugePageSizes(): string[] {
-  return listDir('/sys/kernel/mm/hugepages').flatMap((d) => {
+  return entriesOf('/sys/kernel/mm/hugepages').flatMap((d) => {
     const kb = Number(/^hugepages-(\d+)kB$/.exec(d)?.[1]);
     if (!kb) return [];
     return [kb >= 1024 * 1024 ? `${kb / 1024 / 1024}GB` : kb >= 1024 ? `${kb / 1024}MB` : `${kb}KB`];
