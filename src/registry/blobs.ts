@@ -71,6 +71,9 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** How many bytes of a blob's body are written to its file at once. */
+const WRITE_BATCH = 512 << 10;
+
 /** Downloads a blob to `dest` (see the file comment); up to `downloadAttempts`, each resuming the partial file. */
 export async function downloadBlob(
   t: Transport, ep: Endpoint, path: string, desc: Descriptor, dest: string, onProgress?: Progress,
@@ -112,21 +115,37 @@ async function downloadOnce(
     }
     onProgress?.(have, desc.size);
     const fh = await open(partial, resumed ? 'a' : 'w');
+    // The body comes in chunks of ~16 KiB: they go to the file (and to the progress, which wakes an
+    // unpack reading the growing file) in batches, one write per WRITE_BATCH bytes rather than per chunk.
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    const flush = async () => {
+      if (pendingBytes === 0) return;
+      const batch = pending;
+      const n = pendingBytes;
+      pending = [];
+      pendingBytes = 0;
+      await fh.writev(batch);
+      have += n;
+      onProgress?.(have, desc.size);
+    };
     try {
       for await (const b of res.body!) {
-        if (have + b.length > desc.size) {
+        if (have + pendingBytes + b.length > desc.size) {
           await rm(partial, { force: true });
           throw new RuntimeFailure(`fetching blob ${what}: the registry sent more than the ${desc.size} bytes expected`);
         }
         hash.update(b);
-        await fh.write(b);
-        have += b.length;
-        onProgress?.(have, desc.size);
+        pending.push(b);
+        pendingBytes += b.length;
+        if (pendingBytes >= WRITE_BATCH) await flush();
       }
+      await flush();
       await fh.sync();
     } catch (e) {
       if (e instanceof BerthError) throw e;
       // The connection dropped or stalled mid-body: what arrived stays in the partial file for the next attempt.
+      await flush().catch(() => {});
       throw new Retryable(`the connection was cut after ${have} of ${desc.size} bytes: ${reasonOf(e)}`);
     } finally {
       await fh.close();
