@@ -46,7 +46,8 @@ export async function waitForCondition(engine: EngineCore, ref: string, conditio
       error = r.error;
       if (r.mounted && !reaping) {
         reaping = true;
-        cleanup(engine, id).catch(() => {});
+        // Its end (the container released, or removed for --rm) is checked at once, not at the next poll.
+        cleanup(engine, id).catch(() => {}).finally(() => nudge());
       }
     }
     if (condition === 'removed') return false;
@@ -54,6 +55,13 @@ export async function waitForCondition(engine: EngineCore, ref: string, conditio
     // next-exit: an exit after this call (a finish time not seen at its start).
     return hasEnded(r.state) && (sawRun || r.finishedAt !== first.finishedAt);
   };
-  await waitUntil(met, Infinity, engine.watcher(first).watchPaths(engine.dir(id)));
+  let nudge = () => {};
+  const onAbort = () => nudge();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await waitUntil(met, Infinity, engine.watcher(first).watchPaths(engine.dir(id)), (wake) => (nudge = wake));
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
   return signal?.aborted ? undefined : { code, error };
 }
