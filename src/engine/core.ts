@@ -109,6 +109,7 @@ export abstract class EngineCore {
   private daemonConfig?: DaemonConfig;
   private drivers = new Map<string, RuntimeDriver>();
   private closed = false;
+  private readonly containerWatchers = new Set<(id: string) => void>();
   /** The supervisor running in this process, if any (src/engine/supervisor.ts). */
   restartListener?: RestartListener;
 
@@ -172,6 +173,16 @@ export abstract class EngineCore {
   /** Record a container event with docker's attributes (labels, image, name, then `extra`). */
   emitContainer(row: ContainerRow, action: string, extra: Record<string, string> = {}): void {
     this.emit('container', action, row.id, containerAttributes(row, extra));
+    for (const w of this.containerWatchers) w(row.id);
+  }
+
+  /**
+   * Be told, in this process, of each container event this engine records (its container's id): a waiter
+   * then looks again at once rather than at its next poll. Returns the unsubscribe.
+   */
+  watchContainers(listener: (id: string) => void): () => void {
+    this.containerWatchers.add(listener);
+    return () => this.containerWatchers.delete(listener);
   }
 
   get volumes(): VolumeStore {

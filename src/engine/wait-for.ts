@@ -58,9 +58,12 @@ export async function waitForCondition(engine: EngineCore, ref: string, conditio
   let nudge = () => {};
   const onAbort = () => nudge();
   signal?.addEventListener('abort', onAbort, { once: true });
+  // An exit, a cleanup or a removal this process records (its supervisor's, another request's) is seen at once.
+  const unwatch = engine.watchContainers((changed) => changed === id && nudge());
   try {
     await waitUntil(met, Infinity, engine.watcher(first).watchPaths(engine.dir(id)), (wake) => (nudge = wake));
   } finally {
+    unwatch();
     signal?.removeEventListener('abort', onAbort);
   }
   return signal?.aborted ? undefined : { code, error };
