@@ -128,6 +128,7 @@ export class OciDriver implements RuntimeDriver {
     return (async () => {
       // conmon opens its log first thing: the writer's FIFO must be there before conmon starts.
       const w = await writer;
+      trace('create: log writer ready');
       const c = spawnConmon(this.conmon!, args, req.bundle, false, req.preserveFds ?? 0);
       try {
         // conmon blocks on one byte from the start pipe before it forks the runtime: send it once the
@@ -139,7 +140,9 @@ export class OciDriver implements RuntimeDriver {
           throw e;
         }
         c.go();
+        trace('create: monitor told to go');
         const pid = await c.sync.next();
+        trace('create: pid');
         if (pid.data === undefined || pid.data <= 0) throw runtimeError(pid.message, req.bundle);
         return { pid: pid.data, monitorPid: readPidFile(f.monitorPid) };
       } catch (e) {
