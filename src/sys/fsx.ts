@@ -6,7 +6,7 @@
  * (`code` = 'EPERM', `errno` < 0, `syscall`, `path`) so callers handle them like any `fs` error.
  */
 import { createRequire } from 'node:module';
-import { getSystemErrorMessage, getSystemErrorName } from 'node:util';
+import { nodeUtil } from './builtins.ts';
 
 const ENODATA = 61;
 const ERANGE = 34;
@@ -50,8 +50,8 @@ function load(): Libc {
 
 /** A Node-style system error (`EPERM: operation not permitted, mknod '/x'`). */
 function sysError(syscall: string, path: string, errno: number): NodeJS.ErrnoException {
-  const code = getSystemErrorName(-errno);
-  const message = `${code}: ${getSystemErrorMessage(-errno).toLowerCase()}, ${syscall} '${path}'`;
+  const code = nodeUtil().getSystemErrorName(-errno);
+  const message = `${code}: ${nodeUtil().getSystemErrorMessage(-errno).toLowerCase()}, ${syscall} '${path}'`;
   return Object.assign(new Error(message), { errno: -errno, code, syscall, path });
 }
 

@@ -18,7 +18,7 @@
 import net from 'node:net';
 import { closeSync, openSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { getSystemErrorMessage, getSystemErrorName } from 'node:util';
+import { nodeUtil } from './builtins.ts';
 import { loadKoffi } from './koffi.ts';
 
 const AF_UNIX = 1;
@@ -83,7 +83,7 @@ function wrapFd(fd: number, allowHalfOpen: boolean): net.Socket {
   if (err) {
     handle.close();
     closeSync(fd);
-    throw new Error(`cannot use socket fd ${fd}: ${getSystemErrorMessage(err)}`);
+    throw new Error(`cannot use socket fd ${fd}: ${nodeUtil().getSystemErrorMessage(err)}`);
   }
   const sock = new net.Socket({ handle, readable: true, writable: true, allowHalfOpen } as unknown as net.SocketConstructorOpts);
   // Keep one write() = one packet: writev would merge queued writes into one (possibly oversized) packet.
@@ -127,9 +127,9 @@ function socketError(op: string, path: string, errno: number): Error {
   if (errno === 2 || errno === 20) why = 'the socket does not exist';
   else if (errno === 111) why = 'connection refused (nothing is listening)';
   else if (errno === 13) why = 'permission denied';
-  else if (errno > 0) why = getSystemErrorMessage(-errno).toLowerCase();
+  else if (errno > 0) why = nodeUtil().getSystemErrorMessage(-errno).toLowerCase();
   else why = 'unknown error';
-  const code = errno > 0 ? getSystemErrorName(-errno) : 'EUNKNOWN';
+  const code = errno > 0 ? nodeUtil().getSystemErrorName(-errno) : 'EUNKNOWN';
   return Object.assign(new Error(`${op} ${path}: ${why}`), { code, errno, path });
 }
 

@@ -10,7 +10,8 @@
  * node:child_process. It is referenced only while a call is in flight, so it never keeps a process alive.
  * A short-lived CLI keeps spawning in its own thread: starting a worker would cost it more than it saves.
  */
-import { SHARE_ENV, Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { nodeWorkerThreads } from './builtins.ts';
 import type { RunOptions, RunResult } from './run.ts';
 import { ownNice } from './thread-priority.ts';
 
@@ -93,7 +94,8 @@ export function spawningOffThread(): boolean {
 function theWorker(): Worker {
   if (worker) return worker;
   // SHARE_ENV: the thread sees this process's environment as it is now, so it need not be sent with each call.
-  const w = new Worker(WORKER_SOURCE, { eval: true, env: SHARE_ENV, workerData: { nice: ownNice() } });
+  const threads = nodeWorkerThreads();
+  const w = new threads.Worker(WORKER_SOURCE, { eval: true, env: threads.SHARE_ENV, workerData: { nice: ownNice() } });
   w.on('message', (m: Reply) => {
     const p = pending.get(m.id);
     if (!p) return;

@@ -1,6 +1,6 @@
 import { constants, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { getSystemErrorMessage } from 'node:util';
+import { nodeUtil } from '../../sys/builtins.ts';
 import { InvalidArgument } from '../../errors.ts';
 /** One rule of the device cgroup (OCI linux.resources.devices). Absent major/minor mean "*". */
 export interface DeviceCgroupRule {
@@ -125,7 +125,7 @@ export function parseDevice(spec: string): DeviceMapping[] {
   } catch (e) {
     if (e instanceof InvalidArgument) throw e;
     const errno = (e as NodeJS.ErrnoException).errno;
-    return fail(errno !== undefined ? getSystemErrorMessage(errno) : (e as Error).message, e);
+    return fail(errno !== undefined ? nodeUtil().getSystemErrorMessage(errno) : (e as Error).message, e);
   }
   const found = devicesBelow(resolved).map((d) => ({ ...d, path: path + d.path.slice(resolved.length), hostPath: d.path, access }));
   return found.length > 0 ? found : fail('not a device node');

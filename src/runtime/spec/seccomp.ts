@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { getSystemErrorMessage } from 'node:util';
+import { nodeUtil } from '../../sys/builtins.ts';
 import { InvalidArgument } from '../../errors.ts';
 
 export type SeccompAction =
@@ -353,7 +353,7 @@ export function readSeccompProfile(file: string): string {
     return readFileSync(file, 'utf8');
   } catch (e) {
     const errno = (e as NodeJS.ErrnoException).errno;
-    const why = errno !== undefined ? getSystemErrorMessage(errno) : (e as Error).message;
+    const why = errno !== undefined ? nodeUtil().getSystemErrorMessage(errno) : (e as Error).message;
     throw new InvalidArgument(`opening seccomp profile (${file}) failed: open ${file}: ${why}`, { cause: e });
   }
 }
