@@ -2,7 +2,7 @@
  * The Docker Engine API over node:http: one Engine (the CLI's store and root), docker's routes with and
  * without a `/v1.xx` prefix, docker's headers and error bodies, hijacked streams for attach and exec.
  */
-import { InvalidArgument, NotFound } from '../errors.ts';
+import { BerthError, InvalidArgument, NotFound } from '../errors.ts';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -191,8 +191,11 @@ export function createApiServer(
   const run = (ctx: Ctx) => {
     dispatch(ctx).catch((e: unknown) => {
       // A failure of the server (500 and up) is logged; 501 and 503 are answers (not implemented, no swarm).
+      // The engine's own failures (a registry out of reach, a runtime's refusal) in their one line; anything
+      // else is a bug, logged with its stack.
       const status = statusOf(e);
-      if (status >= 500 && status !== 501 && status !== 503) log(`berth serve: ${ctx.req.method} ${ctx.req.url}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      const said = e instanceof BerthError ? `${e.name}: ${e.message}` : e instanceof Error ? (e.stack ?? e.message) : String(e);
+      if (status >= 500 && status !== 501 && status !== 503) log(`berth serve: ${ctx.req.method} ${ctx.req.url}: ${said}`);
       try {
         ctx.fail(e);
       } catch {
