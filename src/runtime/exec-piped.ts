@@ -101,6 +101,7 @@ function firstLine(status: Readable): Promise<string> {
 class PipedStream extends EventEmitter<AttachStreamEvents> implements AttachStream {
   /** Both outputs have ended: the monitor has gone, its exit file written. */
   readonly ended: Promise<void>;
+  private over = false;
   private closed = false;
   private readonly out: Readable;
   private readonly err: Readable;
@@ -115,12 +116,16 @@ class PipedStream extends EventEmitter<AttachStreamEvents> implements AttachStre
       s.once('error', () => resolve());
     });
     this.ended = Promise.all([endOf(out), endOf(err)]).then(() => {
+      this.over = true;
       if (!this.closed) this.emit('end');
     });
     // Output flows from the first stdout or stderr listener on, as over conmon's socket: what arrives
-    // before the reader is ready waits in the pipes, not in events nobody hears.
+    // before the reader is ready waits in the pipes, not in events nobody hears. A pipe with nothing in it
+    // ends on its own, though (Node reads a socket's EOF at once), so a process that printed nothing can be
+    // over before its reader listens: an `end` listener added after the end is told too.
     let flowing = false;
-    (this as EventEmitter).on('newListener', (event: string | symbol) => {
+    (this as EventEmitter).on('newListener', (event: string | symbol, listener: (...a: unknown[]) => void) => {
+      if (event === 'end' && this.over && !this.closed) queueMicrotask(() => listener());
       if (flowing || (event !== 'stdout' && event !== 'stderr')) return;
       flowing = true;
       out.on('data', (d: Buffer) => this.closed || this.emit('stdout', d));

@@ -87,3 +87,18 @@ test('a runtime that cannot be run is a failure, not a hang', { skip: monitor ? 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a process that printed nothing and is gone before anyone listens still ends the stream for a late listener', { skip: monitor ? false : 'berth-exec-monitor is not built', timeout: 20_000 }, async () => {
+  // The API server attaches its listeners only after the engine recorded the session; under load a `true`
+  // has exited, and its empty pipes ended, by then. The end must reach that late listener (it hung the
+  // docker CLI's exec: 27 of ~2,400 execs in a 120 s soak). Without it this test hangs until its timeout.
+  const r = await start(`(true & echo $! > "$1")`);
+  try {
+    const s = await r.started;
+    assert.equal(await s.exit, 0); // the monitor has gone and both pipes have ended
+    await new Promise<void>((resolve) => setTimeout(resolve, 50)); // past any event already queued
+    assert.deepEqual(await collect(s.stream!), { out: '', err: '' });
+  } finally {
+    rmSync(r.dir, { recursive: true, force: true });
+  }
+});
