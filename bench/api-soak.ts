@@ -50,7 +50,7 @@ function call(sock: string, method: string, path: string, body?: unknown, timeou
       r.on('end', () => res({ status: r.statusCode ?? 0, body: b }));
       r.on('error', rej);
     });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs / 1000} s: ${method} ${path}`)));
     req.on('error', rej);
     req.end(payload);
   });
@@ -68,7 +68,7 @@ function rssMiB(pid: number): number {
 }
 const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
 
-interface Phase { ops: number; errors: number; opsPerS: number; opP50: number; opP99: number; pingP50: number; pingP99: number; pingMax: number; pingsOver1s: number; pings: number }
+interface Phase { failures: Record<string, number>; ops: number; errors: number; opsPerS: number; opP50: number; opP99: number; pingP50: number; pingP99: number; pingMax: number; pingsOver1s: number; pings: number }
 
 /** Runs `work` while pinging every 20 ms; returns the phase's figures. */
 async function phase(sock: string, seconds: number, work: (stop: () => boolean, op: (f: () => Promise<boolean>) => Promise<void>) => Promise<void>): Promise<Phase> {
@@ -76,16 +76,21 @@ async function phase(sock: string, seconds: number, work: (stop: () => boolean, 
   const stop = () => Date.now() >= until;
   const opMs: number[] = [];
   let errors = 0;
+  // What failed, ids masked, with how often: an error count alone does not say where to look.
+  const failures = new Map<string, number>();
   const op = async (f: () => Promise<boolean>) => {
     const t = performance.now();
-    let ok = false;
+    let why = '';
     try {
-      ok = await f();
-    } catch {
-      ok = false;
+      if (!(await f())) why = 'refused';
+    } catch (e) {
+      why = (e as Error).message.replace(/[0-9a-f]{64}/g, '<id>').replace(/[0-9a-f]{12,}/g, '<id>');
     }
-    if (ok) opMs.push(performance.now() - t);
-    else errors++;
+    if (!why) opMs.push(performance.now() - t);
+    else {
+      errors++;
+      failures.set(why, (failures.get(why) ?? 0) + 1);
+    }
   };
   const pings: number[] = [];
   const prober = (async () => {
@@ -108,34 +113,42 @@ async function phase(sock: string, seconds: number, work: (stop: () => boolean, 
   const took = (performance.now() - started) / 1000;
   await prober;
   if (late) console.log('  (calls were still unanswered 30 s after the phase ended: cut short)');
+  for (const [why, n] of [...failures].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`  failed ${n}×: ${why}`);
   return {
+    failures: Object.fromEntries(failures),
     ops: opMs.length, errors, opsPerS: opMs.length / took, opP50: pct(opMs, 50), opP99: pct(opMs, 99),
     pingP50: pct(pings, 50), pingP99: pct(pings, 99), pingMax: Math.max(...pings), pingsOver1s: pings.filter((p) => p > 1000).length, pings: pings.length,
   };
 }
 
+/** True when the reply has the status a call expects; else what came back, as the failure to count. */
+function expect(r: Reply, status: number, what: string): true {
+  if (r.status !== status) throw new Error(`${what}: ${r.status} ${r.body.trim().slice(0, 160)}`);
+  return true;
+}
+
 /** One client's cycle: the calls compose and SDKs make most. */
 async function cycle(sock: string, op: (f: () => Promise<boolean>) => Promise<void>): Promise<void> {
   let id = '';
-  await op(async () => (await call(sock, 'GET', '/containers/json?all=1')).status === 200);
+  await op(async () => expect(await call(sock, 'GET', '/containers/json?all=1'), 200, 'list'));
   await op(async () => {
     const r = await call(sock, 'POST', '/containers/create', { Image: 'busybox', Cmd: ['sleep', '30'], HostConfig: { NetworkMode: 'none' } });
-    if (r.status !== 201) return false;
+    expect(r, 201, 'create');
     id = (JSON.parse(r.body) as { Id: string }).Id;
     return true;
   });
   if (!id) return;
-  await op(async () => (await call(sock, 'POST', `/containers/${id}/start`)).status === 204);
+  await op(async () => expect(await call(sock, 'POST', `/containers/${id}/start`), 204, 'start'));
   await op(async () => {
     const r = await call(sock, 'POST', `/containers/${id}/exec`, { Cmd: ['true'], AttachStdout: true, AttachStderr: true });
-    if (r.status !== 201) return false;
+    expect(r, 201, 'exec create');
     const e = (JSON.parse(r.body) as { Id: string }).Id;
-    return (await call(sock, 'POST', `/exec/${e}/start`, { Detach: false, Tty: false })).status === 200;
+    return expect(await call(sock, 'POST', `/exec/${e}/start`, { Detach: false, Tty: false }), 200, 'exec start');
   });
-  await op(async () => (await call(sock, 'GET', `/containers/${id}/json`)).status === 200);
-  await op(async () => (await call(sock, 'DELETE', `/containers/${id}?force=1`)).status === 204);
-  await op(async () => (await call(sock, 'GET', '/images/json')).status === 200);
-  await op(async () => (await call(sock, 'GET', '/info')).status === 200);
+  await op(async () => expect(await call(sock, 'GET', `/containers/${id}/json`), 200, 'inspect'));
+  await op(async () => expect(await call(sock, 'DELETE', `/containers/${id}?force=1`), 204, 'remove'));
+  await op(async () => expect(await call(sock, 'GET', '/images/json'), 200, 'images'));
+  await op(async () => expect(await call(sock, 'GET', '/info'), 200, 'info'));
 }
 
 interface Result { engine: string; load: Phase; burst: Phase; rss: { start: number; peak: number; idle: number; byMinute: number[] }; fds: { start: number; peak: number; idle: number } }
