@@ -55,8 +55,11 @@ export class AttachSession extends EventEmitter<AttachStreamEvents> implements A
     this.socket = socket;
     // Output flows from the first stdout or stderr listener on: a session made before its reader is ready
     // (connected ahead of a start) keeps what arrives meanwhile in the socket, not in events nobody hears.
+    // An empty socket's end comes unasked, though (Node reads its EOF at once): an `end` listener added
+    // after it is told too, or a reader that came late would wait for ever.
     let flowing = false;
-    (this as EventEmitter).on('newListener', (event: string | symbol) => {
+    (this as EventEmitter).on('newListener', (event: string | symbol, listener: (...a: unknown[]) => void) => {
+      if (event === 'end' && this.ended) queueMicrotask(() => listener());
       if (flowing || (event !== 'stdout' && event !== 'stderr')) return;
       flowing = true;
       socket.on('data', (chunk: Buffer) => {
