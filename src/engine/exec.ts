@@ -103,6 +103,7 @@ export async function startExec(engine: EngineCore, sessionRef: string, opts: Ex
   const s = lookupOne(engine, sessionRef);
   if (s.started) throw new Conflict(s.exitCode === null ? `Exec command ${s.id} is already running` : `Exec command ${s.id} has already run`);
   const row = execTarget(engine, s.containerId);
+  engine.driver(row.config.runtime).expectJoin();
   const config: ExecConfig = { ...s.config, tty: opts.tty ?? s.config.tty, detach: opts.detach ?? false };
   if (!engine.execs.claim(s.id, config)) throw new Conflict(`Exec command ${s.id} is already running`);
   return launch(engine, row, s.id, config, opts.preserveFds);
@@ -112,6 +113,8 @@ export async function startExec(engine: EngineCore, sessionRef: string, opts: Ex
 export async function runExec(engine: EngineCore, ref: string, opts: ExecOptions): Promise<ExecHandle> {
   trace('exec: begin');
   const { row, config } = checked(engine, ref, opts);
+  // The process joins the container's cgroups: the host's wait for that runs while the session is recorded.
+  engine.driver(row.config.runtime).expectJoin();
   const id = newId();
   engine.execs.insert(id, row.id, config, true);
   engine.emitContainer(row, `exec_create: ${config.cmd.join(' ')}`, { execID: id });

@@ -184,6 +184,12 @@ export interface RuntimeDriver {
   /** Run a process in a running container under a monitor of its own (exec session, `dir` its bundle). */
   exec(req: ExecRequest): Promise<ExecStarted>;
   /**
+   * A process will soon join a running container's cgroups (an exec its caller is preparing): the driver
+   * may begin now what the host makes such a join wait for, so the wait overlaps the caller's own work.
+   * A hint: nothing depends on it. (create and exec give the same hint themselves, later.)
+   */
+  expectJoin(): void;
+  /**
    * What the monitor recorded in a bundle dir (a container's, or an exec session's with the container's
    * id): its exit and whether it was OOM-killed. Reads files only: safe from any process at any time.
    */

@@ -223,6 +223,10 @@ export class FakeDriver implements RuntimeDriver {
     m.proc?.kill('SIGCONT');
   }
 
+  expectJoin(): void {
+    // processes here join no cgroup
+  }
+
   async exec(req: ExecRequest): Promise<ExecStarted> {
     const c = this.get(req.id);
     if (c.status !== 'running') throw new RuntimeFailure(`fake: container ${req.id} is not running`);

@@ -16,6 +16,7 @@ import { spawnDetachedOnThread, spawningOffThread } from '../sys/spawn-thread.ts
 import { trace } from '../sys/trace.ts';
 import { cgroupInfo, type RuntimeCandidate } from './probe.ts';
 import { cgroupDirs } from './cgroups.ts';
+import { warmCgroupJoin } from './cgroup-join-warmer.ts';
 import type { OciResources } from './spec/resources.ts';
 import { AttachSession, resizeTerminal } from './conmon/attach.ts';
 import { conmonFiles, readExitFile, readPidFile } from './conmon/files.ts';
@@ -125,6 +126,8 @@ export class OciDriver implements RuntimeDriver {
     }
     // Awaited below, after the writer is up; a bundle that fails meanwhile must not reject unwatched.
     req.bundleReady?.catch(() => {});
+    // The runtime puts the container's process into its cgroups: that join's wait runs while the bundle is made.
+    if (!req.noCgroups) void warmCgroupJoin();
     return (async () => {
       // conmon opens its log first thing: the writer's FIFO must be there before conmon starts.
       const w = await writer;
@@ -154,7 +157,12 @@ export class OciDriver implements RuntimeDriver {
     })();
   }
 
+  expectJoin(): void {
+    void warmCgroupJoin();
+  }
+
   async exec(req: ExecRequest): Promise<ExecStarted> {
+    void warmCgroupJoin();
     const f = conmonFiles(req.dir, req.id);
     // Output only, no terminal: berth-exec-monitor instead of conmon (src/runtime/exec-piped.ts).
     const monitor = req.attach && !req.tty && !req.stdin && !req.preserveFds ? execMonitorBinary() : null;
