@@ -7,6 +7,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { OciResources } from './spec/resources.ts';
+import type { OciSpec } from './spec/index.ts';
 
 export type StreamName = 'stdout' | 'stderr';
 
@@ -189,6 +190,11 @@ export interface RuntimeDriver {
    * A hint: nothing depends on it. (create and exec give the same hint themselves, later.)
    */
   expectJoin(): void;
+  /**
+   * Add what this runtime takes beside the OCI fields to a container's spec, before the engine writes it
+   * (crun: the seccomp program it compiled for the same profile before, src/runtime/seccomp-cache.ts).
+   */
+  prepareSpec(id: string, spec: OciSpec): void;
   /**
    * What the monitor recorded in a bundle dir (a container's, or an exec session's with the container's
    * id): its exit and whether it was OOM-killed. Reads files only: safe from any process at any time.

@@ -17,7 +17,9 @@ import { trace } from '../sys/trace.ts';
 import { cgroupInfo, type RuntimeCandidate } from './probe.ts';
 import { cgroupDirs } from './cgroups.ts';
 import { warmCgroupJoin } from './cgroup-join-warmer.ts';
+import { BPF_ANNOTATION, SeccompCache } from './seccomp-cache.ts';
 import type { OciResources } from './spec/resources.ts';
+import type { OciSpec } from './spec/index.ts';
 import { AttachSession, resizeTerminal } from './conmon/attach.ts';
 import { conmonFiles, readExitFile, readPidFile } from './conmon/files.ts';
 import { monitorsUnder } from './conmon/processes.ts';
@@ -41,6 +43,8 @@ export interface OciRuntimeOptions {
   conmon?: string;
   /** A program the runtime is run through, given the runtime's path first (src/runtime/v1-view.c). */
   launcher?: string;
+  /** Where crun's compiled seccomp programs are kept (src/runtime/seccomp-cache.ts); none kept without it. */
+  seccompCacheDir?: string;
 }
 
 export class OciDriver implements RuntimeDriver {
@@ -52,6 +56,9 @@ export class OciDriver implements RuntimeDriver {
   /** What is executed for a runtime call, and the arguments before the verb: the launcher's or the runtime's. */
   private readonly program: string;
   private readonly leadingArgs: readonly string[];
+  private readonly seccomp?: SeccompCache;
+  /** Profiles crun compiles in creates under way, by container id: kept once the create succeeds. */
+  private readonly compiling = new Map<string, string>();
 
   constructor(name: string, path: string, opts: OciRuntimeOptions = {}) {
     this.name = name;
@@ -61,11 +68,27 @@ export class OciDriver implements RuntimeDriver {
     this.kind = opts.kind ?? (name === 'crun' || name === 'runc' ? name : 'other');
     this.program = opts.launcher ?? path;
     this.leadingArgs = opts.launcher ? [path, ...this.runtimeArgs] : this.runtimeArgs;
+    if (this.kind === 'crun' && opts.seccompCacheDir) this.seccomp = new SeccompCache(opts.seccompCacheDir, path);
   }
 
   /** The driver for a probed runtime (src/runtime/probe.ts): its options and launcher as probed. */
-  static of(c: RuntimeCandidate): OciDriver {
-    return new OciDriver(c.name, c.path, { runtimeArgs: c.runtimeArgs, kind: c.kind, ...(c.launcher ? { launcher: c.launcher } : {}) });
+  static of(c: RuntimeCandidate, opts: Pick<OciRuntimeOptions, 'seccompCacheDir'> = {}): OciDriver {
+    return new OciDriver(c.name, c.path, { ...opts, runtimeArgs: c.runtimeArgs, kind: c.kind, ...(c.launcher ? { launcher: c.launcher } : {}) });
+  }
+
+  /** crun's state dir: its `--root` option, else its default for this user. */
+  private stateRoot(): string {
+    const i = this.runtimeArgs.findIndex((a) => a === '--root' || a.startsWith('--root='));
+    if (i >= 0) return this.runtimeArgs[i]!.startsWith('--root=') ? this.runtimeArgs[i]!.slice(7) : (this.runtimeArgs[i + 1] ?? '');
+    return process.getuid?.() === 0 ? '/run/crun' : join(process.env.XDG_RUNTIME_DIR ?? '/run/user/' + String(process.getuid?.()), 'crun');
+  }
+
+  prepareSpec(id: string, spec: OciSpec): void {
+    const profile = this.seccomp?.profileOf(spec.linux.seccomp);
+    if (!profile || spec.annotations?.[BPF_ANNOTATION] !== undefined) return;
+    const program = this.seccomp!.program(profile);
+    if (program) spec.annotations = { ...spec.annotations, [BPF_ANNOTATION]: program };
+    else this.compiling.set(id, profile);
   }
 
   /** Run the runtime (through its launcher, if any) with its global options first, as runc and crun take them. */
@@ -147,11 +170,14 @@ export class OciDriver implements RuntimeDriver {
         const pid = await c.sync.next();
         trace('create: pid');
         if (pid.data === undefined || pid.data <= 0) throw runtimeError(pid.message, req.bundle);
+        const profile = this.compiling.get(req.id);
+        if (profile) this.seccomp!.learn(profile, join(this.stateRoot(), req.id, 'seccomp.bpf'));
         return { pid: pid.data, monitorPid: readPidFile(f.monitorPid) };
       } catch (e) {
         w?.stop(); // conmon exits on a failed create, which ends the writer too; this covers a conmon that never opened the FIFO
         throw e;
       } finally {
+        this.compiling.delete(req.id);
         c.close();
       }
     })();

@@ -356,6 +356,41 @@ test('seccomp: filtered by default, unconfined on request; no-new-privileges set
   assert.equal(status(['--security-opt', 'no-new-privileges=true']), 'NoNewPrivs:\t1\nSeccomp:\t2\n');
 });
 
+test('crun gets the seccomp program it compiled for a profile before: the same filter, loaded without compiling', (t) => {
+  if (ok(['info', '--format', '{{.DefaultRuntime}}']).stdout.trim() !== 'crun') return t.skip('the default runtime is not crun: only crun loads a ready program');
+  rmSync(join(env.root, 'seccomp'), { recursive: true, force: true });
+  const annotated = (id: string) => (spec(id) as { annotations?: Record<string, string> }).annotations?.['run.oci.seccomp_bpf_data'];
+  const loaded = (id: string) => readFileSync(`/run/crun/${id}/seccomp.bpf`);
+  const ids: string[] = [];
+  try {
+    // The first create of docker's default profile compiles it; the second is handed what the first loaded.
+    ids.push(runD(['busybox', 'sleep', '600']), runD(['busybox', 'sleep', '600']));
+    const [first, second] = ids as [string, string];
+    assert.equal(annotated(first), undefined);
+    const program = annotated(second);
+    assert.ok(program, 'the second spec carries the compiled program');
+    assert.deepEqual(Buffer.from(program, 'base64'), loaded(first));
+    assert.deepEqual(loaded(second), loaded(first));
+    assert.match(ok(['exec', second, 'grep', 'Seccomp:', '/proc/1/status']).stdout, /Seccomp:\t2/);
+    // Another profile is another entry, and what it refuses is refused when its program comes ready-made.
+    const profile = join(work, 'no-mkdir-kept.json');
+    writeFileSync(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] }));
+    const mkdir = () => env.berth(['run', '-d', '--security-opt', `seccomp=${profile}`, 'busybox', 'sh', '-c', 'mkdir /tmp/d; echo $? > /tmp/rc; sleep 600']);
+    for (let i = 0; i < 2; i++) {
+      const r = mkdir();
+      assert.equal(r.code, 0, show(r));
+      ids.push(r.stdout.trim());
+    }
+    const [, , own1, own2] = ids as [string, string, string, string];
+    assert.equal(annotated(own1), undefined);
+    assert.ok(annotated(own2) && annotated(own2) !== program);
+    assert.deepEqual(loaded(own2), loaded(own1));
+    for (const id of [own1, own2]) assert.equal(ok(['exec', id, 'sh', '-c', 'while [ ! -e /tmp/rc ]; do sleep 0.05; done; cat /tmp/rc']).stdout, '1\n');
+  } finally {
+    rmf(...ids);
+  }
+});
+
 // ---- LSM options (no SELinux or AppArmor on this host: checked in the spec) ----
 
 test('--security-opt label=… goes into the spec; without SELinux here the engine refuses to start it cleanly', () => {
