@@ -19,6 +19,7 @@ export const ROOT_DIRS: readonly (readonly [path: string, mode: number])[] = [
   ['netns', 0o700], // marks of the network namespaces this root made
   ['build', 0o700], // work dirs of builds in progress: a step's file system mount, an unpacked context
   ['build-cache', 0o700], // RUN --mount=type=cache directories, kept between builds
+  ['seccomp', 0o700], // seccomp programs the runtime compiled, handed back to it (src/runtime/seccomp-cache.ts)
 ];
 
 /** Make every directory the root needs (an existing one is left as it is). */
