@@ -13,6 +13,8 @@ import { podmanUlimits, startPodman, type PrivatePodman } from './podman.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 export const BERTH = join(REPO, 'bin', 'berth');
+/** The least a Node CLI can do on a timed path (bench/node-floor.mjs): run with `process.execPath`. */
+export const NODE_FLOOR = join(REPO, 'bench', 'node-floor.mjs');
 
 export type EngineName = 'berth' | 'docker' | 'podman';
 

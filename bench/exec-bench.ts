@@ -16,7 +16,7 @@
 // raises them past what this host lets a runtime set). A measurement, not a test: exits 0 whatever the
 // numbers, non-zero only when setup or a run fails.
 
-import { cleanupOnSignal } from './engines.ts';
+import { cleanupOnSignal, NODE_FLOOR } from './engines.ts';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
@@ -180,8 +180,11 @@ async function main(opts: Options): Promise<void> {
     // through the engine's launcher where it has one (crun on a hybrid cgroup host: src/runtime/v1-view.c).
     const launcher = probeRuntimes().find((c) => c.name === runtime)?.launcher;
     const floorArgv = [...(launcher ? [launcher, runtimePath(runtime)] : [runtime]), 'exec', bid, 'true'];
-    if (quiet(floorArgv) === 0) add(`${runtime} exec (floor)`, 'floor', false, floorArgv);
-    else {
+    if (quiet(floorArgv) === 0) {
+      add(`${runtime} exec (floor)`, 'floor', false, floorArgv);
+      // A Node CLI's floor: Node 24 doing nothing but run that exec (bench/node-floor.mjs).
+      add(`Node → ${runtime} exec (Node floor)`, 'floor', false, [process.execPath, NODE_FLOOR, 'spawn', ...floorArgv]);
+    } else {
       skipped['floor'] = `\`${runtime} exec\` of the berth container failed`;
       console.log(`floor: ${skipped['floor']}, skipped`);
     }

@@ -21,7 +21,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
-import { cleanupOnSignal, must, startEngines, type Engine } from './engines.ts';
+import { cleanupOnSignal, must, NODE_FLOOR, startEngines, type Engine } from './engines.ts';
 import { median } from './stats.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -171,6 +171,11 @@ async function main(o: Options): Promise<void> {
         if (r.hwm !== null) samples.get(e.name)!.hwm.push(r.hwm);
       }
     }
+    // A Node CLI's floor: Node 24 with node:sqlite and node:child_process loaded, a database open and one child
+    // spawned and waited for (bench/node-floor.mjs), nothing else.
+    const nodeFloor: number[] = [];
+    for (let i = 0; i < o.runs; i++) nodeFloor.push((await peakOnce([process.execPath, NODE_FLOOR, 'rss'], out)).maxrss);
+    const nodeFloorMib = r2(mib(median(nodeFloor)));
     rmSync(out, { force: true });
     const cli = Object.fromEntries([...samples].map(([name, s]) => [name, {
       median_maxrss_mib: r2(mib(median(s.maxrss))),
@@ -182,6 +187,7 @@ async function main(o: Options): Promise<void> {
     for (const [name, c] of Object.entries(cli)) {
       console.log(`  ${name.padEnd(7)} ${c.median_maxrss_mib.toFixed(1).padStart(6)} MiB  (max ${c.max_maxrss_mib.toFixed(1)}; polled VmHWM ${c.median_polled_hwm_mib?.toFixed(1) ?? 'n/a'})`);
     }
+    console.log(`  ${'Node floor'.padEnd(7)} ${nodeFloorMib.toFixed(1).padStart(6)} MiB  (bench/node-floor.mjs rss: node:sqlite, a database, one child)`);
     const berthCli = cli['berth']!.median_maxrss_mib;
     console.log(`  target berth ≤ ${CLI_TARGET_MIB} MiB: ${berthCli <= CLI_TARGET_MIB ? 'MET' : 'NOT MET'}`);
 
@@ -204,7 +210,7 @@ async function main(o: Options): Promise<void> {
       versions: Object.fromEntries(engines.map((e) => [e.name, e.version])),
       cli_peak_rss: {
         command: 'run --rm --network none busybox true', method: 'GNU time %M (ru_maxrss: the process and its waited-for children)',
-        engines: cli, target: { max_mib: CLI_TARGET_MIB, met: berthCli <= CLI_TARGET_MIB },
+        engines: cli, node_floor_mib: nodeFloorMib, target: { max_mib: CLI_TARGET_MIB, met: berthCli <= CLI_TARGET_MIB },
       },
       idle_monitor: {
         command: 'run -d --network none busybox sleep 1000000', method: 'VmRSS (/proc/PID/status), Pss (/proc/PID/smaps_rollup), summed per container',

@@ -20,7 +20,7 @@ import { cpus, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { dockerdUnavailable, startDockerd, stopDockerd, type Dockerd } from './dockerd.ts';
-import { removeBerthRoot, cleanupOnSignal } from './engines.ts';
+import { removeBerthRoot, cleanupOnSignal, NODE_FLOOR } from './engines.ts';
 import { stats } from './stats.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -147,6 +147,8 @@ async function main(): Promise<void> {
       cases.push([`${label} ps -a`, b(bin, 'ps', '-a')], [`${label} ps -a --no-trunc -q`, b(bin, 'ps', '-a', '--no-trunc', '-q')]);
     }
     if (dockerd) cases.push(['docker ps -a', [...dockerd.docker, 'ps', '-a']], ['docker ps -a --no-trunc -q', [...dockerd.docker, 'ps', '-a', '--no-trunc', '-q']]);
+    // A Node CLI's floor: Node 24 reading the same store's rows and printing a line each (bench/node-floor.mjs).
+    cases.push(['Node floor: read and print the rows', [process.execPath, NODE_FLOOR, 'ps', root]]);
     const samples: Record<string, number[]> = Object.fromEntries(cases.map(([k]) => [k, []]));
     for (let i = 0; i < warmup; i++) for (const [, argv] of cases) { timed(argv); await tick(); }
     for (let i = 0; i < runs; i++) {

@@ -27,6 +27,7 @@ import { probeRuntimes } from "../src/runtime/probe.ts";
 import { dockerdUnavailable, mountsUnder, startDockerd, stopDockerd, type Dockerd } from "./dockerd.ts";
 import { dockerBridges, makeBridge, restoreHostNet, snapshotHostNet, type PrivateBridge } from "./host-net.ts";
 import { podmanUlimits, startPodman, type PrivatePodman } from "./podman.ts";
+import { NODE_FLOOR } from "./engines.ts";
 import { stats } from "./stats.ts";
 import { spawnSync } from "node:child_process";
 import type { SpawnSyncOptions } from "node:child_process";
@@ -276,6 +277,8 @@ async function main(): Promise<number> {
   else { skipped["runc"] = `cannot run here: ${firstLine(runcProbe.stderr)}`; console.log(`floor: runc ${skipped["runc"]}`); }
   for (const rt of floors) add(`${rt} run`, floorArgv(rt), true);
   if (floors.length > 1) console.log(`floor: both crun and runc work; measuring both`);
+  // A Node CLI's floor: Node 24 doing nothing but that run (bench/node-floor.mjs); never the floor chosen below.
+  add(`Node → ${floors[0]} run`, [process.execPath, NODE_FLOOR, "spawn", ...floorArgv(floors[0]!)], true);
 
   // --- berth (a private root; its default network is a bridge of its own) -------
   let berthRuntime: string | null = null;

@@ -168,6 +168,16 @@ function contender(j: any, name: string): number | null {
   return c ? c.median_ms : null;
 }
 
+/**
+ * A floor cell with the Node CLI's floor beside the runtime's, when the bench measured one (bench/node-floor.mjs:
+ * Node 24 doing nothing but the runtime's call): the least any Node command can take on that path.
+ */
+function withNodeFloor(floor: Cell, j: any, isNodeFloor: (name: string) => boolean): Cell {
+  const c = (j?.contenders ?? []).find((x: any) => isNodeFloor(String(x.name)));
+  if (!c || floor.value === null) return floor;
+  return { ...floor, text: `${floor.text}; ${c.median_ms.toFixed(1)} ms (Node → runtime)` };
+}
+
 function skippedWhy(j: any, ...keys: string[]): string {
   for (const k of keys) if (j?.skipped?.[k]) return String(j.skipped[k]);
   return 'not measured';
@@ -180,7 +190,7 @@ function runRows(o: StepOutcome | undefined): Row[] {
   const src = 'bench/run-bench.ts → bench/results/run-latest.json';
   if (!o?.json) return paths.map((p, i) => failedRow(p, targets[i]!, o ? `failed: ${o.error}` : 'not run', src));
   const j = o.json;
-  const floor = cell(contender(j, j.floor), 'ms', 1, ` (${j.floor})`);
+  const floor = withNodeFloor(cell(contender(j, j.floor), 'ms', 1, ` (${j.floor})`), j, (n) => n.startsWith('Node → '));
   return [['berth', 'docker', 'podman', 0.5], ['berth --network none', 'docker --network none', 'podman --network none', 0.35]].map(([b, d, p, limit], i) => {
     const berth = cell(contender(j, b as string), 'ms');
     const docker = contender(j, d as string) !== null ? cell(contender(j, d as string), 'ms', 1, i === 0 ? ' (its bridge)' : '')
@@ -202,7 +212,9 @@ function execRow(o: StepOutcome | undefined): Row {
   const berth = cell(contender(j, 'berth exec'), 'ms');
   const docker = contender(j, 'docker exec') !== null ? cell(contender(j, 'docker exec'), 'ms') : skippedCell(skippedWhy(j, 'docker'));
   const podman = contender(j, 'podman exec') !== null ? cell(contender(j, 'podman exec'), 'ms') : skippedCell(skippedWhy(j, 'podman'));
-  const floor = floorC ? cell(floorC.median_ms, 'ms', 1, ` (${floorC.name.replace(' (floor)', '')})`) : skippedCell(skippedWhy(j, 'floor'));
+  const floor = floorC
+    ? withNodeFloor(cell(floorC.median_ms, 'ms', 1, ` (${floorC.name.replace(' (floor)', '')})`), j, (n) => n.endsWith('(Node floor)'))
+    : skippedCell(skippedWhy(j, 'floor'));
   const ratio = ratioOf(berth, docker, 'docker');
   return { path, berth, docker, podman, floor, ratio, target: '≤ 0.8× docker', met: ratio.value === null ? null : ratio.value <= 0.8, source: src };
 }
@@ -258,8 +270,10 @@ function psRow(ps: StepOutcome | undefined, api: StepOutcome | undefined): Row {
     const docker = med('docker ps -a') !== null
       ? cell(med('docker ps -a'), 'ms', 1, j.dockerd_containers === j.containers ? '' : ` (${j.dockerd_containers} containers)`)
       : skippedCell(j.dockerd_skipped ?? 'not measured');
+    const nodeFloor = med('Node floor: read and print the rows');
+    const floor = nodeFloor !== null ? cell(nodeFloor, 'ms', 1, ' (Node: read and print the rows)') : none;
     return {
-      path, berth, docker, podman: skippedCell('not measured by ps-bench'), floor: none, ratio: ratioOf(berth, docker, 'docker'), target,
+      path, berth, docker, podman: skippedCell('not measured by ps-bench'), floor, ratio: ratioOf(berth, docker, 'docker'), target,
       met: berth.value === null ? null : berth.value <= 40,
       source: `bench/ps-bench.ts → bench/results/ps-latest.json (berth ps -a and docker ps -a, ${j.running} running, ${j.exited} exited)`,
     };
@@ -315,7 +329,9 @@ function memoryRows(o: StepOutcome | undefined): Row[] {
   {
     const berth = cli('berth');
     const docker = cli('docker');
-    rows.push({ path: paths[0]!, berth, docker, podman: cli('podman'), floor: none, ratio: ratioOf(berth, docker, 'docker'), target: targets[0]!, met: berth.value === null ? null : berth.value <= 48, source: src });
+    const nodeFloor = j.cli_peak_rss?.node_floor_mib;
+    const floor = typeof nodeFloor === 'number' ? cell(nodeFloor, 'MiB', 1, ' (Node: sqlite, one child)') : none;
+    rows.push({ path: paths[0]!, berth, docker, podman: cli('podman'), floor, ratio: ratioOf(berth, docker, 'docker'), target: targets[0]!, met: berth.value === null ? null : berth.value <= 48, source: src });
   }
   {
     const berth = mon('berth');
@@ -382,7 +398,7 @@ async function main(o: Options): Promise<number> {
   const notes = [
     `docker: a private dockerd ${v(out.get('run')?.json).dockerd ?? v(out.get('exec')?.json).dockerd ?? ''} with --iptables=false; in the default-network row its default bridge is a bridge the bench makes (bkd-<pid>) and removes; every other docker figure is --network none.`,
     `podman: ${v(out.get('run')?.json).podman ?? 'podman'} on a private store with runc (its crun cannot run on this hybrid cgroup host); default network = its CNI bridge.`,
-    `floor: the runtime run directly (\`${v(out.get('run')?.json).floor ?? 'crun run'}\` of a bare bundle; \`crun exec\` of the berth container); berth's runtime: ${v(out.get('run')?.json).berth_runtime ?? '?'}.`,
+    `floor: the runtime run directly (\`${v(out.get('run')?.json).floor ?? 'crun run'}\` of a bare bundle; \`crun exec\` of the berth container); berth's runtime: ${v(out.get('run')?.json).berth_runtime ?? '?'}. "Node → runtime": the same call from a Node 24 process that does nothing else (bench/node-floor.mjs), the floor of any Node CLI; for ps -a and RSS, Node floors in those rows' benches.`,
     'ratio: berth ÷ peer of the figures shown (times and RSS: lower is better; starts/s and MB/s: higher is better).',
     'peak RSS: GNU time %M of the berth CLI process (Node; conmon and the runtime are separate processes, not counted), the docker CLI, podman (engine and CLI in one process); --network none.',
     'idle monitor: per idle `sleep` container, VmRSS and (PSS from smaps_rollup) of berth\'s conmon + its log writer (json-file), docker\'s containerd-shim-runc-v2, podman\'s conmon.',
