@@ -37,7 +37,6 @@ interface SeccompSection {
 export class SeccompCache {
   private readonly dir: string;
   private readonly runtimePath: string;
-  private builtByText?: string;
 
   /** `dir`: where entries live; `runtimePath`: the crun binary that compiles them. */
   constructor(dir: string, runtimePath: string) {
@@ -91,9 +90,12 @@ export class SeccompCache {
     return join(this.dir, `${fileKey(profile)}.json`);
   }
 
-  /** What compiles a profile here: the kernel, the runtime's binary and libseccomp, each by identity. */
+  /**
+   * What compiles a profile here: the kernel, the runtime's binary and libseccomp, each by identity. Read at
+   * each use (a few stats): a long-lived engine sees an upgrade of either as it happens.
+   */
   private builtBy(): string {
-    return (this.builtByText ??= [release(), identity(this.runtimePath), identity(libseccompPath())].join('\n'));
+    return [release(), identity(this.runtimePath), identity(libseccompPath())].join('\n');
   }
 }
 
