@@ -133,7 +133,7 @@ function deepFreeze<T>(v: T): T {
 }
 
 function fromRaw(r: Raw): ContainerRow {
-  return { ...mutableFields(r), config: configOf(r.id as string, r.config as string) };
+  return { ...mutableFields((column) => r[column] ?? null), config: configOf(r.id as string, r.config as string) };
 }
 
 /**
@@ -141,12 +141,19 @@ function fromRaw(r: Raw): ContainerRow {
  * this order): parsing every whole config cost `ps` over 1,000 containers more than the rest of its reading.
  */
 const LISTED_PATHS = ['$.image', '$.args', '$.labels', '$.mounts', '$.exposedPorts', '$.healthcheck', '$.restartPolicy', '$.networking.networks', '$.isolation.network'];
-const LISTED_SQL = `SELECT id, image_id, created_at, ${Object.values(columns).join(', ')}, json_extract(config, ${LISTED_PATHS.map((p) => `'${p}'`).join(', ')}) AS listed
+const LISTED_COLUMNS = ['id', 'image_id', 'created_at', ...Object.values(columns), 'listed'];
+const LISTED_SQL = `SELECT ${LISTED_COLUMNS.slice(0, -1).join(', ')}, json_extract(config, ${LISTED_PATHS.map((p) => `'${p}'`).join(', ')}) AS listed
   FROM containers ORDER BY created_at DESC, rowid DESC`;
+/** Each LISTED_SQL column's place in a row read as an array. */
+const LISTED_AT: Record<string, number> = Object.fromEntries(LISTED_COLUMNS.map((c, i) => [c, i]));
 
-function listedFromRaw(r: Raw): ListedContainer {
+/**
+ * A LISTED_SQL row, read as an array: node:sqlite builds an array per row faster than an object of 24 keys
+ * (`ps -a` over 1,000 containers: the query 8.6 → 5.8 ms).
+ */
+function listedFromRow(row: Value[]): ListedContainer {
   // A path the config lacks reads as null: the field is then absent, as in the parsed config.
-  const [image, args, labels, mounts, exposedPorts, healthcheck, restartPolicy, networks, network] = (JSON.parse(r.listed as string) as unknown[]).map((x) => x ?? undefined);
+  const [image, args, labels, mounts, exposedPorts, healthcheck, restartPolicy, networks, network] = (JSON.parse(row[LISTED_AT.listed!] as string) as unknown[]).map((x) => x ?? undefined);
   const config = {
     image,
     args,
@@ -158,35 +165,38 @@ function listedFromRaw(r: Raw): ListedContainer {
     networking: networks === undefined ? undefined : { networks },
     isolation: network === undefined ? undefined : { network },
   } as ListedConfig;
-  return { ...mutableFields(r), config };
+  return { ...mutableFields((column) => row[LISTED_AT[column]!] ?? null), config };
 }
 
-/** Every field but the config. */
-function mutableFields(r: Raw): Omit<ContainerRow, 'config'> {
+type Value = string | number | null;
+
+/** Every field but the config, from a row's columns (`column(name)`). */
+function mutableFields(column: (name: string) => Value): Omit<ContainerRow, 'config'> {
+  const health = column('health');
   return {
-    id: r.id as string,
-    name: r.name as string,
-    imageId: r.image_id as string,
-    state: r.state as ContainerState,
-    pid: r.pid as number,
-    pidStart: r.pid_start as number,
-    monitorPid: r.monitor_pid as number,
-    monitorStart: r.monitor_start as number,
-    exitCode: r.exit_code as number,
-    oomKilled: r.oom_killed === 1,
-    error: r.error as string,
-    mounted: r.mounted === 1,
-    restartCount: r.restart_count as number,
-    restartAt: (r.restart_at as string | undefined) ?? '',
-    restartDelayMs: (r.restart_delay_ms as number | undefined) ?? 0,
-    stoppedByUser: r.stopped_by_user === 1,
-    health: r.health ? (JSON.parse(r.health as string) as HealthState) : null,
-    createdAt: r.created_at as string,
-    startedAt: r.started_at as string,
-    finishedAt: r.finished_at as string,
-    lockPid: r.lock_pid as number,
-    lockStart: r.lock_start as number,
-    net: JSON.parse((r.net as string | null) ?? '{}') as NetworkState,
+    id: column('id') as string,
+    name: column('name') as string,
+    imageId: column('image_id') as string,
+    state: column('state') as ContainerState,
+    pid: column('pid') as number,
+    pidStart: column('pid_start') as number,
+    monitorPid: column('monitor_pid') as number,
+    monitorStart: column('monitor_start') as number,
+    exitCode: column('exit_code') as number,
+    oomKilled: column('oom_killed') === 1,
+    error: column('error') as string,
+    mounted: column('mounted') === 1,
+    restartCount: column('restart_count') as number,
+    restartAt: (column('restart_at') as string | null) ?? '',
+    restartDelayMs: (column('restart_delay_ms') as number | null) ?? 0,
+    stoppedByUser: column('stopped_by_user') === 1,
+    health: health ? (JSON.parse(health as string) as HealthState) : null,
+    createdAt: column('created_at') as string,
+    startedAt: column('started_at') as string,
+    finishedAt: column('finished_at') as string,
+    lockPid: column('lock_pid') as number,
+    lockStart: column('lock_start') as number,
+    net: JSON.parse((column('net') as string | null) ?? '{}') as NetworkState,
   };
 }
 
@@ -238,7 +248,9 @@ export class ContainerRepo {
 
   /** Every container as a list reads it, newest first (list's order): the config only in part. */
   listed(): ListedContainer[] {
-    return (this.db.prepare(LISTED_SQL).all() as Raw[]).map(listedFromRaw);
+    const statement = this.db.prepare(LISTED_SQL);
+    statement.setReturnArrays(true);
+    return (statement.all() as unknown as Value[][]).map(listedFromRow);
   }
 
   /** Update fields; with `whenState`, only if the row is still in one of those states. Returns rows changed. */
