@@ -85,7 +85,9 @@ export class OciDriver implements RuntimeDriver {
 
   prepareSpec(id: string, spec: OciSpec): void {
     const profile = this.seccomp?.profileOf(spec.linux.seccomp);
-    if (!profile || spec.annotations?.[BPF_ANNOTATION] !== undefined) return;
+    // crun's own seccomp annotations (a program of the user's, failing on unknown syscalls…) change what it
+    // would make of the profile: such a container compiles, and its program is not kept.
+    if (!profile || Object.keys(spec.annotations ?? {}).some((k) => k.startsWith('run.oci.seccomp'))) return;
     const program = this.seccomp!.program(profile);
     if (program) spec.annotations = { ...spec.annotations, [BPF_ANNOTATION]: program };
     else this.compiling.set(id, profile);

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SeccompCache } from '../../src/runtime/seccomp-cache.ts';
+import { BPF_ANNOTATION, SeccompCache } from '../../src/runtime/seccomp-cache.ts';
+import { OciDriver } from '../../src/runtime/oci.ts';
+import type { OciSpec } from '../../src/runtime/spec/index.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'berth-seccomp-cache-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -76,4 +78,27 @@ test('a damaged entry or an unusable program is never served', () => {
   assert.equal(c.program(a), undefined, 'not JSON');
   c.learn(a, join(tmp, 'no-such-file'));
   assert.equal(c.program(a), undefined);
+});
+
+test("crun's driver hands a kept program to a spec of that profile, unless the spec has seccomp annotations of its own", () => {
+  const dir = join(tmp, 'e');
+  const c = new SeccompCache(dir, runtime);
+  c.learn(c.profileOf(PLAIN)!, compiled('p4', 4));
+  const driver = new OciDriver('crun', runtime, { kind: 'crun', seccompCacheDir: dir });
+  const spec = (annotations: Record<string, string>) => ({ annotations, linux: { seccomp: PLAIN } }) as unknown as OciSpec;
+  const plain = spec({ 'org.example': 'x' });
+  driver.prepareSpec('a', plain);
+  assert.deepEqual(plain.annotations, { 'org.example': 'x', [BPF_ANNOTATION]: Buffer.alloc(32, 4).toString('base64') });
+  // Failing on unknown syscalls is a compile-time choice: such a container compiles its profile itself.
+  const strict = spec({ 'run.oci.seccomp_fail_unknown_syscall': '1' });
+  driver.prepareSpec('b', strict);
+  assert.deepEqual(strict.annotations, { 'run.oci.seccomp_fail_unknown_syscall': '1' });
+  const own = spec({ [BPF_ANNOTATION]: 'AAAAAAAAAAA=' });
+  driver.prepareSpec('c', own);
+  assert.deepEqual(own.annotations, { [BPF_ANNOTATION]: 'AAAAAAAAAAA=' });
+  // runc takes no program: its specs are left as they are.
+  const runc = new OciDriver('runc', runtime, { kind: 'runc', seccompCacheDir: dir });
+  const forRunc = spec({});
+  runc.prepareSpec('d', forRunc);
+  assert.deepEqual(forRunc.annotations, {});
 });
