@@ -187,7 +187,8 @@ export interface RuntimeDriver {
   /**
    * A process will soon join a running container's cgroups (an exec its caller is preparing): the driver
    * may begin now what the host makes such a join wait for, so the wait overlaps the caller's own work.
-   * A hint: nothing depends on it. (create and exec give the same hint themselves, later.)
+   * A hint: nothing depends on it. The engine gives it as soon as an exec is checked; a create needs none
+   * (the driver starts the wait itself when the create begins).
    */
   expectJoin(): void;
   /**

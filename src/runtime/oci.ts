@@ -190,7 +190,6 @@ export class OciDriver implements RuntimeDriver {
   }
 
   async exec(req: ExecRequest): Promise<ExecStarted> {
-    void warmCgroupJoin();
     const f = conmonFiles(req.dir, req.id);
     // Output only, no terminal: berth-exec-monitor instead of conmon (src/runtime/exec-piped.ts).
     const monitor = req.attach && !req.tty && !req.stdin && !req.preserveFds ? execMonitorBinary() : null;
