@@ -298,6 +298,25 @@ export interface ContainerConfig {
   isolation?: Isolation;
   /** Absent in containers made before networks existed: no networks, no ports. */
   networking?: Networking;
+  /** The id of the pod it belongs to (src/engine/pods/); absent for a container of no pod. */
+  pod?: string;
+}
+
+/** The namespaces a pod's containers share through its infra container (podman's `--share`). */
+export type PodNamespace = 'net' | 'ipc' | 'uts' | 'pid';
+
+/** What a pod is; written once at create. */
+export interface PodConfig {
+  /** The container whose namespaces the others join: made with the pod, removed with it. */
+  infraId: string;
+  share: PodNamespace[];
+  /** The pod's own cgroup, the parent of its containers' (relative to each hierarchy's root). */
+  cgroupParent: string;
+  /** The engine made that cgroup and removes it with the pod (not one a caller named, such as kubelet's). */
+  ownsCgroup: boolean;
+  /** The hostname its containers see when they share its UTS namespace. */
+  hostname: string;
+  labels: Record<string, string>;
 }
 
 /**

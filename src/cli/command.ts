@@ -12,13 +12,14 @@ export function fail(message: string, code: number): number {
 }
 
 /**
- * Report an error as docker does and return the exit code: `run`/`create` use the error's own code
- * (125/126/127); every other verb exits 1.
+ * Report an error as docker does and return the exit code: `run`/`create` (and podman's `pod` verbs) use
+ * the error's own code (125/126/127); every other verb exits 1.
  */
 export function report(e: unknown, verb: string): number {
   if (isBerthError(e)) {
-    // docker exec also exits 126/127 when the command cannot be invoked or is not found.
-    const own = verb === 'run' || verb === 'create' || (verb === 'exec' && (e.exitCode === 126 || e.exitCode === 127));
+    // docker exec also exits 126/127 when the command cannot be invoked or is not found; podman's pod verbs
+    // exit with the error's own code too.
+    const own = verb === 'run' || verb === 'create' || verb.startsWith('pod ') || (verb === 'exec' && (e.exitCode === 126 || e.exitCode === 127));
     const code = own ? e.exitCode : 1;
     return fail(`Error: ${e.message}`, code);
   }

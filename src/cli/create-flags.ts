@@ -65,6 +65,7 @@ export const createFlags = [
   { name: 'pid', type: 'string', description: 'PID namespace to use' },
   { name: 'ipc', type: 'string', description: 'IPC mode to use' },
   { name: 'uts', type: 'string', description: 'UTS namespace to use' },
+  { name: 'pod', type: 'string', description: "Run the container in a pod (NAME or ID): it joins the pod's shared namespaces and cgroup" },
   { name: 'network', type: 'list', description: 'Connect a container to a network (bridge, NAME, none, host, container:<name|id>; again for more; name=NAME,alias=A,ip=IP,ip6=IP6,mac-address=MAC,link-local-ip=IP)' },
   { name: 'publish', short: 'p', type: 'list', description: "Publish a container's port(s) to the host" },
   { name: 'publish-all', short: 'P', type: 'bool', description: 'Publish all exposed ports to random ports' },
@@ -169,6 +170,7 @@ export function toCreateOptions(f: CreateFlagValues, changed: Set<string>, args:
   if (changed.has('workdir')) opts.workdir = f.workdir;
   if (changed.has('user')) opts.user = f.user;
   if (changed.has('hostname')) opts.hostname = f.hostname;
+  if (changed.has('pod')) opts.pod = f.pod;
   if (changed.has('domainname')) opts.domainname = f.domainname;
   if (f.annotation.length > 0) opts.annotations = keyValues(f.annotation, '--annotation');
   if (f['storage-opt'].length > 0) opts.storageOpt = keyValues(f['storage-opt'], '--storage-opt');

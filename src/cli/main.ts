@@ -70,6 +70,9 @@ const commands: Record<string, Loader> = {
 };
 for (const v of ['create', 'ls', 'list', 'inspect', 'rm', 'remove', 'prune']) commands[`volume ${v}`] = () => import('./commands/volume.ts');
 for (const v of ['create', 'ls', 'list', 'inspect', 'rm', 'remove', 'prune', 'connect', 'disconnect']) commands[`network ${v}`] = () => import('./commands/network.ts');
+for (const v of ['create', 'ps', 'ls', 'list', 'inspect', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'rm', 'remove', 'top', 'stats', 'logs', 'exists']) {
+  commands[`pod ${v}`] = () => import('./commands/pod.ts');
+}
 
 /** `container ls` and friends map onto the top-level verbs, as in docker. */
 const aliases: Record<string, string> = {
@@ -157,6 +160,7 @@ Commands:
   system      Manage Berth (df, events, info, prune, reset, service)
   volume      Manage volumes (create, ls, inspect, rm, prune)
   network     Manage networks (create, ls, inspect, rm, prune, connect, disconnect)
+  pod         Manage pods (create, ps, inspect, start, stop, restart, kill, pause, unpause, rm, top, stats, logs)
 `;
 
 /** docker's global client flags: berth's CLI is the engine itself, so the ones about reaching a daemon are refused. */
@@ -179,7 +183,7 @@ function clientFlag(name: string, value: string | undefined, g: Globals): string
 }
 
 /** The command groups: `berth container ls`, `berth image rm`… */
-const GROUPS = ['container', 'image', 'volume', 'network', 'system', 'builder', 'buildx'];
+const GROUPS = ['container', 'image', 'volume', 'network', 'pod', 'system', 'builder', 'buildx'];
 
 /** A group's help (docker prints the group's commands for `docker container` alone): its verbs, sorted. */
 function groupHelp(group: string): string {

@@ -92,7 +92,7 @@ export async function bringUp(engine: EngineCore, row: ContainerRow, drv: Runtim
       initPath: row.config.init ? initBinary() : undefined,
       hooks: loadHooks(engine.hooksDir(), row.config),
     });
-    if (!spec.hostname && spec.linux.namespaces.some((n) => n.type === 'uts')) spec.hostname = row.id.slice(0, 12);
+    if (!spec.hostname && spec.linux.namespaces.some((n) => n.type === 'uts' && !n.path)) spec.hostname = row.id.slice(0, 12);
     drv.prepareSpec(row.id, spec);
     writeFileSync(join(d, 'config.json'), JSON.stringify(spec));
     // Refused here (the spec written, as a runtime would have it), in one message whatever the runtime: runc

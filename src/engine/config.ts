@@ -82,6 +82,10 @@ export interface CreateOptions extends ResourceOptions, IsolationOptions, Networ
   logDriver?: string;
   /** `--log-opt k=v`: the driver's options (src/logs/drivers.ts). */
   logOpts?: Record<string, string>;
+  /** `--pod NAME|ID`: join the pod's shared namespaces and cgroup (src/engine/pods/member.ts). */
+  pod?: string;
+  /** The pod this container is the infra container of (set by `pod create` only). */
+  podInfra?: string;
 }
 
 export interface ImageAccess {

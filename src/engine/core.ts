@@ -22,6 +22,7 @@ import { EventRepo, type EventType } from '../store/events.ts';
 import { ExecRepo } from '../store/exec-sessions.ts';
 import { ImageRepo } from '../store/images.ts';
 import { NetworkRepo } from '../store/networks.ts';
+import { PodRepo } from '../store/pods.ts';
 import { VolumeRepo } from '../store/volumes.ts';
 import { isAlive, selfIdentity } from '../sys/proc.ts';
 import { VolumeStore } from '../volume/store.ts';
@@ -102,6 +103,7 @@ export abstract class EngineCore {
   private execRepo?: ExecRepo;
   private volumeStore?: VolumeStore;
   private networkRepo?: NetworkRepo;
+  private podRepo?: PodRepo;
   private buildCacheRepo?: BuildCacheRepo;
   private eventRepo?: EventRepo;
   private cgroup?: CgroupInfo;
@@ -153,6 +155,11 @@ export abstract class EngineCore {
 
   get networks(): NetworkRepo {
     return (this.networkRepo ??= new NetworkRepo(this.db));
+  }
+
+  /** Pods (src/engine/pods/). */
+  get pods(): PodRepo {
+    return (this.podRepo ??= new PodRepo(this.db));
   }
 
   /** The build cache (src/engine/build/). */
@@ -220,6 +227,7 @@ export abstract class EngineCore {
     this.execRepo = undefined;
     this.volumeStore = undefined;
     this.networkRepo = undefined;
+    this.podRepo = undefined;
     this.buildCacheRepo = undefined;
     this.eventRepo = undefined;
   }

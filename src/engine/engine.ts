@@ -43,8 +43,18 @@ import { start } from './verbs/start.ts';
 import { stop } from './verbs/stop.ts';
 import { wait, waitExit } from './verbs/wait.ts';
 import { waitForCondition, type WaitCondition, type WaitResult } from './wait-for.ts';
+import { createPod } from './pods/create.ts';
+import type { PodCreateOptions } from './pods/options.ts';
+import { inspectPod, listPods, type PodInspect, type PodSummary } from './pods/inspect.ts';
+import { killPod, pausePod, restartPod, startPod, stopPod, unpausePod, type PodActionResult } from './pods/lifecycle.ts';
+import { podLogs, topPod } from './pods/observe.ts';
+import { removePod } from './pods/remove.ts';
+import type { PodRow } from '../store/pods.ts';
 
 export type { EngineOptions, LifecycleHooks, StartOptions } from './core.ts';
+export type { PodCreateOptions } from './pods/options.ts';
+export type { PodActionResult } from './pods/lifecycle.ts';
+export type { PodInspect, PodSummary } from './pods/inspect.ts';
 
 /**
  * The registry verbs, the commit and reset load on first use, as the builder does: a command that does not
@@ -361,6 +371,63 @@ export class Engine extends EngineCore {
    */
   async readLogs(ref: string, out: (rec: LogRecord) => void, opts: LogReadOptions & { signal?: AbortSignal } = {}): Promise<void> {
     return readLogs(this, ref, out, opts);
+  }
+
+  // ---- pods (src/engine/pods/): containers sharing an infra container's namespaces and a cgroup ----
+
+  /** Make a pod and its infra container (not started: the pod starts with `startPod` or its first container). */
+  createPod(opts: PodCreateOptions = {}): Promise<PodRow> {
+    return createPod(this, opts);
+  }
+
+  /** Every pod, with its state and containers, newest first. */
+  listPods(): PodSummary[] {
+    return listPods(this);
+  }
+
+  inspectPod(ref: string): PodInspect {
+    return inspectPod(this, ref);
+  }
+
+  /** Start the infra container, then the pod's others; each container that fails is reported, not thrown. */
+  startPod(ref: string): Promise<PodActionResult> {
+    return startPod(this, ref);
+  }
+
+  /** Stop the pod's containers (each with its own timeout, or `timeout` seconds), the infra container last. */
+  stopPod(ref: string, timeout?: number): Promise<PodActionResult> {
+    return stopPod(this, ref, timeout);
+  }
+
+  restartPod(ref: string, timeout?: number): Promise<PodActionResult> {
+    return restartPod(this, ref, timeout);
+  }
+
+  killPod(ref: string, signal = 'SIGKILL'): Promise<PodActionResult> {
+    return killPod(this, ref, signal);
+  }
+
+  pausePod(ref: string): Promise<PodActionResult> {
+    return pausePod(this, ref);
+  }
+
+  unpausePod(ref: string): Promise<PodActionResult> {
+    return unpausePod(this, ref);
+  }
+
+  /** Remove a pod with its containers and cgroup; running ones only with `force`. Returns its id. */
+  removePod(ref: string, force = false): Promise<string> {
+    return removePod(this, ref, force);
+  }
+
+  /** The processes of the pod's running containers, as `top` shows a container's. */
+  topPod(ref: string, psArgs?: string[]): Promise<TopResult> {
+    return topPod(this, ref, psArgs);
+  }
+
+  /** The pod's containers' logs (or `only` one's); see src/engine/pods/observe.ts. */
+  podLogs(ref: string, out: (container: ContainerRow, rec: LogRecord) => void, opts: LogReadOptions & { signal?: AbortSignal; only?: string } = {}): Promise<void> {
+    return podLogs(this, ref, out, opts);
   }
 
   async checkpoint(ref: string): Promise<never> {

@@ -37,7 +37,7 @@ export interface IsolationOptions {
   pid?: string;
   /** `host`, `container:<name|id>`, `shareable` (its /dev/shm may be joined) or `private` (default) */
   ipc?: string;
-  /** `host` or private (default) */
+  /** `host`, `container:<name|id>` (podman's; how a pod's containers share its hostname) or private (default) */
   uts?: string;
   /** `none` (default), `host` or `container:<name|id>` */
   network?: string;
@@ -104,7 +104,7 @@ function systemPaths(o: ReturnType<typeof parseSecurityOpts>, privileged: boolea
  * that other owner's settings behind its back, so it is refused before anything is made. (podman leaves
  * its containers.conf default sysctls out of a shared namespace for the same reason, so as never to change
  * another container's namespace unasked; runc would write them.) Host namespaces are refused by
- * validateSysctls, and --uts has no container mode.
+ * validateSysctls.
  */
 function refuseJoinedSysctls(sysctls: Record<string, string>, modes: { network: string; ipc: string; uts: string }): void {
   const flag = { network: '--network', IPC: '--ipc', UTS: '--uts' } as const;
@@ -136,8 +136,7 @@ export function resolveIsolation(opts: IsolationOptions, ctx: IsolationContext):
   const pid = namespaceMode('--pid', opts.pid, ctx);
   const ipc: Isolation['ipc'] = opts.ipc === 'shareable' ? 'shareable' : namespaceMode('--ipc', opts.ipc, ctx, ['shareable']);
   const uts = namespaceMode('--uts', opts.uts, ctx);
-  if (uts.startsWith('container:')) throw new InvalidArgument('invalid --uts mode: only host or private');
-  if (uts === 'host' && ctx.hostname) throw new InvalidArgument('conflicting options: hostname and the UTS mode');
+  if (uts !== 'private' && ctx.hostname) throw new InvalidArgument('conflicting options: hostname and the UTS mode');
   const network = networkMode(opts.network, ctx);
   if (opts.cgroupns !== undefined && !['host', 'private', ''].includes(opts.cgroupns)) {
     throw new InvalidArgument(`invalid --cgroupns mode: "${opts.cgroupns}": use host or private`);
@@ -213,7 +212,7 @@ export function sharedNamespaces(
 ): Pick<SpecContext, 'namespacePaths' | 'shmSource'> {
   const namespacePaths: Partial<Record<NamespaceType, string>> = {};
   let shmSource: string | undefined;
-  const modes: [NamespaceType, string][] = [['pid', iso.pid], ['ipc', iso.ipc], ['network', iso.network]];
+  const modes: [NamespaceType, string][] = [['pid', iso.pid], ['ipc', iso.ipc], ['uts', iso.uts], ['network', iso.network]];
   for (const [type, mode] of modes) {
     if (!mode.startsWith('container:')) continue;
     const other = lookup(mode.slice(10));

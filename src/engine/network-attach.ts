@@ -345,7 +345,9 @@ export function etcMounts(engine: EngineCore, row: ContainerRow): OciMount[] {
   if (iso?.network === 'host') return [...bind('/etc/hosts', '/etc/hosts'), ...bind('/etc/resolv.conf', '/etc/resolv.conf')];
   if (iso?.network.startsWith('container:')) {
     const other = join(engine.dir(iso.network.slice(10)), 'etc');
-    return [...bind('/etc/hosts', join(other, 'hosts')), ...bind('/etc/resolv.conf', join(other, 'resolv.conf'))];
+    // Its hostname too when it shares that container's UTS namespace (a pod's members): the name it answers to.
+    const sameUts = iso.uts === iso.network;
+    return [...bind('/etc/hosts', join(other, 'hosts')), ...bind('/etc/resolv.conf', join(other, 'resolv.conf')), ...(sameUts ? bind('/etc/hostname', join(other, 'hostname')) : [])];
   }
   const dir = join(engine.dir(row.id), 'etc');
   mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -358,7 +360,9 @@ export function etcMounts(engine: EngineCore, row: ContainerRow): OciMount[] {
   }
   writeFileSync(join(dir, 'hosts'), hostsText(engine, row));
   writeFileSync(join(dir, 'resolv.conf'), renderResolv(hostResolv, { dns: n?.dns ?? [], search: n?.dnsSearch ?? [], options: n?.dnsOptions ?? [] }));
-  writeFileSync(join(dir, 'hostname'), renderHostname(hostname(row)));
+  // A container in another's UTS namespace has that one's hostname.
+  const utsOwner = iso?.uts.startsWith('container:') ? engine.containers.get(iso.uts.slice(10)) : undefined;
+  writeFileSync(join(dir, 'hostname'), renderHostname(hostname(utsOwner ?? row)));
   return [...bind('/etc/hosts', join(dir, 'hosts')), ...bind('/etc/resolv.conf', join(dir, 'resolv.conf')), ...bind('/etc/hostname', join(dir, 'hostname'))];
 }
 
@@ -372,7 +376,7 @@ export function etcBinds(engine: EngineCore, row: ContainerRow): { destination: 
   if (iso?.network === 'host') return [];
   const dir = iso?.network.startsWith('container:') ? join(engine.dir(iso.network.slice(10)), 'etc') : join(engine.dir(row.id), 'etc');
   const user = new Set(row.config.mounts.map((m) => m.destination));
-  const files = iso?.network.startsWith('container:') ? ['hosts', 'resolv.conf'] : ['hosts', 'resolv.conf', 'hostname'];
+  const files = iso?.network.startsWith('container:') && iso.uts !== iso.network ? ['hosts', 'resolv.conf'] : ['hosts', 'resolv.conf', 'hostname'];
   return files.flatMap((f) => (user.has(`/etc/${f}`) || !existsSync(join(dir, f)) ? [] : [{ destination: `/etc/${f}`, source: join(dir, f) }]));
 }
 

@@ -20,7 +20,11 @@ export interface TopResult {
 export async function topOf(engine: EngineCore, ref: string, psArgs: string[] = ['-ef']): Promise<TopResult> {
   const row = engine.inspect(ref);
   if (!isLive(row.state)) throw new Conflict(`Container ${row.id} is not running`);
-  const pids = new Set((await engine.driver(row.config.runtime).pids(row.id)).map(String));
+  return psOf(new Set((await engine.driver(row.config.runtime).pids(row.id)).map(String)), psArgs);
+}
+
+/** The host's ps (with `psArgs`), narrowed to `pids`: a container's processes, or a pod's. */
+export async function psOf(pids: ReadonlySet<string>, psArgs: string[]): Promise<TopResult> {
   const r = await run('ps', psArgs.length > 0 ? psArgs : ['-ef']);
   if (r.code !== 0) throw new RuntimeFailure(`ps ${psArgs.join(' ')}: ${r.stderr.trim()}`);
   const all = r.stdout.split('\n').filter((l) => l.trim() !== '');

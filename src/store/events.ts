@@ -6,7 +6,7 @@
 import type { StatementSync } from 'node:sqlite';
 import type { Db } from './db.ts';
 
-export type EventType = 'container' | 'image' | 'network' | 'volume';
+export type EventType = 'container' | 'image' | 'network' | 'volume' | 'pod';
 
 export interface EventRecord {
   /** Position in the log: strictly increasing in commit order. */

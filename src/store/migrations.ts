@@ -148,4 +148,15 @@ export const migrations: readonly string[] = [
   ALTER TABLE networks ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
   ALTER TABLE networks ADD COLUMN attachable INTEGER NOT NULL DEFAULT 0 CHECK (attachable IN (0, 1));
   `,
+  `
+  -- Pods (src/engine/pods/): a group of containers sharing an infra container's namespaces and a cgroup. The
+  -- config (JSON) never changes after create; which containers belong is each one's config.pod, indexed.
+  CREATE TABLE pods (
+    id TEXT PRIMARY KEY CHECK (length(id) = 64),
+    name TEXT NOT NULL UNIQUE,
+    config TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX containers_pod ON containers(json_extract(config, '$.pod'));
+  `,
 ];

@@ -59,6 +59,8 @@ export function setupEnv(name: string): Env {
       return runAsync(BERTH, ['--root', root, ...args]);
     },
     teardown() {
+      // A pod's infra container goes only with its pod.
+      env.berth(['pod', 'rm', '-f', '--all']);
       const ids = env.berth(['ps', '-aq', '--no-trunc']).stdout.split('\n').filter(Boolean);
       removedIds.push(...ids);
       if (ids.length > 0) env.berth(['rm', '-f', ...ids]);

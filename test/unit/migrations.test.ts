@@ -51,6 +51,7 @@ const EFFECTS: Effect[] = [
   { columns: { containers: { health: '' } } },
   { tables: ['build_cache'] },
   { columns: { networks: { options: '{}', attachable: 0 } } },
+  { tables: ['pods'] },
 ];
 
 // ---- representative rows ----
@@ -111,6 +112,7 @@ const ROWS: { table: string; values: Record<string, string | number | null> }[] 
   { table: 'blob_sources', values: { digest: `sha256:${'9'.repeat(64)}`, repo: 'localhost:5000/busybox' } },
   { table: 'events', values: { time_us: 1_700_000_000_000_000, type: 'container', action: 'create', actor: OLD, attributes: '{"name":"old"}' } },
   { table: 'build_cache', values: { key: 'c'.repeat(64), image_id: IMG2, created_at: T0, last_used: T0 } },
+  { table: 'pods', values: { id: '7'.repeat(64), name: 'pod1', config: JSON.stringify({ infraId: WEB, share: ['net'], cgroupParent: '/berth/pod-7', ownsCgroup: true, hostname: 'pod1', labels: {} }), created_at: T0 } },
   { table: 'events', values: { time_us: 1_700_000_001_000_000, type: 'container', action: 'die', actor: OLD, attributes: '{"exitCode":"3","name":"old"}' } },
 ];
 

@@ -1,7 +1,7 @@
 /** `create`: a container made from its image and options, atomically (on failure nothing is left). */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { NameConflict, NotSupported } from '../../errors.ts';
+import { NameConflict, NoSuchContainer, NotFound, NotSupported } from '../../errors.ts';
 import type { ContainerRow } from '../../store/containers.ts';
 import { selfIdentity } from '../../sys/proc.ts';
 import { trace } from '../../sys/trace.ts';
@@ -17,9 +17,27 @@ import { move } from '../state.ts';
 import { dropVolumes, ensureVolumes } from '../volumes.ts';
 import { removeFiles } from './teardown.ts';
 import { filesystemOf } from '../../sys/mount.ts';
+import { findPod } from '../pods/find.ts';
+import { memberOptions } from '../pods/member.ts';
 
 /** Create a container (state `created`); nothing runs yet. Atomic: on failure nothing is left. */
 export async function create(engine: EngineCore, opts: CreateOptions): Promise<ContainerRow> {
+  if (opts.pod === undefined || opts.pod === '') return createContainer(engine, opts, opts.podInfra);
+  const pod = findPod(engine, opts.pod);
+  // Under the infra container's lock, which `pod rm` holds while it removes the pod's containers: this one is
+  // either made before the removal looks, and removed with the pod, or refused once the pod is gone.
+  const gone = () => new NotFound(`no pod with name or ID ${opts.pod} found: no such pod`);
+  try {
+    return await engine.withLock(pod.config.infraId, async () => {
+      if (!engine.pods.get(pod.id)) throw gone();
+      return createContainer(engine, memberOptions(pod, opts), pod.id);
+    });
+  } catch (e) {
+    throw e instanceof NoSuchContainer ? gone() : e;
+  }
+}
+
+async function createContainer(engine: EngineCore, opts: CreateOptions, podId: string | undefined): Promise<ContainerRow> {
   trace('create: begin');
   const img = engine.images.resolve(opts.image);
   const runtime = opts.runtime ?? engine.runtimes().chosen?.name;
@@ -42,6 +60,7 @@ export async function create(engine: EngineCore, opts: CreateOptions): Promise<C
       return { uid: maps.flatMap((m) => m.uidMappings), gid: maps.flatMap((m) => m.gidMappings) };
     },
   });
+  if (podId !== undefined) config.pod = podId;
   if (config.cgroups === 'disabled' && !engine.driver(runtime).features().supportsNoCgroups) {
     throw new NotSupported(`${runtime} cannot run a container without cgroups: --cgroups disabled needs crun`);
   }

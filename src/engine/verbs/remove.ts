@@ -16,6 +16,10 @@ import { removeFiles } from './teardown.ts';
 /** Remove a container; a running one only with force (SIGKILL first); `volumes` also drops its anonymous volumes. */
 export async function remove(engine: EngineCore, ref: string, force = false, volumes = false): Promise<string> {
   return engine.withLock(ref, async (row) => {
+    const pod = row.config.pod !== undefined ? engine.pods.get(row.config.pod) : undefined;
+    if (pod?.config.infraId === row.id) {
+      throw new Conflict(`container ${row.name} is the infra container of pod ${pod.name}: it goes with the pod (\`pod rm ${pod.name}\`)`);
+    }
     if (isLive(row.state) && !force) {
       throw new Conflict(
         `cannot remove container "${ref}": container is ${row.state}: stop the container before removing or force remove`,

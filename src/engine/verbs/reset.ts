@@ -13,7 +13,7 @@
  * the cgroups of the containers it has directories for. Nothing of another root matches any of these.
  */
 import { existsSync, readdirSync, readFileSync, realpathSync, rmdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Conflict, NoSuchContainer } from '../../errors.ts';
 import { removeBridge } from '../../network/stale-bridge.ts';
 import { deleteNetns, NETNS_DIR } from '../../network/netns.ts';
@@ -27,6 +27,10 @@ import { defaultBridge, NETNS_PREFIX } from '../networks.ts';
 import { ROOT_DIRS } from '../root-layout.ts';
 import { sleep, waitUntil } from '../wait.ts';
 import { remove } from './remove.ts';
+import { removePod } from '../pods/remove.ts';
+
+/** The cgroup the engine makes for a pod: `<parent>/pod-<id>`. */
+const POD_CGROUP = /\/pod-[0-9a-f]{64}$/;
 
 /** What a reset leaves in the root: configuration, not state. (Files the engine does not make stay too.) */
 export const KEPT = ['daemon.json', 'registries.json', 'hooks.d'];
@@ -77,7 +81,14 @@ export async function reset(engine: EngineCore): Promise<ResetReport> {
   }
   const under = (p: string) => p.startsWith(`${real}/`) || p.startsWith(`${root}/`);
   for (const mp of mountPoints().filter(under).sort((a, b) => b.length - a.length)) await unmount(mp, true).catch(fail(`mount ${mp}`));
-  for (const id of owned.ids) await removeCgroups(owned.cgroups.get(id) ?? cgroupOfBundle(join(real, 'containers', id)) ?? `/berth/${id}`).catch(fail(`cgroup of ${id.slice(0, 12)}`));
+  const podCgroups = new Set<string>();
+  for (const id of owned.ids) {
+    const path = owned.cgroups.get(id) ?? cgroupOfBundle(join(real, 'containers', id)) ?? `/berth/${id}`;
+    await removeCgroups(path).catch(fail(`cgroup of ${id.slice(0, 12)}`));
+    // A pod's containers sit in the pod's own cgroup, which the engine made (src/engine/pods/create.ts).
+    if (POD_CGROUP.test(dirname(path))) podCgroups.add(dirname(path));
+  }
+  for (const path of podCgroups) await removeCgroups(path).catch(fail(`cgroup ${path}`));
   await removeFiles(engine, real, under, report);
   if (report.found.length > 0) engine.notice(`removed what no record of the root named: ${report.found.join(', ')}`);
   return report;
@@ -125,6 +136,14 @@ async function refuseIfInUse(db: string): Promise<void> {
 /** Remove what the records name: containers (killed first), volumes; note the networks' bridges. */
 async function fromRecords(engine: EngineCore, owned: Owned): Promise<void> {
   try {
+    // Pods first: a pod's infra container goes only with its pod.
+    for (const pod of engine.pods.list()) {
+      for (const id of engine.pods.memberIds(pod.id)) {
+        const row = engine.containers.get(id);
+        if (row) owned.cgroups.set(id, engine.cgroupPath(row));
+      }
+      await removePod(engine, pod.id, true).catch((e: unknown) => engine.warn(`pod ${pod.name}: ${message(e)}: removing what the host shows of it`));
+    }
     for (const row of engine.containers.list()) {
       owned.ids.add(row.id);
       owned.cgroups.set(row.id, engine.cgroupPath(row));

@@ -10,10 +10,13 @@ import { teardownRuntime } from './teardown.ts';
 import { remove } from './remove.ts';
 import { wakeSupervisor } from '../supervisor-launch.ts';
 import { probes, STARTING } from '../healthcheck.ts';
+import { ensureInfraRunning } from '../pods/member.ts';
 
 /** Start a created or exited container; a failed start of an auto-remove container removes it, as docker's does. */
 export async function start(engine: EngineCore, ref: string, opts: StartOptions = {}): Promise<ContainerRow> {
   let autoRemove = false;
+  const asked = engine.find(ref);
+  if (asked.config.pod !== undefined && asked.state !== 'running') await ensureInfraRunning(engine, asked.config.pod, asked.id);
   try {
     const row = await startLocked(engine, ref, opts, (r) => (autoRemove = r.config.autoRemove ?? false));
     // Its exit may call for a restart after a wait, its check for probes: a supervisor must be there to run them.
