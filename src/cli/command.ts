@@ -19,7 +19,7 @@ export function report(e: unknown, verb: string): number {
   if (isBerthError(e)) {
     // docker exec also exits 126/127 when the command cannot be invoked or is not found; podman's pod verbs
     // exit with the error's own code too.
-    const own = verb === 'run' || verb === 'create' || verb.startsWith('pod ') || (verb === 'exec' && (e.exitCode === 126 || e.exitCode === 127));
+    const own = verb === 'run' || verb === 'create' || verb.startsWith('pod ') || verb.startsWith('kube ') || (verb === 'exec' && (e.exitCode === 126 || e.exitCode === 127));
     const code = own ? e.exitCode : 1;
     return fail(`Error: ${e.message}`, code);
   }

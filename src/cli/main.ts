@@ -73,6 +73,7 @@ for (const v of ['create', 'ls', 'list', 'inspect', 'rm', 'remove', 'prune', 'co
 for (const v of ['create', 'ps', 'ls', 'list', 'inspect', 'start', 'stop', 'restart', 'kill', 'pause', 'unpause', 'rm', 'remove', 'top', 'stats', 'logs', 'exists']) {
   commands[`pod ${v}`] = () => import('./commands/pod.ts');
 }
+for (const v of ['play', 'down']) commands[`kube ${v}`] = () => import('./commands/kube.ts');
 
 /** `container ls` and friends map onto the top-level verbs, as in docker. */
 const aliases: Record<string, string> = {
@@ -161,6 +162,7 @@ Commands:
   volume      Manage volumes (create, ls, inspect, rm, prune)
   network     Manage networks (create, ls, inspect, rm, prune, connect, disconnect)
   pod         Manage pods (create, ps, inspect, start, stop, restart, kill, pause, unpause, rm, top, stats, logs)
+  kube        Play and take down Kubernetes YAML: Pods, Deployments, ConfigMaps (play, down)
 `;
 
 /** docker's global client flags: berth's CLI is the engine itself, so the ones about reaching a daemon are refused. */
@@ -183,7 +185,7 @@ function clientFlag(name: string, value: string | undefined, g: Globals): string
 }
 
 /** The command groups: `berth container ls`, `berth image rm`… */
-const GROUPS = ['container', 'image', 'volume', 'network', 'pod', 'system', 'builder', 'buildx'];
+const GROUPS = ['container', 'image', 'volume', 'network', 'pod', 'kube', 'system', 'builder', 'buildx'];
 
 /** A group's help (docker prints the group's commands for `docker container` alone): its verbs, sorted. */
 function groupHelp(group: string): string {

@@ -430,6 +430,18 @@ export class Engine extends EngineCore {
     return podLogs(this, ref, out, opts);
   }
 
+  /** `kube play`: make (and start) the Pods and Deployments of a Kubernetes YAML text (src/engine/kube/play.ts). */
+  async kubePlay(yaml: string, opts: import('./kube/play.ts').KubePlayOptions = {}): Promise<import('./kube/play.ts').KubePlayReport> {
+    const { kubePlay } = await import('./kube/play.ts');
+    return kubePlay(this, yaml, opts);
+  }
+
+  /** `kube down`: remove the pods a YAML text made, with their containers and volumes. */
+  async kubeDown(yaml: string): Promise<import('./kube/play.ts').KubeDownReport> {
+    const { kubeDown } = await import('./kube/play.ts');
+    return kubeDown(this, yaml);
+  }
+
   async checkpoint(ref: string): Promise<never> {
     const row = this.inspect(ref);
     await this.driver(row.config.runtime).checkpoint(row.id, join(this.dir(row.id), 'checkpoint'));
