@@ -8,6 +8,8 @@ export abstract class BerthError extends Error {
   abstract readonly exitCode: number;
   /** HTTP status for the Engine API. */
   abstract readonly httpStatus: number;
+  /** gRPC status code for the CRI (src/cri/): containerd's choice for the same condition. */
+  abstract readonly grpcCode: number;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
@@ -18,6 +20,7 @@ export abstract class BerthError extends Error {
 export class NotFound extends BerthError {
   readonly exitCode = 125;
   readonly httpStatus = 404;
+  readonly grpcCode = 5;
 }
 export class NoSuchContainer extends NotFound {
   constructor(ref: string) {
@@ -39,6 +42,7 @@ export class NoSuchVolume extends NotFound {
 export class AlreadyExists extends BerthError {
   readonly exitCode = 125;
   readonly httpStatus = 409;
+  readonly grpcCode = 6;
 }
 export class NameConflict extends AlreadyExists {
   constructor(name: string, holder: string) {
@@ -53,6 +57,7 @@ export class NameConflict extends AlreadyExists {
 export class Conflict extends BerthError {
   readonly exitCode = 125;
   readonly httpStatus = 409;
+  readonly grpcCode = 9;
 }
 
 /**
@@ -62,12 +67,14 @@ export class Conflict extends BerthError {
 export class Forbidden extends BerthError {
   readonly exitCode = 125;
   readonly httpStatus = 403;
+  readonly grpcCode = 7;
 }
 
 /** Malformed user input: flags, values, references. Nothing was changed. */
 export class InvalidArgument extends BerthError {
   readonly exitCode = 125;
   readonly httpStatus = 400;
+  readonly grpcCode = 3;
 }
 
 /** An image archive (docker save, OCI layout) that cannot be loaded: its message says why, after `invalid archive:`. */
@@ -85,6 +92,7 @@ export class NoSpace extends BerthError {
   readonly exitCode = 125;
   /** Insufficient Storage. */
   readonly httpStatus = 507;
+  readonly grpcCode = 8;
 }
 
 /** A request or document larger than the engine accepts (a JSON body past its bound, say). */
@@ -92,24 +100,35 @@ export class TooLarge extends BerthError {
   readonly exitCode = 125;
   /** Content Too Large. */
   readonly httpStatus = 413;
+  readonly grpcCode = 8;
 }
 
 /** A registry refused the credentials given (a login, or a pull or push with them). */
 export class Unauthorized extends BerthError {
   readonly exitCode = 125;
   readonly httpStatus = 401;
+  readonly grpcCode = 16;
 }
 
 /** Asked for something this engine or host cannot do (checkpoint here, a refused runtime). */
 export class NotSupported extends BerthError {
   readonly exitCode = 125;
   readonly httpStatus = 501;
+  readonly grpcCode = 12;
+}
+
+/** An operation ran past the time its caller gave it (a CRI ExecSync's timeout). */
+export class TimedOut extends BerthError {
+  readonly exitCode = 125;
+  readonly httpStatus = 504;
+  readonly grpcCode = 4;
 }
 
 /** A part of docker this node does not run (swarm mode): docker's answer on a node outside a swarm. */
 export class Unavailable extends BerthError {
   readonly exitCode = 125;
   readonly httpStatus = 503;
+  readonly grpcCode = 14;
 }
 
 /** What dockerd says of any swarm object on a node outside a swarm. */
@@ -119,18 +138,21 @@ export const NOT_A_SWARM_MANAGER = 'This node is not a swarm manager. Use "docke
 export class RuntimeFailure extends BerthError {
   readonly exitCode = 125;
   readonly httpStatus = 500;
+  readonly grpcCode = 2;
 }
 
 /** The container's command exists but cannot be executed (permission denied, not executable). */
 export class CannotInvoke extends BerthError {
   readonly exitCode = 126;
   readonly httpStatus = 400;
+  readonly grpcCode = 2;
 }
 
 /** The container's command was not found in the image. */
 export class CommandNotFound extends BerthError {
   readonly exitCode = 127;
   readonly httpStatus = 400;
+  readonly grpcCode = 2;
 }
 
 /**

@@ -300,6 +300,35 @@ export interface ContainerConfig {
   networking?: Networking;
   /** The id of the pod it belongs to (src/engine/pods/); absent for a container of no pod. */
   pod?: string;
+  /** What a CRI client (kubelet) said of the container, kept to answer it (src/cri/); absent for the user's own. */
+  cri?: CriContainerMeta;
+}
+
+/** A CRI container's metadata as its client gave it (the labels exactly: the config's have the image's too). */
+export interface CriContainerMeta {
+  name: string;
+  attempt: number;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** The image as the client named it. */
+  image: string;
+  /** Where its log is written in the CRI's format (the sandbox's log directory joined with its log path). */
+  logPath: string;
+}
+
+/** A CRI pod sandbox's metadata as its client gave it. */
+export interface CriSandboxMeta {
+  name: string;
+  uid: string;
+  namespace: string;
+  attempt: number;
+  annotations: Record<string, string>;
+  runtimeHandler: string;
+  logDirectory: string;
+  /** The namespace modes asked (NODE, POD, CONTAINER), for the status. */
+  network: string;
+  pid: string;
+  ipc: string;
 }
 
 /** The namespaces a pod's containers share through its infra container (podman's `--share`). */
@@ -317,6 +346,8 @@ export interface PodConfig {
   /** The hostname its containers see when they share its UTS namespace. */
   hostname: string;
   labels: Record<string, string>;
+  /** A CRI sandbox's metadata (src/cri/); absent for the user's own pods. */
+  cri?: CriSandboxMeta;
 }
 
 /**

@@ -86,6 +86,8 @@ export interface CreateOptions extends ResourceOptions, IsolationOptions, Networ
   pod?: string;
   /** The pod this container is the infra container of (set by `pod create` only). */
   podInfra?: string;
+  /** A CRI client's metadata (src/cri/), kept with the container. */
+  cri?: import('../types.ts').CriContainerMeta;
 }
 
 export interface ImageAccess {
@@ -213,6 +215,7 @@ export function buildConfig(
     autoRemove: opts.autoRemove ?? false,
     restartPolicy,
     ...(healthcheck ? { healthcheck } : {}),
+    ...(opts.cri ? { cri: opts.cri } : {}),
     runtime,
     isolation,
     networking,

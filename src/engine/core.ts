@@ -242,11 +242,13 @@ export abstract class EngineCore {
     const cfg = this.config();
     const hostOf = (u: string) => u.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '');
     const mirrors = cfg.registryMirrors.map(hostOf);
+    const all = [...cfg.registryMirrors, ...Object.values(cfg.registryMirrorsOf).flat()];
     // A mirror given as http:// is meant to be reached over http.
-    const insecure = [...cfg.insecureRegistries.map(hostOf), ...cfg.registryMirrors.filter((m) => m.startsWith('http://')).map(hostOf)];
+    const insecure = [...cfg.insecureRegistries.map(hostOf), ...all.filter((m) => m.startsWith('http://')).map(hostOf)];
+    const byHost = Object.fromEntries(Object.entries(cfg.registryMirrorsOf).map(([host, list]) => [host, list.map(hostOf)]));
     return {
       insecure,
-      mirrors: mirrors.length ? { 'docker.io': mirrors } : {},
+      mirrors: { ...(mirrors.length ? { 'docker.io': mirrors } : {}), ...byHost },
       downloadAttempts: cfg.maxDownloadAttempts,
       uploadAttempts: cfg.maxUploadAttempts,
       ...(credentials ? { credentials } : {}),
@@ -315,7 +317,7 @@ export abstract class EngineCore {
   /** inspect's LogPath: json-file's file (as docker gives it) or k8s-file's; '' for the other drivers. */
   logPath(row: ContainerRow): string {
     const driver = row.config.logDriver ?? 'k8s-file';
-    return driver === 'json-file' || driver === 'k8s-file' ? (logFile(driver, this.dir(row.id), row.id) ?? '') : '';
+    return driver === 'json-file' || driver === 'k8s-file' ? (logFile(driver, this.dir(row.id), row.id, row.config.logOptions) ?? '') : '';
   }
 
   /** Find a container by full id, name or unique id prefix. */

@@ -5,6 +5,7 @@
  *     "default-runtime": "NAME",
  *     "insecure-registries": ["host:5000"],
  *     "registry-mirrors": ["http://mirror:5000"],
+ *     "registry-mirrors-of": { "registry.k8s.io": ["http://127.0.0.1:5000"] },
  *     "max-layer-size": "16GiB", "max-image-size": "64GiB",
  *     "max-download-attempts": 5, "max-upload-attempts": 5,
  *     "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" } }
@@ -14,6 +15,10 @@
  * A file that is not valid JSON, or a key of the wrong shape, is refused naming the file and the key.
  * `log-driver` (default json-file, as docker's) and `log-opts` are what a container that names no driver
  * gets (src/logs/drivers.ts checks them as it checks a container's).
+ *
+ * `registry-mirrors-of` is Berth's own: mirrors of any registry, by its host (docker's `registry-mirrors` serve
+ * Docker Hub only), as containerd's registry mirrors are: a CRI client's images named after registry.k8s.io
+ * come from a local mirror. A mirror given as http:// is reached over plain HTTP.
  *
  * The size keys are Berth's own (docker has none): the most a layer, and all of an image's layers together,
  * may expand to when pulled, loaded or imported (src/image/unpack-limits.ts). Bytes as a number, or a size
@@ -39,6 +44,8 @@ export interface DaemonConfig {
   defaultRuntime?: string;
   insecureRegistries: string[];
   registryMirrors: string[];
+  /** `registry-mirrors-of`: mirrors by registry host. */
+  registryMirrorsOf: Record<string, string[]>;
   /** `max-layer-size`: the most bytes of uncompressed tar one layer may expand to. */
   maxLayerSize: number;
   /** `max-image-size`: the most an image's layers may expand to together. */
@@ -128,6 +135,13 @@ function logDefaults(file: string, doc: Doc): { driver: string; options: Record<
   return { driver, options: { ...(opts as Record<string, string>) } };
 }
 
+/** `registry-mirrors-of`: an object of mirror lists by registry host. */
+function mirrorsOf(file: string, doc: Doc): Record<string, string[]> {
+  const v = doc['registry-mirrors-of'] ?? {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidArgument(`${file}: "registry-mirrors-of" must be an object of mirror lists by registry host`);
+  return Object.fromEntries(Object.keys(v).map((host) => [host, strings(file, v as Doc, host)]));
+}
+
 /** docker's defaults for the attempts at one blob. */
 const ATTEMPTS = 5;
 
@@ -135,7 +149,7 @@ export function readDaemonConfig(root: string, etc = '/etc/berth'): DaemonConfig
   const main = readFirst([join(root, 'daemon.json'), join(etc, 'daemon.json')]);
   const legacy = readFirst([join(root, 'registries.json'), join(etc, 'registries.json')]);
   const cfg: DaemonConfig = {
-    file: main?.file, runtimes: {}, insecureRegistries: [], registryMirrors: [],
+    file: main?.file, runtimes: {}, insecureRegistries: [], registryMirrors: [], registryMirrorsOf: {},
     ...DEFAULT_CAPS, maxDownloadAttempts: ATTEMPTS, maxUploadAttempts: ATTEMPTS,
     logDriver: DEFAULT_LOG_DRIVER, logOpts: {},
   };
@@ -149,6 +163,7 @@ export function readDaemonConfig(root: string, etc = '/etc/berth'): DaemonConfig
     if (dflt !== undefined && typeof dflt !== 'string') throw new InvalidArgument(`${main.file}: "default-runtime" must be a runtime's name`);
     cfg.defaultRuntime = dflt;
     ({ driver: cfg.logDriver, options: cfg.logOpts } = logDefaults(main.file, main.doc));
+    cfg.registryMirrorsOf = mirrorsOf(main.file, main.doc);
   }
   for (const src of [main, legacy]) {
     if (!src) continue;

@@ -30,7 +30,7 @@ import { cleanup } from './verbs/cleanup.ts';
 import { supervise, type Supervisor, type SupervisorOptions } from './supervisor.ts';
 import { startAll, type StartAllResult } from './verbs/start-all.ts';
 import { create } from './verbs/create.ts';
-import { attach, pids, readLogs, resize } from './verbs/io.ts';
+import { attach, pids, readLogs, reopenLog, resize } from './verbs/io.ts';
 import { list } from './verbs/list.ts';
 import type { SearchFilters } from './verbs/registry.ts';
 import { prune, remove } from './verbs/remove.ts';
@@ -49,6 +49,8 @@ import { inspectPod, listPods, type PodInspect, type PodSummary } from './pods/i
 import { killPod, pausePod, restartPod, startPod, stopPod, unpausePod, type PodActionResult } from './pods/lifecycle.ts';
 import { podLogs, topPod } from './pods/observe.ts';
 import { removePod } from './pods/remove.ts';
+import { findPod } from './pods/find.ts';
+import { podMembers } from './pods/members.ts';
 import type { PodRow } from '../store/pods.ts';
 
 export type { EngineOptions, LifecycleHooks, StartOptions } from './core.ts';
@@ -356,6 +358,11 @@ export class Engine extends EngineCore {
     return resize(this, ref, rows, cols);
   }
 
+  /** Have a running container's monitor reopen its log file (after the file was renamed away). */
+  reopenLog(ref: string): Promise<void> {
+    return reopenLog(this, ref);
+  }
+
   /** The container's processes as the host's ps shows them (`top`); see src/engine/top.ts. */
   top(ref: string, psArgs?: string[]): Promise<TopResult> {
     return topOf(this, ref, psArgs);
@@ -387,6 +394,21 @@ export class Engine extends EngineCore {
 
   inspectPod(ref: string): PodInspect {
     return inspectPod(this, ref);
+  }
+
+  /** A pod's record (its config as made); throws NotFound. */
+  getPod(ref: string): PodRow {
+    return findPod(this, ref);
+  }
+
+  /** Every pod's record, newest first. */
+  allPods(): PodRow[] {
+    return this.pods.list();
+  }
+
+  /** The pod's containers, brought up to date: its infra container, and the others oldest first. */
+  podContainers(ref: string): { infra?: ContainerRow; others: ContainerRow[] } {
+    return podMembers(this, findPod(this, ref));
   }
 
   /** Start the infra container, then the pod's others; each container that fails is reported, not thrown. */

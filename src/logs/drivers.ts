@@ -26,7 +26,7 @@ export const readsLog = (driver: string): boolean => driver !== 'none';
 const OPTIONS: Record<LogDriverName, readonly string[]> = {
   'json-file': ['max-size', 'max-file', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag'],
   local: ['max-size', 'max-file', 'compress', 'labels', 'labels-regex', 'env', 'env-regex', 'tag'],
-  'k8s-file': ['max-size'],
+  'k8s-file': ['max-size', 'path'],
   journald: ['tag', 'labels', 'labels-regex', 'env', 'env-regex'],
   none: [],
 };
@@ -78,6 +78,7 @@ export function checkLogConfig(driver: string, options: Record<string, string>):
       maxSize = Number(m[1]) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2]!.toLowerCase()]!;
       if (maxSize < 1024) throw new InvalidArgument(`max-size ${size} is too small: at least 1k`);
     }
+    if (options.path !== undefined && !options.path.startsWith('/')) throw new InvalidArgument(`invalid path for log driver k8s-file: ${options.path} is not absolute`);
     return { maxSize, maxFile: 1, compress: false };
   }
   if (d === 'local') {
@@ -169,10 +170,11 @@ export function logAttributes(options: Record<string, string>, labels: Record<st
 }
 
 /** Where each driver keeps a container's log in its directory (docker's names for its two). */
-export function logFile(driver: string, dir: string, id: string): string | null {
+export function logFile(driver: string, dir: string, id: string, options: Record<string, string> = {}): string | null {
   if (driver === 'json-file') return `${dir}/${id}-json.log`;
   if (driver === 'local') return `${dir}/local-logs/container.log`;
-  if (driver === 'k8s-file') return `${dir}/ctr.log`;
+  // podman's `--log-opt path=`: where a CRI client (kubelet) reads the container's log.
+  if (driver === 'k8s-file') return options.path || `${dir}/ctr.log`;
   return null;
 }
 
@@ -189,7 +191,7 @@ export interface LoggedContainer extends TagFields {
 export function logTarget(c: LoggedContainer): LogTarget {
   const rotation = checkLogConfig(c.driver, c.options);
   const attrs = c.driver === 'json-file' || c.driver === 'local' ? logAttributes(c.options, c.labels, c.env, c) : {};
-  return { driver: c.driver as LogDriverName, id: c.id, path: logFile(c.driver, c.dir, c.id), ...rotation, attrs };
+  return { driver: c.driver as LogDriverName, id: c.id, path: logFile(c.driver, c.dir, c.id, c.options), ...rotation, attrs };
 }
 
 /** Check a driver, its options and its tag template at create, before anything is made. */

@@ -212,6 +212,8 @@ export interface RuntimeDriver {
   attach(bundle: string): Promise<AttachStream>;
   /** Set the terminal size of the process in a bundle dir (tty only). */
   resize(bundle: string, rows: number, cols: number): Promise<void>;
+  /** Have the monitor of a running container reopen its log file (a CRI client rotated it by renaming). */
+  reopenLog(bundle: string): Promise<void>;
   /**
    * Read a container's log (a driver with a file); with `follow`, keep reading while `live()` holds.
    * Nothing is lost at the end: the monitor records the exit after the last output, and a log writer's

@@ -304,6 +304,10 @@ export class FakeDriver implements RuntimeDriver {
     m.size = [rows, cols];
   }
 
+  async reopenLog(bundle: string): Promise<void> {
+    if (!this.byBundle.get(bundle)) throw new RuntimeFailure(`fake: nothing runs in ${bundle}`);
+  }
+
   /** The last size set by resize (for tests). */
   sizeOf(bundle: string): [number, number] | undefined {
     return this.byBundle.get(bundle)?.size;

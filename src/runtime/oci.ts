@@ -20,7 +20,7 @@ import { warmCgroupJoin } from './cgroup-join-warmer.ts';
 import { BPF_ANNOTATION, SeccompCache } from './seccomp-cache.ts';
 import type { OciResources } from './spec/resources.ts';
 import type { OciSpec } from './spec/index.ts';
-import { AttachSession, resizeTerminal } from './conmon/attach.ts';
+import { AttachSession, reopenLog, resizeTerminal } from './conmon/attach.ts';
 import { conmonFiles, readExitFile, readPidFile } from './conmon/files.ts';
 import { monitorsUnder } from './conmon/processes.ts';
 import { execMonitorBinary, startPipedExec } from './exec-piped.ts';
@@ -129,6 +129,8 @@ export class OciDriver implements RuntimeDriver {
     const writing = log.driver === 'json-file' || log.driver === 'local';
     const writer = writing ? startWriter(log, req.bundle) : undefined;
     const monitorLog = writing ? `k8s-file:${writerFiles(req.bundle).fifo}` : log.driver === 'k8s-file' ? `k8s-file:${log.path}` : log.driver === 'journald' ? 'journald:' : 'none';
+    // conmon opens the file but makes no directory: a log path a CRI client chose may be in one not made yet.
+    if (log.driver === 'k8s-file' && log.path) mkdirSync(dirname(log.path), { recursive: true, mode: 0o755 });
     const args = [
       ...this.conmonArgs(req.id, req.id, req.bundle, f.pid, f.exitDir),
       '--conmon-pidfile', f.monitorPid,
@@ -284,6 +286,10 @@ export class OciDriver implements RuntimeDriver {
 
   resize(bundle: string, rows: number, cols: number): Promise<void> {
     return resizeTerminal(conmonFiles(bundle, '').ctl, rows, cols);
+  }
+
+  reopenLog(bundle: string): Promise<void> {
+    return reopenLog(conmonFiles(bundle, '').ctl);
   }
 
   readLog(bundle: string, log: LogTarget, live: () => boolean, out: (rec: LogRecord) => void, opts?: LogReadOptions): Promise<void> {

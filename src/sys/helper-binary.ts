@@ -1,5 +1,5 @@
 /**
- * Finding one of Berth's small C programs (built by scripts/build into dist/): beside the bundle's chunks,
+ * Finding one of Berth's small C programs or data files (put by scripts/build into dist/): beside the bundle's chunks,
  * beside tsc's output, or from the source tree. Found once per process.
  */
 import { existsSync } from 'node:fs';

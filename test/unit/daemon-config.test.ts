@@ -18,7 +18,7 @@ test('daemon.json: runtimes, default-runtime and registries; the root before /et
   mkdirSync(root);
   mkdirSync(etc);
   const caps = { maxLayerSize: 16 * 1024 ** 3, maxImageSize: 64 * 1024 ** 3, maxDownloadAttempts: 5, maxUploadAttempts: 5, logDriver: 'json-file', logOpts: {} };
-  assert.deepEqual(readDaemonConfig(root, etc), { file: undefined, runtimes: {}, insecureRegistries: [], registryMirrors: [], ...caps });
+  assert.deepEqual(readDaemonConfig(root, etc), { file: undefined, runtimes: {}, insecureRegistries: [], registryMirrors: [], registryMirrorsOf: {}, ...caps });
   writeFileSync(join(etc, 'daemon.json'), JSON.stringify({ 'default-runtime': 'from-etc' }));
   assert.equal(readDaemonConfig(root, etc).defaultRuntime, 'from-etc');
   writeFileSync(
@@ -27,6 +27,7 @@ test('daemon.json: runtimes, default-runtime and registries; the root before /et
       runtimes: { myrunc: { path: '/usr/sbin/runc', runtimeArgs: ['--debug'] }, plain: { path: '/opt/x' } },
       'default-runtime': 'myrunc',
       'insecure-registries': ['reg:5000'],
+      'registry-mirrors-of': { 'registry.k8s.io': ['http://127.0.0.1:5055'] },
       'some-docker-key-berth-ignores': true,
     }),
   );
@@ -37,6 +38,7 @@ test('daemon.json: runtimes, default-runtime and registries; the root before /et
     defaultRuntime: 'myrunc',
     insecureRegistries: ['reg:5000'],
     registryMirrors: ['http://mirror:5000'],
+    registryMirrorsOf: { 'registry.k8s.io': ['http://127.0.0.1:5055'] },
     ...caps,
   });
 });
@@ -55,6 +57,8 @@ test('daemon.json: bad files and keys are refused naming the file and the key', 
   bad('{"runtimes": {"bad name": {"path": "/bin/x"}}}', /runtime name "bad name" is not valid/);
   bad('{"default-runtime": 3}', /"default-runtime" must be a runtime's name/);
   bad('{"insecure-registries": "reg:5000"}', /"insecure-registries" must be a list of strings/);
+  bad('{"registry-mirrors-of": ["http://m"]}', /"registry-mirrors-of" must be an object of mirror lists by registry host/);
+  bad('{"registry-mirrors-of": {"gcr.io": "http://m"}}', /"gcr.io" must be a list of strings/);
   bad('{"max-layer-size": "lots"}', /"max-layer-size" must be a size: bytes as a number, or a string such as "16GiB" or "500MB" \(not "lots"\)/);
   bad('{"max-image-size": 0}', /"max-image-size" must be a size/);
   bad('{"max-image-size": -5}', /"max-image-size" must be a size/);
@@ -119,4 +123,17 @@ test('configured runtimes join the built-in ones, probed by what they are at hea
   const replaced = probeRuntimes(HYBRID, { runc: { path: '/usr/sbin/runc', runtimeArgs: ['--debug'] } }, 'daemon.json', null);
   assert.deepEqual(replaced.filter((x) => x.name === 'runc').map((x) => x.runtimeArgs), [['--debug']]);
   assert.equal(chooseRuntime(replaced).chosen?.name ?? 'none', replaced.find((x) => x.name === 'runc')!.usable ? 'runc' : 'none');
+});
+
+test('registry-mirrors-of: mirrors by registry host for pulls, those given as http:// reached over plain HTTP', async (t) => {
+  const { Engine } = await import('../../src/engine/engine.ts');
+  const root = scratchDir(t, 'berth-cfg-');
+  writeFileSync(join(root, 'daemon.json'), JSON.stringify({
+    'registry-mirrors': ['https://hub-mirror.example'],
+    'registry-mirrors-of': { 'registry.k8s.io': ['http://127.0.0.1:5055'], 'gcr.io': ['https://gcr-mirror.example:8443/'] },
+  }));
+  const engine = new Engine({ root });
+  const o = engine.registryOptions();
+  assert.deepEqual(o.mirrors, { 'docker.io': ['hub-mirror.example'], 'registry.k8s.io': ['127.0.0.1:5055'], 'gcr.io': ['gcr-mirror.example:8443'] });
+  assert.deepEqual(o.insecure, ['127.0.0.1:5055']);
 });

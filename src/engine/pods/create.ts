@@ -38,14 +38,20 @@ export async function createPod(engine: EngineCore, opts: PodCreateOptions): Pro
   if (engine.pods.lookup(name).row) throw new AlreadyExists(`the pod name "${name}" is already in use`);
   if (opts.cgroupParent !== undefined && opts.cgroupPath !== undefined) throw new InvalidArgument('a pod takes a cgroup parent or a cgroup path, not both');
   const cgroupParent = opts.cgroupPath ?? `${(opts.cgroupParent ?? DEFAULT_PARENT).replace(/\/+$/, '')}/pod-${id}`;
-  const hostname = share.includes('uts') ? (opts.hostname ?? name) : '';
+  // A pod on the host's network has the host's hostname too (its UTS namespace), as kubelet's host-network pods do.
+  const hostNet = net && opts.network === 'host';
+  // A hostname is at most 64 bytes (sethostname): a longer pod name is cut, as the default only.
+  const hostname = share.includes('uts') && !hostNet ? (opts.hostname ?? name.slice(0, 63)) : '';
   const infra: CreateOptions = {
     image: opts.infraImage ?? (await infraImage(engine)),
     name: opts.infraName ?? `${id.slice(0, 12)}-infra`,
     ...(opts.infraCommand ? { entrypoint: opts.infraCommand } : {}),
     ...(hostname ? { hostname } : {}),
+    ...(hostNet ? { uts: 'host' } : {}),
     network: net ? (opts.network ?? 'bridge') : 'none',
-    ipc: share.includes('ipc') ? 'shareable' : 'private',
+    ipc: opts.ipc === 'host' ? 'host' : share.includes('ipc') ? 'shareable' : 'private',
+    ...(opts.pid === 'host' ? { pid: 'host' } : {}),
+    ...(opts.sysctls ? { sysctls: opts.sysctls } : {}),
     cgroupParent,
     ...(opts.runtime ? { runtime: opts.runtime } : {}),
     publish: opts.publish, ip: opts.ip, ip6: opts.ip6, macAddress: opts.macAddress, networkAliases: opts.networkAliases,
@@ -53,7 +59,10 @@ export async function createPod(engine: EngineCore, opts: PodCreateOptions): Pro
     podInfra: id,
   };
   const infraRow = await create(engine, infra);
-  const config: PodConfig = { infraId: infraRow.id, share, cgroupParent, ownsCgroup: opts.cgroupPath === undefined, hostname, labels: { ...(opts.labels ?? {}) } };
+  const config: PodConfig = {
+    infraId: infraRow.id, share, cgroupParent, ownsCgroup: opts.cgroupPath === undefined, hostname, labels: { ...(opts.labels ?? {}) },
+    ...(opts.cri ? { cri: opts.cri } : {}),
+  };
   const row: PodRow = { id, name, config, createdAt: infraRow.createdAt };
   try {
     engine.pods.insert(row);

@@ -5,6 +5,7 @@
  */
 import { Conflict, InvalidArgument } from '../../errors.ts';
 import type { PodRow } from '../../store/pods.ts';
+import type { Isolation } from '../../types.ts';
 import type { CreateOptions } from '../config.ts';
 import type { EngineCore } from '../core.ts';
 import { isLive } from '../state.ts';
@@ -24,8 +25,11 @@ const OWNED_BY_POD: Record<string, [keyof CreateOptions, string][]> = {
 
 const given = (v: unknown) => v !== undefined && v !== false && v !== '' && !(Array.isArray(v) && v.length === 0);
 
-/** The options of a container made in `pod`: the shared namespaces joined, the cgroup the pod's. */
-export function memberOptions(pod: PodRow, opts: CreateOptions): CreateOptions {
+/**
+ * The options of a container made in `pod`: the shared namespaces joined, the cgroup the pod's. A namespace the
+ * infra container has of the host's (a pod on the host's network, IPC or pid) is the host's for the member too.
+ */
+export function memberOptions(pod: PodRow, opts: CreateOptions, infra?: Isolation): CreateOptions {
   const { share, infraId, cgroupParent } = pod.config;
   for (const ns of share) {
     const flag = OWNED_BY_POD[ns]!.find(([key]) => given(opts[key]));
@@ -33,13 +37,14 @@ export function memberOptions(pod: PodRow, opts: CreateOptions): CreateOptions {
   }
   if (opts.cgroupParent !== undefined) throw new InvalidArgument(`--cgroup-parent cannot be set for a container in pod ${pod.name}: its containers are in the pod's cgroup`);
   if (opts.userns !== undefined && opts.userns !== '' && opts.userns !== 'host') throw new InvalidArgument(`--userns cannot be set for a container in pod ${pod.name}: the pod's namespaces are in the host's user namespace`);
-  const joined = `container:${infraId}`;
+  const joined = (mode: string | undefined) => (mode === 'host' ? 'host' : `container:${infraId}`);
   return {
     ...opts,
-    ...(share.includes('net') ? { network: joined } : {}),
-    ...(share.includes('ipc') ? { ipc: joined } : {}),
-    ...(share.includes('uts') ? { uts: joined } : {}),
-    ...(share.includes('pid') ? { pid: joined } : {}),
+    ...(share.includes('net') ? { network: joined(infra?.network) } : {}),
+    ...(share.includes('ipc') ? { ipc: joined(infra?.ipc) } : {}),
+    ...(share.includes('uts') ? { uts: joined(infra?.uts) } : {}),
+    ...(share.includes('pid') || infra?.pid === 'host' ? { pid: joined(infra?.pid) } : {}),
+    ...(infra?.ipc === 'host' ? { ipc: 'host' } : {}),
     cgroupParent,
   };
 }

@@ -31,6 +31,13 @@ export interface PodCreateOptions extends Pick<NetworkOptions, 'publish' | 'ip' 
   infraName?: string;
   /** The OCI runtime of the pod's containers (default: the engine's). */
   runtime?: string;
+  /** The host's IPC or pid namespace for the whole pod (a CRI sandbox's NODE mode). */
+  ipc?: 'host';
+  pid?: 'host';
+  /** Sysctls of the pod's shared namespaces, set in its infra container. */
+  sysctls?: Record<string, string>;
+  /** A CRI sandbox's metadata (src/cri/). */
+  cri?: import('../../types.ts').CriSandboxMeta;
 }
 
 /** `--share`: the namespaces listed, each once, in a fixed order; `+ns,…` adds to the default. */

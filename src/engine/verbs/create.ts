@@ -30,7 +30,7 @@ export async function create(engine: EngineCore, opts: CreateOptions): Promise<C
   try {
     return await engine.withLock(pod.config.infraId, async () => {
       if (!engine.pods.get(pod.id)) throw gone();
-      return createContainer(engine, memberOptions(pod, opts), pod.id);
+      return createContainer(engine, memberOptions(pod, opts, engine.containers.get(pod.config.infraId)?.config.isolation), pod.id);
     });
   } catch (e) {
     throw e instanceof NoSuchContainer ? gone() : e;

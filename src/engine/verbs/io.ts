@@ -45,3 +45,11 @@ export async function readLogs(engine: EngineCore, ref: string, out: (rec: LogRe
   };
   await engine.watcher(row).readLog(engine.dir(row.id), log, running, out, opts);
 }
+
+/** Have a running container's monitor reopen its log file (the CRI's ReopenContainerLog, after a rotation). */
+export async function reopenLog(engine: EngineCore, ref: string): Promise<void> {
+  const row = engine.inspect(ref);
+  if (row.state !== 'running') throw new Conflict(`container ${row.id} is not running`);
+  if ((row.config.logDriver ?? 'k8s-file') !== 'k8s-file') throw new NotSupported(`container ${row.id} does not log to a file its monitor writes (log driver ${row.config.logDriver})`);
+  await engine.driver(row.config.runtime).reopenLog(engine.dir(row.id));
+}

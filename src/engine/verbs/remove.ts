@@ -60,8 +60,8 @@ export async function remove(engine: EngineCore, ref: string, force = false, vol
 }
 
 /**
- * Remove every stopped container the filters select; the removed ids and the bytes of their own files
- * (docker's SpaceReclaimed: what their writable layers held).
+ * Remove every stopped container the filters select (not a CRI client's); the removed ids and the bytes of
+ * their own files (docker's SpaceReclaimed: what their writable layers held).
  */
 export async function prune(engine: EngineCore, filters: PruneFilters = {}): Promise<{ ids: string[]; reclaimed: number }> {
   const select = pruneSelector<ContainerRow>(filters, ['until', 'label', 'label!'], (r) => ({ created: r.createdAt, labels: r.config.labels }));
@@ -70,7 +70,8 @@ export async function prune(engine: EngineCore, filters: PruneFilters = {}): Pro
   let reclaimed = 0;
   for (const row of engine.containers.list()) {
     const r = engine.sync(row);
-    if (!isLive(r.state) && canRemove(r.state) && r.restartAt === '' && select(r)) {
+    // A CRI client's containers are its own to collect (kubelet's garbage collection), as containerd keeps them apart.
+    if (!isLive(r.state) && canRemove(r.state) && r.restartAt === '' && !r.config.cri && select(r)) {
       const size = treeSize(join(engine.dir(r.id), 'diff'));
       try {
         await remove(engine, r.id);
