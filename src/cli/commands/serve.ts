@@ -22,6 +22,10 @@ const flags = [
   { name: 'tlscacert', type: 'string', description: 'Trust client certs signed only by this CA (default "$DOCKER_CERT_PATH/ca.pem", else ~/.docker/ca.pem)' },
   { name: 'tlscert', type: 'string', description: 'Path to the TLS certificate file (default "$DOCKER_CERT_PATH/cert.pem", else ~/.docker/cert.pem)' },
   { name: 'tlskey', type: 'string', description: 'Path to the TLS key file (default "$DOCKER_CERT_PATH/key.pem", else ~/.docker/key.pem)' },
+  { name: 'cri', type: 'string', description: 'Serve the Kubernetes CRI v1 on this unix socket (unix:///run/berth/cri.sock); alone unless -H is given too' },
+  { name: 'cri-network', type: 'string', default: 'cri', description: "The network of the CRI's pods (made on first use)" },
+  { name: 'cri-subnet', type: 'string', default: '10.99.0.0/16', description: "The subnet of the CRI's pod network when Berth makes it" },
+  { name: 'streaming-address', type: 'string', default: '127.0.0.1:0', description: "Where the CRI's exec, attach and port-forward URLs are served (HOST:PORT, port 0: any)" },
 ] as const satisfies readonly FlagDef[];
 
 const cmd: Command<typeof flags> = {
@@ -38,7 +42,10 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, g.verb || 'serve');
   if (typeof p === 'number') return p;
   const uris = [...p.flags.host, ...p.args];
-  if (uris.length === 0) uris.push(DEFAULT_SOCKET);
+  const cri = p.changed.has('cri') ? parseCriAddress(p.flags.cri) : undefined;
+  if (cri instanceof Error) return fail(`Error: ${cri.message}`, 125);
+  // The Docker API's default socket only when nothing else is asked for: `--cri` alone serves the CRI alone.
+  if (uris.length === 0 && !cri) uris.push(DEFAULT_SOCKET);
   const { isLoopback, loadTls, parseListenAddress, showAddress } = await import('../../api/listen.ts');
   // Everything that can be checked is checked before anything listens: a bad address or certificate
   // file fails start-up whole, with nothing left half-open.
@@ -72,7 +79,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     throw e;
   }
   try {
-    return await serve(engine, addrs, tls);
+    return await serve(engine, addrs, tls, cri ? { path: cri, network: p.flags['cri-network'], subnet: p.flags['cri-subnet'], streaming: p.flags['streaming-address'] } : undefined);
   } catch (e) {
     return report(e, 'serve');
   } finally {
@@ -91,7 +98,21 @@ export async function main(argv: string[], g: Globals): Promise<number> {
  */
 const SERVE_PRIORITY_STEPS = 20;
 
-async function serve(engine: Engine, addrs: ListenAddress[], tls: TlsConfig | undefined): Promise<number> {
+/** `--cri unix:///path.sock` (a bare absolute path too): the socket's path, or why it is not one. */
+function parseCriAddress(v: string): string | Error {
+  const path = v.startsWith('unix://') ? v.slice(7) : v;
+  if (!path.startsWith('/')) return new Error(`--cri ${v}: the CRI is served on a unix socket: unix:///absolute/path.sock`);
+  return path;
+}
+
+interface CriOptions {
+  path: string;
+  network: string;
+  subnet: string;
+  streaming: string;
+}
+
+async function serve(engine: Engine, addrs: ListenAddress[], tls: TlsConfig | undefined, cri?: CriOptions): Promise<number> {
   const { createApiServer } = await import('../../api/server.ts');
   const { listenTcp, listenUnix, showAddress } = await import('../../api/listen.ts');
   // A fork in the main thread would stop every client for its length (src/sys/spawn-thread.ts).
@@ -103,6 +124,7 @@ async function serve(engine: Engine, addrs: ListenAddress[], tls: TlsConfig | un
   process.on('unhandledRejection', onStray);
   const servers: ReturnType<typeof createApiServer>[] = [];
   const socketFiles: string[] = [];
+  const closers: (() => Promise<void>)[] = [];
   // The root's supervisor runs here while serving (exits, restarts): a CLI process per exit costs every client.
   const supervisor = await engine.supervise({ exitWhenIdle: false });
   // Printed once every address listens: a failure part-way is one line, and `API listening` means all of them.
@@ -130,6 +152,12 @@ async function serve(engine: Engine, addrs: ListenAddress[], tls: TlsConfig | un
       }
       lines.push(`API listening on ${shown}`);
     }
+    if (cri) {
+      const { startCri } = await import('../../cri/start.ts');
+      const started = await startCri(engine, cri);
+      closers.push(started.close);
+      lines.push(`CRI listening on ${cri.path} (streaming on ${started.streamingUrl})`);
+    }
     process.stderr.write(lines.map((l) => `${l}\n`).join(''));
     await new Promise<void>((resolve) => {
       const stop = () => {
@@ -142,6 +170,7 @@ async function serve(engine: Engine, addrs: ListenAddress[], tls: TlsConfig | un
     });
     return 0;
   } finally {
+    for (const close of closers.reverse()) await close().catch(() => {});
     await Promise.all(servers.map((s) => s.close()));
     await supervisor.close();
     for (const path of socketFiles) unlinkQuiet(path);

@@ -1,0 +1,259 @@
+/**
+ * The CRI face (`berth serve --cri`, src/cri/) driven by a gRPC client written here, as kubelet drives a runtime:
+ * the pod start sequence (RunPodSandbox, PullImage from a local registry, CreateContainer, StartContainer,
+ * status and list calls, ExecSync, stats, logs in the CRI format, Stop and Remove), the streaming server's exec
+ * and port-forward over SPDY, the container event stream, what the CRI's objects look like to `berth`, and bad
+ * requests answered with the gRPC codes containerd gives.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BERTH, REPO, cli, eventually, setupEnv, sleep, type Env } from './helpers.ts';
+import { registryWithBusybox } from './api-server.ts';
+import { criClient, readAll, spdyDial, type CriClient } from './cri-client.ts';
+
+let env: Env;
+let server: ChildProcess;
+let log = '';
+let cri: CriClient;
+let logDir: string;
+const { ok, out } = cli(() => env);
+
+const NETWORK = 'crit';
+
+before(async () => {
+  env = setupEnv('cri');
+  logDir = mkdtempSync('/tmp/berth-test-crilogs-');
+  const sock = join(env.root, 'cri.sock');
+  server = spawn(BERTH, ['--root', env.root, 'serve', '--cri', `unix://${sock}`, '--cri-network', NETWORK, '--cri-subnet', '10.98.7.0/24'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  server.stderr!.on('data', (b: Buffer) => (log += b.toString()));
+  assert.ok(await eventually(() => /CRI listening/.test(log), 20_000), `server did not start:\n${log}`);
+  cri = await criClient(REPO, sock);
+});
+
+after(async () => {
+  cri?.close();
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await exited;
+  }
+  rmSync(logDir, { recursive: true, force: true });
+  env?.teardown();
+  assert.doesNotMatch(log, /internal error/, 'no request met an internal error');
+});
+
+const sandboxConfig = (name: string, extra: Record<string, unknown> = {}) => ({
+  metadata: { name, namespace: 'test-ns', uid: `uid-${name}`, attempt: 0 },
+  hostname: `${name}-host`,
+  log_directory: join(logDir, name),
+  labels: { 'io.kubernetes.pod.name': name, app: 'cri-test' },
+  annotations: { note: 'from the test' },
+  linux: {},
+  ...extra,
+});
+
+test('Version, Status and RuntimeConfig', async () => {
+  const v = await cri.runtime('Version', { version: 'v1' });
+  assert.deepEqual([v.runtime_name, v.runtime_api_version], ['berth', 'v1']);
+  const s = await cri.runtime('Status', {});
+  assert.deepEqual(s.status.conditions.map((c: { type: string; status: boolean }) => [c.type, c.status]), [['RuntimeReady', true], ['NetworkReady', true]]);
+  assert.equal((await cri.runtime('RuntimeConfig', {})).linux.cgroup_driver, 'CGROUPFS');
+});
+
+test('bad requests get the gRPC codes containerd gives, and leave nothing behind', async () => {
+  const NOT_FOUND = 5;
+  const INVALID_ARGUMENT = 3;
+  const ALREADY_EXISTS = 6;
+  const UNIMPLEMENTED = 12;
+  const code = (p: Promise<unknown>) => p.then(() => 0, (e: { code: number }) => e.code);
+  const unknown = 'f'.repeat(64);
+  assert.equal(await code(cri.runtime('ContainerStatus', { container_id: unknown })), NOT_FOUND);
+  assert.equal(await code(cri.runtime('StartContainer', { container_id: unknown })), NOT_FOUND);
+  assert.equal(await code(cri.runtime('PodSandboxStatus', { pod_sandbox_id: unknown })), NOT_FOUND);
+  assert.equal(await code(cri.runtime('CreateContainer', { pod_sandbox_id: unknown, config: { metadata: { name: 'x' }, image: { image: 'busybox' } } })), NOT_FOUND);
+  assert.equal(await code(cri.runtime('ContainerStatus', {})), INVALID_ARGUMENT);
+  assert.equal(await code(cri.runtime('RunPodSandbox', { config: { metadata: { name: 'nouid' } } })), INVALID_ARGUMENT);
+  assert.equal(await code(cri.runtime('ExecSync', { container_id: unknown, cmd: [] })), INVALID_ARGUMENT);
+  // Removing and stopping what is gone is not an error (the CRI's rule).
+  assert.equal(await code(cri.runtime('RemoveContainer', { container_id: unknown })), 0);
+  assert.equal(await code(cri.runtime('StopPodSandbox', { pod_sandbox_id: unknown })), 0);
+  assert.equal(await code(cri.runtime('RemovePodSandbox', { pod_sandbox_id: unknown })), 0);
+  assert.equal(await code(cri.image('RemoveImage', { image: { image: 'not-here:1' } })), 0);
+
+  const { pod_sandbox_id: podId } = await cri.runtime('RunPodSandbox', { config: sandboxConfig('twice') });
+  try {
+    assert.equal(await code(cri.runtime('RunPodSandbox', { config: sandboxConfig('twice') })), ALREADY_EXISTS, 'the same metadata and attempt');
+    const cfg = { metadata: { name: 'c', attempt: 0 }, image: { image: 'busybox' }, command: ['sleep', '60'], linux: { security_context: { run_as_group: { value: '10' } } } };
+    assert.equal(await code(cri.runtime('CreateContainer', { pod_sandbox_id: podId, config: cfg })), INVALID_ARGUMENT, 'run_as_group without run_as_user');
+    const { container_id: c } = await cri.runtime('CreateContainer', { pod_sandbox_id: podId, config: { ...cfg, linux: {} } });
+    assert.equal(await code(cri.runtime('CreateContainer', { pod_sandbox_id: podId, config: { ...cfg, linux: {} } })), ALREADY_EXISTS, 'the same name and attempt');
+    assert.equal(await code(cri.runtime('CheckpointContainer', { container_id: c })), UNIMPLEMENTED);
+    // The user's own containers are not the CRI's to see.
+    const mine = out(['create', 'busybox', 'true']).trim();
+    assert.equal(await code(cri.runtime('ContainerStatus', { container_id: mine })), NOT_FOUND);
+    assert.ok(!(await cri.runtime('ListContainers', {})).containers.some((x: { id: string }) => x.id === mine));
+    ok(['rm', mine]);
+  } finally {
+    await cri.runtime('RemovePodSandbox', { pod_sandbox_id: podId });
+  }
+  assert.deepEqual(out(['ps', '-aq']), '');
+});
+
+test("the streaming server: exec with stdin and exit code, and port forwarding to the pod's localhost, over SPDY", async () => {
+  const { pod_sandbox_id: podId } = await cri.runtime('RunPodSandbox', { config: sandboxConfig('stream') });
+  try {
+    const config = { metadata: { name: 'srv', attempt: 0 }, image: { image: 'busybox' }, command: ['sh', '-c', 'mkdir /www; echo forwarded > /www/index.html; exec httpd -f -p 127.0.0.1:8080 -h /www'] };
+    const { container_id: ctr } = await cri.runtime('CreateContainer', { pod_sandbox_id: podId, config });
+    await cri.runtime('StartContainer', { container_id: ctr });
+
+    // Exec: what goes in on stdin comes out on stdout, stderr apart, the exit code on the error stream (v4).
+    const { url } = await cri.runtime('Exec', { container_id: ctr, cmd: ['sh', '-c', 'cat; echo to-stderr >&2; exit 5'], stdin: true, stdout: true, stderr: true });
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/exec\//);
+    const { session, protocol } = await spdyDial(url, ['v4.channel.k8s.io', 'v3.channel.k8s.io']);
+    assert.equal(protocol, 'v4.channel.k8s.io');
+    const error = session.openStream({ streamtype: 'error' });
+    const stdin = session.openStream({ streamtype: 'stdin' });
+    const stdout = session.openStream({ streamtype: 'stdout' });
+    const stderr = session.openStream({ streamtype: 'stderr' });
+    const [status, out1, err1] = [readAll(error), readAll(stdout), readAll(stderr)];
+    stdin.end('through stdin\n');
+    assert.equal((await out1).toString(), 'through stdin\n');
+    assert.equal((await err1).toString(), 'to-stderr\n');
+    const st = JSON.parse((await status).toString()) as { status: string; reason: string; details: { causes: { reason: string; message: string }[] } };
+    assert.deepEqual([st.status, st.reason, st.details.causes], ['Failure', 'NonZeroExitCode', [{ reason: 'ExitCode', message: '5' }]]);
+    session.close();
+    // A URL serves once.
+    await assert.rejects(spdyDial(url, ['v4.channel.k8s.io']), /HTTP 404/);
+
+    // Port forward: the server listens on the pod's 127.0.0.1 only, and is reached there (once it listens).
+    const up = async () => (await cri.runtime('ExecSync', { container_id: ctr, cmd: ['wget', '-qO-', 'http://127.0.0.1:8080/index.html'], timeout: '5' })).exit_code === 0;
+    for (let i = 0; i < 50 && !(await up()); i++) await sleep(100);
+    const pf = await cri.runtime('PortForward', { pod_sandbox_id: podId, port: [8080] });
+    const fwd = await spdyDial(pf.url, ['portforward.k8s.io']);
+    const perr = fwd.session.openStream({ streamtype: 'error', port: '8080', requestid: '0' });
+    const data = fwd.session.openStream({ streamtype: 'data', port: '8080', requestid: '0' });
+    const reply = readAll(data);
+    const problems = readAll(perr);
+    data.write('GET /index.html HTTP/1.0\r\n\r\n');
+    const body = (await reply).toString();
+    assert.match(body, /^HTTP\/1\.[01] 200/);
+    assert.match(body, /forwarded/);
+    assert.equal((await problems).toString(), '');
+    // A port nothing listens on: the error stream says so.
+    const perr2 = fwd.session.openStream({ streamtype: 'error', port: '8081', requestid: '1' });
+    const data2 = fwd.session.openStream({ streamtype: 'data', port: '8081', requestid: '1' });
+    data2.resume();
+    assert.match((await readAll(perr2)).toString(), /connecting to port 8081 in the pod: Connection refused/);
+    fwd.session.close();
+  } finally {
+    await cri.runtime('RemovePodSandbox', { pod_sandbox_id: podId });
+  }
+});
+
+test("kubelet's pod start sequence, through to stop and remove", async (t) => {
+  const registry = await registryWithBusybox(t, env, 'cri/busybox:1');
+  if (!registry) return;
+  const events = cri.events();
+  try {
+    const config = sandboxConfig('web', { port_mappings: [{ protocol: 'TCP', container_port: 80, host_port: 18395 }], dns_config: { servers: ['10.98.7.53'], searches: ['svc.test'], options: ['ndots:3'] } });
+    const { pod_sandbox_id: podId } = await cri.runtime('RunPodSandbox', { config });
+    assert.match(podId, /^[0-9a-f]{64}$/);
+    const ps = await cri.runtime('PodSandboxStatus', { pod_sandbox_id: podId });
+    assert.equal(ps.status.state, 'SANDBOX_READY');
+    assert.match(ps.status.network.ip, /^10\.98\.7\.\d+$/);
+    assert.deepEqual(ps.status.metadata, config.metadata);
+    assert.deepEqual(ps.status.labels, config.labels);
+    assert.deepEqual(ps.status.annotations, config.annotations);
+
+    // The image is pulled from the registry; ImageStatus names it in full and by digest.
+    assert.equal((await cri.image('ImageStatus', { image: { image: registry.ref } })).image, null, 'not here before the pull');
+    const { image_ref: imageRef } = await cri.image('PullImage', { image: { image: registry.ref } });
+    assert.match(imageRef, /^sha256:[0-9a-f]{64}$/);
+    const st = await cri.image('ImageStatus', { image: { image: registry.ref } });
+    assert.equal(st.image.id, imageRef);
+    assert.ok(st.image.repo_tags.includes(registry.ref));
+    assert.ok((await cri.image('ListImages', {})).images.some((i: { id: string }) => i.id === imageRef));
+
+    const containerConfig = {
+      metadata: { name: 'server', attempt: 0 },
+      image: { image: imageRef },
+      command: ['sh', '-c', 'echo started; echo oops >&2; mkdir -p /www; echo served > /www/index.html; exec httpd -f -p 80 -h /www'],
+      envs: [{ key: 'GREETING', value: 'hi' }],
+      labels: { 'io.kubernetes.container.name': 'server' },
+      annotations: { 'io.kubernetes.container.restartCount': '0' },
+      log_path: 'server/0.log',
+      linux: { resources: { memory_limit_in_bytes: String(64 << 20), cpu_shares: '512' } },
+    };
+    const { container_id: ctrId } = await cri.runtime('CreateContainer', { pod_sandbox_id: podId, config: containerConfig, sandbox_config: config });
+    const created = await cri.runtime('ContainerStatus', { container_id: ctrId });
+    assert.equal(created.status.state, 'CONTAINER_CREATED');
+    await cri.runtime('StartContainer', { container_id: ctrId });
+    const running = (await cri.runtime('ContainerStatus', { container_id: ctrId })).status;
+    assert.equal(running.state, 'CONTAINER_RUNNING');
+    assert.deepEqual([running.metadata, running.labels, running.annotations], [containerConfig.metadata, containerConfig.labels, containerConfig.annotations]);
+    assert.equal(running.log_path, join(logDir, 'web', 'server/0.log'));
+    assert.equal(running.resources.linux.memory_limit_in_bytes, String(64 << 20));
+    const listed = await cri.runtime('ListContainers', { filter: { pod_sandbox_id: podId } });
+    assert.deepEqual(listed.containers.map((c: { id: string }) => c.id), [ctrId]);
+    assert.deepEqual((await cri.runtime('ListPodSandbox', { filter: { label_selector: { app: 'cri-test' } } })).items.map((p: { id: string }) => p.id), [podId]);
+
+    // What kubelet checks next: the port mapping, the pod's hostname and DNS, the log in the CRI format.
+    let page = '';
+    for (const until = Date.now() + 10_000; Date.now() < until && page === ''; await sleep(100)) {
+      page = await fetch('http://127.0.0.1:18395/index.html').then((r) => (r.ok ? r.text() : ''), () => '');
+    }
+    assert.equal(page.trim(), 'served');
+    const exec = await cri.runtime('ExecSync', { container_id: ctrId, cmd: ['sh', '-c', 'hostname; cat /etc/resolv.conf; echo $GREETING; echo to-stderr >&2; exit 3'], timeout: '10' });
+    assert.equal(exec.exit_code, 3);
+    const lines = Buffer.from(exec.stdout).toString().split('\n');
+    assert.equal(lines[0], 'web-host');
+    assert.ok(lines.includes('nameserver 10.98.7.53') && lines.includes('search svc.test') && lines.includes('options ndots:3'), lines.join('\n'));
+    assert.ok(lines.includes('hi'));
+    assert.equal(Buffer.from(exec.stderr).toString(), 'to-stderr\n');
+    const criLog = readFileSync(join(logDir, 'web', 'server/0.log'), 'utf8').split('\n').filter(Boolean);
+    assert.match(criLog.find((l) => l.endsWith(' stdout F started')) ?? '', /^\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:\d\d) stdout F started$/);
+    assert.ok(criLog.some((l) => / stderr F oops$/.test(l)), criLog.join('\n'));
+
+    // Stats of the container and the sandbox.
+    const cs = (await cri.runtime('ContainerStats', { container_id: ctrId })).stats;
+    assert.ok(Number(cs.memory.working_set_bytes.value) > 0);
+    assert.ok(Number(cs.cpu.usage_core_nano_seconds.value) > 0);
+    const pss = (await cri.runtime('ListPodSandboxStats', {})).stats;
+    assert.deepEqual(pss.map((s: { attributes: { id: string } }) => s.attributes.id), [podId]);
+
+    // The containers are Berth's too: visible to ps with kubelet's labels, left alone by container prune.
+    const psLine = out(['ps', '--no-trunc', '--filter', 'label=io.kubernetes.container.name=server', '--format', '{{.ID}} {{.Names}}']).trim();
+    assert.equal(psLine, `${ctrId} k8s_server_web_test-ns_uid-web_0`);
+
+    await cri.runtime('StopContainer', { container_id: ctrId, timeout: '2' });
+    const stopped = (await cri.runtime('ContainerStatus', { container_id: ctrId })).status;
+    assert.equal(stopped.state, 'CONTAINER_EXITED');
+    assert.ok(['Completed', 'Error'].includes(stopped.reason));
+    assert.ok(BigInt(stopped.finished_at) >= BigInt(stopped.started_at));
+    ok(['container', 'prune', '-f']);
+    assert.equal((await cri.runtime('ContainerStatus', { container_id: ctrId })).status.state, 'CONTAINER_EXITED', 'prune left the CRI container');
+
+    await cri.runtime('RemoveContainer', { container_id: ctrId });
+    await cri.runtime('StopPodSandbox', { pod_sandbox_id: podId });
+    assert.equal((await cri.runtime('PodSandboxStatus', { pod_sandbox_id: podId })).status.state, 'SANDBOX_NOTREADY');
+    await cri.runtime('RemovePodSandbox', { pod_sandbox_id: podId });
+    assert.deepEqual((await cri.runtime('ListPodSandbox', {})).items, []);
+    // Removed with every name it has (the test's last use of busybox: it is that image).
+    await cri.image('RemoveImage', { image: { image: imageRef } });
+    assert.equal((await cri.image('ImageStatus', { image: { image: imageRef } })).image, null);
+
+    // The event stream told of the container's life, in order.
+    const seen = await eventually(() => {
+      const types = events.received.filter((e) => e.container_id === ctrId).map((e) => e.container_event_type);
+      return types.includes('CONTAINER_DELETED_EVENT') ? types : undefined;
+    });
+    assert.deepEqual(seen, ['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT']);
+  } finally {
+    events.cancel();
+    for (const p of (await cri.runtime('ListPodSandbox', {})).items) await cri.runtime('RemovePodSandbox', { pod_sandbox_id: p.id });
+    await registry.reg.stop();
+  }
+});
