@@ -151,3 +151,27 @@ test('a root deleted by hand and made again at its path runs on the default netw
   assert.deepEqual(leaksUnder(env.root, [old]), []);
   importBusybox();
 });
+
+test("reset -f takes pods with their cgroups, and the exit hand-off files a server left, saying nothing is kept", async () => {
+  const { spawn } = await import('node:child_process');
+  const sock = join(env.root, 'api.sock');
+  const server = spawn(join(REPO, 'bin', 'berth'), ['--root', env.root, 'serve', '-H', `unix://${sock}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  server.stderr!.on('data', (b: Buffer) => (log += b.toString()));
+  for (const until = Date.now() + 20_000; !/API listening/.test(log) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+  const exited = new Promise((r) => server.once('exit', r));
+  server.kill('SIGTERM');
+  await exited;
+  assert.ok(existsSync(join(env.root, 'exit-watch.lock')), `the server watched exits:\n${log}`);
+  const podId = out(['pod', 'create', '--name', 'resetpod']).trim();
+  runD(['--pod', 'resetpod', 'busybox', 'sleep', '1000']);
+  const podCgroups = () => readdirSync('/sys/fs/cgroup').map((c) => join('/sys/fs/cgroup', c, 'berth', `pod-${podId}`)).filter((d) => existsSync(d));
+  assert.ok(podCgroups().length > 0, 'the pod has its cgroup');
+
+  const r = env.berth(['system', 'reset', '-f']);
+  assert.equal(r.code, 0, show(r));
+  assert.doesNotMatch(r.stderr, /kept in/, 'nothing of the root is taken for someone else’s');
+  assert.deepEqual(readdirSync(env.root), []);
+  assert.deepEqual(podCgroups(), [], 'the pod’s cgroup went with it');
+  importBusybox();
+});

@@ -256,7 +256,11 @@ async function removeCgroups(path: string): Promise<void> {
 }
 
 /** The root's own entries: its directories (root-layout.ts) and the state database with SQLite's side files. */
-const ENGINE_FILES = new Set([...ROOT_DIRS.map(([p]) => p.split('/')[0]!), 'berth.db', 'berth.db-wal', 'berth.db-shm', 'berth.db-journal']);
+const ENGINE_FILES = new Set([
+  ...ROOT_DIRS.map(([p]) => p.split('/')[0]!), 'berth.db', 'berth.db-wal', 'berth.db-shm', 'berth.db-journal',
+  // A server's exit hand-off (src/engine/exit-handoff.ts): its watcher's lock and the directory exits wait in.
+  'exit-watch.lock', 'exits',
+]);
 
 /**
  * Delete the root's own files. Only those: the configuration stays, and so does whatever else someone put
