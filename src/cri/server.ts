@@ -6,6 +6,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { InvalidArgument, NotSupported } from '../errors.ts';
+import { trace } from '../sys/trace.ts';
 import type { Engine } from '../engine/engine.ts';
 import { int64 } from './convert.ts';
 import {
@@ -36,10 +37,12 @@ export async function startCriServer(engine: Engine, path: string, network: CriN
   const services = await loadCriServices();
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 << 20, 'grpc.max_send_message_length': 16 << 20 });
 
-  const unary = (fn: Handler) => (call: { request: Req }, callback: (err: unknown, res?: unknown) => void) => {
+  const unary = (fn: Handler) => (call: { request: Req; getPath(): string }, callback: (err: unknown, res?: unknown) => void) => {
+    const t0 = performance.now();
     Promise.resolve()
       .then(() => fn(call.request))
-      .then((res) => callback(null, res ?? {}), (e) => callback(grpcStatus(e)));
+      .then((res) => callback(null, res ?? {}), (e) => callback(grpcStatus(e)))
+      .finally(() => trace(`cri: ${call.getPath()} ${(performance.now() - t0).toFixed(1)} ms`));
   };
 
   const listStats = async (filter: Req | null) => {

@@ -153,6 +153,23 @@ test("the streaming server: exec with stdin and exit code, and port forwarding t
   }
 });
 
+test('a container killed for memory reports CONTAINER_EXITED, 137 and OOMKilled', async () => {
+  const { pod_sandbox_id: podId } = await cri.runtime('RunPodSandbox', { config: sandboxConfig('oom') });
+  try {
+    const config = { metadata: { name: 'hog', attempt: 0 }, image: { image: 'busybox' }, command: ['tail', '/dev/zero'], linux: { resources: { memory_limit_in_bytes: String(16 << 20) } } };
+    const { container_id: ctr } = await cri.runtime('CreateContainer', { pod_sandbox_id: podId, config });
+    await cri.runtime('StartContainer', { container_id: ctr });
+    let st: Record<string, any> = {};
+    for (const until = Date.now() + 30_000; Date.now() < until; await sleep(200)) {
+      st = (await cri.runtime('ContainerStatus', { container_id: ctr })).status;
+      if (st.state === 'CONTAINER_EXITED') break;
+    }
+    assert.deepEqual([st.state, st.exit_code, st.reason], ['CONTAINER_EXITED', 137, 'OOMKilled']);
+  } finally {
+    await cri.runtime('RemovePodSandbox', { pod_sandbox_id: podId });
+  }
+});
+
 test("kubelet's pod start sequence, through to stop and remove", async (t) => {
   const registry = await registryWithBusybox(t, env, 'cri/busybox:1');
   if (!registry) return;

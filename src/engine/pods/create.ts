@@ -53,6 +53,8 @@ export async function createPod(engine: EngineCore, opts: PodCreateOptions): Pro
     ...(opts.pid === 'host' ? { pid: 'host' } : {}),
     ...(opts.sysctls ? { sysctls: opts.sysctls } : {}),
     cgroupParent,
+    // catatonit -P prints nothing: no log, and no log writer beside its monitor.
+    logDriver: 'none',
     ...(opts.runtime ? { runtime: opts.runtime } : {}),
     publish: opts.publish, ip: opts.ip, ip6: opts.ip6, macAddress: opts.macAddress, networkAliases: opts.networkAliases,
     dns: opts.dns, dnsSearch: opts.dnsSearch, dnsOptions: opts.dnsOptions, addHosts: opts.addHosts,
