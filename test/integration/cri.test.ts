@@ -102,7 +102,7 @@ test('bad requests get the gRPC codes containerd gives, and leave nothing behind
   assert.deepEqual(out(['ps', '-aq']), '');
 });
 
-test("the streaming server: exec with stdin and exit code, and port forwarding to the pod's localhost, over SPDY", async () => {
+test("the streaming server: exec with stdin and exit code, attach, and port forwarding to the pod's localhost, over SPDY", async () => {
   const { pod_sandbox_id: podId } = await cri.runtime('RunPodSandbox', { config: sandboxConfig('stream') });
   try {
     const config = { metadata: { name: 'srv', attempt: 0 }, image: { image: 'busybox' }, command: ['sh', '-c', 'mkdir /www; echo forwarded > /www/index.html; exec httpd -f -p 127.0.0.1:8080 -h /www'] };
@@ -127,6 +127,22 @@ test("the streaming server: exec with stdin and exit code, and port forwarding t
     session.close();
     // A URL serves once.
     await assert.rejects(spdyDial(url, ['v4.channel.k8s.io']), /HTTP 404/);
+
+    // Attach: to a container's own stdin and stdout (made with stdin open, as kubelet makes `kubectl run -i`'s).
+    const catCfg = { metadata: { name: 'cat', attempt: 0 }, image: { image: 'busybox' }, command: ['cat'], stdin: true };
+    const { container_id: cat } = await cri.runtime('CreateContainer', { pod_sandbox_id: podId, config: catCfg });
+    await cri.runtime('StartContainer', { container_id: cat });
+    const att = await cri.runtime('Attach', { container_id: cat, stdin: true, stdout: true, stderr: true });
+    const a = await spdyDial(att.url, ['v4.channel.k8s.io']);
+    a.session.openStream({ streamtype: 'error' }).resume();
+    const aIn = a.session.openStream({ streamtype: 'stdin' });
+    const aOut = a.session.openStream({ streamtype: 'stdout' });
+    a.session.openStream({ streamtype: 'stderr' }).resume();
+    let echoed = '';
+    aOut.on('data', (b: Buffer) => (echoed += b.toString()));
+    aIn.write('through attach\n');
+    assert.ok(await eventually(() => echoed.includes('through attach\n'), 10_000), `attach echoed: ${JSON.stringify(echoed)}`);
+    a.session.close();
 
     // Port forward: the server listens on the pod's 127.0.0.1 only, and is reached there (once it listens).
     const up = async () => (await cri.runtime('ExecSync', { container_id: ctr, cmd: ['wget', '-qO-', 'http://127.0.0.1:8080/index.html'], timeout: '5' })).exit_code === 0;
@@ -167,6 +183,40 @@ test('a container killed for memory reports CONTAINER_EXITED, 137 and OOMKilled'
     assert.deepEqual([st.state, st.exit_code, st.reason], ['CONTAINER_EXITED', 137, 'OOMKilled']);
   } finally {
     await cri.runtime('RemovePodSandbox', { pod_sandbox_id: podId });
+  }
+});
+
+test("PullImage with the client's credentials: for that pull only, from a registry that asks for them", async (t) => {
+  const { startRegistry } = await import('../fixtures/registry.ts');
+  let reg;
+  try {
+    reg = await startRegistry({ auth: 'basic' });
+  } catch (e) {
+    if ((e as Error).message.startsWith('SKIP:')) return t.skip((e as Error).message);
+    throw e;
+  }
+  const config = mkdtempSync('/tmp/berth-test-cri-auth-');
+  try {
+    // Pushed with credentials the CLI keeps in a config of its own: the server has none for this registry.
+    const cliEnv = { env: { DOCKER_CONFIG: config } };
+    ok(['login', '-u', reg.user!, '--password-stdin', reg.host], { ...cliEnv, input: `${reg.password}\n` });
+    const ref = `${reg.host}/cri/private:1`;
+    ok(['tag', 'busybox', ref]);
+    ok(['push', '-q', ref], cliEnv);
+    ok(['rmi', ref]);
+    // As docker says it (the registry cannot tell a missing repository from a refused one): NOT_FOUND.
+    const denied = (e: { code: number; details: string }) => e.code === 5 && /pull access denied/.test(e.details);
+    await assert.rejects(cri.image('PullImage', { image: { image: ref } }), denied);
+    const pulled = await cri.image('PullImage', { image: { image: ref }, auth: { username: reg.user, password: reg.password } });
+    assert.match(pulled.image_ref, /^sha256:/);
+    ok(['rmi', ref]);
+    const b64 = Buffer.from(`${reg.user}:${reg.password}`).toString('base64');
+    assert.equal((await cri.image('PullImage', { image: { image: ref }, auth: { auth: b64 } })).image_ref, pulled.image_ref);
+    ok(['rmi', ref]);
+    await assert.rejects(cri.image('PullImage', { image: { image: ref } }), denied, 'nothing was kept of them');
+  } finally {
+    rmSync(config, { recursive: true, force: true });
+    await reg.stop();
   }
 });
 
