@@ -38,12 +38,17 @@ function mountsUnder(dir: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m === dir || m.startsWith(`${dir}/`)).sort((a, b) => b.length - a.length);
 }
 
-export async function startContainerd(dir: string, o: { sandboxImage: string; subnet: string; bridge: string }): Promise<PrivateContainerd> {
+export async function startContainerd(dir: string, o: { sandboxImage: string; subnet: string; bridge: string; httpRegistries?: string[] }): Promise<PrivateContainerd> {
   const root = join(dir, 'root');
   const state = join(dir, 'state');
   const cniConf = join(dir, 'cni');
   const sock = join(state, 'containerd.sock');
   for (const d of [root, state, cniConf]) mkdirSync(d, { recursive: true });
+  // Registries reached over plain HTTP (a loopback registry of the bench's): containerd's hosts.toml per host.
+  for (const host of o.httpRegistries ?? []) {
+    mkdirSync(join(dir, 'certs.d', host), { recursive: true });
+    writeFileSync(join(dir, 'certs.d', host, 'hosts.toml'), `server = "http://${host}"\n[host."http://${host}"]\n  capabilities = ["pull", "resolve"]\n`);
+  }
   const lowerOom = spawnSync('sh', ['-c', 'echo -998 > /proc/self/oom_score_adj'], { stdio: 'ignore' }).status === 0;
   writeFileSync(join(dir, 'config.toml'), `version = 2
 root = "${root}"
@@ -71,6 +76,8 @@ state = "${state}"
       bin_dir = "${CNI}"
       conf_dir = "${cniConf}"
       max_conf_num = 1
+    [plugins."io.containerd.grpc.v1.cri".registry]
+      config_path = "${join(dir, 'certs.d')}"
 `);
   const netName = `berth-bench-${o.bridge}`;
   writeFileSync(join(cniConf, '10-bench.conflist'), JSON.stringify({

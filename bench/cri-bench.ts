@@ -27,6 +27,28 @@ import { median } from './stats.ts';
 const REPO = resolve(import.meta.dirname, '..');
 const RESULTS = join(REPO, 'bench', 'results', 'cri-latest.json');
 const TARGET = 0.5;
+const CRITEST_IMAGE = 'registry.k8s.io/e2e-test-images/busybox:1.29-2';
+
+/** A loopback registry (Debian's docker-registry) with its storage in `dir`. */
+async function startRegistry(dir: string): Promise<{ host: string; stop(): void }> {
+  const { createServer } = await import('node:net');
+  const port = await new Promise<number>((res) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => res(p));
+    });
+  });
+  const host = `127.0.0.1:${port}`;
+  const cfg = join(dir, 'registry.yml');
+  writeFileSync(cfg, `version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: ${join(dir, 'registry')}}}\nhttp: {addr: ${host}}\n`);
+  const { spawn } = await import('node:child_process');
+  const child = spawn('docker-registry', ['serve', cfg], { stdio: 'ignore' });
+  for (const until = Date.now() + 10_000; ; await new Promise((r) => setTimeout(r, 100))) {
+    if (await fetch(`http://${host}/v2/`).then((r) => r.ok, () => false)) break;
+    if (Date.now() > until) throw new Error('the loopback registry did not start');
+  }
+  return { host, stop: () => void child.kill('SIGTERM') };
+}
 
 function tool(name: string, env: string): string | undefined {
   const given = process.env[env];
@@ -85,11 +107,11 @@ interface OpFigure {
 }
 
 /** critest -benchmark against one runtime: each data file's operations, median of the samples (ms). */
-function critestBenchmark(critest: string, rt: Runtime, dir: string): Map<string, number> {
+function critestBenchmark(critest: string, rt: Runtime, dir: string, pullImage: string): Map<string, number> {
   const out = join(dir, `critest-${rt.name}`);
   mkdirSync(out, { recursive: true });
   const params = join(dir, 'params.yaml');
-  writeFileSync(params, 'containersNumber: 20\ncontainersNumberParallel: 1\npodsNumber: 20\npodsNumberParallel: 1\nimagesNumber: 10\nimagesNumberParallel: 1\nimagePullingBenchmarkImage: docker.io/library/busybox:latest\n');
+  writeFileSync(params, `containersNumber: 20\ncontainersNumberParallel: 1\npodsNumber: 20\npodsNumberParallel: 1\nimagesNumber: 10\nimagesNumberParallel: 1\nimagePullingBenchmarkImage: ${pullImage}\n`);
   const r = spawnSync(critest, ['-benchmark', '--benchmarking-params-file', params, '--benchmarking-output-dir', out, '--runtime-endpoint', rt.endpoint, '--image-endpoint', rt.endpoint, '--ginkgo.no-color'], { encoding: 'utf8', cwd: out, timeout: 900_000 });
   writeFileSync(join(out, 'critest.log'), r.stdout + r.stderr);
   const figures = new Map<string, number>();
@@ -117,6 +139,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync('/tmp/berth-cri-bench-');
   const root = join(dir, 'berth-root');
   let containerd: PrivateContainerd | undefined;
+  let registry: { host: string; stop(): void } | undefined;
   let server: ReturnType<typeof import('node:child_process').spawn> | undefined;
   const cleanup = () => {
     const left: string[] = [];
@@ -125,6 +148,7 @@ async function main(): Promise<void> {
     while (server && server.exitCode === null && Date.now() < until) spawnSync('sleep', ['0.1']);
     if (existsSync(root)) left.push(...removeBerthRoot(root));
     if (containerd) left.push(...containerd.stop());
+    registry?.stop();
     rmSync(dir, { recursive: true, force: true });
     if (left.length > 0) process.stderr.write(`cri bench: left behind: ${left.join(', ')}\n`);
   };
@@ -137,9 +161,21 @@ async function main(): Promise<void> {
     const pause = must([BERTH, '--root', root, 'pod', 'inspect', '--format', '{{.InfraContainerId}}', podId]).trim();
     const pauseImage = must([BERTH, '--root', root, 'inspect', '--format', '{{.Config.Image}}', pause]).trim();
     must([BERTH, '--root', root, 'pod', 'rm', podId]);
-    must([BERTH, '--root', root, 'save', '-o', join(dir, 'images.tar'), 'busybox:latest', pauseImage]);
+    // critest's container benchmark runs its default test image; both runtimes get busybox under that name.
+    must([BERTH, '--root', root, 'tag', 'busybox:latest', CRITEST_IMAGE]);
+    must([BERTH, '--root', root, 'save', '-o', join(dir, 'images.tar'), 'busybox:latest', CRITEST_IMAGE, pauseImage]);
+    // Its image benchmark pulls: from a loopback registry holding busybox.
+    registry = await startRegistry(dir);
+    // An image of its own (a commit adds a layer): removing it after a pull, as the benchmark does, removes every
+    // name of its image, which must not be busybox's.
+    const pullImage = `${registry.host}/bench/busybox:1`;
+    must([BERTH, '--root', root, 'run', '--name', 'pull-source', '--network', 'none', 'busybox', 'touch', '/pulled']);
+    must([BERTH, '--root', root, 'commit', 'pull-source', pullImage]);
+    must([BERTH, '--root', root, 'rm', 'pull-source']);
+    must([BERTH, '--root', root, 'push', '-q', pullImage]);
+    must([BERTH, '--root', root, 'rmi', pullImage]);
 
-    containerd = await startContainerd(join(dir, 'containerd'), { sandboxImage: pauseImage, subnet: '10.95.1.0/24', bridge: 'bcribench0' });
+    containerd = await startContainerd(join(dir, 'containerd'), { sandboxImage: pauseImage, subnet: '10.95.1.0/24', bridge: 'bcribench0', httpRegistries: [registry.host] });
     containerd.importImages(join(dir, 'images.tar'));
     const sock = join(dir, 'berth-cri.sock');
     const { spawn } = await import('node:child_process');
@@ -162,8 +198,8 @@ async function main(): Promise<void> {
 
     let ops: OpFigure[] = [];
     if (critest) {
-      const b = critestBenchmark(critest, runtimes[0]!, dir);
-      const c = critestBenchmark(critest, runtimes[1]!, dir);
+      const b = critestBenchmark(critest, runtimes[0]!, dir, pullImage);
+      const c = critestBenchmark(critest, runtimes[1]!, dir, pullImage);
       ops = [...b.keys()].filter((k) => c.has(k)).map((k) => ({ benchmark: k.split('/')[0]!, operation: k.split('/')[1]!, berthMs: b.get(k)!, containerdMs: c.get(k)! }));
     }
     const result = {

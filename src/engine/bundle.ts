@@ -151,7 +151,11 @@ export async function tearDown(engine: EngineCore, row: ContainerRow, runtimeToo
   const fresh = engine.containers.get(row.id);
   const parts: Promise<unknown>[] = [engine.rootfs.unmount(join(engine.dir(row.id), 'rootfs'), row.mounted)];
   if (fresh?.net.netns) parts.push(teardownNetworks(engine, fresh));
-  if (runtimeToo || row.monitorPid !== 0 || row.pid !== 0 || row.state !== 'created') {
+  // An exited container whose mount is released was torn down already (the flag is cleared only after the
+  // runtime's delete succeeded): a second delete would only spend a runtime process (`rm` after `stop`).
+  // (`row` is as the caller found it: a remove has marked the record `removing` since.)
+  const tornDown = row.state === 'exited' && fresh !== undefined && !fresh.mounted && fresh.pid === 0;
+  if (runtimeToo || (!tornDown && (row.monitorPid !== 0 || row.pid !== 0 || row.state !== 'created'))) {
     trace('teardown: runtime delete, unmount');
     parts.push(engine.driverFor(row)?.delete(row.id, true) ?? Promise.resolve());
   }
