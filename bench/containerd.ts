@@ -87,6 +87,17 @@ state = "${state}"
   const netnsBefore = new Set(existsSync('/run/netns') ? readdirSync('/run/netns') : []);
   const k8sCgroups = () => (existsSync('/sys/fs/cgroup') ? readdirSync('/sys/fs/cgroup') : []).map((c) => join('/sys/fs/cgroup', c, 'k8s.io')).filter((k) => existsSync(k));
   const cgroupsBefore = new Set(k8sCgroups());
+  // critest asks containerd 1.6 (which has no RuntimeConfig) for the cgroup parent /test.slice, which it turns
+  // into directories named `/test.slice:cri-containerd:<id>` at each hierarchy's root.
+  const criCgroups = () => (existsSync('/sys/fs/cgroup') ? readdirSync('/sys/fs/cgroup') : []).flatMap((c) => {
+    const h = join('/sys/fs/cgroup', c);
+    try {
+      return readdirSync(h).filter((d) => d.includes('cri-containerd') || d === 'test.slice').map((d) => join(h, d));
+    } catch {
+      return [];
+    }
+  });
+  const criCgroupsBefore = new Set(criCgroups());
   const log = join(dir, 'containerd.log');
   const child: ChildProcess = spawn(CONTAINERD, ['--config', join(dir, 'config.toml')], { stdio: ['ignore', 'ignore', 'ignore'], detached: true, env: { ...process.env } });
   writeFileSync(log, '');
@@ -128,6 +139,23 @@ state = "${state}"
       if (existsSync(`/sys/class/net/${o.bridge}`) && run(['ip', 'link', 'del', o.bridge]).status !== 0) left.push(`bridge ${o.bridge}`);
       for (const f of existsSync('/var/lib/cni/results') ? readdirSync('/var/lib/cni/results') : []) if (f.startsWith(`${netName}-`)) rmSync(join('/var/lib/cni/results', f), { force: true });
       // runc's cgroups of its containers (cgroupfs, no parent given: /k8s.io/<id>), removed by runc on delete.
+      // What the shims ran outlives them too: the processes left in this instance's cgroups are killed.
+      for (const cg of [...criCgroups(), ...k8sCgroups()].filter((d) => !criCgroupsBefore.has(d) && !cgroupsBefore.has(d))) {
+        const procs = spawnSync('find', [cg, '-name', 'cgroup.procs'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+        for (const f of procs) {
+          for (const pid of readFileSync(f, 'utf8').split('\n').filter(Boolean)) {
+            try {
+              process.kill(Number(pid), 'SIGKILL');
+            } catch {
+              // gone meanwhile
+            }
+          }
+        }
+      }
+      spawnSync('sleep', ['0.3']);
+      for (const cg of criCgroups().filter((d) => !criCgroupsBefore.has(d))) {
+        if (spawnSync('find', [cg, '-depth', '-type', 'd', '-exec', 'rmdir', '{}', ';']).status !== 0 || existsSync(cg)) left.push(`cgroup ${cg}`);
+      }
       for (const k of k8sCgroups()) {
         if (cgroupsBefore.has(k)) continue;
         for (const d of readdirSync(k, { withFileTypes: true })) if (d.isDirectory()) run(['rmdir', join(k, d.name)]);

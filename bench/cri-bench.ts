@@ -147,6 +147,8 @@ async function main(): Promise<void> {
     const until = Date.now() + 10_000;
     while (server && server.exitCode === null && Date.now() < until) spawnSync('sleep', ['0.1']);
     if (existsSync(root)) left.push(...removeBerthRoot(root));
+    // Sandboxes critest or a failed step left: removed through containerd while it runs.
+    if (containerd && crictl) spawnSync(crictl, ['--runtime-endpoint', containerd.endpoint, '--timeout', '60s', 'rmp', '-fa'], { stdio: 'ignore', timeout: 120_000 });
     if (containerd) left.push(...containerd.stop());
     registry?.stop();
     rmSync(dir, { recursive: true, force: true });
