@@ -187,14 +187,9 @@ test('a container killed for memory reports CONTAINER_EXITED, 137 and OOMKilled'
 });
 
 test("PullImage with the client's credentials: for that pull only, from a registry that asks for them", async (t) => {
-  const { startRegistry } = await import('../fixtures/registry.ts');
-  let reg;
-  try {
-    reg = await startRegistry({ auth: 'basic' });
-  } catch (e) {
-    if ((e as Error).message.startsWith('SKIP:')) return t.skip((e as Error).message);
-    throw e;
-  }
+  const { registryOrSkip } = await import('../fixtures/registry.ts');
+  const reg = await registryOrSkip(t, { auth: 'basic' });
+  if (!reg) return;
   const config = mkdtempSync('/tmp/berth-test-cri-auth-');
   try {
     // Pushed with credentials the CLI keeps in a config of its own: the server has none for this registry.

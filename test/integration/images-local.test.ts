@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, setupEnv, type Env } from './helpers.ts';
-import { startRegistry } from '../fixtures/registry.ts';
+import { registryOrSkip } from '../fixtures/registry.ts';
 import { haveSkopeo } from '../fixtures/oci-image.ts';
 
 let env: Env;
@@ -166,13 +166,8 @@ test('images: filters, --digests, -q, dangling; tag; rmi refuses an image in use
 });
 
 test('login/logout with basic auth: credentials land in the auth file (0600) and pull works only while logged in', async (t) => {
-  let reg;
-  try {
-    reg = await startRegistry({ auth: 'basic' });
-  } catch (e) {
-    if ((e as Error).message.startsWith('SKIP:')) return t.skip((e as Error).message);
-    throw e;
-  }
+  const reg = await registryOrSkip(t, { auth: 'basic' });
+  if (!reg) return;
   const authFile = join(work, 'auth.json');
   const envs = { env: { REGISTRY_AUTH_FILE: authFile } };
   try {
