@@ -171,6 +171,7 @@ test('what a pod owns is refused to its containers, and refusals make nothing', 
     assert.deepEqual(allIds(), before, 'no container was made');
     fails(['pod', 'create', '--name', 'strict'], 125, /the pod name "strict" is already in use/);
     fails(['pod', 'create', '--share', 'net,mnt'], 125, /invalid --share: "mnt"/);
+    fails(['pod', 'create', '--name', '_x'], 125, /invalid pod name "_x": only \[a-zA-Z0-9\]\[a-zA-Z0-9_.-\]\* is allowed/);
     fails(['pod', 'create', '--share', 'ipc', '-p', '80'], 125, /--publish and --network need --share net/);
     fails(['pod', 'inspect', 'nosuchpod'], 125, /no such pod/);
     fails(['pod', 'start'], 125, /no pod given/);
@@ -185,4 +186,7 @@ test('what a pod owns is refused to its containers, and refusals make nothing', 
     ok(['pod', 'rm', '-f', 'strict']);
   }
   assert.equal(out(['pod', 'ps', '-q']), '');
+  // A name of one character is a name (podman's rule for pods).
+  ok(['pod', 'create', '--name', 'p', '--network', 'none']);
+  ok(['pod', 'rm', 'p']);
 });

@@ -8,7 +8,7 @@ import type { PodRow } from '../../store/pods.ts';
 import type { PodConfig } from '../../types.ts';
 import type { CreateOptions } from '../config.ts';
 import type { EngineCore } from '../core.ts';
-import { newId, validateName } from '../names.ts';
+import { newId } from '../names.ts';
 import { create } from '../verbs/create.ts';
 import { remove } from '../verbs/remove.ts';
 import { infraImage } from './infra-image.ts';
@@ -16,9 +16,15 @@ import { parseShare, type PodCreateOptions } from './options.ts';
 
 const DEFAULT_PARENT = '/berth';
 
-/** Pod names follow container names' rule; a pod without one is named after a word pair, as a container is. */
+/** podman's rule for pod names: a letter or digit, then letters, digits, `_`, `.` and `-` (one character will do). */
+const POD_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** The pod's name as given (checked), or `pod_` and part of its id. */
 function podName(engine: EngineCore, given: string | undefined, id: string): string {
-  if (given !== undefined) return validateName(given);
+  if (given !== undefined) {
+    if (!POD_NAME.test(given)) throw new InvalidArgument(`invalid pod name ${JSON.stringify(given)}: only [a-zA-Z0-9][a-zA-Z0-9_.-]* is allowed`);
+    return given;
+  }
   for (let i = 0; i < 20; i++) {
     const name = `pod_${id.slice(i, i + 8)}`;
     if (!engine.pods.lookup(name).row) return name;
