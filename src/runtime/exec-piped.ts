@@ -98,6 +98,9 @@ function firstLine(status: Readable): Promise<string> {
  * The process's output as an AttachStream. A caller that lets go (close) stops hearing it, but the output is
  * still read to its end, unref'd, so the monitor is never blocked and a caller that lives on gets the exit.
  */
+/** What output is held for a reader not yet listening before the pipes are left to fill instead. */
+const HELD_MAX = 1 << 20;
+
 class PipedStream extends EventEmitter<AttachStreamEvents> implements AttachStream {
   /** Both outputs have ended: the monitor has gone, its exit file written. */
   readonly ended: Promise<void>;
@@ -119,17 +122,40 @@ class PipedStream extends EventEmitter<AttachStreamEvents> implements AttachStre
       this.over = true;
       if (!this.closed) this.emit('end');
     });
-    // Output flows from the first stdout or stderr listener on, as over conmon's socket: what arrives
-    // before the reader is ready waits in the pipes, not in events nobody hears. A pipe with nothing in it
-    // ends on its own, though (Node reads a socket's EOF at once), so a process that printed nothing can be
-    // over before its reader listens: an `end` listener added after the end is told too.
-    let flowing = false;
+    // Output is read from the start and held until the first stdout or stderr listener, then handed over in
+    // order: left in the pipes instead, it was lost when a quick process's output and EOF both arrived before
+    // the reader listened (Node closed the pipe's socket at EOF, and the caller, told of the end, never read).
+    // A process that prints much before its reader is there (a few ms) is paused past HELD_MAX. An `end`
+    // listener added after the end is told too, after what was held.
+    const held: ['stdout' | 'stderr', Buffer][] = [];
+    let heldBytes = 0;
+    let listening = false;
+    const onData = (name: 'stdout' | 'stderr') => (d: Buffer) => {
+      if (this.closed) return;
+      if (listening) {
+        this.emit(name, d);
+        return;
+      }
+      held.push([name, d]);
+      heldBytes += d.length;
+      if (heldBytes > HELD_MAX) {
+        out.pause();
+        err.pause();
+      }
+    };
+    out.on('data', onData('stdout'));
+    err.on('data', onData('stderr'));
     (this as EventEmitter).on('newListener', (event: string | symbol, listener: (...a: unknown[]) => void) => {
       if (event === 'end' && this.over && !this.closed) queueMicrotask(() => listener());
-      if (flowing || (event !== 'stdout' && event !== 'stderr')) return;
-      flowing = true;
-      out.on('data', (d: Buffer) => this.closed || this.emit('stdout', d));
-      err.on('data', (d: Buffer) => this.closed || this.emit('stderr', d));
+      if (listening || (event !== 'stdout' && event !== 'stderr')) return;
+      listening = true;
+      // After this listener is added (newListener runs before): replayed then, in order.
+      queueMicrotask(() => {
+        for (const [name, d] of held.splice(0)) if (!this.closed) this.emit(name, d);
+        heldBytes = 0;
+        out.resume();
+        err.resume();
+      });
     });
   }
 

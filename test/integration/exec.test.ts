@@ -423,7 +423,7 @@ test('an exec with output only: real pipes, a child left running does not hold i
     const ended = await eventually(() => !existsSync(`/proc/${pid}`), 10_000, 50);
     assert.ok(ended, 'the process never ended');
     const wrote = env.berth(['exec', id, 'cat', '/tmp/piped']);
-    assert.equal(wrote.stdout, 'survived\n', 'the process died when it wrote after its CLI was killed');
+    assert.equal(wrote.stdout, 'survived\n', `the process died when it wrote after its CLI was killed (cat: exit ${wrote.code} ${wrote.stderr})`);
     assert.equal(inspectExec(engine, sid).exitCode, 4);
     assert.deepEqual(sessionDirs(id), []);
   });
