@@ -43,12 +43,9 @@ import { start } from './verbs/start.ts';
 import { stop } from './verbs/stop.ts';
 import { wait, waitExit } from './verbs/wait.ts';
 import { waitForCondition, type WaitCondition, type WaitResult } from './wait-for.ts';
-import { createPod } from './pods/create.ts';
 import type { PodCreateOptions } from './pods/options.ts';
 import { inspectPod, listPods, type PodInspect, type PodSummary } from './pods/inspect.ts';
-import { killPod, pausePod, restartPod, startPod, stopPod, unpausePod, type PodActionResult } from './pods/lifecycle.ts';
-import { podLogs, topPod } from './pods/observe.ts';
-import { removePod } from './pods/remove.ts';
+import type { PodActionResult } from './pods/lifecycle.ts';
 import { findPod } from './pods/find.ts';
 import { podMembers } from './pods/members.ts';
 import type { PodRow } from '../store/pods.ts';
@@ -64,6 +61,11 @@ export type { PodInspect, PodSummary } from './pods/inspect.ts';
  * archive code (~150 KB of the CLI's bundle, which every such command compiled and ran).
  */
 const registryVerbs = () => import('./verbs/registry.ts');
+/** The pod verbs that act (create, the lifecycle, remove, top and logs) load on first use too: `run` needs none. */
+const podCreate = () => import('./pods/create.ts');
+const podLifecycle = () => import('./pods/lifecycle.ts');
+const podObserve = () => import('./pods/observe.ts');
+const podRemove = () => import('./pods/remove.ts');
 export type { ResetReport } from './verbs/reset.ts';
 
 /**
@@ -383,8 +385,8 @@ export class Engine extends EngineCore {
   // ---- pods (src/engine/pods/): containers sharing an infra container's namespaces and a cgroup ----
 
   /** Make a pod and its infra container (not started: the pod starts with `startPod` or its first container). */
-  createPod(opts: PodCreateOptions = {}): Promise<PodRow> {
-    return createPod(this, opts);
+  async createPod(opts: PodCreateOptions = {}): Promise<PodRow> {
+    return (await podCreate()).createPod(this, opts);
   }
 
   /** Every pod, with its state and containers, newest first. */
@@ -412,44 +414,44 @@ export class Engine extends EngineCore {
   }
 
   /** Start the infra container, then the pod's others; each container that fails is reported, not thrown. */
-  startPod(ref: string): Promise<PodActionResult> {
-    return startPod(this, ref);
+  async startPod(ref: string): Promise<PodActionResult> {
+    return (await podLifecycle()).startPod(this, ref);
   }
 
   /** Stop the pod's containers (each with its own timeout, or `timeout` seconds), the infra container last. */
-  stopPod(ref: string, timeout?: number): Promise<PodActionResult> {
-    return stopPod(this, ref, timeout);
+  async stopPod(ref: string, timeout?: number): Promise<PodActionResult> {
+    return (await podLifecycle()).stopPod(this, ref, timeout);
   }
 
-  restartPod(ref: string, timeout?: number): Promise<PodActionResult> {
-    return restartPod(this, ref, timeout);
+  async restartPod(ref: string, timeout?: number): Promise<PodActionResult> {
+    return (await podLifecycle()).restartPod(this, ref, timeout);
   }
 
-  killPod(ref: string, signal = 'SIGKILL'): Promise<PodActionResult> {
-    return killPod(this, ref, signal);
+  async killPod(ref: string, signal = 'SIGKILL'): Promise<PodActionResult> {
+    return (await podLifecycle()).killPod(this, ref, signal);
   }
 
-  pausePod(ref: string): Promise<PodActionResult> {
-    return pausePod(this, ref);
+  async pausePod(ref: string): Promise<PodActionResult> {
+    return (await podLifecycle()).pausePod(this, ref);
   }
 
-  unpausePod(ref: string): Promise<PodActionResult> {
-    return unpausePod(this, ref);
+  async unpausePod(ref: string): Promise<PodActionResult> {
+    return (await podLifecycle()).unpausePod(this, ref);
   }
 
   /** Remove a pod with its containers and cgroup; running ones only with `force`. Returns its id. */
-  removePod(ref: string, force = false): Promise<string> {
-    return removePod(this, ref, force);
+  async removePod(ref: string, force = false): Promise<string> {
+    return (await podRemove()).removePod(this, ref, force);
   }
 
   /** The processes of the pod's running containers, as `top` shows a container's. */
-  topPod(ref: string, psArgs?: string[]): Promise<TopResult> {
-    return topPod(this, ref, psArgs);
+  async topPod(ref: string, psArgs?: string[]): Promise<TopResult> {
+    return (await podObserve()).topPod(this, ref, psArgs);
   }
 
   /** The pod's containers' logs (or `only` one's); see src/engine/pods/observe.ts. */
-  podLogs(ref: string, out: (container: ContainerRow, rec: LogRecord) => void, opts: LogReadOptions & { signal?: AbortSignal; only?: string } = {}): Promise<void> {
-    return podLogs(this, ref, out, opts);
+  async podLogs(ref: string, out: (container: ContainerRow, rec: LogRecord) => void, opts: LogReadOptions & { signal?: AbortSignal; only?: string } = {}): Promise<void> {
+    return (await podObserve()).podLogs(this, ref, out, opts);
   }
 
   /** `kube play`: make (and start) the Pods and Deployments of a Kubernetes YAML text (src/engine/kube/play.ts). */
