@@ -4,8 +4,10 @@ import { fileURLToPath } from 'node:url';
 
 /** The project's launcher, for the monitor's exit command: bin/berth of the checkout this code runs from. */
 export function launcher(): string {
-  // dist/berth.mjs (the CLI bundle), dist/engine/*.js (the library) and src/engine/*.ts sit one or two levels down.
-  for (const rel of ['../bin/berth', '../../bin/berth']) {
+  // dist/berth.mjs, dist/engine/*.js (the library), src/engine/*.ts and the CLI bundle's chunks
+  // (dist/cli-bundle/chunks/*.mjs) sit one to three levels down. Not found, it is `berth` on the PATH, which
+  // may be another checkout's.
+  for (const rel of ['../bin/berth', '../../bin/berth', '../../../bin/berth']) {
     const p = fileURLToPath(new URL(rel, import.meta.url));
     if (existsSync(p)) return realpathSync(p);
   }

@@ -11,7 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Engine } from '../../src/index.ts';
-import { cli, eventually, setupEnv, sleep, type Env } from './helpers.ts';
+import { REPO, cli, conmonsOf, eventually, setupEnv, sleep, type Env } from './helpers.ts';
 
 let env: Env;
 const { ok, runD, inspect, allIds } = cli(() => env);
@@ -82,4 +82,18 @@ test('an exit handed to a holder that reads nothing is cleaned up by the next ps
     engine.close();
   }
   ok(['rm', ...allIds()]);
+});
+
+test("a container's exit command is this checkout's launcher, whichever `berth` is on the PATH", () => {
+  const id = runD(['busybox', 'sleep', '30']);
+  try {
+    const [monitor] = conmonsOf(id);
+    assert.ok(monitor, 'its monitor runs');
+    const args = readFileSync(`/proc/${monitor}/cmdline`, 'utf8').split('\0');
+    const command = args.flatMap((a, i) => (a === '--exit-command' || a === '--exit-command-arg' ? [args[i + 1]!] : []));
+    const launcher = command.findIndex((a) => a.endsWith('/berth'));
+    assert.deepEqual(command.slice(launcher, launcher + 5), [join(REPO, 'bin', 'berth'), '--root', env.root, 'container', 'cleanup'], command.join(' '));
+  } finally {
+    ok(['rm', '-f', id]);
+  }
 });
