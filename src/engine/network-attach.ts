@@ -10,7 +10,7 @@ import { Conflict, Forbidden, InvalidArgument, NoSuchContainer, NotFound } from 
 import { CNI_PATH, cniAdd, cniDel, releaseOrphanLeases, sweepOrphanRules, type NetworkDef } from '../network/cni.ts';
 import { leases, settleNetworkWorkers } from '../network/leftovers.ts';
 import { namesOnNetwork, renderHostname, renderHosts, renderResolv, writeInPlace } from '../network/hosts.ts';
-import { attachNetns, createNetns, deleteNetns, loopbackUp } from '../network/netns.ts';
+import { attachNetns, createNetns, deleteNetns } from '../network/netns.ts';
 import { allocatedMessage, findClash, resolvePorts } from '../network/ports.ts';
 import { tx } from '../store/db.ts';
 import { isAlive } from '../sys/proc.ts';
@@ -139,12 +139,10 @@ export async function setupNetworks(engine: EngineCore, row: ContainerRow, pid?:
   // Marked first, so a sweep after a crash at any point finds the namespace as this root's.
   mark(engine, row.id);
   // A pid: the runtime made the namespace (a user-namespaced container must own it); name it.
-  const netns = pid ? await attachNetns(netnsName(row.id), pid) : await createNetns(netnsName(row.id));
+  // lo comes up beside the plugins' work (attachNetns brought it up already).
+  const { path: netns, loopback } = pid ? { path: await attachNetns(netnsName(row.id), pid), loopback: Promise.resolve() } : await createNetns(netnsName(row.id));
   onNetns?.(netns);
   const state: NetworkState = { netns, networks: {}, ports: [] };
-  // lo comes up beside the plugins' work (attachNetns brought it up already).
-  const loopback = pid ? Promise.resolve() : loopbackUp(netnsName(row.id));
-  loopback.catch(() => {});
   try {
     if (wanted.length > 0) await claimPorts(engine, row, wanted, state);
     else engine.containers.update(row.id, { net: state });

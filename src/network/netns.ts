@@ -9,6 +9,8 @@
 import { existsSync, readdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AlreadyExists, InvalidArgument, RuntimeFailure } from '../errors.ts';
+import { isMounted } from '../sys/mount.ts';
+import { canPinNamespaces, pinNamespaces } from '../sys/ns-pin.ts';
 import { lastLine, run } from '../sys/run.ts';
 
 /** statfs type of nsfs: a file that is a namespace (/run/netns/NAME, /proc/PID/ns/net). */
@@ -23,6 +25,8 @@ export function isNamespaceFile(path: string): boolean {
   }
 }
 
+let netnsDirShared = false;
+
 /** Where `ip netns` keeps its bind-mounted namespace files. */
 export const NETNS_DIR = '/run/netns';
 
@@ -34,22 +38,36 @@ function pathOf(name: string): string {
 }
 
 /**
- * Create the namespace `/run/netns/NAME` and return its path (its `lo` is down: loopbackUp).
- * Throws AlreadyExists when the name is taken; nothing is left behind on failure.
+ * Create the namespace `/run/netns/NAME`: its path, and `loopback`, which settles once its `lo` is up (at
+ * once when made by system calls; else an ip(8) that runs meanwhile, beside the caller's plugins). Throws
+ * AlreadyExists when the name is taken; nothing is left behind on failure.
  */
-export async function createNetns(name: string): Promise<string> {
+export async function createNetns(name: string): Promise<{ path: string; loopback: Promise<void> }> {
   const path = pathOf(name);
   if (existsSync(path)) throw new AlreadyExists(`network namespace ${name} already exists`);
+  // ip(8) makes the directory a shared mount the first time (so namespaces made later show in mount namespaces
+  // made earlier); once it is, a server that loaded the calls makes the namespace itself.
+  if (canPinNamespaces() && (netnsDirShared ||= isMounted(NETNS_DIR))) {
+    try {
+      pinNamespaces({ net: path });
+      return { path, loopback: Promise.resolve() };
+    } catch (e) {
+      if (existsSync(path)) throw new AlreadyExists(`network namespace ${name} already exists`);
+      throw new RuntimeFailure(`create network namespace ${name}: ${(e as Error).message}`);
+    }
+  }
   const add = await run('ip', ['netns', 'add', name]);
   if (add.code !== 0) {
     if (existsSync(path) && /exists/i.test(add.stderr)) throw new AlreadyExists(`network namespace ${name} already exists`);
     throw new RuntimeFailure(`ip netns add ${name}: ${lastLine(add.stderr) || `exit status ${add.code}`}`);
   }
-  return path;
+  const loopback = loopbackUp(name);
+  loopback.catch(() => {}); // the caller awaits it
+  return { path, loopback };
 }
 
 /** Bring the namespace's `lo` up (a new namespace has it down; the plugins only make `eth*`). */
-export async function loopbackUp(name: string): Promise<void> {
+async function loopbackUp(name: string): Promise<void> {
   const lo = await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
   if (lo.code !== 0) throw new RuntimeFailure(`ip -n ${name} link set lo up: ${lastLine(lo.stderr) || `exit status ${lo.code}`}`);
 }

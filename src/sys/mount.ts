@@ -1,9 +1,14 @@
 /**
  * Mounting. Spawning mount(8) costs ~2 ms here, below what loading an FFI library costs (~20 ms) on a
- * CLI's start-up, so the hot path spawns the tools.
+ * CLI's start-up, so the hot path spawns the tools; a server that loaded the system calls makes them
+ * instead (src/sys/mount-calls.ts).
  */
 import { readFileSync } from 'node:fs';
+import { MNT_DETACH, MS_NODEV, MS_NOEXEC, MS_NOSUID, mountCalls } from './mount-calls.ts';
 import { run } from './run.ts';
+
+/** The option words mount(8) turns into flags, of those the engine's own tmpfs mounts use. */
+const FLAG_WORDS: Record<string, number> = { nosuid: MS_NOSUID, nodev: MS_NODEV, noexec: MS_NOEXEC };
 
 /**
  * Mount an overlay. With `base`, lower dirs under it are named relative to it and mount(8) runs there:
@@ -14,12 +19,35 @@ export async function mountOverlay(lower: string[], upper: string, work: string,
   const lowers = lower.map((l) => (prefix && l.startsWith(prefix) ? l.slice(prefix.length) : l));
   const opts = `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${work}`;
   if (opts.length > 4000) throw new Error(`mount overlay on ${target}: too many layers (${lower.length}) for one overlay mount`);
+  const calls = mountCalls();
+  // The call has no working directory of its own to spare: it names every dir in full, when that fits a page.
+  const whole = `lowerdir=${lower.join(':')},upperdir=${upper},workdir=${work}`;
+  if (calls && whole.length <= 4000) {
+    try {
+      calls.mount('overlay', target, 'overlay', 0, whole);
+      return;
+    } catch (e) {
+      throw new Error(`mount overlay on ${target}: ${(e as Error).message}`);
+    }
+  }
   const r = await run('mount', ['-t', 'overlay', 'overlay', '-o', opts, target], base ? { cwd: base } : {});
   if (r.code !== 0) throw new Error(`mount overlay on ${target}: ${r.stderr.trim() || `exit ${r.code}`}`);
 }
 
 /** mount(8) with a type, source and option string (a volume's `--opt type=… device=… o=…`). */
 export async function mountFs(type: string, source: string, target: string, options: string): Promise<void> {
+  const calls = mountCalls();
+  // A tmpfs needs no helper: with the calls loaded, its flag words become flags and the rest its data.
+  const words = options ? options.split(',') : [];
+  const data = words.filter((w) => !(w in FLAG_WORDS));
+  if (calls && type === 'tmpfs' && data.every((w) => w.includes('='))) {
+    try {
+      calls.mount(source, target, type, words.reduce((f, w) => f | (FLAG_WORDS[w] ?? 0), 0), data.join(','));
+      return;
+    } catch (e) {
+      throw new Error(`mount ${source} on ${target}: ${(e as Error).message}`);
+    }
+  }
   const args = ['-t', type, source, target];
   if (options) args.push('-o', options);
   const r = await run('mount', args);
@@ -32,6 +60,13 @@ export async function mountFs(type: string, source: string, target: string, opti
  */
 export async function unmount(target: string, known = false): Promise<void> {
   if (!known && !isMounted(target)) return;
+  const calls = mountCalls();
+  if (calls) {
+    // Busy: detached, as `umount -l` does; not a mount point (EINVAL) is what the table says below.
+    if (calls.umount(target, 0) === 0) return;
+    if (!isMounted(target) || calls.umount(target, MNT_DETACH) === 0 || !isMounted(target)) return;
+    throw new Error(`umount ${target}: still mounted`);
+  }
   let r = await run('umount', [target]);
   if (r.code !== 0 && isMounted(target)) r = await run('umount', ['-l', target]);
   if (r.code !== 0 && isMounted(target)) throw new Error(`umount ${target}: ${r.stderr.trim()}`);

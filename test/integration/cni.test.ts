@@ -12,7 +12,7 @@ import { createSocket } from 'node:dgram';
 import http from 'node:http';
 import { join } from 'node:path';
 import { cniAdd, cniCheck, cniDel, releaseOrphanLeases, sweepOrphanRules, type AttachRequest, type NetworkDef, type PortMapping } from '../../src/network/cni.ts';
-import { createNetns, deleteNetns, listNetns, loopbackUp } from '../../src/network/netns.ts';
+import { createNetns, deleteNetns, listNetns } from '../../src/network/netns.ts';
 import { bridgeRules, internalRules, removeBridgeRules } from '../../src/network/bridge-rules.ts';
 import { contains, parseCidr } from '../../src/network/ipaddr.ts';
 import { Conflict, RuntimeFailure } from '../../src/errors.ts';
@@ -127,13 +127,12 @@ after(async () => {
 });
 
 test('two containers get distinct addresses in the subnet and reach each other', async () => {
-  assert.equal(await createNetns(`${NS_PREFIX}a`), '/run/netns/btest-a');
-  assert.equal(await createNetns(`${NS_PREFIX}b`), '/run/netns/btest-b');
+  const a = await createNetns(`${NS_PREFIX}a`);
+  assert.equal(a.path, '/run/netns/btest-a');
+  assert.equal((await createNetns(`${NS_PREFIX}b`)).path, '/run/netns/btest-b');
   await assert.rejects(createNetns(`${NS_PREFIX}b`), /already exists/);
-  const lo = () => sh('ip', ['-n', `${NS_PREFIX}a`, 'link', 'show', 'lo']).out.includes(',UP');
-  assert.equal(lo(), false, 'lo is down in a new namespace');
-  await loopbackUp(`${NS_PREFIX}a`);
-  assert.equal(lo(), true, 'lo is up');
+  await a.loopback;
+  assert.ok(sh('ip', ['-n', `${NS_PREFIX}a`, 'link', 'show', 'lo']).out.includes(',UP'), 'lo is up once `loopback` settles');
   const [x, y] = await Promise.all([cniAdd(req(cid('a'), `${NS_PREFIX}a`)), cniAdd(req(cid('b'), `${NS_PREFIX}b`))]);
   for (const att of [x, y]) {
     assert.equal(att.ifName, 'eth0');
