@@ -134,8 +134,8 @@ export interface NetworkState {
   ports?: PortMapping[];
 }
 
-/** How a container gets a namespace: its own, the host's, or a running container's (`container:<id>`). */
-export type NamespaceMode = 'private' | 'host' | `container:${string}`;
+/** How a container gets a namespace: its own, the host's, a running container's (`container:<id>`) or a file's (`ns:<path>`). */
+export type NamespaceMode = 'private' | 'host' | `container:${string}` | `ns:${string}`;
 
 /** IPC also has docker's `shareable`: a private namespace whose /dev/shm other containers may join. */
 export type IpcMode = NamespaceMode | 'shareable';
@@ -331,13 +331,29 @@ export interface CriSandboxMeta {
   ipc: string;
 }
 
+/** A pinned pod's namespaces while it is up (src/engine/pods/pinned.ts): the files, its /dev/shm, its network. */
+export interface PodState {
+  /** All of it is made (what else is here without it was left by an interrupted bring-up, for its undo). */
+  up?: boolean;
+  net?: string;
+  ipc?: string;
+  uts?: string;
+  shm?: string;
+  networks?: NetworkState['networks'];
+}
+
 /** The namespaces a pod's containers share through its infra container (podman's `--share`). */
 export type PodNamespace = 'net' | 'ipc' | 'uts' | 'pid';
 
 /** What a pod is; written once at create. */
 export interface PodConfig {
-  /** The container whose namespaces the others join: made with the pod, removed with it. */
+  /** The container whose namespaces the others join: made with the pod, removed with it ('' for a pinned pod). */
   infraId: string;
+  /**
+   * Its shared namespaces are files the engine binds them to (PodState), joined by path, and no infra process
+   * holds them (src/engine/pods/pinned.ts). Its network is one network with no published ports, or the host's.
+   */
+  pinned?: { network: { name: string; dns: string[]; dnsSearch: string[]; dnsOptions: string[] } | 'host'; shmSize: number; hostIpc: boolean };
   share: PodNamespace[];
   /** The pod's own cgroup, the parent of its containers' (relative to each hierarchy's root). */
   cgroupParent: string;

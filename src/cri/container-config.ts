@@ -171,7 +171,7 @@ export function createOptions(pod: PodRow, c: CriContainerConfig): CreateOptions
     securityOpt: [...(privileged ? [] : seccomp(sc)), ...(sc.no_new_privs ? ['no-new-privileges'] : [])],
     ...((sc.masked_paths ?? []).length > 0 ? { maskedPaths: sc.masked_paths } : {}),
     ...((sc.readonly_paths ?? []).length > 0 ? { readonlyPaths: sc.readonly_paths } : {}),
-    ...(ns.pid === 'TARGET' ? { pid: `container:${ns.target_id}` } : ns.pid === 'NODE' && s.pid !== 'NODE' ? { pid: 'host' } : {}),
+    ...(ns.pid === 'TARGET' ? { pid: `container:${ns.target_id}` } : ns.pid === 'NODE' ? { pid: 'host' } : {}),
     logDriver: 'k8s-file',
     logOpts: logPath ? { path: logPath } : {},
     // The runtime's own restarts are kubelet's to decide.

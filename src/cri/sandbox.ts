@@ -1,7 +1,7 @@
 /**
- * The CRI's pod sandboxes: Berth pods whose infra container holds the network, IPC and UTS namespaces (and pid
- * when the pod asks for POD), in the cgroup kubelet names. Run, stop, remove, status and list; a sandbox is
- * ready while its infra container runs. Sandboxes are named as containerd names them (name, namespace, uid,
+ * The CRI's pod sandboxes: Berth pods whose network, IPC and UTS namespaces are pinned to files, or held by an
+ * infra container where the pod needs one (its pid namespace shared, host ports, sysctls), in the cgroup kubelet
+ * names. Run, stop, remove, status and list; a sandbox is ready while its namespaces are up. Sandboxes are named as containerd names them (name, namespace, uid,
  * attempt), so a second RunPodSandbox of the same attempt is refused rather than made twice.
  */
 import { hostname } from 'node:os';
@@ -11,6 +11,7 @@ import type { PodRow } from '../store/pods.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import { nanos, selects } from './convert.ts';
 import type { CriNetwork } from './network.ts';
+import { isPinnedUp } from '../engine/pods/status.ts';
 
 export interface SandboxConfig {
   metadata?: { name?: string; uid?: string; namespace?: string; attempt?: number };
@@ -47,6 +48,10 @@ export async function runPodSandbox(engine: Engine, network: CriNetwork, config:
     .filter((p) => (p.host_port ?? 0) > 0 && !hostNet)
     .map((p) => `${p.host_ip ? `${p.host_ip}:` : ''}${p.host_port}:${p.container_port}/${(p.protocol ?? 'TCP').toLowerCase()}`);
   const share = ['net', 'uts', ...(ipcMode === 'NODE' ? [] : ['ipc']), ...(pidMode === 'POD' ? ['pid'] : [])];
+  const sysctls = config.linux?.sysctls && Object.keys(config.linux.sysctls).length > 0 ? config.linux.sysctls : undefined;
+  // No infra process where nothing needs one (as CRI-O's default): a pod's pid namespace needs its pid 1, and
+  // host ports and sysctls are set up through the infra container.
+  const pinned = pidMode !== 'POD' && publish.length === 0 && !sysctls;
   const pod = await engine.createPod({
     name,
     labels: { ...(config.labels ?? {}) },
@@ -61,8 +66,9 @@ export async function runPodSandbox(engine: Engine, network: CriNetwork, config:
     // kubelet's pod cgroup, as containerd uses it: the parent of every container of the sandbox.
     ...(config.linux?.cgroup_parent ? { cgroupPath: config.linux.cgroup_parent } : {}),
     ...(ipcMode === 'NODE' ? { ipc: 'host' as const } : {}),
-    ...(pidMode === 'NODE' ? { pid: 'host' as const } : {}),
-    ...(config.linux?.sysctls && Object.keys(config.linux.sysctls).length > 0 ? { sysctls: config.linux.sysctls } : {}),
+    ...(pidMode === 'NODE' && !pinned ? { pid: 'host' as const } : {}),
+    ...(sysctls ? { sysctls } : {}),
+    ...(pinned ? { pinned: true } : {}),
     ...(runtimeHandler ? { runtime: runtimeHandler } : {}),
     cri: {
       name: m.name, uid: m.uid, namespace: m.namespace, attempt: m.attempt ?? 0, annotations: { ...(config.annotations ?? {}) },
@@ -108,7 +114,11 @@ export async function removePodSandbox(engine: Engine, id: string): Promise<void
   if (pod) await engine.removePod(pod.id, true);
 }
 
-const ready = (infra: ContainerRow | undefined) => (infra?.state === 'running' || infra?.state === 'paused' ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY');
+/** Ready while its namespaces are up: a pinned pod's, or its infra container's while that runs. */
+function ready(pod: PodRow, infra: ContainerRow | undefined): 'SANDBOX_READY' | 'SANDBOX_NOTREADY' {
+  const up = pod.config.pinned ? isPinnedUp(pod) : infra?.state === 'running' || infra?.state === 'paused';
+  return up ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY';
+}
 
 function metadata(pod: PodRow) {
   const c = pod.config.cri!;
@@ -119,13 +129,13 @@ export function podSandboxStatus(engine: Engine, id: string, verbose: boolean) {
   const pod = criPod(engine, id);
   const { infra } = engine.podContainers(pod.id);
   const c = pod.config.cri!;
-  const ips = Object.values(infra?.net.networks ?? {});
+  const ips = Object.values((pod.config.pinned ? pod.state.networks : infra?.net.networks) ?? {});
   const hostNet = c.network === 'NODE';
   return {
     status: {
       id: pod.id,
       metadata: metadata(pod),
-      state: ready(infra),
+      state: ready(pod, infra),
       created_at: nanos(pod.createdAt),
       network: { ip: hostNet ? '' : (ips[0]?.ip ?? ''), additional_ips: ips.slice(1).map((n) => ({ ip: n.ip })) },
       linux: { namespaces: { options: { network: c.network, pid: c.pid, ipc: c.ipc, target_id: '' } } },
@@ -133,7 +143,7 @@ export function podSandboxStatus(engine: Engine, id: string, verbose: boolean) {
       annotations: c.annotations,
       runtime_handler: c.runtimeHandler,
     },
-    info: verbose ? { info: JSON.stringify({ pid: infra?.pid ?? 0, cgroupPath: pod.config.cgroupParent, infraContainer: pod.config.infraId }) } : {},
+    info: verbose ? { info: JSON.stringify({ pid: infra?.pid ?? 0, cgroupPath: pod.config.cgroupParent, ...(pod.config.pinned ? { namespaces: pod.state } : { infraContainer: pod.config.infraId }) }) } : {},
     containers_statuses: [],
     timestamp: '0',
   };
@@ -152,7 +162,7 @@ export function listPodSandbox(engine: Engine, filter: SandboxFilter | null | un
     if (filter?.id && !pod.id.startsWith(filter.id)) continue;
     if (!selects(pod.config.labels, filter?.label_selector)) continue;
     const { infra } = engine.podContainers(pod.id);
-    const state = ready(infra);
+    const state = ready(pod, infra);
     if (filter?.state && filter.state.state !== state) continue;
     out.push({
       id: pod.id, metadata: metadata(pod), state, created_at: nanos(pod.createdAt), labels: pod.config.labels,

@@ -61,7 +61,12 @@ export function containerStats(engine: Engine, row: ContainerRow) {
 export function sandboxStats(engine: Engine, pod: PodRow, containers: ContainerRow[]) {
   const timestamp = nowNanos();
   const { infra } = engine.podContainers(pod.id);
-  const s = infra ? statsSnapshot(infra, engine.cgroups()) : undefined;
+  // The pod's network as its infra container sees it, or (pinned: none) as its running containers do.
+  const running = containers.filter((r) => r.state === 'running');
+  const holders = infra ? [infra] : running;
+  const snaps = holders.map((r) => statsSnapshot(r, engine.cgroups()));
+  const s = snaps[0];
+  const processes = snaps.reduce((n, x) => n + (x.pids_stats.current ?? 0), 0);
   const nets = Object.entries(s?.networks ?? {}).map(([name, n]) => ({ name, rx_bytes: u64(n.rx_bytes), rx_errors: u64(n.rx_errors), tx_bytes: u64(n.tx_bytes), tx_errors: u64(n.tx_errors) }));
   const c = pod.config.cri!;
   const ctrStats = containers.map((r) => containerStats(engine, r));
@@ -72,7 +77,7 @@ export function sandboxStats(engine: Engine, pod: PodRow, containers: ContainerR
       cpu: { timestamp, usage_core_nano_seconds: sum((x) => x.cpu.usage_core_nano_seconds), usage_nano_cores: sum((x) => x.cpu.usage_nano_cores) },
       memory: { timestamp, working_set_bytes: sum((x) => x.memory.working_set_bytes), usage_bytes: sum((x) => x.memory.usage_bytes), rss_bytes: sum((x) => x.memory.rss_bytes), available_bytes: u64(0), page_faults: u64(0), major_page_faults: u64(0) },
       network: { timestamp, default_interface: nets.find((n) => n.name === 'eth0') ?? null, interfaces: nets },
-      process: { timestamp, process_count: u64(s?.pids_stats.current ?? 0) },
+      process: { timestamp, process_count: u64(processes) },
       containers: ctrStats,
     },
   };

@@ -74,6 +74,9 @@ export async function bringUp(engine: EngineCore, row: ContainerRow, drv: Runtim
     const iso = row.config.isolation;
     const shmDir = (id: string) => join(engine.dir(id), 'shm');
     const shared = iso ? sharedNamespaces(iso, (id) => engine.lookupSynced(id), shmDir) : {};
+    // A pinned pod's container: its /dev/shm is the pod's, beside the IPC namespace it joins (pods/pinned.ts).
+    const podShm = row.config.pod !== undefined && iso?.ipc.startsWith('ns:') ? engine.pods.get(row.config.pod)?.state.shm : undefined;
+    if (podShm) shared.shmSource = podShm;
     if (iso?.ipc === 'shareable') {
       mkdirSync(shmDir(row.id), { recursive: true, mode: 0o711 });
       if (!isMounted(shmDir(row.id))) await mountFs('tmpfs', 'shm', shmDir(row.id), `nosuid,nodev,noexec,mode=1777,size=${iso.shmSize}`);

@@ -5,7 +5,7 @@
  * re-checks it under the container's lock before acting.
  */
 import { join } from 'node:path';
-import { NotSupported } from '../errors.ts';
+import { NotFound, NotSupported } from '../errors.ts';
 import type { PullOptions, PullResult } from '../image/pull.ts';
 import type { PushOptions, PushResult } from '../image/push.ts';
 import type { Credentials } from '../registry/authfile.ts';
@@ -411,6 +411,21 @@ export class Engine extends EngineCore {
   /** The pod's containers, brought up to date: its infra container, and the others oldest first. */
   podContainers(ref: string): { infra?: ContainerRow; others: ContainerRow[] } {
     return podMembers(this, findPod(this, ref));
+  }
+
+  /**
+   * The file of the pod's network namespace while the pod is up (a pinned pod's, or its running infra
+   * container's), for reaching the pod's own addresses (a port-forward). NotFound when it is down.
+   */
+  podNetworkNamespace(ref: string): string {
+    const pod = findPod(this, ref);
+    if (pod.config.pinned) {
+      if (pod.state.net) return pod.state.net;
+    } else {
+      const infra = podMembers(this, pod).infra;
+      if (infra?.state === 'running' && infra.pid > 0) return `/proc/${infra.pid}/ns/net`;
+    }
+    throw new NotFound(`pod ${pod.name} has no network namespace of its own running`);
   }
 
   /** Start the infra container, then the pod's others; each container that fails is reported, not thrown. */

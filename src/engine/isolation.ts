@@ -74,17 +74,22 @@ function namespaceMode(flag: string, value: string | undefined, ctx: IsolationCo
   if (value === undefined || value === '' || value === 'private' || extra.includes(value)) return 'private';
   if (value === 'host') return 'host';
   if (value.startsWith('container:') && value.length > 10) return `container:${ctx.containerId(value.slice(10))}`;
-  throw new InvalidArgument(`invalid ${flag} mode: "${value}": use host, container:<name|id>${['', ...extra].join(', ')} or private`);
+  if (value.startsWith('ns:')) return `ns:${namespaceFile(flag, value)}`;
+  throw new InvalidArgument(`invalid ${flag} mode: "${value}": use host, container:<name|id>, ns:<path>${['', ...extra].join(', ')} or private`);
+}
+
+/** The file of `ns:<path>` (podman's form): an absolute path to a namespace file, such as /proc/PID/ns/ipc. */
+function namespaceFile(flag: string, value: string): string {
+  const path = value.slice(3);
+  const kind = { '--network': 'network', '--ipc': 'IPC', '--uts': 'UTS', '--pid': 'pid' }[flag] ?? '';
+  if (!path.startsWith('/') || !isNamespaceFile(path)) throw new InvalidArgument(`invalid ${flag} ${value}: ${path} is not a ${kind} namespace`);
+  return path;
 }
 
 /** none, host, container:<id>; anything else (bridge, default, a network's name) is `bridge`. */
 function networkMode(value: string | undefined, ctx: IsolationContext): Isolation['network'] {
   if (value === 'none') return 'none';
-  if (value?.startsWith('ns:')) {
-    const path = value.slice(3);
-    if (!path.startsWith('/') || !isNamespaceFile(path)) throw new InvalidArgument(`invalid --network ${value}: ${path} is not a network namespace`);
-    return `ns:${path}`;
-  }
+  if (value?.startsWith('ns:')) return `ns:${namespaceFile('--network', value)}`;
   if (value === 'host' || value?.startsWith('container:')) return namespaceMode('--network', value, ctx);
   return 'bridge';
 }

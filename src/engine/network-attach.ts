@@ -10,19 +10,21 @@ import { Conflict, Forbidden, InvalidArgument, NoSuchContainer, NotFound } from 
 import { CNI_PATH, cniAdd, cniDel, releaseOrphanLeases, sweepOrphanRules, type NetworkDef } from '../network/cni.ts';
 import { leases, settleNetworkWorkers } from '../network/leftovers.ts';
 import { namesOnNetwork, renderHostname, renderHosts, renderResolv, writeInPlace } from '../network/hosts.ts';
-import { attachNetns, createNetns, deleteNetns } from '../network/netns.ts';
+import { attachNetns, createNetns, deleteNetns, NETNS_DIR } from '../network/netns.ts';
 import { allocatedMessage, findClash, resolvePorts } from '../network/ports.ts';
 import { tx } from '../store/db.ts';
 import { isAlive } from '../sys/proc.ts';
+import { trace } from '../sys/trace.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import type { NetworkRow } from '../store/networks.ts';
-import type { NetworkAttachment, NetworkState, PortMapping } from '../types.ts';
+import type { NetworkAttachment, NetworkState, PodState, PortMapping } from '../types.ts';
 import type { OciMount } from '../runtime/spec/index.ts';
 import type { EngineCore } from './core.ts';
 import { linkHosts, linkParents, parseLink, removeLink } from './links.ts';
 import { attachmentFor, type EndpointOptions } from './net-config.ts';
 import { bridgeOptions } from './network-options.ts';
 import { DEFAULT_NETWORK, findNetwork, NETNS_PREFIX } from './networks.ts';
+import { podEtcDir } from './pods/paths.ts';
 import { isLive } from './state.ts';
 
 export const netnsName = (id: string) => `${NETNS_PREFIX}${id.slice(0, 16)}`;
@@ -45,11 +47,11 @@ function def(n: NetworkRow): NetworkDef {
 const dataDir = (engine: EngineCore) => join(engine.root, 'cni');
 const hostname = (row: ContainerRow) => row.config.hostname || row.id.slice(0, 12);
 
-/** Attach to one network; returns its part of the container's NetworkState. */
-async function attach(engine: EngineCore, row: ContainerRow, netns: string, a: NetworkAttachment, index: number, ports: NetworkState['ports']) {
+/** Attach a container (or a pinned pod: its id) to one network; returns its part of the NetworkState. */
+async function attach(engine: EngineCore, id: string, netns: string, a: NetworkAttachment, index: number, ports: NetworkState['ports']) {
   const net = findNetwork(engine, a.name);
   const got = await cniAdd({
-    containerId: row.id,
+    containerId: id,
     netnsPath: netns,
     ifName: `eth${index}`,
     net: def(net),
@@ -72,10 +74,10 @@ async function attach(engine: EngineCore, row: ContainerRow, netns: string, a: N
   };
 }
 
-async function detach(engine: EngineCore, row: ContainerRow, netns: string, name: string, ifName: string): Promise<void> {
+async function detach(engine: EngineCore, id: string, netns: string, name: string, ifName: string): Promise<void> {
   const net = engine.networks.find(name);
   if (!net) return; // removed with its leases; nothing of ours is left on it
-  await cniDel({ containerId: row.id, netnsPath: netns, ifName, net: def(net), dataDir: dataDir(engine) });
+  await cniDel({ containerId: id, netnsPath: netns, ifName, net: def(net), dataDir: dataDir(engine) });
 }
 
 /** Whether a container holds the host ports it publishes: it runs (until its exit is seen), or its start is in flight. */
@@ -147,7 +149,7 @@ export async function setupNetworks(engine: EngineCore, row: ContainerRow, pid?:
     if (wanted.length > 0) await claimPorts(engine, row, wanted, state);
     else engine.containers.update(row.id, { net: state });
     for (const [i, a] of (networking?.networks ?? []).entries()) {
-      state.networks![a.name] = await attach(engine, row, netns, a, i, state.ports);
+      state.networks![a.name] = await attach(engine, row.id, netns, a, i, state.ports);
       engine.containers.update(row.id, { net: state });
     }
     await loopback;
@@ -172,12 +174,51 @@ export async function teardownNetworks(engine: EngineCore, row: ContainerRow): P
   const recorded = Object.entries(st.networks ?? {}).map(([name, n]) => [name, n.ifName] as const);
   const unrecorded = (row.config.networking?.networks ?? []).flatMap((a, i) => (st.networks?.[a.name] ? [] : [[a.name, `eth${i}`] as const]));
   for (const [name, ifName] of [...recorded, ...unrecorded].reverse()) {
-    await detach(engine, row, st.netns, name, ifName).catch((e: unknown) => {
+    await detach(engine, row.id, st.netns, name, ifName).catch((e: unknown) => {
       process.stderr.write(`berth: network ${name}: releasing container ${row.id.slice(0, 12)}: ${(e as Error).message}\n`);
     });
   }
   engine.containers.update(row.id, { net: {} });
   await refreshPeers(engine, row, Object.keys(st.networks ?? {}));
+}
+
+/**
+ * A pinned pod's network (src/engine/pods/pinned.ts): a namespace made and marked as a container's (the pod's
+ * id in the mark), on one network as eth0, with lo up. `made` hears each part as it exists, for the undo of
+ * an interrupted wiring (unwirePod); on failure this undoes what it made.
+ */
+export async function wirePod(engine: EngineCore, podId: string, network: string, made: (part: PodState) => void): Promise<PodState> {
+  // Recorded before it exists: a sweep meanwhile counts the namespace being made as the pod's.
+  made({ net: join(NETNS_DIR, netnsName(podId)) });
+  mark(engine, podId);
+  const { path: netns, loopback } = await createNetns(netnsName(podId)).catch(async (e: unknown) => {
+    rmSync(join(markerDir(engine), netnsName(podId)), { force: true });
+    throw e;
+  });
+  trace('pod: netns');
+  try {
+    const networks = { [network]: await attach(engine, podId, netns, { name: network, aliases: [] }, 0, undefined) };
+    made({ net: netns, networks });
+    await loopback;
+    return { net: netns, networks };
+  } catch (e) {
+    await loopback.catch(() => {});
+    await unwirePod(engine, podId, { net: netns }, network);
+    throw e;
+  }
+}
+
+/** Undo wirePod (idempotent; from the recorded state after a crash): the namespace first, then the network's lease. */
+export async function unwirePod(engine: EngineCore, podId: string, state: PodState, network: string | undefined): Promise<void> {
+  if (!state.net) return;
+  await deleteNetns(netnsName(podId));
+  rmSync(join(markerDir(engine), netnsName(podId)), { force: true });
+  if (network) await detach(engine, podId, state.net, network, 'eth0');
+}
+
+/** The ids of the pinned pods that hold a network now: a sweep counts their namespaces and leases as live. */
+function wiredPods(engine: EngineCore): string[] {
+  return engine.pods.list().flatMap((p) => (p.state.net ? [p.id] : []));
 }
 
 /**
@@ -211,7 +252,7 @@ export async function sweepNetworkOrphans(engine: EngineCore, inFlight: (row: Co
     if (undone) found.push(`the networks of ${r.id.slice(0, 12)} (its start was interrupted)`);
   }
   const rows = engine.containers.list();
-  const live = new Set(rows.filter((r) => r.net.netns || isLive(r.state) || inFlight(r)).map((r) => r.id));
+  const live = new Set([...rows.filter((r) => r.net.netns || isLive(r.state) || inFlight(r)).map((r) => r.id), ...wiredPods(engine)]);
   // Only namespaces this root made (it marks each one): other roots' containers share /run/netns.
   const marked: { ns: string; id: string }[] = [];
   for (const ns of named) {
@@ -347,6 +388,11 @@ export function etcMounts(engine: EngineCore, row: ContainerRow): OciMount[] {
     const sameUts = iso.uts === iso.network;
     return [...bind('/etc/hosts', join(other, 'hosts')), ...bind('/etc/resolv.conf', join(other, 'resolv.conf')), ...(sameUts ? bind('/etc/hostname', join(other, 'hostname')) : [])];
   }
+  // A pinned pod's container: the pod's files, as it has the pod's network and hostname (pods/pinned.ts).
+  if (row.config.pod !== undefined && iso?.network.startsWith('ns:') && engine.pods.get(row.config.pod)?.config.pinned) {
+    const pod = podEtcDir(engine, row.config.pod);
+    return [...bind('/etc/hosts', join(pod, 'hosts')), ...bind('/etc/resolv.conf', join(pod, 'resolv.conf')), ...(iso.uts.startsWith('ns:') ? bind('/etc/hostname', join(pod, 'hostname')) : [])];
+  }
   const dir = join(engine.dir(row.id), 'etc');
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   const n = row.config.networking;
@@ -372,7 +418,8 @@ export function etcMounts(engine: EngineCore, row: ContainerRow): OciMount[] {
 export function etcBinds(engine: EngineCore, row: ContainerRow): { destination: string; source: string }[] {
   const iso = row.config.isolation;
   if (iso?.network === 'host') return [];
-  const dir = iso?.network.startsWith('container:') ? join(engine.dir(iso.network.slice(10)), 'etc') : join(engine.dir(row.id), 'etc');
+  const pinned = row.config.pod !== undefined && iso?.network.startsWith('ns:') && engine.pods.get(row.config.pod)?.config.pinned;
+  const dir = pinned ? podEtcDir(engine, row.config.pod!) : iso?.network.startsWith('container:') ? join(engine.dir(iso.network.slice(10)), 'etc') : join(engine.dir(row.id), 'etc');
   const user = new Set(row.config.mounts.map((m) => m.destination));
   const files = iso?.network.startsWith('container:') && iso.uts !== iso.network ? ['hosts', 'resolv.conf'] : ['hosts', 'resolv.conf', 'hostname'];
   return files.flatMap((f) => (user.has(`/etc/${f}`) || !existsSync(join(dir, f)) ? [] : [{ destination: `/etc/${f}`, source: join(dir, f) }]));
@@ -407,7 +454,7 @@ export async function connectNetwork(engine: EngineCore, ref: string, network: s
       const used = new Set(Object.values(state.networks).map((n) => n.ifName));
       let index = 0;
       while (used.has(`eth${index}`)) index++;
-      state.networks[net.name] = await attach(engine, row, row.net.netns, a, index, undefined);
+      state.networks[net.name] = await attach(engine, row.id, row.net.netns, a, index, undefined);
       engine.containers.update(row.id, { net: state });
       // Stored before the peers' files are written: they read its names (aliases there) from its row.
       engine.containers.updateNetworking(row.id, networking);
@@ -442,7 +489,7 @@ export async function disconnectNetwork(engine: EngineCore, ref: string, network
       }
       const live = row.net.networks?.[name];
       if (live && row.net.netns) {
-        await detach(engine, row, row.net.netns, name, live.ifName).catch((e: unknown) => {
+        await detach(engine, row.id, row.net.netns, name, live.ifName).catch((e: unknown) => {
           if (!force) throw e;
           engine.notice(`network ${name}: forced disconnect of ${row.id.slice(0, 12)}: ${(e as Error).message}`);
         });

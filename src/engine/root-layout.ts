@@ -17,6 +17,7 @@ export const ROOT_DIRS: readonly (readonly [path: string, mode: number])[] = [
   ['volumes', 0o700], // named volumes
   ['cni', 0o755], // CNI network configs and IPAM leases
   ['netns', 0o700], // marks of the network namespaces this root made
+  ['pods', 0o700], // pinned pods' namespace files, /dev/shm and /etc files; pods' lock files
   ['build', 0o700], // work dirs of builds in progress: a step's file system mount, an unpacked context
   ['build-cache', 0o700], // RUN --mount=type=cache directories, kept between builds
   ['seccomp', 0o700], // seccomp programs the runtime compiled, handed back to it (src/runtime/seccomp-cache.ts)

@@ -159,4 +159,9 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX containers_pod ON containers(json_extract(config, '$.pod'));
   `,
+  `
+  -- A pinned pod's namespaces while it is up (src/engine/pods/pinned.ts): what the engine made for it (JSON),
+  -- empty when it is down. Other pods keep theirs in their infra container.
+  ALTER TABLE pods ADD COLUMN state TEXT NOT NULL DEFAULT '{}';
+  `,
 ];

@@ -1,9 +1,10 @@
 /**
  * Pod rows: a pod's name and its config, written once at create. A pod's state is its containers' (src/engine/pods/),
- * and which containers belong to it is each container's config.pod, so nothing here changes after the insert.
+ * and which containers belong to it is each container's config.pod; only a pinned pod's namespaces (its state)
+ * change after the insert.
  */
 import { AlreadyExists } from '../errors.ts';
-import type { PodConfig } from '../types.ts';
+import type { PodConfig, PodState } from '../types.ts';
 import { isUniqueViolation, type Db } from './db.ts';
 import type { ContainerRow } from './containers.ts';
 
@@ -12,11 +13,13 @@ export interface PodRow {
   name: string;
   config: PodConfig;
   createdAt: string;
+  /** A pinned pod's namespaces while it is up; {} otherwise. */
+  state: PodState;
 }
 
 type Raw = Record<string, string>;
 
-const fromRaw = (r: Raw): PodRow => ({ id: r.id!, name: r.name!, config: JSON.parse(r.config!) as PodConfig, createdAt: r.created_at! });
+const fromRaw = (r: Raw): PodRow => ({ id: r.id!, name: r.name!, config: JSON.parse(r.config!) as PodConfig, createdAt: r.created_at!, state: JSON.parse(r.state ?? '{}') as PodState });
 
 export class PodRepo {
   readonly db: Db;
@@ -26,7 +29,7 @@ export class PodRepo {
 
   insert(p: PodRow): void {
     try {
-      this.db.prepare('INSERT INTO pods (id, name, config, created_at) VALUES (?, ?, ?, ?)').run(p.id, p.name, JSON.stringify(p.config), p.createdAt);
+      this.db.prepare('INSERT INTO pods (id, name, config, created_at, state) VALUES (?, ?, ?, ?, ?)').run(p.id, p.name, JSON.stringify(p.config), p.createdAt, JSON.stringify(p.state));
     } catch (e) {
       if (isUniqueViolation(e)) throw new AlreadyExists(`the pod name "${p.name}" is already in use`);
       throw e;
@@ -58,6 +61,11 @@ export class PodRepo {
   memberIds(podId: string): string[] {
     const rows = this.db.prepare("SELECT id FROM containers WHERE json_extract(config, '$.pod') = ? ORDER BY created_at, rowid").all(podId) as Raw[];
     return rows.map((r) => r.id!);
+  }
+
+  /** Record a pinned pod's namespaces as they are now (each step as it is made, for an interrupted one's undo). */
+  setState(id: string, state: PodState): void {
+    this.db.prepare('UPDATE pods SET state = ? WHERE id = ?').run(JSON.stringify(state), id);
   }
 
   delete(id: string): void {

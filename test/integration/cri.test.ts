@@ -8,7 +8,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { BERTH, REPO, cli, eventually, setupEnv, sleep, type Env } from './helpers.ts';
 import { registryWithBusybox } from './api-server.ts';
@@ -44,6 +45,9 @@ after(async () => {
   env?.teardown();
   assert.doesNotMatch(log, /internal error/, 'no request met an internal error');
 });
+
+/** Mount points at or under `dir`. */
+const mountsUnder = (dir: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m === dir || m.startsWith(`${dir}/`));
 
 const sandboxConfig = (name: string, extra: Record<string, unknown> = {}) => ({
   metadata: { name, namespace: 'test-ns', uid: `uid-${name}`, attempt: 0 },
@@ -167,6 +171,66 @@ test("the streaming server: exec with stdin and exit code, attach, and port forw
   } finally {
     await cri.runtime('RemovePodSandbox', { pod_sandbox_id: podId });
   }
+});
+
+test('a sandbox nothing needs an infra process for has its namespaces pinned to files: shared by its containers, released at stop, gone at remove', async () => {
+  const { pod_sandbox_id: podId } = await cri.runtime('RunPodSandbox', { config: sandboxConfig('pinned') });
+  const podDir = join(env.root, 'pods', podId);
+  const netns = `/run/netns/berth-${podId.slice(0, 16)}`;
+  try {
+    assert.equal(out(['ps', '-aq']), '', 'no infra container');
+    const st = await cri.runtime('PodSandboxStatus', { pod_sandbox_id: podId, verbose: true });
+    assert.equal(st.status.state, 'SANDBOX_READY');
+    assert.match(st.status.network.ip, /^10\.98\.7\.\d+$/);
+    assert.equal(JSON.parse(st.info.info).namespaces.net, netns);
+    const inode = (f: string) => statSync(f).ino;
+    const run = async (name: string, command: string[]) => {
+      const { container_id: id } = await cri.runtime('CreateContainer', { pod_sandbox_id: podId, config: { metadata: { name, attempt: 0 }, image: { image: 'busybox' }, command } });
+      await cri.runtime('StartContainer', { container_id: id });
+      return id;
+    };
+    const a = await run('a', ['sh', '-c', 'echo shared > /dev/shm/x; exec sleep 3600']);
+    const b = await run('b', ['sleep', '3600']);
+    const exec = async (id: string, script: string) => {
+      const r = await cri.runtime('ExecSync', { container_id: id, cmd: ['sh', '-c', script], timeout: '10' });
+      assert.equal(r.exit_code, 0, Buffer.from(r.stderr).toString());
+      return Buffer.from(r.stdout).toString().trim();
+    };
+    // Both containers are in the namespaces the files hold, with the pod's /dev/shm, hostname and address.
+    const ns = (id: string) => exec(id, 'for n in net ipc uts; do readlink /proc/self/ns/$n; done');
+    const files = [netns, join(podDir, 'ns', 'ipc'), join(podDir, 'ns', 'uts')].map((f, i) => `${['net', 'ipc', 'uts'][i]}:[${inode(f)}]`).join('\n');
+    assert.equal(await ns(a), files);
+    assert.equal(await ns(b), files);
+    assert.equal(await exec(b, 'cat /dev/shm/x'), 'shared');
+    assert.equal(await exec(b, 'hostname; cat /etc/hostname'), 'pinned-host\npinned-host');
+    assert.match(await exec(b, 'ip -4 addr show eth0'), new RegExp(`inet ${st.status.network.ip.replace(/\./g, '\\.')}/24`));
+    assert.match(await exec(a, 'grep pinned-host /etc/hosts'), new RegExp(`^${st.status.network.ip.replace(/\./g, '\\.')}\\s+pinned-host$`));
+
+    await cri.runtime('StopPodSandbox', { pod_sandbox_id: podId });
+    assert.equal((await cri.runtime('PodSandboxStatus', { pod_sandbox_id: podId })).status.state, 'SANDBOX_NOTREADY');
+    assert.equal((await cri.runtime('ContainerStatus', { container_id: b })).status.state, 'CONTAINER_EXITED');
+    assert.ok(!existsSync(netns), 'the network namespace is released');
+    assert.deepEqual(mountsUnder(podDir), [], 'the namespace files and /dev/shm are unmounted');
+  } finally {
+    await cri.runtime('RemovePodSandbox', { pod_sandbox_id: podId });
+  }
+  assert.ok(!existsSync(podDir) && !existsSync(netns));
+  assert.deepEqual(mountsUnder(podDir), []);
+});
+
+test("a pinned sandbox on the host's network and IPC: its containers have the host's, and the host's hostname", async () => {
+  const config = sandboxConfig('hostns', { linux: { security_context: { namespace_options: { network: 'NODE', ipc: 'NODE', pid: 'CONTAINER' } } } });
+  const { pod_sandbox_id: podId } = await cri.runtime('RunPodSandbox', { config });
+  try {
+    assert.equal(out(['ps', '-aq']), '', 'no infra container');
+    const { container_id: id } = await cri.runtime('CreateContainer', { pod_sandbox_id: podId, config: { metadata: { name: 'h', attempt: 0 }, image: { image: 'busybox' }, command: ['sleep', '3600'], linux: { security_context: { namespace_options: { network: 'NODE', ipc: 'NODE' } } } } });
+    await cri.runtime('StartContainer', { container_id: id });
+    const r = await cri.runtime('ExecSync', { container_id: id, cmd: ['sh', '-c', 'readlink /proc/self/ns/net; readlink /proc/self/ns/ipc; hostname'], timeout: '10' });
+    assert.equal(Buffer.from(r.stdout).toString(), `${readlinkSync('/proc/self/ns/net')}\n${readlinkSync('/proc/self/ns/ipc')}\n${hostname()}\n`);
+  } finally {
+    await cri.runtime('RemovePodSandbox', { pod_sandbox_id: podId });
+  }
+  assert.ok(!existsSync(join(env.root, 'pods', podId)));
 });
 
 test('a container killed for memory reports CONTAINER_EXITED, 137 and OOMKilled', async () => {

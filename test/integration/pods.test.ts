@@ -6,8 +6,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { Engine } from '../../src/index.ts';
 import { cli, eventually, setupEnv, show, type Env } from './helpers.ts';
 
 let env: Env;
@@ -173,6 +174,7 @@ test('what a pod owns is refused to its containers, and refusals make nothing', 
     fails(['pod', 'create', '--share', 'net,mnt'], 125, /invalid --share: "mnt"/);
     fails(['pod', 'create', '--name', '_x'], 125, /invalid pod name "_x": only \[a-zA-Z0-9\]\[a-zA-Z0-9_.-\]\* is allowed/);
     fails(['pod', 'create', '--share', 'ipc', '-p', '80'], 125, /--publish and --network need --share net/);
+    fails(['pod', 'create', '--hostname', 'h'.repeat(65)], 125, /invalid hostname "h+": longer than 64 bytes/);
     fails(['pod', 'inspect', 'nosuchpod'], 125, /no such pod/);
     fails(['pod', 'start'], 125, /no pod given/);
     assert.deepEqual(allIds(), before, 'refused pods made no infra container');
@@ -189,4 +191,51 @@ test('what a pod owns is refused to its containers, and refusals make nothing', 
   // A name of one character is a name (podman's rule for pods).
   ok(['pod', 'create', '--name', 'p', '--network', 'none']);
   ok(['pod', 'rm', 'p']);
+});
+
+/** Mount points at or under `dir`. */
+const mountsUnder = (dir: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m === dir || m.startsWith(`${dir}/`));
+
+test('a pinned pod (no infra container, as the CRI makes them): its containers join its namespace files; stop releases them, start makes them again; a bring-up that fails leaves nothing', async () => {
+  ok(['network', 'create', '--subnet', '10.97.77.0/30', 'tiny']); // one address for a container: .2
+  const engine = new Engine({ root: env.root });
+  try {
+    const one = await engine.createPod({ name: 'pin1', pinned: true, network: 'tiny', hostname: 'pinned-one' });
+    assert.deepEqual((await engine.startPod(one.id)).failures, []);
+    const netns = `/run/netns/berth-${one.id.slice(0, 16)}`;
+    assert.ok(existsSync(netns));
+    const pod = podInspect('pin1');
+    assert.deepEqual([pod.State, pod.InfraContainerId, pod.NumContainers], ['Running', '', 0]);
+    const id = runD(['--pod', 'pin1', 'busybox', 'sleep', '600']);
+    const seen = out(['exec', id, 'sh', '-c', 'hostname; ip -4 addr show eth0 | grep -o "inet [0-9.]*"; readlink /proc/self/ns/net']).split('\n');
+    assert.deepEqual(seen.slice(0, 3), ['pinned-one', 'inet 10.97.77.2', `net:[${statSync(netns).ino}]`]);
+    // The one address is taken: a second pod's bring-up fails in its network and undoes all it made.
+    const two = await engine.createPod({ name: 'pin2', pinned: true, network: 'tiny' });
+    const failed = await engine.startPod(two.id);
+    assert.equal(failed.failures.length, 1);
+    assert.match(failed.failures[0]!.error.message, /no IP addresses available|range is full/i);
+    assert.ok(!existsSync(`/run/netns/berth-${two.id.slice(0, 16)}`));
+    assert.deepEqual(mountsUnder(join(env.root, 'pods', two.id)), []);
+    assert.deepEqual(engine.getPod(two.id).state, {});
+    fails(['create', '--pod', 'pin2', 'busybox'], 125, /pod pin2 is not running: start it first/);
+    ok(['pod', 'rm', 'pin2']);
+
+    // Stop (from the CLI: its tools, not the server's system calls) releases the namespaces; start makes them again.
+    ok(['pod', 'stop', '-t', '0', 'pin1']);
+    assert.equal(podInspect('pin1').State, 'Exited');
+    assert.ok(!existsSync(netns));
+    assert.deepEqual(mountsUnder(join(env.root, 'pods', one.id)), []);
+    ok(['pod', 'start', 'pin1']);
+    assert.equal(podInspect('pin1').State, 'Running');
+    ok(['start', id]);
+    assert.equal(out(['exec', id, 'readlink', '/proc/self/ns/net']).trim(), `net:[${statSync(netns).ino}]`);
+    ok(['pod', 'rm', '-f', 'pin1']);
+    assert.ok(!existsSync(netns));
+    assert.ok(!existsSync(join(env.root, 'pods', one.id)));
+    assert.deepEqual(mountsUnder(join(env.root, 'pods')), []);
+  } finally {
+    for (const p of engine.allPods()) await engine.removePod(p.id, true).catch(() => {});
+    engine.close();
+    env.berth(['network', 'rm', 'tiny']);
+  }
 });

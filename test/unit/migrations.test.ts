@@ -52,6 +52,7 @@ const EFFECTS: Effect[] = [
   { tables: ['build_cache'] },
   { columns: { networks: { options: '{}', attachable: 0 } } },
   { tables: ['pods'] },
+  { columns: { pods: { state: '{}' } } },
 ];
 
 // ---- representative rows ----

@@ -29,7 +29,7 @@ test("a pod's state is its containers' states, as podman words it", () => {
 
 const pod = (share: PodRow['config']['share']): PodRow => ({
   id: 'p'.repeat(64), name: 'app', createdAt: '',
-  config: { infraId: 'i'.repeat(64), share, cgroupParent: '/berth/pod-x', ownsCgroup: true, hostname: 'app', labels: {} },
+  config: { infraId: 'i'.repeat(64), share, cgroupParent: '/berth/pod-x', ownsCgroup: true, hostname: 'app', labels: {} }, state: {},
 });
 
 test("a member joins the shared namespaces through the infra container and lives in the pod's cgroup", () => {
@@ -49,4 +49,13 @@ test('a member may not set what the pod shares', () => {
   assert.throws(() => memberOptions(p, { image: 'b', pid: 'host' }), /--pid cannot be set/);
   assert.throws(() => memberOptions(p, { image: 'b', cgroupParent: '/x' }), /--cgroup-parent cannot be set/);
   assert.throws(() => memberOptions(p, { image: 'b', userns: 'auto' }), /--userns cannot be set/);
+});
+
+test("a pinned pod's member joins its namespace files, with the flags a pod owns refused as for any pod", () => {
+  const p: PodRow = { ...pod(['net', 'ipc', 'uts']), config: { ...pod(['net', 'ipc', 'uts']).config, infraId: '', pinned: { network: { name: 'n', dns: [], dnsSearch: [], dnsOptions: [] }, shmSize: 1, hostIpc: false } } };
+  const join = { network: 'ns:/run/netns/x', ipc: 'ns:/p/ns/ipc', uts: 'ns:/p/ns/uts' };
+  const m = memberOptions(p, { image: 'busybox' }, undefined, join);
+  assert.deepEqual([m.network, m.ipc, m.uts, m.cgroupParent], [join.network, join.ipc, join.uts, '/berth/pod-x']);
+  assert.throws(() => memberOptions(p, { image: 'b', ipc: 'host' }, undefined, join), /--ipc cannot be set/);
+  assert.throws(() => memberOptions(p, { image: 'b' }), /needs its namespaces/);
 });

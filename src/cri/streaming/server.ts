@@ -162,10 +162,14 @@ export class StreamingServer {
     const engine = this.#engine;
     const binary = helperBinary('berth-netns-connect');
     await servePortForward(session, async (port) => {
-      const infra = engine.podContainers(req.sandboxId).infra;
-      if (!infra || infra.state !== 'running') throw new NotFound(`pod sandbox ${req.sandboxId} is not running`);
+      let netns: string;
+      try {
+        netns = engine.podNetworkNamespace(req.sandboxId);
+      } catch (e) {
+        throw e instanceof NotFound ? new NotFound(`pod sandbox ${req.sandboxId} is not running`) : e;
+      }
       if (!binary) throw new RuntimeFailure('berth-netns-connect is not built: run scripts/build');
-      const child = spawn(binary, [`/proc/${infra.pid}/ns/net`, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(binary, [netns, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
       return childDuplex(child);
     });
   }

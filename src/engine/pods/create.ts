@@ -6,6 +6,7 @@
 import { AlreadyExists, InvalidArgument } from '../../errors.ts';
 import type { PodRow } from '../../store/pods.ts';
 import type { PodConfig } from '../../types.ts';
+import { findNetwork } from '../networks.ts';
 import type { CreateOptions } from '../config.ts';
 import type { EngineCore } from '../core.ts';
 import { newId } from '../names.ts';
@@ -48,6 +49,8 @@ export async function createPod(engine: EngineCore, opts: PodCreateOptions): Pro
   const hostNet = net && opts.network === 'host';
   // A hostname is at most 64 bytes (sethostname): a longer pod name is cut, as the default only.
   const hostname = share.includes('uts') && !hostNet ? (opts.hostname ?? name.slice(0, 63)) : '';
+  if (Buffer.byteLength(hostname) > 64) throw new InvalidArgument(`invalid hostname ${JSON.stringify(hostname)}: longer than 64 bytes`);
+  if (opts.pinned) return createPinned(engine, opts, { id, name, share, cgroupParent, hostname, hostNet });
   const infra: CreateOptions = {
     image: opts.infraImage ?? (await infraImage(engine)),
     name: opts.infraName ?? `${id.slice(0, 12)}-infra`,
@@ -71,7 +74,7 @@ export async function createPod(engine: EngineCore, opts: PodCreateOptions): Pro
     infraId: infraRow.id, share, cgroupParent, ownsCgroup: opts.cgroupPath === undefined, hostname, labels: { ...(opts.labels ?? {}) },
     ...(opts.cri ? { cri: opts.cri } : {}),
   };
-  const row: PodRow = { id, name, config, createdAt: infraRow.createdAt };
+  const row: PodRow = { id, name, config, createdAt: infraRow.createdAt, state: {} };
   try {
     engine.pods.insert(row);
   } catch (e) {
@@ -79,5 +82,38 @@ export async function createPod(engine: EngineCore, opts: PodCreateOptions): Pro
     throw e;
   }
   engine.emit('pod', 'create', id, { name });
+  return row;
+}
+
+/** What a pinned pod cannot have, by the option's name: it has no infra container to hold it. */
+const NOT_PINNED: [keyof PodCreateOptions, string][] = [
+  ['publish', 'published ports'], ['sysctls', 'sysctls'], ['infraImage', 'an infra image'], ['infraCommand', 'an infra command'],
+  ['infraName', 'an infra name'], ['ip', 'a fixed address'], ['ip6', 'a fixed address'], ['macAddress', 'a MAC address'],
+  ['networkAliases', 'network aliases'], ['addHosts', 'extra hosts'], ['pid', "the host's pid namespace"],
+];
+
+/** A pod whose namespaces are pinned (src/engine/pods/pinned.ts): its row only; `pod start` brings them up. */
+function createPinned(engine: EngineCore, opts: PodCreateOptions, p: { id: string; name: string; share: PodConfig['share']; cgroupParent: string; hostname: string; hostNet: boolean }): PodRow {
+  for (const [key, what] of NOT_PINNED) {
+    const v = opts[key];
+    if (v !== undefined && !(Array.isArray(v) && v.length === 0) && !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0)) {
+      throw new InvalidArgument(`a pod without an infra container cannot have ${what}`);
+    }
+  }
+  if (p.share.includes('pid')) throw new InvalidArgument('a pod without an infra container cannot share a pid namespace: nothing would be its pid 1');
+  if (p.share.includes('net') && opts.network === 'none') throw new InvalidArgument('a pod without an infra container needs a network (or the host\'s)');
+  const network = !p.share.includes('net') || p.hostNet
+    ? ('host' as const)
+    : { name: findNetwork(engine, opts.network ?? 'bridge').name, dns: opts.dns ?? [], dnsSearch: opts.dnsSearch ?? [], dnsOptions: opts.dnsOptions ?? [] };
+  const shmSize = opts.shmSize ?? 64 * 1024 * 1024;
+  if (!Number.isInteger(shmSize) || shmSize <= 0) throw new InvalidArgument(`invalid shm size ${opts.shmSize}: must be greater than 0`);
+  const config: PodConfig = {
+    infraId: '', share: p.share, cgroupParent: p.cgroupParent, ownsCgroup: opts.cgroupPath === undefined, hostname: p.hostname, labels: { ...(opts.labels ?? {}) },
+    pinned: { network, shmSize, hostIpc: opts.ipc === 'host' },
+    ...(opts.cri ? { cri: opts.cri } : {}),
+  };
+  const row: PodRow = { id: p.id, name: p.name, config, createdAt: new Date().toISOString(), state: {} };
+  engine.pods.insert(row);
+  engine.emit('pod', 'create', p.id, { name: p.name });
   return row;
 }

@@ -6,7 +6,7 @@ import type { PodRow } from '../../store/pods.ts';
 import type { EngineCore } from '../core.ts';
 import { findPod } from './find.ts';
 import { podMembers } from './members.ts';
-import { podStatus, type PodStatus } from './status.ts';
+import { isPinnedUp, podStatus, type PodStatus } from './status.ts';
 
 /** podman's `pod inspect` document (the fields Berth has). */
 export interface PodInspect {
@@ -19,7 +19,7 @@ export interface PodInspect {
   CreateCgroup: boolean;
   CgroupParent: string;
   CgroupPath: string;
-  CreateInfra: true;
+  CreateInfra: boolean;
   InfraContainerId: string;
   InfraConfig: { PortBindings: Record<string, { HostIp: string; HostPort: string }[]>; HostNetwork: boolean; Networks: string[] };
   SharedNamespaces: string[];
@@ -42,12 +42,15 @@ export interface PodSummary {
 export function summarizePod(engine: EngineCore, pod: PodRow): PodSummary {
   const { infra, others } = podMembers(engine, pod);
   const all = infra ? [infra, ...others] : others;
-  const mode = infra?.config.isolation?.network ?? 'none';
-  const networks = mode === 'bridge' ? (infra?.config.networking?.networks ?? []).map((n) => n.name) : [mode];
+  const pinned = pod.config.pinned;
+  const mode = pinned ? (pinned.network === 'host' ? 'host' : 'bridge') : (infra?.config.isolation?.network ?? 'none');
+  const networks = pinned && typeof pinned.network === 'object' ? [pinned.network.name] : mode === 'bridge' ? (infra?.config.networking?.networks ?? []).map((n) => n.name) : [mode];
+  // A pinned pod's namespaces count as one more member, running while they are up.
+  const held = pinned && isPinnedUp(engine.pods.get(pod.id) ?? pod) ? (['running'] as const) : [];
   return {
     id: pod.id,
     name: pod.name,
-    status: podStatus(all.map((r) => r.state)),
+    status: podStatus([...all.map((r) => r.state), ...held]),
     created: pod.createdAt,
     infraId: pod.config.infraId,
     labels: pod.config.labels,
@@ -63,7 +66,7 @@ export function listPods(engine: EngineCore): PodSummary[] {
 export function inspectPod(engine: EngineCore, ref: string): PodInspect {
   const pod = findPod(engine, ref);
   const s = summarizePod(engine, pod);
-  const infra = engine.lookupSynced(pod.config.infraId);
+  const infra = pod.config.infraId ? engine.lookupSynced(pod.config.infraId) : undefined;
   const bindings: PodInspect['InfraConfig']['PortBindings'] = {};
   // As bound while it runs (a random host port resolved), else as asked.
   for (const p of infra?.net.ports ?? infra?.config.networking?.ports ?? []) {
@@ -79,9 +82,9 @@ export function inspectPod(engine: EngineCore, ref: string): PodInspect {
     CreateCgroup: pod.config.ownsCgroup,
     CgroupParent: pod.config.cgroupParent.replace(/\/[^/]*$/, '') || '/',
     CgroupPath: pod.config.cgroupParent,
-    CreateInfra: true,
+    CreateInfra: !pod.config.pinned,
     InfraContainerId: pod.config.infraId,
-    InfraConfig: { PortBindings: bindings, HostNetwork: infra?.config.isolation?.network === 'host', Networks: s.networks },
+    InfraConfig: { PortBindings: bindings, HostNetwork: pod.config.pinned ? pod.config.pinned.network === 'host' : infra?.config.isolation?.network === 'host', Networks: s.networks },
     SharedNamespaces: pod.config.share,
     NumContainers: s.containers.length,
     Containers: s.containers.map((c) => ({ Id: c.id, Name: c.name, State: c.state })),

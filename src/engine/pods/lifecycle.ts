@@ -1,6 +1,7 @@
 /**
  * `pod start|stop|restart|kill|pause|unpause`: the container verbs over a pod's containers, in the order the
- * namespaces need (the infra container starts first and stops last), each container its own result.
+ * namespaces need (the infra container, or a pinned pod's namespaces, first up and last down), each container
+ * its own result.
  */
 import { Conflict, asBerthError, type BerthError } from '../../errors.ts';
 import type { ContainerRow } from '../../store/containers.ts';
@@ -11,7 +12,9 @@ import { kill, pause, unpause } from '../verbs/signal.ts';
 import { start } from '../verbs/start.ts';
 import { stop } from '../verbs/stop.ts';
 import { findPod } from './find.ts';
+import { withPodLock } from './lock.ts';
 import { podMembers } from './members.ts';
+import { pinPod, releasePod } from './pinned.ts';
 
 /** What a pod verb did: the pod, and each container it failed on. */
 export interface PodActionResult {
@@ -35,6 +38,15 @@ async function each(rows: ContainerRow[], step: Step, failures: PodActionResult[
   else for (const r of rows) await one(r);
 }
 
+/** A step on the pod itself (a pinned pod's namespaces), its failure reported under the pod's name. */
+async function podStep(pod: PodRow, step: () => Promise<unknown>, failures: PodActionResult['failures']): Promise<void> {
+  try {
+    await step();
+  } catch (e) {
+    failures.push({ id: pod.id, name: pod.name, error: asBerthError(e) });
+  }
+}
+
 function result(pod: PodRow, failures: PodActionResult['failures']): PodActionResult {
   return { id: pod.id, name: pod.name, failures };
 }
@@ -44,6 +56,7 @@ export async function startPod(engine: EngineCore, ref: string): Promise<PodActi
   const pod = findPod(engine, ref);
   const { infra, others } = podMembers(engine, pod);
   const failures: PodActionResult['failures'] = [];
+  if (pod.config.pinned) await podStep(pod, () => withPodLock(engine, pod, () => pinPod(engine, pod)), failures);
   if (infra && !isLive(infra.state)) await each([infra], (r) => start(engine, r.id), failures, false);
   if (failures.length === 0) await each(others.filter((r) => canStart(r.state)), (r) => start(engine, r.id), failures, false);
   engine.emit('pod', 'start', pod.id, { name: pod.name });
@@ -57,6 +70,8 @@ export async function stopPod(engine: EngineCore, ref: string, timeout?: number)
   const failures: PodActionResult['failures'] = [];
   await each(others.filter((r) => isLive(r.state)), (r) => stop(engine, r.id, timeout), failures, true);
   if (infra && isLive(infra.state)) await each([infra], (r) => stop(engine, r.id, timeout), failures, false);
+  // A pinned pod's namespaces go once its containers are down (one that would not stop keeps them).
+  if (pod.config.pinned && failures.length === 0) await podStep(pod, () => withPodLock(engine, pod, () => releasePod(engine, pod)), failures);
   engine.emit('pod', 'stop', pod.id, { name: pod.name });
   return result(pod, failures);
 }

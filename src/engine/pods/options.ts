@@ -38,6 +38,13 @@ export interface PodCreateOptions extends Pick<NetworkOptions, 'publish' | 'ip' 
   sysctls?: Record<string, string>;
   /** A CRI sandbox's metadata (src/cri/). */
   cri?: import('../../types.ts').CriSandboxMeta;
+  /**
+   * No infra container: the shared namespaces are pinned to files (src/engine/pods/pinned.ts). For a pod that
+   * shares no pid namespace and publishes no ports, on one network or the host's.
+   */
+  pinned?: boolean;
+  /** A pinned pod's /dev/shm size in bytes (default 64 MiB). */
+  shmSize?: number;
 }
 
 /** `--share`: the namespaces listed, each once, in a fixed order; `+ns,…` adds to the default. */

@@ -1,9 +1,10 @@
 /**
- * `pod rm`: the pod's containers, its infra container, its row and its cgroup. Running containers only with
- * force. Done under the infra container's lock, which a container being made in the pod takes too, so none
- * slips in meanwhile. If the infra container cannot be removed, the pod stays, and `pod rm` tries again.
+ * `pod rm`: the pod's containers, its infra container (or a pinned pod's namespaces), its row and its cgroup.
+ * Running containers only with force. Done under the pod's lock, which a container being made in the pod takes
+ * too, so none slips in meanwhile. If the infra container or the namespaces cannot be removed, the pod stays,
+ * and `pod rm` tries again.
  */
-import { rmdirSync } from 'node:fs';
+import { rmdirSync, rmSync } from 'node:fs';
 import { Conflict, RuntimeFailure } from '../../errors.ts';
 import type { PodRow } from '../../store/pods.ts';
 import { existingCgroupDirs } from '../../runtime/cgroups.ts';
@@ -11,7 +12,10 @@ import type { EngineCore } from '../core.ts';
 import { isLive } from '../state.ts';
 import { remove } from '../verbs/remove.ts';
 import { findPod } from './find.ts';
+import { withPodLock } from './lock.ts';
 import { podMembers } from './members.ts';
+import { podDir } from './paths.ts';
+import { releasePod } from './pinned.ts';
 
 export async function removePod(engine: EngineCore, ref: string, force = false): Promise<string> {
   const pod = findPod(engine, ref);
@@ -22,6 +26,7 @@ export async function removePod(engine: EngineCore, ref: string, force = false):
       throw new Conflict(`pod ${pod.name} has running containers (${live.map((r) => r.name).join(', ')}): stop the pod first or remove it with --force`);
     }
     for (const r of others.reverse()) await remove(engine, r.id, force, true);
+    if (pod.config.pinned) await releasePod(engine, pod);
     engine.pods.delete(pod.id);
     if (infra) {
       try {
@@ -32,8 +37,9 @@ export async function removePod(engine: EngineCore, ref: string, force = false):
       }
     }
   };
-  if (engine.containers.get(pod.config.infraId)) await engine.withLock(pod.config.infraId, removeAll);
+  if (pod.config.pinned || engine.containers.get(pod.config.infraId)) await withPodLock(engine, pod, removeAll);
   else await removeAll();
+  if (pod.config.pinned) rmSync(podDir(engine, pod.id), { recursive: true, force: true });
   if (pod.config.ownsCgroup) removePodCgroup(pod);
   engine.emit('pod', 'remove', pod.id, { name: pod.name });
   return pod.id;

@@ -2,6 +2,7 @@
  * A pod's state is its containers' (the infra container's included), in podman's words: Running when all
  * run, Degraded when only some do, Paused, Exited or Created when all are, Created for a pod with none.
  */
+import type { PodRow } from '../../store/pods.ts';
 import type { ContainerState } from '../../types.ts';
 
 export type PodStatus = 'Created' | 'Running' | 'Degraded' | 'Paused' | 'Exited' | 'Error';
@@ -20,4 +21,9 @@ export function podStatus(states: readonly ContainerState[]): PodStatus {
   if (count('dead', 'removing') > 0) return 'Error';
   if (count('paused') > 0) return 'Degraded';
   return 'Created';
+}
+
+/** Whether a pinned pod's namespaces are up (src/engine/pods/pinned.ts records them while they are). */
+export function isPinnedUp(pod: Pick<PodRow, 'state'>): boolean {
+  return pod.state.up === true;
 }

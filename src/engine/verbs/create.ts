@@ -18,19 +18,21 @@ import { dropVolumes, ensureVolumes } from '../volumes.ts';
 import { removeFiles } from './teardown.ts';
 import { filesystemOf } from '../../sys/mount.ts';
 import { findPod } from '../pods/find.ts';
-import { memberOptions } from '../pods/member.ts';
+import { memberOptions, pinnedModes } from '../pods/member.ts';
+import { withPodLock } from '../pods/lock.ts';
 
 /** Create a container (state `created`); nothing runs yet. Atomic: on failure nothing is left. */
 export async function create(engine: EngineCore, opts: CreateOptions): Promise<ContainerRow> {
   if (opts.pod === undefined || opts.pod === '') return createContainer(engine, opts, opts.podInfra);
   const pod = findPod(engine, opts.pod);
-  // Under the infra container's lock, which `pod rm` holds while it removes the pod's containers: this one is
-  // either made before the removal looks, and removed with the pod, or refused once the pod is gone.
+  // Under the pod's lock, which `pod rm` holds while it removes the pod's containers: this one is either made
+  // before the removal looks, and removed with the pod, or refused once the pod is gone.
   const gone = () => new NotFound(`no pod with name or ID ${opts.pod} found: no such pod`);
   try {
-    return await engine.withLock(pod.config.infraId, async () => {
+    return await withPodLock(engine, pod, async () => {
       if (!engine.pods.get(pod.id)) throw gone();
-      return createContainer(engine, memberOptions(pod, opts, engine.containers.get(pod.config.infraId)?.config.isolation), pod.id);
+      const joined = pod.config.pinned ? pinnedModes(engine, pod) : undefined;
+      return createContainer(engine, memberOptions(pod, opts, engine.containers.get(pod.config.infraId)?.config.isolation, joined), pod.id);
     });
   } catch (e) {
     throw e instanceof NoSuchContainer ? gone() : e;
