@@ -13,6 +13,7 @@ import { NotSupported, RuntimeFailure, classifyRuntimeError } from '../errors.ts
 import { closeFds, osPipe, readEnd, writeEnd } from '../sys/os-pipe.ts';
 import { run, lastLine } from '../sys/run.ts';
 import { spawnDetachedOnThread, spawningOffThread } from '../sys/spawn-thread.ts';
+import { posixSpawnLoaded, spawnDetached } from '../sys/posix-spawn.ts';
 import { trace } from '../sys/trace.ts';
 import { cgroupInfo, type RuntimeCandidate } from './probe.ts';
 import { cgroupDirs } from './cgroups.ts';
@@ -554,7 +555,8 @@ function spawnConmonOffThread(conmon: string, args: string[], cwd: string, attac
     if (attach) env._OCI_ATTACHPIPE = String(syncFd + 2);
     let pid: number;
     try {
-      pid = await spawnDetachedOnThread(conmon, args, { cwd, env, stdio });
+      // posix_spawn where the server loaded it (no fork of the server), else a fork on the spawning thread.
+      pid = (posixSpawnLoaded() ? spawnDetached(conmon, args, { cwd, env, fds: stdio }) : undefined) ?? (await spawnDetachedOnThread(conmon, args, { cwd, env, stdio }));
     } catch (e) {
       closeFds(sync[0], start[1], attach?.[0]);
       throw new RuntimeFailure(`cannot start conmon: ${(e as Error).message}`);

@@ -3,6 +3,7 @@
  * the same error shape and a timeout.
  */
 import { spawn } from 'node:child_process';
+import { posixSpawnLoaded, runSpawned } from './posix-spawn.ts';
 import { runOnThread, spawningOffThread } from './spawn-thread.ts';
 
 export interface RunResult {
@@ -19,6 +20,7 @@ export interface RunOptions {
 }
 
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  if (posixSpawnLoaded()) return runSpawned(cmd, args, opts);
   if (spawningOffThread()) return runOnThread(cmd, args, opts);
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
