@@ -11,6 +11,7 @@ import type { Readable } from 'node:stream';
 import { RuntimeFailure } from '../errors.ts';
 import { closeFds, osPipe, readEnd } from '../sys/os-pipe.ts';
 import { helperBinary } from '../sys/helper-binary.ts';
+import { posixSpawnLoaded, spawnDetached } from '../sys/posix-spawn.ts';
 import { spawnDetachedOnThread, spawningOffThread } from '../sys/spawn-thread.ts';
 import type { AttachStream, AttachStreamEvents, ExecStarted } from './driver.ts';
 import { readExitFile } from './conmon/files.ts';
@@ -63,10 +64,13 @@ async function spawnMonitor(req: PipedExec): Promise<{ out: Readable; err: Reada
     const [, out, err, status] = child.stdio as unknown as Readable[];
     return { out: out!, err: err!, status: status! };
   }
-  // A long-lived engine forks on its spawning thread (src/sys/spawn-thread.ts): the pipes are made here.
+  // A long-lived engine posix_spawns where it loaded that (src/sys/posix-spawn.ts), else forks on its spawning
+  // thread (src/sys/spawn-thread.ts): either way the pipes are made here.
   const pipes = [await osPipe(), await osPipe(), await osPipe()];
   try {
-    await spawnDetachedOnThread(req.monitor, args, { cwd: req.dir, env: process.env, stdio: ['ignore', ...pipes.map((p) => p[1])] });
+    const fds: ('ignore' | number)[] = ['ignore', ...pipes.map((p) => p[1])];
+    const spawned = posixSpawnLoaded() ? spawnDetached(req.monitor, args, { cwd: req.dir, env: process.env, fds }) : undefined;
+    if (spawned === undefined) await spawnDetachedOnThread(req.monitor, args, { cwd: req.dir, env: process.env, stdio: fds });
   } catch (e) {
     closeFds(...pipes.map((p) => p[0]));
     throw new RuntimeFailure(`cannot start berth-exec-monitor: ${(e as Error).message}`, { cause: e });
