@@ -17,7 +17,7 @@ import { canonicalString, familiarRepo, parseImageName, type ImageName } from '.
 import type { ImageStore } from './store.ts';
 import { pullLayer, type LayerPull } from './pull-layer.ts';
 import { archiveBound, checkArchiveSize } from './unpack-limits.ts';
-import { UnpackWorkers } from './unpack-pool.ts';
+import { unpackWorkers } from './unpack-pool.ts';
 import { exactSize, roughSize } from '../units.ts';
 import { trace } from '../sys/trace.ts';
 
@@ -105,7 +105,7 @@ export async function pullImage(store: ImageStore, ref: string, opts: PullOption
   const unpacked: string[] = [];
   // Threads for the unpacks start now, while the config downloads, rather than when each layer's first
   // bytes arrive (src/image/unpack-pool.ts).
-  const workers = new UnpackWorkers();
+  const workers = unpackWorkers();
   workers.warmFor(layers.map((l) => l.size), Math.max(opts.parallel ?? 3, availableParallelism()));
   try {
     lease.hold(configDesc.digest, ...layers.map((l) => l.digest));

@@ -93,10 +93,20 @@ function inProcess(source: BlobSource): boolean {
   return statSync(source.file).size < IN_PROCESS_MAX[plain ? 'plain' : 'compressed'];
 }
 
-/** Worker threads for one piece of work (a pull, a load): started ahead, reused, ended by `close`. */
+/**
+ * Worker threads for one piece of work (a pull, a load): started ahead, reused, ended by `close`. A long-lived
+ * process's shared set (unpackWorkers) outlives each pull: `close` then ends its idle workers only once none
+ * was used for `keepMs`.
+ */
 export class UnpackWorkers {
   readonly #idle: Worker[] = [];
   readonly #all = new Set<Worker>();
+  readonly #keepMs: number;
+  #idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(opts: { keepMs?: number } = {}) {
+    this.#keepMs = opts.keepMs ?? 0;
+  }
 
   /** Start a worker for each blob of these sizes (still to download) that will unpack on one, `max` at most. */
   warmFor(blobSizes: number[], max: number): void {
@@ -133,11 +143,24 @@ export class UnpackWorkers {
     throw new Kind(reply.message ?? 'unpack failed');
   }
 
-  /** End every worker (idle ones; this is called once no unpack is running). */
+  /** End every worker (idle ones; this is called once no unpack is running), or for a shared set, later. */
   close(): void {
+    if (this.#keepMs > 0) {
+      clearTimeout(this.#idleTimer);
+      this.#idleTimer = setTimeout(() => this.#endIdle(), this.#keepMs).unref();
+      return;
+    }
     for (const w of this.#all) void w.terminate();
     this.#all.clear();
     this.#idle.length = 0;
+  }
+
+  /** End the workers no unpack is using (a shared set's, after its quiet time). */
+  #endIdle(): void {
+    for (const w of this.#idle.splice(0)) {
+      this.#all.delete(w);
+      void w.terminate();
+    }
   }
 
   #start(): Worker {
@@ -153,6 +176,22 @@ export class UnpackWorkers {
     w.on('error', drop).on('exit', drop);
     return w;
   }
+}
+
+let shared: UnpackWorkers | undefined;
+
+/**
+ * From now on, pulls in this process share one set of workers kept for 30 s after its last use: a server's
+ * pulls then skip a worker's ~40 ms start (CPU that competed with the pull's own downloads). A CLI, which
+ * pulls once, starts its own.
+ */
+export function keepUnpackWorkers(): void {
+  shared ??= new UnpackWorkers({ keepMs: 30_000 });
+}
+
+/** The workers a pull uses: the process's shared set where it keeps one, else a set of its own. */
+export function unpackWorkers(): UnpackWorkers {
+  return shared ?? new UnpackWorkers();
 }
 
 /** Unpack one blob (a stored file's path, or a source) on a worker of its own: a load, an import. */

@@ -10,6 +10,7 @@ import { Engine } from '../../engine/engine.ts';
 import { loadMountCalls } from '../../sys/mount-calls.ts';
 import { loadNsPin } from '../../sys/ns-pin.ts';
 import { loadPosixSpawn } from '../../sys/posix-spawn.ts';
+import { keepUnpackWorkers } from '../../image/unpack-pool.ts';
 import { isBerthError } from '../../errors.ts';
 import type { Globals } from '../globals.ts';
 import type { ListenAddress, TlsConfig } from '../../api/listen.ts';
@@ -124,6 +125,8 @@ async function serve(engine: Engine, addrs: ListenAddress[], tls: TlsConfig | un
   raiseThisThread(SERVE_PRIORITY_STEPS);
   // Its containers' mounts and network namespaces are system calls, not a mount(8) or ip(8) each, and the tools
   // it runs are posix_spawn'ed, not forked from this large a process; without koffi, forks and tools it stays.
+  // Its pulls share unpack threads kept between them (src/image/unpack-pool.ts).
+  keepUnpackWorkers();
   await Promise.all([loadMountCalls(), loadNsPin(), loadPosixSpawn()]).catch((e: Error) => process.stderr.write(`berth serve: system calls unavailable, spawning tools instead: ${e.message}\n`));
   // A daemon outlives any one request: a stray rejection is reported, not fatal to every client.
   const onStray = (e: unknown) => process.stderr.write(`berth serve: unhandled: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
