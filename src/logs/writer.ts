@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { NotSupported, RuntimeFailure } from '../errors.ts';
 import type { LogTarget } from '../runtime/driver.ts';
+import { posixSpawnLoaded, spawnDetached } from '../sys/posix-spawn.ts';
 import { spawnDetachedOnThread, spawningOffThread } from '../sys/spawn-thread.ts';
 import { helperBinary } from '../sys/helper-binary.ts';
 import { closeFds, osPipe, readEnd } from '../sys/os-pipe.ts';
@@ -56,7 +57,9 @@ export async function startWriter(log: LogTarget, bundle: string): Promise<Start
   if (spawningOffThread()) {
     const [r, w] = await osPipe();
     try {
-      pid = await spawnDetachedOnThread(bin, args, { cwd: bundle, env: {}, stdio: ['ignore', w, w] });
+      const fds: ('ignore' | number)[] = ['ignore', w, w];
+      // posix_spawn where the server loaded it (no fork of the server), else a fork on the spawning thread.
+      pid = (posixSpawnLoaded() ? spawnDetached(bin, args, { cwd: bundle, env: {}, fds }) : undefined) ?? (await spawnDetachedOnThread(bin, args, { cwd: bundle, env: {}, stdio: fds }));
     } catch (e) {
       closeFds(r);
       throw new RuntimeFailure(`cannot start berth-log-writer: ${(e as Error).message}`, { cause: e });

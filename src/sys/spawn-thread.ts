@@ -1,5 +1,6 @@
 /**
- * Spawning host tools from a worker thread, for processes that serve many requests (`berth serve`).
+ * Spawning host tools from a worker thread, for processes that serve many requests (`berth serve`), where
+ * posix_spawn (src/sys/posix-spawn.ts, which costs less still) could not be loaded.
  *
  * Node's spawn forks and execs in the calling thread and waits there until the exec has happened, so each
  * call stops the event loop for as long as fork takes, which grows with the process's memory: profiled
