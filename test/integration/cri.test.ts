@@ -173,6 +173,79 @@ test("the streaming server: exec with stdin and exit code, attach, and port forw
   }
 });
 
+/** A WebSocket session of the streaming server: the channel messages as they come, and how to send one. */
+async function wsDial(url: string, protocol: string): Promise<{ got: { ch: number; data: Buffer }[]; send(ch: number, data: string): void; closed: Promise<void> }> {
+  const ws = new WebSocket(url.replace(/^http/, 'ws'), [protocol]);
+  ws.binaryType = 'arraybuffer';
+  const base64 = protocol.includes('base64');
+  const got: { ch: number; data: Buffer }[] = [];
+  ws.addEventListener('message', (ev: MessageEvent) => {
+    if (typeof ev.data === 'string') got.push({ ch: ev.data.charCodeAt(0) - 48, data: Buffer.from(ev.data.slice(1), 'base64') });
+    else {
+      const b = Buffer.from(ev.data as ArrayBuffer);
+      got.push({ ch: b[0]!, data: b.subarray(1) });
+    }
+  });
+  const closed = new Promise<void>((resolve) => ws.addEventListener('close', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    ws.addEventListener('open', () => resolve());
+    ws.addEventListener('error', () => reject(new Error(`WebSocket to ${url} failed`)));
+  });
+  assert.equal(ws.protocol, protocol);
+  return {
+    got,
+    send: (ch, data) => ws.send(base64 ? `${String.fromCharCode(48 + ch)}${Buffer.from(data).toString('base64')}` : Buffer.concat([Buffer.from([ch]), Buffer.from(data)])),
+    closed,
+  };
+}
+
+const channelText = (got: { ch: number; data: Buffer }[], ch: number) => Buffer.concat(got.filter((m) => m.ch === ch).map((m) => m.data)).toString();
+
+test('the streaming server over WebSocket: exec (v4 and base64 protocols), attach, and port forwarding', async () => {
+  const { pod_sandbox_id: podId } = await cri.runtime('RunPodSandbox', { config: sandboxConfig('wstream') });
+  try {
+    const run = async (name: string, command: string[], stdin = false) => {
+      const { container_id: id } = await cri.runtime('CreateContainer', { pod_sandbox_id: podId, config: { metadata: { name, attempt: 0 }, image: { image: 'busybox' }, command, stdin } });
+      await cri.runtime('StartContainer', { container_id: id });
+      return id;
+    };
+    const srv = await run('srv', ['sh', '-c', 'mkdir /www; echo over-websocket > /www/index.html; exec httpd -f -p 127.0.0.1:8080 -h /www']);
+    const cat = await run('cat', ['cat'], true);
+
+    // Exec, v4: the session opens with an empty stdout message; the output on its channels; the exit code as a Status.
+    const { url } = await cri.runtime('Exec', { container_id: srv, cmd: ['sh', '-c', 'echo out; echo err >&2; exit 7'], stdout: true, stderr: true });
+    const e = await wsDial(url, 'v4.channel.k8s.io');
+    await e.closed;
+    assert.deepEqual([e.got[0]!.ch, e.got[0]!.data.length], [1, 0], 'an empty message on stdout first');
+    assert.equal(channelText(e.got, 1), 'out\n');
+    assert.equal(channelText(e.got, 2), 'err\n');
+    const status = JSON.parse(channelText(e.got, 3)) as { status: string; reason: string; details: { causes: { reason: string; message: string }[] } };
+    assert.deepEqual([status.status, status.reason, status.details.causes], ['Failure', 'NonZeroExitCode', [{ reason: 'ExitCode', message: '7' }]]);
+    // base64 text frames, the older protocol: success reports nothing.
+    const b = await wsDial((await cri.runtime('Exec', { container_id: srv, cmd: ['echo', 'in base64'], stdout: true })).url, 'base64.channel.k8s.io');
+    await b.closed;
+    assert.equal(channelText(b.got, 1), 'in base64\n');
+    assert.equal(channelText(b.got, 3), '');
+
+    // Attach: the container's own stdin and stdout.
+    const a = await wsDial((await cri.runtime('Attach', { container_id: cat, stdin: true, stdout: true })).url, 'v4.channel.k8s.io');
+    a.send(0, 'through attach\n');
+    assert.ok(await eventually(() => channelText(a.got, 1).includes('through attach\n') || undefined, 10_000), channelText(a.got, 1));
+
+    // Port forward: each channel says its port first (8080, little endian), then data flows on channel 0.
+    const up = async () => (await cri.runtime('ExecSync', { container_id: srv, cmd: ['wget', '-qO-', 'http://127.0.0.1:8080/index.html'], timeout: '5' })).exit_code === 0;
+    for (let i = 0; i < 50 && !(await up()); i++) await sleep(100);
+    const pf = await wsDial((await cri.runtime('PortForward', { pod_sandbox_id: podId, port: [8080] })).url, 'v4.channel.k8s.io');
+    await eventually(() => pf.got.length >= 2 || undefined);
+    assert.deepEqual(pf.got.slice(0, 2).map((m) => [m.ch, [...m.data]]), [[0, [0x90, 0x1f]], [1, [0x90, 0x1f]]]);
+    pf.send(0, 'GET /index.html HTTP/1.0\r\n\r\n');
+    const body = await eventually(() => (channelText(pf.got.slice(2), 0).includes('over-websocket') ? channelText(pf.got.slice(2), 0) : undefined), 10_000);
+    assert.match(body ?? '', /^HTTP\/1\.[01] 200/);
+  } finally {
+    await cri.runtime('RemovePodSandbox', { pod_sandbox_id: podId });
+  }
+});
+
 test('a sandbox nothing needs an infra process for has its namespaces pinned to files: shared by its containers, released at stop, gone at remove', async () => {
   const { pod_sandbox_id: podId } = await cri.runtime('RunPodSandbox', { config: sandboxConfig('pinned') });
   const podDir = join(env.root, 'pods', podId);

@@ -183,7 +183,7 @@ function buildStreams(session: SpdySession, protocol: string, version: number, g
 }
 
 /** What goes on the error stream: v4's JSON Status, or v1–v3's failure message (nothing on success). */
-function statusReport(version: number, result: RemoteCommandResult): string {
+export function statusReport(version: number, result: RemoteCommandResult): string {
   const status = statusOf(result);
   if (version >= 4) return JSON.stringify(status);
   return status.status === 'Success' ? '' : (status.message ?? '');
@@ -260,7 +260,7 @@ function resizeEvents(stream: SpdyStream): EventEmitter {
 }
 
 /** A TerminalSize from its JSON; Go matches field names without regard to case. Null if it is not one. */
-function terminalSize(doc: string): TerminalSize | null {
+export function terminalSize(doc: string): TerminalSize | null {
   let value: unknown;
   try {
     value = JSON.parse(doc);

@@ -1,6 +1,6 @@
 /**
  * The CRI's streaming server: the URLs Exec, Attach and PortForward answer with, and what happens when a client
- * (crictl, kubelet's proxy) upgrades a request to one of them to SPDY. A URL holds a one-time token for the
+ * (crictl, kubelet's proxy) upgrades a request to one of them to SPDY or to WebSocket. A URL holds a one-time token for the
  * request it was made for, valid for a minute, as kubelet's streaming server issues them. Exec runs the command
  * through the engine with the client's stdin, output and terminal size; Attach joins the container's stdio;
  * PortForward connects to each port on the pod's localhost (berth-netns-connect, inside its network namespace).
@@ -16,6 +16,9 @@ import { helperBinary } from '../../sys/helper-binary.ts';
 import { PORTFORWARD_PROTOCOL, servePortForward } from './portforward.ts';
 import { acceptRemoteCommand, REMOTECOMMAND_PROTOCOLS, type RemoteCommandStreams } from './remotecommand.ts';
 import { upgradeToSpdy } from './upgrade.ts';
+import { PORTFORWARD_WS_PROTOCOLS, servePortForwardOverWebSocket } from './portforward-ws.ts';
+import { REMOTECOMMAND_WS_PROTOCOLS, remoteCommandOverWebSocket } from './remotecommand-ws.ts';
+import { isWebSocketRequest, upgradeToWebSocket } from './websocket.ts';
 
 export interface ExecRequest {
   containerId: string;
@@ -49,7 +52,7 @@ export class StreamingServer {
   private constructor(engine: Engine) {
     this.#engine = engine;
     this.#server = createServer((req, res) => {
-      res.writeHead(400, { 'content-type': 'text/plain' }).end('this URL is reached by upgrading to SPDY/3.1 (a CRI streaming client)\n');
+      res.writeHead(400, { 'content-type': 'text/plain' }).end('this URL is reached by upgrading to SPDY/3.1 or WebSocket (a CRI streaming client)\n');
       req.resume();
     });
     this.#server.on('upgrade', (req, socket, head) => void this.#upgrade(req, socket, head));
@@ -112,6 +115,7 @@ export class StreamingServer {
     this.#pending.delete(m[2]!);
     clearTimeout(entry.timer);
     const p = entry.p;
+    if (isWebSocketRequest(req)) return this.#overWebSocket(req, socket, head, p);
     const protocols = p.kind === 'portforward' ? [PORTFORWARD_PROTOCOL] : REMOTECOMMAND_PROTOCOLS;
     const up = upgradeToSpdy(req, socket, head, protocols);
     if (!up) return;
@@ -126,6 +130,24 @@ export class StreamingServer {
       process.stderr.write(`berth serve --cri: streaming ${p.kind}: ${(e as Error).message}\n`);
     } finally {
       up.session.close();
+    }
+  }
+
+  /** The same sessions over WebSocket (websocket.ts): the streams are channels of the one connection. */
+  async #overWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, p: Pending): Promise<void> {
+    const ws = upgradeToWebSocket(req, socket, head, p.kind === 'portforward' ? PORTFORWARD_WS_PROTOCOLS : REMOTECOMMAND_WS_PROTOCOLS);
+    if (!ws) return;
+    try {
+      if (p.kind === 'portforward') await servePortForwardOverWebSocket(ws, p.req.ports, (port) => this.#connectInPod(p.req.sandboxId, port));
+      else {
+        const streams = remoteCommandOverWebSocket(ws, p.req);
+        if (p.kind === 'exec') await this.#exec(p.req, streams);
+        else await this.#attach(p.req, streams);
+      }
+    } catch (e) {
+      process.stderr.write(`berth serve --cri: streaming ${p.kind} (WebSocket): ${(e as Error).message}\n`);
+    } finally {
+      ws.close();
     }
   }
 
@@ -159,19 +181,21 @@ export class StreamingServer {
   }
 
   async #portForward(session: Parameters<typeof servePortForward>[0], req: PortForwardRequest): Promise<void> {
-    const engine = this.#engine;
+    await servePortForward(session, (port) => this.#connectInPod(req.sandboxId, port));
+  }
+
+  /** A connection to `port` on the pod's localhost, made inside its network namespace (berth-netns-connect). */
+  async #connectInPod(sandboxId: string, port: number): Promise<Duplex> {
+    let netns: string;
+    try {
+      netns = this.#engine.podNetworkNamespace(sandboxId);
+    } catch (e) {
+      throw e instanceof NotFound ? new NotFound(`pod sandbox ${sandboxId} is not running`) : e;
+    }
     const binary = helperBinary('berth-netns-connect');
-    await servePortForward(session, async (port) => {
-      let netns: string;
-      try {
-        netns = engine.podNetworkNamespace(req.sandboxId);
-      } catch (e) {
-        throw e instanceof NotFound ? new NotFound(`pod sandbox ${req.sandboxId} is not running`) : e;
-      }
-      if (!binary) throw new RuntimeFailure('berth-netns-connect is not built: run scripts/build');
-      const child = spawn(binary, [netns, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
-      return childDuplex(child);
-    });
+    if (!binary) throw new RuntimeFailure('berth-netns-connect is not built: run scripts/build');
+    const child = spawn(binary, [netns, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    return childDuplex(child);
   }
 }
 
