@@ -81,8 +81,8 @@ function namespaceMode(flag: string, value: string | undefined, ctx: IsolationCo
 /** The file of `ns:<path>` (podman's form): an absolute path to a namespace file, such as /proc/PID/ns/ipc. */
 function namespaceFile(flag: string, value: string): string {
   const path = value.slice(3);
-  const kind = { '--network': 'network', '--ipc': 'IPC', '--uts': 'UTS', '--pid': 'pid' }[flag] ?? '';
-  if (!path.startsWith('/') || !isNamespaceFile(path)) throw new InvalidArgument(`invalid ${flag} ${value}: ${path} is not a ${kind} namespace`);
+  const kind = { '--network': 'a network', '--ipc': 'an IPC', '--uts': 'a UTS', '--pid': 'a pid' }[flag] ?? 'a';
+  if (!path.startsWith('/') || !isNamespaceFile(path)) throw new InvalidArgument(`invalid ${flag} ${value}: ${path} is not ${kind} namespace`);
   return path;
 }
 

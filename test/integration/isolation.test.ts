@@ -693,3 +693,22 @@ test('mounts on /proc or /sys are refused, directly or through an image symlink'
   refused(['run', '--rm', '-v', `${src}:/evilproc/foo`, 'evil', 'true'], /inside \/proc|mkdir `\/evilproc\/foo`/, undefined);
   refused(['run', '--rm', '--tmpfs', '/evilsys/x', 'evil', 'true'], /\/sys\/x|read-only file system|mkdir `\/evilsys\/x`/, undefined);
 });
+
+test('--ipc, --uts and --pid ns:<path> join a namespace named by its file, as --network ns: does', () => {
+  const dir = mkdtempSync('/tmp/berth-test-nsfiles-');
+  const [uts, ipc] = [join(dir, 'uts'), join(dir, 'ipc')];
+  try {
+    writeFileSync(uts, '');
+    writeFileSync(ipc, '');
+    const pinned = spawnSync('unshare', [`--uts=${uts}`, `--ipc=${ipc}`, 'hostname', 'from-a-file'], { encoding: 'utf8' });
+    assert.equal(pinned.status, 0, pinned.stderr);
+    const ipcInode = `ipc:[${statSync(ipc).ino}]`;
+    assert.equal(runOut(['--uts', `ns:${uts}`, '--ipc', `ns:${ipc}`, 'busybox', 'sh', '-c', 'hostname; readlink /proc/self/ns/ipc']), `from-a-file\n${ipcInode}\n`);
+    refused(['run', '--rm', '--ipc', 'ns:/etc/hostname', 'busybox', 'true'], /invalid --ipc ns:\/etc\/hostname: \/etc\/hostname is not an IPC namespace/);
+    refused(['run', '--rm', '--uts', 'ns:relative', 'busybox', 'true'], /invalid --uts ns:relative: relative is not a UTS namespace/);
+    refused(['run', '--rm', '--uts', `ns:${uts}`, '--hostname', 'x', 'busybox', 'true'], /conflicting options: hostname and the UTS mode/);
+  } finally {
+    for (const f of [uts, ipc]) spawnSync('umount', [f]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
