@@ -13,6 +13,7 @@ const cmd: Command<typeof flags> = { usage: '[OPTIONS]', description: 'Display s
 export async function main(argv: string[], g: Globals): Promise<number> {
   const p = parse(cmd, argv, 'info');
   if (typeof p === 'number') return p;
+  if (process.geteuid?.() !== 0) return rootlessInfo(p.flags.format);
   return withEngine(g, 'info', async (engine) => {
     const i = await systemInfo(engine);
     if (p.flags.format) {
@@ -55,4 +56,44 @@ export async function main(argv: string[], g: Globals): Promise<number> {
     if (i.Warnings.length > 0) process.stderr.write(`${i.Warnings.join('\n')}\n`);
     return 0;
   });
+}
+
+/** `info` for an ordinary user: no engine yet, only what this host would offer one (src/engine/rootless.ts). */
+async function rootlessInfo(format: string | undefined): Promise<number> {
+  const { rootlessFacts } = await import('../../engine/rootless.ts');
+  const f = rootlessFacts();
+  if (format) {
+    // Field names as docker's templates have them: {{.Runtime.Value}}, {{json .Uids}}.
+    process.stdout.write(`${renderTemplate(format === 'json' ? '{{json .}}' : format, goCase(f))}\n`);
+    return 0;
+  }
+  const shown = (v: unknown) => (Array.isArray(v) ? (v.length > 0 ? 'yes' : 'no') : typeof v === 'boolean' ? (v ? 'yes' : 'no') : String(v));
+  const fact = (name: string, x: { value: unknown; why: string }) => `  ${name}: ${shown(x.value)} — ${x.why}`;
+  const lines = [
+    'Client:',
+    ' Context:    default (daemonless)',
+    '',
+    'Rootless:',
+    ` Supported: no — Berth runs containers as root only for now; what this host offers user ${f.user.name} (${f.user.uid}):`,
+    `  Root Dir: ${f.paths.root}`,
+    `  Run Dir: ${f.paths.run}`,
+    fact('Subordinate UIDs', f.uids),
+    fact('Subordinate GIDs', f.gids),
+    fact('ID Mapping Tools', f.idMapTools),
+    fact('Storage', f.storage),
+    fact('Runtime', f.runtime),
+    fact('Cgroup Limits', f.cgroupLimits),
+    fact('Network Helper', f.network),
+    fact('TUN Device', f.tun),
+    ` Kernel Version: ${release()}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+/** An object's keys capitalized, all the way down (Go's exported field names, which templates use). */
+function goCase(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(goCase);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k[0]!.toUpperCase() + k.slice(1), goCase(x)]));
 }

@@ -1,0 +1,141 @@
+/**
+ * What this host allows an ordinary user's containers (issue "Rootless"), probed file by file, each answer with
+ * its reason: the user's subordinate ids and the setuid tools that map them, where the user's store and runtime
+ * files go, which storage, runtime and network helper would serve, and whether cgroup limits could apply.
+ * Berth does not run containers for an ordinary user yet: the CLI says so in one line (rootlessRefusal) and
+ * `berth info` shows these facts, so a user sees what the host offers and what it lacks.
+ */
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { homedir, release, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { cgroupInfo } from '../runtime/probe.ts';
+import { parseSubIds, readSubIdFiles, type SubIdRange } from '../runtime/spec/userns.ts';
+
+export interface Fact<T> {
+  value: T;
+  why: string;
+}
+
+export interface RootlessFacts {
+  user: { name: string; uid: number; gid: number };
+  /** The user's store ($XDG_DATA_HOME/berth) and runtime files ($XDG_RUNTIME_DIR/berth). */
+  paths: { root: string; run: string };
+  uids: Fact<SubIdRange[]>;
+  gids: Fact<SubIdRange[]>;
+  /** newuidmap and newgidmap, setuid root (Debian's uidmap package). */
+  idMapTools: Fact<boolean>;
+  storage: Fact<'overlay' | 'fuse-overlayfs' | 'none'>;
+  runtime: Fact<'crun' | 'runc' | 'none'>;
+  /** Whether limits (memory, cpu, pids) could be set: a delegated cgroup v2 subtree. */
+  cgroupLimits: Fact<boolean>;
+  /** A user-mode network helper (pasta, slirp4netns), and whether the user may open /dev/net/tun for it. */
+  network: Fact<'pasta' | 'slirp4netns' | 'none'>;
+  tun: Fact<boolean>;
+}
+
+/** An ordinary user's default store and runtime dirs, as podman's rootless ones (XDG base directories). */
+export function userPaths(env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? 0, home = homedir()): { root: string; run: string } {
+  const data = env.XDG_DATA_HOME || join(home, '.local', 'share');
+  const run = env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'berth') : `/tmp/berth-run-${uid}`;
+  return { root: join(data, 'berth'), run };
+}
+
+/** The first of these programs that exists. */
+const found = (...paths: string[]) => paths.find((p) => existsSync(p));
+
+function setuidRoot(path: string | undefined): boolean {
+  if (!path) return false;
+  const st = statSync(path);
+  return st.uid === 0 && (st.mode & 0o4000) !== 0;
+}
+
+function ranges(which: 'uid' | 'gid', text: string, name: string, uid: number): Fact<SubIdRange[]> {
+  const r = parseSubIds(text, name, uid);
+  const total = r.reduce((n, x) => n + x.count, 0);
+  if (r.length === 0) return { value: r, why: `none for ${name} in /etc/sub${which}: a root user adds a range (usermod --add-sub${which}s 100000-165535 ${name})` };
+  return { value: r, why: `${r.map((x) => `${x.start}-${x.start + x.count - 1}`).join(', ')} (${total} ids)${total < 65536 ? ': fewer than the 65,536 images expect' : ''}` };
+}
+
+/** Kernel version as [major, minor]. */
+function kernel(rel = release()): [number, number] {
+  const m = /^(\d+)\.(\d+)/.exec(rel);
+  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+}
+
+/** The cgroup v2 subtree systemd delegates to the user (user@UID.service), and its controllers, if writable. */
+function delegatedControllers(uid: number): string[] | undefined {
+  const dir = `/sys/fs/cgroup/user.slice/user-${uid}.slice/user@${uid}.service`;
+  try {
+    accessSync(join(dir, 'cgroup.procs'), constants.W_OK);
+    return readFileSync(join(dir, 'cgroup.controllers'), 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return undefined;
+  }
+}
+
+export function rootlessFacts(): RootlessFacts {
+  const u = userInfo();
+  const { subuid, subgid } = readSubIdFiles();
+  const uidmap = found('/usr/bin/newuidmap');
+  const gidmap = found('/usr/bin/newgidmap');
+  const tools = setuidRoot(uidmap) && setuidRoot(gidmap);
+  const [major, minor] = kernel();
+  const overlayInUserns = major > 5 || (major === 5 && minor >= 11);
+  const fuse = found('/usr/bin/fuse-overlayfs');
+  const cg = cgroupInfo();
+  const delegated = cg.version === 2 ? delegatedControllers(u.uid) : undefined;
+  const pasta = found('/usr/bin/pasta');
+  const slirp = found('/usr/bin/slirp4netns');
+  let tun: Fact<boolean>;
+  try {
+    accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
+    tun = { value: true, why: '/dev/net/tun opens for this user' };
+  } catch {
+    const mode = existsSync('/dev/net/tun') ? (statSync('/dev/net/tun').mode & 0o777).toString(8).padStart(4, '0') : '';
+    tun = {
+      value: false,
+      why: mode
+        ? `/dev/net/tun is mode ${mode} here: a user-mode network needs it; a root user opens it with chmod 0666 /dev/net/tun (Debian's default); --network none and host need nothing`
+        : 'no /dev/net/tun: a user-mode network needs the tun module (modprobe tun); --network none and host need nothing',
+    };
+  }
+  return {
+    user: { name: u.username, uid: u.uid, gid: u.gid },
+    paths: userPaths(),
+    uids: ranges('uid', subuid, u.username, u.uid),
+    gids: ranges('gid', subgid, u.username, u.uid),
+    idMapTools: {
+      value: tools,
+      why: tools ? `${uidmap} and ${gidmap}, setuid root` : !uidmap || !gidmap ? 'newuidmap/newgidmap are not installed (apt-get install uidmap)' : 'newuidmap/newgidmap are not setuid root',
+    },
+    storage: overlayInUserns
+      ? { value: 'overlay', why: `kernel ${major}.${minor} mounts overlay in a user namespace (5.11 and later)` }
+      : fuse
+        ? { value: 'fuse-overlayfs', why: `kernel ${major}.${minor} refuses overlay in a user namespace: ${fuse}` }
+        : { value: 'none', why: `kernel ${major}.${minor} refuses overlay in a user namespace and fuse-overlayfs is not installed (apt-get install fuse-overlayfs)` },
+    runtime:
+      cg.mode === 'hybrid' && cg.v2Controllers.length > 0
+        ? { value: 'runc', why: 'crun refuses this hybrid cgroup layout, and a user cannot hide /sys/fs/cgroup/unified from it (a mount of the host is locked in a user namespace)' }
+        : { value: 'crun', why: `cgroup ${cg.mode}: crun runs rootless here` },
+    cgroupLimits:
+      cg.version === 2 && delegated && delegated.length > 0
+        ? { value: true, why: `cgroup v2, delegated to the user: ${delegated.join(' ')}` }
+        : {
+            value: false,
+            why: cg.version === 1
+              ? 'cgroup v1: nothing is delegated to a user, so memory, cpu and pids limits would be dropped with a warning'
+              : 'no cgroup v2 subtree is delegated to this user (systemd user@.service): limits would be dropped with a warning',
+          },
+    network: pasta
+      ? { value: 'pasta', why: `${pasta} (passt)` }
+      : slirp
+        ? { value: 'slirp4netns', why: `${slirp}; pasta is not installed (apt-get install passt)` }
+        : { value: 'none', why: 'neither pasta nor slirp4netns is installed (apt-get install passt): only --network none and host' },
+    tun,
+  };
+}
+
+/** Why an ordinary user's verb cannot run: one line, naming what would serve (and what the host lacks). */
+export function rootlessRefusal(verb: string): string {
+  return `${verb}: Berth runs containers as root only for now (rootless mode is not built yet); run it as root, and see \`berth info\` for what this host offers an ordinary user`;
+}
