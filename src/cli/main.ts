@@ -75,7 +75,7 @@ for (const v of ['create', 'ps', 'ls', 'list', 'inspect', 'start', 'stop', 'rest
 }
 for (const v of ['play', 'down']) commands[`kube ${v}`] = () => import('./commands/kube.ts');
 
-/** The verbs an ordinary user may run: they need no engine (info shows what the host offers rootless). */
+/** The verbs an ordinary user may run outside a user namespace: they need no engine (info shows what the host offers). */
 const USER_VERBS = new Set(['version', 'info', 'system info', 'login', 'logout', 'search']);
 
 /** `container ls` and friends map onto the top-level verbs, as in docker. */
@@ -241,8 +241,8 @@ export async function cli(argv: string[]): Promise<number> {
     return fail(`berth: '${rest.slice(0, 2).join(' ')}' is not a berth command.\nSee 'berth --help'`, 1);
   }
   globals.verb = verb;
-  // An ordinary user: what needs no engine runs; the rest is refused in one line (rootless is not built yet),
-  // not left to fail on the first file of /var/lib/berth it cannot write.
+  // An ordinary user outside its user namespace (bin/berth could not enter one): what needs no engine runs; the
+  // rest is refused in one line naming what is missing, not left to fail on the first root-owned file.
   if (process.geteuid?.() !== 0 && !USER_VERBS.has(verb) && !args.includes('--help') && !args.includes('-h')) {
     const { rootlessRefusal } = await import('../engine/rootless.ts');
     return fail(`berth: ${rootlessRefusal(verb)}`, 125);

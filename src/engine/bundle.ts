@@ -96,6 +96,16 @@ export async function bringUp(engine: EngineCore, row: ContainerRow, drv: Runtim
       hooks: loadHooks(engine.hooksDir(), row.config),
     });
     if (!spec.hostname && spec.linux.namespaces.some((n) => n.type === 'uts' && !n.path)) spec.hostname = row.id.slice(0, 12);
+    // An ordinary user's container: no cgroup of its own (none is delegated to the user), which the runtime
+    // accepts as long as it is asked for no path and no limit (create warned of the limits dropped).
+    if (engine.rootlessUser !== undefined) {
+      spec.linux.cgroupsPath = '';
+      spec.linux.resources = { devices: spec.linux.resources.devices };
+      // sysfs mounts only in a network namespace of the user's own; in the host's, the host's /sys is bound.
+      if (row.config.isolation?.network === 'host') {
+        spec.mounts = spec.mounts.map((m) => (m.type === 'sysfs' ? { destination: m.destination, type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro', 'rprivate'] } : m));
+      }
+    }
     drv.prepareSpec(row.id, spec);
     writeFileSync(join(d, 'config.json'), JSON.stringify(spec));
     // Refused here (the spec written, as a runtime would have it), in one message whatever the runtime: runc

@@ -29,6 +29,8 @@ import { VolumeStore } from '../volume/store.ts';
 import { readDaemonConfig, type DaemonConfig } from './daemon-config.ts';
 import { containerAttributes } from './events.ts';
 import { launcher } from './host.ts';
+import { defaultRoot, userPaths } from './user-paths.ts';
+import { rootlessUser } from '../sys/user-namespace.ts';
 import { makeRootLayout } from './root-layout.ts';
 import { overlayRootfs, type RootfsMounter } from './rootfs.ts';
 import { mayExit, move } from './state.ts';
@@ -94,6 +96,11 @@ const heldLocks = new AsyncLocalStorage<ReadonlySet<string>>();
 
 export abstract class EngineCore {
   readonly root: string;
+  /**
+   * The user this engine works for as root of that user's namespace (an ordinary user's Berth, started through
+   * berth-userns), or undefined for the host's root. Its containers get no cgroup of their own: none is delegated.
+   */
+  readonly rootlessUser: number | undefined = rootlessUser();
   readonly options: EngineOptions;
   /** The monitor runs this (plus `container cleanup ID`) when a container exits. */
   readonly exitCommand: string[];
@@ -117,7 +124,7 @@ export abstract class EngineCore {
 
   constructor(options: EngineOptions = {}) {
     this.options = options;
-    this.root = options.root ?? process.env.BERTH_ROOT ?? '/var/lib/berth';
+    this.root = options.root ?? process.env.BERTH_ROOT ?? defaultRoot();
     // A postStop callback can only run in this process: without an explicit exit command, such an
     // engine cleans up itself when it sees the exit (wait, list, any verb) instead of the monitor's command.
     this.exitCommand = options.exitCommand ?? (options.hooks?.postStop ? [] : [launcher(), '--root', this.root]);
@@ -263,7 +270,9 @@ export abstract class EngineCore {
       return { candidates: [only], chosen: only, why: `${given.name}: given to the engine` };
     }
     const cfg = this.config();
-    const candidates = probeRuntimes(this.cgroups(), cfg.runtimes, cfg.file);
+    const user = this.rootlessUser;
+    const rootless = user === undefined ? undefined : { runDir: userPaths(process.env, user).run };
+    const candidates = probeRuntimes(this.cgroups(), cfg.runtimes, cfg.file, undefined, rootless);
     const named = this.options.runtime ?? cfg.defaultRuntime;
     if (named) {
       const c = candidates.find((x) => x.name === named);

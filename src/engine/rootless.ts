@@ -2,14 +2,16 @@
  * What this host allows an ordinary user's containers (issue "Rootless"), probed file by file, each answer with
  * its reason: the user's subordinate ids and the setuid tools that map them, where the user's store and runtime
  * files go, which storage, runtime and network helper would serve, and whether cgroup limits could apply.
- * Berth does not run containers for an ordinary user yet: the CLI says so in one line (rootlessRefusal) and
- * `berth info` shows these facts, so a user sees what the host offers and what it lacks.
+ * An ordinary user's Berth runs as root of the user's own user namespace (bin/berth enters it through
+ * berth-userns); where the host lacks what that needs, the CLI says what in one line (rootlessRefusal) and
+ * `berth info` shows these facts.
  */
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
-import { homedir, release, userInfo } from 'node:os';
+import { release, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { cgroupInfo } from '../runtime/probe.ts';
 import { parseSubIds, readSubIdFiles, type SubIdRange } from '../runtime/spec/userns.ts';
+import { userPaths } from './user-paths.ts';
 
 export interface Fact<T> {
   value: T;
@@ -31,13 +33,6 @@ export interface RootlessFacts {
   /** A user-mode network helper (pasta, slirp4netns), and whether the user may open /dev/net/tun for it. */
   network: Fact<'pasta' | 'slirp4netns' | 'none'>;
   tun: Fact<boolean>;
-}
-
-/** An ordinary user's default store and runtime dirs, as podman's rootless ones (XDG base directories). */
-export function userPaths(env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? 0, home = homedir()): { root: string; run: string } {
-  const data = env.XDG_DATA_HOME || join(home, '.local', 'share');
-  const run = env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'berth') : `/tmp/berth-run-${uid}`;
-  return { root: join(data, 'berth'), run };
 }
 
 /** The first of these programs that exists. */
@@ -135,7 +130,16 @@ export function rootlessFacts(): RootlessFacts {
   };
 }
 
-/** Why an ordinary user's verb cannot run: one line, naming what would serve (and what the host lacks). */
-export function rootlessRefusal(verb: string): string {
-  return `${verb}: Berth runs containers as root only for now (rootless mode is not built yet); run it as root, and see \`berth info\` for what this host offers an ordinary user`;
+/**
+ * Why an ordinary user's verb cannot run, in one line: what the host lacks for the user's namespace (subordinate
+ * ids, the setuid mapping tools), or, with all of it there, that Berth was started around its launcher.
+ */
+export function rootlessRefusal(verb: string, f: RootlessFacts = rootlessFacts()): string {
+  const lacks = [
+    f.uids.value.length === 0 ? `subordinate uids: ${f.uids.why}` : '',
+    f.gids.value.length === 0 ? `subordinate gids: ${f.gids.why}` : '',
+    f.idMapTools.value ? '' : f.idMapTools.why,
+  ].filter(Boolean);
+  if (lacks.length > 0) return `${verb}: an ordinary user's Berth runs in a user namespace of its own, and this host lacks what that needs: ${lacks.join('; ')}`;
+  return `${verb}: an ordinary user's Berth runs in a user namespace of its own: start it as bin/berth (or the berth setup puts on the PATH), which enters it`;
 }

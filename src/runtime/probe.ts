@@ -71,9 +71,10 @@ function kindOf(path: string): RuntimeCandidate['kind'] {
  * hierarchy holds controllers (crun refuses that layout and takes the host for v1 where the hierarchy is
  * not mounted), or not at all when that program is not built.
  */
-function crunOnHybrid(cg: CgroupInfo, v1View: string | null): { launcher?: string; refusal?: string; note?: string } {
+function crunOnHybrid(cg: CgroupInfo, v1View: string | null, rootless: boolean): { launcher?: string; refusal?: string; note?: string } {
   if (cg.mode !== 'hybrid' || cg.v2Controllers.length === 0) return {};
   const held = cg.v2Controllers.join(', ');
+  if (rootless) return { refusal: `crun refuses hybrid cgroups while the v2 hierarchy at /sys/fs/cgroup/unified holds controllers (${held}), and in a user's namespace it cannot be hidden (a mount of the host is locked there)` };
   if (!v1View) return { refusal: `crun refuses hybrid cgroups while the v2 hierarchy at /sys/fs/cgroup/unified holds controllers (${held}), and berth-v1-view, which hides it, is not built (run scripts/build)` };
   return { launcher: v1View, note: `crun runs here in a mount namespace without the v2 hierarchy at /sys/fs/cgroup/unified, which it refuses while it holds controllers (${held}: left unmanaged, no limit is set there)` };
 }
@@ -81,20 +82,22 @@ function crunOnHybrid(cg: CgroupInfo, v1View: string | null): { launcher?: strin
 /**
  * crun and runc where installed, then the configured runtimes (`configured`, from `file`): each usable or
  * not, with the reason. A configured name may replace a built-in one, as docker's daemon.json may.
- * `v1View` is berth-v1-view's path (null: not built), for crun on a hybrid host.
+ * `v1View` is berth-v1-view's path (null: not built), for crun on a hybrid host. `rootless`: for an ordinary
+ * user's Berth (root of its user namespace), whose runtimes keep their state in its runtime dir.
  */
 export function probeRuntimes(
   cg: CgroupInfo = cgroupInfo(),
   configured: Record<string, RuntimeConfig> = {},
   file = 'the configuration',
   v1View: string | null = helperBinary('berth-v1-view'),
+  rootless?: { runDir: string },
 ): RuntimeCandidate[] {
   const judge = (name: string, path: string, runtimeArgs: string[], usableBecause: string): RuntimeCandidate => {
     const kind = kindOf(path);
     const base = { name, path, runtimeArgs, kind };
     if (!existsSync(path)) return { ...base, usable: false, reason: `${path} does not exist` };
     if (kind !== 'crun') return { ...base, usable: true, reason: usableBecause };
-    const hybrid = crunOnHybrid(cg, v1View);
+    const hybrid = crunOnHybrid(cg, v1View, rootless !== undefined);
     if (hybrid.refusal) return { ...base, usable: false, reason: hybrid.refusal };
     if (hybrid.launcher) return { ...base, launcher: hybrid.launcher, usable: true, reason: hybrid.note! };
     return { ...base, usable: true, reason: usableBecause };
@@ -104,6 +107,8 @@ export function probeRuntimes(
     if (configured[name]) continue;
     const path = PATHS[name].find((p) => existsSync(p));
     if (!path) out.push({ name, path: '', runtimeArgs: [], kind: name, usable: false, reason: `${name} is not installed` });
+    // An ordinary user's runtime keeps its state in the user's runtime dir (the host's /run is not its to write).
+    else if (rootless) out.push(judge(name, path, ['--root', `${rootless.runDir}/${name}`], `${name} runs rootless with cgroup ${cg.mode} on this host`));
     else out.push(judge(name, path, [], `${name} supports cgroup ${cg.mode} on this host`));
   }
   for (const [name, rt] of Object.entries(configured)) out.push(judge(name, rt.path, rt.runtimeArgs, `configured in ${file}`));

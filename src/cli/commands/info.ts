@@ -49,6 +49,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
       ` Total Memory: ${(i.MemTotal / 1024 ** 3).toFixed(2)}GiB`,
       ` Name: ${i.Name}`,
       ` Berth Root Dir: ${i.BerthRootDir}`,
+      ...(engine.rootlessUser !== undefined ? [` Rootless: yes, for uid ${engine.rootlessUser} (no bridge network, no cgroup limits)`] : []),
       ` Checkpoint: ${i.BerthCheckpoint}`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
@@ -58,7 +59,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   });
 }
 
-/** `info` for an ordinary user: no engine yet, only what this host would offer one (src/engine/rootless.ts). */
+/** `info` for an ordinary user outside its user namespace: no engine, what this host offers one (src/engine/rootless.ts). */
 async function rootlessInfo(format: string | undefined): Promise<number> {
   const { rootlessFacts } = await import('../../engine/rootless.ts');
   const f = rootlessFacts();
@@ -74,7 +75,7 @@ async function rootlessInfo(format: string | undefined): Promise<number> {
     ' Context:    default (daemonless)',
     '',
     'Rootless:',
-    ` Supported: no — Berth runs containers as root only for now; what this host offers user ${f.user.name} (${f.user.uid}):`,
+    ` Active: no — this command runs outside the user's namespace; what this host offers user ${f.user.name} (${f.user.uid}):`,
     `  Root Dir: ${f.paths.root}`,
     `  Run Dir: ${f.paths.run}`,
     fact('Subordinate UIDs', f.uids),

@@ -12,7 +12,7 @@ import { loadNsPin } from '../../sys/ns-pin.ts';
 import { loadPosixSpawn } from '../../sys/posix-spawn.ts';
 import { keepUnpackWorkers } from '../../image/unpack-pool.ts';
 import { isBerthError } from '../../errors.ts';
-import type { Globals } from '../globals.ts';
+import { engineRoot, type Globals } from '../globals.ts';
 import type { ListenAddress, TlsConfig } from '../../api/listen.ts';
 import { spawnOffThread } from '../../sys/spawn-thread.ts';
 import { raiseThisThread } from '../../sys/thread-priority.ts';
@@ -73,7 +73,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   }
   const { apiWarn } = await import('../../api/state.ts');
   // The same root as every verb (--root, else $BERTH_ROOT); the engine's warnings go to the request that caused them.
-  const engine = new Engine({ root: g.root ?? process.env.BERTH_ROOT ?? '/var/lib/berth', warn: apiWarn });
+  const engine = new Engine({ root: engineRoot(g), warn: apiWarn });
   try {
     // A daemon reads its configuration before it serves: a bad key fails start-up, not each request.
     engine.config();

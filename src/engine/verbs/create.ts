@@ -1,4 +1,5 @@
 /** `create`: a container made from its image and options, atomically (on failure nothing is left). */
+import type { ContainerConfig } from '../../types.ts';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NameConflict, NoSuchContainer, NotFound, NotSupported } from '../../errors.ts';
@@ -63,6 +64,7 @@ async function createContainer(engine: EngineCore, opts: CreateOptions, podId: s
     },
   });
   if (podId !== undefined) config.pod = podId;
+  if (engine.rootlessUser !== undefined) rootlessChecks(config, warnings);
   if (config.cgroups === 'disabled' && !engine.driver(runtime).features().supportsNoCgroups) {
     throw new NotSupported(`${runtime} cannot run a container without cgroups: --cgroups disabled needs crun`);
   }
@@ -102,4 +104,18 @@ async function createContainer(engine: EngineCore, opts: CreateOptions, podId: s
   const made = engine.containers.get(id)!;
   engine.emitContainer(made, 'create');
   return made;
+}
+
+/**
+ * An ordinary user's container (src/engine/rootless.ts): no bridge network (that needs the host's root; a
+ * user-mode network is not built yet), and no cgroup limits (none is delegated to the user), dropped with a
+ * warning as podman drops them.
+ */
+function rootlessChecks(config: ContainerConfig, warnings: string[]): void {
+  if (config.isolation?.network === 'bridge') {
+    throw new NotSupported('an ordinary user\'s containers have no bridge network yet (a user-mode network is not built): use --network none or --network host');
+  }
+  const r = config.resources;
+  const limited = Object.entries(r).some(([k, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0) && k !== 'oomKillDisable');
+  if (limited) warnings.push('resource limits are not supported and ignored for an ordinary user here: no cgroup is delegated to the user');
 }
