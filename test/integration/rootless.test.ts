@@ -9,7 +9,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BERTH, REPO } from './helpers.ts';
@@ -105,6 +105,30 @@ test('a bind mount: what the container writes is the user\'s on the host; a root
   assert.notEqual(r.code, 0);
   assert.match(r.stdout + r.stderr, /Permission denied/);
   assert.equal(readFileSync(secret, 'utf8'), 'root only\n');
+});
+
+test("berth serve as the user, on its runtime dir's socket: the docker CLI runs the user's containers through it", async (t) => {
+  if (skip) return t.skip(skip);
+  if (!existsSync('/usr/local/bin/docker')) return t.skip('no docker CLI at /usr/local/bin/docker');
+  const sock = `/tmp/berth-run-${uid}/berth.sock`;
+  const server = spawn('runuser', ['-u', USER, '--', BERTH, 'serve'], { cwd: '/tmp', env: { PATH: process.env.PATH, HOME: `/home/${USER}`, USER, LOGNAME: USER }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let said = '';
+  server.stdout!.on('data', (b: Buffer) => (said += b.toString()));
+  server.stderr!.on('data', (b: Buffer) => (said += b.toString()));
+  try {
+    for (let i = 0; i < 100 && !said.includes(`API listening on ${sock}`); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(said, new RegExp(`API listening on ${sock}`));
+    const docker = (args: string[]) => spawnSync('runuser', ['-u', USER, '--', 'env', `DOCKER_HOST=unix://${sock}`, `HOME=/home/${USER}`, 'docker', ...args], { encoding: 'utf8', cwd: '/tmp', timeout: 60_000 });
+    const ran = docker(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'echo through-the-api; id -u']);
+    assert.equal(ran.status, 0, ran.stderr);
+    assert.equal(ran.stdout, 'through-the-api\n0\n');
+    const refused = docker(['run', '--rm', 'busybox', 'true']);
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /no bridge network yet/);
+  } finally {
+    spawnSync('pkill', ['-TERM', '-u', USER, '-f', 'berth.mjs serve']);
+    await new Promise<void>((r) => (server.exitCode !== null ? r() : server.once('exit', () => r())));
+  }
 });
 
 test('a user without subordinate ids: one line naming what is missing, and nothing made', (t) => {

@@ -8,6 +8,8 @@ import type { FlagDef } from '../flags.ts';
 import { fail, parse, report, type Command } from '../common.ts';
 import { Engine } from '../../engine/engine.ts';
 import { loadMountCalls } from '../../sys/mount-calls.ts';
+import { rootlessUser } from '../../sys/user-namespace.ts';
+import { userPaths } from '../../engine/user-paths.ts';
 import { loadNsPin } from '../../sys/ns-pin.ts';
 import { loadPosixSpawn } from '../../sys/posix-spawn.ts';
 import { keepUnpackWorkers } from '../../image/unpack-pool.ts';
@@ -20,7 +22,7 @@ import { raiseThisThread } from '../../sys/thread-priority.ts';
 export const DEFAULT_SOCKET = 'unix:///run/berth/berth.sock';
 
 const flags = [
-  { name: 'host', short: 'H', type: 'list', description: `Address to listen on: unix:///path or tcp://host:port, repeatable (default "${DEFAULT_SOCKET}")` },
+  { name: 'host', short: 'H', type: 'list', description: `Address to listen on: unix:///path or tcp://host:port, repeatable (default "${DEFAULT_SOCKET}"; an ordinary user's: its runtime dir's berth.sock)` },
   { name: 'tls', type: 'bool', description: 'Serve TCP over TLS (implied by --tlsverify)' },
   { name: 'tlsverify', type: 'bool', description: 'Serve TCP over TLS and require client certificates signed by --tlscacert' },
   { name: 'tlscacert', type: 'string', description: 'Trust client certs signed only by this CA (default "$DOCKER_CERT_PATH/ca.pem", else ~/.docker/ca.pem)' },
@@ -49,7 +51,9 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   const cri = p.changed.has('cri') ? parseCriAddress(p.flags.cri) : undefined;
   if (cri instanceof Error) return fail(`Error: ${cri.message}`, 125);
   // The Docker API's default socket only when nothing else is asked for: `--cri` alone serves the CRI alone.
-  if (uris.length === 0 && !cri) uris.push(DEFAULT_SOCKET);
+  // An ordinary user's server listens in its runtime dir ($XDG_RUNTIME_DIR/berth), as podman's does.
+  const user = rootlessUser();
+  if (uris.length === 0 && !cri) uris.push(user === undefined ? DEFAULT_SOCKET : `unix://${userPaths(process.env, user).run}/berth.sock`);
   const { isLoopback, loadTls, parseListenAddress, showAddress } = await import('../../api/listen.ts');
   // Everything that can be checked is checked before anything listens: a bad address or certificate
   // file fails start-up whole, with nothing left half-open.
