@@ -22,7 +22,6 @@ import type { EngineCore } from '../core.ts';
 import { netnsName, unwirePod, wirePod } from '../network-attach.ts';
 import { podDir, podEtcDir } from './paths.ts';
 
-
 /** Where a pinned pod's namespaces are bound, for those it has of its own (not the host's). */
 export function pinnedPaths(engine: EngineCore, pod: PodRow): { net?: string; ipc?: string; uts?: string; shm?: string; etc?: string } {
   const pinned = pod.config.pinned!;
