@@ -293,7 +293,7 @@ export abstract class EngineCore {
     if (!cand.usable) throw new NotSupported(`runtime ${cand.name} cannot run containers here: ${cand.reason}`);
     let d = this.drivers.get(cand.name);
     if (!d) {
-      d = this.options.driver ?? OciDriver.of(cand, { seccompCacheDir: join(this.root, 'seccomp') });
+      d = this.options.driver ?? OciDriver.of(cand, { seccompCacheDir: join(this.root, 'seccomp'), cgroupless: this.rootlessUser !== undefined });
       this.drivers.set(cand.name, d);
     }
     return d;

@@ -46,6 +46,12 @@ export interface OciRuntimeOptions {
   launcher?: string;
   /** Where crun's compiled seccomp programs are kept (src/runtime/seccomp-cache.ts); none kept without it. */
   seccompCacheDir?: string;
+  /**
+   * Its containers have no cgroup (an ordinary user's, where none is delegated): a signal for all of a
+   * container's processes, which the runtime finds through the cgroup, goes to its init (in a pid namespace of
+   * its own, the others die with it).
+   */
+  cgroupless?: boolean;
 }
 
 export class OciDriver implements RuntimeDriver {
@@ -58,6 +64,7 @@ export class OciDriver implements RuntimeDriver {
   private readonly program: string;
   private readonly leadingArgs: readonly string[];
   private readonly seccomp?: SeccompCache;
+  private readonly cgroupless: boolean;
   /** Profiles crun compiles in creates under way, by container id: kept once the create succeeds. */
   private readonly compiling = new Map<string, string>();
 
@@ -70,10 +77,11 @@ export class OciDriver implements RuntimeDriver {
     this.program = opts.launcher ?? path;
     this.leadingArgs = opts.launcher ? [path, ...this.runtimeArgs] : this.runtimeArgs;
     if (this.kind === 'crun' && opts.seccompCacheDir) this.seccomp = new SeccompCache(opts.seccompCacheDir, path);
+    this.cgroupless = opts.cgroupless ?? false;
   }
 
   /** The driver for a probed runtime (src/runtime/probe.ts): its options and launcher as probed. */
-  static of(c: RuntimeCandidate, opts: Pick<OciRuntimeOptions, 'seccompCacheDir'> = {}): OciDriver {
+  static of(c: RuntimeCandidate, opts: Pick<OciRuntimeOptions, 'seccompCacheDir' | 'cgroupless'> = {}): OciDriver {
     return new OciDriver(c.name, c.path, { ...opts, runtimeArgs: c.runtimeArgs, kind: c.kind, ...(c.launcher ? { launcher: c.launcher } : {}) });
   }
 
@@ -335,7 +343,7 @@ export class OciDriver implements RuntimeDriver {
   }
 
   async kill(id: string, signal: string, all = false): Promise<void> {
-    await this.verb(all ? ['kill', '--all', id, signal] : ['kill', id, signal]);
+    await this.verb(all && !this.cgroupless ? ['kill', '--all', id, signal] : ['kill', id, signal]);
   }
 
   async delete(id: string, force: boolean): Promise<void> {

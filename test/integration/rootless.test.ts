@@ -88,6 +88,10 @@ test("exec, logs, ps and rm of an ordinary user's detached container; root's sto
   assert.match(ok(['ps', '--format', '{{.Names}} {{.Status}}']), /^userbox Up/m);
   const rootPs = spawnSync(BERTH, ['ps', '-a', '--no-trunc', '--format', '{{.ID}}'], { encoding: 'utf8' }).stdout;
   assert.ok(!rootPs.includes(id), "root's ps does not list the user's container");
+  // Stop: SIGTERM, which sleep as pid 1 ignores, then SIGKILL to its init (no cgroup to find the rest through).
+  ok(['stop', '-t', '1', id]);
+  assert.match(ok(['ps', '-a', '--format', '{{.Status}}']), /^Exited \(137\)/);
+  ok(['start', id]);
   ok(['rm', '-f', id]);
   assert.equal(ok(['ps', '-aq']).trim(), '');
 });
