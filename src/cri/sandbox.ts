@@ -1,8 +1,9 @@
 /**
  * The CRI's pod sandboxes: Berth pods whose network, IPC and UTS namespaces are pinned to files, or held by an
  * infra container where the pod needs one (its pid namespace shared, host ports, sysctls), in the cgroup kubelet
- * names. Run, stop, remove, status and list; a sandbox is ready while its namespaces are up. Sandboxes are named as containerd names them (name, namespace, uid,
- * attempt), so a second RunPodSandbox of the same attempt is refused rather than made twice.
+ * names. Run, stop, remove, status and list; a sandbox is ready while its namespaces are up. Sandboxes are named
+ * as containerd names them (name, namespace, uid, attempt), so a second RunPodSandbox of the same attempt is
+ * refused rather than made twice.
  */
 import { hostname } from 'node:os';
 import { AlreadyExists, InvalidArgument, NotFound } from '../errors.ts';

@@ -372,6 +372,13 @@ export async function refreshPeers(engine: EngineCore, changed: ContainerRow, ne
   }
 }
 
+/** The /etc files' directory of the pinned pod whose network a container joins by path, if it does. */
+function pinnedPodEtc(engine: EngineCore, row: ContainerRow): string | undefined {
+  const pod = row.config.pod;
+  if (pod === undefined || !row.config.isolation?.network.startsWith('ns:') || !engine.pods.get(pod)?.config.pinned) return undefined;
+  return podEtcDir(engine, pod);
+}
+
 /**
  * The container's /etc/hosts, /etc/resolv.conf and /etc/hostname, written into its directory and bound
  * in (unless the user mounts something there). Host network: the host's own files.
@@ -389,9 +396,9 @@ export function etcMounts(engine: EngineCore, row: ContainerRow): OciMount[] {
     return [...bind('/etc/hosts', join(other, 'hosts')), ...bind('/etc/resolv.conf', join(other, 'resolv.conf')), ...(sameUts ? bind('/etc/hostname', join(other, 'hostname')) : [])];
   }
   // A pinned pod's container: the pod's files, as it has the pod's network and hostname (pods/pinned.ts).
-  if (row.config.pod !== undefined && iso?.network.startsWith('ns:') && engine.pods.get(row.config.pod)?.config.pinned) {
-    const pod = podEtcDir(engine, row.config.pod);
-    return [...bind('/etc/hosts', join(pod, 'hosts')), ...bind('/etc/resolv.conf', join(pod, 'resolv.conf')), ...(iso.uts.startsWith('ns:') ? bind('/etc/hostname', join(pod, 'hostname')) : [])];
+  const pod = pinnedPodEtc(engine, row);
+  if (pod) {
+    return [...bind('/etc/hosts', join(pod, 'hosts')), ...bind('/etc/resolv.conf', join(pod, 'resolv.conf')), ...(iso?.uts.startsWith('ns:') ? bind('/etc/hostname', join(pod, 'hostname')) : [])];
   }
   const dir = join(engine.dir(row.id), 'etc');
   mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -418,8 +425,7 @@ export function etcMounts(engine: EngineCore, row: ContainerRow): OciMount[] {
 export function etcBinds(engine: EngineCore, row: ContainerRow): { destination: string; source: string }[] {
   const iso = row.config.isolation;
   if (iso?.network === 'host') return [];
-  const pinned = row.config.pod !== undefined && iso?.network.startsWith('ns:') && engine.pods.get(row.config.pod)?.config.pinned;
-  const dir = pinned ? podEtcDir(engine, row.config.pod!) : iso?.network.startsWith('container:') ? join(engine.dir(iso.network.slice(10)), 'etc') : join(engine.dir(row.id), 'etc');
+  const dir = pinnedPodEtc(engine, row) ?? (iso?.network.startsWith('container:') ? join(engine.dir(iso.network.slice(10)), 'etc') : join(engine.dir(row.id), 'etc'));
   const user = new Set(row.config.mounts.map((m) => m.destination));
   const files = iso?.network.startsWith('container:') && iso.uts !== iso.network ? ['hosts', 'resolv.conf'] : ['hosts', 'resolv.conf', 'hostname'];
   return files.flatMap((f) => (user.has(`/etc/${f}`) || !existsSync(join(dir, f)) ? [] : [{ destination: `/etc/${f}`, source: join(dir, f) }]));

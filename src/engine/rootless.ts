@@ -9,7 +9,7 @@
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { release, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { cgroupInfo } from '../runtime/probe.ts';
+import { cgroupInfo, chooseRuntime, probeRuntimes, type CgroupInfo } from '../runtime/probe.ts';
 import { parseSubIds, readSubIdFiles, type SubIdRange } from '../runtime/spec/userns.ts';
 import { userPaths } from './user-paths.ts';
 
@@ -70,6 +70,7 @@ function delegatedControllers(uid: number): string[] | undefined {
 
 export function rootlessFacts(): RootlessFacts {
   const u = userInfo();
+  const paths = userPaths();
   const { subuid, subgid } = readSubIdFiles();
   const uidmap = found('/usr/bin/newuidmap');
   const gidmap = found('/usr/bin/newgidmap');
@@ -96,7 +97,7 @@ export function rootlessFacts(): RootlessFacts {
   }
   return {
     user: { name: u.username, uid: u.uid, gid: u.gid },
-    paths: userPaths(),
+    paths,
     uids: ranges('uid', subuid, u.username, u.uid),
     gids: ranges('gid', subgid, u.username, u.uid),
     idMapTools: {
@@ -108,10 +109,7 @@ export function rootlessFacts(): RootlessFacts {
       : fuse
         ? { value: 'fuse-overlayfs', why: `kernel ${major}.${minor} refuses overlay in a user namespace: ${fuse}` }
         : { value: 'none', why: `kernel ${major}.${minor} refuses overlay in a user namespace and fuse-overlayfs is not installed (apt-get install fuse-overlayfs)` },
-    runtime:
-      cg.mode === 'hybrid' && cg.v2Controllers.length > 0
-        ? { value: 'runc', why: 'crun refuses this hybrid cgroup layout, and a user cannot hide /sys/fs/cgroup/unified from it (a mount of the host is locked in a user namespace)' }
-        : { value: 'crun', why: `cgroup ${cg.mode}: crun runs rootless here` },
+    runtime: userRuntime(cg, paths.run),
     cgroupLimits:
       cg.version === 2 && delegated && delegated.length > 0
         ? { value: true, why: `cgroup v2, delegated to the user: ${delegated.join(' ')}` }
@@ -128,6 +126,12 @@ export function rootlessFacts(): RootlessFacts {
         : { value: 'none', why: 'neither pasta nor slirp4netns is installed (apt-get install passt): only --network none and host' },
     tun,
   };
+}
+
+/** The runtime the engine would choose inside the user's namespace, by the same probe it runs there. */
+function userRuntime(cg: CgroupInfo, runDir: string): Fact<'crun' | 'runc' | 'none'> {
+  const { chosen, why } = chooseRuntime(probeRuntimes(cg, {}, 'the configuration', undefined, { runDir }));
+  return chosen && (chosen.name === 'crun' || chosen.name === 'runc') ? { value: chosen.name, why } : { value: 'none', why };
 }
 
 /**
