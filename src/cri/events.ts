@@ -16,7 +16,8 @@ const TYPES: Record<string, string> = {
 };
 
 export async function streamContainerEvents(engine: Engine, send: (ev: object) => void, signal: AbortSignal): Promise<void> {
-  // A deleted container has no record left to say it was the CRI's: those seen before are remembered.
+  // A container removed before its events are read has no record left to say it was the CRI's: those seen
+  // before are remembered.
   const known = new Set<string>((await listContainers(engine, null)).map((r) => r.id));
   for await (const ev of watchEvents(engine.events, { signal, filter: new Map([['type', ['container']]]) })) {
     const type = TYPES[ev.action];
@@ -27,8 +28,10 @@ export async function streamContainerEvents(engine: Engine, send: (ev: object) =
     } catch {
       // a deleted container (or not the CRI's): its status is gone
     }
+    // Gone by the time its event is read (removed right after it stopped): still the CRI's if it was seen before.
     if (status) known.add(ev.actor);
-    else if (type !== 'CONTAINER_DELETED_EVENT' || !known.delete(ev.actor)) continue;
+    else if (!known.has(ev.actor)) continue;
+    if (type === 'CONTAINER_DELETED_EVENT') known.delete(ev.actor);
     let sandbox: ReturnType<typeof podSandboxStatus>['status'] | null = null;
     try {
       sandbox = status?.pod_sandbox_id ? podSandboxStatus(engine, status.pod_sandbox_id, false).status : null;
