@@ -210,8 +210,16 @@ export interface Isolation {
   securityOpt?: string[];
   /** `--group-add` as given (names resolved into ContainerConfig.additionalGids). */
   groupAdd: string[];
-  /** A user namespace (`--userns auto|remap`): the mode as given and the ids it maps; absent = the host's. */
-  userns?: { mode: string; uidMappings: IdMap[]; gidMappings: IdMap[] };
+  /**
+   * A user namespace (`--userns auto|remap|keep-id`): the mode as given and the ids it maps; absent = the host's.
+   * keep-id (an ordinary user's) also names the user kept, for the /etc/passwd and /etc/group lines it gets.
+   */
+  userns?: {
+    mode: string;
+    uidMappings: IdMap[];
+    gidMappings: IdMap[];
+    keepId?: { uid: number; gid: number; name: string; group: string; home: string };
+  };
 }
 
 /**

@@ -85,7 +85,7 @@ export const createFlags = [
   { name: 'cgroupns', type: 'string', description: 'Cgroup namespace to use (host|private)' },
   { name: 'shm-size', type: 'string', description: 'Size of /dev/shm' },
   { name: 'group-add', type: 'list', description: 'Add additional groups to join' },
-  { name: 'userns', type: 'string', description: 'User namespace to use (host, auto[:size=N], remap[:USER])' },
+  { name: 'userns', type: 'string', description: 'User namespace to use (host, auto[:size=N], remap[:USER]; keep-id for an ordinary user)' },
   ...updatableFlags,
   ...createOnlyResourceFlags,
 ] as const satisfies readonly FlagDef[];

@@ -19,6 +19,7 @@ import type { EngineCore, StartOptions } from './core.ts';
 import { exitCommandFor } from './exit-handoff.ts';
 import { loadHooks } from './hooks.ts';
 import { initBinary } from './host.ts';
+import { addKeepIdEntries } from './keep-id.ts';
 import { sharedNamespaces } from './isolation.ts';
 import { linkEnv } from './links.ts';
 import { etcMounts, rewriteHosts, setupNetworks, teardownNetworks } from './network-attach.ts';
@@ -66,6 +67,8 @@ export async function bringUp(engine: EngineCore, row: ContainerRow, drv: Runtim
     await engine.rootfs.mount(await lowerDirsFor(engine, row, img), join(d, 'diff'), join(d, 'work'), join(d, 'rootfs'), engine.root);
     engine.containers.update(row.id, { mounted: true });
     trace('init: mounted');
+    const kept = row.config.isolation?.userns;
+    if (kept?.keepId) addKeepIdEntries(join(d, 'rootfs'), kept.keepId, kept.uidMappings, kept.gidMappings);
     const cg = engine.cgroups();
     const mounts = await resolveMounts(engine, row, join(d, 'rootfs'));
     const netnsPath = bridged && !ownNetns ? await Promise.race([namespace, networked.then((s) => s!.netns)]) : undefined;

@@ -14,6 +14,8 @@ import { parseSignal } from './signals.ts';
 import { validateRestartPolicy } from './restart-policy.ts';
 import { resolveHealth, type HealthInput } from './healthcheck.ts';
 import { parseGroup, resolveUser } from './user.ts';
+import { appended, keepIdLines } from './keep-id.ts';
+import type { RootlessIds } from '../sys/user-namespace.ts';
 import { resolveIsolation, type IsolationOptions } from './isolation.ts';
 import { resolveNetworking, type NetworkOptions } from './net-config.ts';
 import type { NetworkRow } from '../store/networks.ts';
@@ -107,6 +109,8 @@ export interface BuildContext {
   cgroupVersion: 1 | 2;
   /** Host ids other containers' user namespaces use. */
   usedIds: () => { uid: IdMap[]; gid: IdMap[] };
+  /** The ids of an ordinary user's namespace the engine runs in (for keep-id); undefined for the host's root. */
+  rootless?: RootlessIds;
   /** The network a name refers to (throws NotFound). */
   network: (name: string) => NetworkRow;
   /** The container a reference names (throws NotFound): `--link`'s targets. */
@@ -144,10 +148,18 @@ export function buildConfig(
   const cwd = opts.workdir || ic.WorkingDir || '/';
   if (!posix.isAbsolute(cwd)) throw new InvalidArgument(`the working directory '${cwd}' is invalid, it needs to be an absolute path`);
 
-  const userSpec = opts.user ?? ic.User ?? '';
-  const groupText = images.readFile(img, '/etc/group');
-  const u = resolveUser(userSpec, images.readFile(img, '/etc/passwd'), groupText);
-  const isolation = resolveIsolation(opts, { containerId: ctx.containerId, init: opts.init ?? false, hostname: opts.hostname !== undefined, cgroupVersion: ctx.cgroupVersion, usedIds: ctx.usedIds });
+  const isolation = resolveIsolation(opts, { containerId: ctx.containerId, init: opts.init ?? false, hostname: opts.hostname !== undefined, cgroupVersion: ctx.cgroupVersion, usedIds: ctx.usedIds, rootless: ctx.rootless });
+  // keep-id: the user's own ids unless --user says otherwise, found in the lines it adds to the image's files.
+  const kept = isolation.userns?.keepId;
+  const userSpec = opts.user ?? (kept ? `${kept.uid}:${kept.gid}` : (ic.User ?? ''));
+  let groupText = images.readFile(img, '/etc/group');
+  let passwdText = images.readFile(img, '/etc/passwd');
+  if (kept) {
+    const lines = keepIdLines(passwdText, groupText, kept);
+    passwdText = appended(passwdText, lines.passwd);
+    groupText = appended(groupText, lines.group);
+  }
+  const u = resolveUser(userSpec, passwdText, groupText);
   const additionalGids = [...new Set([...u.additionalGids, ...isolation.groupAdd.map((g) => groupId(g, groupText))])];
 
   const volumes: VolumeCreateOptions[] = [];

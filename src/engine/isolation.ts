@@ -16,8 +16,10 @@ import { parseSecurityOpts, selinuxLabels } from '../runtime/spec/security-opt.t
 import { sysctlNamespace, validateSysctls } from '../runtime/spec/sysctl.ts';
 import type { ContainerRow } from '../store/containers.ts';
 import type { IdMap, Isolation, NamespaceMode } from '../types.ts';
-import { autoMappings, parseUserns, readSubIdFiles, remapMappings } from '../runtime/spec/userns.ts';
+import { autoMappings, keepIdMapping, parseUserns, readSubIdFiles, remapMappings } from '../runtime/spec/userns.ts';
 import { isAlive } from '../sys/proc.ts';
+import type { RootlessIds } from '../sys/user-namespace.ts';
+import { hostUser } from './keep-id.ts';
 
 export interface IsolationOptions {
   privileged?: boolean;
@@ -46,7 +48,10 @@ export interface IsolationOptions {
   /** /dev/shm size in bytes (default 64 MiB). */
   shmSize?: number;
   groupAdd?: string[];
-  /** `host` (default), `auto[:size=N]` or `remap[:USER]`: ids from /etc/subuid and /etc/subgid. */
+  /**
+   * `host` (default), `auto[:size=N]` or `remap[:USER]`: ids from /etc/subuid and /etc/subgid; for an ordinary
+   * user, `keep-id`: the user's own ids the same inside.
+   */
   userns?: string;
 }
 
@@ -58,6 +63,8 @@ export interface IsolationContext {
   cgroupVersion: 1 | 2;
   /** Host ids other containers' user namespaces use (for `--userns auto`). */
   usedIds(): { uid: IdMap[]; gid: IdMap[] };
+  /** The ids of an ordinary user's namespace the engine runs in; undefined for the host's root. */
+  rootless?: RootlessIds;
 }
 
 /** `--userns`: the mappings of a user namespace, or undefined for the host's. */
@@ -65,6 +72,15 @@ function userNamespace(value: string | undefined, ctx: IsolationContext, privile
   const mode = parseUserns(value ?? '');
   if (mode.kind === 'host') return undefined;
   if (privileged) throw new InvalidArgument('--privileged and --userns cannot be combined: a privileged container uses the host user namespace');
+  const r = ctx.rootless;
+  if (mode.kind === 'keep-id') {
+    // podman's words: keep-id needs the user's own namespace, whose ids it keeps; root has no such one.
+    if (!r) throw new InvalidArgument('--userns keep-id is only supported in rootless mode (for an ordinary user): as root, use --userns auto or remap');
+    const keepId = hostUser(r.uid, r.gid);
+    return { mode: value!, uidMappings: keepIdMapping(r.uid, r.uidCount, 'uid'), gidMappings: keepIdMapping(r.gid, r.gidCount, 'gid'), keepId };
+  }
+  // An ordinary user's namespace holds its own ranges only, not root's or another user's, which auto and remap map.
+  if (r) throw new InvalidArgument(`--userns ${value}: an ordinary user's containers take --userns keep-id or host (its own user namespace, the default)`);
   const { subuid, subgid } = readSubIdFiles();
   const m = mode.kind === 'remap' ? remapMappings(subuid, subgid, mode.user) : autoMappings(subuid, subgid, 'root', mode.size, ctx.usedIds(), 0);
   return { mode: value!, uidMappings: m.uidMappings, gidMappings: m.gidMappings };
@@ -159,7 +175,13 @@ export function resolveIsolation(opts: IsolationOptions, ctx: IsolationContext):
   if (!Number.isInteger(shmSize) || shmSize <= 0) throw new InvalidArgument(`invalid --shm-size: ${opts.shmSize}: must be greater than 0`);
 
   const userns = userNamespace(opts.userns, ctx, privileged);
-  if (userns && (pid === 'host' || network === 'host' || ipc === 'host')) {
+  // keep-id nests in the user's own namespace, which already owns none of the host's: the host's network adds no
+  // power (podman allows it; the host's /sys is bound, as for any ordinary user's container with it), but the
+  // host's pid and IPC namespaces need proc and mqueue mounts that no ordinary user's namespace may make.
+  if (userns?.keepId && (pid === 'host' || ipc === 'host')) {
+    throw new InvalidArgument("--userns keep-id cannot be combined with a host pid or ipc namespace: an ordinary user's namespace may not mount the host's proc or mqueue (--network host works)");
+  }
+  if (userns && !userns.keepId && (pid === 'host' || network === 'host' || ipc === 'host')) {
     throw new InvalidArgument('--userns cannot be combined with a host pid, ipc or network namespace');
   }
   const paths = systemPaths(sec, privileged);

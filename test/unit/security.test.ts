@@ -415,7 +415,7 @@ test('parseUserns', () => {
   assert.deepEqual(parseUserns('remap', 'other'), { kind: 'remap', user: 'other' });
   assert.deepEqual(parseUserns('remap:alice'), { kind: 'remap', user: 'alice' });
   for (const bad of ['private', 'auto:size=0', 'auto:size=x', 'auto:uidmapping=0:1:1', 'remap:']) {
-    assert.throws(() => parseUserns(bad), invalid(`invalid --userns mode: ${JSON.stringify(bad)} (host, auto[:size=N] or remap[:USER])`));
+    assert.throws(() => parseUserns(bad), invalid(`invalid --userns mode: ${JSON.stringify(bad)} (host, auto[:size=N], remap[:USER] or keep-id)`));
   }
 });
 

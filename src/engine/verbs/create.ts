@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { NameConflict, NoSuchContainer, NotFound, NotSupported } from '../../errors.ts';
 import type { ContainerRow } from '../../store/containers.ts';
 import { selfIdentity } from '../../sys/proc.ts';
+import { rootlessIds } from '../../sys/user-namespace.ts';
 import { trace } from '../../sys/trace.ts';
 import { buildConfig, type CreateOptions } from '../config.ts';
 import type { EngineCore } from '../core.ts';
@@ -58,6 +59,7 @@ async function createContainer(engine: EngineCore, opts: CreateOptions, podId: s
     logDefaults: { driver: engine.config().logDriver, options: engine.config().logOpts },
     storageFs: () => filesystemOf(engine.root),
     cgroupVersion: engine.cgroups().version,
+    rootless: engine.rootlessUser !== undefined ? rootlessIds() : undefined,
     usedIds: () => {
       const maps = engine.containers.list().flatMap((c) => (c.config.isolation?.userns ? [c.config.isolation.userns] : []));
       return { uid: maps.flatMap((m) => m.uidMappings), gid: maps.flatMap((m) => m.gidMappings) };

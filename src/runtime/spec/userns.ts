@@ -28,7 +28,9 @@ export type UsernsMode =
   /** A fresh block of `size` ids from the engine user's ranges, unused by other containers. */
   | { kind: 'auto'; size: number }
   /** All of `user`'s ranges, as docker's --userns-remap. */
-  | { kind: 'remap'; user: string };
+  | { kind: 'remap'; user: string }
+  /** An ordinary user's own id (and gid) the same inside as outside (podman's keep-id). */
+  | { kind: 'keep-id' };
 
 /** The user whose ranges `remap` takes when none is named (docker's is dockremap). */
 export const DEFAULT_REMAP_USER = 'berthremap';
@@ -51,9 +53,10 @@ export function parseSubIds(text: string, user: string, uid?: number): SubIdRang
   return out;
 }
 
-/** --userns: `host` (or empty), `auto`, `auto:size=N`, `remap`, `remap:USER`. */
+/** --userns: `host` (or empty), `auto`, `auto:size=N`, `remap`, `remap:USER`, `keep-id`. */
 export function parseUserns(value: string, remapUser: string = DEFAULT_REMAP_USER): UsernsMode {
   if (value === '' || value === 'host') return { kind: 'host' };
+  if (value === 'keep-id') return { kind: 'keep-id' };
   const colon = value.indexOf(':');
   const mode = colon < 0 ? value : value.slice(0, colon);
   const arg = colon < 0 ? undefined : value.slice(colon + 1);
@@ -61,7 +64,7 @@ export function parseUserns(value: string, remapUser: string = DEFAULT_REMAP_USE
   if (mode === 'auto' && arg === undefined) return { kind: 'auto', size: DEFAULT_AUTO_SIZE };
   const size = mode === 'auto' ? Number(/^size=(\d+)$/.exec(arg ?? '')?.[1] ?? NaN) : NaN;
   if (size >= 1 && size <= 2 ** 32 - 1) return { kind: 'auto', size };
-  throw new InvalidArgument(`invalid --userns mode: ${JSON.stringify(value)} (host, auto[:size=N] or remap[:USER])`);
+  throw new InvalidArgument(`invalid --userns mode: ${JSON.stringify(value)} (host, auto[:size=N], remap[:USER] or keep-id)`);
 }
 
 function rangesOf(text: string, which: 'uid' | 'gid', user: string, uid?: number): SubIdRange[] {
@@ -126,6 +129,22 @@ export function autoMappings(
     uidMappings: autoMapping(subuid, 'uid', user, size, used.uid, uid),
     gidMappings: autoMapping(subgid, 'gid', user, size, used.gid, uid),
   };
+}
+
+/**
+ * keep-id's mapping of one kind of id, over the `count` ids (0 …) of the user's own namespace, where 0 is the
+ * user: container id `id` is that 0, the container's 0 … id-1 are the namespace's 1 … id, and the rest above
+ * stay where they are. So the user's files are theirs inside, and the container's root is a subordinate id.
+ */
+export function keepIdMapping(id: number, count: number, which: 'uid' | 'gid'): IdMapping[] {
+  if (count <= id) {
+    throw new InvalidArgument(`--userns keep-id: ${which} ${id} cannot keep its id: the user's namespace holds ids 0-${count - 1} (${count - 1} subordinate ${which}s in /etc/sub${which}), and ${id} more are needed below it`);
+  }
+  const out: IdMapping[] = [];
+  if (id > 0) out.push({ containerID: 0, hostID: 1, size: id });
+  out.push({ containerID: id, hostID: 0, size: 1 });
+  if (count - id - 1 > 0) out.push({ containerID: id + 1, hostID: id + 1, size: count - id - 1 });
+  return out;
 }
 
 /** The text of /etc/subuid and /etc/subgid; a missing file reads as empty. */
