@@ -230,6 +230,8 @@ export interface ContainerConfig {
   /** Image reference as the user typed it, and the resolved image id. */
   image: string;
   imageId: string;
+  /** The storage driver its root filesystem is mounted with; absent: the kernel's overlay. */
+  storageDriver?: 'fuse-overlayfs';
   /** Process argv after entrypoint+cmd resolution; never empty. */
   args: string[];
   /** Image entrypoint and cmd as stored (for inspect's Config). */

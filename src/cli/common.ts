@@ -10,7 +10,7 @@ import { engineRoot, type Globals } from './globals.ts';
 export { fail, parse, report, type Command } from './command.ts';
 
 export function engineFor(g: Globals): Engine {
-  return new Engine({ root: engineRoot(g), ...(g.quiet ? { warn: () => {} } : {}) });
+  return new Engine({ root: engineRoot(g), ...(g.quiet ? { warn: () => {} } : {}), ...(g.storageDriver ? { storageDriver: g.storageDriver } : {}) });
 }
 
 /** Open the engine for one verb, report its errors as docker does, and close it. */

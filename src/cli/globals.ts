@@ -6,6 +6,8 @@ import { defaultRoot } from '../engine/user-paths.ts';
 
 export interface Globals {
   root?: string;
+  /** `--storage-driver` (podman's): overlay or fuse-overlayfs for the containers this command creates. */
+  storageDriver?: string;
   /** `--log-level error|fatal`: the engine's warnings are not printed. */
   quiet?: boolean;
   /** The verb path as typed, for messages ("container ls"). */

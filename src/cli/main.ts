@@ -115,6 +115,7 @@ Options:
   -D, --debug              Print the time of each step to stderr
   -l, --log-level string   debug, info, warn (default), error or fatal (no warnings)
       --root string        Engine root directory (default "/var/lib/berth", or $BERTH_ROOT)
+      --storage-driver string  overlay or fuse-overlayfs for new containers (default: daemon.json's, else the host's best)
   -v, --version            Print version information and quit
 
 Commands:
@@ -187,6 +188,9 @@ function clientFlag(name: string, value: string | undefined, g: Globals): string
   return undefined;
 }
 
+/** `--storage-driver`'s values (src/engine/storage-driver.ts parses them; listed here so main.ts loads no engine module). */
+const STORAGE_DRIVERS = ['overlay', 'overlay2', 'fuse-overlayfs'];
+
 /** The command groups: `berth container ls`, `berth image rm`… */
 const GROUPS = ['container', 'image', 'volume', 'network', 'pod', 'kube', 'system', 'builder', 'buildx'];
 
@@ -205,6 +209,12 @@ export async function cli(argv: string[]): Promise<number> {
     const a = argv[i]!;
     if (a === '--root') globals.root = argv[++i];
     else if (a.startsWith('--root=')) globals.root = a.slice(7);
+    else if (a === '--storage-driver' || a.startsWith('--storage-driver=')) {
+      const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (value === undefined) return fail(`flag needs an argument: --storage-driver\nSee 'berth --help'.`, 125);
+      if (!STORAGE_DRIVERS.includes(value)) return fail(`invalid argument "${value}" for "--storage-driver" flag: overlay (or overlay2) or fuse-overlayfs`, 125);
+      globals.storageDriver = value;
+    }
     else if (a === '-v' || a === '--version') return (await commands.version!()).main([], globals);
     else if (CLIENT_FLAGS.has(a.split('=')[0]!)) {
       const [name, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];

@@ -64,7 +64,7 @@ export async function bringUp(engine: EngineCore, row: ContainerRow, drv: Runtim
   const networked = bridged && !ownNetns ? setupNetworks(engine, row, undefined, namespaceMade) : Promise.resolve(undefined);
   networked.catch(() => {});
   try {
-    await engine.rootfs.mount(await lowerDirsFor(engine, row, img), join(d, 'diff'), join(d, 'work'), join(d, 'rootfs'), engine.root);
+    await engine.rootfsOf(row).mount(await lowerDirsFor(engine, row, img), join(d, 'diff'), join(d, 'work'), join(d, 'rootfs'), engine.root);
     engine.containers.update(row.id, { mounted: true });
     trace('init: mounted');
     const kept = row.config.isolation?.userns;
@@ -165,7 +165,7 @@ export async function bringUp(engine: EngineCore, row: ContainerRow, drv: Runtim
 export async function tearDown(engine: EngineCore, row: ContainerRow, runtimeToo = false): Promise<void> {
   // Independent of each other: the runtime's record and cgroup, our rootfs mount, the networks.
   const fresh = engine.containers.get(row.id);
-  const parts: Promise<unknown>[] = [engine.rootfs.unmount(join(engine.dir(row.id), 'rootfs'), row.mounted)];
+  const parts: Promise<unknown>[] = [engine.rootfsOf(row).unmount(join(engine.dir(row.id), 'rootfs'), row.mounted)];
   if (fresh?.net.netns) parts.push(teardownNetworks(engine, fresh));
   // An exited container whose mount is released was torn down already (the flag is cleared only after the
   // runtime's delete succeeded): a second delete would only spend a runtime process (`rm` after `stop`).

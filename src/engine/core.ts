@@ -32,7 +32,8 @@ import { launcher } from './host.ts';
 import { defaultRoot, userPaths } from './user-paths.ts';
 import { rootlessUser } from '../sys/user-namespace.ts';
 import { makeRootLayout } from './root-layout.ts';
-import { overlayRootfs, type RootfsMounter } from './rootfs.ts';
+import { mounterFor, type RootfsMounter } from './rootfs.ts';
+import { chooseStorageDriver, parseStorageDriver, storageHost, type StorageChoice } from './storage-driver.ts';
 import { mayExit, move } from './state.ts';
 import { sleep } from './wait.ts';
 
@@ -67,6 +68,8 @@ export interface EngineOptions {
   driver?: RuntimeDriver;
   /** How a container's root filesystem is made (default: an overlay mount; see src/engine/rootfs.ts). */
   rootfs?: RootfsMounter;
+  /** The storage driver new containers get (`--storage-driver`): overlay or fuse-overlayfs; else daemon.json's, else the host's best. */
+  storageDriver?: string;
 }
 
 export interface StartOptions {
@@ -116,6 +119,7 @@ export abstract class EngineCore {
   private cgroup?: CgroupInfo;
   private features?: CgroupFeatures;
   private daemonConfig?: DaemonConfig;
+  private storage?: StorageChoice;
   private drivers = new Map<string, RuntimeDriver>();
   private closed = false;
   private readonly containerWatchers = new Set<(id: string) => void>();
@@ -208,9 +212,25 @@ export abstract class EngineCore {
     return (this.imageStore ??= new ImageStore(this.root, new ImageRepo(this.db), () => this.config()));
   }
 
-  /** How container root filesystems are made (EngineOptions.rootfs, else an overlay mount). */
+  /** How new root filesystems are made (EngineOptions.rootfs, else the storage driver's mount). */
   get rootfs(): RootfsMounter {
-    return this.options.rootfs ?? overlayRootfs;
+    return this.options.rootfs ?? mounterFor(this.storageDriver().name);
+  }
+
+  /** How a container's root filesystem is made: with the storage driver it was created with. */
+  rootfsOf(row: ContainerRow): RootfsMounter {
+    return this.options.rootfs ?? mounterFor(row.config.storageDriver ?? 'overlay');
+  }
+
+  /** The storage driver new containers get, and why (src/engine/storage-driver.ts); chosen once per engine. */
+  storageDriver(): StorageChoice {
+    if (this.storage) return this.storage;
+    const flag = this.options.storageDriver;
+    const file = this.config().storageDriver;
+    const asked = flag !== undefined
+      ? { name: parseStorageDriver(flag, '--storage-driver'), by: '--storage-driver' }
+      : file !== undefined ? { name: file, by: `${this.config().file} ("storage-driver")` } : undefined;
+    return (this.storage = chooseStorageDriver(asked, storageHost(this.rootlessUser !== undefined)));
   }
 
   cgroups(): CgroupInfo {

@@ -8,7 +8,8 @@
  *     "registry-mirrors-of": { "registry.k8s.io": ["http://127.0.0.1:5000"] },
  *     "max-layer-size": "16GiB", "max-image-size": "64GiB",
  *     "max-download-attempts": 5, "max-upload-attempts": 5,
- *     "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" } }
+ *     "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" },
+ *     "storage-driver": "fuse-overlayfs" }
  *
  * Read from `<root>/daemon.json`, else `/etc/berth/daemon.json`. The registry keys may also come from
  * `registries.json` beside it (same places, the file older Berth roots have): both files' lists count.
@@ -20,6 +21,9 @@
  * Docker Hub only), as containerd's registry mirrors are: a CRI client's images named after registry.k8s.io
  * come from a local mirror. A mirror given as http:// is reached over plain HTTP.
  *
+ * `storage-driver` is `overlay` (docker's `overlay2` too) or `fuse-overlayfs`: what new containers are mounted
+ * with instead of the host's best (src/engine/storage-driver.ts).
+ *
  * The size keys are Berth's own (docker has none): the most a layer, and all of an image's layers together,
  * may expand to when pulled, loaded or imported (src/image/unpack-limits.ts). Bytes as a number, or a size
  * string in docker's units (`"16GiB"`, `"500MB"`: binary, as `--memory`).
@@ -30,6 +34,7 @@ import { InvalidArgument } from '../errors.ts';
 import { DEFAULT_LOG_DRIVER, validateLogConfig } from '../logs/drivers.ts';
 import { DEFAULT_CAPS } from '../image/unpack-limits.ts';
 import { bytesIn } from '../units.ts';
+import { parseStorageDriver, type StorageDriverName } from './storage-driver.ts';
 
 /** A runtime named in the configuration: an OCI runtime binary and the global options it is run with. */
 export interface ConfiguredRuntime {
@@ -56,6 +61,8 @@ export interface DaemonConfig {
   /** `log-driver` and `log-opts`: the log of a container that asks for none. */
   logDriver: string;
   logOpts: Record<string, string>;
+  /** `storage-driver`: new containers' driver, where the file names one. */
+  storageDriver?: StorageDriverName;
 }
 
 type Doc = Record<string, unknown>;
@@ -164,6 +171,8 @@ export function readDaemonConfig(root: string, etc = '/etc/berth'): DaemonConfig
     cfg.defaultRuntime = dflt;
     ({ driver: cfg.logDriver, options: cfg.logOpts } = logDefaults(main.file, main.doc));
     cfg.registryMirrorsOf = mirrorsOf(main.file, main.doc);
+    const driver = main.doc['storage-driver'];
+    if (driver !== undefined) cfg.storageDriver = parseStorageDriver(typeof driver === 'string' ? driver : JSON.stringify(driver), `${main.file}: "storage-driver"`);
   }
   for (const src of [main, legacy]) {
     if (!src) continue;

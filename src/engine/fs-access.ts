@@ -62,11 +62,11 @@ export async function withContainerFs<T>(engine: EngineCore, ref: string, fn: (f
     const img = engine.images.repo.get(locked.imageId);
     if (!img) throw new RuntimeFailure(`image ${locked.imageId.slice(0, 12)} of container ${locked.name} is gone`);
     const mountedHere = !locked.mounted;
-    if (mountedHere) await engine.rootfs.mount(await lowerDirsFor(engine, locked, img), join(d, 'diff'), join(d, 'work'), rootfs, engine.root);
+    if (mountedHere) await engine.rootfsOf(locked).mount(await lowerDirsFor(engine, locked, img), join(d, 'diff'), join(d, 'work'), rootfs, engine.root);
     try {
       return await fn(containerFs(engine, locked, rootfs));
     } finally {
-      if (mountedHere) await engine.rootfs.unmount(rootfs, true);
+      if (mountedHere) await engine.rootfsOf(locked).unmount(rootfs, true);
     }
   });
 }

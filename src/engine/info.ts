@@ -34,6 +34,7 @@ export async function systemInfo(engine: EngineCore) {
   const f = engine.cgroupFeatures();
   const ipv4Forwarding = readText('/proc/sys/net/ipv4/ip_forward') === '1';
   const cfg = engine.config();
+  const storage = engine.storageDriver();
   return {
     ID: '',
     Containers: rows.length,
@@ -41,7 +42,9 @@ export async function systemInfo(engine: EngineCore) {
     ContainersPaused: rows.filter((r) => r.state === 'paused').length,
     ContainersStopped: rows.filter((r) => r.state !== 'running' && r.state !== 'paused').length,
     Images: engine.images.repo.list().length,
-    Driver: 'overlay',
+    Driver: storage.name,
+    BerthStorageReason: storage.why,
+    ...(storage.problem ? { BerthStorageProblem: storage.problem } : {}),
     LoggingDriver: engine.config().logDriver,
     CgroupDriver: 'cgroupfs',
     CgroupVersion: String(cg.version),

@@ -175,7 +175,7 @@ export function inspectJson(r: ContainerRow, ctx: InspectContext): Record<string
       ...hostConfigIsolation(c.isolation),
     },
     GraphDriver: {
-      Name: 'overlay',
+      Name: c.storageDriver ?? 'overlay',
       Data: {
         LowerDir: ctx.lowerDirs.join(':'),
         UpperDir: join(dir, 'diff'),

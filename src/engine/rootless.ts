@@ -1,16 +1,18 @@
 /**
  * What this host allows an ordinary user's containers (issue "Rootless"), probed file by file, each answer with
  * its reason: the user's subordinate ids and the setuid tools that map them, where the user's store and runtime
- * files go, which storage, runtime and network helper would serve, and whether cgroup limits could apply.
+ * files go, which storage driver (src/engine/storage-driver.ts), runtime and network helper would serve, and
+ * whether cgroup limits could apply.
  * An ordinary user's Berth runs as root of the user's own user namespace (bin/berth enters it through
  * berth-userns); where the host lacks what that needs, the CLI says what in one line (rootlessRefusal) and
  * `berth info` shows these facts.
  */
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
-import { release, userInfo } from 'node:os';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { cgroupInfo, chooseRuntime, probeRuntimes, type CgroupInfo } from '../runtime/probe.ts';
 import { parseSubIds, readSubIdFiles, type SubIdRange } from '../runtime/spec/userns.ts';
+import { chooseStorageDriver, storageHost } from './storage-driver.ts';
 import { userPaths } from './user-paths.ts';
 
 export interface Fact<T> {
@@ -51,12 +53,6 @@ function ranges(which: 'uid' | 'gid', text: string, name: string, uid: number): 
   return { value: r, why: `${r.map((x) => `${x.start}-${x.start + x.count - 1}`).join(', ')} (${total} ids)${total < 65536 ? ': fewer than the 65,536 images expect' : ''}` };
 }
 
-/** Kernel version as [major, minor]. */
-function kernel(rel = release()): [number, number] {
-  const m = /^(\d+)\.(\d+)/.exec(rel);
-  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
-}
-
 /** The cgroup v2 subtree systemd delegates to the user (user@UID.service), and its controllers, if writable. */
 function delegatedControllers(uid: number): string[] | undefined {
   const dir = `/sys/fs/cgroup/user.slice/user-${uid}.slice/user@${uid}.service`;
@@ -75,9 +71,7 @@ export function rootlessFacts(): RootlessFacts {
   const uidmap = found('/usr/bin/newuidmap');
   const gidmap = found('/usr/bin/newgidmap');
   const tools = setuidRoot(uidmap) && setuidRoot(gidmap);
-  const [major, minor] = kernel();
-  const overlayInUserns = major > 5 || (major === 5 && minor >= 11);
-  const fuse = found('/usr/bin/fuse-overlayfs');
+  const storage = chooseStorageDriver(undefined, storageHost(true));
   const cg = cgroupInfo();
   const delegated = cg.version === 2 ? delegatedControllers(u.uid) : undefined;
   const pasta = found('/usr/bin/pasta');
@@ -104,11 +98,7 @@ export function rootlessFacts(): RootlessFacts {
       value: tools,
       why: tools ? `${uidmap} and ${gidmap}, setuid root` : !uidmap || !gidmap ? 'newuidmap/newgidmap are not installed (apt-get install uidmap)' : 'newuidmap/newgidmap are not setuid root',
     },
-    storage: overlayInUserns
-      ? { value: 'overlay', why: `kernel ${major}.${minor} mounts overlay in a user namespace (5.11 and later)` }
-      : fuse
-        ? { value: 'fuse-overlayfs', why: `kernel ${major}.${minor} refuses overlay in a user namespace: ${fuse}` }
-        : { value: 'none', why: `kernel ${major}.${minor} refuses overlay in a user namespace and fuse-overlayfs is not installed (apt-get install fuse-overlayfs)` },
+    storage: storage.problem ? { value: 'none', why: storage.problem } : { value: storage.name, why: storage.why },
     runtime: userRuntime(cg, paths.run),
     cgroupLimits:
       cg.version === 2 && delegated && delegated.length > 0

@@ -33,6 +33,8 @@ export async function main(argv: string[], g: Globals): Promise<number> {
       ` Images: ${i.Images}`,
       ` Server Version: ${i.ServerVersion}`,
       ` Storage Driver: ${i.Driver}`,
+      `  Why: ${i.BerthStorageReason}`,
+      ...(i.BerthStorageProblem ? [`  Cannot mount: ${i.BerthStorageProblem}`] : []),
       `  Size Caps: ${exactSize(i.BerthMaxLayerSize)} a layer, ${exactSize(i.BerthMaxImageSize)} an image (max-layer-size, max-image-size)`,
       ` Logging Driver: ${i.LoggingDriver}`,
       ` Cgroup Driver: ${i.CgroupDriver}`,

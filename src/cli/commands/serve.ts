@@ -77,7 +77,7 @@ export async function main(argv: string[], g: Globals): Promise<number> {
   }
   const { apiWarn } = await import('../../api/state.ts');
   // The same root as every verb (--root, else $BERTH_ROOT); the engine's warnings go to the request that caused them.
-  const engine = new Engine({ root: engineRoot(g), warn: apiWarn });
+  const engine = new Engine({ root: engineRoot(g), warn: apiWarn, ...(g.storageDriver ? { storageDriver: g.storageDriver } : {}) });
   try {
     // A daemon reads its configuration before it serves: a bad key fails start-up, not each request.
     engine.config();

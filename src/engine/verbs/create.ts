@@ -66,6 +66,10 @@ async function createContainer(engine: EngineCore, opts: CreateOptions, podId: s
     },
   });
   if (podId !== undefined) config.pod = podId;
+  // The storage driver is the container's for good; one that cannot mount here is refused before anything is made.
+  const storage = engine.storageDriver();
+  if (storage.problem && !engine.options.rootfs) throw new NotSupported(storage.problem);
+  if (storage.name !== 'overlay') config.storageDriver = storage.name;
   if (engine.rootlessUser !== undefined) rootlessChecks(config, warnings);
   if (config.cgroups === 'disabled' && !engine.driver(runtime).features().supportsNoCgroups) {
     throw new NotSupported(`${runtime} cannot run a container without cgroups: --cgroups disabled needs crun`);
