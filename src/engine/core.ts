@@ -30,6 +30,7 @@ import { readDaemonConfig, type DaemonConfig } from './daemon-config.ts';
 import { containerAttributes } from './events.ts';
 import { launcher } from './host.ts';
 import { defaultRoot, userPaths } from './user-paths.ts';
+import { UserNetwork } from '../network/user-net.ts';
 import { rootlessUser } from '../sys/user-namespace.ts';
 import { makeRootLayout } from './root-layout.ts';
 import { mounterFor, type RootfsMounter } from './rootfs.ts';
@@ -104,6 +105,8 @@ export abstract class EngineCore {
    * berth-userns), or undefined for the host's root. Its containers get no cgroup of their own: none is delegated.
    */
   readonly rootlessUser: number | undefined = rootlessUser();
+  /** An ordinary user's bridge networks, in a network namespace of the user's own (src/network/user-net.ts). */
+  readonly userNetwork: UserNetwork | undefined = this.rootlessUser === undefined ? undefined : new UserNetwork(userPaths(process.env, this.rootlessUser).run);
   readonly options: EngineOptions;
   /** The monitor runs this (plus `container cleanup ID`) when a container exits. */
   readonly exitCommand: string[];

@@ -5,6 +5,7 @@ import { run } from '../sys/run.ts';
 import type { EngineCore } from './core.ts';
 import { featureWarnings } from '../runtime/cgroup-features.ts';
 import { list } from './verbs/list.ts';
+import { userNetworkHelper } from '../network/user-net.ts';
 
 export const BERTH_VERSION = '0.1.0';
 /** The Docker Engine API versions `berth serve` speaks (src/api). */
@@ -63,6 +64,7 @@ export async function systemInfo(engine: EngineCore) {
     ServerVersion: BERTH_VERSION,
     DockerRootDir: engine.root,
     BerthRootDir: engine.root,
+    ...(engine.rootlessUser !== undefined ? { BerthRootless: rootlessSummary(engine) } : {}),
     // What a pulled, loaded or imported layer and image may expand to (daemon.json: max-layer-size, max-image-size).
     BerthMaxLayerSize: cfg.maxLayerSize,
     BerthMaxImageSize: cfg.maxImageSize,
@@ -98,4 +100,17 @@ export async function versionInfo(engine: EngineCore) {
     Arch: process.arch === 'x64' ? 'amd64' : process.arch,
     Components: components,
   };
+}
+
+/** An ordinary user's engine: whose, which host ids its namespace maps, and which network helper and why. */
+function rootlessSummary(engine: EngineCore) {
+  const ranges = (which: 'uid' | 'gid') =>
+    readText(`/proc/self/${which}_map`)
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/).map(Number))
+      .filter((f) => f.length === 3)
+      .map(([inside, host, n]) => (n === 1 ? `${host} as ${inside}` : `${host}-${host! + n! - 1} as ${inside}-${inside! + n! - 1}`))
+      .join(', ');
+  const net = userNetworkHelper(engine.userNetwork?.helperPid());
+  return { Uid: engine.rootlessUser, UidMap: ranges('uid'), GidMap: ranges('gid'), Network: net.value, NetworkReason: net.why };
 }

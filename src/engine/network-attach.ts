@@ -10,7 +10,7 @@ import { Conflict, Forbidden, InvalidArgument, NoSuchContainer, NotFound } from 
 import { CNI_PATH, cniAdd, cniDel, releaseOrphanLeases, sweepOrphanRules, type NetworkDef } from '../network/cni.ts';
 import { leases, settleNetworkWorkers } from '../network/leftovers.ts';
 import { namesOnNetwork, renderHostname, renderHosts, renderResolv, writeInPlace } from '../network/hosts.ts';
-import { attachNetns, createNetns, deleteNetns, NETNS_DIR } from '../network/netns.ts';
+import { attachNetns, createNetns, deleteNetns, netnsPath } from '../network/netns.ts';
 import { allocatedMessage, findClash, resolvePorts } from '../network/ports.ts';
 import { tx } from '../store/db.ts';
 import { isAlive } from '../sys/proc.ts';
@@ -47,9 +47,18 @@ function def(n: NetworkRow): NetworkDef {
 const dataDir = (engine: EngineCore) => join(engine.root, 'cni');
 const hostname = (row: ContainerRow) => row.config.hostname || row.id.slice(0, 12);
 
+/**
+ * A published port as portmap sees it in an ordinary user's network namespace: whatever host address it was
+ * published on, slirp4netns's forward (which listens there) brings it to the namespace's one address.
+ */
+function atUserNetwork(p: PortMapping): PortMapping {
+  return { ...p, hostIP: '' };
+}
+
 /** Attach a container (or a pinned pod: its id) to one network; returns its part of the NetworkState. */
 async function attach(engine: EngineCore, id: string, netns: string, a: NetworkAttachment, index: number, ports: NetworkState['ports']) {
   const net = findNetwork(engine, a.name);
+  await engine.userNetwork?.ensure(true);
   const got = await cniAdd({
     containerId: id,
     netnsPath: netns,
@@ -60,7 +69,7 @@ async function attach(engine: EngineCore, id: string, netns: string, a: NetworkA
     ...(a.ip6 ? { ip6: a.ip6 } : {}),
     ...(a.linkLocalIps?.length ? { linkLocalIps: a.linkLocalIps } : {}),
     ...(a.mac ? { mac: a.mac } : {}),
-    ...(index === 0 && ports && ports.length > 0 ? { portMappings: ports } : {}),
+    ...(index === 0 && ports && ports.length > 0 ? { portMappings: engine.userNetwork ? ports.map(atUserNetwork) : ports } : {}),
   });
   const v4 = got.ips.find((i) => i.version === 4);
   const v6 = got.ips.find((i) => i.version === 6);
@@ -77,6 +86,7 @@ async function attach(engine: EngineCore, id: string, netns: string, a: NetworkA
 async function detach(engine: EngineCore, id: string, netns: string, name: string, ifName: string): Promise<void> {
   const net = engine.networks.find(name);
   if (!net) return; // removed with its leases; nothing of ours is left on it
+  await engine.userNetwork?.ensure(false);
   await cniDel({ containerId: id, netnsPath: netns, ifName, net: def(net), dataDir: dataDir(engine) });
 }
 
@@ -138,6 +148,8 @@ export async function setupNetworks(engine: EngineCore, row: ContainerRow, pid?:
     await settleWorkers([row.id]);
     await teardownNetworks(engine, stale);
   }
+  // An ordinary user's network namespace and its way out first: where they cannot be, nothing else is made.
+  await engine.userNetwork?.ensure(true);
   // Marked first, so a sweep after a crash at any point finds the namespace as this root's.
   mark(engine, row.id);
   // A pid: the runtime made the namespace (a user-namespaced container must own it); name it.
@@ -152,6 +164,7 @@ export async function setupNetworks(engine: EngineCore, row: ContainerRow, pid?:
       state.networks![a.name] = await attach(engine, row.id, netns, a, i, state.ports);
       engine.containers.update(row.id, { net: state });
     }
+    if (state.ports?.length && engine.userNetwork) await engine.userNetwork.forward(state.ports);
     await loopback;
   } catch (e) {
     await loopback.catch(() => {});
@@ -169,6 +182,9 @@ export async function teardownNetworks(engine: EngineCore, row: ContainerRow): P
   // leases and rules (one iptables-restore for the masquerade chain instead of the bridge plugin's calls).
   await deleteNetns(netnsName(row.id));
   rmSync(join(markerDir(engine), netnsName(row.id)), { force: true });
+  await engine.userNetwork?.unforward(st.ports ?? []).catch((e: unknown) => {
+    process.stderr.write(`berth: container ${row.id.slice(0, 12)}: removing its published ports' forwards: ${(e as Error).message}\n`);
+  });
   // A start killed while a network's ADD ran never recorded that network: DEL it too (DEL is idempotent and
   // finds what an ADD made from the container's id and leases).
   const recorded = Object.entries(st.networks ?? {}).map(([name, n]) => [name, n.ifName] as const);
@@ -189,7 +205,7 @@ export async function teardownNetworks(engine: EngineCore, row: ContainerRow): P
  */
 export async function wirePod(engine: EngineCore, podId: string, network: string, made: (part: PodState) => void): Promise<PodState> {
   // Recorded before it exists: a sweep meanwhile counts the namespace being made as the pod's.
-  made({ net: join(NETNS_DIR, netnsName(podId)) });
+  made({ net: netnsPath(netnsName(podId)) });
   mark(engine, podId);
   const { path: netns, loopback } = await createNetns(netnsName(podId)).catch(async (e: unknown) => {
     rmSync(join(markerDir(engine), netnsName(podId)), { force: true });

@@ -12,6 +12,8 @@ import { contains, formatCidr, formatIp, overlaps, parseCidr, parseIp, parseSubn
 import type { NetworkRow, Subnet } from '../store/networks.ts';
 import { removeBridgeRules } from '../network/bridge-rules.ts';
 import { removeBridge } from '../network/stale-bridge.ts';
+import { linkDir, onNetHost } from '../network/net-host.ts';
+import { USER_NET_SUBNET } from '../network/user-net.ts';
 import { tx } from '../store/db.ts';
 import { run } from '../sys/run.ts';
 import type { EngineCore } from './core.ts';
@@ -145,15 +147,17 @@ export function defaultNetwork(engine: EngineCore): NetworkRow {
  * the bridge plugin makes it again at the first start.
  */
 function replaceLeftBridge(engine: EngineCore, bridge: string): void {
-  if (!existsSync(`/sys/class/net/${bridge}`)) return;
+  if (!existsSync(linkDir(bridge))) return;
   const gone = removeBridge(bridge, NETNS_PREFIX);
   if (!gone) return;
   const what = [gone.subnets.join(', '), gone.namespaces.length > 0 ? `${gone.namespaces.length} namespaces` : '', `${gone.rules} firewall rules`];
   engine.notice(`replaced bridge ${bridge} left by an earlier engine root at ${engine.root} (${what.filter(Boolean).join('; ')})`);
 }
 
+/** Subnets taken: this root's networks', and for an ordinary user the one slirp4netns gives its network namespace. */
 function usedSubnets(engine: EngineCore) {
-  return engine.networks.list().flatMap((n) => n.subnets.map((s) => parseCidr(s.subnet)!));
+  const own = engine.networks.list().flatMap((n) => n.subnets.map((s) => parseCidr(s.subnet)!));
+  return engine.userNetwork ? [...own, parseCidr(USER_NET_SUBNET)!] : own;
 }
 
 /** IPv4 routes of the host (from /proc/net/route: little-endian hex destination and mask), default route aside. */
@@ -217,7 +221,7 @@ export function createNetwork(engine: EngineCore, o: NetworkCreateOptions, bridg
   if (other) throw new Forbidden(`cannot create network ${id} (${bridgeName}): conflicts with network ${other.id} (${other.bridge}): networks have same bridge name`);
   // A link of that name the engine did not make is the host's: the network must not take it over (its
   // removal would delete it).
-  if (bo.bridge && existsSync(`/sys/class/net/${bo.bridge}`)) throw new Conflict(`cannot create network ${o.name}: the host already has a link named ${bo.bridge}`);
+  if (bo.bridge && existsSync(linkDir(bo.bridge))) throw new Conflict(`cannot create network ${o.name}: the host already has a link named ${bo.bridge}`);
   const row: NetworkRow = {
     id,
     name: o.name,
@@ -260,7 +264,7 @@ export async function removeNetwork(engine: EngineCore, ref: string): Promise<Ne
   const active = networkUsers(engine, net, true);
   if (active.length > 0) throw new Forbidden(`error while removing network: network ${net.name} id ${net.id} has active endpoints`);
   engine.networks.delete(net.id);
-  if (existsSync(`/sys/class/net/${net.bridge}`)) await run('ip', ['link', 'del', net.bridge]);
+  if (existsSync(linkDir(net.bridge))) await run(...onNetHost('ip', ['link', 'del', net.bridge]));
   await removeBridgeRules(net.bridge, join(engine.root, 'cni'));
   rmSync(join(engine.root, 'cni', 'ipam', net.name), { recursive: true, force: true });
   engine.emit('network', 'destroy', net.id, { name: net.name, type: net.driver });

@@ -14,6 +14,7 @@ import { cgroupInfo, chooseRuntime, probeRuntimes, type CgroupInfo } from '../ru
 import { parseSubIds, readSubIdFiles, type SubIdRange } from '../runtime/spec/userns.ts';
 import { chooseStorageDriver, storageHost } from './storage-driver.ts';
 import { userPaths } from './user-paths.ts';
+import { userNetworkHelper } from '../network/user-net.ts';
 
 export interface Fact<T> {
   value: T;
@@ -32,8 +33,8 @@ export interface RootlessFacts {
   runtime: Fact<'crun' | 'runc' | 'none'>;
   /** Whether limits (memory, cpu, pids) could be set: a delegated cgroup v2 subtree. */
   cgroupLimits: Fact<boolean>;
-  /** A user-mode network helper (pasta, slirp4netns), and whether the user may open /dev/net/tun for it. */
-  network: Fact<'pasta' | 'slirp4netns' | 'none'>;
+  /** The user-mode network helper (src/network/user-net.ts), and whether the user may open /dev/net/tun for it. */
+  network: Fact<'slirp4netns' | 'none'>;
   tun: Fact<boolean>;
 }
 
@@ -74,8 +75,6 @@ export function rootlessFacts(): RootlessFacts {
   const storage = chooseStorageDriver(undefined, storageHost(true));
   const cg = cgroupInfo();
   const delegated = cg.version === 2 ? delegatedControllers(u.uid) : undefined;
-  const pasta = found('/usr/bin/pasta');
-  const slirp = found('/usr/bin/slirp4netns');
   let tun: Fact<boolean>;
   try {
     accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
@@ -109,11 +108,7 @@ export function rootlessFacts(): RootlessFacts {
               ? 'cgroup v1: nothing is delegated to a user, so memory, cpu and pids limits would be dropped with a warning'
               : 'no cgroup v2 subtree is delegated to this user (systemd user@.service): limits would be dropped with a warning',
           },
-    network: pasta
-      ? { value: 'pasta', why: `${pasta} (passt)` }
-      : slirp
-        ? { value: 'slirp4netns', why: `${slirp}; pasta is not installed (apt-get install passt)` }
-        : { value: 'none', why: 'neither pasta nor slirp4netns is installed (apt-get install passt): only --network none and host' },
+    network: userNetworkHelper(),
     tun,
   };
 }

@@ -25,6 +25,7 @@ import { RuntimeFailure } from '../errors.ts';
 import { tryLockFile, unlockFile } from '../sys/flock.ts';
 import { lastLine, run } from '../sys/run.ts';
 import { formatCidr, parseCidr } from './ipaddr.ts';
+import { onNetHost } from './net-host.ts';
 
 const FAMILIES = ['iptables', 'ip6tables'] as const;
 type Tool = (typeof FAMILIES)[number];
@@ -66,7 +67,7 @@ export function bridgeRules(net: BridgeNet, tool: Tool, table: 'filter' | 'nat')
 }
 
 async function saved(tool: Tool, table: 'filter' | 'nat'): Promise<string[] | null> {
-  const r = await run(`${tool}-save`, ['-t', table]).catch(() => null);
+  const r = await run(...onNetHost(`${tool}-save`, ['-t', table])).catch(() => null);
   return r?.code === 0 ? r.stdout.split('\n') : null;
 }
 
@@ -97,7 +98,7 @@ async function applyBridgeRules(net: BridgeNet): Promise<void> {
       }
       const st = missingStatements(lines, table, want);
       if (st.length === 0) continue;
-      const r = await run(`${tool}-restore`, ['--noflush'], { input: `*${table}\n${st.join('\n')}\nCOMMIT\n` });
+      const r = await run(...onNetHost(`${tool}-restore`, ['--noflush']), { input: `*${table}\n${st.join('\n')}\nCOMMIT\n` });
       if (r.code !== 0) throw new RuntimeFailure(`${tool}-restore: rules of bridge ${net.bridge}: ${lastLine(r.stderr) || `exit status ${r.code}`}`);
     }
   }
@@ -154,7 +155,7 @@ export async function removeBridgeRules(bridge: string, dataDir?: string): Promi
       const lines = await saved(tool, table);
       const st = lines ? bridgeRuleDeletions(lines, bridge) : [];
       if (st.length === 0) continue;
-      await run(`${tool}-restore`, ['--noflush'], { input: `*${table}\n${st.join('\n')}\nCOMMIT\n` });
+      await run(...onNetHost(`${tool}-restore`, ['--noflush']), { input: `*${table}\n${st.join('\n')}\nCOMMIT\n` });
     }
   }
   if (dataDir) rmSync(stampPath(dataDir, bridge), { force: true });

@@ -16,7 +16,7 @@
 import { nodeCrypto } from '../sys/builtins.ts';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { Conflict, InvalidArgument, RuntimeFailure } from '../errors.ts';
 import { lastLine, run } from '../sys/run.ts';
 import { trace } from '../sys/trace.ts';
@@ -24,6 +24,7 @@ import { ensureBridgeRules } from './bridge-rules.ts';
 import { contains, formatIp, lastOf, parseCidr } from './ipaddr.ts';
 import { leaseResult, leases } from './leftovers.ts';
 import { isNamespaceFile } from './netns.ts';
+import { ipIn, linkDir, onNetHost } from './net-host.ts';
 import { DEFAULT_GATEWAY_AUX, type NetworkDef } from './network-def.ts';
 import { reserveAddresses } from './reserved.ts';
 
@@ -196,7 +197,7 @@ async function exec(
     CNI_PATH,
   };
   const fail = (why: string) => new RuntimeFailure(`CNI plugin ${p.type} ${cmd} failed for network ${list.name}: ${why.replace(/\s*\n\s*/g, ' ')}`);
-  const r = await run(join(CNI_PATH, p.type), [], { input: JSON.stringify(conf), env, timeoutMs: 120_000 }).catch((e: Error) => {
+  const r = await run(...onNetHost(join(CNI_PATH, p.type), []), { input: JSON.stringify(conf), env, timeoutMs: 120_000 }).catch((e: Error) => {
     throw fail(e.message); // not installed or not executable
   });
   if (r.code !== 0) {
@@ -256,13 +257,13 @@ function toAttachment(res: CniResult, ifName: string, bridge: string): Attachmen
  * bridge's mac: invalid argument". A MAC given at creation is never recalculated.
  */
 async function ensureBridge(net: NetworkDef): Promise<void> {
-  const sys = `/sys/class/net/${net.bridge}`;
+  const sys = linkDir(net.bridge);
   const mac = `02:${nodeCrypto().createHash('sha256').update(net.id).digest('hex').slice(0, 10).match(/../g)!.join(':')}`;
   let args: string[] | undefined;
   if (!existsSync(sys)) args = ['link', 'add', net.bridge, ...(net.mtu ? ['mtu', String(net.mtu)] : []), 'address', mac, 'type', 'bridge'];
   else if (readFileSync(`${sys}/address`, 'utf8').trim() === '00:00:00:00:00:00') args = ['link', 'set', net.bridge, 'address', mac];
   if (!args) return;
-  const r = await run('ip', args);
+  const r = await run(...onNetHost('ip', args));
   // Another ADD may have created it meanwhile: that one set the MAC.
   if (r.code !== 0 && !(args[1] === 'add' && existsSync(sys))) {
     throw new RuntimeFailure(`ip ${args.slice(0, 3).join(' ')}: ${lastLine(r.stderr) || `exit status ${r.code}`}`);
@@ -274,10 +275,10 @@ function reservedOf(net: NetworkDef): Record<string, string> {
   return Object.fromEntries(net.subnets.flatMap((s) => Object.entries(s.aux ?? {})));
 }
 
-/** `ip` on the host, failing with its own message. */
-async function ip(args: string[]): Promise<void> {
-  const r = await run('ip', args);
-  if (r.code !== 0) throw new RuntimeFailure(`ip ${args.join(' ')}: ${lastLine(r.stderr) || `exit status ${r.code}`}`);
+/** `ip` where the bridges live (or `ip -n`'s equivalent from ipIn), failing with its own message. */
+async function ip(cmd: [string, string[]]): Promise<void> {
+  const r = await run(...cmd);
+  if (r.code !== 0) throw new RuntimeFailure(`${cmd[0]} ${cmd[1].join(' ')}: ${lastLine(r.stderr) || `exit status ${r.code}`}`);
 }
 
 /**
@@ -285,14 +286,14 @@ async function ip(args: string[]): Promise<void> {
  * addresses, the port's isolation on a bridge without inter-container traffic (a port marked isolated
  * reaches only the bridge's own and other unisolated ports, so the host and the gateway stay reachable).
  */
-async function finishAttachment(req: AttachRequest, got: Attachment, netnsName: string): Promise<void> {
+async function finishAttachment(req: AttachRequest, got: Attachment, netnsPath: string): Promise<void> {
   for (const ll of req.linkLocalIps ?? []) {
     const v6 = ll.includes(':');
-    await ip(['-n', netnsName, 'addr', 'add', `${ll}/${v6 ? 64 : 16}`, 'dev', req.ifName, ...(v6 ? ['nodad'] : [])]);
+    await ip(ipIn(netnsPath, ['addr', 'add', `${ll}/${v6 ? 64 : 16}`, 'dev', req.ifName, ...(v6 ? ['nodad'] : [])]));
   }
   if (req.net.icc === false) {
     if (!got.hostIf) throw new RuntimeFailure(`network ${req.net.name}: the bridge plugin named no host interface to isolate`);
-    await ip(['link', 'set', 'dev', got.hostIf, 'type', 'bridge_slave', 'isolated', 'on']);
+    await ip(onNetHost('ip', ['link', 'set', 'dev', got.hostIf, 'type', 'bridge_slave', 'isolated', 'on']));
   }
 }
 
@@ -320,7 +321,7 @@ export async function cniAdd(req: AttachRequest): Promise<Attachment> {
       ran++;
       prev = await exec('ADD', list, p, req, req.netnsPath, rt, prev);
     }
-    await finishAttachment(req, toAttachment(prev!, req.ifName, req.net.bridge), basename(req.netnsPath));
+    await finishAttachment(req, toAttachment(prev!, req.ifName, req.net.bridge), req.netnsPath);
     mkdirSync(join(req.dataDir, 'results'), { recursive: true, mode: 0o700 });
     writeFileSync(`${file}.tmp`, JSON.stringify({ result: prev!, runtime: rt } satisfies Cached));
     renameSync(`${file}.tmp`, file);

@@ -13,6 +13,7 @@ import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { run } from '../sys/run.ts';
 import { contains, parseCidr } from './ipaddr.ts';
+import { onNetHost } from './net-host.ts';
 import type { NetworkDef } from './network-def.ts';
 import { RESERVED_OWNER } from './reserved.ts';
 
@@ -102,7 +103,7 @@ export const PER_CONTAINER_CHAIN = /^CNI-(DN-)?[0-9a-f]{20,}$/;
 
 async function saved(tool: string, table: string): Promise<string[] | null> {
   // A host without ip6tables (or without the table) has nothing to sweep there.
-  const r = await run(`${tool}-save`, ['-t', table]).catch(() => null);
+  const r = await run(...onNetHost(`${tool}-save`, ['-t', table])).catch(() => null);
   return r?.code === 0 ? r.stdout.split('\n') : null;
 }
 
@@ -110,9 +111,9 @@ async function saved(tool: string, table: string): Promise<string[] | null> {
 async function restore(tool: string, table: string, statements: string[]): Promise<void> {
   if (statements.length === 0) return;
   const script = (s: string[]) => `*${table}\n${s.join('\n')}\nCOMMIT\n`;
-  const r = await run(`${tool}-restore`, ['--noflush'], { input: script(statements) });
+  const r = await run(...onNetHost(`${tool}-restore`, ['--noflush']), { input: script(statements) });
   if (r.code === 0) return;
-  for (const s of statements) await run(`${tool}-restore`, ['--noflush'], { input: script([s]) });
+  for (const s of statements) await run(...onNetHost(`${tool}-restore`, ['--noflush']), { input: script([s]) });
 }
 
 /** The statements that remove `chains` from a saved table: the rules jumping to them, then the chains. */

@@ -19,6 +19,7 @@ import { RuntimeFailure } from '../errors.ts';
 import { contains, formatCidr, overlaps, parseCidr, type Cidr } from './ipaddr.ts';
 import { bridgeRuleDeletions } from './bridge-rules.ts';
 import { PER_CONTAINER_CHAIN, unlinkChains } from './leftovers.ts';
+import { onNetHost } from './net-host.ts';
 
 interface Sh {
   code: number;
@@ -27,7 +28,8 @@ interface Sh {
 }
 
 function sh(cmd: string, args: readonly string[], input?: string): Sh {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', input, timeout: 30_000 });
+  const [c, a] = onNetHost(cmd, args);
+  const r = spawnSync(c, a, { encoding: 'utf8', input, timeout: 30_000 });
   return { code: r.status ?? 127, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 

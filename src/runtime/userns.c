@@ -73,6 +73,10 @@ static pid_t holder(const char *pidfile)
 	snprintf(b, sizeof b, "/proc/self/ns/user");
 	if (readlink(a, la, sizeof la - 1) < 0 || readlink(b, lb, sizeof lb - 1) < 0 || strcmp(la, lb) == 0)
 		return 0;
+	/* A holder killed but not yet reaped (a zombie) still shows its user namespace, but no mount namespace. */
+	snprintf(a, sizeof a, "/proc/%d/ns/mnt", pid);
+	if (readlink(a, la, sizeof la - 1) < 0)
+		return 0;
 	return pid;
 }
 

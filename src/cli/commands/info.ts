@@ -51,7 +51,14 @@ export async function main(argv: string[], g: Globals): Promise<number> {
       ` Total Memory: ${(i.MemTotal / 1024 ** 3).toFixed(2)}GiB`,
       ` Name: ${i.Name}`,
       ` Berth Root Dir: ${i.BerthRootDir}`,
-      ...(engine.rootlessUser !== undefined ? [` Rootless: yes, for uid ${engine.rootlessUser} (no bridge network, no cgroup limits)`] : []),
+      ...(i.BerthRootless
+        ? [
+            ` Rootless: yes, for uid ${i.BerthRootless.Uid} (no cgroup limits)`,
+            `  Uids: ${i.BerthRootless.UidMap}`,
+            `  Gids: ${i.BerthRootless.GidMap}`,
+            `  Network: ${i.BerthRootless.Network} — ${i.BerthRootless.NetworkReason}`,
+          ]
+        : []),
       ` Checkpoint: ${i.BerthCheckpoint}`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);

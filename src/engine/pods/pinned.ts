@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { RuntimeFailure } from '../../errors.ts';
 import { renderHostname, renderHosts, renderResolv } from '../../network/hosts.ts';
-import { NETNS_DIR } from '../../network/netns.ts';
+import { netnsPath } from '../../network/netns.ts';
 import type { PodRow } from '../../store/pods.ts';
 import { mountFs, unmount } from '../../sys/mount.ts';
 import { canPinNamespaces, pinNamespaces } from '../../sys/ns-pin.ts';
@@ -29,7 +29,7 @@ export function pinnedPaths(engine: EngineCore, pod: PodRow): { net?: string; ip
   const share = pod.config.share;
   const hostNet = pinned.network === 'host';
   return {
-    ...(share.includes('net') && !hostNet ? { net: join(NETNS_DIR, netnsName(pod.id)), etc: podEtcDir(engine, pod.id) } : {}),
+    ...(share.includes('net') && !hostNet ? { net: netnsPath(netnsName(pod.id)), etc: podEtcDir(engine, pod.id) } : {}),
     ...(share.includes('ipc') && !pinned.hostIpc ? { ipc: join(d, 'ns', 'ipc'), shm: join(d, 'shm') } : {}),
     ...(share.includes('uts') && !hostNet ? { uts: join(d, 'ns', 'uts') } : {}),
   };

@@ -14,6 +14,7 @@ import { initBinary } from '../host.ts';
 import { inheritMounts } from '../mounts.ts';
 import { newId, randomName, validateName } from '../names.ts';
 import { findNetwork } from '../networks.ts';
+import { assertTunOpens } from '../../network/user-net.ts';
 import { hostFacts } from '../resources.ts';
 import { move } from '../state.ts';
 import { dropVolumes, ensureVolumes } from '../volumes.ts';
@@ -70,7 +71,7 @@ async function createContainer(engine: EngineCore, opts: CreateOptions, podId: s
   const storage = engine.storageDriver();
   if (storage.problem && !engine.options.rootfs) throw new NotSupported(storage.problem);
   if (storage.name !== 'overlay') config.storageDriver = storage.name;
-  if (engine.rootlessUser !== undefined) rootlessChecks(config, warnings);
+  if (engine.rootlessUser !== undefined) rootlessChecks(engine, config, warnings);
   if (config.cgroups === 'disabled' && !engine.driver(runtime).features().supportsNoCgroups) {
     throw new NotSupported(`${runtime} cannot run a container without cgroups: --cgroups disabled needs crun`);
   }
@@ -113,13 +114,16 @@ async function createContainer(engine: EngineCore, opts: CreateOptions, podId: s
 }
 
 /**
- * An ordinary user's container (src/engine/rootless.ts): no bridge network (that needs the host's root; a
- * user-mode network is not built yet), and no cgroup limits (none is delegated to the user), dropped with a
- * warning as podman drops them.
+ * An ordinary user's container (src/engine/rootless.ts): a bridge network lives in the user's own network
+ * namespace, whose way out (slirp4netns) needs /dev/net/tun the first time, so where the user cannot open it
+ * the container is refused before anything is made; the host's pid and IPC namespaces are refused (the user's
+ * namespace may not mount their proc or mqueue); cgroup limits (none is delegated to the user) are dropped
+ * with a warning as podman drops them.
  */
-function rootlessChecks(config: ContainerConfig, warnings: string[]): void {
-  if (config.isolation?.network === 'bridge') {
-    throw new NotSupported('an ordinary user\'s containers have no bridge network yet (a user-mode network is not built): use --network none or --network host');
+function rootlessChecks(engine: EngineCore, config: ContainerConfig, warnings: string[]): void {
+  if (config.isolation?.network === 'bridge' && engine.userNetwork?.helperPid() === undefined) assertTunOpens();
+  for (const [flag, ns] of [['--pid', config.isolation?.pid], ['--ipc', config.isolation?.ipc]] as const) {
+    if (ns === 'host') throw new NotSupported(`${flag} host: an ordinary user's container cannot share the host's ${flag.slice(2)} namespace (the user's namespace may not mount its ${flag === '--pid' ? 'proc' : 'mqueue'})`);
   }
   const r = config.resources;
   const limited = Object.entries(r).some(([k, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0) && k !== 'oomKillDisable');

@@ -16,7 +16,7 @@ import { existsSync, readdirSync, readFileSync, realpathSync, rmdirSync, rmSync 
 import { dirname, join, resolve } from 'node:path';
 import { Conflict, NoSuchContainer } from '../../errors.ts';
 import { removeBridge } from '../../network/stale-bridge.ts';
-import { deleteNetns, NETNS_DIR } from '../../network/netns.ts';
+import { deleteNetns, netnsPath } from '../../network/netns.ts';
 import type { RuntimeDriver } from '../../runtime/driver.ts';
 import { existingCgroupDirs } from '../../runtime/cgroups.ts';
 import { mountPoints, unmount } from '../../sys/mount.ts';
@@ -68,7 +68,7 @@ export async function reset(engine: EngineCore): Promise<ResetReport> {
   for (const id of containerDirs(real)) owned.ids.add(id);
   // The namespaces the root marked, and those named after its containers (a deleted root's marks are gone).
   for (const ns of new Set([...marks(real), ...[...owned.ids].map(netnsName)])) {
-    if (existsSync(join(NETNS_DIR, ns))) await deleteNetns(ns).then(() => report.found.push(`netns ${ns}`), fail(`netns ${ns}`));
+    if (existsSync(netnsPath(ns))) await deleteNetns(ns).then(() => report.found.push(`netns ${ns}`), fail(`netns ${ns}`));
   }
   const recorded = new Set(owned.bridges);
   for (const b of new Set([...recorded, ...bridgesInResults(real)])) {
