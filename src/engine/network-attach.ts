@@ -154,7 +154,10 @@ export async function setupNetworks(engine: EngineCore, row: ContainerRow, pid?:
   mark(engine, row.id);
   // A pid: the runtime made the namespace (a user-namespaced container must own it); name it.
   // lo comes up beside the plugins' work (attachNetns brought it up already).
-  const { path: netns, loopback } = pid ? { path: await attachNetns(netnsName(row.id), pid), loopback: Promise.resolve() } : await createNetns(netnsName(row.id));
+  const { path: netns, loopback } = await (pid ? attachNetns(netnsName(row.id), pid).then((path) => ({ path, loopback: Promise.resolve() })) : createNetns(netnsName(row.id))).catch((e: unknown) => {
+    rmSync(join(markerDir(engine), netnsName(row.id)), { force: true });
+    throw e;
+  });
   onNetns?.(netns);
   const state: NetworkState = { netns, networks: {}, ports: [] };
   try {

@@ -29,6 +29,7 @@ import { readJournal } from '../logs/journald.ts';
 import { readWrittenLog } from '../logs/read.ts';
 import { startWriter, writerDone, writerFiles } from '../logs/writer.ts';
 import { readLog as readK8sFileLog } from './conmon/log.ts';
+import { pidsInNamespaceOf } from '../sys/proc.ts';
 import type {
   AttachStream, Created, CreateRequest, ExecRequest, ExecStarted, Leftovers, LogReadOptions, LogRecord, LogTarget, Observation, ProbeResult, RuntimeDriver, RuntimeFeatures,
   RuntimeInfo, RuntimeState,
@@ -381,6 +382,12 @@ export class OciDriver implements RuntimeDriver {
   }
 
   async pids(id: string): Promise<number[]> {
+    // The runtime's ps lists a container's cgroup; one without a cgroup is found by its pid namespace, which an
+    // ordinary user's container always has of its own (the host's is refused it).
+    if (this.cgroupless) {
+      const s = await this.state(id);
+      return s && s.pid > 0 ? pidsInNamespaceOf(s.pid) : [];
+    }
     const r = await this.verb(['ps', '--format', 'json', id]);
     return (JSON.parse(r.stdout || '[]') as number[] | null) ?? [];
   }

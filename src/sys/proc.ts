@@ -67,3 +67,17 @@ function safeReadlink(path: string): string {
     return '';
   }
 }
+
+/**
+ * The processes in the pid namespace `pid` is in (it among them), found by their namespace links: a container's
+ * processes where it has no cgroup to list them by (an ordinary user's). Processes not ours to read are not
+ * ours to list either.
+ */
+export function pidsInNamespaceOf(pid: number): number[] {
+  const ns = safeReadlink(`/proc/${pid}/ns/pid`);
+  if (!ns) return [];
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p) && safeReadlink(`/proc/${p}/ns/pid`) === ns)
+    .map(Number)
+    .sort((a, b) => a - b);
+}

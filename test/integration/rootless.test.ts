@@ -74,7 +74,13 @@ after(() => {
   rmSync(`/home/${USER}/.local/share/berth`, { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
   // Exited ones wait for init to reap them (ps state Z): only living ones would be left behind.
-  const living = spawnSync('ps', ['-o', 'pid=,stat=,args=', '-u', USER], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.trim() && !/^\s*\d+\s+Z/.test(l));
+  // One killed a moment ago may still be exiting (state D): it is given a few seconds.
+  const alive = () => spawnSync('ps', ['-o', 'pid=,stat=,args=', '-u', USER], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.trim() && !/^\s*\d+\s+Z/.test(l));
+  let living = alive();
+  for (let i = 0; i < 50 && living.length > 0; i++) {
+    spawnSync('sleep', ['0.1']);
+    living = alive();
+  }
   assert.deepEqual(living, [], `no process of ${USER} is left`);
 });
 
@@ -99,6 +105,12 @@ test("exec, logs, ps and rm of an ordinary user's detached container; root's sto
   const id = ok(['run', '-d', '--name', 'userbox', '--network', 'none', 'busybox', 'sh', '-c', 'echo hello-from-user; exec sleep 600']).trim();
   assert.equal(ok(['exec', id, 'echo', 'exec-works']).trim(), 'exec-works');
   assert.match(ok(['logs', id]), /hello-from-user/);
+  // top without a cgroup: the container's processes by its pid namespace, the exec's among them.
+  ok(['exec', '-d', id, 'sleep', '599']);
+  const top = ok(['top', id]);
+  assert.match(top, /sleep 600/);
+  assert.match(top, /sleep 599/);
+  assert.equal(top.trim().split('\n').length, 3, top);
   assert.match(ok(['ps', '--format', '{{.Names}} {{.Status}}']), /^userbox Up/m);
   const rootPs = spawnSync(BERTH, ['ps', '-a', '--no-trunc', '--format', '{{.ID}}'], { encoding: 'utf8' }).stdout;
   assert.ok(!rootPs.includes(id), "root's ps does not list the user's container");
