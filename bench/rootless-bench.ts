@@ -2,6 +2,9 @@
 // through runuser) against the same as root, and against podman rootless where it runs (with runc: its default
 // crun refuses this machine kind's hybrid cgroup layout, and the bench says so), alternating, N runs each
 // (default 11), medians. The user's commands include runuser's own start, measured alone and reported beside.
+// The same on each one's default network: root's bridge; the user's bridge in its own network namespace behind
+// slirp4netns (Berth), podman's slirp4netns per container. Both need /dev/net/tun open to the user, so the bench
+// opens it (mode 0666) while it runs and puts the host's mode back after.
 //
 //   node bench/rootless-bench.ts [--runs N]
 //
@@ -10,7 +13,7 @@
 // bench/results/rootless-latest.json. A measurement, not a test.
 
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BERTH } from './engines.ts';
@@ -47,6 +50,8 @@ function main(): void {
   chmodSync(dir, 0o755);
   const root = join(dir, 'root-store');
   const podman = existsSync('/usr/bin/podman');
+  const tunMode = statSync('/dev/net/tun').mode & 0o777;
+  chmodSync('/dev/net/tun', 0o666);
   try {
     const tar = join(dir, 'busybox.tar');
     spawnSync('bash', [join(REPO, 'scripts', 'mkimage-busybox'), tar]);
@@ -64,6 +69,9 @@ function main(): void {
       rootless: asUser([BERTH, 'run', '--rm', '--network', 'none', 'busybox', 'true']),
       runuser: asUser(['true']),
       ...(podman ? { podman: asUser(['podman', '--runtime', 'runc', 'run', '--rm', '--network', 'none', 'localhost/bb:latest', '/bin/true']) } : {}),
+      'root bridge': [BERTH, '--root', root, 'run', '--rm', 'busybox', 'true'],
+      'rootless bridge': asUser([BERTH, 'run', '--rm', 'busybox', 'true']),
+      ...(podman ? { 'podman bridge': asUser(['podman', '--runtime', 'runc', 'run', '--rm', 'localhost/bb:latest', '/bin/true']) } : {}),
     };
     for (const c of Object.values(cmds)) timed(c); // a first run each, not counted
     const t: Record<string, number[]> = Object.fromEntries(Object.keys(cmds).map((k) => [k, []]));
@@ -72,11 +80,16 @@ function main(): void {
     const result = { at: new Date().toISOString(), runs, medians: m, podman: podmanWhy || 'default runtime', samples: t };
     writeFileSync(RESULTS, JSON.stringify(result, null, 2));
     const f = (x: number | undefined) => (x === undefined ? '-' : `${x.toFixed(1)} ms`);
+    const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? '-' : `${(a / b).toFixed(2)}×`);
+    process.stdout.write(`run --rm busybox true on each one's default network, medians of ${runs}:\n`);
+    process.stdout.write(`  berth as root ${f(m['root bridge'])}, berth rootless ${f(m['rootless bridge'])} (${ratio(m['rootless bridge'], m['root bridge'])} root)`);
+    process.stdout.write(podman ? `, podman rootless ${f(m['podman bridge'])} (berth rootless ${ratio(m['rootless bridge'], m['podman bridge'])})\n` : '\n');
     process.stdout.write(`run --rm --network none busybox true, medians of ${runs}:\n`);
     process.stdout.write(`  berth as root ${f(m.root)}, berth rootless ${f(m.rootless)} (${(m.rootless! / m.root!).toFixed(2)}× root; runuser alone ${f(m.runuser)})\n`);
     if (podman) process.stdout.write(`  podman rootless ${f(m.podman)}: berth rootless ${(m.rootless! / m.podman!).toFixed(2)}× (${podmanWhy || 'default runtime'})\n`);
     else process.stdout.write(`  podman rootless: not measured: ${podmanWhy}\n`);
   } finally {
+    chmodSync('/dev/net/tun', tunMode);
     spawnSync(BERTH, ['--root', root, 'system', 'reset', '-f'], { stdio: 'ignore' });
     if (podman) spawnSync('runuser', ['-u', USER, '--', 'podman', 'system', 'reset', '-f'], { stdio: 'ignore', cwd: '/tmp' });
     const pidfile = `/tmp/berth-run-${uid}/pause.pid`;
