@@ -152,6 +152,17 @@ export class UserNetwork {
     child.unref();
   }
 
+  /** The namespace, everything in it (bridges, rules) and its helper gone (system reset); made again when next needed. */
+  async remove(): Promise<void> {
+    const h = this.recordedHelper();
+    if (h) process.kill(h.pid, 'SIGKILL');
+    for (const mount of [this.sysfs, this.netns]) {
+      const r = await run('umount', [mount]);
+      if (r.code !== 0 && !/not mounted|no mount point|No such file/.test(r.stderr)) throw new RuntimeFailure(`umount ${mount}: ${lastLine(r.stderr)}`);
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
   /**
    * Published ports forwarded from the host to the namespace (its side is portmap's). The engine gave the ports
    * to this container, so a forward of one that is there already was left by a container that ended without

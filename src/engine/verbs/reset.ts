@@ -79,6 +79,8 @@ export async function reset(engine: EngineCore): Promise<ResetReport> {
       fail(`bridge ${b}`)(e);
     }
   }
+  // An ordinary user's networks live in its own network namespace: that goes whole, with its slirp4netns.
+  await engine.userNetwork?.remove().catch(fail("the user's network namespace"));
   const under = (p: string) => p.startsWith(`${real}/`) || p.startsWith(`${root}/`);
   for (const mp of mountPoints().filter(under).sort((a, b) => b.length - a.length)) await unmount(mp, true).catch(fail(`mount ${mp}`));
   const podCgroups = new Set<string>();
