@@ -206,6 +206,11 @@ test("an ordinary user's bridge network: refused in one line while tun is closed
       srv.close();
     }
   }
+  // An IPv6 host address cannot be forwarded: refused before anything is made.
+  const v6 = asUser(['run', '-d', '-p', `[::1]:${port + 1}:80`, 'busybox', 'true']);
+  assert.equal(v6.code, 125);
+  assert.match(v6.stderr, /published ports listen on IPv4 addresses only/);
+  assert.equal(ok(['ps', '-aq']).trim().split('\n').length, 1, 'only web');
   ok(['rm', '-f', 'web']);
   await assert.rejects(httpGet(`http://127.0.0.1:${port}/hostname`), 'the forward went with the container');
   ok(['network', 'rm', 'usernet']);

@@ -1,6 +1,7 @@
 /** `create`: a container made from its image and options, atomically (on failure nothing is left). */
 import type { ContainerConfig } from '../../types.ts';
 import { mkdirSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { NameConflict, NoSuchContainer, NotFound, NotSupported } from '../../errors.ts';
 import type { ContainerRow } from '../../store/containers.ts';
@@ -122,6 +123,8 @@ async function createContainer(engine: EngineCore, opts: CreateOptions, podId: s
  */
 function rootlessChecks(engine: EngineCore, config: ContainerConfig, warnings: string[]): void {
   if (config.isolation?.network === 'bridge' && engine.userNetwork?.helperPid() === undefined) assertTunOpens();
+  const v6 = config.networking?.ports?.find((p) => isIP(p.hostIP ?? '') === 6);
+  if (v6) throw new NotSupported(`cannot publish [${v6.hostIP}]:${v6.hostPort}: an ordinary user's published ports listen on IPv4 addresses only (slirp4netns forwards them)`);
   for (const [flag, ns] of [['--pid', config.isolation?.pid], ['--ipc', config.isolation?.ipc]] as const) {
     if (ns === 'host') throw new NotSupported(`${flag} host: an ordinary user's container cannot share the host's ${flag.slice(2)} namespace (the user's namespace may not mount its ${flag === '--pid' ? 'proc' : 'mqueue'})`);
   }
