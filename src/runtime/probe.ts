@@ -74,9 +74,10 @@ function kindOf(path: string): RuntimeCandidate['kind'] {
 function crunOnHybrid(cg: CgroupInfo, v1View: string | null, rootless: boolean): { launcher?: string; refusal?: string; note?: string } {
   if (cg.mode !== 'hybrid' || cg.v2Controllers.length === 0) return {};
   const held = cg.v2Controllers.join(', ');
-  if (rootless) return { refusal: `crun refuses hybrid cgroups while the v2 hierarchy at /sys/fs/cgroup/unified holds controllers (${held}), and in a user's namespace it cannot be hidden (a mount of the host is locked there)` };
   if (!v1View) return { refusal: `crun refuses hybrid cgroups while the v2 hierarchy at /sys/fs/cgroup/unified holds controllers (${held}), and berth-v1-view, which hides it, is not built (run scripts/build)` };
-  return { launcher: v1View, note: `crun runs here in a mount namespace without the v2 hierarchy at /sys/fs/cgroup/unified, which it refuses while it holds controllers (${held}: left unmanaged, no limit is set there)` };
+  // An ordinary user's namespace cannot unmount the host's hierarchy (it is locked there): the launcher covers it.
+  const how = rootless ? 'with the v2 hierarchy at /sys/fs/cgroup/unified covered by an empty tmpfs' : 'without the v2 hierarchy at /sys/fs/cgroup/unified';
+  return { launcher: v1View, note: `crun runs here in a mount namespace ${how}, which it refuses while it holds controllers (${held}: left unmanaged, no limit is set there)` };
 }
 
 /**

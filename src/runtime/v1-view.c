@@ -9,6 +9,10 @@
  * container's cgroups are the v1 hierarchies', as runc would make them; what the v2 hierarchy holds
  * (hugetlb on the hosts this is for) is not managed, and the engine sets no limit there.
  *
+ * In an ordinary user's namespace the v2 hierarchy is a mount of the host's, locked there (the kernel will not
+ * unmount what would uncover something the user may not see); an empty read-only tmpfs mounted over it hides
+ * it just as well, and crun likewise takes the host for v1.
+ *
  * Both mounts are made private in the new namespace first, so the unmount does not travel back to the
  * host through a shared peer group; every other mount keeps its propagation, so a volume's shared or
  * slave propagation and the network namespaces bind-mounted under /run behave as they do for runc.
@@ -43,8 +47,12 @@ int main(int argc, char **argv)
 		return fail("make private", CGROUP_ROOT);
 	if (mount(NULL, UNIFIED, NULL, MS_PRIVATE, NULL) < 0)
 		return fail("make private", UNIFIED);
-	if (umount2(UNIFIED, MNT_DETACH) < 0)
-		return fail("unmount", UNIFIED);
+	if (umount2(UNIFIED, MNT_DETACH) < 0) {
+		if (errno != EINVAL && errno != EPERM)
+			return fail("unmount", UNIFIED);
+		if (mount("none", UNIFIED, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555") < 0)
+			return fail("hide (a tmpfs over)", UNIFIED);
+	}
 	execv(argv[1], argv + 1);
 	return fail("exec", argv[1]);
 }

@@ -530,6 +530,19 @@ test('probeRuntimes: hybrid with v2 controllers runs crun through berth-v1-view,
   assert.match(why, /crun refuses hybrid/);
 });
 
+test("probeRuntimes: an ordinary user's runtimes keep state in its runtime dir; on hybrid crun runs through berth-v1-view, which covers the v2 hierarchy", { skip: both }, () => {
+  const cg: CgroupInfo = { mode: 'hybrid', version: 1, v2Controllers: ['hugetlb'] };
+  const c = probeRuntimes(cg, {}, 'the configuration', '/opt/berth/berth-v1-view', { runDir: '/tmp/berth-run-1001' });
+  const crun = c.find((x) => x.name === 'crun')!;
+  assert.equal(crun.launcher, '/opt/berth/berth-v1-view');
+  assert.deepEqual(crun.runtimeArgs, ['--root', '/tmp/berth-run-1001/crun']);
+  assert.match(crun.reason, /covered by an empty tmpfs.*hugetlb/);
+  assert.deepEqual(c.find((x) => x.name === 'runc')!.runtimeArgs, ['--root', '/tmp/berth-run-1001/runc']);
+  assert.equal(chooseRuntime(c).chosen?.name, 'crun');
+  const unbuilt = probeRuntimes(cg, {}, 'the configuration', null, { runDir: '/tmp/berth-run-1001' });
+  assert.equal(chooseRuntime(unbuilt).chosen?.name, 'runc');
+});
+
 test('probeRuntimes: hybrid with an empty v2 hierarchy lets crun run', { skip: both }, () => {
   const c = probeRuntimes({ mode: 'hybrid', version: 1, v2Controllers: [] });
   assert.equal(c.find((x) => x.name === 'crun')?.usable, true);
