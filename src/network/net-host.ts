@@ -25,8 +25,8 @@ export function netHost(): NetHost {
   return current;
 }
 
-/** Put the engine's networks in `h` (see user-net.ts); tests put them back with `placeNetworks()`. */
-export function placeNetworks(h: NetHost = HOST): void {
+/** Put the engine's networks in `h` (an ordinary user's engine does, through user-net.ts). */
+export function placeNetworks(h: NetHost): void {
   current = h;
 }
 

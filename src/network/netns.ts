@@ -55,7 +55,12 @@ export async function createNetns(name: string): Promise<{ path: string; loopbac
   if (existsSync(path)) throw new AlreadyExists(`network namespace ${name} already exists`);
   // ip(8) makes the directory a shared mount the first time (so namespaces made later show in mount namespaces
   // made earlier); once it is, a server that loaded the calls makes the namespace itself.
-  if (netHost().netnsDir !== NETNS_DIR) return { path: await boundNetns(path, ['unshare', [`--net=${path}`, 'true']]), loopback: loopbackUp(path) };
+  if (netHost().netnsDir !== NETNS_DIR) {
+    await boundNetns(path, ['unshare', [`--net=${path}`, 'true']]);
+    const loopback = loopbackUp(path);
+    loopback.catch(() => {}); // the caller awaits it
+    return { path, loopback };
+  }
   if (canPinNamespaces() && (netnsDirShared ||= isMounted(NETNS_DIR))) {
     try {
       pinNamespaces({ net: path });

@@ -9,7 +9,8 @@
  *
  * The namespace and its mounts live in the user's mount namespace, so they last as long as the user's Berth
  * namespace (its pause process); slirp4netns is a process of its own, started when a container first needs the
- * way out and left running (a `<run>/network/slirp4netns.pid` records it).
+ * way out and left running (a `<run>/network/slirp4netns.pid` records it, with the namespace it serves).
+ * `system reset` removes the namespace whole, the helper with it.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
