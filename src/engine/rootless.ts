@@ -15,6 +15,7 @@ import { parseSubIds, readSubIdFiles, type SubIdRange } from '../runtime/spec/us
 import { chooseStorageDriver, storageHost } from './storage-driver.ts';
 import { userPaths } from './user-paths.ts';
 import { userNetworkHelper } from '../network/user-net.ts';
+import { deviceAccess } from '../sys/device-access.ts';
 
 export interface Fact<T> {
   value: T;
@@ -75,19 +76,15 @@ export function rootlessFacts(): RootlessFacts {
   const storage = chooseStorageDriver(undefined, storageHost(true));
   const cg = cgroupInfo();
   const delegated = cg.version === 2 ? delegatedControllers(u.uid) : undefined;
-  let tun: Fact<boolean>;
-  try {
-    accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
-    tun = { value: true, why: '/dev/net/tun opens for this user' };
-  } catch {
-    const mode = existsSync('/dev/net/tun') ? (statSync('/dev/net/tun').mode & 0o777).toString(8).padStart(4, '0') : '';
-    tun = {
-      value: false,
-      why: mode
-        ? `/dev/net/tun is mode ${mode} here: a user-mode network needs it; a root user opens it with chmod 0666 /dev/net/tun (Debian's default); --network none and host need nothing`
-        : 'no /dev/net/tun: a user-mode network needs the tun module (modprobe tun); --network none and host need nothing',
-    };
-  }
+  const access = deviceAccess('/dev/net/tun');
+  const tun: Fact<boolean> = access.opens
+    ? { value: true, why: '/dev/net/tun opens for this user' }
+    : {
+        value: false,
+        why: access.mode
+          ? `/dev/net/tun is mode ${access.mode} here: a user-mode network needs it; a root user opens it with chmod 0666 /dev/net/tun (Debian's default); --network none and host need nothing`
+          : 'no /dev/net/tun: a user-mode network needs the tun module (modprobe tun); --network none and host need nothing',
+      };
   return {
     user: { name: u.username, uid: u.uid, gid: u.gid },
     paths,

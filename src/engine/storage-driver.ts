@@ -5,9 +5,10 @@
  * A container keeps the driver it was made with (ContainerConfig.storageDriver), so a later start by another
  * command mounts it the same way; both unmount alike.
  */
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { release } from 'node:os';
 import { InvalidArgument } from '../errors.ts';
+import { deviceAccess } from '../sys/device-access.ts';
 
 export type StorageDriverName = 'overlay' | 'fuse-overlayfs';
 
@@ -67,13 +68,8 @@ function fuseProblem(host: StorageHost): string | undefined {
 /** This host's facts for the choice. */
 export function storageHost(rootless: boolean): StorageHost {
   const m = /^(\d+)\.(\d+)/.exec(release());
-  let devFuse: StorageHost['devFuse'];
-  try {
-    accessSync('/dev/fuse', constants.R_OK | constants.W_OK);
-    devFuse = { usable: true };
-  } catch {
-    devFuse = { usable: false, ...(existsSync('/dev/fuse') ? { mode: (statSync('/dev/fuse').mode & 0o777).toString(8).padStart(4, '0') } : {}) };
-  }
+  const fuse = deviceAccess('/dev/fuse');
+  const devFuse: StorageHost['devFuse'] = fuse.opens ? { usable: true } : { usable: false, ...(fuse.mode ? { mode: fuse.mode } : {}) };
   return {
     rootless,
     kernel: m ? [Number(m[1]), Number(m[2])] : [0, 0],

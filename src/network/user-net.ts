@@ -17,6 +17,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statf
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { Conflict, NotSupported, RuntimeFailure } from '../errors.ts';
+import { deviceAccess } from '../sys/device-access.ts';
 import { tryLockFile, unlockFile } from '../sys/flock.ts';
 import { lastLine, run } from '../sys/run.ts';
 import type { PortMapping } from '../types.ts';
@@ -236,21 +237,14 @@ export function userNetworkHelper(pid?: number): { value: 'slirp4netns' | 'none'
   return { value: 'slirp4netns', why: `${SLIRP}, started with the first container on a bridge network` };
 }
 
-/**
- * Whether this user may open /dev/net/tun, which slirp4netns's tap device needs; if not, one line naming the
- * fix. (Root of the user's namespace has no power over the host's device file: its mode decides.)
- */
+/** Whether this user may open /dev/net/tun, which slirp4netns's tap device needs; if not, one line naming the fix. */
 export function assertTunOpens(): void {
-  try {
-    closeSync(openSync('/dev/net/tun', 'r+'));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new NotSupported("an ordinary user's bridge network needs /dev/net/tun, which this host lacks (a root user loads it: modprobe tun); --network none and host need nothing");
-    const mode = (statSync('/dev/net/tun').mode & 0o777).toString(8).padStart(4, '0');
-    throw new NotSupported(
-      `an ordinary user's bridge network needs /dev/net/tun, which this user cannot open (mode ${mode}): a root user opens it with chmod 0666 /dev/net/tun (Debian's default); --network none and host need nothing`,
-    );
-  }
+  const tun = deviceAccess('/dev/net/tun');
+  if (tun.opens) return;
+  if (tun.mode === undefined) throw new NotSupported("an ordinary user's bridge network needs /dev/net/tun, which this host lacks (a root user loads it: modprobe tun); --network none and host need nothing");
+  throw new NotSupported(
+    `an ordinary user's bridge network needs /dev/net/tun, which this user cannot open (mode ${tun.mode}): a root user opens it with chmod 0666 /dev/net/tun (Debian's default); --network none and host need nothing`,
+  );
 }
 
 /** Why an ordinary user's process may fail to listen on `port`: below the host's unprivileged start, or in use. */
