@@ -62,6 +62,14 @@ test("exec, logs, ps and rm of an ordinary user's detached container; root's sto
   assert.match(top, /sleep 600/);
   assert.match(top, /sleep 599/);
   assert.equal(top.trim().split('\n').length, 3, top);
+  // Without a cgroup there is nothing to freeze or limit: each says so in one line, and the container runs on.
+  for (const [args, why] of [[['pause', id], /cannot be paused: pausing freezes its cgroup/], [['update', '--memory', '64m', id], /resources cannot be updated: it has no cgroup/]] as const) {
+    const r = asUser([...args]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, why);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+  assert.match(ok(['ps', '--format', '{{.Names}} {{.Status}}']), /^userbox Up/m);
   assert.match(ok(['ps', '--format', '{{.Names}} {{.Status}}']), /^userbox Up/m);
   const rootPs = spawnSync(BERTH, ['ps', '-a', '--no-trunc', '--format', '{{.ID}}'], { encoding: 'utf8' }).stdout;
   assert.ok(!rootPs.includes(id), "root's ps does not list the user's container");

@@ -1,5 +1,5 @@
 /** `rename` and `update`: a container's name and its resource limits (applied live where it runs). */
-import { Conflict, InvalidArgument } from '../../errors.ts';
+import { Conflict, InvalidArgument, NotSupported } from '../../errors.ts';
 import { ociResources } from '../../runtime/spec/resources.ts';
 import type { EngineCore } from '../core.ts';
 import { validateName } from '../names.ts';
@@ -38,6 +38,7 @@ export async function update(engine: EngineCore, ref: string, opts: UpdateOption
       return [];
     }
     if (row.config.cgroups === 'disabled') throw new Conflict(`container ${row.name} runs without cgroups: its resources cannot be updated`);
+    if (engine.rootlessUser !== undefined) throw new NotSupported("an ordinary user's container's resources cannot be updated: it has no cgroup, as none is delegated to the user");
     const { resources, warnings } = resolveResources(resourceOpts, row.config.resources, hostFacts(engine.cgroups().version, () => engine.cgroupFeatures()), 'update');
     if (isLive(row.state)) {
       await engine.driver(row.config.runtime).update(row.id, ociResources(resources, { swapLimit: engine.cgroupFeatures().swapLimit, update: true }));

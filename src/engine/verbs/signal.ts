@@ -1,5 +1,5 @@
 /** `kill`, `pause` and `unpause`: signals and the freezer, guarded by the state table. */
-import { Conflict } from '../../errors.ts';
+import { Conflict, NotSupported } from '../../errors.ts';
 import type { ContainerRow } from '../../store/containers.ts';
 import type { EngineCore } from '../core.ts';
 import { parseSignal, signalNumber } from '../signals.ts';
@@ -24,6 +24,8 @@ export async function pause(engine: EngineCore, ref: string): Promise<ContainerR
   return engine.withLock(ref, async (row) => {
     if (canUnpause(row.state)) throw new Conflict(`container ${row.id} is already paused`);
     if (!canPause(row.state)) throw new Conflict(`container ${row.id} is not running`);
+    // Pausing freezes the container's cgroup; an ordinary user's containers have none (src/engine/rootless.ts).
+    if (engine.rootlessUser !== undefined) throw new NotSupported("an ordinary user's container cannot be paused: pausing freezes its cgroup, and no cgroup is delegated to the user");
     await engine.driver(row.config.runtime).pause(row.id);
     engine.containers.update(row.id, ...move('pause'));
     engine.emitContainer(row, 'pause');
