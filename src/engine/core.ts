@@ -418,7 +418,9 @@ export abstract class EngineCore {
       const patch = {
         exitCode: exit.code,
         oomKilled: seen.oomKilled,
-        finishedAt: exit.time,
+        // The exit file's mtime comes from the kernel's coarse clock, which may read a few ms behind the
+        // StartedAt taken before the start: a container that exits at once would seem to finish before it began.
+        finishedAt: exit.time < row.startedAt ? row.startedAt : exit.time,
         pid: 0,
         pidStart: 0,
       };
